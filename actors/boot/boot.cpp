@@ -1,0 +1,221 @@
+// actors/boot/boot.cpp -- configuration to running roles.
+//
+// Start-up: load and validate the config (every problem named, then exit),
+// open the database and migrate it, start the CAF actor system, spawn the
+// roles this instance hosts (notifier; events writers named in
+// stream_writers.events), build the transport, then start the listeners.
+#include "actors/boot/boot.hpp"
+
+#include "actors/client/routes.hpp"
+#include "actors/events/events_writer.hpp"
+#include "actors/http/http_server.hpp"
+#include "actors/http/services.hpp"
+#include "actors/notifier/notifier.hpp"
+#include "config/homeserver_config.hpp"
+#include "matrix/crypto.hpp"
+#include "storage/stores/accounts_store.hpp"
+#include "storage/stores/events_store.hpp"
+#include "storage/stores/rooms_store.hpp"
+#include "transport/local_transport.hpp"
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+
+namespace axon::boot {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::optional<config::homeserver_config> load(const options& opts) {
+  auto r = config::load_config(opts.config_files);
+  for (auto& w : r.warnings) std::cerr << "axon: warning: " << w << "\n";
+  if (!r.config) {
+    for (auto& e : r.errors) std::cerr << "axon: config error: " << e.to_string() << "\n";
+    return std::nullopt;
+  }
+  return r.config;
+}
+
+std::optional<matrix::signing_key> read_key(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) return std::nullopt;
+  return matrix::signing_key::from_synapse_line(line);
+}
+
+bool write_key(const std::string& path) {
+  auto key = matrix::signing_key::generate();
+  std::error_code ec;
+  if (auto dir = fs::path(path).parent_path(); !dir.empty()) fs::create_directories(dir, ec);
+  std::ofstream out(path);
+  out << key.to_synapse_line() << "\n";
+  out.close();
+  if (!out) return false;
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, ec);
+  std::cout << "Generated signing key " << key.key_id() << " in " << path << "\n";
+  return true;
+}
+
+storage::database_options db_options(const config::homeserver_config& cfg) {
+  storage::database_options o;
+  if (cfg.database.name == "sqlite3") {
+    o.kind = storage::engine_kind::sqlite;
+    o.sqlite_path = cfg.database.sqlite_path;
+    o.min_connections = 1;
+    o.max_connections = std::max(4, cfg.database.cp_max);
+  } else {
+    o.kind = storage::engine_kind::postgres;
+    o.pg_conninfo = cfg.database.pg_conninfo();
+    o.min_connections = cfg.database.cp_min;
+    o.max_connections = cfg.database.cp_max;
+  }
+  return o;
+}
+
+void write_pid(const std::string& path) {
+  if (path.empty()) return;
+  std::ofstream(path) << getpid() << "\n";
+}
+
+} // namespace
+
+int generate_config(const options& opts) {
+  auto& path = opts.config_files.back();
+  if (fs::exists(path)) {
+    std::cout << "Config file " << path << " already exists; generating any missing keys.\n";
+    return generate_keys(opts);
+  }
+  if (opts.server_name.empty()) {
+    std::cerr << "axon: --generate-config needs --server-name\n";
+    return 2;
+  }
+  auto dir = opts.data_directory.empty() ? fs::path(path).parent_path().string()
+                                         : opts.data_directory;
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  auto abs_dir = fs::absolute(dir).lexically_normal().string();
+  if (abs_dir.size() > 1 && abs_dir.back() == '/') abs_dir.pop_back();
+  std::ofstream out(path);
+  out << config::sample_config(opts.server_name, abs_dir, matrix::random_string(48), false);
+  out.close();
+  if (!out) {
+    std::cerr << "axon: cannot write " << path << "\n";
+    return 1;
+  }
+  std::cout << "A config file has been generated in " << path << " for server name "
+            << opts.server_name << ". Edit it before running.\n";
+  return generate_keys(opts);
+}
+
+int generate_keys(const options& opts) {
+  auto cfg = load(opts);
+  if (!cfg) return 1;
+  if (fs::exists(cfg->signing_key_path)) return 0;
+  return write_key(cfg->signing_key_path) ? 0 : 1;
+}
+
+int run(const options& opts) {
+  auto cfg_opt = load(opts);
+  if (!cfg_opt) return 1;
+  auto& cfg = *cfg_opt;
+  auto key = read_key(cfg.signing_key_path);
+  if (!key) {
+    std::cerr << "axon: config error: signing_key_path: cannot read a signing key from "
+              << cfg.signing_key_path << " (create one with --generate-keys)\n";
+    return 1;
+  }
+  // Block the signals in every thread; this one waits for them below.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<storage::pool> pool;
+  try {
+    pool = storage::open_pool(db_options(cfg));
+    storage::run_migrations(*pool);
+  } catch (const std::exception& e) {
+    std::cerr << "axon: database: " << e.what() << "\n";
+    return 1;
+  }
+  storage::accounts_store accounts(*pool);
+  storage::rooms_store rooms(*pool);
+  storage::events_store events(*pool);
+
+  caf::actor_system_config sys_cfg;
+  register_message_types(sys_cfg);
+  sys_cfg.set("scheduler.max-threads",
+              static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency())));
+  sys_cfg.set("logger.console", caf::atom("none"));
+  caf::actor_system sys{sys_cfg};
+
+  auto instance = cfg.instance_name();
+  auto start_pos = events.max_stream_ordering();
+  transport::local_roles roles;
+  roles.notifier = actors::spawn_notifier(sys, start_pos);
+  auto bus = transport::spawn_stream_bus(sys, {caf::actor_cast<caf::actor>(roles.notifier)});
+  roles.events_writer_names = cfg.stream_writers.events;
+  for (auto& name : cfg.stream_writers.events) {
+    if (name == instance)
+      roles.events_writers.push_back(actors::spawn_events_writer(
+        sys, {pool.get(), cfg.server_name, *key, instance, bus, start_pos}));
+    else
+      roles.events_writers.emplace_back();
+  }
+  auto tr = transport::make_local_transport(sys, roles);
+
+  http::rate_limiter limiter;
+  http::token_cache tokens;
+  http::uia_sessions uia;
+  http::server_context ctx;
+  ctx.cfg = &cfg;
+  ctx.pool = pool.get();
+  ctx.accounts = &accounts;
+  ctx.rooms = &rooms;
+  ctx.events = &events;
+  ctx.transport = tr.get();
+  ctx.key = &*key;
+  ctx.limiter = &limiter;
+  ctx.tokens = &tokens;
+  ctx.uia = &uia;
+
+  auto routes = client::all_routes();
+  std::vector<std::unique_ptr<http::listener>> listeners;
+  try {
+    for (auto& lc : cfg.own_listeners()) {
+      if (lc.type != "http") continue;
+      listeners.push_back(http::start_listener(lc, routes, &ctx, cfg.tls_certificate_path,
+                                               cfg.tls_private_key_path));
+      std::cerr << "axon: " << instance << " listening on port " << listeners.back()->port()
+                << (lc.tls ? " (TLS)" : "") << "\n";
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "axon: " << e.what() << "\n";
+    return 1;
+  }
+  write_pid(cfg.is_worker() ? cfg.worker_pid_file : cfg.pid_file);
+  std::cerr << "axon: " << cfg.server_name << " ready\n";
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  std::cerr << "axon: shutting down (signal " << sig << ")\n";
+  for (auto& l : listeners) l->stop();
+  listeners.clear();
+  caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.notifier), caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(bus, caf::exit_reason::user_shutdown);
+  for (auto& w : roles.events_writers)
+    if (w) caf::anon_send_exit(caf::actor_cast<caf::actor>(w), caf::exit_reason::user_shutdown);
+  if (auto& pf = cfg.is_worker() ? cfg.worker_pid_file : cfg.pid_file; !pf.empty())
+    fs::remove(pf);
+  return 0;
+}
+
+} // namespace axon::boot

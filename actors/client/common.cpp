@@ -1,0 +1,161 @@
+#include "actors/client/common.hpp"
+
+#include "actors/http/services.hpp"
+#include "config/homeserver_config.hpp"
+#include "matrix/identifiers.hpp"
+#include "storage/stores/accounts_store.hpp"
+#include "storage/stores/rooms_store.hpp"
+#include "transport/transport.hpp"
+
+#include <chrono>
+
+namespace axon::client {
+
+using http::fail;
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+const std::string& server_name(const request& req) { return req.ctx->cfg->server_name; }
+
+std::string require_string(const json& obj, const char* key) {
+  auto i = obj.find(key);
+  if (i == obj.end() || i->is_null()) fail(errc::missing_param, std::string("Missing ") + key);
+  if (!i->is_string()) fail(errc::bad_json, std::string(key) + " must be a string");
+  return i->get<std::string>();
+}
+
+std::optional<std::string> optional_string(const json& obj, const char* key) {
+  auto i = obj.find(key);
+  if (i == obj.end() || i->is_null()) return std::nullopt;
+  if (!i->is_string()) fail(errc::bad_json, std::string(key) + " must be a string");
+  return i->get<std::string>();
+}
+
+std::optional<bool> optional_bool(const json& obj, const char* key) {
+  auto i = obj.find(key);
+  if (i == obj.end() || i->is_null()) return std::nullopt;
+  if (!i->is_boolean()) fail(errc::bad_json, std::string(key) + " must be a boolean");
+  return i->get<bool>();
+}
+
+std::optional<json> optional_object(const json& obj, const char* key) {
+  auto i = obj.find(key);
+  if (i == obj.end() || i->is_null()) return std::nullopt;
+  if (!i->is_object()) fail(errc::bad_json, std::string(key) + " must be an object");
+  return *i;
+}
+
+std::optional<int64_t> int_param(const request& req, const char* name) {
+  auto v = req.query_param(name);
+  if (!v) return std::nullopt;
+  try {
+    size_t used = 0;
+    auto n = std::stoll(*v, &used);
+    if (used != v->size() || n < 0) throw std::invalid_argument("neg");
+    return n;
+  } catch (const std::exception&) {
+    fail(errc::invalid_param, std::string("Query parameter ") + name + " must be a non-negative integer");
+  }
+}
+
+namespace {
+json format_event(const json& stored, const http::auth_user* viewer, int64_t now, bool room_id) {
+  json out = json::object();
+  static const char* keys[] = {"content", "event_id", "origin_server_ts", "sender",
+                               "state_key", "type", "redacts"};
+  for (auto k : keys)
+    if (auto i = stored.find(k); i != stored.end()) out[k] = *i;
+  if (room_id) out["room_id"] = stored.value("room_id", "");
+  // v11 moved `redacts` into content; keep the top-level copy clients read.
+  if (!out.contains("redacts") && out.value("type", "") == "m.room.redaction" &&
+      out["content"].is_object() && out["content"].contains("redacts"))
+    out["redacts"] = out["content"]["redacts"];
+  json unsig = json::object();
+  if (auto u = stored.find("unsigned"); u != stored.end() && u->is_object()) {
+    for (auto& [k, v] : u->items()) {
+      if (k == "io.axon.txn") {
+        if (viewer && v.value("device", "") == viewer->device_id &&
+            stored.value("sender", "") == viewer->user_id)
+          unsig["transaction_id"] = v.value("txn", "");
+      } else if (k == "redacted_because") {
+        unsig[k] = format_event(v, nullptr, now, room_id);
+      } else {
+        unsig[k] = v;
+      }
+    }
+  }
+  unsig["age"] = now - stored.value("origin_server_ts", now);
+  out["unsigned"] = std::move(unsig);
+  return out;
+}
+} // namespace
+
+json client_event(const json& stored, const http::auth_user* viewer, int64_t now) {
+  return format_event(stored, viewer, now, true);
+}
+
+json sync_event(const json& stored, const http::auth_user* viewer, int64_t now) {
+  return format_event(stored, viewer, now, false);
+}
+
+std::string membership_of(request& req, const std::string& user_id, const std::string& room_id) {
+  auto m = req.ctx->rooms->membership(user_id, room_id);
+  return m ? m->membership : "";
+}
+
+void require_room_id(const std::string& room_id) {
+  if (!matrix::valid_room_id(room_id)) fail(errc::invalid_param, "Invalid room id " + room_id);
+}
+
+void require_joined(request& req, const std::string& room_id) {
+  require_room_id(room_id);
+  if (membership_of(req, req.auth().user_id, room_id) != "join")
+    fail(errc::forbidden, "User " + req.auth().user_id + " not in room " + room_id);
+}
+
+msg::send_events_reply send_events(request& req, msg::send_events batch) {
+  return req.ctx->transport->send_events(batch);
+}
+
+std::string send_event(request& req, const std::string& room_id, msg::event_draft draft) {
+  check_event_size(draft.content, draft.type, draft.state_key);
+  if (!draft.is_state && draft.type != "m.room.redaction")
+    rate_limit(req, "rc_message", draft.sender, req.ctx->cfg->rc.message.per_second,
+               req.ctx->cfg->rc.message.burst_count);
+  msg::send_events batch;
+  batch.room_id = room_id;
+  batch.drafts.push_back(std::move(draft));
+  auto r = send_events(req, std::move(batch));
+  return r.event_ids.at(0);
+}
+
+json member_content(request& req, const std::string& user_id, const std::string& membership) {
+  json c = {{"membership", membership}};
+  auto p = req.ctx->accounts->get_profile(user_id);
+  if (p.displayname) c["displayname"] = *p.displayname;
+  if (p.avatar_url) c["avatar_url"] = *p.avatar_url;
+  return c;
+}
+
+void check_event_size(const std::string& content_json, const std::string& type,
+                      const std::string& state_key) {
+  // The PDU adds ids, hashes and a signature (~1 KiB) to the content.
+  constexpr size_t envelope = 1024;
+  if (content_json.size() + type.size() + state_key.size() + envelope > 65536)
+    fail(errc::too_large, "Event too large: events are limited to 65536 bytes");
+}
+
+void rate_limit(request& req, const char* action, const std::string& key, double per_second,
+                double burst) {
+  auto wait = req.ctx->limiter->take(action, key, per_second, burst);
+  if (wait > 0) {
+    matrix_error e(errc::limit_exceeded, "Too Many Requests");
+    e.extra_json = json{{"retry_after_ms", wait}}.dump();
+    throw e;
+  }
+}
+
+} // namespace axon::client

@@ -1,0 +1,64 @@
+// actors/client/common.hpp -- helpers shared by the client API handlers:
+// reading typed fields, formatting events for clients, membership checks and
+// sending events through the transport.
+#pragma once
+
+#include "actors/http/http_types.hpp"
+#include "messages/events.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace axon::client {
+
+using nlohmann::json;
+using http::request;
+using http::response;
+
+int64_t now_ms();
+const std::string& server_name(const request& req);
+
+/// Typed field access on a JSON object: M_MISSING_PARAM when absent (for the
+/// required form), M_BAD_JSON when of the wrong type.
+std::string require_string(const json& obj, const char* key);
+std::optional<std::string> optional_string(const json& obj, const char* key);
+std::optional<bool> optional_bool(const json& obj, const char* key);
+std::optional<json> optional_object(const json& obj, const char* key);
+
+/// Parses a non-negative integer query parameter; M_INVALID_PARAM when bad.
+std::optional<int64_t> int_param(const request& req, const char* name);
+
+/// The spec's ClientEvent form of a stored event, as seen by `viewer`
+/// (transaction_id only for the sending device).
+json client_event(const json& stored, const http::auth_user* viewer, int64_t now);
+/// Same, without room_id (the "sync" format).
+json sync_event(const json& stored, const http::auth_user* viewer, int64_t now);
+
+/// The user's current membership in the room, or "" when none.
+std::string membership_of(request& req, const std::string& user_id, const std::string& room_id);
+/// M_FORBIDDEN unless the requesting user is joined to the room.
+void require_joined(request& req, const std::string& room_id);
+/// M_NOT_FOUND / M_INVALID_PARAM for a malformed or unknown room id.
+void require_room_id(const std::string& room_id);
+
+/// Sends one event through the room's writer. Applies rc_message for
+/// non-state events. Returns the event id.
+std::string send_event(request& req, const std::string& room_id, msg::event_draft draft);
+msg::send_events_reply send_events(request& req, msg::send_events batch);
+
+/// The m.room.member content for `user_id` joining/being invited, with the
+/// profile's displayname and avatar_url.
+json member_content(request& req, const std::string& user_id, const std::string& membership);
+
+/// Event size limit (spec: 65536 bytes for the whole PDU); M_TOO_LARGE.
+void check_event_size(const std::string& content_json, const std::string& type,
+                      const std::string& state_key);
+
+/// Rate limiting per rc_* (M_LIMIT_EXCEEDED with retry_after_ms).
+void rate_limit(request& req, const char* action, const std::string& key, double per_second,
+                double burst);
+
+} // namespace axon::client

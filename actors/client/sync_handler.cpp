@@ -1,0 +1,301 @@
+// actors/client/sync_handler.cpp -- GET /sync: initial, incremental and
+// long-poll. Spec: client-server API "Syncing".
+//
+// A token's events position p means the client has seen every event up to p.
+// Rooms keep one linear history each (their writer always builds on all
+// forward extremities), so "state at position p" is the newest state event
+// per key at or before p.
+#include "actors/client/common.hpp"
+#include "actors/client/routes.hpp"
+#include "matrix/filter.hpp"
+#include "matrix/stream_token.hpp"
+#include "storage/stores/accounts_store.hpp"
+#include "storage/stores/events_store.hpp"
+#include "storage/stores/rooms_store.hpp"
+#include "transport/transport.hpp"
+
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace axon::client {
+
+using http::fail;
+
+namespace {
+
+// ---- constants -------------------------------------------------------------------
+
+constexpr int64_t default_timeline_limit = 10;
+constexpr int64_t max_timeline_limit = 1000;
+constexpr int64_t max_timeout_ms = 10 * 60 * 1000;
+
+/// Stripped state shown with invites (spec "Stripped state").
+const std::set<std::string> invite_state_types = {
+  "m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar",
+  "m.room.canonical_alias", "m.room.encryption", "m.room.topic"};
+
+// ---- helpers -----------------------------------------------------------------------
+
+struct sync_params {
+  matrix::sync_filter filter;
+  std::optional<int64_t> since;
+  bool full_state = false;
+  int64_t timeout_ms = 0;
+};
+
+sync_params parse_params(request& req) {
+  sync_params p;
+  if (auto f = req.query_param("filter")) {
+    json j;
+    if (!f->empty() && (*f)[0] == '{') {
+      j = json::parse(*f, nullptr, false);
+      if (j.is_discarded()) fail(errc::not_json, "filter is not valid JSON");
+    } else {
+      int64_t id = -1;
+      try {
+        size_t used = 0;
+        id = std::stoll(*f, &used);
+        if (used != f->size()) id = -1;
+      } catch (const std::exception&) {
+      }
+      auto stored = id < 0 ? std::nullopt : req.ctx->accounts->get_filter(req.auth().user_id, id);
+      if (!stored) fail(errc::not_found, "No such filter: " + *f);
+      j = json::parse(*stored);
+    }
+    std::string why;
+    auto parsed = matrix::parse_sync_filter(j, &why);
+    if (!parsed) fail(errc::bad_json, "Invalid filter: " + why);
+    p.filter = std::move(*parsed);
+  }
+  if (auto s = req.query_param("since")) {
+    auto t = matrix::parse_stream_token(*s);
+    if (!t) fail(errc::invalid_param, "Invalid since token");
+    p.since = t->events;
+  }
+  if (auto fs = req.query_param("full_state")) p.full_state = *fs == "true";
+  if (auto sp = req.query_param("set_presence"))
+    if (*sp != "online" && *sp != "offline" && *sp != "unavailable")
+      fail(errc::invalid_param, "set_presence must be online, offline or unavailable");
+  p.timeout_ms = std::min(int_param(req, "timeout").value_or(0), max_timeout_ms);
+  return p;
+}
+
+class sync_builder {
+public:
+  sync_builder(request& req, const sync_params& p, int64_t pos)
+    : req_(req), p_(p), pos_(pos), now_(now_ms()) {
+    auto lim = p.filter.room.timeline.limit;
+    limit_ = lim < 0 ? default_timeline_limit : std::min<int64_t>(lim, max_timeline_limit);
+  }
+
+  /// Fills `out` and says whether anything in it is news for the client.
+  bool build(json& out) {
+    auto& me = req_.auth().user_id;
+    json join = json::object(), invite = json::object(), leave = json::object();
+    std::unordered_map<std::string, storage::membership_row> changed;
+    if (p_.since)
+      for (auto& m : req_.ctx->rooms->membership_changes(me, *p_.since, pos_))
+        changed[m.room_id] = m;
+    std::unordered_set<std::string> active;
+    if (p_.since && !p_.full_state)
+      for (auto& r : req_.ctx->events->rooms_with_events(*p_.since, pos_)) active.insert(r);
+
+    for (auto& m : req_.ctx->rooms->memberships(me)) {
+      if (m.stream_ordering > pos_ || m.forgotten) continue;
+      if (!room_wanted(m.room_id)) continue;
+      bool is_new = !p_.since || changed.count(m.room_id);
+      if (m.membership == "join") {
+        if (!p_.since || p_.full_state || is_new) joined_room(join, m.room_id, std::nullopt);
+        else if (active.count(m.room_id)) joined_room(join, m.room_id, p_.since);
+      } else if (m.membership == "invite") {
+        if (is_new || p_.full_state) invited_room(invite, m);
+      } else if (m.membership == "leave" || m.membership == "ban") {
+        bool show = p_.since ? (is_new || (p_.full_state && p_.filter.room.include_leave))
+                             : p_.filter.room.include_leave;
+        if (show) left_room(leave, m);
+      }
+    }
+    out["rooms"] = {{"join", join}, {"invite", invite}, {"leave", leave}};
+    out["next_batch"] = matrix::stream_token{pos_, {}}.to_string();
+    return !join.empty() || !invite.empty() || !leave.empty();
+  }
+
+private:
+  bool room_wanted(const std::string& room_id) const {
+    auto& rf = p_.filter.room;
+    if (rf.not_rooms && std::count(rf.not_rooms->begin(), rf.not_rooms->end(), room_id)) return false;
+    if (rf.rooms && !std::count(rf.rooms->begin(), rf.rooms->end(), room_id)) return false;
+    return true;
+  }
+
+  json format(const json& ev) const {
+    if (p_.filter.event_format == "federation") return ev;
+    auto out = sync_event(ev, &req_.auth(), now_);
+    if (!p_.filter.event_fields.empty()) out = matrix::apply_event_fields(out, p_.filter.event_fields);
+    return out;
+  }
+
+  /// Timeline of (from, to]: the newest `limit_` events passing the filter.
+  struct timeline {
+    json events = json::array();
+    bool limited = false;
+    int64_t start = 0; ///< position just before the first timeline event
+    std::vector<json> raw;
+  };
+
+  timeline load_timeline(const std::string& room_id, int64_t from, int64_t to) {
+    timeline t;
+    t.start = to;
+    auto& tf = p_.filter.room.timeline;
+    auto fetch = static_cast<size_t>(limit_ + 1);
+    int64_t hi = to;
+    std::vector<storage::stored_event> picked;
+    while (static_cast<int64_t>(picked.size()) <= limit_ && hi > from) {
+      auto rows = req_.ctx->events->room_events(room_id, from, hi, fetch, true);
+      for (auto& r : rows) {
+        hi = r.stream_ordering - 1;
+        if (!tf.match(r.json)) continue;
+        picked.push_back(std::move(r));
+        if (static_cast<int64_t>(picked.size()) > limit_) break;
+      }
+      if (rows.size() < fetch) break;
+    }
+    if (static_cast<int64_t>(picked.size()) > limit_) {
+      t.limited = true;
+      picked.pop_back();
+    }
+    if (!picked.empty()) t.start = picked.back().stream_ordering - 1;
+    else t.start = to;
+    if (t.limited || picked.empty()) {
+      // The client misses events before the timeline: start from there.
+    }
+    for (auto i = picked.rbegin(); i != picked.rend(); ++i) {
+      t.events.push_back(format(i->json));
+      t.raw.push_back(i->json);
+    }
+    if (!t.limited && picked.empty()) t.start = from;
+    return t;
+  }
+
+  json state_section(const std::vector<json>& state, const timeline& t) {
+    auto& sf = p_.filter.room.state;
+    bool lazy = sf.lazy_load_members;
+    std::unordered_set<std::string> senders;
+    if (lazy) {
+      for (auto& e : t.raw) senders.insert(e.value("sender", ""));
+      senders.insert(req_.auth().user_id);
+    }
+    std::unordered_set<std::string> in_timeline;
+    for (auto& e : t.raw) in_timeline.insert(e.value("event_id", ""));
+    json events = json::array();
+    for (auto& ev : state) {
+      if (in_timeline.count(ev.value("event_id", ""))) continue;
+      if (lazy && ev.value("type", "") == "m.room.member" && !senders.count(ev.value("state_key", "")))
+        continue;
+      if (!sf.match(ev)) continue;
+      events.push_back(format(ev));
+    }
+    return {{"events", events}};
+  }
+
+  json summary(const std::string& room_id) {
+    int64_t joined = 0, invited = 0;
+    json heroes = json::array();
+    for (auto& ev : req_.ctx->rooms->current_members(room_id)) {
+      auto m = ev["content"].value("membership", "");
+      auto who = ev.value("state_key", "");
+      if (m == "join") ++joined;
+      else if (m == "invite") ++invited;
+      if ((m == "join" || m == "invite") && who != req_.auth().user_id && heroes.size() < 5)
+        heroes.push_back(who);
+    }
+    return {{"m.joined_member_count", joined}, {"m.invited_member_count", invited}, {"m.heroes", heroes}};
+  }
+
+  /// `since`: nullopt for a full room (initial sync, new join, full_state).
+  void joined_room(json& out, const std::string& room_id, std::optional<int64_t> since) {
+    auto t = load_timeline(room_id, since.value_or(0), pos_);
+    std::vector<json> state;
+    if (!since) state = req_.ctx->events->state_at(room_id, t.start);
+    else if (t.limited) state = req_.ctx->events->state_changes(room_id, *since, t.start);
+    if (since && t.events.empty() && state.empty()) return;
+    json room = {{"timeline",
+                  {{"events", t.events},
+                   {"limited", t.limited},
+                   {"prev_batch", matrix::stream_token{t.start, {}}.to_string()}}},
+                 {"state", state_section(state, t)},
+                 {"summary", summary(room_id)}};
+    out[room_id] = std::move(room);
+  }
+
+  void invited_room(json& out, const storage::membership_row& m) {
+    json events = json::array();
+    for (auto& ev : req_.ctx->events->state_at(m.room_id, m.stream_ordering)) {
+      auto type = ev.value("type", "");
+      bool mine = type == "m.room.member" && ev.value("state_key", "") == req_.auth().user_id;
+      if (!mine && !invite_state_types.count(type)) continue;
+      json stripped = {{"type", type},
+                       {"state_key", ev.value("state_key", "")},
+                       {"content", ev.value("content", json::object())},
+                       {"sender", ev.value("sender", "")}};
+      if (mine) stripped = format(ev);
+      events.push_back(stripped);
+    }
+    out[m.room_id] = {{"invite_state", {{"events", events}}}};
+  }
+
+  void left_room(json& out, const storage::membership_row& m) {
+    auto from = p_.since.value_or(0);
+    auto t = load_timeline(m.room_id, from, m.stream_ordering);
+    std::vector<json> state;
+    if (!p_.since || t.limited) state = req_.ctx->events->state_at(m.room_id, t.start);
+    out[m.room_id] = {{"timeline",
+                       {{"events", t.events},
+                        {"limited", t.limited},
+                        {"prev_batch", matrix::stream_token{t.start, {}}.to_string()}}},
+                      {"state", state_section(state, t)}};
+  }
+
+  request& req_;
+  const sync_params& p_;
+  int64_t pos_;
+  int64_t now_;
+  int64_t limit_;
+};
+
+std::vector<std::string> joined_room_ids(request& req) {
+  std::vector<std::string> out;
+  for (auto& m : req.ctx->rooms->memberships(req.auth().user_id))
+    if (m.membership == "join" || m.membership == "invite") out.push_back(m.room_id);
+  return out;
+}
+
+response sync(request& req) {
+  auto p = parse_params(req);
+  auto pos = req.ctx->transport->events_position();
+  json out;
+  bool news = sync_builder(req, p, pos).build(out);
+  if (!news && p.since && p.timeout_ms > 0) {
+    msg::wait_for_events w{req.auth().user_id, pos, joined_room_ids(req), p.timeout_ms};
+    auto woke = req.ctx->transport->wait_for_events(w);
+    if (woke > pos) {
+      out = json::object();
+      sync_builder(req, p, woke).build(out);
+    }
+  }
+  out["account_data"] = {{"events", json::array()}};
+  out["presence"] = {{"events", json::array()}};
+  out["to_device"] = {{"events", json::array()}};
+  out["device_lists"] = {{"changed", json::array()}, {"left", json::array()}};
+  out["device_one_time_keys_count"] = json::object();
+  return {200, out};
+}
+
+} // namespace
+
+void add_sync_routes(std::vector<http::route>& out) {
+  out.push_back({"GET", "/_matrix/client/{v}", "/sync", true, "client", sync});
+}
+
+} // namespace axon::client

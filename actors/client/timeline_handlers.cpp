@@ -1,0 +1,167 @@
+// actors/client/timeline_handlers.cpp -- /messages and /context.
+// Spec: client-server API "Syncing" > "Getting events for a room".
+#include "actors/client/common.hpp"
+#include "actors/client/routes.hpp"
+#include "matrix/filter.hpp"
+#include "matrix/stream_token.hpp"
+#include "storage/stores/events_store.hpp"
+#include "storage/stores/rooms_store.hpp"
+#include "transport/transport.hpp"
+
+#include <set>
+
+namespace axon::client {
+
+using http::fail;
+
+namespace {
+
+constexpr int64_t default_limit = 10;
+constexpr int64_t max_limit = 1000;
+
+int64_t parse_token(const std::string& text, const char* what) {
+  auto t = matrix::parse_stream_token(text);
+  if (!t) fail(errc::invalid_param, std::string("Invalid ") + what + " token");
+  return t->events;
+}
+
+std::optional<matrix::room_event_filter> parse_filter_param(request& req) {
+  auto f = req.query_param("filter");
+  if (!f) return std::nullopt;
+  auto j = json::parse(*f, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) fail(errc::not_json, "filter must be a JSON object");
+  std::string why;
+  auto out = matrix::parse_room_event_filter(j, &why);
+  if (!out) fail(errc::bad_json, "Invalid filter: " + why);
+  return out;
+}
+
+/// How far the user may read the room: the current position while joined,
+/// the leave/ban while not (M_FORBIDDEN when never a member).
+int64_t readable_until(request& req, const std::string& room_id, int64_t now_pos) {
+  auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
+  if (m && m->membership == "join") return now_pos;
+  if (m && (m->membership == "leave" || m->membership == "ban"))
+    return std::min(now_pos, m->stream_ordering);
+  fail(errc::forbidden, "User " + req.auth().user_id + " not in room " + room_id);
+}
+
+/// Member events for the senders of `events` as of position `pos`.
+json member_state_for(request& req, const std::string& room_id, const json& events, int64_t pos) {
+  std::set<std::string> senders;
+  for (auto& e : events) senders.insert(e.value("sender", ""));
+  json out = json::array();
+  auto now = now_ms();
+  for (auto& ev : req.ctx->events->state_at(room_id, pos))
+    if (ev.value("type", "") == "m.room.member" && senders.count(ev.value("state_key", "")))
+      out.push_back(client_event(ev, &req.auth(), now));
+  return out;
+}
+
+response messages(request& req) {
+  auto& room_id = req.params[0];
+  require_room_id(room_id);
+  auto dir = req.query_param("dir");
+  if (!dir || (*dir != "b" && *dir != "f")) fail(errc::invalid_param, "dir must be b or f");
+  bool back = *dir == "b";
+  auto limit = std::min(int_param(req, "limit").value_or(default_limit), max_limit);
+  auto filter = parse_filter_param(req);
+  if (filter && filter->limit >= 0) limit = std::min<int64_t>(limit, filter->limit);
+  auto now_pos = req.ctx->transport->events_position();
+  auto until = readable_until(req, room_id, now_pos);
+  int64_t from = back ? now_pos : 0;
+  if (auto f = req.query_param("from")) from = parse_token(*f, "from");
+  std::optional<int64_t> to;
+  if (auto t = req.query_param("to")) to = parse_token(*t, "to");
+
+  // Backwards: (to, min(from, until)] newest first. Forwards: (from, min(to, until)].
+  int64_t lo = back ? to.value_or(0) : from;
+  int64_t hi = back ? std::min(from, until) : std::min(to.value_or(INT64_MAX), until);
+  const int64_t first = back ? hi : lo;
+  json chunk = json::array();
+  bool more = false;
+  auto now = now_ms();
+  auto fetch = static_cast<size_t>(filter ? limit * 2 + 8 : limit);
+  while (lo < hi) {
+    if (static_cast<int64_t>(chunk.size()) >= limit) {
+      more = true; // the range isn't exhausted: there may be more
+      break;
+    }
+    auto rows = req.ctx->events->room_events(room_id, lo, hi, fetch, back);
+    size_t used = 0;
+    for (auto& r : rows) {
+      if (static_cast<int64_t>(chunk.size()) >= limit) break;
+      ++used;
+      if (back) hi = r.stream_ordering - 1;
+      else lo = r.stream_ordering;
+      if (!filter || filter->match(r.json)) chunk.push_back(client_event(r.json, &req.auth(), now));
+    }
+    if (used < rows.size()) {
+      more = true;
+      break;
+    }
+    if (rows.size() < fetch) break; // the range is exhausted
+  }
+  json out = {{"chunk", chunk}};
+  out["start"] = req.query_param("from") ? *req.query_param("from")
+                                         : matrix::stream_token{first, {}}.to_string();
+  // `end` is omitted when nothing further is available in that direction.
+  if (more) out["end"] = matrix::stream_token{back ? hi : lo, {}}.to_string();
+  if (filter && filter->lazy_load_members && !chunk.empty())
+    out["state"] = member_state_for(req, room_id, chunk, back ? first : lo);
+  return {200, out};
+}
+
+response context(request& req) {
+  auto& room_id = req.params[0];
+  require_room_id(room_id);
+  auto ev = req.ctx->events->get_event(req.params[1]);
+  if (!ev || ev->json.value("room_id", "") != room_id) fail(errc::not_found, "Event not found.");
+  auto now_pos = req.ctx->transport->events_position();
+  auto until = readable_until(req, room_id, now_pos);
+  if (ev->stream_ordering > until) fail(errc::not_found, "Event not found.");
+  auto limit = std::min(int_param(req, "limit").value_or(default_limit), max_limit);
+  auto filter = parse_filter_param(req);
+  auto half_before = limit / 2, half_after = limit - half_before;
+  auto now = now_ms();
+  json before = json::array(), after = json::array();
+  int64_t start = ev->stream_ordering - 1, end = ev->stream_ordering;
+  for (auto& r : req.ctx->events->room_events(room_id, 0, ev->stream_ordering - 1,
+                                              static_cast<size_t>(half_before), true)) {
+    start = r.stream_ordering - 1;
+    if (!filter || filter->match(r.json)) before.push_back(client_event(r.json, &req.auth(), now));
+  }
+  for (auto& r : req.ctx->events->room_events(room_id, ev->stream_ordering, until,
+                                              static_cast<size_t>(half_after), false)) {
+    end = r.stream_ordering;
+    if (!filter || filter->match(r.json)) after.push_back(client_event(r.json, &req.auth(), now));
+  }
+  json state = json::array();
+  bool lazy = filter && filter->lazy_load_members;
+  json all = before;
+  all.push_back(ev->json);
+  for (auto& a : after) all.push_back(a);
+  if (lazy) {
+    state = member_state_for(req, room_id, all, end);
+  } else {
+    for (auto& s : req.ctx->events->state_at(room_id, end))
+      state.push_back(client_event(s, &req.auth(), now));
+  }
+  return {200,
+          {{"event", client_event(ev->json, &req.auth(), now)},
+           {"events_before", before},
+           {"events_after", after},
+           {"start", matrix::stream_token{start, {}}.to_string()},
+           {"end", matrix::stream_token{end, {}}.to_string()},
+           {"state", state}}};
+}
+
+} // namespace
+
+void add_timeline_routes(std::vector<http::route>& out) {
+  const char* c = "/_matrix/client/{v}";
+  out.push_back({"GET", c, "/rooms/{roomId}/messages", true, "client", messages});
+  out.push_back({"GET", c, "/rooms/{roomId}/context/{eventId}", true, "client", context});
+}
+
+} // namespace axon::client

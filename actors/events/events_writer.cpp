@@ -1,0 +1,295 @@
+// actors/events/events_writer.cpp
+//
+// Requests queue up while a batch is being written; a `flush` message that
+// the actor sends itself when the first request of a batch arrives makes every
+// request received before it one batch, written in one transaction. So a busy
+// writer commits many rooms' events at once and an idle one adds no delay.
+#include "actors/events/events_writer.hpp"
+
+#include "matrix/auth_rules.hpp"
+#include "matrix/event_hash.hpp"
+#include "matrix/identifiers.hpp"
+#include "matrix/room_version.hpp"
+#include "storage/stores/events_store.hpp"
+
+#include <chrono>
+#include <unordered_map>
+
+namespace axon::actors {
+
+using nlohmann::json;
+
+namespace {
+
+// ---- state -----------------------------------------------------------------
+
+/// What the writer keeps of a room it owns: enough to build and authorise the
+/// next event without reading the database.
+struct room_cache {
+  const matrix::room_version* version = nullptr;
+  matrix::auth_state state; ///< current state, full events
+  std::vector<std::string> extremities;
+  int64_t depth = 0;
+};
+
+struct pending_request {
+  msg::send_events req;
+  caf::typed_response_promise<msg::send_events_reply> rp;
+};
+
+struct events_writer_state {
+  events_writer_deps deps;
+  std::unique_ptr<storage::events_store> store;
+  std::unordered_map<std::string, room_cache> rooms;
+  std::vector<pending_request> queue;
+  bool flush_scheduled = false;
+  int64_t pos = 0;
+  static inline const char* name = "events_writer";
+};
+
+
+// ---- helpers ---------------------------------------------------------------
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// Result of building one request: the events to write or an error.
+struct built_request {
+  std::vector<storage::event_to_persist> events;
+  std::vector<msg::events_row> rows;
+  msg::send_events_reply reply;
+  std::optional<std::pair<errc, std::string>> error;
+  bool touched_cache = false;
+};
+
+room_cache* load_room(events_writer_state& st, const std::string& room_id) {
+  auto i = st.rooms.find(room_id);
+  if (i != st.rooms.end()) return &i->second;
+  auto snap = st.store->load_room(room_id);
+  if (!snap) return nullptr;
+  room_cache rc;
+  rc.version = matrix::find_room_version(snap->room_version);
+  if (!rc.version) return nullptr;
+  for (auto& ev : snap->state)
+    rc.state[{ev.value("type", ""), ev.value("state_key", "")}] = std::move(ev);
+  rc.extremities = std::move(snap->extremities);
+  rc.depth = snap->max_depth;
+  return &st.rooms.emplace(room_id, std::move(rc)).first->second;
+}
+
+json auth_event_ids(const json& ev, const room_cache& rc) {
+  json ids = json::array();
+  for (auto& key : matrix::auth_types_for_event(ev)) {
+    auto i = rc.state.find(key);
+    if (i != rc.state.end()) ids.push_back(i->second.at("event_id"));
+  }
+  return ids;
+}
+
+/// Builds, authorises and signs one draft on top of `rc`, updating `rc`.
+std::optional<std::pair<errc, std::string>>
+build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
+            const msg::event_draft& d, built_request& out) {
+  json content = json::parse(d.content, nullptr, false);
+  if (!content.is_object()) return std::make_pair(errc::bad_json, "content must be an object");
+  json ev = {{"type", d.type},
+             {"room_id", room_id},
+             {"sender", d.sender},
+             {"content", content},
+             {"origin_server_ts", now_ms()},
+             {"depth", rc.depth + 1},
+             {"prev_events", rc.extremities}};
+  if (d.is_state) ev["state_key"] = d.state_key;
+  json target;
+  if (d.type == "m.room.redaction") {
+    if (rc.version->v11_rules) ev["content"]["redacts"] = d.redacts;
+    else ev["redacts"] = d.redacts;
+    auto t = st.store->get_event(d.redacts);
+    if (!t || t->json.value("room_id", "") != room_id)
+      return std::make_pair(errc::not_found, "event to redact not found in this room");
+    target = std::move(t->json);
+  }
+  ev["auth_events"] = auth_event_ids(ev, rc);
+  if (auto why = matrix::check_auth(ev, rc.state, *rc.version))
+    return std::make_pair(errc::forbidden, *why);
+  if (!target.is_null() && !matrix::redaction_allowed(ev, target, rc.state))
+    return std::make_pair(errc::forbidden, "you may not redact this event");
+  matrix::hash_and_sign_event(ev, st.deps.server_name, st.deps.key, *rc.version);
+  auto event_id = matrix::compute_event_id(ev, *rc.version);
+  ev["event_id"] = event_id;
+
+  // Unsigned data readers need, not covered by hashes or signatures.
+  json unsig = json::object();
+  if (d.is_state) {
+    auto prev = rc.state.find({d.type, d.state_key});
+    if (prev != rc.state.end()) {
+      unsig["replaces_state"] = prev->second.at("event_id");
+      unsig["prev_content"] = prev->second.value("content", json::object());
+      unsig["prev_sender"] = prev->second.value("sender", "");
+    }
+  }
+  if (!d.txn_id.empty()) unsig["io.axon.txn"] = {{"device", d.txn_device}, {"txn", d.txn_id}};
+  if (!unsig.empty()) ev["unsigned"] = unsig;
+
+  storage::event_to_persist p;
+  p.stream_ordering = ++st.pos;
+  p.event_id = event_id;
+  p.room_id = room_id;
+  p.type = d.type;
+  p.sender = d.sender;
+  if (d.is_state) p.state_key = d.state_key;
+  p.depth = ev["depth"].get<int64_t>();
+  p.origin_server_ts = ev["origin_server_ts"].get<int64_t>();
+  if (d.type == "m.room.member") {
+    p.membership = content.value("membership", "");
+    p.local_member = matrix::server_of(d.state_key) == st.deps.server_name;
+  }
+  if (d.type == "m.room.create") p.room_version = rc.version->id;
+  if (!target.is_null()) {
+    p.redacts = d.redacts;
+    auto red = matrix::redact(target, *rc.version);
+    json because = ev;
+    because.erase("unsigned");
+    red["unsigned"] = {{"redacted_because", because}};
+    p.redacted_json = red.dump();
+  }
+  p.prev_events = rc.extremities;
+  p.txn_user = d.sender;
+  p.txn_device = d.txn_device;
+  p.txn_id = d.txn_id;
+  p.json = ev.dump();
+
+  msg::events_row row{p.stream_ordering, event_id, room_id, d.type, d.is_state, d.state_key,
+                      p.membership};
+  out.rows.push_back(std::move(row));
+  out.reply.event_ids.push_back(event_id);
+  out.reply.stream_pos = p.stream_ordering;
+  out.events.push_back(std::move(p));
+
+  if (d.is_state) rc.state[{d.type, d.state_key}] = std::move(ev);
+  rc.extremities = {event_id};
+  rc.depth += 1;
+  return std::nullopt;
+}
+
+built_request build_request(events_writer_state& st, const msg::send_events& req,
+                            std::unordered_map<std::string, std::string>& batch_txns) {
+  built_request out;
+  auto fail = [&](errc e, std::string why) {
+    out.error = std::make_pair(e, std::move(why));
+    return std::move(out);
+  };
+  if (req.drafts.empty()) return fail(errc::bad_json, "no events");
+  // Transaction ids: the same (device, room, txn) gives the same event.
+  if (req.drafts.size() == 1 && !req.drafts[0].txn_id.empty()) {
+    auto& d = req.drafts[0];
+    auto key = d.sender + '\n' + d.txn_device + '\n' + req.room_id + '\n' + d.txn_id;
+    auto i = batch_txns.find(key);
+    std::optional<std::string> seen;
+    if (i != batch_txns.end()) seen = i->second;
+    else seen = st.store->find_txn(d.sender, d.txn_device, req.room_id, d.txn_id);
+    if (seen) {
+      out.reply.event_ids.push_back(*seen);
+      out.reply.stream_pos = st.pos;
+      return out;
+    }
+  }
+  room_cache* rc = load_room(st, req.room_id);
+  room_cache fresh;
+  if (req.new_room) {
+    if (rc) return fail(errc::room_in_use, "room already exists");
+    fresh.version = matrix::find_room_version(req.room_version);
+    if (!fresh.version)
+      return fail(errc::unsupported_room_version, "unsupported room version " + req.room_version);
+    rc = &fresh;
+  } else if (!rc) {
+    return fail(errc::not_found, "unknown room " + req.room_id);
+  }
+  // Work on a copy so a request is all or nothing.
+  room_cache work = *rc;
+  for (auto& d : req.drafts)
+    if (auto err = build_event(st, req.room_id, work, d, out)) {
+      st.pos -= static_cast<int64_t>(out.events.size()); // nothing of it is kept
+      out.events.clear();
+      out.rows.clear();
+      return fail(err->first, err->second);
+    }
+  st.rooms[req.room_id] = std::move(work);
+  out.touched_cache = true;
+  for (auto& d : req.drafts)
+    if (!d.txn_id.empty())
+      batch_txns[d.sender + '\n' + d.txn_device + '\n' + req.room_id + '\n' + d.txn_id] =
+        out.reply.event_ids.front();
+  return out;
+}
+
+void flush(events_writer_state& st) {
+  st.flush_scheduled = false;
+  auto queue = std::move(st.queue);
+  st.queue.clear();
+  std::vector<built_request> built;
+  built.reserve(queue.size());
+  std::unordered_map<std::string, std::string> batch_txns;
+  std::vector<storage::event_to_persist> all;
+  msg::events_advanced adv;
+  adv.instance = st.deps.instance_name;
+  for (auto& p : queue) {
+    built.push_back(build_request(st, p.req, batch_txns));
+    auto& b = built.back();
+    for (auto& e : b.events) all.push_back(std::move(e));
+    for (auto& r : b.rows) adv.rows.push_back(std::move(r));
+  }
+  if (!all.empty()) {
+    try {
+      st.store->persist(all, st.deps.instance_name, st.pos);
+    } catch (const std::exception& e) {
+      // Nothing of the batch was written: forget what the cache assumed.
+      for (auto& p : queue) st.rooms.erase(p.req.room_id);
+      for (auto& p : queue)
+        p.rp.deliver(make_error(errc::unknown, std::string("could not persist events: ") + e.what()));
+      return;
+    }
+  }
+  for (size_t i = 0; i < queue.size(); ++i) {
+    if (built[i].error) queue[i].rp.deliver(make_error(built[i].error->first, built[i].error->second));
+    else queue[i].rp.deliver(std::move(built[i].reply));
+  }
+  if (!adv.rows.empty()) {
+    adv.pos = st.pos;
+    caf::anon_send(st.deps.publisher, std::move(adv));
+  }
+}
+
+// ---- behavior --------------------------------------------------------------
+
+// Dynamically typed inside so it can also receive its private `flush`; the
+// outside world sees the typed events_writer_actor interface.
+caf::behavior events_writer(caf::stateful_actor<events_writer_state>* self,
+                            events_writer_deps deps) {
+  self->state.pos = deps.start_pos;
+  self->state.store = std::make_unique<storage::events_store>(*deps.pool);
+  self->state.deps = std::move(deps);
+  return {
+    [=](msg::send_events& req) {
+      auto rp = self->make_response_promise<msg::send_events_reply>();
+      self->state.queue.push_back({std::move(req), rp});
+      if (!self->state.flush_scheduled) {
+        self->state.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
+      return rp;
+    },
+    [=](flush_atom) { flush(self->state); },
+  };
+}
+
+} // namespace
+
+events_writer_actor spawn_events_writer(caf::actor_system& sys, events_writer_deps deps) {
+  return caf::actor_cast<events_writer_actor>(
+    sys.spawn<caf::detached>(events_writer, std::move(deps)));
+}
+
+} // namespace axon::actors

@@ -1,0 +1,24 @@
+// actors/events/events_writer.hpp -- the events writer ("event persister"):
+// owns the rooms its shard maps to, builds, authorises, hashes, signs and
+// persists their events in batches, and publishes the events stream.
+#pragma once
+
+#include "matrix/crypto.hpp"
+#include "messages/caf_types.hpp"
+#include "storage/database.hpp"
+
+namespace axon::actors {
+
+struct events_writer_deps {
+  storage::pool* pool = nullptr;
+  std::string server_name;
+  matrix::signing_key key;
+  std::string instance_name;  ///< this writer's instance (rows name it)
+  caf::actor publisher;       ///< receives msg::events_advanced (transport's stream bus)
+  int64_t start_pos = 0;      ///< events stream position already persisted
+};
+
+/// Spawns the writer on its own thread (it blocks on the database).
+events_writer_actor spawn_events_writer(caf::actor_system& sys, events_writer_deps deps);
+
+} // namespace axon::actors

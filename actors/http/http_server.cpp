@@ -1,0 +1,292 @@
+// actors/http/http_server.cpp -- Poco glue: request in, route, handler,
+// Matrix error table out. The only place errors become HTTP responses.
+#include "actors/http/http_server.hpp"
+
+#include "actors/http/router.hpp"
+#include "actors/http/services.hpp"
+#include "config/homeserver_config.hpp"
+#include "matrix/base64.hpp"
+#include "matrix/crypto.hpp"
+#include "storage/database.hpp"
+#include "storage/stores/accounts_store.hpp"
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/URI.h>
+
+#include <iostream>
+
+namespace axon::http {
+
+using nlohmann::json;
+
+// ---- constants ---------------------------------------------------------------
+
+/// Largest JSON request body accepted; events are further limited to 65536
+/// bytes by the event size check.
+constexpr size_t max_json_body = 1024 * 1024;
+constexpr int max_threads = 2048;
+
+// ---- request helpers (http_types.hpp) ------------------------------------------
+
+void fail(errc code, std::string msg) { throw matrix_error(code, std::move(msg)); }
+
+const json& request::json_body() {
+  if (!parsed_) {
+    if (body.find_first_not_of(" \t\r\n") == std::string::npos) {
+      parsed_ = json::object();
+    } else {
+      auto j = json::parse(body, nullptr, false);
+      if (j.is_discarded()) fail(errc::not_json, "Content not JSON.");
+      if (!j.is_object()) fail(errc::bad_json, "Content must be a JSON object.");
+      parsed_ = std::move(j);
+    }
+  }
+  return *parsed_;
+}
+
+std::optional<std::string> request::query_param(const std::string& name) const {
+  auto i = query.find(name);
+  if (i == query.end()) return std::nullopt;
+  return i->second;
+}
+
+const auth_user& request::auth() const {
+  if (!user) fail(errc::missing_token, "Missing access token.");
+  return *user;
+}
+
+namespace {
+
+std::string hex(const std::string& raw) {
+  static const char* d = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out += d[c >> 4];
+    out += d[c & 15];
+  }
+  return out;
+}
+
+void authenticate(request& req) {
+  if (req.access_token.empty()) fail(errc::missing_token, "Missing access token.");
+  auto h = hex(matrix::sha256(req.access_token));
+  if (auto t = req.ctx->tokens->get(h)) {
+    req.user = auth_user{t->user_id, t->device_id, h};
+    return;
+  }
+  auto t = req.ctx->accounts->find_token(h);
+  if (!t) {
+    auto e = matrix_error(errc::unknown_token, "Unrecognised access token.");
+    e.extra_json = R"({"soft_logout":false})";
+    throw e;
+  }
+  req.ctx->tokens->put(h, {t->user_id, t->device_id});
+  req.user = auth_user{t->user_id, t->device_id, h};
+}
+
+void set_cors(Poco::Net::HTTPServerResponse& res) {
+  res.set("Access-Control-Allow-Origin", "*");
+  res.set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
+  res.set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization, Date");
+}
+
+void send_json(Poco::Net::HTTPServerResponse& res, int status, const json& body) {
+  auto s = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  res.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  res.setContentType("application/json");
+  res.set("Cache-Control", "no-cache, no-store, must-revalidate");
+  res.setContentLength(static_cast<std::streamsize>(s.size()));
+  res.send().write(s.data(), static_cast<std::streamsize>(s.size()));
+}
+
+json error_body(const matrix_error& e) {
+  json b = {{"errcode", info(e.code()).errcode}, {"error", e.what()}};
+  if (!e.extra_json.empty()) {
+    auto extra = json::parse(e.extra_json, nullptr, false);
+    if (extra.is_object()) b.update(extra);
+  }
+  return b;
+}
+
+class matrix_handler final : public Poco::Net::HTTPRequestHandler {
+public:
+  matrix_handler(const router& r, server_context* ctx, bool x_forwarded)
+    : router_(r), ctx_(ctx), x_forwarded_(x_forwarded) {}
+
+  void handleRequest(Poco::Net::HTTPServerRequest& in,
+                     Poco::Net::HTTPServerResponse& res) override {
+    set_cors(res);
+    int status = 200;
+    json body;
+    try {
+      std::tie(status, body) = serve(in);
+    } catch (const matrix_error& e) {
+      status = info(e.code()).status;
+      body = error_body(e);
+    } catch (const storage::db_error& e) {
+      std::cerr << "database error on " << in.getMethod() << " " << in.getURI() << ": " << e.what()
+                << "\n";
+      status = 500;
+      body = {{"errcode", "M_UNKNOWN"}, {"error", "Internal server error"}};
+    } catch (const std::exception& e) {
+      std::cerr << "error on " << in.getMethod() << " " << in.getURI() << ": " << e.what() << "\n";
+      status = 500;
+      body = {{"errcode", "M_UNKNOWN"}, {"error", "Internal server error"}};
+    }
+    try {
+      send_json(res, status, body);
+    } catch (const std::exception&) {
+      // client went away
+    }
+  }
+
+private:
+  std::pair<int, json> serve(Poco::Net::HTTPServerRequest& in) {
+    request req;
+    req.ctx = ctx_;
+    req.method = in.getMethod();
+    const auto& uri = in.getURI();
+    auto q = uri.find('?');
+    std::string raw_path = uri.substr(0, q);
+    if (req.method == "OPTIONS") return {200, json::object()};
+    auto m = router_.find(req.method, raw_path);
+    if (m.result == router::outcome::no_path) fail(errc::unrecognized, "Unrecognized request");
+    if (m.result == router::outcome::wrong_method)
+      fail(errc::method_not_allowed, "Unrecognized request");
+    req.path = raw_path;
+    req.params = std::move(m.params);
+    try {
+      Poco::URI parsed(uri);
+      for (auto& [k, v] : parsed.getQueryParameters()) req.query.emplace(k, v);
+    } catch (const std::exception&) {
+      fail(errc::invalid_param, "Malformed query string");
+    }
+    req.remote_addr = in.clientAddress().host().toString();
+    if (x_forwarded_ && in.has("X-Forwarded-For")) {
+      auto f = in.get("X-Forwarded-For");
+      req.remote_addr = f.substr(0, f.find(','));
+    }
+    if (in.has("Authorization")) {
+      const auto& a = in.get("Authorization");
+      if (a.rfind("Bearer ", 0) == 0) req.access_token = a.substr(7);
+    }
+    if (req.access_token.empty())
+      if (auto t = req.query_param("access_token")) req.access_token = *t;
+    read_body(in, req.body);
+    if (m.r->requires_auth) authenticate(req);
+    else if (!req.access_token.empty() && std::string(m.r->path) != "/login") {
+      // Optional auth: endpoints like /register use it when given.
+      try {
+        authenticate(req);
+      } catch (const matrix_error&) {
+        req.user.reset();
+      }
+    }
+    auto out = m.r->handler(req);
+    return {out.status, std::move(out.body)};
+  }
+
+  void read_body(Poco::Net::HTTPServerRequest& in, std::string& body) {
+    if (in.hasContentLength() && in.getContentLength64() > static_cast<int64_t>(max_json_body))
+      fail(errc::too_large, "Request body too large");
+    auto& s = in.stream();
+    char buf[16384];
+    while (s) {
+      s.read(buf, sizeof buf);
+      body.append(buf, static_cast<size_t>(s.gcount()));
+      if (body.size() > max_json_body) fail(errc::too_large, "Request body too large");
+    }
+  }
+
+  const router& router_;
+  server_context* ctx_;
+  bool x_forwarded_;
+};
+
+class factory final : public Poco::Net::HTTPRequestHandlerFactory {
+public:
+  factory(std::shared_ptr<router> r, server_context* ctx, bool xf)
+    : router_(std::move(r)), ctx_(ctx), xf_(xf) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+    return new matrix_handler(*router_, ctx_, xf_);
+  }
+
+private:
+  std::shared_ptr<router> router_;
+  server_context* ctx_;
+  bool xf_;
+};
+
+class poco_listener final : public listener {
+public:
+  poco_listener(const config::listener_config& lc, const std::vector<route>& routes,
+                server_context* ctx, const std::string& cert, const std::string& key)
+    : pool_(16, max_threads, 60, 256 * 1024) {
+    std::vector<std::string> resources;
+    for (auto& r : lc.resources)
+      for (auto& n : r.names) resources.push_back(n);
+    auto rt = std::make_shared<router>(routes, resources);
+    auto addrs = lc.bind_addresses.empty() ? std::vector<std::string>{"0.0.0.0"} : lc.bind_addresses;
+    for (auto& a : addrs) {
+      Poco::Net::ServerSocket sock;
+      Poco::Net::SocketAddress sa(a, static_cast<Poco::UInt16>(lc.port));
+      try {
+        if (lc.tls) {
+          Poco::Net::Context::Ptr tls = new Poco::Net::Context(
+            Poco::Net::Context::TLS_SERVER_USE, key, cert, "", Poco::Net::Context::VERIFY_NONE);
+          Poco::Net::SecureServerSocket ss(tls);
+          ss.bind(sa, true, a.find(':') != std::string::npos);
+          ss.listen(4096);
+          sock = ss;
+        } else {
+          sock.bind(sa, true, a.find(':') != std::string::npos);
+          sock.listen(4096);
+        }
+      } catch (const std::exception& e) {
+        throw std::runtime_error("cannot listen on " + sa.toString() + ": " + e.what());
+      }
+      port_ = sock.address().port();
+      auto params = new Poco::Net::HTTPServerParams;
+      params->setMaxThreads(max_threads);
+      params->setMaxQueued(4096);
+      params->setKeepAlive(true);
+      params->setMaxKeepAliveRequests(0);
+      params->setKeepAliveTimeout(Poco::Timespan(75, 0));
+      params->setTimeout(Poco::Timespan(120, 0));
+      servers_.push_back(std::make_unique<Poco::Net::HTTPServer>(
+        new factory(rt, ctx, lc.x_forwarded), pool_, sock, params));
+      servers_.back()->start();
+    }
+  }
+  ~poco_listener() override { stop(); }
+  void stop() override {
+    for (auto& s : servers_) s->stopAll(true);
+    servers_.clear();
+  }
+  int port() const override { return port_; }
+
+private:
+  Poco::ThreadPool pool_;
+  std::vector<std::unique_ptr<Poco::Net::HTTPServer>> servers_;
+  int port_ = 0;
+};
+
+} // namespace
+
+std::unique_ptr<listener> start_listener(const config::listener_config& lc,
+                                         const std::vector<route>& routes, server_context* ctx,
+                                         const std::string& tls_cert, const std::string& tls_key) {
+  return std::make_unique<poco_listener>(lc, routes, ctx, tls_cert, tls_key);
+}
+
+} // namespace axon::http

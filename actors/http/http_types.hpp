@@ -1,0 +1,95 @@
+// actors/http/http_types.hpp -- what a handler sees: the request, its reply,
+// the route table entry and the services it may use. No CAF, no Poco here.
+#pragma once
+
+#include "messages/errors.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace axon::config { struct homeserver_config; }
+namespace axon::storage {
+class pool;
+class accounts_store;
+class rooms_store;
+class events_store;
+} // namespace axon::storage
+namespace axon::transport { class transport; }
+namespace axon::matrix { struct signing_key; }
+
+namespace axon::http {
+
+class rate_limiter;
+class token_cache;
+class uia_sessions;
+
+/// Everything handlers may use; one per instance, shared by request threads
+/// (each member is thread-safe).
+struct server_context {
+  const config::homeserver_config* cfg = nullptr;
+  storage::pool* pool = nullptr;
+  storage::accounts_store* accounts = nullptr;
+  storage::rooms_store* rooms = nullptr;
+  storage::events_store* events = nullptr;
+  transport::transport* transport = nullptr;
+  const matrix::signing_key* key = nullptr;
+  rate_limiter* limiter = nullptr;
+  token_cache* tokens = nullptr;
+  uia_sessions* uia = nullptr;
+};
+
+struct auth_user {
+  std::string user_id;
+  std::string device_id;
+  std::string token_hash;
+};
+
+struct request {
+  std::string method;
+  std::string path;
+  std::vector<std::string> params; ///< decoded `{...}` path segments, in order
+  std::multimap<std::string, std::string> query;
+  std::string body;
+  std::string remote_addr;
+  std::string access_token;        ///< from the header or ?access_token=
+  std::optional<auth_user> user;   ///< set for routes that require auth
+  server_context* ctx = nullptr;
+
+  /// The body as a JSON object: M_NOT_JSON when it isn't JSON, M_BAD_JSON
+  /// when it isn't an object. An empty body counts as `{}`.
+  const nlohmann::json& json_body();
+  std::optional<std::string> query_param(const std::string& name) const;
+  const auth_user& auth() const; ///< the authenticated user (route requires auth)
+
+private:
+  std::optional<nlohmann::json> parsed_;
+};
+
+struct response {
+  int status = 200;
+  nlohmann::json body = nlohmann::json::object();
+};
+
+using handler_fn = std::function<response(request&)>;
+
+/// One endpoint. `path` is relative to its API prefix and may hold `{name}`
+/// segments; `resource` is the listener resource that serves it (client,
+/// federation, ...), which also decides routing for reverse proxies.
+struct route {
+  const char* method;
+  const char* prefix;   ///< e.g. "/_matrix/client/{v}" -- {v} is r0, v3
+  const char* path;     ///< e.g. "/rooms/{roomId}/send/{eventType}/{txnId}"
+  bool requires_auth;
+  const char* resource; ///< listener resource
+  handler_fn handler;
+};
+
+/// Convenience errors for handlers.
+[[noreturn]] void fail(errc code, std::string msg);
+
+} // namespace axon::http

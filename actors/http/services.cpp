@@ -1,0 +1,83 @@
+#include "actors/http/services.hpp"
+
+#include "matrix/crypto.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace axon::http {
+
+int64_t rate_limiter::take(const std::string& action, const std::string& key, double per_second,
+                           double burst_count) {
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> g(mu_);
+  auto k = action + '\n' + key;
+  auto i = buckets_.find(k);
+  if (i == buckets_.end()) i = buckets_.emplace(k, bucket{burst_count, now}).first;
+  auto& b = i->second;
+  double elapsed = std::chrono::duration<double>(now - b.at).count();
+  b.tokens = std::min(burst_count, b.tokens + elapsed * per_second);
+  b.at = now;
+  if (b.tokens >= 1.0) {
+    b.tokens -= 1.0;
+    return 0;
+  }
+  if (per_second <= 0) return 60 * 1000;
+  return static_cast<int64_t>(std::ceil((1.0 - b.tokens) / per_second * 1000.0));
+}
+
+std::optional<cached_token> token_cache::get(const std::string& token_hash) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto i = map_.find(token_hash);
+  if (i == map_.end()) return std::nullopt;
+  return i->second;
+}
+
+void token_cache::put(const std::string& token_hash, cached_token t) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (map_.size() > 100000) map_.clear(); // bounded; misses only cost a lookup
+  map_[token_hash] = std::move(t);
+}
+
+void token_cache::erase(const std::string& token_hash) {
+  std::lock_guard<std::mutex> g(mu_);
+  map_.erase(token_hash);
+}
+
+void token_cache::erase_user(const std::string& user_id) {
+  std::lock_guard<std::mutex> g(mu_);
+  for (auto i = map_.begin(); i != map_.end();)
+    i = i->second.user_id == user_id ? map_.erase(i) : std::next(i);
+}
+
+std::string uia_sessions::create(const nlohmann::json&) {
+  auto s = matrix::random_string(24);
+  std::lock_guard<std::mutex> g(mu_);
+  if (sessions_.size() > 100000) sessions_.clear();
+  sessions_[s];
+  return s;
+}
+
+bool uia_sessions::exists(const std::string& session) {
+  std::lock_guard<std::mutex> g(mu_);
+  return sessions_.count(session) > 0;
+}
+
+void uia_sessions::complete(const std::string& session, const std::string& stage) {
+  std::lock_guard<std::mutex> g(mu_);
+  sessions_[session].insert(stage);
+}
+
+std::unordered_set<std::string> uia_sessions::completed(const std::string& session) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto i = sessions_.find(session);
+  if (i == sessions_.end()) return {};
+  return i->second;
+}
+
+void uia_sessions::remove(const std::string& session) {
+  std::lock_guard<std::mutex> g(mu_);
+  sessions_.erase(session);
+}
+
+} // namespace axon::http

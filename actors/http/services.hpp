@@ -1,0 +1,67 @@
+// actors/http/services.hpp -- small thread-safe services request threads
+// share: rate limits (rc_*), the access-token cache and user-interactive
+// auth sessions.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+namespace axon::http {
+
+/// Token buckets keyed by (action, key), per Synapse's `rc_*` semantics:
+/// `burst_count` actions at once, refilled at `per_second`.
+class rate_limiter {
+public:
+  /// 0 when allowed (and counted), else milliseconds until it would be.
+  int64_t take(const std::string& action, const std::string& key, double per_second,
+               double burst_count);
+
+private:
+  struct bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, bucket> buckets_;
+};
+
+struct cached_token {
+  std::string user_id, device_id;
+};
+
+/// token hash -> user; entries dropped on logout. Bounded.
+class token_cache {
+public:
+  std::optional<cached_token> get(const std::string& token_hash);
+  void put(const std::string& token_hash, cached_token t);
+  void erase(const std::string& token_hash);
+  void erase_user(const std::string& user_id);
+
+private:
+  std::mutex mu_;
+  std::unordered_map<std::string, cached_token> map_;
+};
+
+/// User-interactive auth sessions (spec "User-interactive authentication
+/// API"): the stages completed per session.
+class uia_sessions {
+public:
+  std::string create(const nlohmann::json& params = nlohmann::json::object());
+  bool exists(const std::string& session);
+  void complete(const std::string& session, const std::string& stage);
+  std::unordered_set<std::string> completed(const std::string& session);
+  void remove(const std::string& session);
+
+private:
+  std::mutex mu_;
+  std::unordered_map<std::string, std::unordered_set<std::string>> sessions_;
+};
+
+} // namespace axon::http

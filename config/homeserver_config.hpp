@@ -1,0 +1,222 @@
+// config/homeserver_config.hpp -- homeserver.yaml (+ worker files) as plain structs.
+//
+// Keys, defaults and meanings are Synapse's (docs/usage/configuration/
+// config_documentation.md), so an admin's existing configuration carries over.
+// Where Axon differs from Synapse the field comment says so.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace axon::config {
+
+/// One entry of an http listener's `resources`.
+struct listener_resource {
+  std::vector<std::string> names; ///< client, federation, keys, media, openid, replication,
+                                  ///< static, health, metrics, consent. Default: none.
+  bool compress = false;          ///< gzip response bodies. Default: false.
+};
+
+/// One entry of `listeners` (main process) or `worker_listeners` (a worker).
+struct listener_config {
+  int port = 0;                             ///< TCP port, 1..65535. Default: none (0 with `path`).
+  std::vector<std::string> bind_addresses;  ///< `bind_addresses` plus `bind_address`.
+                                            ///< Default: ["::", "0.0.0.0"] (metrics: ["0.0.0.0"]).
+  std::string type = "http";                ///< "http"; "metrics"/"manhole" parse but are not
+                                            ///< served by Axon. Default: "http".
+  bool tls = false;                         ///< serve TLS with tls_certificate_path and
+                                            ///< tls_private_key_path. Default: false.
+  bool x_forwarded = false;                 ///< trust X-Forwarded-For. Default: false (true
+                                            ///< for a unix socket).
+  std::vector<listener_resource> resources; ///< what to serve. Default: none.
+  std::string path;                         ///< unix socket path instead of a port. Default: none.
+  int mode = 0666;                          ///< unix socket permissions. Default: 0666.
+
+  /// True when any resource entry names `name`.
+  bool has_resource(std::string_view name) const;
+};
+
+/// `database`: the engine and its connection arguments.
+struct database_config {
+  std::string name = "sqlite3";   ///< "sqlite3" or "psycopg2" (PostgreSQL). Default: "sqlite3".
+  std::string sqlite_path = "homeserver.db"; ///< sqlite3 `args.database`, relative to the
+                                             ///< working directory. Default: "homeserver.db".
+  std::string pg_user;            ///< psycopg2 `args.user`. Default: libpq's.
+  std::string pg_password;        ///< psycopg2 `args.password`. Default: none.
+  std::string pg_database;        ///< psycopg2 `args.dbname` (or `args.database`). Default: libpq's.
+  std::string pg_host;            ///< psycopg2 `args.host` (or a socket directory). Default: libpq's.
+  std::string pg_port;            ///< psycopg2 `args.port`. Default: libpq's (5432).
+  std::map<std::string, std::string> pg_options; ///< any other `args` (sslmode, ...), passed
+                                                 ///< to libpq unchanged. Default: none.
+  int cp_min = 5;                 ///< smallest connection pool. Default: 5 (sqlite3: 1).
+  int cp_max = 10;                ///< largest connection pool. Default: 10 (sqlite3: 1).
+
+  /// The libpq connection string: `key='value'` pairs, values quoted and
+  /// escaped, empty values left out.
+  std::string pg_conninfo() const;
+  bool is_postgres() const { return name == "psycopg2"; }
+};
+
+/// One rate limiter: a bucket of `burst_count` refilled at `per_second`.
+struct rate_limit {
+  double per_second = 0.17; ///< actions per second. Default: 0.17.
+  int burst_count = 3;      ///< bucket size. Default: 3.
+};
+
+/// The `rc_*` keys Axon enforces, with Synapse's defaults.
+struct rc_config {
+  rate_limit message{0.2, 10};                ///< `rc_message`. Default: 0.2/s, burst 10.
+  rate_limit registration{0.17, 3};           ///< `rc_registration`. Default: 0.17/s, burst 3.
+  rate_limit login_address{0.003, 5};         ///< `rc_login.address`. Default: 0.003/s, burst 5.
+  rate_limit login_account{0.003, 5};         ///< `rc_login.account`. Default: 0.003/s, burst 5.
+  rate_limit login_failed_attempts{0.17, 3};  ///< `rc_login.failed_attempts`. Default: 0.17/s, 3.
+  rate_limit joins_local{0.1, 10};            ///< `rc_joins.local`. Default: 0.1/s, burst 10.
+  rate_limit joins_remote{0.01, 10};          ///< `rc_joins.remote`. Default: 0.01/s, burst 10.
+  rate_limit invites_per_room{0.3, 10};       ///< `rc_invites.per_room`. Default: 0.3/s, burst 10.
+  rate_limit invites_per_user{0.003, 5};      ///< `rc_invites.per_user`. Default: 0.003/s, burst 5.
+};
+
+/// `redis`: the replication pub/sub connection.
+struct redis_config {
+  bool enabled = false;          ///< use Redis. Default: false.
+  std::string host = "localhost"; ///< Default: "localhost".
+  int port = 6379;               ///< Default: 6379.
+  std::string password;          ///< `password`, or the contents of `password_path`. Default: none.
+  int dbid = 0;                  ///< logical database. Default: 0.
+  std::string path;              ///< unix socket; when set, host and port are unused. Default: none.
+};
+
+/// One `instance_map` entry: where an instance's replication listener is.
+struct instance_location {
+  std::string host; ///< Default: none (then `path` is set).
+  int port = 0;     ///< Default: none (then `path` is set).
+  std::string path; ///< unix socket instead of host and port. Default: none.
+  bool tls = false; ///< replicate over https. Default: false.
+};
+
+/// `stream_writers`: the instances that write each stream. A string in YAML
+/// is a list of one. "master" (Synapse's internal name) is read as "main".
+struct stream_writers_config {
+  std::vector<std::string> events{"main"};       ///< sharded by room id. Default: [main].
+  std::vector<std::string> typing{"main"};       ///< exactly one. Default: [main].
+  std::vector<std::string> to_device{"main"};    ///< exactly one. Default: [main].
+  std::vector<std::string> account_data{"main"}; ///< exactly one. Default: [main].
+  std::vector<std::string> receipts{"main"};     ///< one or more. Default: [main].
+  std::vector<std::string> presence{"main"};     ///< exactly one. Default: [main].
+  std::vector<std::string> push_rules{"main"};   ///< exactly one. Default: [main].
+  std::vector<std::string> device_lists{"main"}; ///< one or more. Default: [main].
+
+  /// The writers of stream `name` (a key above), or nullptr for an unknown stream.
+  const std::vector<std::string>* find(std::string_view name) const;
+  std::vector<std::string>* find(std::string_view name);
+  /// The stream keys above, in declaration order.
+  static const std::vector<std::string>& stream_names();
+};
+
+/// The whole configuration of one instance (main process or worker).
+struct homeserver_config {
+  // --- server ---
+  std::string server_name;         ///< required; cannot change once users exist.
+  std::string public_baseurl;      ///< always ends in '/'. Default: "https://<server_name>/".
+  std::string pid_file;            ///< Default: none.
+  std::string signing_key_path;    ///< Default: "<config_dir>/<server_name>.signing.key".
+  std::string log_config;          ///< Python-logging YAML; Default: none (log to stderr).
+  std::string media_store_path = "media_store"; ///< Default: "media_store".
+  std::string tls_certificate_path;///< for `tls: true` listeners. Default: none.
+  std::string tls_private_key_path;///< for `tls: true` listeners. Default: none.
+  bool report_stats = false;       ///< accepted for Synapse compatibility; Axon reports nothing.
+  std::vector<listener_config> listeners; ///< the main process's listeners. Default: none.
+  database_config database;        ///< Default: sqlite3 "homeserver.db".
+
+  // --- registration and rooms ---
+  bool enable_registration = false;                      ///< Default: false.
+  bool enable_registration_without_verification = false;///< Default: false.
+  std::string registration_shared_secret; ///< or the contents of
+                                          ///< `registration_shared_secret_path`. Default: none.
+  std::string default_room_version = "11"; ///< "10" or "11". Default: "11" (Synapse: "10").
+  bool allow_guest_access = false;         ///< Default: false.
+  bool presence_enabled = true;            ///< `presence.enabled` ("untracked" counts as
+                                           ///< enabled). Default: true.
+  int64_t max_upload_size = 50 * 1024 * 1024; ///< bytes; "50M" style. Default: 50M.
+  int64_t max_event_size = 65536;          ///< internal, not read from YAML: the spec's limit.
+  bool enable_media_repo = true;           ///< main runs the media repository. Default: true.
+  rc_config rc;                            ///< rate limits.
+
+  // --- placement shared by all instances (Synapse "coordinating workers") ---
+  redis_config redis;
+  std::map<std::string, instance_location> instance_map; ///< Default: empty.
+  stream_writers_config stream_writers;
+  std::string worker_replication_secret; ///< or the contents of
+                                         ///< `worker_replication_secret_path`. Default: none.
+  std::vector<std::string> run_background_tasks_on{"main"}; ///< a string in YAML; one
+                                                            ///< instance. Default: [main].
+  std::vector<std::string> pusher_instances{"main"}; ///< empty: some other instance
+                                                     ///< (legacy `start_pushers: false`).
+  std::vector<std::string> federation_sender_instances{"main"}; ///< empty: some other
+                                                     ///< instance (legacy `send_federation: false`).
+  std::string update_user_directory_from_worker = "main"; ///< "": some other instance
+                                                     ///< (legacy `update_user_directory: false`).
+  std::string notify_appservices_from_worker = "main"; ///< "": some other instance
+                                                     ///< (legacy `notify_appservices: false`).
+  std::string media_instance_running_background_jobs; ///< Default: none, meaning main when
+                                                     ///< enable_media_repo, else the media worker.
+  std::vector<std::string> outbound_federation_restricted_to; ///< Default: none (any instance).
+
+  // --- this worker (from the worker's own file) ---
+  std::string worker_app;   ///< "" for main; else "generic_worker", "media_repository" or a
+                            ///< historical name, without the "synapse.app." prefix.
+  std::string worker_name = "main"; ///< "main" when not a worker.
+  std::vector<listener_config> worker_listeners; ///< Default: none.
+  std::string worker_log_config; ///< Default: none.
+  std::string worker_pid_file;   ///< Default: none.
+
+  std::string config_dir; ///< absolute directory of the last config file, as Synapse uses
+                          ///< it (only for default file names); "" when loaded from strings.
+
+  bool is_worker() const { return !worker_app.empty(); }
+  /// The name other instances know this one by: worker_name, or "main".
+  std::string instance_name() const { return is_worker() ? worker_name : "main"; }
+  /// The listeners this instance opens: worker_listeners on a worker, else listeners.
+  const std::vector<listener_config>& own_listeners() const {
+    return is_worker() ? worker_listeners : listeners;
+  }
+};
+
+/// One problem in the configuration.
+struct config_error {
+  std::string file;    ///< the file (or document name) the key came from.
+  std::string key;     ///< the key path, e.g. "listeners[0].port"; "" for the whole file.
+  std::string message;
+  /// "<file>: <key>: <message>" (the key part left out when empty).
+  std::string to_string() const;
+};
+
+struct load_result {
+  std::optional<homeserver_config> config; ///< set exactly when `errors` is empty.
+  std::vector<config_error> errors;        ///< every problem found, in file order.
+  std::vector<std::string> warnings;       ///< unknown keys, unsupported options.
+};
+
+/// Loads the files in order and merges them as Synapse does (a later file
+/// replaces whole top-level keys), then validates everything. A directory
+/// stands for its "*.yaml" files in sorted order. Never throws.
+load_result load_config(const std::vector<std::string>& files);
+
+/// load_config on in-memory documents: (name, YAML text) pairs, e.g. for tests.
+load_result load_config_from_strings(
+    const std::vector<std::pair<std::string, std::string>>& docs);
+
+/// A commented homeserver.yaml in Synapse's layout, for `--generate-config`:
+/// one http listener on 127.0.0.1:8008 (client, federation; x_forwarded),
+/// SQLite at <data_dir>/homeserver.db, keys and media under <data_dir>.
+/// An empty `registration_shared_secret` leaves that key commented out.
+std::string sample_config(const std::string& server_name, const std::string& data_dir,
+                          const std::string& registration_shared_secret,
+                          bool enable_registration);
+
+} // namespace axon::config

@@ -1,0 +1,231 @@
+// config/server.cpp -- server, registration, media, presence and rate-limit keys.
+#include <arpa/inet.h>
+
+#include "config/sections.hpp"
+#include "matrix/room_version.hpp"
+
+namespace axon::config::detail {
+
+namespace {
+
+bool valid_dns_name(std::string_view host) {
+  // Synapse's VALID_HOST_REGEX: labels of [0-9A-Za-z-] joined by single dots.
+  if (host.empty() || host.size() > 255)
+    return false;
+  bool label_empty = true;
+  for (char c : host) {
+    if (c == '.') {
+      if (label_empty)
+        return false;
+      label_empty = true;
+    } else if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               c == '-') {
+      label_empty = false;
+    } else {
+      return false;
+    }
+  }
+  return !label_empty;
+}
+
+/// Why `name` is not a valid server name (spec: appendices, "Server Name";
+/// Synapse's parse_and_validate_server_name), or "" when it is.
+std::string server_name_problem(const std::string& name) {
+  std::string host = name;
+  if (!name.empty() && name.back() != ']') {
+    const auto colon = name.rfind(':');
+    if (colon != std::string::npos && name.find('[') == std::string::npos &&
+        name.find(':') != colon)
+      return "has more than one ':' (an IPv6 address must be in [brackets])";
+    if (colon != std::string::npos) {
+      host = name.substr(0, colon);
+      const std::string port = name.substr(colon + 1);
+      if (port.empty() || port.size() > 5 ||
+          port.find_first_not_of("0123456789") != std::string::npos || std::stol(port) < 1 ||
+          std::stol(port) > 65535)
+        return "has an invalid port '" + port + "'";
+    }
+  }
+  if (host.empty())
+    return "is empty";
+  if (host.front() == '[') {
+    if (host.back() != ']')
+      return "has mismatched [...]";
+    const std::string addr = host.substr(1, host.size() - 2);
+    unsigned char buf[16];
+    if (addr.empty() || inet_pton(AF_INET6, addr.c_str(), buf) != 1)
+      return "is not a valid IPv6 address";
+    return {};
+  }
+  if (!valid_dns_name(host))
+    return "has an invalid host name (letters, digits, '-' and '.' only)";
+  return {};
+}
+
+/// Reads `per_second` and `burst_count` from the map at `path` under `n`.
+void read_rate_limit_at(reader& r, const YAML::Node& n, const std::string& key,
+                        const std::vector<std::string>& path, size_t depth, rate_limit& out) {
+  if (!r.expect_map(n, key))
+    return;
+  if (depth < path.size()) {
+    read_rate_limit_at(r, n[path[depth]], key + "." + path[depth], path, depth + 1, out);
+    return;
+  }
+  double per_second = out.per_second;
+  double burst = out.burst_count;
+  if (r.read(n["per_second"], key + ".per_second", per_second)) {
+    if (per_second < 0)
+      r.error(key + ".per_second", "must not be negative" + line_of(n["per_second"]));
+    else
+      out.per_second = per_second;
+  }
+  // Synapse takes int(burst_count), so 3.0 is fine.
+  if (r.read(n["burst_count"], key + ".burst_count", burst)) {
+    if (burst < 0 || burst > 1e9)
+      r.error(key + ".burst_count",
+              "must be between 0 and 1000000000" + line_of(n["burst_count"]));
+    else
+      out.burst_count = static_cast<int>(burst);
+  }
+}
+
+void read_rate_limit(const merged_doc& doc, const std::string& top,
+                     const std::vector<std::string>& path, rate_limit& out) {
+  reader r = doc.at(top);
+  read_rate_limit_at(r, doc.get(top), top, path, 0, out);
+}
+
+} // namespace
+void parse_server(const merged_doc& doc, homeserver_config& cfg) {
+  {
+    reader r = doc.at("server_name");
+    if (!doc.has("server_name"))
+      r.error("server_name", "is required (the domain in user ids, e.g. example.com)");
+    else if (r.read(doc.get("server_name"), "server_name", cfg.server_name)) {
+      const auto why = server_name_problem(cfg.server_name);
+      if (!why.empty())
+        r.error("server_name", "'" + cfg.server_name + "' " + why);
+    }
+  }
+  {
+    reader r = doc.at("public_baseurl");
+    if (r.read(doc.get("public_baseurl"), "public_baseurl", cfg.public_baseurl)) {
+      const auto scheme_end = cfg.public_baseurl.find("://");
+      const std::string scheme = scheme_end == std::string::npos
+                                     ? std::string()
+                                     : cfg.public_baseurl.substr(0, scheme_end);
+      if ((scheme != "http" && scheme != "https") ||
+          cfg.public_baseurl.size() <= scheme_end + 3)
+        r.error("public_baseurl", "must be an http:// or https:// URL, got '" +
+                                      cfg.public_baseurl + "'");
+      if (!cfg.public_baseurl.empty() && cfg.public_baseurl.back() != '/')
+        cfg.public_baseurl += '/';
+    }
+    if (cfg.public_baseurl.empty() && !cfg.server_name.empty())
+      cfg.public_baseurl = "https://" + cfg.server_name + "/";
+  }
+  for (auto [key, field] : {std::pair{"pid_file", &cfg.pid_file},
+                            {"log_config", &cfg.log_config},
+                            {"media_store_path", &cfg.media_store_path},
+                            {"tls_certificate_path", &cfg.tls_certificate_path},
+                            {"tls_private_key_path", &cfg.tls_private_key_path},
+                            {"signing_key_path", &cfg.signing_key_path}})
+    doc.at(key).read(doc.get(key), key, *field);
+  if (cfg.signing_key_path.empty() && !cfg.server_name.empty())
+    cfg.signing_key_path = (cfg.config_dir.empty() ? std::string() : cfg.config_dir + "/") +
+                           cfg.server_name + ".signing.key";
+
+  for (auto [key, field] :
+       {std::pair{"report_stats", &cfg.report_stats},
+        {"enable_registration", &cfg.enable_registration},
+        {"enable_registration_without_verification",
+         &cfg.enable_registration_without_verification},
+        {"allow_guest_access", &cfg.allow_guest_access},
+        {"enable_media_repo", &cfg.enable_media_repo}})
+    doc.at(key).read(doc.get(key), key, *field);
+  bool disable_registration = false;
+  if (doc.at("disable_registration")
+          .read(doc.get("disable_registration"), "disable_registration", disable_registration))
+    cfg.enable_registration = !disable_registration;
+  if (cfg.enable_registration && !cfg.enable_registration_without_verification)
+    doc.at("enable_registration")
+        .error("enable_registration",
+               "open registration without verification: Axon supports none of captcha, "
+               "email or token verification, so also set "
+               "enable_registration_without_verification: true to allow it");
+
+  {
+    reader r = doc.at("registration_shared_secret");
+    r.read(doc.get("registration_shared_secret"), "registration_shared_secret",
+           cfg.registration_shared_secret);
+    if (doc.has("registration_shared_secret_path")) {
+      reader rp = doc.at("registration_shared_secret_path");
+      if (!cfg.registration_shared_secret.empty())
+        rp.error("registration_shared_secret_path",
+                 "cannot be used together with registration_shared_secret");
+      else
+        rp.read_file_contents(doc.get("registration_shared_secret_path"),
+                              "registration_shared_secret_path",
+                              cfg.registration_shared_secret);
+    }
+  }
+  {
+    reader r = doc.at("default_room_version");
+    if (r.read(doc.get("default_room_version"), "default_room_version",
+               cfg.default_room_version) &&
+        !matrix::find_room_version(cfg.default_room_version)) {
+      std::string known;
+      for (auto* v = matrix::supported_room_versions(); *v; ++v)
+        known += std::string(known.empty() ? "" : ", ") + "\"" + *v + "\"";
+      r.error("default_room_version", "room version \"" + cfg.default_room_version +
+                                          "\" is not supported; supported: " + known);
+    }
+  }
+  {
+    reader r = doc.at("max_upload_size");
+    if (r.read_size(doc.get("max_upload_size"), "max_upload_size", cfg.max_upload_size) &&
+        cfg.max_upload_size <= 0)
+      r.error("max_upload_size", "must be larger than 0");
+  }
+  {
+    // `presence.enabled` (true, false or "untracked"); legacy `use_presence`.
+    reader r = doc.at("presence");
+    const YAML::Node p = doc.get("presence");
+    if (r.expect_map(p, "presence") && present(p["enabled"])) {
+      if (p["enabled"].IsScalar() && p["enabled"].Scalar() == "untracked")
+        cfg.presence_enabled = true;
+      else
+        r.read(p["enabled"], "presence.enabled", cfg.presence_enabled);
+    } else {
+      doc.at("use_presence").read(doc.get("use_presence"), "use_presence", cfg.presence_enabled);
+    }
+  }
+}
+void parse_rate_limits(const merged_doc& doc, rc_config& rc) {
+  if (doc.has("rc_message")) {
+    read_rate_limit(doc, "rc_message", {}, rc.message);
+  } else {
+    // Synapse's legacy spelling.
+    reader r = doc.at("rc_messages_per_second");
+    double per_second = rc.message.per_second;
+    if (r.read(doc.get("rc_messages_per_second"), "rc_messages_per_second", per_second)) {
+      if (per_second < 0)
+        r.error("rc_messages_per_second", "must not be negative");
+      else
+        rc.message.per_second = per_second;
+    }
+    doc.at("rc_message_burst_count")
+        .read(doc.get("rc_message_burst_count"), "rc_message_burst_count",
+              rc.message.burst_count, 0, 1000000000);
+  }
+  read_rate_limit(doc, "rc_registration", {}, rc.registration);
+  read_rate_limit(doc, "rc_login", {"address"}, rc.login_address);
+  read_rate_limit(doc, "rc_login", {"account"}, rc.login_account);
+  read_rate_limit(doc, "rc_login", {"failed_attempts"}, rc.login_failed_attempts);
+  read_rate_limit(doc, "rc_joins", {"local"}, rc.joins_local);
+  read_rate_limit(doc, "rc_joins", {"remote"}, rc.joins_remote);
+  read_rate_limit(doc, "rc_invites", {"per_room"}, rc.invites_per_room);
+  read_rate_limit(doc, "rc_invites", {"per_user"}, rc.invites_per_user);
+}
+
+} // namespace axon::config::detail

@@ -1,0 +1,61 @@
+// matrix/event_hash.hpp -- event-level crypto: redaction, content hashes,
+// reference hashes (event ids) and event signatures.
+// Spec: server-server API "Signing Events" (content hash, reference hash),
+// rooms v10 (v9-redactions fragment) and v11 (v11-redactions fragment),
+// rooms/fragments/v4-event-ids.
+#pragma once
+
+#include "matrix/crypto.hpp"
+#include "matrix/room_version.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace axon::matrix {
+
+/// The event as the spec's redaction algorithm for `version` leaves it:
+/// top-level keys outside the version's list dropped (including `unsigned`),
+/// `content` cut down to the keys its type keeps. A non-object event gives
+/// an empty object; a missing or non-object `content` gives `{}`.
+nlohmann::json redact(const nlohmann::json& event, const room_version& version);
+
+/// Unpadded base64 of the SHA-256 of the canonical JSON of `event` without
+/// `unsigned`, `signatures` and `hashes` (the content hash).
+std::string compute_content_hash(const nlohmann::json& event);
+
+/// Sets event.hashes.sha256 to `compute_content_hash(event)`, keeping any
+/// other hashes. `event` must be an object; anything else is left unchanged.
+void add_content_hash(nlohmann::json& event);
+
+/// True when event.hashes.sha256 is present, decodes, and equals the
+/// content hash of `event`.
+bool verify_content_hash(const nlohmann::json& event);
+
+/// The event id of `event` in room versions 4 and later: "$" + URL-safe
+/// unpadded base64 of its reference hash (SHA-256 of the canonical JSON of
+/// the redacted event without `signatures`, `unsigned` and `age_ts`).
+/// Stable under adding signatures or unsigned data.
+std::string compute_event_id(const nlohmann::json& event,
+                             const room_version& version);
+
+/// Signs the redacted form of `event` as `server_name` and stores the
+/// signature in event.signatures (other signatures kept). Call
+/// `add_content_hash` first: the signature covers `hashes`.
+void sign_event(nlohmann::json& event, const std::string& server_name,
+                const signing_key& key, const room_version& version);
+
+/// `add_content_hash` then `sign_event`: what a server does to an event it
+/// creates.
+void hash_and_sign_event(nlohmann::json& event, const std::string& server_name,
+                         const signing_key& key, const room_version& version);
+
+/// True when the redacted form of `event` carries a valid signature by
+/// `server_name` under `key_id` for the 32-byte public key `pub_raw`.
+bool verify_event_signature(const nlohmann::json& event,
+                            const std::string& server_name,
+                            const std::string& key_id, std::string_view pub_raw,
+                            const room_version& version);
+
+} // namespace axon::matrix

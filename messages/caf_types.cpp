@@ -1,0 +1,34 @@
+#include "messages/caf_types.hpp"
+
+namespace axon {
+
+std::pair<errc, std::string> from_caf_error(const caf::error& err) {
+  if (err.category() == caf::atom("matrix")) {
+    std::string text;
+    if (!err.context().empty() && err.context().match_elements<std::string>())
+      text = err.context().get_as<std::string>(0);
+    return {static_cast<errc>(err.code()), text};
+  }
+  if (err == caf::sec::request_timeout)
+    return {errc::timeout, "timed out waiting for another part of the server"};
+  return {errc::unavailable, "a part of the server needed for this request is unavailable"};
+}
+
+void register_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<msg::event_draft>("event_draft");
+  cfg.add_message_type<std::vector<msg::event_draft>>("std::vector<event_draft>");
+  cfg.add_message_type<msg::send_events>("send_events");
+  cfg.add_message_type<msg::send_events_reply>("send_events_reply");
+  cfg.add_message_type<msg::events_row>("events_row");
+  cfg.add_message_type<std::vector<msg::events_row>>("std::vector<events_row>");
+  cfg.add_message_type<msg::events_advanced>("events_advanced");
+  cfg.add_message_type<msg::wait_for_events>("wait_for_events");
+  cfg.add_error_category(caf::atom("matrix"),
+                         [](uint8_t code, caf::atom_value, const caf::message& ctx) -> std::string {
+                           std::string s = to_string(static_cast<errc>(code));
+                           if (!ctx.empty()) s += ": " + caf::to_string(ctx);
+                           return s;
+                         });
+}
+
+} // namespace axon

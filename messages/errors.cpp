@@ -1,0 +1,37 @@
+#include "messages/errors.hpp"
+
+namespace axon {
+
+errc_info info(errc e) {
+  switch (e) {
+    case errc::unknown: return {"M_UNKNOWN", 500};
+    case errc::unrecognized: return {"M_UNRECOGNIZED", 404};
+    case errc::method_not_allowed: return {"M_UNRECOGNIZED", 405};
+    case errc::not_json: return {"M_NOT_JSON", 400};
+    case errc::bad_json: return {"M_BAD_JSON", 400};
+    case errc::missing_param: return {"M_MISSING_PARAM", 400};
+    case errc::invalid_param: return {"M_INVALID_PARAM", 400};
+    case errc::forbidden: return {"M_FORBIDDEN", 403};
+    case errc::unknown_token: return {"M_UNKNOWN_TOKEN", 401};
+    case errc::missing_token: return {"M_MISSING_TOKEN", 401};
+    case errc::user_in_use: return {"M_USER_IN_USE", 400};
+    case errc::invalid_username: return {"M_INVALID_USERNAME", 400};
+    case errc::limit_exceeded: return {"M_LIMIT_EXCEEDED", 429};
+    case errc::too_large: return {"M_TOO_LARGE", 413};
+    case errc::not_found: return {"M_NOT_FOUND", 404};
+    case errc::room_in_use: return {"M_ROOM_IN_USE", 400};
+    case errc::unsupported_room_version: return {"M_UNSUPPORTED_ROOM_VERSION", 400};
+    case errc::user_deactivated: return {"M_USER_DEACTIVATED", 403};
+    case errc::unauthorized: return {"M_UNAUTHORIZED", 401};
+    case errc::bad_state: return {"M_BAD_STATE", 400};
+    case errc::invalid_room_state: return {"M_INVALID_ROOM_STATE", 400};
+    case errc::unavailable: return {"M_UNKNOWN", 503};
+    case errc::timeout: return {"M_UNKNOWN", 504};
+    case errc::conflict: return {"M_UNKNOWN", 409};
+  }
+  return {"M_UNKNOWN", 500};
+}
+
+const char* to_string(errc e) { return info(e).errcode; }
+
+} // namespace axon

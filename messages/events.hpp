@@ -1,0 +1,122 @@
+// messages/events.hpp -- messages of the events stream: asking a room's
+// events writer to create and persist events, and the stream rows it
+// publishes when the events stream advances.
+//
+// Each struct: a stable wire name, a CAF inspect (fields in order) and a JSON
+// codec with the same fields. Never rename a wire name.
+#pragma once
+
+#include <caf/meta/type_name.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace axon::msg {
+
+/// One event a client asked for; the writer fills in prev_events, auth
+/// events, depth, hashes, signature and event id.
+struct event_draft {
+  std::string type;
+  bool is_state = false;
+  std::string state_key;
+  std::string sender;
+  std::string content;     ///< JSON object text
+  std::string redacts;     ///< m.room.redaction target, else empty
+  std::string txn_device;  ///< with txn_id: idempotency key (device id)
+  std::string txn_id;
+  static constexpr const char* wire_name = "event_draft";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_draft& x) {
+  return f(caf::meta::type_name("event_draft"), x.type, x.is_state, x.state_key, x.sender,
+           x.content, x.redacts, x.txn_device, x.txn_id);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(event_draft, type, is_state, state_key, sender, content,
+                                   redacts, txn_device, txn_id)
+
+/// Request to the events writer owning `room_id`: build, authorise, sign and
+/// persist `drafts` in order, atomically (all or none). With `new_room` the
+/// room must not exist and the first draft must be its m.room.create.
+struct send_events {
+  std::string room_id;
+  std::string room_version; ///< only with new_room
+  bool new_room = false;
+  std::vector<event_draft> drafts;
+  static constexpr const char* wire_name = "send_events";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, send_events& x) {
+  return f(caf::meta::type_name("send_events"), x.room_id, x.room_version, x.new_room, x.drafts);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(send_events, room_id, room_version, new_room, drafts)
+
+struct send_events_reply {
+  std::vector<std::string> event_ids;
+  int64_t stream_pos = 0; ///< events stream position of the last event
+  static constexpr const char* wire_name = "send_events_reply";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, send_events_reply& x) {
+  return f(caf::meta::type_name("send_events_reply"), x.event_ids, x.stream_pos);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(send_events_reply, event_ids, stream_pos)
+
+/// One persisted event, as the events stream carries it (Synapse's `ev` row:
+/// event_id, room_id, type, state_key, redacts, membership).
+struct events_row {
+  int64_t pos = 0;
+  std::string event_id;
+  std::string room_id;
+  std::string type;
+  bool is_state = false;
+  std::string state_key;
+  std::string membership; ///< for m.room.member
+  static constexpr const char* wire_name = "events_row";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, events_row& x) {
+  return f(caf::meta::type_name("events_row"), x.pos, x.event_id, x.room_id, x.type, x.is_state,
+           x.state_key, x.membership);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(events_row, pos, event_id, room_id, type, is_state, state_key,
+                                   membership)
+
+/// Stream update: writer `instance` persisted everything up to `pos`.
+struct events_advanced {
+  std::string instance;
+  int64_t pos = 0;
+  std::vector<events_row> rows;
+  static constexpr const char* wire_name = "events_advanced";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, events_advanced& x) {
+  return f(caf::meta::type_name("events_advanced"), x.instance, x.pos, x.rows);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(events_advanced, instance, pos, rows)
+
+/// Request to the notifier: answer with the current events position as soon
+/// as something concerning `user_id` or one of `room_ids` is past
+/// `since_pos`, or after `timeout_ms` at the latest.
+struct wait_for_events {
+  std::string user_id;
+  int64_t since_pos = 0;
+  std::vector<std::string> room_ids;
+  int64_t timeout_ms = 0;
+  static constexpr const char* wire_name = "wait_for_events";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wait_for_events& x) {
+  return f(caf::meta::type_name("wait_for_events"), x.user_id, x.since_pos, x.room_ids,
+           x.timeout_ms);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(wait_for_events, user_id, since_pos, room_ids, timeout_ms)
+
+} // namespace axon::msg

@@ -1,0 +1,149 @@
+#include "storage/stores/events_store.hpp"
+
+namespace axon::storage {
+
+using nlohmann::json;
+
+std::optional<stored_event> events_store::get_event(const std::string& event_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT stream_ordering, json FROM events WHERE event_id = $1", {event_id});
+  if (r.empty()) return std::nullopt;
+  return stored_event{r.rows[0].i64(0), json::parse(r.rows[0].str(1))};
+}
+
+std::vector<stored_event> events_store::room_events(const std::string& room_id, int64_t from,
+                                                    int64_t to, size_t limit, bool newest_first) {
+  auto c = pool_.acquire();
+  auto sql = newest_first
+               ? "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND stream_ordering "
+                 "> $2 AND stream_ordering <= $3 ORDER BY stream_ordering DESC LIMIT $4"
+               : "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND stream_ordering "
+                 "> $2 AND stream_ordering <= $3 ORDER BY stream_ordering ASC LIMIT $4";
+  auto r = c->exec(sql, {room_id, from, to, static_cast<int64_t>(limit)});
+  std::vector<stored_event> out;
+  out.reserve(r.rows.size());
+  for (auto& row : r.rows) out.push_back({row.i64(0), json::parse(row.str(1))});
+  return out;
+}
+
+std::vector<json> events_store::state_at(const std::string& room_id, int64_t pos) {
+  auto c = pool_.acquire();
+  auto r = c->exec(
+    "SELECT e.json FROM events e WHERE e.room_id = $1 AND e.state_key IS NOT NULL AND "
+    "e.stream_ordering = (SELECT MAX(e2.stream_ordering) FROM events e2 WHERE e2.room_id = $1 "
+    "AND e2.type = e.type AND e2.state_key = e.state_key AND e2.stream_ordering <= $2) "
+    "ORDER BY e.stream_ordering",
+    {room_id, pos});
+  std::vector<json> out;
+  for (auto& row : r.rows) out.push_back(json::parse(row.str(0)));
+  return out;
+}
+
+std::vector<json> events_store::state_changes(const std::string& room_id, int64_t from,
+                                              int64_t to) {
+  auto c = pool_.acquire();
+  auto r = c->exec(
+    "SELECT e.json FROM events e WHERE e.room_id = $1 AND e.state_key IS NOT NULL AND "
+    "e.stream_ordering > $2 AND e.stream_ordering = (SELECT MAX(e2.stream_ordering) FROM events "
+    "e2 WHERE e2.room_id = $1 AND e2.type = e.type AND e2.state_key = e.state_key AND "
+    "e2.stream_ordering <= $3) ORDER BY e.stream_ordering",
+    {room_id, from, to});
+  std::vector<json> out;
+  for (auto& row : r.rows) out.push_back(json::parse(row.str(0)));
+  return out;
+}
+
+std::vector<std::string> events_store::rooms_with_events(int64_t from, int64_t to) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT DISTINCT room_id FROM events WHERE stream_ordering > $1 AND "
+                   "stream_ordering <= $2",
+                   {from, to});
+  std::vector<std::string> out;
+  for (auto& row : r.rows) out.push_back(row.str(0));
+  return out;
+}
+
+int64_t events_store::max_stream_ordering() {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT COALESCE(MAX(stream_ordering), 0) FROM events");
+  return r.rows[0].i64(0);
+}
+
+std::optional<std::string> events_store::find_txn(const std::string& user_id,
+                                                  const std::string& device_id,
+                                                  const std::string& room_id,
+                                                  const std::string& txn_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT event_id FROM event_txn_id WHERE user_id = $1 AND device_id = $2 AND "
+                   "room_id = $3 AND txn_id = $4",
+                   {user_id, device_id, room_id, txn_id});
+  if (r.empty()) return std::nullopt;
+  return r.rows[0].str(0);
+}
+
+std::optional<room_snapshot> events_store::load_room(const std::string& room_id) {
+  auto c = pool_.acquire();
+  auto room = c->exec("SELECT room_version FROM rooms WHERE room_id = $1", {room_id});
+  if (room.empty()) return std::nullopt;
+  room_snapshot s;
+  s.room_version = room.rows[0].str(0);
+  auto st = c->exec("SELECT e.json FROM current_state_events s JOIN events e ON e.event_id = "
+                    "s.event_id WHERE s.room_id = $1",
+                    {room_id});
+  for (auto& row : st.rows) s.state.push_back(json::parse(row.str(0)));
+  auto ex = c->exec("SELECT event_id FROM event_forward_extremities WHERE room_id = $1", {room_id});
+  for (auto& row : ex.rows) s.extremities.push_back(row.str(0));
+  auto d = c->exec("SELECT COALESCE(MAX(depth), 0) FROM events WHERE room_id = $1", {room_id});
+  s.max_depth = d.rows[0].i64(0);
+  return s;
+}
+
+void events_store::persist(const std::vector<event_to_persist>& events,
+                           const std::string& instance, int64_t pos) {
+  in_transaction(pool_, [&](connection& c) {
+    for (auto& e : events) {
+      if (!e.room_version.empty())
+        c.exec("INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES ($1, $2, $3, "
+               "$4)",
+               {e.room_id, e.room_version, e.sender, e.origin_server_ts});
+      sql_value sk = e.state_key ? sql_value{*e.state_key} : sql_value{nullptr};
+      sql_value mem = e.membership.empty() ? sql_value{nullptr} : sql_value{e.membership};
+      c.exec("INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, "
+             "depth, origin_server_ts, membership, instance_name, json) VALUES ($1, $2, $3, $4, "
+             "$5, $6, $7, $8, $9, $10, $11)",
+             {e.stream_ordering, e.event_id, e.room_id, e.type, sk, e.sender, e.depth,
+              e.origin_server_ts, mem, instance, e.json});
+      if (e.state_key) {
+        c.exec("INSERT INTO current_state_events (room_id, type, state_key, event_id, membership, "
+               "stream_ordering) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (room_id, type, "
+               "state_key) DO UPDATE SET event_id = excluded.event_id, membership = "
+               "excluded.membership, stream_ordering = excluded.stream_ordering",
+               {e.room_id, e.type, *e.state_key, e.event_id, mem, e.stream_ordering});
+        if (e.local_member)
+          c.exec("INSERT INTO local_current_membership (user_id, room_id, event_id, membership, "
+                 "stream_ordering, forgotten) VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT "
+                 "(user_id, room_id) DO UPDATE SET event_id = excluded.event_id, membership = "
+                 "excluded.membership, stream_ordering = excluded.stream_ordering, forgotten = 0",
+                 {*e.state_key, e.room_id, e.event_id, e.membership, e.stream_ordering});
+      }
+      for (auto& prev : e.prev_events)
+        c.exec("DELETE FROM event_forward_extremities WHERE room_id = $1 AND event_id = $2",
+               {e.room_id, prev});
+      c.exec("INSERT INTO event_forward_extremities (room_id, event_id) VALUES ($1, $2)",
+             {e.room_id, e.event_id});
+      if (!e.redacts.empty() && !e.redacted_json.empty())
+        c.exec("UPDATE events SET json = $2, redacted_by = $3 WHERE event_id = $1",
+               {e.redacts, e.redacted_json, e.event_id});
+      if (!e.txn_id.empty())
+        c.exec("INSERT INTO event_txn_id (user_id, device_id, room_id, txn_id, event_id, "
+               "inserted_ts) VALUES ($1, $2, $3, $4, $5, $6)",
+               {e.txn_user, e.txn_device, e.room_id, e.txn_id, e.event_id, e.origin_server_ts});
+    }
+    c.exec("INSERT INTO stream_positions (stream_name, instance_name, stream_id) VALUES ('events', "
+           "$1, $2) ON CONFLICT (stream_name, instance_name) DO UPDATE SET stream_id = "
+           "excluded.stream_id",
+           {instance, pos});
+  });
+}
+
+} // namespace axon::storage

@@ -1,0 +1,77 @@
+// storage/stores/events_store.hpp -- the events table: what readers (sync,
+// /messages, /context) query, and what an events writer persists.
+#pragma once
+
+#include "storage/database.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace axon::storage {
+
+struct stored_event {
+  int64_t stream_ordering = 0;
+  nlohmann::json json;
+};
+
+/// What an events writer needs to take a room over.
+struct room_snapshot {
+  std::string room_version;
+  std::vector<nlohmann::json> state;    ///< current state events
+  std::vector<std::string> extremities; ///< forward extremities
+  int64_t max_depth = 0;
+};
+
+/// One event ready to be written, built and authorised by the writer.
+struct event_to_persist {
+  int64_t stream_ordering = 0;
+  std::string event_id, room_id, type, sender;
+  std::optional<std::string> state_key;
+  int64_t depth = 0, origin_server_ts = 0;
+  std::string membership;     ///< m.room.member content.membership, else empty
+  bool local_member = false;  ///< state_key is a local user (track membership)
+  std::string redacts;        ///< m.room.redaction target, else empty
+  std::string redacted_json;  ///< the target's redacted JSON, with redacts
+  std::vector<std::string> prev_events;
+  std::string json;           ///< full signed event
+  std::string txn_user, txn_device, txn_id; ///< transaction id, when given
+  std::string room_version;   ///< set on m.room.create: the room row is created
+};
+
+class events_store {
+public:
+  explicit events_store(pool& p) : pool_(p) {}
+
+  std::optional<stored_event> get_event(const std::string& event_id);
+  /// Events of the room with from < stream_ordering <= to, `limit` at most:
+  /// the newest of them in descending order when `newest_first`, else the
+  /// oldest in ascending order.
+  std::vector<stored_event> room_events(const std::string& room_id, int64_t from, int64_t to,
+                                        size_t limit, bool newest_first);
+  /// The room's state as of stream position `pos` (after the event at pos).
+  std::vector<nlohmann::json> state_at(const std::string& room_id, int64_t pos);
+  /// The newest state event per (type, state_key) among events in (from, to].
+  std::vector<nlohmann::json> state_changes(const std::string& room_id, int64_t from, int64_t to);
+  /// Rooms with at least one event in (from, to].
+  std::vector<std::string> rooms_with_events(int64_t from, int64_t to);
+  /// Newest stream position written by anyone (0 when empty).
+  int64_t max_stream_ordering();
+  /// The event id sent earlier with this transaction id, if any.
+  std::optional<std::string> find_txn(const std::string& user_id, const std::string& device_id,
+                                      const std::string& room_id, const std::string& txn_id);
+
+  /// Loads a room for its writer; nullopt when the room does not exist.
+  std::optional<room_snapshot> load_room(const std::string& room_id);
+  /// Writes a batch of events in one transaction, and records that
+  /// `instance` has persisted the events stream up to `pos`.
+  void persist(const std::vector<event_to_persist>& events, const std::string& instance,
+               int64_t pos);
+
+private:
+  pool& pool_;
+};
+
+} // namespace axon::storage

@@ -1,0 +1,145 @@
+#include "storage/stores/rooms_store.hpp"
+
+namespace axon::storage {
+
+using nlohmann::json;
+
+std::optional<room_row> rooms_store::get_room(const std::string& room_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT room_id, room_version, creator, is_public FROM rooms WHERE room_id = $1",
+                   {room_id});
+  if (r.empty()) return std::nullopt;
+  auto& row = r.rows[0];
+  return room_row{row.str(0), row.str(1), row.str(2), row.i64(3) != 0};
+}
+
+void rooms_store::set_public(const std::string& room_id, bool is_public) {
+  auto c = pool_.acquire();
+  c->exec("UPDATE rooms SET is_public = $2 WHERE room_id = $1",
+          {room_id, int64_t{is_public ? 1 : 0}});
+}
+
+bool rooms_store::create_alias(const std::string& alias, const std::string& room_id,
+                               const std::string& creator) {
+  auto c = pool_.acquire();
+  auto r = c->exec("INSERT INTO room_aliases (room_alias, room_id, creator) VALUES ($1, $2, $3) ON "
+                   "CONFLICT (room_alias) DO NOTHING",
+                   {alias, room_id, creator});
+  return r.affected == 1;
+}
+
+std::optional<std::string> rooms_store::resolve_alias(const std::string& alias) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT room_id FROM room_aliases WHERE room_alias = $1", {alias});
+  if (r.empty()) return std::nullopt;
+  return r.rows[0].str(0);
+}
+
+std::optional<std::string> rooms_store::alias_creator(const std::string& alias) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT creator FROM room_aliases WHERE room_alias = $1", {alias});
+  if (r.empty()) return std::nullopt;
+  return r.rows[0].str(0);
+}
+
+bool rooms_store::delete_alias(const std::string& alias) {
+  auto c = pool_.acquire();
+  return c->exec("DELETE FROM room_aliases WHERE room_alias = $1", {alias}).affected == 1;
+}
+
+std::vector<std::string> rooms_store::aliases_for_room(const std::string& room_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT room_alias FROM room_aliases WHERE room_id = $1 ORDER BY room_alias",
+                   {room_id});
+  std::vector<std::string> out;
+  for (auto& row : r.rows) out.push_back(row.str(0));
+  return out;
+}
+
+namespace {
+membership_row to_membership(const row& r) {
+  return membership_row{r.str(0), r.str(1), r.str(2), r.i64(3), r.i64(4) != 0};
+}
+} // namespace
+
+std::optional<membership_row> rooms_store::membership(const std::string& user_id,
+                                                      const std::string& room_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT room_id, membership, event_id, stream_ordering, forgotten FROM "
+                   "local_current_membership WHERE user_id = $1 AND room_id = $2",
+                   {user_id, room_id});
+  if (r.empty()) return std::nullopt;
+  return to_membership(r.rows[0]);
+}
+
+std::vector<membership_row> rooms_store::memberships(const std::string& user_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT room_id, membership, event_id, stream_ordering, forgotten FROM "
+                   "local_current_membership WHERE user_id = $1",
+                   {user_id});
+  std::vector<membership_row> out;
+  for (auto& row : r.rows) out.push_back(to_membership(row));
+  return out;
+}
+
+std::vector<membership_row> rooms_store::membership_changes(const std::string& user_id,
+                                                            int64_t from, int64_t to) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT room_id, membership, event_id, stream_ordering, forgotten FROM "
+                   "local_current_membership WHERE user_id = $1 AND stream_ordering > $2 AND "
+                   "stream_ordering <= $3",
+                   {user_id, from, to});
+  std::vector<membership_row> out;
+  for (auto& row : r.rows) out.push_back(to_membership(row));
+  return out;
+}
+
+bool rooms_store::forget(const std::string& user_id, const std::string& room_id) {
+  auto c = pool_.acquire();
+  return c->exec("UPDATE local_current_membership SET forgotten = 1 WHERE user_id = $1 AND "
+                 "room_id = $2 AND membership IN ('leave', 'ban')",
+                 {user_id, room_id})
+           .affected == 1;
+}
+
+std::vector<json> rooms_store::current_state(const std::string& room_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT e.json FROM current_state_events s JOIN events e ON e.event_id = "
+                   "s.event_id WHERE s.room_id = $1 ORDER BY e.stream_ordering",
+                   {room_id});
+  std::vector<json> out;
+  out.reserve(r.rows.size());
+  for (auto& row : r.rows) out.push_back(json::parse(row.str(0)));
+  return out;
+}
+
+std::optional<json> rooms_store::current_state_event(const std::string& room_id,
+                                                     const std::string& type,
+                                                     const std::string& state_key) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT e.json FROM current_state_events s JOIN events e ON e.event_id = "
+                   "s.event_id WHERE s.room_id = $1 AND s.type = $2 AND s.state_key = $3",
+                   {room_id, type, state_key});
+  if (r.empty()) return std::nullopt;
+  return json::parse(r.rows[0].str(0));
+}
+
+std::vector<json> rooms_store::current_members(const std::string& room_id,
+                                               const std::string& membership) {
+  auto c = pool_.acquire();
+  result r;
+  if (membership.empty())
+    r = c->exec("SELECT e.json FROM current_state_events s JOIN events e ON e.event_id = "
+                "s.event_id WHERE s.room_id = $1 AND s.type = 'm.room.member'",
+                {room_id});
+  else
+    r = c->exec("SELECT e.json FROM current_state_events s JOIN events e ON e.event_id = "
+                "s.event_id WHERE s.room_id = $1 AND s.type = 'm.room.member' AND s.membership "
+                "= $2",
+                {room_id, membership});
+  std::vector<json> out;
+  for (auto& row : r.rows) out.push_back(json::parse(row.str(0)));
+  return out;
+}
+
+} // namespace axon::storage

@@ -1,0 +1,202 @@
+#!/usr/bin/python3
+"""Runs Axon's end-to-end tests against a freshly started `axon` binary.
+
+    run_e2e.py --engine sqlite|postgres --binary build-test/axon [-k SUBSTRING]... [--keep]
+
+postgres needs AXON_TEST_PG (a libpq conninfo, e.g. "host=127.0.0.1 port=5433 user=postgres
+dbname=postgres"; scripts/test exports it); every server gets a database created for it with
+`psql`. Exits non-zero when any test fails, after printing a summary and the server log.
+"""
+
+import argparse
+import inspect
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+import test_http  # noqa: E402,F401  (registers tests)
+import test_rooms  # noqa: E402,F401
+import test_errors  # noqa: E402,F401
+import test_nio  # noqa: E402,F401
+import test_ratelimit  # noqa: E402,F401
+import test_restart  # noqa: E402,F401
+
+
+def parse_conninfo(conninfo):
+    """Parses a libpq key=value conninfo (values may be single-quoted) into a dict."""
+    out, i, n = {}, 0, len(conninfo)
+    while i < n:
+        while i < n and conninfo[i].isspace():
+            i += 1
+        if i >= n:
+            break
+        eq = conninfo.index("=", i)
+        key = conninfo[i:eq].strip()
+        i = eq + 1
+        while i < n and conninfo[i].isspace():
+            i += 1
+        value = []
+        if i < n and conninfo[i] == "'":
+            i += 1
+            while i < n and conninfo[i] != "'":
+                if conninfo[i] == "\\" and i + 1 < n:
+                    i += 1
+                value.append(conninfo[i])
+                i += 1
+            i += 1
+        else:
+            while i < n and not conninfo[i].isspace():
+                if conninfo[i] == "\\" and i + 1 < n:
+                    i += 1
+                value.append(conninfo[i])
+                i += 1
+        out[key] = "".join(value)
+    return out
+
+
+class Postgres:
+    """Creates (and at the end drops) one database per server on the AXON_TEST_PG cluster."""
+
+    def __init__(self, conninfo):
+        self.conninfo = conninfo
+        self.params = parse_conninfo(conninfo)
+        self.created = []
+
+    def psql(self, sql):
+        cmd = ["psql", self.conninfo, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"{shlex.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
+
+    def new_database(self, tag):
+        name = f"axon_e2e_{os.getpid()}_{tag}_{int(time.time() * 1000) % 100000000}"
+        # C collation, UTF8: what Synapse requires of its databases.
+        self.psql(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' "
+                  f"TEMPLATE template0")
+        self.created.append(name)
+        args = {"user": self.params.get("user", "postgres")}
+        if "password" in self.params:
+            args["password"] = self.params["password"]
+        args["database"] = name
+        args["host"] = self.params.get("host", "127.0.0.1")
+        args["port"] = int(self.params.get("port", "5432"))
+        args["cp_min"] = 2
+        args["cp_max"] = 8
+        return {"name": "psycopg2", "args": args}
+
+    def drop_all(self):
+        for name in self.created:
+            try:
+                self.psql(f"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")
+            except Exception as e:  # leave it: the cluster is thrown away anyway
+                print(f"warning: {e}", file=sys.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--engine", choices=["sqlite", "postgres"], required=True)
+    ap.add_argument("--binary", default=os.environ.get("AXON_BINARY"),
+                    help="the axon binary (default: $AXON_BINARY)")
+    ap.add_argument("-k", dest="select", action="append", default=[],
+                    help="run only tests whose name contains this (repeatable)")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir and databases")
+    args = ap.parse_args()
+
+    if not args.binary or not os.access(args.binary, os.X_OK):
+        sys.exit(f"run_e2e: no executable axon binary (--binary {args.binary!r})")
+    binary = os.path.abspath(args.binary)
+
+    pg = None
+    if args.engine == "postgres":
+        conninfo = os.environ.get("AXON_TEST_PG")
+        if not conninfo:
+            sys.exit("run_e2e: --engine postgres needs AXON_TEST_PG (a libpq conninfo); "
+                     "scripts/test starts a PostgreSQL and exports it")
+        pg = Postgres(conninfo)
+
+    tmp = tempfile.mkdtemp(prefix=f"axon-e2e-{args.engine}-")
+    servers = []
+
+    def make_server(name, overrides=None):
+        directory = os.path.join(tmp, name)
+        os.makedirs(directory, exist_ok=True)
+        if pg:
+            database = pg.new_database(name)
+        else:
+            database = {"name": "sqlite3", "args": {"database": os.path.join(directory, "hs.db")}}
+        server = harness.Server(binary, directory, database, overrides, name=name)
+        servers.append(server)
+        return server
+
+    tests = [(n, f) for n, f in harness.TESTS
+             if not args.select or any(s in n for s in args.select)]
+    results = []  # (name, ok, seconds, detail)
+    main_server = None
+    t_start = time.monotonic()
+    try:
+        main_server = make_server("main")
+        try:
+            main_server.start()
+        except harness.ServerError as e:
+            results.append(("server start", False, 0.0, str(e)))
+            tests = []
+        ctx = harness.Context(main_server, args.engine, make_server)
+        for name, fn in tests:
+            t0 = time.monotonic()
+            try:
+                if inspect.iscoroutinefunction(fn):
+                    harness.run_async(fn(ctx))
+                else:
+                    fn(ctx)
+                ok, detail = True, ""
+            except Exception as e:  # noqa: BLE001 - every failure is reported the same way
+                ok = False
+                if isinstance(e, harness.Failure):
+                    detail = f"{e}"
+                else:
+                    detail = traceback.format_exc()
+            seconds = time.monotonic() - t0
+            results.append((name, ok, seconds, detail))
+            print(f"{'PASS' if ok else 'FAIL'} {name} ({seconds:.2f} s)", flush=True)
+            if not ok:
+                print("    " + detail.replace("\n", "\n    "), flush=True)
+            if not main_server.alive():
+                results.append(("server alive", False, 0.0,
+                                f"axon died during {name} (exit {main_server.proc.returncode})"))
+                print(f"FAIL axon died during {name}; stopping", flush=True)
+                break
+    finally:
+        for server in servers:
+            problem = server.stop()
+            if problem:
+                results.append((f"{server.name} shutdown", False, 0.0, problem))
+        failed = [r for r in results if not r[1]]
+        print()
+        print(f"e2e ({args.engine}): {len(results) - len(failed)} passed, {len(failed)} failed, "
+              f"{time.monotonic() - t_start:.1f} s")
+        for name, _, _, detail in failed:
+            lines = detail.strip().splitlines() or [""]
+            short = lines[-1] if lines[0].startswith("Traceback") else lines[0]
+            print(f"  FAILED {name}: {short[:300]}")
+        if failed:
+            for server in servers:
+                print(f"\n---- {server.log_path} (last 200 lines) ----")
+                print(server.log_tail(200))
+        if args.keep:
+            print(f"kept {tmp}" + (f" and databases {pg.created}" if pg else ""))
+        else:
+            if pg:
+                pg.drop_all()
+            subprocess.run(["rm", "-rf", tmp], check=False)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+// transport/local_transport.hpp -- every role in this process.
+#pragma once
+
+#include "messages/caf_types.hpp"
+#include "transport/transport.hpp"
+
+namespace axon::transport {
+
+struct local_roles {
+  std::vector<std::string> events_writer_names;   ///< stream_writers.events, in order
+  std::vector<events_writer_actor> events_writers; ///< same order
+  notifier_actor notifier;
+};
+
+/// A transport delivering to actors of this process. Writers that live in
+/// another instance are not reachable yet: requests for them fail with
+/// M_UNKNOWN 503 until the replication transport exists.
+std::unique_ptr<transport> make_local_transport(caf::actor_system& sys, local_roles roles);
+
+/// The stream bus: receives stream rows from writers and hands them to every
+/// subscriber of this process (the notifier; later the Redis publisher).
+caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<caf::actor> subscribers);
+
+} // namespace axon::transport
