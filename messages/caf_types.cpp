@@ -23,6 +23,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<msg::events_row>>("std::vector<events_row>");
   cfg.add_message_type<msg::events_advanced>("events_advanced");
   cfg.add_message_type<msg::wait_for_events>("wait_for_events");
+  cfg.add_message_type<msg::await_position>("await_position");
   cfg.add_error_category(caf::atom("matrix"),
                          [](uint8_t code, caf::atom_value, const caf::message& ctx) -> std::string {
                            std::string s = to_string(static_cast<errc>(code));

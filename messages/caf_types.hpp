@@ -29,6 +29,7 @@ using events_writer_actor = caf::typed_actor<
 using notifier_actor = caf::typed_actor<
   caf::reacts_to<msg::events_advanced>,
   caf::replies_to<msg::wait_for_events>::with<int64_t>,
+  caf::replies_to<msg::await_position>::with<int64_t>,
   caf::replies_to<caf::get_atom>::with<int64_t>>;
 
 /// Registers every message type and the error category.

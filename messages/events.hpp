@@ -119,4 +119,17 @@ typename Inspector::result_type inspect(Inspector& f, wait_for_events& x) {
 }
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(wait_for_events, user_id, since_pos, room_ids, timeout_ms)
 
+/// Request to the notifier: answer once this instance has seen the events
+/// stream reach `pos` (read-your-writes after a write through a writer).
+struct await_position {
+  int64_t pos = 0;
+  static constexpr const char* wire_name = "await_position";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, await_position& x) {
+  return f(caf::meta::type_name("await_position"), x.pos);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(await_position, pos)
+
 } // namespace axon::msg

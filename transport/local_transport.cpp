@@ -29,6 +29,10 @@ public:
     self->request(roles_.events_writers[i], request_timeout, req)
       .receive([&](msg::send_events_reply& r) { out = std::move(r); },
                [&](caf::error& err) { raise(err); });
+    // Read-your-writes: don't answer before this instance's readers can see
+    // what was just written (DESIGN.md, "Streams and positions").
+    self->request(roles_.notifier, request_timeout, msg::await_position{out.stream_pos})
+      .receive([](int64_t) {}, [&](caf::error& err) { raise(err); });
     return out;
   }
 

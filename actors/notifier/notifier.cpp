@@ -7,6 +7,7 @@
 #include "actors/notifier/notifier.hpp"
 
 #include <deque>
+#include <map>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -34,6 +35,8 @@ struct notifier_state {
   std::unordered_map<uint64_t, waiter> waiters;
   /// room id -> waiters interested in it; user id -> waiters of that user.
   std::unordered_map<std::string, std::unordered_set<uint64_t>> by_room, by_user;
+  /// Requests waiting for the stream to reach a position, by position.
+  std::multimap<int64_t, caf::typed_response_promise<int64_t>> position_waiters;
   static inline const char* name = "notifier";
 };
 
@@ -67,6 +70,10 @@ caf::behavior notifier(caf::stateful_actor<notifier_state>* self, int64_t start_
     [=](msg::events_advanced& adv) {
       auto& st = self->state;
       if (adv.pos > st.pos) st.pos = adv.pos;
+      while (!st.position_waiters.empty() && st.position_waiters.begin()->first <= st.pos) {
+        st.position_waiters.begin()->second.deliver(st.pos);
+        st.position_waiters.erase(st.position_waiters.begin());
+      }
       std::unordered_set<uint64_t> to_wake;
       for (auto& row : adv.rows) {
         if (auto i = st.by_room.find(row.room_id); i != st.by_room.end())
@@ -104,6 +111,12 @@ caf::behavior notifier(caf::stateful_actor<notifier_state>* self, int64_t start_
       return rp;
     },
     [=](timeout_atom, uint64_t id) { wake(self->state, id); },
+    [=](msg::await_position& req) -> caf::typed_response_promise<int64_t> {
+      auto rp = self->make_response_promise<int64_t>();
+      if (req.pos <= self->state.pos) rp.deliver(self->state.pos);
+      else self->state.position_waiters.emplace(req.pos, rp);
+      return rp;
+    },
     [=](caf::get_atom) { return self->state.pos; },
   };
 }

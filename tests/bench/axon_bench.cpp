@@ -431,6 +431,7 @@ struct wake_state {
   std::string awaited;        ///< body the sender waits to see
   bool got = false;
   bench_clock::time_point got_at;
+  long got_poll = 0;          ///< which poll (polls_started value) delivered the awaited message
   bool failed = false;
   std::string error;
   bool done = false;
@@ -446,11 +447,12 @@ void listen(http_client& c, const account& a, const std::string& room, std::stri
             wake_state& st, std::atomic<long>& early) {
   const std::string filter = R"({"room":{"timeline":{"limit":20}},"presence":{"not_types":["*"]}})";
   for (;;) {
+    long my_poll;
     {
       std::lock_guard<std::mutex> lock(st.m);
       if (st.done)
         return;
-      ++st.polls_started;
+      my_poll = ++st.polls_started;
     }
     st.cv.notify_all();
     std::string path = std::string(client_api) + "/sync?timeout=" + std::to_string(long_poll_ms)
@@ -479,6 +481,7 @@ void listen(http_client& c, const account& a, const std::string& room, std::stri
     if (found) {
       st.got = true;
       st.got_at = now;
+      st.got_poll = my_poll;
       st.cv.notify_all();
     } else {
       ++early;
@@ -534,7 +537,8 @@ latency_result wake_up_latency(const server_address& addr, int samples, const st
     if (st.failed)
       break;
     res.ms.push_back(ms_between(t0, st.got_at));
-    seen_polls = st.polls_started;
+    // The next send waits for a /sync issued after the one that delivered this message.
+    seen_polls = st.got_poll;
   }
   {
     std::lock_guard<std::mutex> lock(st.m);
