@@ -5,6 +5,7 @@ namespace axon {
 errc_info info(errc e) {
   switch (e) {
     case errc::unknown: return {"M_UNKNOWN", 500};
+    case errc::bad_request: return {"M_UNKNOWN", 400};
     case errc::unrecognized: return {"M_UNRECOGNIZED", 404};
     case errc::method_not_allowed: return {"M_UNRECOGNIZED", 405};
     case errc::not_json: return {"M_NOT_JSON", 400};

@@ -14,6 +14,7 @@ namespace axon {
 
 enum class errc : uint8_t {
   unknown = 1,        ///< M_UNKNOWN 500
+  bad_request,        ///< M_UNKNOWN 400 (e.g. unknown login type)
   unrecognized,       ///< M_UNRECOGNIZED 404 (unknown endpoint)
   method_not_allowed, ///< M_UNRECOGNIZED 405 (known endpoint, wrong method)
   not_json,           ///< M_NOT_JSON 400

@@ -129,7 +129,7 @@ response register_account(request& req) {
     bool done = !session.empty() && req.ctx->uia->completed(session).count("m.login.dummy");
     if (!done) {
       if (auth && auth->contains("type"))
-        fail(errc::unknown, "Unknown auth type");
+        fail(errc::bad_request, "Unknown auth type");
       if (session.empty() || !req.ctx->uia->exists(session)) session = req.ctx->uia->create();
       return {401, uia_challenge(session)};
     }
@@ -189,7 +189,7 @@ response admin_register(request& req) {
   }
   auto want = matrix::hmac_sha1_hex(secret, message);
   if (!req.ctx->accounts->consume_nonce(nonce, now_ms(), 60 * 1000))
-    fail(errc::unknown, "unrecognised nonce");
+    fail(errc::bad_request, "unrecognised nonce");
   if (!matrix::constant_time_equal(want, lower(mac))) fail(errc::forbidden, "HMAC incorrect");
   auto user_id = check_username(req, lower(username));
   create_account(req, user_id, password, admin);
@@ -204,14 +204,14 @@ response login_flows(request&) {
 response login(request& req) {
   auto& body = req.json_body();
   auto type = require_string(body, "type");
-  if (type != "m.login.password") fail(errc::unknown, "Unknown login type " + type);
+  if (type != "m.login.password") fail(errc::bad_request, "Unknown login type " + type);
   auto& rc = req.ctx->cfg->rc;
   rate_limit(req, "rc_login.address", req.remote_addr, rc.login_address.per_second,
              rc.login_address.burst_count);
   std::string user;
   if (auto ident = optional_object(body, "identifier")) {
     auto itype = require_string(*ident, "type");
-    if (itype != "m.id.user") fail(errc::unknown, "Unknown login identifier type " + itype);
+    if (itype != "m.id.user") fail(errc::bad_request, "Unknown login identifier type " + itype);
     user = require_string(*ident, "user");
   } else if (auto u = optional_string(body, "user")) {
     user = *u;

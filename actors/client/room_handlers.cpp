@@ -110,7 +110,7 @@ response create_room(request& req) {
     }
   }
   if (auto i = body.find("invite_3pid"); i != body.end() && i->is_array() && !i->empty())
-    fail(errc::unknown, "Third-party invites are not supported");
+    fail(errc::bad_request, "Third-party invites are not supported");
   auto is_direct = optional_bool(body, "is_direct").value_or(false);
   auto creation = optional_object(body, "creation_content").value_or(json::object());
   auto pl_override = optional_object(body, "power_level_content_override");
@@ -396,8 +396,12 @@ response get_event(request& req) {
   require_room_id(room_id);
   auto ev = req.ctx->events->get_event(req.params[1]);
   if (!ev || ev->json.value("room_id", "") != room_id) fail(errc::not_found, "Event not found.");
-  auto until = visible_until(req, room_id);
-  if (ev->stream_ordering > until) fail(errc::not_found, "Event not found.");
+  // Events the user may not see are reported as not found, as Synapse does.
+  auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
+  bool visible = m && (m->membership == "join" ||
+                       ((m->membership == "leave" || m->membership == "ban") &&
+                        ev->stream_ordering <= m->stream_ordering));
+  if (!visible) fail(errc::not_found, "Event not found.");
   return {200, client_event(ev->json, &req.auth(), now_ms())};
 }
 

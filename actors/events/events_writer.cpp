@@ -72,8 +72,10 @@ room_cache* load_room(events_writer_state& st, const std::string& room_id) {
   room_cache rc;
   rc.version = matrix::find_room_version(snap->room_version);
   if (!rc.version) return nullptr;
-  for (auto& ev : snap->state)
-    rc.state[{ev.value("type", ""), ev.value("state_key", "")}] = std::move(ev);
+  for (auto& ev : snap->state) {
+    matrix::state_key_pair key{ev.value("type", ""), ev.value("state_key", "")};
+    rc.state[std::move(key)] = std::move(ev);
+  }
   rc.extremities = std::move(snap->extremities);
   rc.depth = snap->max_depth;
   return &st.rooms.emplace(room_id, std::move(rc)).first->second;
@@ -114,8 +116,11 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
   ev["auth_events"] = auth_event_ids(ev, rc);
   if (auto why = matrix::check_auth(ev, rc.state, *rc.version))
     return std::make_pair(errc::forbidden, *why);
-  if (!target.is_null() && !matrix::redaction_allowed(ev, target, rc.state))
-    return std::make_pair(errc::forbidden, "you may not redact this event");
+  // Client-side rule (as Synapse applies it): only the original sender, or a
+  // user with the room's redact level, may redact an event.
+  if (!target.is_null() && target.value("sender", "") != d.sender &&
+      matrix::user_power_level(rc.state, d.sender) < matrix::named_power_level(rc.state, "redact"))
+    return std::make_pair(errc::forbidden, "You don't have permission to redact events");
   matrix::hash_and_sign_event(ev, st.deps.server_name, st.deps.key, *rc.version);
   auto event_id = matrix::compute_event_id(ev, *rc.version);
   ev["event_id"] = event_id;
@@ -236,7 +241,16 @@ void flush(events_writer_state& st) {
   msg::events_advanced adv;
   adv.instance = st.deps.instance_name;
   for (auto& p : queue) {
-    built.push_back(build_request(st, p.req, batch_txns));
+    try {
+      built.push_back(build_request(st, p.req, batch_txns));
+    } catch (const std::exception& e) {
+      // A bug or a database failure while building must not take the
+      // writer down; the room is reloaded on its next request.
+      st.rooms.erase(p.req.room_id);
+      built_request failed;
+      failed.error = std::make_pair(errc::unknown, std::string("could not build event: ") + e.what());
+      built.push_back(std::move(failed));
+    }
     auto& b = built.back();
     for (auto& e : b.events) all.push_back(std::move(e));
     for (auto& r : b.rows) adv.rows.push_back(std::move(r));

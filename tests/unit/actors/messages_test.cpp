@@ -1,0 +1,345 @@
+// Every registered message round-trips through CAF's binary serialization
+// (as a value and inside a caf::message) and through its JSON codec, field
+// by field (shared/STYLE.md, "One message, declared once"). Also the error
+// table and the caf::error <-> errc mapping.
+#include "messages/caf_types.hpp"
+
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+using namespace axon;
+using nlohmann::json;
+
+// ---- field-by-field equality ---------------------------------------------------
+
+namespace axon::msg {
+
+bool operator==(const event_draft& a, const event_draft& b) {
+  return std::tie(a.type, a.is_state, a.state_key, a.sender, a.content, a.redacts, a.txn_device,
+                  a.txn_id) == std::tie(b.type, b.is_state, b.state_key, b.sender, b.content,
+                                        b.redacts, b.txn_device, b.txn_id);
+}
+bool operator==(const send_events& a, const send_events& b) {
+  return std::tie(a.room_id, a.room_version, a.new_room, a.drafts) ==
+         std::tie(b.room_id, b.room_version, b.new_room, b.drafts);
+}
+bool operator==(const send_events_reply& a, const send_events_reply& b) {
+  return std::tie(a.event_ids, a.stream_pos) == std::tie(b.event_ids, b.stream_pos);
+}
+bool operator==(const events_row& a, const events_row& b) {
+  return std::tie(a.pos, a.event_id, a.room_id, a.type, a.is_state, a.state_key, a.membership) ==
+         std::tie(b.pos, b.event_id, b.room_id, b.type, b.is_state, b.state_key, b.membership);
+}
+bool operator==(const events_advanced& a, const events_advanced& b) {
+  return std::tie(a.instance, a.pos, a.rows) == std::tie(b.instance, b.pos, b.rows);
+}
+bool operator==(const wait_for_events& a, const wait_for_events& b) {
+  return std::tie(a.user_id, a.since_pos, a.room_ids, a.timeout_ms) ==
+         std::tie(b.user_id, b.since_pos, b.room_ids, b.timeout_ms);
+}
+bool operator==(const await_position& a, const await_position& b) { return a.pos == b.pos; }
+
+template <class T>
+bool operator!=(const T& a, const T& b) {
+  return !(a == b);
+}
+
+} // namespace axon::msg
+
+namespace {
+
+// ---- samples: every field differs from its default -----------------------------
+
+msg::event_draft sample_draft(int i) {
+  msg::event_draft d;
+  d.type = "m.room.member" + std::to_string(i);
+  d.is_state = true;
+  d.state_key = "@bob:example.org";
+  d.sender = "@alice:example.org";
+  d.content = R"({"membership":"join","displayname":"Grüße 🎉"})";
+  d.redacts = "$target" + std::to_string(i);
+  d.txn_device = "DEVICEID";
+  d.txn_id = "txn-" + std::to_string(i);
+  return d;
+}
+
+msg::events_row sample_row(int64_t pos) {
+  return {pos, "$ev" + std::to_string(pos), "!room:example.org", "m.room.member", true,
+          "@bob:example.org", "join"};
+}
+
+msg::send_events sample_send_events() {
+  return {"!room:example.org", "11", true, {sample_draft(1), sample_draft(2)}};
+}
+
+msg::send_events_reply sample_reply() { return {{"$a", "$b", "$c"}, 4711}; }
+
+msg::events_advanced sample_advanced() {
+  return {"event_persister1", 43, {sample_row(42), sample_row(43)}};
+}
+
+msg::wait_for_events sample_wait() {
+  return {"@alice:example.org", 17, {"!a:example.org", "!b:example.org"}, 30000};
+}
+
+msg::await_position sample_await() { return {99}; }
+
+// ---- round trips -----------------------------------------------------------------
+
+struct system_fixture {
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
+    register_message_types(cfg);
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    cfg.set("logger.file-verbosity", caf::atom("quiet"));
+    return cfg;
+  }
+  system_fixture() : sys(init(cfg)) {}
+
+  template <class T>
+  T binary_value_round_trip(T x) {
+    std::vector<char> buf;
+    caf::binary_serializer sink{sys, buf};
+    REQUIRE_FALSE(sink(x));
+    REQUIRE_FALSE(buf.empty());
+    T back;
+    caf::binary_deserializer source{sys, buf};
+    REQUIRE_FALSE(source(back));
+    CHECK(source.remaining() == 0);
+    return back;
+  }
+
+  /// Through a caf::message: this needs the type registered (an unregistered
+  /// one serializes to nothing, with only a line on stderr).
+  template <class T>
+  T binary_message_round_trip(const T& x) {
+    auto m = caf::make_message(x);
+    std::vector<char> buf;
+    caf::binary_serializer sink{sys, buf};
+    REQUIRE_FALSE(sink(m));
+    REQUIRE_FALSE(buf.empty());
+    caf::message back;
+    caf::binary_deserializer source{sys, buf};
+    REQUIRE_FALSE(source(back));
+    CHECK(source.remaining() == 0);
+    REQUIRE(back.match_elements<T>());
+    return back.get_as<T>(0);
+  }
+};
+
+/// Counts the fields `inspect` visits (annotations such as type_name aside).
+struct field_counter {
+  using result_type = void;
+  static constexpr bool reads_state = true;
+  static constexpr bool writes_state = false;
+  size_t n = 0;
+  template <class... Ts>
+  void operator()(Ts&&...) {
+    n += (0 + ... + (std::is_base_of<caf::meta::annotation, std::decay_t<Ts>>::value ? 0 : 1));
+  }
+};
+
+template <class T>
+size_t inspected_fields(T x) {
+  field_counter f;
+  inspect(f, x);
+  return f.n;
+}
+
+template <class T>
+T json_round_trip(const T& x) {
+  json j = x;
+  // Through text, as it travels.
+  return json::parse(j.dump()).get<T>();
+}
+
+/// The full check for one message type.
+template <class T>
+void check_round_trips(system_fixture& f, const T& x) {
+  CAPTURE(caf::deep_to_string(x));
+  CHECK(x != T{}); // the sample really sets fields
+
+  auto by_value = f.binary_value_round_trip(x);
+  CHECK(by_value == x);
+  auto by_message = f.binary_message_round_trip(x);
+  CHECK(by_message == x);
+
+  auto by_json = json_round_trip(x);
+  CHECK(by_json == x);
+  // inspect and the JSON codec must list the same fields: a field missing
+  // from the JSON codec comes back default and shows here.
+  CHECK(caf::deep_to_string(by_json) == caf::deep_to_string(x));
+  // The JSON has one key per inspected field and no more.
+  CHECK(json(x).size() == inspected_fields(x));
+}
+
+/// The registered names of every message type (not CAF's built-ins).
+std::set<std::string> registered_names() {
+  caf::actor_system_config cfg;
+  std::set<std::string> before;
+  for (auto& kvp : cfg.type_names_by_rtti) before.insert(kvp.second);
+  register_message_types(cfg);
+  std::set<std::string> out;
+  for (auto& kvp : cfg.type_names_by_rtti)
+    if (!before.count(kvp.second)) out.insert(kvp.second);
+  return out;
+}
+
+} // namespace
+
+// ---- cases ---------------------------------------------------------------------
+
+TEST_CASE("every registered message type is covered here, under its wire name") {
+  std::set<std::string> covered = {
+    msg::event_draft::wire_name,       "std::vector<event_draft>",
+    msg::send_events::wire_name,       msg::send_events_reply::wire_name,
+    msg::events_row::wire_name,        "std::vector<events_row>",
+    msg::events_advanced::wire_name,   msg::wait_for_events::wire_name,
+    msg::await_position::wire_name,
+  };
+  CHECK(registered_names() == covered);
+}
+
+TEST_CASE_FIXTURE(system_fixture, "event_draft round-trips") {
+  check_round_trips(*this, sample_draft(7));
+  // And a non-state draft with empty optional parts.
+  msg::event_draft plain;
+  plain.type = "m.room.message";
+  plain.sender = "@a:x";
+  plain.content = "{}";
+  check_round_trips(*this, plain);
+}
+
+TEST_CASE_FIXTURE(system_fixture, "std::vector<event_draft> round-trips") {
+  std::vector<msg::event_draft> v = {sample_draft(1), sample_draft(2), sample_draft(3)};
+  CHECK(binary_message_round_trip(v) == v);
+  CHECK(binary_value_round_trip(v) == v);
+  CHECK(json_round_trip(v) == v);
+}
+
+TEST_CASE_FIXTURE(system_fixture, "send_events round-trips") {
+  check_round_trips(*this, sample_send_events());
+}
+
+TEST_CASE_FIXTURE(system_fixture, "send_events_reply round-trips") {
+  check_round_trips(*this, sample_reply());
+}
+
+TEST_CASE_FIXTURE(system_fixture, "events_row round-trips") {
+  check_round_trips(*this, sample_row(12345678901234));
+  // Positions beyond 32 bits and negative values survive.
+  auto r = sample_row(-5);
+  check_round_trips(*this, r);
+}
+
+TEST_CASE_FIXTURE(system_fixture, "std::vector<events_row> round-trips") {
+  std::vector<msg::events_row> v = {sample_row(1), sample_row(2)};
+  CHECK(binary_message_round_trip(v) == v);
+  CHECK(binary_value_round_trip(v) == v);
+  CHECK(json_round_trip(v) == v);
+}
+
+TEST_CASE_FIXTURE(system_fixture, "events_advanced round-trips") {
+  check_round_trips(*this, sample_advanced());
+}
+
+TEST_CASE_FIXTURE(system_fixture, "wait_for_events round-trips") {
+  check_round_trips(*this, sample_wait());
+}
+
+TEST_CASE_FIXTURE(system_fixture, "await_position round-trips") {
+  check_round_trips(*this, sample_await());
+}
+
+TEST_CASE_FIXTURE(system_fixture, "a request message (atom-free tuple) round-trips whole") {
+  // What the transport would carry: several values in one message.
+  auto m = caf::make_message(sample_send_events(), sample_reply());
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  REQUIRE_FALSE(sink(m));
+  caf::message back;
+  caf::binary_deserializer source{sys, buf};
+  REQUIRE_FALSE(source(back));
+  REQUIRE(back.match_elements<msg::send_events, msg::send_events_reply>());
+  CHECK(back.get_as<msg::send_events>(0) == sample_send_events());
+  CHECK(back.get_as<msg::send_events_reply>(1) == sample_reply());
+}
+
+TEST_CASE("JSON field names are the struct's field names") {
+  json j = sample_wait();
+  CHECK(j == json{{"user_id", "@alice:example.org"},
+                  {"since_pos", 17},
+                  {"room_ids", {"!a:example.org", "!b:example.org"}},
+                  {"timeout_ms", 30000}});
+  json r = sample_row(3);
+  CHECK(r == json{{"pos", 3},
+                  {"event_id", "$ev3"},
+                  {"room_id", "!room:example.org"},
+                  {"type", "m.room.member"},
+                  {"is_state", true},
+                  {"state_key", "@bob:example.org"},
+                  {"membership", "join"}});
+  // A missing field is an error, not a silent default.
+  CHECK_THROWS_AS(json::object().get<msg::await_position>(), json::exception);
+  CHECK_THROWS_AS(json({{"pos", "1"}}).get<msg::await_position>(), json::exception);
+}
+
+// ---- errors ----------------------------------------------------------------------
+
+TEST_CASE_FIXTURE(system_fixture, "make_error / from_caf_error round-trip code and text") {
+  auto err = make_error(errc::forbidden, "x");
+  CHECK(err.category() == caf::atom("matrix"));
+  auto [code, text] = from_caf_error(err);
+  CHECK(code == errc::forbidden);
+  CHECK(text == "x");
+  CHECK(sys.render(err).find("M_FORBIDDEN") != std::string::npos);
+
+  // Also after crossing a process boundary in CAF's binary form.
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  REQUIRE_FALSE(sink(err));
+  caf::error back;
+  caf::binary_deserializer source{sys, buf};
+  REQUIRE_FALSE(source(back));
+  auto [code2, text2] = from_caf_error(back);
+  CHECK(code2 == errc::forbidden);
+  CHECK(text2 == "x");
+
+  auto [c3, t3] = from_caf_error(make_error(errc::not_found, ""));
+  CHECK(c3 == errc::not_found);
+  CHECK(t3.empty());
+}
+
+TEST_CASE("from_caf_error maps CAF's own errors") {
+  CHECK(from_caf_error(caf::make_error(caf::sec::request_timeout)).first == errc::timeout);
+  CHECK(from_caf_error(caf::make_error(caf::sec::request_receiver_down)).first ==
+        errc::unavailable);
+  CHECK(from_caf_error(caf::make_error(caf::sec::unexpected_response)).first ==
+        errc::unavailable);
+}
+
+TEST_CASE("every errc has an M_ errcode and a 4xx/5xx status") {
+  const auto first = static_cast<int>(errc::unknown);
+  const auto last = static_cast<int>(errc::conflict);
+  CHECK(last - first + 1 == 24); // a new value: extend `last` above
+  for (int i = first; i <= last; ++i) {
+    auto e = static_cast<errc>(i);
+    auto inf = info(e);
+    CAPTURE(i);
+    REQUIRE(inf.errcode != nullptr);
+    CHECK(std::string(inf.errcode).rfind("M_", 0) == 0);
+    CHECK(inf.status >= 400);
+    CHECK(inf.status <= 599);
+    CHECK(std::string(to_string(e)) == inf.errcode);
+  }
+  CHECK(info(errc::forbidden).status == 403);
+  CHECK(std::string(info(errc::forbidden).errcode) == "M_FORBIDDEN");
+  CHECK(info(errc::limit_exceeded).status == 429);
+  CHECK(info(errc::unknown_token).status == 401);
+  CHECK(info(errc::timeout).status == 504);
+}
