@@ -31,8 +31,9 @@ public:
                [&](caf::error& err) { raise(err); });
     // Read-your-writes: don't answer before this instance's readers can see
     // what was just written (DESIGN.md, "Streams and positions").
-    self->request(roles_.notifier, request_timeout, msg::await_position{out.stream_pos})
-      .receive([](int64_t) {}, [&](caf::error& err) { raise(err); });
+    if (roles_.events_position->load() < out.stream_pos)
+      self->request(roles_.notifier, request_timeout, msg::await_position{out.stream_pos})
+        .receive([](int64_t) {}, [&](caf::error& err) { raise(err); });
     return out;
   }
 
@@ -44,13 +45,7 @@ public:
     return pos;
   }
 
-  int64_t events_position() override {
-    caf::scoped_actor self{sys_};
-    int64_t pos = 0;
-    self->request(roles_.notifier, request_timeout, caf::get_atom::value)
-      .receive([&](int64_t p) { pos = p; }, [&](caf::error& err) { raise(err); });
-    return pos;
-  }
+  int64_t events_position() override { return roles_.events_position->load(); }
 
 private:
   caf::actor_system& sys_;

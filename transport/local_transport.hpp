@@ -4,12 +4,17 @@
 #include "messages/caf_types.hpp"
 #include "transport/transport.hpp"
 
+#include <atomic>
+#include <memory>
+
 namespace axon::transport {
 
 struct local_roles {
   std::vector<std::string> events_writer_names;   ///< stream_writers.events, in order
   std::vector<events_writer_actor> events_writers; ///< same order
   notifier_actor notifier;
+  /// The notifier's events position (see spawn_notifier).
+  std::shared_ptr<std::atomic<int64_t>> events_position;
 };
 
 /// A transport delivering to actors of this process. Writers that live in

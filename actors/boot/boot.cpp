@@ -155,12 +155,18 @@ int run(const options& opts) {
   sys_cfg.set("scheduler.max-threads",
               static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency())));
   sys_cfg.set("logger.console", caf::atom("none"));
+  // Work sharing: idle workers block on a condition variable and wake at once
+  // when a message arrives. CAF's default work stealing polls with sleeps (up
+  // to 10 ms when relaxed), which costs latency on every hop to a scheduled
+  // actor and CPU while idle.
+  sys_cfg.set("scheduler.policy", caf::atom("sharing"));
   caf::actor_system sys{sys_cfg};
 
   auto instance = cfg.instance_name();
   auto start_pos = events.max_stream_ordering();
   transport::local_roles roles;
-  roles.notifier = actors::spawn_notifier(sys, start_pos);
+  roles.events_position = std::make_shared<std::atomic<int64_t>>(start_pos);
+  roles.notifier = actors::spawn_notifier(sys, start_pos, roles.events_position);
   auto bus = transport::spawn_stream_bus(sys, {caf::actor_cast<caf::actor>(roles.notifier)});
   roles.events_writer_names = cfg.stream_writers.events;
   for (auto& name : cfg.stream_writers.events) {

@@ -316,7 +316,8 @@ response joined_members(request& req) {
   require_joined(req, room_id);
   json joined = json::object();
   for (auto& ev : req.ctx->rooms->current_members(room_id, "join")) {
-    json entry = json::object();
+    // Both keys always present (null when unset), as Synapse sends them.
+    json entry = {{"display_name", nullptr}, {"avatar_url", nullptr}};
     auto& c = ev["content"];
     if (c.contains("displayname") && c["displayname"].is_string()) entry["display_name"] = c["displayname"];
     if (c.contains("avatar_url") && c["avatar_url"].is_string()) entry["avatar_url"] = c["avatar_url"];
@@ -368,7 +369,7 @@ response put_state_event(request& req) {
 
 response send_message(request& req) {
   auto& room_id = req.params[0];
-  require_room(req, room_id);
+  require_room_id(room_id); // the writer answers 404 for unknown rooms
   auto& content = req.json_body();
   auto d = draft(req.auth().user_id, req.params[1], content);
   d.txn_device = req.auth().device_id;
@@ -378,7 +379,7 @@ response send_message(request& req) {
 
 response redact(request& req) {
   auto& room_id = req.params[0];
-  require_room(req, room_id);
+  require_room_id(room_id); // the writer answers 404 for unknown rooms
   auto& target = req.params[1];
   if (!matrix::valid_event_id(target)) fail(errc::invalid_param, "Invalid event id");
   auto& body = req.json_body();

@@ -23,6 +23,12 @@ namespace {
 
 // ---- state -----------------------------------------------------------------
 
+/// Recent transaction ids of a room and when they were used.
+struct txn_map {
+  std::unordered_map<std::string, std::pair<std::string, int64_t>> ids; ///< key -> (event, ts)
+  size_t prune_at = 1024;
+};
+
 /// What the writer keeps of a room it owns: enough to build and authorise the
 /// next event without reading the database.
 struct room_cache {
@@ -30,6 +36,9 @@ struct room_cache {
   matrix::auth_state state; ///< current state, full events
   std::vector<std::string> extremities;
   int64_t depth = 0;
+  /// Transaction ids of the last day ("user\ndevice\ntxn" -> event id): the
+  /// writer is the only one writing this room, so memory is authoritative.
+  std::shared_ptr<txn_map> txns;
 };
 
 struct pending_request {
@@ -49,6 +58,9 @@ struct events_writer_state {
 
 
 // ---- helpers ---------------------------------------------------------------
+
+/// How long a transaction id keeps identifying its event (Synapse: 1 day).
+constexpr int64_t txn_retention_ms = 24 * 3600 * 1000;
 
 int64_t now_ms() {
   using namespace std::chrono;
@@ -78,6 +90,10 @@ room_cache* load_room(events_writer_state& st, const std::string& room_id) {
   }
   rc.extremities = std::move(snap->extremities);
   rc.depth = snap->max_depth;
+  rc.txns = std::make_shared<txn_map>();
+  auto now = now_ms();
+  for (auto& [k, id] : st.store->recent_txns(room_id, now - txn_retention_ms))
+    rc.txns->ids[k] = {id, now};
   return &st.rooms.emplace(room_id, std::move(rc)).first->second;
 }
 
@@ -179,40 +195,62 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
   return std::nullopt;
 }
 
-built_request build_request(events_writer_state& st, const msg::send_events& req,
-                            std::unordered_map<std::string, std::string>& batch_txns) {
+std::string txn_key(const msg::event_draft& d) {
+  return d.sender + '\n' + d.txn_device + '\n' + d.txn_id;
+}
+
+/// Records the request's transaction ids; forgets those past retention once
+/// the map has doubled, so memory stays proportional to a day's sends.
+void remember_txns(txn_map& m, const msg::send_events& req, const std::vector<std::string>& ids) {
+  auto now = now_ms();
+  for (size_t i = 0; i < req.drafts.size(); ++i)
+    if (!req.drafts[i].txn_id.empty()) m.ids[txn_key(req.drafts[i])] = {ids[i], now};
+  if (m.ids.size() < m.prune_at) return;
+  for (auto i = m.ids.begin(); i != m.ids.end();)
+    i = now - i->second.second > txn_retention_ms ? m.ids.erase(i) : std::next(i);
+  m.prune_at = std::max<size_t>(1024, m.ids.size() * 2);
+}
+
+built_request build_request(events_writer_state& st, const msg::send_events& req) {
   built_request out;
   auto fail = [&](errc e, std::string why) {
     out.error = std::make_pair(e, std::move(why));
     return std::move(out);
   };
   if (req.drafts.empty()) return fail(errc::bad_json, "no events");
-  // Transaction ids: the same (device, room, txn) gives the same event.
-  if (req.drafts.size() == 1 && !req.drafts[0].txn_id.empty()) {
-    auto& d = req.drafts[0];
-    auto key = d.sender + '\n' + d.txn_device + '\n' + req.room_id + '\n' + d.txn_id;
-    auto i = batch_txns.find(key);
-    std::optional<std::string> seen;
-    if (i != batch_txns.end()) seen = i->second;
-    else seen = st.store->find_txn(d.sender, d.txn_device, req.room_id, d.txn_id);
-    if (seen) {
-      out.reply.event_ids.push_back(*seen);
+  room_cache* rc = load_room(st, req.room_id);
+  // Transaction ids: the same (user, device, room, txn) gives the same event.
+  if (rc && req.drafts.size() == 1 && !req.drafts[0].txn_id.empty()) {
+    auto i = rc->txns->ids.find(txn_key(req.drafts[0]));
+    if (i != rc->txns->ids.end()) {
+      out.reply.event_ids.push_back(i->second.first);
       out.reply.stream_pos = st.pos;
       return out;
     }
   }
-  room_cache* rc = load_room(st, req.room_id);
   room_cache fresh;
   if (req.new_room) {
     if (rc) return fail(errc::room_in_use, "room already exists");
     fresh.version = matrix::find_room_version(req.room_version);
     if (!fresh.version)
       return fail(errc::unsupported_room_version, "unsupported room version " + req.room_version);
+    fresh.txns = std::make_shared<txn_map>();
     rc = &fresh;
   } else if (!rc) {
-    return fail(errc::not_found, "unknown room " + req.room_id);
+    return fail(errc::not_found, "Unknown room " + req.room_id);
   }
-  // Work on a copy so a request is all or nothing.
+  // A single event changes the cache only once it is accepted, so it is built
+  // in place; several events work on a copy so the request is all or nothing
+  // (the txn map is shared by both).
+  if (req.drafts.size() == 1 && !req.new_room) {
+    if (auto err = build_event(st, req.room_id, *rc, req.drafts[0], out)) {
+      st.pos -= static_cast<int64_t>(out.events.size());
+      return fail(err->first, err->second);
+    }
+    remember_txns(*rc->txns, req, out.reply.event_ids);
+    out.touched_cache = true;
+    return out;
+  }
   room_cache work = *rc;
   for (auto& d : req.drafts)
     if (auto err = build_event(st, req.room_id, work, d, out)) {
@@ -221,12 +259,9 @@ built_request build_request(events_writer_state& st, const msg::send_events& req
       out.rows.clear();
       return fail(err->first, err->second);
     }
+  remember_txns(*work.txns, req, out.reply.event_ids);
   st.rooms[req.room_id] = std::move(work);
   out.touched_cache = true;
-  for (auto& d : req.drafts)
-    if (!d.txn_id.empty())
-      batch_txns[d.sender + '\n' + d.txn_device + '\n' + req.room_id + '\n' + d.txn_id] =
-        out.reply.event_ids.front();
   return out;
 }
 
@@ -236,13 +271,12 @@ void flush(events_writer_state& st) {
   st.queue.clear();
   std::vector<built_request> built;
   built.reserve(queue.size());
-  std::unordered_map<std::string, std::string> batch_txns;
   std::vector<storage::event_to_persist> all;
   msg::events_advanced adv;
   adv.instance = st.deps.instance_name;
   for (auto& p : queue) {
     try {
-      built.push_back(build_request(st, p.req, batch_txns));
+      built.push_back(build_request(st, p.req));
     } catch (const std::exception& e) {
       // A bug or a database failure while building must not take the
       // writer down; the room is reloaded on its next request.
@@ -266,13 +300,15 @@ void flush(events_writer_state& st) {
       return;
     }
   }
-  for (size_t i = 0; i < queue.size(); ++i) {
-    if (built[i].error) queue[i].rp.deliver(make_error(built[i].error->first, built[i].error->second));
-    else queue[i].rp.deliver(std::move(built[i].reply));
-  }
+  // Publish first: readers then usually know the new position by the time
+  // the requester asks for it (read-your-writes).
   if (!adv.rows.empty()) {
     adv.pos = st.pos;
     caf::anon_send(st.deps.publisher, std::move(adv));
+  }
+  for (size_t i = 0; i < queue.size(); ++i) {
+    if (built[i].error) queue[i].rp.deliver(make_error(built[i].error->first, built[i].error->second));
+    else queue[i].rp.deliver(std::move(built[i].reply));
   }
 }
 

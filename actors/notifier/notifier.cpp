@@ -30,6 +30,7 @@ struct waiter {
 
 struct notifier_state {
   int64_t pos = 0;
+  std::shared_ptr<std::atomic<int64_t>> published; ///< `pos`, for request threads
   std::deque<msg::events_row> history;
   uint64_t next_id = 0;
   std::unordered_map<uint64_t, waiter> waiters;
@@ -64,12 +65,18 @@ void wake(notifier_state& st, uint64_t id) {
 
 // ---- behavior ------------------------------------------------------------------
 
-caf::behavior notifier(caf::stateful_actor<notifier_state>* self, int64_t start_pos) {
+caf::behavior notifier(caf::stateful_actor<notifier_state>* self, int64_t start_pos,
+                       std::shared_ptr<std::atomic<int64_t>> position) {
   self->state.pos = start_pos;
+  position->store(start_pos);
+  self->state.published = std::move(position);
   return {
     [=](msg::events_advanced& adv) {
       auto& st = self->state;
-      if (adv.pos > st.pos) st.pos = adv.pos;
+      if (adv.pos > st.pos) {
+        st.pos = adv.pos;
+        st.published->store(st.pos);
+      }
       while (!st.position_waiters.empty() && st.position_waiters.begin()->first <= st.pos) {
         st.position_waiters.begin()->second.deliver(st.pos);
         st.position_waiters.erase(st.position_waiters.begin());
@@ -123,8 +130,9 @@ caf::behavior notifier(caf::stateful_actor<notifier_state>* self, int64_t start_
 
 } // namespace
 
-notifier_actor spawn_notifier(caf::actor_system& sys, int64_t start_pos) {
-  return caf::actor_cast<notifier_actor>(sys.spawn(notifier, start_pos));
+notifier_actor spawn_notifier(caf::actor_system& sys, int64_t start_pos,
+                              std::shared_ptr<std::atomic<int64_t>> position) {
+  return caf::actor_cast<notifier_actor>(sys.spawn(notifier, start_pos, std::move(position)));
 }
 
 } // namespace axon::actors

@@ -7,6 +7,24 @@ sql_value opt(const std::optional<std::string>& v) {
   if (v) return *v;
   return nullptr;
 }
+
+/// One attempt of accounts_store::add_filter.
+int64_t add_filter_once(pool& p, const std::string& user_id, const std::string& filter_json) {
+  return in_transaction(p, [&](connection& c) {
+    // Reuse an identical filter, as Synapse does, so clients that upload the
+    // same filter on every start don't grow the table.
+    auto same = c.exec("SELECT filter_id FROM user_filters WHERE user_id = $1 AND filter_json = $2",
+                       {user_id, filter_json});
+    if (!same.empty()) return same.rows[0].i64(0);
+    auto r = c.exec("SELECT COALESCE(MAX(filter_id), -1) + 1 FROM user_filters WHERE user_id = $1",
+                    {user_id});
+    auto id = r.rows[0].i64(0);
+    c.exec("INSERT INTO user_filters (user_id, filter_id, filter_json) VALUES ($1, $2, $3)",
+           {user_id, id, filter_json});
+    return id;
+  });
+}
+
 } // namespace
 
 bool accounts_store::create_user(const std::string& user_id, const std::string& password_hash,
@@ -104,19 +122,18 @@ void accounts_store::set_avatar_url(const std::string& user_id,
 }
 
 int64_t accounts_store::add_filter(const std::string& user_id, const std::string& filter_json) {
-  return in_transaction(pool_, [&](connection& c) {
-    // Reuse an identical filter, as Synapse does, so clients that upload the
-    // same filter on every start don't grow the table.
-    auto same = c.exec("SELECT filter_id FROM user_filters WHERE user_id = $1 AND filter_json = $2",
-                       {user_id, filter_json});
-    if (!same.empty()) return same.rows[0].i64(0);
-    auto r = c.exec("SELECT COALESCE(MAX(filter_id), -1) + 1 FROM user_filters WHERE user_id = $1",
-                    {user_id});
-    auto id = r.rows[0].i64(0);
-    c.exec("INSERT INTO user_filters (user_id, filter_id, filter_json) VALUES ($1, $2, $3)",
-           {user_id, id, filter_json});
-    return id;
-  });
+  // Ids are per-user MAX + 1. Two uploads at once can both pick the same id
+  // on PostgreSQL (READ COMMITTED); the loser's INSERT then hits the primary
+  // key, and a retry sees the winner's row. Each round has a winner, so a few
+  // retries suffice for any realistic number of concurrent uploads.
+  constexpr int max_attempts = 32;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return add_filter_once(pool_, user_id, filter_json);
+    } catch (const db_error& e) {
+      if (!e.unique_violation() || attempt == max_attempts) throw;
+    }
+  }
 }
 
 std::optional<std::string> accounts_store::get_filter(const std::string& user_id,

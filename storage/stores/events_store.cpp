@@ -1,5 +1,7 @@
 #include "storage/stores/events_store.hpp"
 
+#include <map>
+
 namespace axon::storage {
 
 using nlohmann::json;
@@ -100,50 +102,71 @@ std::optional<room_snapshot> events_store::load_room(const std::string& room_id)
 
 void events_store::persist(const std::vector<event_to_persist>& events,
                            const std::string& instance, int64_t pos) {
-  in_transaction(pool_, [&](connection& c) {
-    for (auto& e : events) {
-      if (!e.room_version.empty())
-        c.exec("INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES ($1, $2, $3, "
-               "$4)",
-               {e.room_id, e.room_version, e.sender, e.origin_server_ts});
-      sql_value sk = e.state_key ? sql_value{*e.state_key} : sql_value{nullptr};
-      sql_value mem = e.membership.empty() ? sql_value{nullptr} : sql_value{e.membership};
-      c.exec("INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, "
-             "depth, origin_server_ts, membership, instance_name, json) VALUES ($1, $2, $3, $4, "
-             "$5, $6, $7, $8, $9, $10, $11)",
-             {e.stream_ordering, e.event_id, e.room_id, e.type, sk, e.sender, e.depth,
-              e.origin_server_ts, mem, instance, e.json});
-      if (e.state_key) {
-        c.exec("INSERT INTO current_state_events (room_id, type, state_key, event_id, membership, "
-               "stream_ordering) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (room_id, type, "
-               "state_key) DO UPDATE SET event_id = excluded.event_id, membership = "
-               "excluded.membership, stream_ordering = excluded.stream_ordering",
-               {e.room_id, e.type, *e.state_key, e.event_id, mem, e.stream_ordering});
-        if (e.local_member)
-          c.exec("INSERT INTO local_current_membership (user_id, room_id, event_id, membership, "
-                 "stream_ordering, forgotten) VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT "
-                 "(user_id, room_id) DO UPDATE SET event_id = excluded.event_id, membership = "
-                 "excluded.membership, stream_ordering = excluded.stream_ordering, forgotten = 0",
-                 {*e.state_key, e.room_id, e.event_id, e.membership, e.stream_ordering});
-      }
-      for (auto& prev : e.prev_events)
-        c.exec("DELETE FROM event_forward_extremities WHERE room_id = $1 AND event_id = $2",
-               {e.room_id, prev});
-      c.exec("INSERT INTO event_forward_extremities (room_id, event_id) VALUES ($1, $2)",
-             {e.room_id, e.event_id});
-      if (!e.redacts.empty() && !e.redacted_json.empty())
-        c.exec("UPDATE events SET json = $2, redacted_by = $3 WHERE event_id = $1",
-               {e.redacts, e.redacted_json, e.event_id});
-      if (!e.txn_id.empty())
-        c.exec("INSERT INTO event_txn_id (user_id, device_id, room_id, txn_id, event_id, "
-               "inserted_ts) VALUES ($1, $2, $3, $4, $5, $6)",
-               {e.txn_user, e.txn_device, e.room_id, e.txn_id, e.event_id, e.origin_server_ts});
+  // Statements only; the rooms' new forward extremities are written once per
+  // room at the end of the batch (the newest event of each room: a room's
+  // writer always builds on every extremity).
+  std::vector<statement> st;
+  st.reserve(events.size() * 3 + 4);
+  std::map<std::string, std::string> last_in_room;
+  for (auto& e : events) {
+    if (!e.room_version.empty())
+      st.push_back({"INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES ($1, $2, "
+                    "$3, $4)",
+                    {e.room_id, e.room_version, e.sender, e.origin_server_ts}});
+    sql_value sk = e.state_key ? sql_value{*e.state_key} : sql_value{nullptr};
+    sql_value mem = e.membership.empty() ? sql_value{nullptr} : sql_value{e.membership};
+    st.push_back({"INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, "
+                  "depth, origin_server_ts, membership, instance_name, json) VALUES ($1, $2, $3, "
+                  "$4, $5, $6, $7, $8, $9, $10, $11)",
+                  {e.stream_ordering, e.event_id, e.room_id, e.type, sk, e.sender, e.depth,
+                   e.origin_server_ts, mem, instance, e.json}});
+    if (e.state_key) {
+      st.push_back({"INSERT INTO current_state_events (room_id, type, state_key, event_id, "
+                    "membership, stream_ordering) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT "
+                    "(room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, "
+                    "membership = excluded.membership, stream_ordering = excluded.stream_ordering",
+                    {e.room_id, e.type, *e.state_key, e.event_id, mem, e.stream_ordering}});
+      if (e.local_member)
+        st.push_back({"INSERT INTO local_current_membership (user_id, room_id, event_id, "
+                      "membership, stream_ordering, forgotten) VALUES ($1, $2, $3, $4, $5, 0) ON "
+                      "CONFLICT (user_id, room_id) DO UPDATE SET event_id = excluded.event_id, "
+                      "membership = excluded.membership, stream_ordering = "
+                      "excluded.stream_ordering, forgotten = 0",
+                      {*e.state_key, e.room_id, e.event_id, e.membership, e.stream_ordering}});
     }
-    c.exec("INSERT INTO stream_positions (stream_name, instance_name, stream_id) VALUES ('events', "
-           "$1, $2) ON CONFLICT (stream_name, instance_name) DO UPDATE SET stream_id = "
-           "excluded.stream_id",
-           {instance, pos});
-  });
+    if (!e.redacts.empty() && !e.redacted_json.empty())
+      st.push_back({"UPDATE events SET json = $2, redacted_by = $3 WHERE event_id = $1",
+                    {e.redacts, e.redacted_json, e.event_id}});
+    if (!e.txn_id.empty())
+      st.push_back({"INSERT INTO event_txn_id (user_id, device_id, room_id, txn_id, event_id, "
+                    "inserted_ts) VALUES ($1, $2, $3, $4, $5, $6)",
+                    {e.txn_user, e.txn_device, e.room_id, e.txn_id, e.event_id,
+                     e.origin_server_ts}});
+    last_in_room[e.room_id] = e.event_id;
+  }
+  for (auto& [room, event_id] : last_in_room) {
+    st.push_back({"DELETE FROM event_forward_extremities WHERE room_id = $1", {room}});
+    st.push_back({"INSERT INTO event_forward_extremities (room_id, event_id) VALUES ($1, $2)",
+                  {room, event_id}});
+  }
+  st.push_back({"INSERT INTO stream_positions (stream_name, instance_name, stream_id) VALUES "
+                "('events', $1, $2) ON CONFLICT (stream_name, instance_name) DO UPDATE SET "
+                "stream_id = excluded.stream_id",
+                {instance, pos}});
+  auto c = pool_.acquire();
+  c->exec_transaction(st);
+}
+
+std::vector<std::pair<std::string, std::string>>
+events_store::recent_txns(const std::string& room_id, int64_t since_ts) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT user_id, device_id, txn_id, event_id FROM event_txn_id WHERE room_id = "
+                   "$1 AND inserted_ts >= $2",
+                   {room_id, since_ts});
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& row : r.rows)
+    out.emplace_back(row.str(0) + '\n' + row.str(1) + '\n' + row.str(2), row.str(3));
+  return out;
 }
 
 } // namespace axon::storage

@@ -63,6 +63,10 @@ public:
   std::optional<std::string> find_txn(const std::string& user_id, const std::string& device_id,
                                       const std::string& room_id, const std::string& txn_id);
 
+  /// Transaction ids used in the room since `since_ts`: ("user\ndevice\ntxn",
+  /// event id) pairs, for the writer's in-memory idempotency check.
+  std::vector<std::pair<std::string, std::string>> recent_txns(const std::string& room_id,
+                                                               int64_t since_ts);
   /// Loads a room for its writer; nullopt when the room does not exist.
   std::optional<room_snapshot> load_room(const std::string& room_id);
   /// Writes a batch of events in one transaction, and records that
