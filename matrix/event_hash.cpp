@@ -139,6 +139,19 @@ void hash_and_sign_event(json& event, const std::string& server_name,
   sign_event(event, server_name, key, version);
 }
 
+std::string hash_sign_and_id(json& event, const std::string& server_name,
+                             const signing_key& key, const room_version& version) {
+  add_content_hash(event);
+  // Signature and reference hash cover the same bytes: the canonical
+  // redacted event without `signatures` and `unsigned` (redact drops
+  // `unsigned`), so one canonicalisation serves both.
+  json redacted = redact(event, version);
+  redacted.erase("signatures");
+  auto bytes = canonical_json(redacted);
+  event["signatures"][server_name][key.key_id()] = key.sign_b64(bytes);
+  return "$" + base64_url_encode(sha256(bytes));
+}
+
 bool verify_event_signature(const json& event, const std::string& server_name,
                             const std::string& key_id, std::string_view pub_raw,
                             const room_version& version) {

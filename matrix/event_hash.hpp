@@ -51,6 +51,11 @@ void sign_event(nlohmann::json& event, const std::string& server_name,
 void hash_and_sign_event(nlohmann::json& event, const std::string& server_name,
                          const signing_key& key, const room_version& version);
 
+/// For a new event without signatures: hash_and_sign_event, then returns
+/// compute_event_id, canonicalising once for both.
+std::string hash_sign_and_id(nlohmann::json& event, const std::string& server_name,
+                             const signing_key& key, const room_version& version);
+
 /// True when the redacted form of `event` carries a valid signature by
 /// `server_name` under `key_id` for the 32-byte public key `pub_raw`.
 bool verify_event_signature(const nlohmann::json& event,

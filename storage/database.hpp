@@ -63,6 +63,12 @@ struct result {
   bool empty() const { return rows.empty(); }
 };
 
+/// One statement of a batch (connection::exec_many, exec_transaction).
+struct statement {
+  std::string sql;
+  sql_params params;
+};
+
 /// One database connection. Not thread-safe: one user at a time (a pool hands
 /// them out).
 class connection {
@@ -74,6 +80,26 @@ public:
   virtual result exec(std::string_view sql, const sql_params& params = {}) = 0;
   /// Runs several `;`-separated statements without parameters (migrations).
   virtual void exec_script(std::string_view sql) = 0;
+  /// Runs the statements in order, as if exec() were called on each, but on
+  /// PostgreSQL sends them all at once in libpq pipeline mode (one round trip
+  /// for the lot), and returns each statement's result. On the first failing
+  /// statement it throws db_error (unique_violation flagged as exec() does)
+  /// after draining the pipeline; statements after it are not applied
+  /// (PostgreSQL aborts the pipeline; the caller's transaction must then be
+  /// rolled back). PostgreSQL checks every text parameter for NUL bytes
+  /// before sending anything.
+  ///
+  /// Outside a transaction the engines differ on the statements *before* a
+  /// failing one: PostgreSQL runs the whole batch as one implicit transaction
+  /// (a failure undoes them), SQLite autocommits each (they stay applied).
+  /// Use exec_transaction, or begin() / exec_many / commit(), when it matters.
+  virtual std::vector<result> exec_many(const std::vector<statement>& stmts) = 0;
+  /// BEGIN; stmts...; COMMIT as one pipeline on PostgreSQL (one round trip);
+  /// a plain transaction (BEGIN IMMEDIATE) on SQLite. Returns each statement's
+  /// result. Throws db_error (after rolling back) when any statement fails;
+  /// then nothing of it is applied. Must not be called while a transaction
+  /// is open via begin() (throws db_error, leaving that transaction alone).
+  virtual std::vector<result> exec_transaction(const std::vector<statement>& stmts) = 0;
   virtual void begin() = 0;
   virtual void commit() = 0;
   virtual void rollback() = 0;

@@ -26,9 +26,15 @@ public:
       throw matrix_error(errc::unavailable, "events writer " + owner + " is not reachable");
     caf::scoped_actor self{sys_};
     msg::send_events_reply out;
-    self->request(roles_.events_writers[i], request_timeout, req)
-      .receive([&](msg::send_events_reply& r) { out = std::move(r); },
-               [&](caf::error& err) { raise(err); });
+    // A plain send answered by the writer's response promise, with the
+    // deadline kept by this thread's own receive: a CAF request timeout would
+    // go through the actor clock thread, two wake-ups per event.
+    self->send(roles_.events_writers[i], req);
+    bool timed_out = false;
+    self->receive([&](msg::send_events_reply& r) { out = std::move(r); },
+                  [&](caf::error& err) { raise(err); },
+                  caf::after(request_timeout) >> [&] { timed_out = true; });
+    if (timed_out) throw matrix_error(errc::timeout, "the events writer did not answer in time");
     // Read-your-writes: don't answer before this instance's readers can see
     // what was just written (DESIGN.md, "Streams and positions").
     if (roles_.events_position->load() < out.stream_pos)

@@ -137,8 +137,7 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
   if (!target.is_null() && target.value("sender", "") != d.sender &&
       matrix::user_power_level(rc.state, d.sender) < matrix::named_power_level(rc.state, "redact"))
     return std::make_pair(errc::forbidden, "You don't have permission to redact events");
-  matrix::hash_and_sign_event(ev, st.deps.server_name, st.deps.key, *rc.version);
-  auto event_id = matrix::compute_event_id(ev, *rc.version);
+  auto event_id = matrix::hash_sign_and_id(ev, st.deps.server_name, st.deps.key, *rc.version);
   ev["event_id"] = event_id;
 
   // Unsigned data readers need, not covered by hashes or signatures.

@@ -106,6 +106,30 @@ public:
     }
   }
 
+  std::vector<result> exec_many(const std::vector<statement>& stmts) override {
+    std::vector<result> out;
+    out.reserve(stmts.size());
+    for (const auto& s : stmts)
+      out.push_back(exec(s.sql, s.params));
+    return out;
+  }
+
+  std::vector<result> exec_transaction(const std::vector<statement>& stmts) override {
+    if (in_transaction())
+      throw db_error("sqlite: exec_transaction called inside an open transaction");
+    if (stmts.empty())
+      return {};
+    begin();
+    try {
+      auto out = exec_many(stmts);
+      commit();
+      return out;
+    } catch (...) {
+      try { rollback(); } catch (...) {}
+      throw;
+    }
+  }
+
   void begin() override { exec("BEGIN IMMEDIATE", {}); } // take the write lock now: no upgrade deadlocks
   void commit() override { exec("COMMIT", {}); }
   void rollback() override {

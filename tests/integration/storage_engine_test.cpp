@@ -6,11 +6,15 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 using namespace axon::storage;
@@ -333,6 +337,280 @@ TEST_CASE_TEMPLATE("exec_script runs several statements", DB, sqlite_db, pg_db) 
                   db_error);
 }
 
+TEST_CASE_TEMPLATE("exec_many returns each statement's result", DB, sqlite_db, pg_db) {
+  AXON_ENGINE_OR_SKIP(db);
+  auto p = open_pool(db.options(1));
+  auto c = p->acquire();
+  c->exec_script("CREATE TABLE b (id BIGINT PRIMARY KEY, name TEXT, note TEXT)");
+  CHECK(c->exec_many({}).empty());
+  const std::string insert = "INSERT INTO b (id, name, note) VALUES ($1, $2, $3)";
+  auto r = c->exec_many({
+      {insert, {i64(1), text("alice"), nullptr}},
+      {insert, {i64(2), text("bob"), text("hi")}}, // the same SQL twice: prepared once
+      {"UPDATE b SET note = $1 WHERE id >= $2", {text("x"), i64(1)}},
+      {"SELECT id, name, note FROM b ORDER BY id", {}},
+      {"DELETE FROM b WHERE id = $1", {i64(99)}},
+      {"SELECT COUNT(*) FROM b WHERE name = $1", {text("bob")}},
+      {"SELECT note FROM b WHERE id = $1", {i64(42)}},
+  });
+  REQUIRE(r.size() == 7);
+  CHECK(r[0].affected == 1);
+  CHECK(r[0].empty());
+  CHECK(r[1].affected == 1);
+  CHECK(r[2].affected == 2);
+  REQUIRE(r[3].rows.size() == 2);
+  CHECK(r[3].affected == 0);
+  CHECK(r[3].rows[0].i64(0) == 1);
+  CHECK(r[3].rows[0].str(1) == "alice");
+  CHECK(r[3].rows[0].str(2) == "x");
+  CHECK(r[3].rows[1].str(1) == "bob");
+  CHECK(r[4].affected == 0);
+  REQUIRE(r[5].rows.size() == 1);
+  CHECK(r[5].rows[0].i64(0) == 1);
+  CHECK(r[6].empty());
+
+  // Inside a transaction of the caller's, and with SQL cached by exec().
+  c->begin();
+  r = c->exec_many({{insert, {i64(3), text("carol"), nullptr}},
+                    {"SELECT name FROM b WHERE id = $1", {i64(3)}}});
+  c->commit();
+  REQUIRE(r.size() == 2);
+  CHECK(r[1].rows.at(0).str(0) == "carol");
+  CHECK(count(*c, "b") == 3);
+
+  // NULL and empty text stay distinct; a NUL byte is refused before anything runs.
+  r = c->exec_many({{"SELECT CAST($1 AS TEXT), CAST($2 AS TEXT)", {nullptr, text("")}}});
+  CHECK(r.at(0).rows.at(0).is_null(0));
+  CHECK(r.at(0).rows.at(0).str(1).empty());
+  if (c->kind() == engine_kind::postgres) { // SQLite stores NUL bytes in text
+    CHECK_THROWS_AS(c->exec_many({{insert, {i64(4), text("dave"), nullptr}},
+                                  {insert, {i64(5), text(std::string("a\0b", 3)), nullptr}}}),
+                    db_error);
+    CHECK(count(*c, "b") == 3);
+  }
+}
+
+TEST_CASE_TEMPLATE("exec_many stops at the first failing statement", DB, sqlite_db, pg_db) {
+  AXON_ENGINE_OR_SKIP(db);
+  auto p = open_pool(db.options(1));
+  auto c = p->acquire();
+  c->exec_script("CREATE TABLE f (id BIGINT PRIMARY KEY, name TEXT NOT NULL)");
+  const std::string insert = "INSERT INTO f (id, name) VALUES ($1, $2)";
+  c->exec(insert, {i64(1), text("one")});
+
+  auto error_of = [&](const std::vector<statement>& stmts) -> std::optional<db_error> {
+    try {
+      c->exec_many(stmts);
+    } catch (const db_error& e) {
+      return e;
+    }
+    return std::nullopt;
+  };
+
+  // In a transaction: the failure surfaces, the caller rolls back.
+  c->begin();
+  auto e = error_of({{insert, {i64(10), text("a")}},
+                     {insert, {i64(1), text("dup")}},
+                     {insert, {i64(11), text("b")}}});
+  REQUIRE(e);
+  CHECK(e->unique_violation());
+  c->rollback();
+  CHECK(c->exec("SELECT COUNT(*) FROM f WHERE id >= $1", {i64(10)}).rows.at(0).i64(0) == 0);
+
+  // Outside one: nothing after the failure is applied; what came before
+  // stays on SQLite (autocommit) and is undone on PostgreSQL (one implicit
+  // transaction per pipeline).
+  e = error_of({{insert, {i64(20), text("a")}},
+                {insert, {i64(1), text("dup")}},
+                {insert, {i64(21), text("b")}}});
+  REQUIRE(e);
+  CHECK(e->unique_violation());
+  CHECK(c->exec("SELECT COUNT(*) FROM f WHERE id = $1", {i64(21)}).rows.at(0).i64(0) == 0);
+  CHECK(c->exec("SELECT COUNT(*) FROM f WHERE id = $1", {i64(20)}).rows.at(0).i64(0) ==
+        (c->kind() == engine_kind::sqlite ? 1 : 0));
+  c->exec("DELETE FROM f WHERE id <> $1", {i64(1)});
+
+  // Other errors are not unique violations: NOT NULL, bad SQL, wrong arity.
+  e = error_of({{insert, {i64(30), nullptr}}, {insert, {i64(31), text("x")}}});
+  REQUIRE(e);
+  CHECK_FALSE(e->unique_violation());
+  e = error_of({{insert, {i64(32), text("x")}}, {"SELEKT 1", {}}, {insert, {i64(33), text("x")}}});
+  REQUIRE(e);
+  CHECK_FALSE(e->unique_violation());
+  CHECK(std::string(e->what()).find("SELEKT") != std::string::npos);
+  e = error_of({{"SELECT name FROM f WHERE id = $1", {}}});
+  REQUIRE(e);
+  CHECK_FALSE(e->unique_violation());
+  // SQLite autocommitted 32, before SELEKT.
+  CHECK(c->exec("SELECT COUNT(*) FROM f WHERE id >= $1", {i64(31)}).rows.at(0).i64(0) ==
+        (c->kind() == engine_kind::sqlite ? 1 : 0));
+
+  // The same connection goes on working, for exec and for exec_many.
+  CHECK(c->exec("SELECT name FROM f WHERE id = $1", {i64(1)}).rows.at(0).str(0) == "one");
+  auto r = c->exec_many({{insert, {i64(2), text("two")}}, {"SELECT COUNT(*) FROM f", {}}});
+  CHECK(r.at(1).rows.at(0).i64(0) == 2 + (c->kind() == engine_kind::sqlite ? 1 : 0));
+  c->begin(); // no transaction was left open
+  c->rollback();
+}
+
+TEST_CASE_TEMPLATE("exec_transaction applies all or nothing", DB, sqlite_db, pg_db) {
+  AXON_ENGINE_OR_SKIP(db);
+  auto p = open_pool(db.options(1));
+  auto c = p->acquire();
+  c->exec_script("CREATE TABLE a (id BIGINT PRIMARY KEY, name TEXT NOT NULL)");
+  const std::string insert = "INSERT INTO a (id, name) VALUES ($1, $2)";
+  c->exec(insert, {i64(100), text("existing")});
+  CHECK(c->exec_transaction({}).empty());
+
+  // A unique violation in statement 3 of 5: nothing of statements 1-2 stays.
+  std::optional<db_error> err;
+  try {
+    c->exec_transaction({{insert, {i64(1), text("a")}},
+                         {"UPDATE a SET name = $1 WHERE id = $2", {text("new"), i64(100)}},
+                         {insert, {i64(100), text("dup")}},
+                         {insert, {i64(4), text("d")}},
+                         {insert, {i64(5), text("e")}}});
+  } catch (const db_error& e) {
+    err = e;
+  }
+  REQUIRE(err);
+  CHECK(err->unique_violation());
+  CHECK(count(*c, "a") == 1);
+  CHECK(c->exec("SELECT name FROM a WHERE id = $1", {i64(100)}).rows.at(0).str(0) == "existing");
+  c->begin(); // it rolled back: no transaction is left open
+  c->rollback();
+
+  // The same statements without the duplicate all apply.
+  const std::string update = "UPDATE a SET name = $1 WHERE id = $2";
+  auto r = c->exec_transaction({{insert, {i64(1), text("a")}},
+                                {update, {text("changed"), i64(100)}},
+                                {insert, {i64(3), text("c")}},
+                                {insert, {i64(4), text("d")}},
+                                {"SELECT id FROM a ORDER BY id", {}}});
+  REQUIRE(r.size() == 5);
+  CHECK(r[0].affected == 1);
+  CHECK(r[1].affected == 1);
+  REQUIRE(r[4].rows.size() == 4);
+  CHECK(r[4].rows[3].i64(0) == 100);
+  CHECK(count(*c, "a") == 4);
+
+  // Other failures roll back too, and the connection stays usable.
+  CHECK_THROWS_AS(c->exec_transaction({{insert, {i64(7), text("g")}}, {insert, {i64(8), nullptr}}}),
+                  db_error);
+  CHECK_THROWS_AS(c->exec_transaction({{insert, {i64(7), text("g")}}, {"SELEKT", {}}}), db_error);
+  CHECK(count(*c, "a") == 4);
+
+  // Not inside a transaction opened with begin(): refused, which leaves that
+  // transaction alone.
+  c->begin();
+  c->exec(insert, {i64(9), text("i")});
+  CHECK_THROWS_AS(c->exec_transaction({{insert, {i64(10), text("j")}}}), db_error);
+  c->commit();
+  CHECK(count(*c, "a") == 5);
+}
+
+TEST_CASE_TEMPLATE("the statement cache stays right after a failed batch", DB, sqlite_db, pg_db) {
+  AXON_ENGINE_OR_SKIP(db);
+  auto p = open_pool(db.options(1));
+  auto c = p->acquire();
+  c->exec_script("CREATE TABLE pc (id BIGINT PRIMARY KEY, v TEXT)");
+  // Each SQL text is new to the connection, so the batch prepares it: A and B
+  // are prepared before B fails; C, D and E come after the failure (their
+  // prepares are skipped on PostgreSQL and must not be taken as done).
+  const std::string a = "INSERT INTO pc (id, v) VALUES ($1, $2)";
+  const std::string b = "INSERT INTO pc (id, v) VALUES ($1, 'fixed')";
+  const std::string cq = "SELECT v FROM pc WHERE id = $1";
+  const std::string d = "UPDATE pc SET v = $2 WHERE id = $1";
+  const std::string e = "DELETE FROM pc WHERE id = $1";
+  c->exec(a, {i64(1), text("one")});
+  auto failing = std::vector<statement>{{a, {i64(2), text("two")}},
+                                        {b, {i64(1)}}, // duplicate
+                                        {cq, {i64(1)}},
+                                        {d, {i64(1), text("x")}},
+                                        {e, {i64(1)}}};
+  CHECK_THROWS_AS(c->exec_many(failing), db_error);
+  CHECK_THROWS_AS(c->exec_transaction(failing), db_error);
+  c->begin();
+  CHECK_THROWS_AS(c->exec_many(failing), db_error);
+  c->rollback();
+  // A failing prepare, then statements after it.
+  const std::string plus = "SELECT CAST($1 AS BIGINT) + 1";
+  CHECK_THROWS_AS(c->exec_many({{"SELEKT $1", {i64(1)}}, {plus, {i64(1)}}}), db_error);
+
+  // Each of them runs, singly and in batches.
+  CHECK(c->exec(cq, {i64(1)}).rows.at(0).str(0) == "one");
+  CHECK(c->exec(d, {i64(1), text("uno")}).affected == 1);
+  CHECK(c->exec(plus, {i64(1)}).rows.at(0).i64(0) == 2);
+  auto r = c->exec_many({{b, {i64(3)}},
+                         {cq, {i64(3)}},
+                         {d, {i64(3), text("three")}},
+                         {cq, {i64(3)}},
+                         {e, {i64(3)}},
+                         {plus, {i64(2)}}});
+  CHECK(r.at(1).rows.at(0).str(0) == "fixed");
+  CHECK(r.at(3).rows.at(0).str(0) == "three");
+  CHECK(r.at(4).affected == 1);
+  CHECK(r.at(5).rows.at(0).i64(0) == 3);
+  r = c->exec_transaction({{a, {i64(4), text("four")}}, {b, {i64(5)}}, {cq, {i64(4)}},
+                           {d, {i64(5), text("five")}}, {e, {i64(1)}}});
+  CHECK(r.at(2).rows.at(0).str(0) == "four");
+  CHECK(c->exec(e, {i64(4)}).affected == 1);
+  CHECK(c->exec(b, {i64(6)}).affected == 1);
+  c->exec("DELETE FROM pc WHERE id = 2"); // SQLite autocommitted it in the first batch
+  auto all = c->exec("SELECT id, v FROM pc ORDER BY id");
+  REQUIRE(all.rows.size() == 2);
+  CHECK(all.rows[0].i64(0) == 5);
+  CHECK(all.rows[0].str(1) == "five");
+  CHECK(all.rows[1].i64(0) == 6);
+}
+
+TEST_CASE_TEMPLATE("exec_many and exec_transaction take large batches", DB, sqlite_db, pg_db) {
+  AXON_ENGINE_OR_SKIP(db);
+  auto p = open_pool(db.options(1));
+  auto c = p->acquire();
+  c->exec_script("CREATE TABLE lb (id BIGINT PRIMARY KEY, body TEXT NOT NULL)");
+  constexpr int n = 3000;
+  const std::string body(500, 'b');
+  std::vector<statement> inserts;
+  for (int i = 0; i < n; ++i)
+    inserts.push_back({"INSERT INTO lb (id, body) VALUES ($1, $2)", {i64(i), text(body)}});
+  auto r = c->exec_transaction(inserts);
+  REQUIRE(r.size() == static_cast<size_t>(n));
+  CHECK(r.front().affected == 1);
+  CHECK(r.back().affected == 1);
+  CHECK(count(*c, "lb") == n);
+
+  // As many reads, each answering ~4 KB: far more than socket buffers hold
+  // while the batch is still being sent.
+  std::vector<statement> reads;
+  for (int i = 0; i < n; ++i)
+    reads.push_back({"SELECT body || body || body || body || body || body || body || body "
+                     "FROM lb WHERE id = $1",
+                     {i64(i)}});
+  r = c->exec_many(reads);
+  REQUIRE(r.size() == static_cast<size_t>(n));
+  CHECK(r.back().rows.at(0).str(0).size() == 8 * body.size());
+
+  // Big requests and big answers at once (~24 MB each way): the server
+  // answers long before it has read the whole batch.
+  const std::string big(8000, 'e');
+  reads.clear();
+  for (int i = 0; i < n; ++i)
+    reads.push_back({"SELECT CAST($1 AS TEXT), $2", {text(big), i64(i)}});
+  r = c->exec_many(reads);
+  REQUIRE(r.size() == static_cast<size_t>(n));
+  CHECK(r.back().rows.at(0).str(0) == big);
+  CHECK(r.back().rows.at(0).i64(1) == n - 1);
+
+  // A late failure in a large transaction undoes all of it.
+  inserts.clear();
+  for (int i = n; i < 2 * n; ++i)
+    inserts.push_back({"INSERT INTO lb (id, body) VALUES ($1, $2)", {i64(i), text(body)}});
+  inserts.push_back({"INSERT INTO lb (id, body) VALUES ($1, $2)", {i64(0), text(body)}});
+  CHECK_THROWS_AS(c->exec_transaction(inserts), db_error);
+  CHECK(count(*c, "lb") == n);
+}
+
 // ---- engine-specific cases ----------------------------------------------------
 
 TEST_CASE("sqlite: rewrite_placeholders") {
@@ -407,4 +685,125 @@ TEST_CASE("postgres: committing after a failed statement reports the rollback") 
                                  }),
                   db_error);
   CHECK(count(*p->acquire(), "f") == 0);
+}
+
+TEST_CASE("postgres: exec_transaction reports a failing COMMIT") {
+  auto db = axon::test::pg_test_database::create();
+  if (!db) {
+    MESSAGE(std::string(axon::test::pg_skip_message));
+    return;
+  }
+  auto p = open_pool(db->options(1));
+  auto c = p->acquire();
+  // A deferred constraint is checked by COMMIT, the pipeline's last command.
+  c->exec_script("CREATE TABLE dc (id INTEGER, CONSTRAINT dc_id UNIQUE (id) DEFERRABLE INITIALLY "
+                 "DEFERRED)");
+  const std::string insert = "INSERT INTO dc (id) VALUES ($1)";
+  std::optional<db_error> err;
+  try {
+    c->exec_transaction({{insert, {i64(1)}}, {insert, {i64(1)}}});
+  } catch (const db_error& e) {
+    err = e;
+  }
+  REQUIRE(err);
+  CHECK(err->unique_violation());
+  CHECK(count(*c, "dc") == 0);
+  CHECK(c->exec_transaction({{insert, {i64(1)}}, {insert, {i64(2)}}}).size() == 2);
+  CHECK(count(*c, "dc") == 2);
+}
+
+TEST_CASE("postgres: a pipeline on a dropped connection fails once, then reconnects") {
+  auto db = axon::test::pg_test_database::create();
+  if (!db) {
+    MESSAGE(std::string(axon::test::pg_skip_message));
+    return;
+  }
+  auto p = open_pool(db->options(1));
+  auto killer = open_pool(db->options(1));
+  auto kill = [&](int64_t pid) {
+    killer->acquire()->exec("SELECT pg_terminate_backend($1, 5000)", {pid});
+  };
+  auto c = p->acquire();
+  c->exec_script("CREATE TABLE dr (id INTEGER PRIMARY KEY)");
+  const std::string insert = "INSERT INTO dr (id) VALUES ($1)";
+  std::vector<statement> batch{{insert, {i64(1)}}, {"SELECT COUNT(*) FROM dr", {}}};
+
+  kill(c->exec("SELECT pg_backend_pid()").rows.at(0).i64(0));
+  CHECK_THROWS_AS(c->exec_many(batch), db_error);
+  CHECK(c->exec_many(batch).at(1).rows.at(0).i64(0) == 1);
+
+  kill(c->exec("SELECT pg_backend_pid()").rows.at(0).i64(0));
+  batch[0].params = {i64(2)};
+  CHECK_THROWS_AS(c->exec_transaction(batch), db_error);
+  CHECK(c->exec_transaction(batch).at(1).rows.at(0).i64(0) == 2);
+
+  // Inside a transaction: no silent reconnect until the caller rolls back.
+  c->begin();
+  kill(c->exec("SELECT pg_backend_pid()").rows.at(0).i64(0));
+  batch[0].params = {i64(3)};
+  CHECK_THROWS_AS(c->exec_many(batch), db_error);
+  CHECK_THROWS_AS(c->exec_many(batch), db_error);
+  c->rollback();
+  CHECK(c->exec_many(batch).at(1).rows.at(0).i64(0) == 3);
+}
+
+TEST_CASE("postgres: timing of 1000 inserts, exec() vs exec_transaction()") {
+  auto db = axon::test::pg_test_database::create();
+  if (!db) {
+    MESSAGE(std::string(axon::test::pg_skip_message));
+    return;
+  }
+  auto p = open_pool(db->options(1));
+  auto c = p->acquire();
+  c->exec_script("CREATE TABLE tm (id BIGINT PRIMARY KEY, room TEXT NOT NULL, body TEXT NOT NULL)");
+  const std::string insert = "INSERT INTO tm (id, room, body) VALUES ($1, $2, $3)";
+  constexpr int n = 1000, rounds = 5;
+  const std::string body(300, 'j');
+  int64_t next_id = 0;
+  auto batch = [&] {
+    std::vector<statement> st;
+    for (int i = 0; i < n; ++i)
+      st.push_back({insert, {i64(next_id++), text("!room:example.org"), text(body)}});
+    return st;
+  };
+  using clock = std::chrono::steady_clock;
+  auto ms = [](clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  double best_exec = 1e18, best_many = 1e18, best_tx = 1e18, sum_exec = 0, sum_many = 0, sum_tx = 0;
+  c->exec(insert, {i64(-1), text("warm"), text("up")}); // prepared before timing
+  for (int round = 0; round < rounds; ++round) {
+    auto st = batch();
+    auto t0 = clock::now();
+    c->begin();
+    for (const auto& s : st)
+      c->exec(s.sql, s.params);
+    c->commit();
+    double t = ms(clock::now() - t0);
+    best_exec = std::min(best_exec, t);
+    sum_exec += t;
+
+    st = batch();
+    t0 = clock::now();
+    c->begin();
+    c->exec_many(st);
+    c->commit();
+    t = ms(clock::now() - t0);
+    best_many = std::min(best_many, t);
+    sum_many += t;
+
+    st = batch();
+    t0 = clock::now();
+    c->exec_transaction(st);
+    t = ms(clock::now() - t0);
+    best_tx = std::min(best_tx, t);
+    sum_tx += t;
+  }
+  CHECK(count(*c, "tm") == 1 + 3 * n * rounds);
+  char line[300];
+  std::snprintf(line, sizeof line,
+                "%d single-row inserts in one transaction, best / mean of %d: "
+                "exec() %.1f / %.1f ms; begin+exec_many+commit %.1f / %.1f ms; "
+                "exec_transaction() %.1f / %.1f ms",
+                n, rounds, best_exec, sum_exec / rounds, best_many, sum_many / rounds, best_tx,
+                sum_tx / rounds);
+  MESSAGE(std::string(line));
 }

@@ -202,3 +202,23 @@ TEST_CASE("redact: malformed events do not throw") {
         == json::object());
   CHECK(compute_event_id(json::array(), v10()).size() == 44);
 }
+
+TEST_CASE("hash_sign_and_id equals hashing, signing and computing the id separately") {
+  using namespace axon::matrix;
+  auto key = signing_key::generate();
+  for (auto v : {"10", "11"}) {
+    auto* rv = find_room_version(v);
+    REQUIRE(rv);
+    nlohmann::json ev = {{"type", "m.room.message"}, {"room_id", "!r:example.org"},
+                         {"sender", "@a:example.org"}, {"content", {{"body", "hi"}}},
+                         {"origin_server_ts", 1}, {"depth", 3}, {"prev_events", {"$p"}},
+                         {"auth_events", {"$a"}}};
+    auto a = ev, b = ev;
+    auto id = hash_sign_and_id(a, "example.org", key, *rv);
+    hash_and_sign_event(b, "example.org", key, *rv);
+    CHECK(a == b);
+    CHECK(id == compute_event_id(b, *rv));
+    CHECK(verify_content_hash(a));
+    CHECK(verify_event_signature(a, "example.org", key.key_id(), key.public_key, *rv));
+  }
+}
