@@ -160,4 +160,15 @@ std::string hmac_sha256(std::string_view key, std::string_view msg) {
   return out;
 }
 
+std::string hex_encode(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
 } // namespace axon::matrix

@@ -67,6 +67,13 @@ bool constant_time_equal(std::string_view a, std::string_view b);
 /// `stringutils.random_string`).
 std::string random_string(size_t n);
 
+/// Lower-case hex of raw bytes.
+std::string hex_encode(std::string_view bytes);
+
+/// How an access token is stored and looked up: hex SHA-256 of the token,
+/// so a database leak reveals no usable token.
+inline std::string token_hash(std::string_view token) { return hex_encode(sha256(token)); }
+
 /// HMAC-SHA1 as lower-case hex; Synapse's shared-secret registration
 /// (`/_synapse/admin/v1/register`) uses it for its `mac` field.
 std::string hmac_sha1_hex(std::string_view key, std::string_view msg);

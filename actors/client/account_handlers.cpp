@@ -24,16 +24,6 @@ namespace {
 
 // ---- helpers -------------------------------------------------------------------
 
-std::string hex(const std::string& raw) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out += d[c >> 4];
-    out += d[c & 15];
-  }
-  return out;
-}
-
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
@@ -47,7 +37,7 @@ json issue_session(request& req, const std::string& user_id, std::optional<std::
   auto token = matrix::generate_access_token(localpart);
   auto now = now_ms();
   req.ctx->accounts->upsert_device(user_id, dev, display_name, now);
-  req.ctx->accounts->add_access_token(hex(matrix::sha256(token)), user_id, dev, now);
+  req.ctx->accounts->add_access_token(matrix::token_hash(token), user_id, dev, now);
   return {{"user_id", user_id},
           {"access_token", token},
           {"device_id", dev},

@@ -59,6 +59,9 @@ struct events_writer_state {
 
 // ---- helpers ---------------------------------------------------------------
 
+/// The spec's limit on the size of an event (the signed PDU).
+constexpr size_t max_event_bytes = 65536;
+
 /// How long a transaction id keeps identifying its event (Synapse: 1 day).
 constexpr int64_t txn_retention_ms = 24 * 3600 * 1000;
 
@@ -180,6 +183,11 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
   p.txn_device = d.txn_device;
   p.txn_id = d.txn_id;
   p.json = ev.dump();
+  // Spec: an event (the whole PDU) is at most 65536 bytes.
+  if (p.json.size() > max_event_bytes) {
+    --st.pos; // this event's position is not used
+    return std::make_pair(errc::too_large, "event too large: events are limited to 65536 bytes");
+  }
 
   msg::events_row row{p.stream_ordering, event_id, room_id, d.type, d.is_state, d.state_key,
                       p.membership};

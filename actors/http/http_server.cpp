@@ -40,11 +40,40 @@ constexpr int max_threads = 2048;
 
 void fail(errc code, std::string msg) { throw matrix_error(code, std::move(msg)); }
 
+namespace {
+
+/// Deepest JSON nesting accepted from clients. Deeper documents are refused
+/// before parsing: serialising, canonicalising and freeing JSON recurse, and
+/// request threads have small stacks.
+constexpr int max_json_depth = 100;
+
+bool too_deep(const std::string& text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_json_depth) return true;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
 const json& request::json_body() {
   if (!parsed_) {
     if (body.find_first_not_of(" \t\r\n") == std::string::npos) {
       parsed_ = json::object();
     } else {
+      if (too_deep(body)) fail(errc::bad_json, "JSON nested too deeply");
       auto j = json::parse(body, nullptr, false);
       if (j.is_discarded()) fail(errc::not_json, "Content not JSON.");
       if (!j.is_object()) fail(errc::bad_json, "Content must be a JSON object.");
@@ -67,19 +96,9 @@ const auth_user& request::auth() const {
 
 namespace {
 
-std::string hex(const std::string& raw) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out += d[c >> 4];
-    out += d[c & 15];
-  }
-  return out;
-}
-
 void authenticate(request& req) {
   if (req.access_token.empty()) fail(errc::missing_token, "Missing access token.");
-  auto h = hex(matrix::sha256(req.access_token));
+  auto h = matrix::token_hash(req.access_token);
   if (auto t = req.ctx->tokens->get(h)) {
     req.user = auth_user{t->user_id, t->device_id, h};
     return;

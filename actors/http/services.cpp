@@ -7,11 +7,21 @@
 
 namespace axon::http {
 
+namespace {
+constexpr size_t max_buckets = 100000;
+} // namespace
+
 int64_t rate_limiter::take(const std::string& action, const std::string& key, double per_second,
                            double burst_count) {
   auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> g(mu_);
   auto k = action + '\n' + key;
+  if (buckets_.size() > max_buckets) {
+    // Bounded memory: with this many keys, forget those idle for ten
+    // minutes (a slowly refilling bucket, e.g. rc_login, may be reset early).
+    for (auto j = buckets_.begin(); j != buckets_.end();)
+      j = now - j->second.at > std::chrono::minutes(10) ? buckets_.erase(j) : std::next(j);
+  }
   auto i = buckets_.find(k);
   if (i == buckets_.end()) i = buckets_.emplace(k, bucket{burst_count, now}).first;
   auto& b = i->second;
