@@ -16,11 +16,9 @@ std::pair<errc, std::string> from_caf_error(const caf::error& err) {
 
 void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<msg::event_draft>("event_draft");
-  cfg.add_message_type<std::vector<msg::event_draft>>("std::vector<event_draft>");
   cfg.add_message_type<msg::send_events>("send_events");
   cfg.add_message_type<msg::send_events_reply>("send_events_reply");
   cfg.add_message_type<msg::events_row>("events_row");
-  cfg.add_message_type<std::vector<msg::events_row>>("std::vector<events_row>");
   cfg.add_message_type<msg::events_advanced>("events_advanced");
   cfg.add_message_type<msg::wait_for_events>("wait_for_events");
   cfg.add_message_type<msg::await_position>("await_position");

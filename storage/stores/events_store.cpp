@@ -1,6 +1,7 @@
 #include "storage/stores/events_store.hpp"
 
 #include <map>
+#include <set>
 
 namespace axon::storage {
 
@@ -102,12 +103,13 @@ std::optional<room_snapshot> events_store::load_room(const std::string& room_id)
 
 void events_store::persist(const std::vector<event_to_persist>& events,
                            const std::string& instance, int64_t pos) {
-  // Statements only; the rooms' new forward extremities are written once per
-  // room at the end of the batch (the newest event of each room: a room's
-  // writer always builds on every extremity).
+  // Forward extremities: an event stops being one when a later event names
+  // it in prev_events. Within the batch that is worked out here, so each
+  // room costs one delete per referenced event and one insert per new tip.
   std::vector<statement> st;
   st.reserve(events.size() * 3 + 4);
-  std::map<std::string, std::string> last_in_room;
+  std::set<std::string> referenced;
+  std::map<std::string, std::set<std::string>> prevs_by_room;
   for (auto& e : events) {
     if (!e.room_version.empty())
       st.push_back({"INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES ($1, $2, "
@@ -142,13 +144,19 @@ void events_store::persist(const std::vector<event_to_persist>& events,
                     "inserted_ts) VALUES ($1, $2, $3, $4, $5, $6)",
                     {e.txn_user, e.txn_device, e.room_id, e.txn_id, e.event_id,
                      e.origin_server_ts}});
-    last_in_room[e.room_id] = e.event_id;
+    for (auto& prev : e.prev_events) {
+      referenced.insert(prev);
+      prevs_by_room[e.room_id].insert(prev);
+    }
   }
-  for (auto& [room, event_id] : last_in_room) {
-    st.push_back({"DELETE FROM event_forward_extremities WHERE room_id = $1", {room}});
-    st.push_back({"INSERT INTO event_forward_extremities (room_id, event_id) VALUES ($1, $2)",
-                  {room, event_id}});
-  }
+  for (auto& [room, prevs] : prevs_by_room)
+    for (auto& prev : prevs)
+      st.push_back({"DELETE FROM event_forward_extremities WHERE room_id = $1 AND event_id = $2",
+                    {room, prev}});
+  for (auto& e : events)
+    if (!referenced.count(e.event_id))
+      st.push_back({"INSERT INTO event_forward_extremities (room_id, event_id) VALUES ($1, $2)",
+                    {e.room_id, e.event_id}});
   st.push_back({"INSERT INTO stream_positions (stream_name, instance_name, stream_id) VALUES "
                 "('events', $1, $2) ON CONFLICT (stream_name, instance_name) DO UPDATE SET "
                 "stream_id = excluded.stream_id",

@@ -4,7 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <optional>
 
 using namespace axon;
@@ -25,6 +27,8 @@ struct fixture {
   caf::actor_system sys;
   caf::scoped_actor self;
   caf::scheduler::test_coordinator& sched;
+  /// Where the notifier publishes its position for request threads.
+  std::shared_ptr<std::atomic<int64_t>> published = std::make_shared<std::atomic<int64_t>>(-1);
   notifier_actor notifier;
 
   static caf::actor_system_config& init(caf::actor_system_config& cfg) {
@@ -37,7 +41,7 @@ struct fixture {
   fixture()
     : sys(init(cfg)), self(sys, true),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
-    notifier = actors::spawn_notifier(sys, start);
+    notifier = actors::spawn_notifier(sys, start, published);
     sched.run();
   }
 
@@ -82,16 +86,19 @@ TEST_CASE_FIXTURE(fixture, "get_atom returns the position, which only moves forw
   self->send(notifier, caf::get_atom_v);
   sched.run();
   CHECK(reply(self) == start);
+  CHECK(published->load() == start);
 
   advance(14, {message_row(14, room_r)});
   self->send(notifier, caf::get_atom_v);
   sched.run();
   CHECK(reply(self) == 14);
+  CHECK(published->load() == 14);
 
   advance(12, {}); // a late update from another writer never moves it back
   self->send(notifier, caf::get_atom_v);
   sched.run();
   CHECK(reply(self) == 14);
+  CHECK(published->load() == 14);
 }
 
 TEST_CASE_FIXTURE(fixture, "a waiter wakes with the new position when its room gets a row") {
