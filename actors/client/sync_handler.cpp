@@ -106,8 +106,9 @@ public:
       if (!room_wanted(m.room_id)) continue;
       bool is_new = !p_.since || changed.count(m.room_id);
       if (m.membership == "join") {
-        if (!p_.since || p_.full_state || is_new) joined_room(join, m.room_id, std::nullopt);
-        else if (active.count(m.room_id)) joined_room(join, m.room_id, p_.since);
+        if (!p_.since || is_new) joined_room(join, m.room_id, std::nullopt, true);
+        else if (p_.full_state) joined_room(join, m.room_id, p_.since, true);
+        else if (active.count(m.room_id)) joined_room(join, m.room_id, p_.since, false);
       } else if (m.membership == "invite") {
         if (is_new || p_.full_state) invited_room(invite, m);
       } else if (m.membership == "leave" || m.membership == "ban") {
@@ -146,7 +147,6 @@ private:
 
   timeline load_timeline(const std::string& room_id, int64_t from, int64_t to) {
     timeline t;
-    t.start = to;
     auto& tf = p_.filter.room.timeline;
     auto fetch = static_cast<size_t>(limit_ + 1);
     int64_t hi = to;
@@ -165,16 +165,14 @@ private:
       t.limited = true;
       picked.pop_back();
     }
-    if (!picked.empty()) t.start = picked.back().stream_ordering - 1;
-    else t.start = to;
-    if (t.limited || picked.empty()) {
-      // The client misses events before the timeline: start from there.
-    }
+    // prev_batch: just before the oldest event shown, so /messages continues
+    // exactly there; with nothing shown, the end of the range (the state
+    // sent is then the state there).
+    t.start = picked.empty() ? to : picked.back().stream_ordering - 1;
     for (auto i = picked.rbegin(); i != picked.rend(); ++i) {
       t.events.push_back(format(i->json));
       t.raw.push_back(i->json);
     }
-    if (!t.limited && picked.empty()) t.start = from;
     return t;
   }
 
@@ -213,13 +211,17 @@ private:
     return {{"m.joined_member_count", joined}, {"m.invited_member_count", invited}, {"m.heroes", heroes}};
   }
 
-  /// `since`: nullopt for a full room (initial sync, new join, full_state).
-  void joined_room(json& out, const std::string& room_id, std::optional<int64_t> since) {
+  /// The timeline covers (since, pos] (the newest events when no since);
+  /// `full` sends the whole state at the start of the timeline (initial
+  /// sync, a new join, full_state), otherwise only what changed in the gap
+  /// before a limited timeline.
+  void joined_room(json& out, const std::string& room_id, std::optional<int64_t> since,
+                   bool full) {
     auto t = load_timeline(room_id, since.value_or(0), pos_);
     std::vector<json> state;
-    if (!since) state = req_.ctx->events->state_at(room_id, t.start);
+    if (full) state = req_.ctx->events->state_at(room_id, t.start);
     else if (t.limited) state = req_.ctx->events->state_changes(room_id, *since, t.start);
-    if (since && t.events.empty() && state.empty()) return;
+    if (!full && t.events.empty() && state.empty()) return;
     json room = {{"timeline",
                   {{"events", t.events},
                    {"limited", t.limited},
@@ -284,11 +286,8 @@ response sync(request& req) {
       sync_builder(req, p, woke).build(out);
     }
   }
-  out["account_data"] = {{"events", json::array()}};
-  out["presence"] = {{"events", json::array()}};
-  out["to_device"] = {{"events", json::array()}};
-  out["device_lists"] = {{"changed", json::array()}, {"left", json::array()}};
-  out["device_one_time_keys_count"] = json::object();
+  // account_data, presence, to_device and device lists come with their
+  // streams (issue 3); until then those optional sections are left out.
   return {200, out};
 }
 
