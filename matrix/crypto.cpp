@@ -12,6 +12,11 @@
 namespace axon::matrix {
 
 namespace {
+constexpr unsigned long long password_opslimit = 2;
+constexpr size_t password_memlimit = 19 * 1024 * 1024;
+} // namespace
+
+namespace {
 
 constexpr std::string_view algorithm = "ed25519";
 
@@ -112,9 +117,12 @@ bool verify_ed25519(std::string_view msg, std::string_view sig_b64,
 std::string hash_password(std::string_view password) {
   ensure_sodium();
   char out[crypto_pwhash_STRBYTES];
+  // OWASP's argon2id minimum (m = 19 MiB, t = 2, p = 1) rather than
+  // libsodium's "interactive" 64 MiB: every concurrent login or
+  // registration holds that memory, so 64 MiB each is a cheap way to exhaust
+  // a server. Parameters are stored in the hash, so older hashes still verify.
   if (crypto_pwhash_str_alg(out, password.data(), password.size(),
-                            crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                            crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                            password_opslimit, password_memlimit,
                             crypto_pwhash_ALG_ARGON2ID13) != 0)
     return {};
   return out;

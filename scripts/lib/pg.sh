@@ -42,13 +42,17 @@ pg_start() {
       tail -n 20 "$dir/initdb.log" >&2
       return 1
     }
-    # Speed over durability: the data is thrown away after the run.
+    # Tests: speed over durability, the data is thrown away after the run.
+    # AXON_PG_DURABLE=1 (scripts/bench) keeps PostgreSQL's durable defaults,
+    # so benchmark figures include real commits.
+    local durability="fsync = off
+synchronous_commit = off
+full_page_writes = off"
+    [[ ${AXON_PG_DURABLE:-0} == 1 ]] && durability="# durable defaults (AXON_PG_DURABLE=1)"
     _pg_as_owner tee -a "$dir/data/postgresql.conf" >/dev/null <<CONF
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir/sock'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+$durability
 max_connections = 300
 CONF
   fi
