@@ -20,8 +20,12 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<msg::send_events_reply>("send_events_reply");
   cfg.add_message_type<msg::events_row>("events_row");
   cfg.add_message_type<msg::events_advanced>("events_advanced");
-  cfg.add_message_type<msg::wait_for_events>("wait_for_events");
-  cfg.add_message_type<msg::await_position>("await_position");
+  cfg.add_message_type<msg::put_account_data>("put_account_data");
+  cfg.add_message_type<msg::update_room_tag>("update_room_tag");
+  cfg.add_message_type<msg::stream_row>("stream_row");
+  cfg.add_message_type<msg::stream_advanced>("stream_advanced");
+  cfg.add_message_type<msg::wait_for_updates>("wait_for_updates");
+  cfg.add_message_type<msg::await_stream_position>("await_stream_position");
   cfg.add_error_category(caf::atom("matrix"),
                          [](uint8_t code, caf::atom_value, const caf::message& ctx) -> std::string {
                            std::string s = to_string(static_cast<errc>(code));

@@ -3,8 +3,10 @@
 // Include only from actor and transport sources (it pulls in caf/all.hpp).
 #pragma once
 
+#include "messages/account_data.hpp"
 #include "messages/errors.hpp"
 #include "messages/events.hpp"
+#include "messages/streams.hpp"
 
 #include <caf/all.hpp>
 
@@ -25,12 +27,18 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using events_writer_actor = caf::typed_actor<
   caf::replies_to<msg::send_events>::with<msg::send_events_reply>>;
 
+/// account_data writer: owns the account_data stream (tags included).
+using account_data_writer_actor = caf::typed_actor<
+  caf::replies_to<msg::put_account_data>::with<int64_t>,
+  caf::replies_to<msg::update_room_tag>::with<int64_t>>;
+
 /// notifier: one per instance; wakes waiting /sync requests.
 using notifier_actor = caf::typed_actor<
   caf::reacts_to<msg::events_advanced>,
-  caf::replies_to<msg::wait_for_events>::with<int64_t>,
-  caf::replies_to<msg::await_position>::with<int64_t>,
-  caf::replies_to<caf::get_atom>::with<int64_t>>;
+  caf::reacts_to<msg::stream_advanced>,
+  caf::replies_to<msg::wait_for_updates>::with<std::vector<int64_t>>,
+  caf::replies_to<msg::await_stream_position>::with<int64_t>,
+  caf::replies_to<caf::get_atom>::with<std::vector<int64_t>>>;
 
 /// Registers every message type and the error category.
 void register_message_types(caf::actor_system_config& cfg);

@@ -29,6 +29,7 @@ errc_info info(errc e) {
     case errc::unavailable: return {"M_UNKNOWN", 503};
     case errc::timeout: return {"M_UNKNOWN", 504};
     case errc::conflict: return {"M_UNKNOWN", 409};
+    case errc::server_controlled: return {"M_BAD_JSON", 405};
   }
   return {"M_UNKNOWN", 500};
 }

@@ -38,6 +38,7 @@ enum class errc : uint8_t {
   unavailable,        ///< M_UNKNOWN 503: an instance needed for this request is down
   timeout,            ///< M_UNKNOWN 504: the owner did not answer in time
   conflict,           ///< M_UNKNOWN 409 (e.g. the room alias exists)
+  server_controlled,  ///< M_BAD_JSON 405 (account data only the server may set)
 };
 
 struct errc_info {

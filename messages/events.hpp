@@ -101,35 +101,4 @@ typename Inspector::result_type inspect(Inspector& f, events_advanced& x) {
 }
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(events_advanced, instance, pos, rows)
 
-/// Request to the notifier: answer with the current events position as soon
-/// as something concerning `user_id` or one of `room_ids` is past
-/// `since_pos`, or after `timeout_ms` at the latest.
-struct wait_for_events {
-  std::string user_id;
-  int64_t since_pos = 0;
-  std::vector<std::string> room_ids;
-  int64_t timeout_ms = 0;
-  static constexpr const char* wire_name = "wait_for_events";
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, wait_for_events& x) {
-  return f(caf::meta::type_name("wait_for_events"), x.user_id, x.since_pos, x.room_ids,
-           x.timeout_ms);
-}
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(wait_for_events, user_id, since_pos, room_ids, timeout_ms)
-
-/// Request to the notifier: answer once this instance has seen the events
-/// stream reach `pos` (read-your-writes after a write through a writer).
-struct await_position {
-  int64_t pos = 0;
-  static constexpr const char* wire_name = "await_position";
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, await_position& x) {
-  return f(caf::meta::type_name("await_position"), x.pos);
-}
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(await_position, pos)
-
 } // namespace axon::msg

@@ -37,23 +37,59 @@ public:
     if (timed_out) throw matrix_error(errc::timeout, "the events writer did not answer in time");
     // Read-your-writes: don't answer before this instance's readers can see
     // what was just written (DESIGN.md, "Streams and positions").
-    if (roles_.events_position->load() < out.stream_pos)
-      self->request(roles_.notifier, request_timeout, msg::await_position{out.stream_pos})
-        .receive([](int64_t) {}, [&](caf::error& err) { raise(err); });
+    await_position(self, stream_id::events, out.stream_pos);
     return out;
   }
 
-  int64_t wait_for_events(const msg::wait_for_events& req) override {
+  int64_t put_account_data(const msg::put_account_data& req) override {
+    return ask_writer(roles_.account_data_writer, req, stream_id::account_data);
+  }
+
+  int64_t update_room_tag(const msg::update_room_tag& req) override {
+    return ask_writer(roles_.account_data_writer, req, stream_id::account_data);
+  }
+
+  std::vector<int64_t> wait_for_updates(const msg::wait_for_updates& req) override {
     caf::scoped_actor self{sys_};
-    int64_t pos = 0;
+    std::vector<int64_t> pos;
     self->request(roles_.notifier, std::chrono::milliseconds(req.timeout_ms) + request_timeout, req)
-      .receive([&](int64_t p) { pos = p; }, [&](caf::error& err) { raise(err); });
+      .receive([&](std::vector<int64_t>& p) { pos = std::move(p); },
+               [&](caf::error& err) { raise(err); });
     return pos;
   }
 
-  int64_t events_position() override { return roles_.events_position->load(); }
+  int64_t position(stream_id s) override { return roles_.positions->get(s); }
+  std::vector<int64_t> positions() override { return roles_.positions->snapshot(); }
 
 private:
+  /// Asks a single-writer stream's writer; returns the position it wrote at,
+  /// once readers here can see it.
+  template <class Handle, class Request>
+  int64_t ask_writer(const Handle& writer, const Request& req, stream_id s) {
+    if (!writer)
+      throw matrix_error(errc::unavailable,
+                         std::string("the ") + stream_name(s) + " writer is not reachable");
+    caf::scoped_actor self{sys_};
+    int64_t pos = 0;
+    bool timed_out = false;
+    self->send(writer, req);
+    self->receive([&](int64_t p) { pos = p; }, [&](caf::error& err) { raise(err); },
+                  caf::after(request_timeout) >> [&] { timed_out = true; });
+    if (timed_out)
+      throw matrix_error(errc::timeout, std::string("the ") + stream_name(s) + " writer did not answer in time");
+    await_position(self, s, pos);
+    return pos;
+  }
+
+  /// Read-your-writes: returns once this instance's readers can see `pos` of
+  /// stream `s` (DESIGN.md, "Streams and positions").
+  void await_position(caf::scoped_actor& self, stream_id s, int64_t pos) {
+    if (roles_.positions->get(s) >= pos) return;
+    self->request(roles_.notifier, request_timeout,
+                  msg::await_stream_position{static_cast<uint8_t>(s), pos})
+      .receive([](int64_t) {}, [&](caf::error& err) { raise(err); });
+  }
+
   caf::actor_system& sys_;
   local_roles roles_;
 };
@@ -61,6 +97,9 @@ private:
 caf::behavior stream_bus(caf::event_based_actor* self, std::vector<caf::actor> subscribers) {
   return {
     [=](const msg::events_advanced& adv) {
+      for (auto& s : subscribers) self->send(s, adv);
+    },
+    [=](const msg::stream_advanced& adv) {
       for (auto& s : subscribers) self->send(s, adv);
     },
   };

@@ -12,9 +12,10 @@ namespace axon::transport {
 struct local_roles {
   std::vector<std::string> events_writer_names;   ///< stream_writers.events, in order
   std::vector<events_writer_actor> events_writers; ///< same order
+  account_data_writer_actor account_data_writer; ///< null when another instance writes it
   notifier_actor notifier;
-  /// The notifier's events position (see spawn_notifier).
-  std::shared_ptr<std::atomic<int64_t>> events_position;
+  /// The notifier's stream positions (see spawn_notifier).
+  std::shared_ptr<stream_positions> positions;
 };
 
 /// A transport delivering to actors of this process. Writers that live in

@@ -11,13 +11,16 @@
 #include "actors/http/http_server.hpp"
 #include "actors/http/services.hpp"
 #include "actors/notifier/notifier.hpp"
+#include "actors/streams/account_data_writer.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/crypto.hpp"
+#include "storage/stores/account_data_store.hpp"
 #include "storage/stores/accounts_store.hpp"
 #include "storage/stores/events_store.hpp"
 #include "storage/stores/rooms_store.hpp"
 #include "transport/local_transport.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -147,6 +150,7 @@ int run(const options& opts) {
     return 1;
   }
   storage::accounts_store accounts(*pool);
+  storage::account_data_store account_data(*pool);
   storage::rooms_store rooms(*pool);
   storage::events_store events(*pool);
 
@@ -165,9 +169,19 @@ int run(const options& opts) {
   auto instance = cfg.instance_name();
   auto start_pos = events.max_stream_ordering();
   transport::local_roles roles;
-  roles.events_position = std::make_shared<std::atomic<int64_t>>(start_pos);
-  roles.notifier = actors::spawn_notifier(sys, start_pos, roles.events_position);
+  roles.positions = std::make_shared<stream_positions>();
+  std::vector<int64_t> start(stream_count, 0);
+  start[index(stream_id::events)] = start_pos;
+  start[index(stream_id::account_data)] = account_data.max_stream_id();
+  roles.notifier = actors::spawn_notifier(sys, start, roles.positions);
   auto bus = transport::spawn_stream_bus(sys, {caf::actor_cast<caf::actor>(roles.notifier)});
+  auto hosts = [&](const std::vector<std::string>& writers) {
+    return std::find(writers.begin(), writers.end(), instance) != writers.end();
+  };
+  actors::stream_writer_deps stream_deps{pool.get(), instance, bus};
+  if (hosts(cfg.stream_writers.account_data))
+    roles.account_data_writer = actors::spawn_account_data_writer(
+      sys, stream_deps, start[index(stream_id::account_data)]);
   roles.events_writer_names = cfg.stream_writers.events;
   for (auto& name : cfg.stream_writers.events) {
     if (name == instance)
@@ -185,6 +199,7 @@ int run(const options& opts) {
   ctx.cfg = &cfg;
   ctx.pool = pool.get();
   ctx.accounts = &accounts;
+  ctx.account_data = &account_data;
   ctx.rooms = &rooms;
   ctx.events = &events;
   ctx.transport = tr.get();
@@ -219,6 +234,9 @@ int run(const options& opts) {
   caf::anon_send_exit(bus, caf::exit_reason::user_shutdown);
   for (auto& w : roles.events_writers)
     if (w) caf::anon_send_exit(caf::actor_cast<caf::actor>(w), caf::exit_reason::user_shutdown);
+  if (roles.account_data_writer)
+    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.account_data_writer),
+                        caf::exit_reason::user_shutdown);
   if (auto& pf = cfg.is_worker() ? cfg.worker_pid_file : cfg.pid_file; !pf.empty())
     fs::remove(pf);
   return 0;

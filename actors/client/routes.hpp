@@ -17,5 +17,6 @@ void add_account_routes(std::vector<http::route>& out);
 void add_room_routes(std::vector<http::route>& out);
 void add_timeline_routes(std::vector<http::route>& out);
 void add_sync_routes(std::vector<http::route>& out);
+void add_account_data_routes(std::vector<http::route>& out);
 
 } // namespace axon::client

@@ -7,6 +7,7 @@
 // per key at or before p.
 #include "actors/client/common.hpp"
 #include "actors/client/routes.hpp"
+#include "actors/client/sync_streams.hpp"
 #include "matrix/filter.hpp"
 #include "matrix/stream_token.hpp"
 #include "storage/stores/accounts_store.hpp"
@@ -39,7 +40,7 @@ const std::set<std::string> invite_state_types = {
 
 struct sync_params {
   matrix::sync_filter filter;
-  std::optional<int64_t> since;
+  std::optional<std::vector<int64_t>> since; ///< token order, one per stream
   bool full_state = false;
   int64_t timeout_ms = 0;
 };
@@ -71,7 +72,10 @@ sync_params parse_params(request& req) {
   if (auto s = req.query_param("since")) {
     auto t = matrix::parse_stream_token(*s);
     if (!t) fail(errc::invalid_param, "Invalid since token");
-    p.since = t->events;
+    std::vector<int64_t> since(stream_count, 0);
+    since[0] = t->events;
+    for (size_t i = 0; i < t->others.size() && i + 1 < stream_count; ++i) since[i + 1] = t->others[i];
+    p.since = std::move(since);
   }
   if (auto fs = req.query_param("full_state")) p.full_state = *fs == "true";
   if (auto sp = req.query_param("set_presence"))
@@ -83,8 +87,9 @@ sync_params parse_params(request& req) {
 
 class sync_builder {
 public:
-  sync_builder(request& req, const sync_params& p, int64_t pos)
-    : req_(req), p_(p), pos_(pos), now_(now_ms()) {
+  sync_builder(request& req, const sync_params& p, std::vector<int64_t> positions)
+    : req_(req), p_(p), positions_(std::move(positions)), pos_(positions_[0]), now_(now_ms()) {
+    if (p.since) since_ = (*p.since)[0];
     auto lim = p.filter.room.timeline.limit;
     limit_ = lim < 0 ? default_timeline_limit : std::min<int64_t>(lim, max_timeline_limit);
   }
@@ -94,32 +99,45 @@ public:
     auto& me = req_.auth().user_id;
     json join = json::object(), invite = json::object(), leave = json::object();
     std::unordered_map<std::string, storage::membership_row> changed;
-    if (p_.since)
-      for (auto& m : req_.ctx->rooms->membership_changes(me, *p_.since, pos_))
+    if (since_)
+      for (auto& m : req_.ctx->rooms->membership_changes(me, *since_, pos_))
         changed[m.room_id] = m;
     std::unordered_set<std::string> active;
-    if (p_.since && !p_.full_state)
-      for (auto& r : req_.ctx->events->rooms_with_events(*p_.since, pos_)) active.insert(r);
+    if (since_ && !p_.full_state)
+      for (auto& r : req_.ctx->events->rooms_with_events(*since_, pos_)) active.insert(r);
 
-    for (auto& m : req_.ctx->rooms->memberships(me)) {
+    auto memberships = req_.ctx->rooms->memberships(me);
+    for (auto& m : memberships) {
       if (m.stream_ordering > pos_ || m.forgotten) continue;
       if (!room_wanted(m.room_id)) continue;
-      bool is_new = !p_.since || changed.count(m.room_id);
+      bool is_new = !since_ || changed.count(m.room_id);
       if (m.membership == "join") {
-        if (!p_.since || is_new) joined_room(join, m.room_id, std::nullopt, true);
-        else if (p_.full_state) joined_room(join, m.room_id, p_.since, true);
-        else if (active.count(m.room_id)) joined_room(join, m.room_id, p_.since, false);
+        if (!since_ || is_new) {
+          joined_room(join, m.room_id, std::nullopt, true);
+          full_rooms_.push_back(m.room_id);
+        } else if (p_.full_state) {
+          joined_room(join, m.room_id, since_, true);
+          full_rooms_.push_back(m.room_id);
+        }
+        else if (active.count(m.room_id)) joined_room(join, m.room_id, since_, false);
       } else if (m.membership == "invite") {
         if (is_new || p_.full_state) invited_room(invite, m);
       } else if (m.membership == "leave" || m.membership == "ban") {
-        bool show = p_.since ? (is_new || (p_.full_state && p_.filter.room.include_leave))
+        bool show = since_ ? (is_new || (p_.full_state && p_.filter.room.include_leave))
                              : p_.filter.room.include_leave;
         if (show) left_room(leave, m);
       }
     }
+    bool news = !join.empty() || !invite.empty() || !leave.empty();
     out["rooms"] = {{"join", join}, {"invite", invite}, {"leave", leave}};
-    out["next_batch"] = matrix::stream_token{pos_, {}}.to_string();
-    return !join.empty() || !invite.empty() || !leave.empty();
+    sync_context c{req_, p_.filter, p_.since, positions_, p_.full_state, {}, {}};
+    for (auto& m : memberships)
+      if (m.membership == "join" && m.stream_ordering <= pos_) c.joined_rooms.push_back(m.room_id);
+    c.full_rooms = full_rooms_;
+    news |= add_stream_sections(c, out);
+    matrix::stream_token next{positions_[0], {positions_.begin() + 1, positions_.end()}};
+    out["next_batch"] = next.to_string();
+    return news;
   }
 
 private:
@@ -248,10 +266,10 @@ private:
   }
 
   void left_room(json& out, const storage::membership_row& m) {
-    auto from = p_.since.value_or(0);
+    auto from = since_.value_or(0);
     auto t = load_timeline(m.room_id, from, m.stream_ordering);
     std::vector<json> state;
-    if (!p_.since || t.limited) state = req_.ctx->events->state_at(m.room_id, t.start);
+    if (!since_ || t.limited) state = req_.ctx->events->state_at(m.room_id, t.start);
     out[m.room_id] = {{"timeline",
                        {{"events", t.events},
                         {"limited", t.limited},
@@ -261,7 +279,10 @@ private:
 
   request& req_;
   const sync_params& p_;
-  int64_t pos_;
+  std::vector<int64_t> positions_; ///< every stream, token order
+  int64_t pos_;                    ///< events
+  std::optional<int64_t> since_;   ///< events
+  std::vector<std::string> full_rooms_;
   int64_t now_;
   int64_t limit_;
 };
@@ -275,19 +296,17 @@ std::vector<std::string> joined_room_ids(request& req) {
 
 response sync(request& req) {
   auto p = parse_params(req);
-  auto pos = req.ctx->transport->events_position();
+  auto pos = req.ctx->transport->positions();
   json out;
   bool news = sync_builder(req, p, pos).build(out);
   if (!news && p.since && p.timeout_ms > 0) {
-    msg::wait_for_events w{req.auth().user_id, pos, joined_room_ids(req), p.timeout_ms};
-    auto woke = req.ctx->transport->wait_for_events(w);
-    if (woke > pos) {
+    msg::wait_for_updates w{req.auth().user_id, pos, joined_room_ids(req), p.timeout_ms};
+    auto woke = req.ctx->transport->wait_for_updates(w);
+    if (woke != pos) {
       out = json::object();
       sync_builder(req, p, woke).build(out);
     }
   }
-  // account_data, presence, to_device and device lists come with their
-  // streams (issue 3); until then those optional sections are left out.
   return {200, out};
 }
 

@@ -15,6 +15,7 @@
 namespace axon::config { struct homeserver_config; }
 namespace axon::storage {
 class pool;
+class account_data_store;
 class accounts_store;
 class rooms_store;
 class events_store;
@@ -34,6 +35,7 @@ struct server_context {
   const config::homeserver_config* cfg = nullptr;
   storage::pool* pool = nullptr;
   storage::accounts_store* accounts = nullptr;
+  storage::account_data_store* account_data = nullptr;
   storage::rooms_store* rooms = nullptr;
   storage::events_store* events = nullptr;
   transport::transport* transport = nullptr;

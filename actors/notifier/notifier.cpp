@@ -1,9 +1,9 @@
 // actors/notifier/notifier.cpp
 //
-// Waiters register with the position their client has seen. A short history
+// Waiters register with the positions their client has seen. A short history
 // of recent rows closes the race between "the handler found nothing new" and
 // "the waiter is registered": rows that arrived in between are checked on
-// registration.
+// registration; a waiter older than the history wakes at once.
 #include "actors/notifier/notifier.hpp"
 
 #include <deque>
@@ -17,27 +17,36 @@ namespace {
 
 // ---- constants ---------------------------------------------------------------
 
-/// Rows kept for late registrations; older `since` positions wake at once.
-constexpr size_t history_rows = 4096;
+/// Rows kept for late registrations.
+constexpr size_t history_rows = 8192;
 
 // ---- state -------------------------------------------------------------------
+
+/// Whom a row of any stream concerns.
+struct entry {
+  size_t stream;
+  int64_t pos;
+  std::string room_id;
+  std::vector<std::string> users;
+};
 
 struct waiter {
   std::string user_id;
   std::unordered_set<std::string> rooms;
-  caf::typed_response_promise<int64_t> rp;
+  caf::typed_response_promise<std::vector<int64_t>> rp;
 };
 
 struct notifier_state {
-  int64_t pos = 0;
-  std::shared_ptr<std::atomic<int64_t>> published; ///< `pos`, for request threads
-  std::deque<msg::events_row> history;
+  std::vector<int64_t> pos;            ///< per stream, token order
+  std::vector<int64_t> history_floor;  ///< per stream: history covers (floor, pos]
+  std::shared_ptr<stream_positions> published;
+  std::deque<entry> history;
   uint64_t next_id = 0;
   std::unordered_map<uint64_t, waiter> waiters;
   /// room id -> waiters interested in it; user id -> waiters of that user.
   std::unordered_map<std::string, std::unordered_set<uint64_t>> by_room, by_user;
-  /// Requests waiting for the stream to reach a position, by position.
-  std::multimap<int64_t, caf::typed_response_promise<int64_t>> position_waiters;
+  /// Requests waiting for a stream to reach a position: (stream, pos).
+  std::multimap<std::pair<size_t, int64_t>, caf::typed_response_promise<int64_t>> position_waiters;
   static inline const char* name = "notifier";
 };
 
@@ -45,9 +54,11 @@ using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 
 // ---- helpers -------------------------------------------------------------------
 
-bool concerns(const waiter& w, const msg::events_row& row) {
-  return w.rooms.count(row.room_id) ||
-         (row.type == "m.room.member" && row.state_key == w.user_id);
+bool concerns(const waiter& w, const entry& e) {
+  if (!e.room_id.empty() && w.rooms.count(e.room_id)) return true;
+  for (auto& u : e.users)
+    if (u == w.user_id) return true;
+  return false;
 }
 
 void wake(notifier_state& st, uint64_t id) {
@@ -63,50 +74,81 @@ void wake(notifier_state& st, uint64_t id) {
   st.waiters.erase(i);
 }
 
+/// Records rows of `stream` up to `pos` and wakes whoever they concern.
+void advance(notifier_state& st, size_t stream, int64_t pos, std::vector<entry> rows) {
+  std::unordered_set<uint64_t> to_wake;
+  for (auto& e : rows) {
+    if (!e.room_id.empty())
+      if (auto i = st.by_room.find(e.room_id); i != st.by_room.end())
+        to_wake.insert(i->second.begin(), i->second.end());
+    for (auto& u : e.users)
+      if (auto i = st.by_user.find(u); i != st.by_user.end())
+        to_wake.insert(i->second.begin(), i->second.end());
+    st.history.push_back(std::move(e));
+    if (st.history.size() > history_rows) {
+      auto& old = st.history.front();
+      st.history_floor[old.stream] = std::max(st.history_floor[old.stream], old.pos);
+      st.history.pop_front();
+    }
+  }
+  if (pos > st.pos[stream]) {
+    st.pos[stream] = pos;
+    st.published->at[stream].store(pos);
+  }
+  for (auto id : to_wake) wake(st, id);
+  for (auto i = st.position_waiters.lower_bound({stream, INT64_MIN});
+       i != st.position_waiters.end() && i->first.first == stream && i->first.second <= st.pos[stream];)
+    {
+      i->second.deliver(st.pos[stream]);
+      i = st.position_waiters.erase(i);
+    }
+}
+
+/// True when something past `since` already concerns the waiter.
+bool ready_now(const notifier_state& st, const waiter& w, const std::vector<int64_t>& since) {
+  for (size_t s = 0; s < stream_count; ++s)
+    if (s < since.size() && since[s] < st.pos[s] && since[s] < st.history_floor[s]) return true;
+  for (auto it = st.history.rbegin(); it != st.history.rend(); ++it)
+    if (it->stream < since.size() && it->pos > since[it->stream] && concerns(w, *it)) return true;
+  return false;
+}
+
 // ---- behavior ------------------------------------------------------------------
 
-caf::behavior notifier(caf::stateful_actor<notifier_state>* self, int64_t start_pos,
-                       std::shared_ptr<std::atomic<int64_t>> position) {
-  self->state.pos = start_pos;
-  position->store(start_pos);
-  self->state.published = std::move(position);
+caf::behavior notifier(caf::stateful_actor<notifier_state>* self, std::vector<int64_t> start,
+                       std::shared_ptr<stream_positions> positions) {
+  auto& st = self->state;
+  start.resize(stream_count, 0);
+  st.pos = start;
+  st.history_floor = start;
+  for (size_t s = 0; s < stream_count; ++s) positions->at[s].store(start[s]);
+  st.published = std::move(positions);
   return {
     [=](msg::events_advanced& adv) {
-      auto& st = self->state;
-      if (adv.pos > st.pos) {
-        st.pos = adv.pos;
-        st.published->store(st.pos);
+      std::vector<entry> rows;
+      rows.reserve(adv.rows.size());
+      for (auto& r : adv.rows) {
+        entry e{index(stream_id::events), r.pos, r.room_id, {}};
+        // A membership change concerns its target even before they are in
+        // the room (invites).
+        if (r.type == "m.room.member") e.users.push_back(r.state_key);
+        rows.push_back(std::move(e));
       }
-      while (!st.position_waiters.empty() && st.position_waiters.begin()->first <= st.pos) {
-        st.position_waiters.begin()->second.deliver(st.pos);
-        st.position_waiters.erase(st.position_waiters.begin());
-      }
-      std::unordered_set<uint64_t> to_wake;
-      for (auto& row : adv.rows) {
-        if (auto i = st.by_room.find(row.room_id); i != st.by_room.end())
-          to_wake.insert(i->second.begin(), i->second.end());
-        if (row.type == "m.room.member")
-          if (auto i = st.by_user.find(row.state_key); i != st.by_user.end())
-            to_wake.insert(i->second.begin(), i->second.end());
-        st.history.push_back(std::move(row));
-        if (st.history.size() > history_rows) st.history.pop_front();
-      }
-      for (auto id : to_wake) wake(st, id);
+      advance(self->state, index(stream_id::events), adv.pos, std::move(rows));
     },
-    [=](msg::wait_for_events& req) -> caf::typed_response_promise<int64_t> {
+    [=](msg::stream_advanced& adv) {
+      if (adv.stream >= stream_count) return;
+      std::vector<entry> rows;
+      rows.reserve(adv.rows.size());
+      for (auto& r : adv.rows)
+        rows.push_back({adv.stream, r.pos, std::move(r.room_id), std::move(r.user_ids)});
+      advance(self->state, adv.stream, adv.pos, std::move(rows));
+    },
+    [=](msg::wait_for_updates& req) -> caf::typed_response_promise<std::vector<int64_t>> {
       auto& st = self->state;
-      auto rp = self->make_response_promise<int64_t>();
+      auto rp = self->make_response_promise<std::vector<int64_t>>();
       waiter w{req.user_id, {req.room_ids.begin(), req.room_ids.end()}, rp};
-      // Something newer than the client has seen may have arrived already.
-      bool ready = req.timeout_ms <= 0;
-      if (!ready && req.since_pos < st.pos) {
-        if (st.history.empty() || st.history.front().pos > req.since_pos + 1) ready = true;
-        for (auto it = st.history.rbegin(); !ready && it != st.history.rend(); ++it) {
-          if (it->pos <= req.since_pos) break;
-          ready = concerns(w, *it);
-        }
-      }
-      if (ready) {
+      if (req.timeout_ms <= 0 || ready_now(st, w, req.since)) {
         rp.deliver(st.pos);
         return rp;
       }
@@ -118,10 +160,11 @@ caf::behavior notifier(caf::stateful_actor<notifier_state>* self, int64_t start_
       return rp;
     },
     [=](timeout_atom, uint64_t id) { wake(self->state, id); },
-    [=](msg::await_position& req) -> caf::typed_response_promise<int64_t> {
+    [=](msg::await_stream_position& req) -> caf::typed_response_promise<int64_t> {
+      auto& st = self->state;
       auto rp = self->make_response_promise<int64_t>();
-      if (req.pos <= self->state.pos) rp.deliver(self->state.pos);
-      else self->state.position_waiters.emplace(req.pos, rp);
+      if (req.stream >= stream_count || req.pos <= st.pos[req.stream]) rp.deliver(req.pos);
+      else st.position_waiters.emplace(std::make_pair(size_t{req.stream}, req.pos), rp);
       return rp;
     },
     [=](caf::get_atom) { return self->state.pos; },
@@ -130,9 +173,9 @@ caf::behavior notifier(caf::stateful_actor<notifier_state>* self, int64_t start_
 
 } // namespace
 
-notifier_actor spawn_notifier(caf::actor_system& sys, int64_t start_pos,
-                              std::shared_ptr<std::atomic<int64_t>> position) {
-  return caf::actor_cast<notifier_actor>(sys.spawn(notifier, start_pos, std::move(position)));
+notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start,
+                              std::shared_ptr<stream_positions> positions) {
+  return caf::actor_cast<notifier_actor>(sys.spawn(notifier, std::move(start), std::move(positions)));
 }
 
 } // namespace axon::actors

@@ -1,0 +1,44 @@
+// actors/client/sync_streams.hpp -- how each stream adds its part to a /sync
+// response. The rooms (events stream) are built in sync_handler.cpp; every
+// other stream has one `add_*` function here, called in token order.
+#pragma once
+
+#include "actors/client/common.hpp"
+#include "matrix/filter.hpp"
+#include "messages/streams.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace axon::client {
+
+struct sync_context {
+  request& req;
+  const matrix::sync_filter& filter;
+  std::optional<std::vector<int64_t>> since; ///< the client's token, token order
+  std::vector<int64_t> pos;                  ///< the positions this response covers
+  bool full_state = false;
+  std::vector<std::string> joined_rooms;     ///< rooms the user is joined to at `pos`
+  /// Rooms whose entry in rooms.join was built from scratch in this response
+  /// (initial sync, new join, full_state): streams send them everything.
+  std::vector<std::string> full_rooms;
+
+  const std::string& user_id() const { return req.auth().user_id; }
+  /// The client's position of `s` (0 for an initial sync).
+  int64_t since_of(stream_id s) const { return since ? (*since)[index(s)] : 0; }
+  int64_t pos_of(stream_id s) const { return pos[index(s)]; }
+  /// True when the stream has rows the client has not seen.
+  bool moved(stream_id s) const { return !since || since_of(s) < pos_of(s); }
+};
+
+/// rooms.join[room_id], created as a minimal valid entry when absent.
+json& joined_entry(json& out, const std::string& room_id, const sync_context& c);
+
+/// Adds every stream's sections to `out`; true when any of them is news.
+bool add_stream_sections(const sync_context& c, json& out);
+
+// One per stream, in token order after events.
+bool add_account_data(const sync_context& c, json& out);
+
+} // namespace axon::client

@@ -1,0 +1,113 @@
+// messages/streams.hpp -- the streams besides events (DESIGN.md, "Streams and
+// positions"): their ids, the rows writers publish, and what the notifier is
+// asked. Each stream has one writer role; its rows say whom they concern so
+// every instance's notifier can wake exactly the /sync requests that care.
+#pragma once
+
+#include <caf/meta/type_name.hpp>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace axon {
+
+/// Every stream a sync token carries, in token order (events first). Never
+/// reorder: tokens handed to clients depend on it.
+enum class stream_id : uint8_t {
+  events = 0,
+  typing,
+  receipts,
+  presence,
+  account_data,
+  to_device,
+  device_lists,
+  push_rules,
+};
+constexpr size_t stream_count = 8;
+
+/// Synapse's stream names (replication and `stream_writers` keys).
+const char* stream_name(stream_id s);
+inline size_t index(stream_id s) { return static_cast<size_t>(s); }
+
+/// The newest position of each stream this instance has seen; written only by
+/// the notifier, read by request threads without a round trip.
+struct stream_positions {
+  std::array<std::atomic<int64_t>, stream_count> at{};
+  int64_t get(stream_id s) const { return at[index(s)].load(); }
+  std::vector<int64_t> snapshot() const {
+    std::vector<int64_t> out(stream_count);
+    for (size_t i = 0; i < stream_count; ++i) out[i] = at[i].load();
+    return out;
+  }
+};
+
+} // namespace axon
+
+namespace axon::msg {
+
+/// One row of a stream: whom it concerns. `room_id` set: the members of that
+/// room; `user_ids`: those users (either or both).
+struct stream_row {
+  int64_t pos = 0;
+  std::string room_id;
+  std::vector<std::string> user_ids;
+  static constexpr const char* wire_name = "stream_row";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_row& x) {
+  return f(caf::meta::type_name("stream_row"), x.pos, x.room_id, x.user_ids);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(stream_row, pos, room_id, user_ids)
+
+/// Writer `instance` has persisted stream `stream` up to `pos`.
+struct stream_advanced {
+  uint8_t stream = 0; ///< a stream_id
+  std::string instance;
+  int64_t pos = 0;
+  std::vector<stream_row> rows;
+  static constexpr const char* wire_name = "stream_advanced";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_advanced& x) {
+  return f(caf::meta::type_name("stream_advanced"), x.stream, x.instance, x.pos, x.rows);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(stream_advanced, stream, instance, pos, rows)
+
+/// Long-poll request to the notifier: answer with every stream's position as
+/// soon as a row past `since` (one position per stream, token order)
+/// concerns `user_id` or one of `room_ids`, or after `timeout_ms`.
+struct wait_for_updates {
+  std::string user_id;
+  std::vector<int64_t> since;
+  std::vector<std::string> room_ids;
+  int64_t timeout_ms = 0;
+  static constexpr const char* wire_name = "wait_for_updates";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wait_for_updates& x) {
+  return f(caf::meta::type_name("wait_for_updates"), x.user_id, x.since, x.room_ids, x.timeout_ms);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(wait_for_updates, user_id, since, room_ids, timeout_ms)
+
+/// Request to the notifier: answer once stream `stream` has reached `pos`
+/// here (read-your-writes after a write through a writer).
+struct await_stream_position {
+  uint8_t stream = 0;
+  int64_t pos = 0;
+  static constexpr const char* wire_name = "await_stream_position";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, await_stream_position& x) {
+  return f(caf::meta::type_name("await_stream_position"), x.stream, x.pos);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(await_stream_position, stream, pos)
+
+} // namespace axon::msg
