@@ -22,10 +22,25 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<msg::events_advanced>("events_advanced");
   cfg.add_message_type<msg::put_account_data>("put_account_data");
   cfg.add_message_type<msg::update_room_tag>("update_room_tag");
+  cfg.add_message_type<msg::change_push_rule>("change_push_rule");
+  cfg.add_message_type<msg::set_typing>("set_typing");
+  cfg.add_message_type<msg::get_typing>("get_typing");
+  cfg.add_message_type<msg::typing_room>("typing_room");
+  cfg.add_message_type<msg::typing_snapshot>("typing_snapshot");
+  cfg.add_message_type<msg::put_receipt>("put_receipt");
+  cfg.add_message_type<msg::set_presence>("set_presence");
+  cfg.add_message_type<msg::user_syncing>("user_syncing");
+  cfg.add_message_type<msg::to_device_delivery>("to_device_delivery");
+  cfg.add_message_type<msg::send_to_device>("send_to_device");
+  cfg.add_message_type<msg::ack_to_device>("ack_to_device");
   cfg.add_message_type<msg::stream_row>("stream_row");
   cfg.add_message_type<msg::stream_advanced>("stream_advanced");
   cfg.add_message_type<msg::wait_for_updates>("wait_for_updates");
   cfg.add_message_type<msg::await_stream_position>("await_stream_position");
+  cfg.add_message_type<msg::upload_keys>("upload_keys");
+  cfg.add_message_type<msg::claim_keys>("claim_keys");
+  cfg.add_message_type<msg::claim_keys_reply>("claim_keys_reply");
+  cfg.add_message_type<msg::device_list_changed>("device_list_changed");
   cfg.add_error_category(caf::atom("matrix"),
                          [](uint8_t code, caf::atom_value, const caf::message& ctx) -> std::string {
                            std::string s = to_string(static_cast<errc>(code));

@@ -4,9 +4,14 @@
 #pragma once
 
 #include "messages/account_data.hpp"
+#include "messages/device_lists.hpp"
+#include "messages/ephemeral.hpp"
 #include "messages/errors.hpp"
 #include "messages/events.hpp"
+#include "messages/presence.hpp"
+#include "messages/push_rules.hpp"
 #include "messages/streams.hpp"
+#include "messages/to_device.hpp"
 
 #include <caf/all.hpp>
 
@@ -31,6 +36,37 @@ using events_writer_actor = caf::typed_actor<
 using account_data_writer_actor = caf::typed_actor<
   caf::replies_to<msg::put_account_data>::with<int64_t>,
   caf::replies_to<msg::update_room_tag>::with<int64_t>>;
+
+/// typing writer: owns the typing stream; typing state lives in its memory.
+using typing_writer_actor = caf::typed_actor<
+  caf::replies_to<msg::set_typing>::with<int64_t>,
+  caf::replies_to<msg::get_typing>::with<msg::typing_snapshot>>;
+
+/// receipts writer: owns the receipts stream.
+using receipts_writer_actor = caf::typed_actor<
+  caf::replies_to<msg::put_receipt>::with<int64_t>>;
+
+/// device_lists writer: owns device keys, one-time and fallback keys and the
+/// device_lists stream.
+using device_lists_writer_actor = caf::typed_actor<
+  caf::replies_to<msg::upload_keys>::with<int64_t>,
+  caf::replies_to<msg::claim_keys>::with<msg::claim_keys_reply>,
+  caf::replies_to<msg::device_list_changed>::with<int64_t>>;
+
+/// presence writer: owns the presence stream and the presence state machine
+/// (idle and sync timers).
+using presence_writer_actor = caf::typed_actor<
+  caf::replies_to<msg::set_presence>::with<int64_t>,
+  caf::replies_to<msg::user_syncing>::with<int64_t>>;
+
+/// to_device writer: owns the to_device stream (device inboxes).
+using to_device_writer_actor = caf::typed_actor<
+  caf::replies_to<msg::send_to_device>::with<int64_t>,
+  caf::replies_to<msg::ack_to_device>::with<int64_t>>;
+
+/// push_rules writer: owns the push_rules stream (every user's push rules).
+using push_rules_writer_actor = caf::typed_actor<
+  caf::replies_to<msg::change_push_rule>::with<int64_t>>;
 
 /// notifier: one per instance; wakes waiting /sync requests.
 using notifier_actor = caf::typed_actor<

@@ -49,6 +49,74 @@ public:
     return ask_writer(roles_.account_data_writer, req, stream_id::account_data);
   }
 
+  int64_t change_push_rule(const msg::change_push_rule& req) override {
+    return ask_writer(roles_.push_rules_writer, req, stream_id::push_rules);
+  }
+
+  int64_t set_presence(const msg::set_presence& req) override {
+    return ask_writer(roles_.presence_writer, req, stream_id::presence);
+  }
+
+  void user_syncing(const msg::user_syncing& req, bool wait) override {
+    if (!roles_.presence_writer) return;
+    if (!wait) {
+      // The writer's reply goes nowhere: no thread waits for it.
+      caf::anon_send(roles_.presence_writer, req);
+      return;
+    }
+    try {
+      ask_writer(roles_.presence_writer, req, stream_id::presence);
+    } catch (const matrix_error&) {
+      // Best effort: a presence failure never fails the /sync.
+    }
+  }
+
+  int64_t upload_keys(const msg::upload_keys& req) override {
+    return ask_writer(roles_.device_lists_writer, req, stream_id::device_lists);
+  }
+
+  msg::claim_keys_reply claim_keys(const msg::claim_keys& req) override {
+    auto& writer = roles_.device_lists_writer;
+    if (!writer) throw matrix_error(errc::unavailable, "the device_lists writer is not reachable");
+    caf::scoped_actor self{sys_};
+    msg::claim_keys_reply out;
+    self->request(writer, request_timeout, req)
+      .receive([&](msg::claim_keys_reply& r) { out = std::move(r); },
+               [&](caf::error& err) { raise(err); });
+    return out;
+  }
+
+  int64_t device_list_changed(const msg::device_list_changed& req) override {
+    return ask_writer(roles_.device_lists_writer, req, stream_id::device_lists);
+  }
+
+  int64_t set_typing(const msg::set_typing& req) override {
+    return ask_writer(roles_.typing_writer, req, stream_id::typing);
+  }
+
+  msg::typing_snapshot get_typing(const msg::get_typing& req) override {
+    if (!roles_.typing_writer)
+      throw matrix_error(errc::unavailable, "the typing writer is not reachable");
+    caf::scoped_actor self{sys_};
+    msg::typing_snapshot out;
+    self->request(roles_.typing_writer, request_timeout, req)
+      .receive([&](msg::typing_snapshot& r) { out = std::move(r); },
+               [&](caf::error& err) { raise(err); });
+    return out;
+  }
+
+  int64_t put_receipt(const msg::put_receipt& req) override {
+    return ask_writer(roles_.receipts_writer, req, stream_id::receipts);
+  }
+
+  int64_t send_to_device(const msg::send_to_device& req) override {
+    return ask_writer(roles_.to_device_writer, req, stream_id::to_device);
+  }
+
+  int64_t ack_to_device(const msg::ack_to_device& req) override {
+    return ask_writer(roles_.to_device_writer, req, stream_id::to_device);
+  }
+
   std::vector<int64_t> wait_for_updates(const msg::wait_for_updates& req) override {
     caf::scoped_actor self{sys_};
     std::vector<int64_t> pos;

@@ -13,6 +13,12 @@ struct local_roles {
   std::vector<std::string> events_writer_names;   ///< stream_writers.events, in order
   std::vector<events_writer_actor> events_writers; ///< same order
   account_data_writer_actor account_data_writer; ///< null when another instance writes it
+  push_rules_writer_actor push_rules_writer; ///< null when another instance writes it
+  presence_writer_actor presence_writer; ///< null when another instance writes it (or disabled)
+  device_lists_writer_actor device_lists_writer; ///< null when another instance writes it
+  to_device_writer_actor to_device_writer; ///< null when another instance writes it
+  typing_writer_actor typing_writer;     ///< null when another instance writes it
+  receipts_writer_actor receipts_writer; ///< null when another instance writes it
   notifier_actor notifier;
   /// The notifier's stream positions (see spawn_notifier).
   std::shared_ptr<stream_positions> positions;

@@ -8,8 +8,13 @@
 #pragma once
 
 #include "messages/account_data.hpp"
+#include "messages/device_lists.hpp"
+#include "messages/ephemeral.hpp"
 #include "messages/events.hpp"
+#include "messages/presence.hpp"
+#include "messages/push_rules.hpp"
 #include "messages/streams.hpp"
+#include "messages/to_device.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -29,6 +34,41 @@ public:
   /// once this instance's readers can see it.
   virtual int64_t put_account_data(const msg::put_account_data& req) = 0;
   virtual int64_t update_room_tag(const msg::update_room_tag& req) = 0;
+
+  /// Asks the push_rules writer to change a user's push rules; returns the
+  /// push_rules position once this instance's readers can see it.
+  virtual int64_t change_push_rule(const msg::change_push_rule& req) = 0;
+
+  /// Asks the presence writer to set the user's presence; returns the
+  /// presence position once this instance's readers can see it.
+  virtual int64_t set_presence(const msg::set_presence& req) = 0;
+  /// Tells the presence writer a /sync started. With `wait`, returns once
+  /// readers here can see the user's resulting presence; without, returns
+  /// at once. Never raises: presence is best effort for /sync.
+  virtual void user_syncing(const msg::user_syncing& req, bool wait) = 0;
+
+  /// Ask the device_lists writer. upload_keys and device_list_changed return
+  /// the stream position once readers here can see it; claim_keys the keys.
+  virtual int64_t upload_keys(const msg::upload_keys& req) = 0;
+  virtual msg::claim_keys_reply claim_keys(const msg::claim_keys& req) = 0;
+  virtual int64_t device_list_changed(const msg::device_list_changed& req) = 0;
+
+  /// Asks the to_device writer to store messages (idempotent per sending
+  /// device and txn id) / drop a device's acknowledged messages; returns the
+  /// to_device position once this instance's readers can see it.
+  virtual int64_t send_to_device(const msg::send_to_device& req) = 0;
+  virtual int64_t ack_to_device(const msg::ack_to_device& req) = 0;
+
+  /// Asks the typing writer to start/stop a typing notice; returns the typing
+  /// position once this instance's readers can see it.
+  virtual int64_t set_typing(const msg::set_typing& req) = 0;
+  /// Asks the typing writer (typing state lives only there) for the current
+  /// typing users of rooms changed since a position.
+  virtual msg::typing_snapshot get_typing(const msg::get_typing& req) = 0;
+
+  /// Asks the receipts writer to store a receipt; returns its position once
+  /// this instance's readers can see it.
+  virtual int64_t put_receipt(const msg::put_receipt& req) = 0;
 
   /// Long-poll: returns every stream's position (token order) once a row
   /// past `req.since` concerns the waiter, or when the timeout passes.

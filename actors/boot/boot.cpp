@@ -11,13 +11,27 @@
 #include "actors/http/http_server.hpp"
 #include "actors/http/services.hpp"
 #include "actors/notifier/notifier.hpp"
+#include "actors/user_directory/user_directory_updater.hpp"
 #include "actors/streams/account_data_writer.hpp"
+#include "actors/streams/presence_writer.hpp"
+#include "actors/streams/push_rules_writer.hpp"
+#include "actors/streams/device_lists_writer.hpp"
+#include "actors/streams/to_device_writer.hpp"
+#include "actors/streams/receipts_writer.hpp"
+#include "actors/streams/typing_writer.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/crypto.hpp"
 #include "storage/stores/account_data_store.hpp"
 #include "storage/stores/accounts_store.hpp"
+#include "storage/stores/e2e_keys_store.hpp"
 #include "storage/stores/events_store.hpp"
+#include "storage/stores/receipts_store.hpp"
+#include "storage/stores/presence_store.hpp"
+#include "storage/stores/pushers_store.hpp"
+#include "storage/stores/push_rules_store.hpp"
 #include "storage/stores/rooms_store.hpp"
+#include "storage/stores/user_directory_store.hpp"
+#include "storage/stores/to_device_store.hpp"
 #include "transport/local_transport.hpp"
 
 #include <algorithm>
@@ -151,8 +165,15 @@ int run(const options& opts) {
   }
   storage::accounts_store accounts(*pool);
   storage::account_data_store account_data(*pool);
+  storage::push_rules_store push_rules(*pool);
   storage::rooms_store rooms(*pool);
+  storage::pushers_store pushers(*pool);
+  storage::user_directory_store user_directory(*pool);
+  storage::presence_store presence(*pool);
   storage::events_store events(*pool);
+  storage::e2e_keys_store e2e_keys(*pool);
+  storage::to_device_store to_device(*pool);
+  storage::receipts_store receipts(*pool);
 
   caf::actor_system_config sys_cfg;
   register_message_types(sys_cfg);
@@ -173,8 +194,20 @@ int run(const options& opts) {
   std::vector<int64_t> start(stream_count, 0);
   start[index(stream_id::events)] = start_pos;
   start[index(stream_id::account_data)] = account_data.max_stream_id();
+  start[index(stream_id::push_rules)] = push_rules.max_stream_id();
+  start[index(stream_id::presence)] = presence.max_stream_id();
+  start[index(stream_id::device_lists)] = e2e_keys.max_stream_id();
+  start[index(stream_id::to_device)] = to_device.max_stream_id();
+  start[index(stream_id::receipts)] = receipts.max_stream_id();
+  // typing: in memory only, restarts from 0 with its writer.
   roles.notifier = actors::spawn_notifier(sys, start, roles.positions);
-  auto bus = transport::spawn_stream_bus(sys, {caf::actor_cast<caf::actor>(roles.notifier)});
+  std::vector<caf::actor> subscribers{caf::actor_cast<caf::actor>(roles.notifier)};
+  caf::actor directory_updater;
+  if (cfg.update_user_directory_from_worker == instance) {
+    directory_updater = actors::spawn_user_directory_updater(sys, pool.get());
+    subscribers.push_back(directory_updater);
+  }
+  auto bus = transport::spawn_stream_bus(sys, subscribers);
   auto hosts = [&](const std::vector<std::string>& writers) {
     return std::find(writers.begin(), writers.end(), instance) != writers.end();
   };
@@ -182,6 +215,29 @@ int run(const options& opts) {
   if (hosts(cfg.stream_writers.account_data))
     roles.account_data_writer = actors::spawn_account_data_writer(
       sys, stream_deps, start[index(stream_id::account_data)]);
+  if (hosts(cfg.stream_writers.push_rules))
+    roles.push_rules_writer = actors::spawn_push_rules_writer(
+      sys, stream_deps, start[index(stream_id::push_rules)]);
+  // presence.enabled: false tracks nothing: no writer, handlers never ask it.
+  if (cfg.presence_enabled && hosts(cfg.stream_writers.presence)) {
+    actors::presence_writer_deps presence_deps;
+    presence_deps.pool = pool.get();
+    presence_deps.instance_name = instance;
+    presence_deps.publisher = bus;
+    roles.presence_writer =
+      actors::spawn_presence_writer(sys, presence_deps, start[index(stream_id::presence)]);
+  }
+  if (hosts(cfg.stream_writers.device_lists))
+    roles.device_lists_writer = actors::spawn_device_lists_writer(
+      sys, stream_deps, start[index(stream_id::device_lists)]);
+  if (hosts(cfg.stream_writers.to_device))
+    roles.to_device_writer =
+      actors::spawn_to_device_writer(sys, stream_deps, start[index(stream_id::to_device)]);
+  if (hosts(cfg.stream_writers.typing))
+    roles.typing_writer = actors::spawn_typing_writer(sys, stream_deps);
+  if (hosts(cfg.stream_writers.receipts))
+    roles.receipts_writer =
+      actors::spawn_receipts_writer(sys, stream_deps, start[index(stream_id::receipts)]);
   roles.events_writer_names = cfg.stream_writers.events;
   for (auto& name : cfg.stream_writers.events) {
     if (name == instance)
@@ -200,8 +256,15 @@ int run(const options& opts) {
   ctx.pool = pool.get();
   ctx.accounts = &accounts;
   ctx.account_data = &account_data;
+  ctx.push_rules = &push_rules;
   ctx.rooms = &rooms;
+  ctx.pushers = &pushers;
+  ctx.user_directory = &user_directory;
+  ctx.presence = &presence;
   ctx.events = &events;
+  ctx.e2e_keys = &e2e_keys;
+  ctx.to_device = &to_device;
+  ctx.receipts = &receipts;
   ctx.transport = tr.get();
   ctx.key = &*key;
   ctx.limiter = &limiter;
@@ -232,10 +295,29 @@ int run(const options& opts) {
   listeners.clear();
   caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.notifier), caf::exit_reason::user_shutdown);
   caf::anon_send_exit(bus, caf::exit_reason::user_shutdown);
+  if (directory_updater) caf::anon_send_exit(directory_updater, caf::exit_reason::user_shutdown);
   for (auto& w : roles.events_writers)
     if (w) caf::anon_send_exit(caf::actor_cast<caf::actor>(w), caf::exit_reason::user_shutdown);
+  if (roles.presence_writer)
+    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.presence_writer),
+                        caf::exit_reason::user_shutdown);
   if (roles.account_data_writer)
     caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.account_data_writer),
+                        caf::exit_reason::user_shutdown);
+  if (roles.push_rules_writer)
+    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.push_rules_writer),
+                        caf::exit_reason::user_shutdown);
+  if (roles.device_lists_writer)
+    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.device_lists_writer),
+                        caf::exit_reason::user_shutdown);
+  if (roles.typing_writer)
+    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.typing_writer),
+                        caf::exit_reason::user_shutdown);
+  if (roles.receipts_writer)
+    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.receipts_writer),
+                        caf::exit_reason::user_shutdown);
+  if (roles.to_device_writer)
+    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.to_device_writer),
                         caf::exit_reason::user_shutdown);
   if (auto& pf = cfg.is_worker() ? cfg.worker_pid_file : cfg.pid_file; !pf.empty())
     fs::remove(pf);

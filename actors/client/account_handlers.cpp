@@ -13,6 +13,7 @@
 #include "matrix/room_version.hpp"
 #include "storage/stores/accounts_store.hpp"
 #include "storage/stores/rooms_store.hpp"
+#include "transport/transport.hpp"
 
 #include <algorithm>
 
@@ -84,7 +85,7 @@ response capabilities(request& req) {
   for (auto v = matrix::supported_room_versions(); *v; ++v) versions[*v] = "stable";
   return {200,
           {{"capabilities",
-            {{"m.change_password", {{"enabled", false}}},
+            {{"m.change_password", {{"enabled", true}}},
              {"m.room_versions",
               {{"default", req.ctx->cfg->default_room_version}, {"available", versions}}},
              {"m.set_displayname", {{"enabled", true}}},
@@ -213,6 +214,7 @@ response login(request& req) {
   rate_limit(req, "rc_login.account", user_id, rc.login_account.per_second,
              rc.login_account.burst_count);
   auto row = req.ctx->accounts->get_user(user_id);
+  if (row && row->deactivated) fail(errc::user_deactivated, "This account has been deactivated");
   bool ok = row && !row->password_hash.empty() && matrix::check_password(row->password_hash, password);
   if (!ok) {
     rate_limit(req, "rc_login.failed_attempts", user_id, rc.login_failed_attempts.per_second,
@@ -227,12 +229,18 @@ response login(request& req) {
 response logout(request& req) {
   req.ctx->accounts->delete_token_and_device(req.auth().token_hash);
   req.ctx->tokens->erase(req.auth().token_hash);
+  // The device is gone: so are its E2EE keys, and others learn it.
+  req.ctx->transport->device_list_changed({req.auth().user_id, {req.auth().device_id}, true});
   return {200, json::object()};
 }
 
 response logout_all(request& req) {
+  std::vector<std::string> devices;
+  for (auto& d : req.ctx->accounts->devices(req.auth().user_id)) devices.push_back(d.device_id);
   req.ctx->accounts->delete_all_tokens_and_devices(req.auth().user_id);
   req.ctx->tokens->erase_user(req.auth().user_id);
+  if (!devices.empty())
+    req.ctx->transport->device_list_changed({req.auth().user_id, devices, true});
   return {200, json::object()};
 }
 

@@ -57,6 +57,15 @@ json member_content(request& req, const std::string& user_id, const std::string&
 void check_event_size(const std::string& content_json, const std::string& type,
                       const std::string& state_key);
 
+/// User-interactive auth with the requester's password (m.login.password).
+/// nullopt when the request carries valid auth; else the 401 response to send
+/// (the challenge, or the challenge with the stage's error).
+std::optional<response> password_uia(request& req);
+
+/// Deletes the requester's devices (their tokens and E2EE keys) and
+/// announces the change on the device_lists stream. Unknown ids are skipped.
+void delete_devices(request& req, const std::vector<std::string>& device_ids);
+
 /// Rate limiting per rc_* (M_LIMIT_EXCEEDED with retry_after_ms).
 void rate_limit(request& req, const char* action, const std::string& key, double per_second,
                 double burst);

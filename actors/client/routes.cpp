@@ -9,6 +9,16 @@ std::vector<http::route> all_routes() {
   add_timeline_routes(out);
   add_sync_routes(out);
   add_account_data_routes(out);
+  add_push_rules_routes(out);
+  add_presence_routes(out);
+  add_ephemeral_routes(out);
+  add_to_device_routes(out);
+  add_directory_routes(out);
+  add_user_directory_routes(out);
+  add_pusher_routes(out);
+  add_account_security_routes(out);
+  add_device_routes(out);
+  add_keys_routes(out);
   return out;
 }
 

@@ -18,5 +18,15 @@ void add_room_routes(std::vector<http::route>& out);
 void add_timeline_routes(std::vector<http::route>& out);
 void add_sync_routes(std::vector<http::route>& out);
 void add_account_data_routes(std::vector<http::route>& out);
+void add_push_rules_routes(std::vector<http::route>& out);
+void add_presence_routes(std::vector<http::route>& out);
+void add_ephemeral_routes(std::vector<http::route>& out);
+void add_to_device_routes(std::vector<http::route>& out);
+void add_directory_routes(std::vector<http::route>& out);
+void add_user_directory_routes(std::vector<http::route>& out);
+void add_pusher_routes(std::vector<http::route>& out);
+void add_account_security_routes(std::vector<http::route>& out);
+void add_device_routes(std::vector<http::route>& out);
+void add_keys_routes(std::vector<http::route>& out);
 
 } // namespace axon::client

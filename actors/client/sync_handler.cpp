@@ -10,6 +10,7 @@
 #include "actors/client/sync_streams.hpp"
 #include "matrix/filter.hpp"
 #include "matrix/stream_token.hpp"
+#include "storage/stores/account_data_store.hpp"
 #include "storage/stores/accounts_store.hpp"
 #include "storage/stores/events_store.hpp"
 #include "storage/stores/rooms_store.hpp"
@@ -85,10 +86,24 @@ sync_params parse_params(request& req) {
   return p;
 }
 
+/// The users `user_id` ignores: the keys of `ignored_users` in its
+/// m.ignored_user_list account data (spec "Ignoring Users").
+std::unordered_set<std::string> ignored_users(request& req, const std::string& user_id) {
+  std::unordered_set<std::string> out;
+  auto text = req.ctx->account_data->get(user_id, "", "m.ignored_user_list");
+  if (!text) return out;
+  auto j = json::parse(*text, nullptr, false);
+  if (j.is_object())
+    if (auto i = j.find("ignored_users"); i != j.end() && i->is_object())
+      for (auto& [user, _] : i->items()) out.insert(user);
+  return out;
+}
+
 class sync_builder {
 public:
   sync_builder(request& req, const sync_params& p, std::vector<int64_t> positions)
-    : req_(req), p_(p), positions_(std::move(positions)), pos_(positions_[0]), now_(now_ms()) {
+    : req_(req), p_(p), positions_(std::move(positions)), pos_(positions_[0]), now_(now_ms()),
+      ignored_(ignored_users(req, req.auth().user_id)) {
     if (p.since) since_ = (*p.since)[0];
     auto lim = p.filter.room.timeline.limit;
     limit_ = lim < 0 ? default_timeline_limit : std::min<int64_t>(lim, max_timeline_limit);
@@ -121,7 +136,7 @@ public:
         }
         else if (active.count(m.room_id)) joined_room(join, m.room_id, since_, false);
       } else if (m.membership == "invite") {
-        if (is_new || p_.full_state) invited_room(invite, m);
+        if ((is_new || p_.full_state) && !invite_from_ignored(m)) invited_room(invite, m);
       } else if (m.membership == "leave" || m.membership == "ban") {
         bool show = since_ ? (is_new || (p_.full_state && p_.filter.room.include_leave))
                              : p_.filter.room.include_leave;
@@ -130,12 +145,14 @@ public:
     }
     bool news = !join.empty() || !invite.empty() || !leave.empty();
     out["rooms"] = {{"join", join}, {"invite", invite}, {"leave", leave}};
-    sync_context c{req_, p_.filter, p_.since, positions_, p_.full_state, {}, {}};
+    sync_context c{req_, p_.filter, p_.since, positions_, p_.full_state, {}, {}, {}};
     for (auto& m : memberships)
       if (m.membership == "join" && m.stream_ordering <= pos_) c.joined_rooms.push_back(m.room_id);
     c.full_rooms = full_rooms_;
     news |= add_stream_sections(c, out);
-    matrix::stream_token next{positions_[0], {positions_.begin() + 1, positions_.end()}};
+    // A stream that capped its rows lowered its entry (sync_context::hold_back).
+    auto& np = c.next_positions();
+    matrix::stream_token next{np[0], {np.begin() + 1, np.end()}};
     out["next_batch"] = next.to_string();
     return news;
   }
@@ -146,6 +163,19 @@ private:
     if (rf.not_rooms && std::count(rf.not_rooms->begin(), rf.not_rooms->end(), room_id)) return false;
     if (rf.rooms && !std::count(rf.rooms->begin(), rf.rooms->end(), room_id)) return false;
     return true;
+  }
+
+  /// Spec "Ignoring Users": no events from ignored users; their state events
+  /// stay, as in Synapse, so the room's state remains consistent.
+  bool hidden(const json& ev) const {
+    return !ignored_.empty() && !ev.contains("state_key") && ignored_.count(ev.value("sender", ""));
+  }
+
+  /// Spec "Ignoring Users": invites from ignored users are not sent.
+  bool invite_from_ignored(const storage::membership_row& m) const {
+    if (ignored_.empty()) return false;
+    auto ev = req_.ctx->events->get_event(m.event_id);
+    return ev && ignored_.count(ev->json.value("sender", ""));
   }
 
   json format(const json& ev) const {
@@ -173,7 +203,7 @@ private:
       auto rows = req_.ctx->events->room_events(room_id, from, hi, fetch, true);
       for (auto& r : rows) {
         hi = r.stream_ordering - 1;
-        if (!tf.match(r.json)) continue;
+        if (hidden(r.json) || !tf.match(r.json)) continue;
         picked.push_back(std::move(r));
         if (static_cast<int64_t>(picked.size()) > limit_) break;
       }
@@ -285,6 +315,7 @@ private:
   std::vector<std::string> full_rooms_;
   int64_t now_;
   int64_t limit_;
+  std::unordered_set<std::string> ignored_; ///< m.ignored_user_list, read once per response
 };
 
 std::vector<std::string> joined_room_ids(request& req) {
@@ -296,6 +327,7 @@ std::vector<std::string> joined_room_ids(request& req) {
 
 response sync(request& req) {
   auto p = parse_params(req);
+  presence_on_sync(req, p.timeout_ms);
   auto pos = req.ctx->transport->positions();
   json out;
   bool news = sync_builder(req, p, pos).build(out);

@@ -16,7 +16,13 @@ json& joined_entry(json& out, const std::string& room_id, const sync_context& c)
 
 bool add_stream_sections(const sync_context& c, json& out) {
   bool news = false;
+  news |= add_typing(c, out);
+  news |= add_receipts(c, out);
+  news |= add_presence(c, out);
   news |= add_account_data(c, out);
+  news |= add_to_device(c, out);
+  news |= add_device_lists(c, out);
+  news |= add_push_rules(c, out);
   return news;
 }
 

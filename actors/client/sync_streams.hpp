@@ -7,6 +7,7 @@
 #include "matrix/filter.hpp"
 #include "messages/streams.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,17 @@ struct sync_context {
   int64_t pos_of(stream_id s) const { return pos[index(s)]; }
   /// True when the stream has rows the client has not seen.
   bool moved(stream_id s) const { return !since || since_of(s) < pos_of(s); }
+
+  /// The positions written into next_batch: `pos`, except where a stream
+  /// delivered only part of its rows up to `pos` (to_device's per-response
+  /// cap) and called hold_back, so the client's next token asks for the rest.
+  /// Mutable: streams get the context as const and only ever lower an entry.
+  mutable std::vector<int64_t> next_pos;
+  void hold_back(stream_id s, int64_t p) const {
+    if (next_pos.empty()) next_pos = pos;
+    next_pos[index(s)] = std::min(next_pos[index(s)], p);
+  }
+  const std::vector<int64_t>& next_positions() const { return next_pos.empty() ? pos : next_pos; }
 };
 
 /// rooms.join[room_id], created as a minimal valid entry when absent.
@@ -39,6 +51,18 @@ json& joined_entry(json& out, const std::string& room_id, const sync_context& c)
 bool add_stream_sections(const sync_context& c, json& out);
 
 // One per stream, in token order after events.
+bool add_typing(const sync_context& c, json& out);
+bool add_receipts(const sync_context& c, json& out);
+bool add_presence(const sync_context& c, json& out);
 bool add_account_data(const sync_context& c, json& out);
+
+/// A /sync with `set_presence` online (the default) or unavailable marks the
+/// user as syncing for `timeout_ms` (presence_handlers.cpp); call before
+/// taking the positions the response covers.
+void presence_on_sync(request& req, int64_t timeout_ms);
+bool add_to_device(const sync_context& c, json& out);
+/// After add_account_data (it creates out["account_data"]).
+bool add_push_rules(const sync_context& c, json& out);
+bool add_device_lists(const sync_context& c, json& out);
 
 } // namespace axon::client

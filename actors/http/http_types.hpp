@@ -16,9 +16,16 @@ namespace axon::config { struct homeserver_config; }
 namespace axon::storage {
 class pool;
 class account_data_store;
+class push_rules_store;
 class accounts_store;
 class rooms_store;
+class pushers_store;
+class user_directory_store;
+class presence_store;
 class events_store;
+class e2e_keys_store;
+class to_device_store;
+class receipts_store;
 } // namespace axon::storage
 namespace axon::transport { class transport; }
 namespace axon::matrix { struct signing_key; }
@@ -36,8 +43,15 @@ struct server_context {
   storage::pool* pool = nullptr;
   storage::accounts_store* accounts = nullptr;
   storage::account_data_store* account_data = nullptr;
+  storage::push_rules_store* push_rules = nullptr;
   storage::rooms_store* rooms = nullptr;
+  storage::pushers_store* pushers = nullptr;
+  storage::user_directory_store* user_directory = nullptr;
+  storage::presence_store* presence = nullptr;
   storage::events_store* events = nullptr;
+  storage::e2e_keys_store* e2e_keys = nullptr;
+  storage::to_device_store* to_device = nullptr;
+  storage::receipts_store* receipts = nullptr;
   transport::transport* transport = nullptr;
   const matrix::signing_key* key = nullptr;
   rate_limiter* limiter = nullptr;

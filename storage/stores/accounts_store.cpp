@@ -51,6 +51,11 @@ void accounts_store::set_password_hash(const std::string& user_id, const std::st
   c->exec("UPDATE users SET password_hash = $2 WHERE name = $1", {user_id, hash});
 }
 
+void accounts_store::deactivate(const std::string& user_id) {
+  auto c = pool_.acquire();
+  c->exec("UPDATE users SET deactivated = 1, password_hash = NULL WHERE name = $1", {user_id});
+}
+
 void accounts_store::upsert_device(const std::string& user_id, const std::string& device_id,
                                    const std::optional<std::string>& display_name,
                                    int64_t now_ms) {
@@ -85,6 +90,9 @@ void accounts_store::delete_token_and_device(const std::string& token_hash) {
     auto user = r.rows[0].str(0), device = r.rows[0].str(1);
     c.exec("DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2", {user, device});
     c.exec("DELETE FROM devices WHERE user_id = $1 AND device_id = $2", {user, device});
+    // The device's to-device inbox and transaction ids go with it (migration 004).
+    c.exec("DELETE FROM device_inbox WHERE user_id = $1 AND device_id = $2", {user, device});
+    c.exec("DELETE FROM device_inbox_txn_id WHERE user_id = $1 AND device_id = $2", {user, device});
   });
 }
 
@@ -92,6 +100,63 @@ void accounts_store::delete_all_tokens_and_devices(const std::string& user_id) {
   in_transaction(pool_, [&](connection& c) {
     c.exec("DELETE FROM access_tokens WHERE user_id = $1", {user_id});
     c.exec("DELETE FROM devices WHERE user_id = $1", {user_id});
+    c.exec("DELETE FROM device_inbox WHERE user_id = $1", {user_id});
+    c.exec("DELETE FROM device_inbox_txn_id WHERE user_id = $1", {user_id});
+  });
+}
+
+namespace {
+device_row to_device(const row& r) {
+  device_row d{r.str(0), std::nullopt, std::nullopt};
+  if (!r.is_null(1)) d.display_name = r.str(1);
+  if (!r.is_null(2)) d.last_seen = r.i64(2);
+  return d;
+}
+} // namespace
+
+std::vector<device_row> accounts_store::devices(const std::string& user_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT device_id, display_name, last_seen FROM devices WHERE user_id = $1 "
+                   "ORDER BY device_id",
+                   {user_id});
+  std::vector<device_row> out;
+  for (auto& row : r.rows) out.push_back(to_device(row));
+  return out;
+}
+
+std::optional<device_row> accounts_store::device(const std::string& user_id,
+                                                 const std::string& device_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT device_id, display_name, last_seen FROM devices WHERE user_id = $1 AND "
+                   "device_id = $2",
+                   {user_id, device_id});
+  if (r.empty()) return std::nullopt;
+  return to_device(r.rows[0]);
+}
+
+bool accounts_store::set_device_display_name(const std::string& user_id,
+                                             const std::string& device_id,
+                                             const std::optional<std::string>& display_name) {
+  auto c = pool_.acquire();
+  auto r = c->exec("UPDATE devices SET display_name = $3 WHERE user_id = $1 AND device_id = $2",
+                   {user_id, device_id, opt(display_name)});
+  return r.affected == 1;
+}
+
+std::vector<std::string> accounts_store::delete_devices(const std::string& user_id,
+                                                        const std::vector<std::string>& device_ids) {
+  return in_transaction(pool_, [&](connection& c) {
+    std::vector<std::string> hashes;
+    for (auto& d : device_ids) {
+      auto r = c.exec("DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2 RETURNING "
+                      "token_hash",
+                      {user_id, d});
+      for (auto& row : r.rows) hashes.push_back(row.str(0));
+      c.exec("DELETE FROM devices WHERE user_id = $1 AND device_id = $2", {user_id, d});
+      c.exec("DELETE FROM device_inbox WHERE user_id = $1 AND device_id = $2", {user_id, d});
+      c.exec("DELETE FROM device_inbox_txn_id WHERE user_id = $1 AND device_id = $2", {user_id, d});
+    }
+    return hashes;
   });
 }
 

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace axon::storage {
 
@@ -19,6 +20,12 @@ struct user_row {
 struct token_row {
   std::string user_id;
   std::string device_id;
+};
+
+struct device_row {
+  std::string device_id;
+  std::optional<std::string> display_name;
+  std::optional<int64_t> last_seen;
 };
 
 struct profile_row {
@@ -36,6 +43,8 @@ public:
   std::optional<user_row> get_user(const std::string& user_id);
   bool user_exists(const std::string& user_id) { return get_user(user_id).has_value(); }
   void set_password_hash(const std::string& user_id, const std::string& hash);
+  /// Marks the account deactivated and removes its password.
+  void deactivate(const std::string& user_id);
 
   /// Creates the device, or keeps an existing one with that id.
   void upsert_device(const std::string& user_id, const std::string& device_id,
@@ -48,6 +57,16 @@ public:
   void delete_token_and_device(const std::string& token_hash);
   /// Deletes every token and device of the user.
   void delete_all_tokens_and_devices(const std::string& user_id);
+
+  std::vector<device_row> devices(const std::string& user_id);
+  std::optional<device_row> device(const std::string& user_id, const std::string& device_id);
+  /// False when the device does not exist.
+  bool set_device_display_name(const std::string& user_id, const std::string& device_id,
+                               const std::optional<std::string>& display_name);
+  /// Deletes the devices and their access tokens in one transaction; returns
+  /// the hashes of the deleted tokens (for the token cache).
+  std::vector<std::string> delete_devices(const std::string& user_id,
+                                          const std::vector<std::string>& device_ids);
 
   profile_row get_profile(const std::string& user_id);
   void set_displayname(const std::string& user_id, const std::optional<std::string>& v);

@@ -19,6 +19,14 @@ void rooms_store::set_public(const std::string& room_id, bool is_public) {
           {room_id, int64_t{is_public ? 1 : 0}});
 }
 
+std::vector<room_row> rooms_store::public_rooms() {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT room_id, room_version, creator, is_public FROM rooms WHERE is_public = 1");
+  std::vector<room_row> out;
+  for (auto& row : r.rows) out.push_back({row.str(0), row.str(1), row.str(2), true});
+  return out;
+}
+
 bool rooms_store::create_alias(const std::string& alias, const std::string& room_id,
                                const std::string& creator) {
   auto c = pool_.acquire();

@@ -33,6 +33,8 @@ public:
 
   std::optional<room_row> get_room(const std::string& room_id);
   void set_public(const std::string& room_id, bool is_public);
+  /// Rooms published in the public room directory.
+  std::vector<room_row> public_rooms();
 
   /// False when the alias exists already.
   bool create_alias(const std::string& alias, const std::string& room_id,

@@ -25,6 +25,16 @@ import test_http  # noqa: E402,F401  (registers tests)
 import test_rooms  # noqa: E402,F401
 import test_errors  # noqa: E402,F401
 import test_nio  # noqa: E402,F401
+import test_account_data  # noqa: E402,F401
+import test_to_device  # noqa: E402,F401
+import test_presence  # noqa: E402,F401
+import test_e2ee  # noqa: E402,F401
+import test_directory  # noqa: E402,F401
+import test_user_directory  # noqa: E402,F401
+import test_pushers  # noqa: E402,F401
+import test_push_rules  # noqa: E402,F401
+import test_account  # noqa: E402,F401
+import test_ephemeral  # noqa: E402,F401
 import test_ratelimit  # noqa: E402,F401
 import test_restart  # noqa: E402,F401
 

@@ -37,11 +37,81 @@ bool operator==(const events_row& a, const events_row& b) {
 bool operator==(const events_advanced& a, const events_advanced& b) {
   return std::tie(a.instance, a.pos, a.rows) == std::tie(b.instance, b.pos, b.rows);
 }
-bool operator==(const wait_for_events& a, const wait_for_events& b) {
-  return std::tie(a.user_id, a.since_pos, a.room_ids, a.timeout_ms) ==
-         std::tie(b.user_id, b.since_pos, b.room_ids, b.timeout_ms);
+bool operator==(const put_account_data& a, const put_account_data& b) {
+  return std::tie(a.user_id, a.room_id, a.type, a.content) ==
+         std::tie(b.user_id, b.room_id, b.type, b.content);
 }
-bool operator==(const await_position& a, const await_position& b) { return a.pos == b.pos; }
+bool operator==(const update_room_tag& a, const update_room_tag& b) {
+  return std::tie(a.user_id, a.room_id, a.tag, a.content) ==
+         std::tie(b.user_id, b.room_id, b.tag, b.content);
+}
+bool operator==(const stream_row& a, const stream_row& b) {
+  return std::tie(a.pos, a.room_id, a.user_ids) == std::tie(b.pos, b.room_id, b.user_ids);
+}
+bool operator==(const stream_advanced& a, const stream_advanced& b) {
+  return std::tie(a.stream, a.instance, a.pos, a.rows) ==
+         std::tie(b.stream, b.instance, b.pos, b.rows);
+}
+bool operator==(const wait_for_updates& a, const wait_for_updates& b) {
+  return std::tie(a.user_id, a.since, a.room_ids, a.timeout_ms) ==
+         std::tie(b.user_id, b.since, b.room_ids, b.timeout_ms);
+}
+bool operator==(const await_stream_position& a, const await_stream_position& b) {
+  return std::tie(a.stream, a.pos) == std::tie(b.stream, b.pos);
+}
+bool operator==(const upload_keys& a, const upload_keys& b) {
+  return std::tie(a.user_id, a.device_id, a.device_keys, a.one_time_keys, a.fallback_keys) ==
+         std::tie(b.user_id, b.device_id, b.device_keys, b.one_time_keys, b.fallback_keys);
+}
+bool operator==(const claim_keys& a, const claim_keys& b) { return a.claims == b.claims; }
+bool operator==(const claim_keys_reply& a, const claim_keys_reply& b) {
+  return a.one_time_keys == b.one_time_keys;
+}
+bool operator==(const device_list_changed& a, const device_list_changed& b) {
+  return std::tie(a.user_id, a.device_ids, a.deleted) == std::tie(b.user_id, b.device_ids, b.deleted);
+}
+
+bool operator==(const to_device_delivery& a, const to_device_delivery& b) {
+  return std::tie(a.user_id, a.device_id, a.message) == std::tie(b.user_id, b.device_id, b.message);
+}
+bool operator==(const send_to_device& a, const send_to_device& b) {
+  return std::tie(a.sender, a.sender_device, a.txn_id, a.deliveries) ==
+         std::tie(b.sender, b.sender_device, b.txn_id, b.deliveries);
+}
+bool operator==(const ack_to_device& a, const ack_to_device& b) {
+  return std::tie(a.user_id, a.device_id, a.up_to) == std::tie(b.user_id, b.device_id, b.up_to);
+}
+
+bool operator==(const set_typing& a, const set_typing& b) {
+  return std::tie(a.room_id, a.user_id, a.typing, a.timeout_ms) ==
+         std::tie(b.room_id, b.user_id, b.typing, b.timeout_ms);
+}
+bool operator==(const get_typing& a, const get_typing& b) {
+  return std::tie(a.room_ids, a.since) == std::tie(b.room_ids, b.since);
+}
+bool operator==(const typing_room& a, const typing_room& b) {
+  return std::tie(a.room_id, a.user_ids) == std::tie(b.room_id, b.user_ids);
+}
+bool operator==(const typing_snapshot& a, const typing_snapshot& b) {
+  return std::tie(a.pos, a.rooms) == std::tie(b.pos, b.rooms);
+}
+bool operator==(const put_receipt& a, const put_receipt& b) {
+  return std::tie(a.room_id, a.receipt_type, a.user_id, a.event_id, a.thread_id, a.data) ==
+         std::tie(b.room_id, b.receipt_type, b.user_id, b.event_id, b.thread_id, b.data);
+}
+bool operator==(const set_presence& a, const set_presence& b) {
+  return std::tie(a.user_id, a.presence, a.status_msg) ==
+         std::tie(b.user_id, b.presence, b.status_msg);
+}
+bool operator==(const user_syncing& a, const user_syncing& b) {
+  return std::tie(a.user_id, a.presence, a.timeout_ms) ==
+         std::tie(b.user_id, b.presence, b.timeout_ms);
+}
+
+bool operator==(const change_push_rule& a, const change_push_rule& b) {
+  return std::tie(a.user_id, a.op, a.kind, a.rule_id, a.body, a.before, a.after, a.enabled) ==
+         std::tie(b.user_id, b.op, b.kind, b.rule_id, b.body, b.before, b.after, b.enabled);
+}
 
 template <class T>
 bool operator!=(const T& a, const T& b) {
@@ -82,11 +152,32 @@ msg::events_advanced sample_advanced() {
   return {"event_persister1", 43, {sample_row(42), sample_row(43)}};
 }
 
-msg::wait_for_events sample_wait() {
-  return {"@alice:example.org", 17, {"!a:example.org", "!b:example.org"}, 30000};
+msg::put_account_data sample_put_account_data() {
+  return {"@alice:example.org", "!room:example.org", "m.tag",
+          R"({"tags":{"u.work":{"order":0.5}},"note":"Grüße 🎉"})"};
 }
 
-msg::await_position sample_await() { return {99}; }
+msg::update_room_tag sample_update_room_tag() {
+  return {"@alice:example.org", "!room:example.org", "m.favourite", R"({"order":0.25})"};
+}
+
+msg::stream_row sample_stream_row(int64_t pos) {
+  return {pos, "!room:example.org", {"@alice:example.org", "@bob:example.org"}};
+}
+
+msg::stream_advanced sample_stream_advanced() {
+  return {static_cast<uint8_t>(stream_id::account_data), "account_data_writer1", 43,
+          {sample_stream_row(42), sample_stream_row(43)}};
+}
+
+msg::wait_for_updates sample_wait() {
+  return {"@alice:example.org", {17, 1, 2, 3, 4, 5, 6, 7}, {"!a:example.org", "!b:example.org"},
+          30000};
+}
+
+msg::await_stream_position sample_await() {
+  return {static_cast<uint8_t>(stream_id::account_data), 99};
+}
 
 // ---- round trips -----------------------------------------------------------------
 
@@ -208,8 +299,18 @@ TEST_CASE("every registered message type is covered here, under its wire name") 
   std::set<std::string> covered = {
     msg::event_draft::wire_name,     msg::send_events::wire_name,
     msg::send_events_reply::wire_name, msg::events_row::wire_name,
-    msg::events_advanced::wire_name, msg::wait_for_events::wire_name,
-    msg::await_position::wire_name,
+    msg::events_advanced::wire_name, msg::put_account_data::wire_name,
+    msg::update_room_tag::wire_name, msg::stream_row::wire_name,
+    msg::stream_advanced::wire_name, msg::wait_for_updates::wire_name,
+    msg::await_stream_position::wire_name,
+    msg::upload_keys::wire_name, msg::claim_keys::wire_name,
+    msg::claim_keys_reply::wire_name, msg::device_list_changed::wire_name,
+    msg::to_device_delivery::wire_name, msg::send_to_device::wire_name,
+    msg::ack_to_device::wire_name,
+    msg::set_typing::wire_name, msg::get_typing::wire_name,
+    msg::typing_room::wire_name, msg::typing_snapshot::wire_name,
+    msg::put_receipt::wire_name, msg::set_presence::wire_name,
+    msg::user_syncing::wire_name, msg::change_push_rule::wire_name,
   };
   auto registered = registered_names();
   for (auto& name : registered) CHECK_MESSAGE(covered.count(name), "not covered: " << name);
@@ -259,11 +360,36 @@ TEST_CASE_FIXTURE(system_fixture, "events_advanced round-trips") {
   check_round_trips(*this, sample_advanced());
 }
 
-TEST_CASE_FIXTURE(system_fixture, "wait_for_events round-trips") {
+TEST_CASE_FIXTURE(system_fixture, "put_account_data round-trips") {
+  check_round_trips(*this, sample_put_account_data());
+  // Global account data: no room.
+  check_round_trips(*this, msg::put_account_data{"@a:x", "", "m.direct", "{}"});
+}
+
+TEST_CASE_FIXTURE(system_fixture, "update_room_tag round-trips") {
+  check_round_trips(*this, sample_update_room_tag());
+  // Removing a tag: empty content.
+  check_round_trips(*this, msg::update_room_tag{"@a:x", "!r:x", "u.work", ""});
+}
+
+TEST_CASE_FIXTURE(system_fixture, "stream_row round-trips") {
+  check_round_trips(*this, sample_stream_row(12345678901234));
+  // Rows about a room only, and about users only.
+  check_round_trips(*this, msg::stream_row{7, "!r:x", {}});
+  check_round_trips(*this, msg::stream_row{-5, "", {"@a:x"}});
+}
+
+TEST_CASE_FIXTURE(system_fixture, "stream_advanced round-trips") {
+  check_round_trips(*this, sample_stream_advanced());
+  // The last stream id and a row-less advance.
+  check_round_trips(*this, msg::stream_advanced{static_cast<uint8_t>(stream_count - 1), "w", 1, {}});
+}
+
+TEST_CASE_FIXTURE(system_fixture, "wait_for_updates round-trips") {
   check_round_trips(*this, sample_wait());
 }
 
-TEST_CASE_FIXTURE(system_fixture, "await_position round-trips") {
+TEST_CASE_FIXTURE(system_fixture, "await_stream_position round-trips") {
   check_round_trips(*this, sample_await());
 }
 
@@ -284,7 +410,7 @@ TEST_CASE_FIXTURE(system_fixture, "a request message (atom-free tuple) round-tri
 TEST_CASE("JSON field names are the struct's field names") {
   json j = sample_wait();
   CHECK(j == json{{"user_id", "@alice:example.org"},
-                  {"since_pos", 17},
+                  {"since", {17, 1, 2, 3, 4, 5, 6, 7}},
                   {"room_ids", {"!a:example.org", "!b:example.org"}},
                   {"timeout_ms", 30000}});
   json r = sample_row(3);
@@ -295,9 +421,30 @@ TEST_CASE("JSON field names are the struct's field names") {
                   {"is_state", true},
                   {"state_key", "@bob:example.org"},
                   {"membership", "join"}});
+  json a = sample_stream_advanced();
+  CHECK(a == json{{"stream", 4},
+                  {"instance", "account_data_writer1"},
+                  {"pos", 43},
+                  {"rows",
+                   {{{"pos", 42},
+                     {"room_id", "!room:example.org"},
+                     {"user_ids", {"@alice:example.org", "@bob:example.org"}}},
+                    {{"pos", 43},
+                     {"room_id", "!room:example.org"},
+                     {"user_ids", {"@alice:example.org", "@bob:example.org"}}}}}});
+  json t = sample_update_room_tag();
+  CHECK(t == json{{"user_id", "@alice:example.org"},
+                  {"room_id", "!room:example.org"},
+                  {"tag", "m.favourite"},
+                  {"content", R"({"order":0.25})"}});
   // A missing field is an error, not a silent default.
-  CHECK_THROWS_AS(json::object().get<msg::await_position>(), json::exception);
-  CHECK_THROWS_AS(json({{"pos", "1"}}).get<msg::await_position>(), json::exception);
+  CHECK_THROWS_AS(json::object().get<msg::await_stream_position>(), json::exception);
+  CHECK_THROWS_AS(json({{"pos", 1}}).get<msg::await_stream_position>(), json::exception);
+  CHECK_THROWS_AS(json({{"stream", 4}, {"pos", "1"}}).get<msg::await_stream_position>(),
+                  json::exception);
+  CHECK_THROWS_AS(json({{"user_id", "@a:x"}, {"room_id", ""}, {"type", "m.x"}})
+                    .get<msg::put_account_data>(),
+                  json::exception);
 }
 
 // ---- errors ----------------------------------------------------------------------
@@ -353,4 +500,49 @@ TEST_CASE("every errc has an M_ errcode and a 4xx/5xx status") {
   CHECK(info(errc::limit_exceeded).status == 429);
   CHECK(info(errc::unknown_token).status == 401);
   CHECK(info(errc::timeout).status == 504);
+}
+
+TEST_CASE_FIXTURE(system_fixture, "device_lists writer requests round-trip") {
+  check_round_trips(*this, msg::upload_keys{"@a:x", "DEV", R"({"keys":{"ed25519:DEV":"k"}})",
+                                            R"({"signed_curve25519:A":{"key":"é"}})", ""});
+  check_round_trips(*this, msg::claim_keys{R"({"@a:x":{"DEV":"signed_curve25519"}})"});
+  check_round_trips(*this, msg::claim_keys_reply{R"({"@a:x":{"DEV":{"signed_curve25519:A":"k"}}})"});
+  check_round_trips(*this, msg::device_list_changed{"@a:x", {"D1", "D2"}, true});
+  check_round_trips(*this, msg::device_list_changed{"@a:x", {}, false});
+}
+
+TEST_CASE_FIXTURE(system_fixture, "to_device writer requests round-trip") {
+  msg::to_device_delivery d1{"@b:x", "BDEV", R"({"sender":"@a:x","type":"m.t","content":{"é":1}})"};
+  msg::to_device_delivery d2{"@c:x", "C2", R"({"sender":"@a:x","type":"m.t","content":{}})"};
+  check_round_trips(*this, d1);
+  check_round_trips(*this, msg::send_to_device{"@a:x", "ADEV", "txn-1", {d1, d2}});
+  check_round_trips(*this, msg::send_to_device{"@a:x", "ADEV", "txn-2", {}});
+  check_round_trips(*this, msg::ack_to_device{"@b:x", "BDEV", 12345678901234});
+}
+
+TEST_CASE_FIXTURE(system_fixture, "typing and receipts writer requests round-trip") {
+  check_round_trips(*this, msg::set_typing{"!r:x", "@a:x", true, 30000});
+  check_round_trips(*this, msg::set_typing{"!r:x", "@a:x", false, 0});
+  check_round_trips(*this, msg::get_typing{{"!r:x", "!s:x"}, 12345678901234});
+  msg::typing_room typing{"!r:x", {"@a:x", "@b:x"}};
+  check_round_trips(*this, typing);
+  check_round_trips(*this, msg::typing_snapshot{7, {typing, msg::typing_room{"!s:x", {}}}});
+  check_round_trips(*this, msg::put_receipt{"!r:x", "m.read", "@a:x", "$e", "main",
+                                            R"({"ts":1700000000000,"é":1})"});
+  check_round_trips(*this, msg::put_receipt{"!r:x", "m.read.private", "@a:x", "$e", "", "{}"});
+}
+
+TEST_CASE_FIXTURE(system_fixture, "presence writer requests round-trip") {
+  check_round_trips(*this, msg::set_presence{"@a:x", "unavailable", "Grüße 🎉"});
+  check_round_trips(*this, msg::set_presence{"@a:x", "online", ""});
+  check_round_trips(*this, msg::user_syncing{"@a:x", "online", 30000});
+}
+
+TEST_CASE_FIXTURE(system_fixture, "push_rules writer requests round-trip") {
+  check_round_trips(*this, msg::change_push_rule{"@a:x", msg::change_push_rule::put, "content",
+                                                 "my.rule", R"({"pattern":"é*","actions":[]})",
+                                                 "other.rule", "third.rule", false});
+  msg::change_push_rule enable{"@a:x", msg::change_push_rule::set_enabled, "override",
+                               ".m.rule.master", "", "", "", true};
+  check_round_trips(*this, enable);
 }

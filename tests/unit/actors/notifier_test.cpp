@@ -4,10 +4,11 @@
 
 #include <doctest/doctest.h>
 
-#include <atomic>
 #include <chrono>
+#include <initializer_list>
 #include <memory>
 #include <optional>
+#include <utility>
 
 using namespace axon;
 using namespace std::chrono_literals;
@@ -16,19 +17,39 @@ namespace {
 
 // ---- fixture ---------------------------------------------------------------------
 
+/// The events stream's start position; stream i starts at 10 * (i + 1), so
+/// every stream's position is distinguishable in a reply.
 constexpr int64_t start = 10;
+constexpr int64_t ad_start = 10 * (static_cast<int64_t>(stream_id::account_data) + 1); // 50
 const std::string room_r = "!r:example.org";
 const std::string room_s = "!s:example.org";
 const std::string alice = "@alice:example.org";
 const std::string bob = "@bob:example.org";
+const std::string carol = "@carol:example.org";
+
+std::vector<int64_t> starts() {
+  std::vector<int64_t> v(stream_count);
+  for (size_t i = 0; i < stream_count; ++i) v[i] = 10 * static_cast<int64_t>(i + 1);
+  return v;
+}
+
+/// The start positions with some streams moved on.
+std::vector<int64_t> at(std::initializer_list<std::pair<stream_id, int64_t>> moved) {
+  auto v = starts();
+  for (auto& [s, p] : moved) v[index(s)] = p;
+  return v;
+}
+
+/// The start positions with the events stream at `events`.
+std::vector<int64_t> at(int64_t events) { return at({{stream_id::events, events}}); }
 
 struct fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys;
   caf::scoped_actor self;
   caf::scheduler::test_coordinator& sched;
-  /// Where the notifier publishes its position for request threads.
-  std::shared_ptr<std::atomic<int64_t>> published = std::make_shared<std::atomic<int64_t>>(-1);
+  /// Where the notifier publishes its positions for request threads.
+  std::shared_ptr<stream_positions> published = std::make_shared<stream_positions>();
   notifier_actor notifier;
 
   static caf::actor_system_config& init(caf::actor_system_config& cfg) {
@@ -41,7 +62,8 @@ struct fixture {
   fixture()
     : sys(init(cfg)), self(sys, true),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
-    notifier = actors::spawn_notifier(sys, start, published);
+    for (auto& a : published->at) a.store(-1);
+    notifier = actors::spawn_notifier(sys, starts(), published);
     sched.run();
   }
 
@@ -51,22 +73,53 @@ struct fixture {
     sched.run();
   }
 
-  /// The next int64_t reply in `who`'s mailbox, if one is there now.
-  static std::optional<int64_t> reply(caf::scoped_actor& who) {
-    if (who->mailbox().empty()) return std::nullopt;
-    std::optional<int64_t> got;
-    who->receive([&](int64_t pos) { got = pos; });
-    return got;
+  /// The next reply in `who`'s mailbox, if one is there now: the positions
+  /// of every stream (wait_for_updates, get_atom) or one position
+  /// (await_stream_position).
+  struct answer {
+    std::optional<std::vector<int64_t>> positions;
+    std::optional<int64_t> pos;
+  };
+  static answer next(caf::scoped_actor& who) {
+    answer a;
+    if (who->mailbox().empty()) return a;
+    who->receive([&](std::vector<int64_t>& v) { a.positions = std::move(v); },
+                 [&](int64_t p) { a.pos = p; });
+    return a;
   }
+  static std::optional<std::vector<int64_t>> reply(caf::scoped_actor& who) {
+    return next(who).positions;
+  }
+  static std::optional<int64_t> pos_reply(caf::scoped_actor& who) { return next(who).pos; }
 
-  msg::wait_for_events wait(std::string user, int64_t since, std::vector<std::string> rooms,
-                            int64_t timeout_ms = 30000) {
-    return {std::move(user), since, std::move(rooms), timeout_ms};
+  msg::wait_for_updates wait(std::string user, std::vector<int64_t> since,
+                             std::vector<std::string> rooms, int64_t timeout_ms = 30000) {
+    return {std::move(user), std::move(since), std::move(rooms), timeout_ms};
+  }
+  /// A wait that has seen the events stream up to `since` and every other
+  /// stream up to its start.
+  msg::wait_for_updates wait(std::string user, int64_t since, std::vector<std::string> rooms,
+                             int64_t timeout_ms = 30000) {
+    return wait(std::move(user), at(since), std::move(rooms), timeout_ms);
   }
 
   void advance(int64_t pos, std::vector<msg::events_row> rows) {
     self->send(notifier, msg::events_advanced{"writer1", pos, std::move(rows)});
     sched.run();
+  }
+
+  void advance(stream_id s, int64_t pos, std::vector<msg::stream_row> rows) {
+    self->send(notifier,
+               msg::stream_advanced{static_cast<uint8_t>(s), "writer1", pos, std::move(rows)});
+    sched.run();
+  }
+
+  std::vector<int64_t> get_positions() {
+    self->send(notifier, caf::get_atom_v);
+    sched.run();
+    auto got = reply(self);
+    REQUIRE(got);
+    return *got;
   }
 
   static msg::events_row message_row(int64_t pos, const std::string& room) {
@@ -76,29 +129,29 @@ struct fixture {
                                     const std::string& user, const std::string& membership) {
     return {pos, "$j" + std::to_string(pos), room, "m.room.member", true, user, membership};
   }
+  static msg::stream_row room_row(int64_t pos, const std::string& room) {
+    return {pos, room, {}};
+  }
+  static msg::stream_row user_row(int64_t pos, std::vector<std::string> users) {
+    return {pos, "", std::move(users)};
+  }
 };
 
 } // namespace
 
 // ---- cases -------------------------------------------------------------------------
 
-TEST_CASE_FIXTURE(fixture, "get_atom returns the position, which only moves forward") {
-  self->send(notifier, caf::get_atom_v);
-  sched.run();
-  CHECK(reply(self) == start);
-  CHECK(published->load() == start);
+TEST_CASE_FIXTURE(fixture, "get_atom returns every stream's position, which only moves forward") {
+  CHECK(get_positions() == starts());
+  CHECK(published->snapshot() == starts());
 
   advance(14, {message_row(14, room_r)});
-  self->send(notifier, caf::get_atom_v);
-  sched.run();
-  CHECK(reply(self) == 14);
-  CHECK(published->load() == 14);
+  CHECK(get_positions() == at(14));
+  CHECK(published->get(stream_id::events) == 14);
 
   advance(12, {}); // a late update from another writer never moves it back
-  self->send(notifier, caf::get_atom_v);
-  sched.run();
-  CHECK(reply(self) == 14);
-  CHECK(published->load() == 14);
+  CHECK(get_positions() == at(14));
+  CHECK(published->get(stream_id::events) == 14);
 }
 
 TEST_CASE_FIXTURE(fixture, "a waiter wakes with the new position when its room gets a row") {
@@ -108,7 +161,7 @@ TEST_CASE_FIXTURE(fixture, "a waiter wakes with the new position when its room g
   CHECK_FALSE(reply(waiter)); // nothing new yet: it waits
 
   advance(11, {message_row(11, room_r)});
-  CHECK(reply(waiter) == 11);
+  CHECK(reply(waiter) == at(11));
 
   // Woken once: it is gone, a later row does not answer again.
   advance(12, {message_row(12, room_r)});
@@ -127,7 +180,7 @@ TEST_CASE_FIXTURE(fixture, "a row in another room does not wake the waiter") {
 
   // It is still registered: its own room wakes it, with the newest position.
   advance(13, {message_row(13, room_s), message_row(13, room_r)});
-  CHECK(reply(waiter) == 13);
+  CHECK(reply(waiter) == at(13));
 }
 
 TEST_CASE_FIXTURE(fixture, "the user's own membership wakes a waiter for a room not in its list") {
@@ -138,7 +191,7 @@ TEST_CASE_FIXTURE(fixture, "the user's own membership wakes a waiter for a room 
   sched.run();
 
   advance(11, {member_row(11, room_s, alice, "invite")});
-  CHECK(reply(waiter) == 11);
+  CHECK(reply(waiter) == at(11));
   CHECK_FALSE(reply(other));
 
   // A message in that room does not concern a user only invited there by id.
@@ -156,7 +209,7 @@ TEST_CASE_FIXTURE(fixture, "a wait older than a concerning row in history answer
   caf::scoped_actor waiter{sys, true};
   waiter->send(notifier, wait(alice, start, {room_r}));
   sched.run();
-  CHECK(reply(waiter) == 12);
+  CHECK(reply(waiter) == at(12));
 
   // The same wait from position 11 has nothing new in R: it waits.
   caf::scoped_actor later{sys, true};
@@ -169,7 +222,7 @@ TEST_CASE_FIXTURE(fixture, "a wait older than a concerning row in history answer
   caf::scoped_actor member{sys, true};
   member->send(notifier, wait(bob, 12, {}));
   sched.run();
-  CHECK(reply(member) == 13);
+  CHECK(reply(member) == at(13));
 }
 
 TEST_CASE_FIXTURE(fixture, "a since older than the history the notifier has answers at once") {
@@ -177,14 +230,14 @@ TEST_CASE_FIXTURE(fixture, "a since older than the history the notifier has answ
   caf::scoped_actor waiter{sys, true};
   waiter->send(notifier, wait(alice, 3, {room_r}));
   sched.run();
-  CHECK(reply(waiter) == start);
+  CHECK(reply(waiter) == at(start));
 }
 
 TEST_CASE_FIXTURE(fixture, "a zero timeout answers at once with the unchanged position") {
   caf::scoped_actor waiter{sys, true};
   waiter->send(notifier, wait(alice, start, {room_r}, 0));
   sched.run();
-  CHECK(reply(waiter) == start);
+  CHECK(reply(waiter) == at(start));
 }
 
 TEST_CASE_FIXTURE(fixture, "the timeout answers with the unchanged position") {
@@ -201,13 +254,13 @@ TEST_CASE_FIXTURE(fixture, "the timeout answers with the unchanged position") {
 
   CHECK(sched.advance_time(std::chrono::milliseconds(1)) == 1);
   sched.run();
-  CHECK(reply(waiter) == 11);
+  CHECK(reply(waiter) == at(11));
   CHECK_FALSE(reply(longer));
 
   // After its timeout the waiter is forgotten: a row in R answers only the other.
   advance(12, {message_row(12, room_r)});
   CHECK_FALSE(reply(waiter));
-  CHECK(reply(longer) == 12);
+  CHECK(reply(longer) == at(12));
 
   // The other's timeout, firing later, answers nothing more.
   sched.trigger_timeouts();
@@ -215,22 +268,27 @@ TEST_CASE_FIXTURE(fixture, "the timeout answers with the unchanged position") {
   CHECK_FALSE(reply(longer));
 }
 
-TEST_CASE_FIXTURE(fixture, "await_position answers once the stream reaches the position") {
+TEST_CASE_FIXTURE(fixture, "await_stream_position answers once the stream reaches the position") {
+  auto events = static_cast<uint8_t>(stream_id::events);
   caf::scoped_actor waiter{sys, true};
-  waiter->send(notifier, msg::await_position{12});
+  waiter->send(notifier, msg::await_stream_position{events, 12});
   sched.run();
-  CHECK_FALSE(reply(waiter));
+  CHECK_FALSE(pos_reply(waiter));
 
   advance(11, {message_row(11, room_r)});
-  CHECK_FALSE(reply(waiter));
+  CHECK_FALSE(pos_reply(waiter));
 
   advance(13, {message_row(12, room_r), message_row(13, room_s)});
-  CHECK(reply(waiter) == 13);
+  CHECK(pos_reply(waiter) == 13);
 
-  // A position already reached answers at once.
-  self->send(notifier, msg::await_position{start});
+  // A position already reached answers at once, with at least that position
+  // and no more than the stream's.
+  self->send(notifier, msg::await_stream_position{events, start});
   sched.run();
-  CHECK(reply(self) == 13);
+  auto now = pos_reply(self);
+  REQUIRE(now);
+  CHECK(*now >= start);
+  CHECK(*now <= 13);
 }
 
 TEST_CASE_FIXTURE(fixture, "several waiters on one room all wake; others stay") {
@@ -241,11 +299,191 @@ TEST_CASE_FIXTURE(fixture, "several waiters on one room all wake; others stay") 
   sched.run();
 
   advance(11, {message_row(11, room_r)});
-  CHECK(reply(a) == 11);
-  CHECK(reply(b) == 11);
+  CHECK(reply(a) == at(11));
+  CHECK(reply(b) == at(11));
   CHECK_FALSE(reply(c));
 
   advance(12, {message_row(12, room_s)});
   CHECK_FALSE(reply(a)); // already answered
-  CHECK(reply(c) == 12);
+  CHECK(reply(c) == at(12));
+}
+
+// ---- streams besides events ----------------------------------------------------------
+
+TEST_CASE_FIXTURE(fixture, "each stream's position is kept apart and published") {
+  advance(stream_id::account_data, ad_start + 3, {user_row(ad_start + 3, {alice})});
+  CHECK(get_positions() == at({{stream_id::account_data, ad_start + 3}}));
+  CHECK(published->get(stream_id::account_data) == ad_start + 3);
+  CHECK(published->get(stream_id::events) == start); // other streams untouched
+
+  advance(15, {message_row(15, room_r)});
+  auto both = at({{stream_id::events, 15}, {stream_id::account_data, ad_start + 3}});
+  CHECK(get_positions() == both);
+  CHECK(published->snapshot() == both);
+
+  // A late update of one stream moves nothing back.
+  advance(stream_id::account_data, ad_start + 1, {});
+  CHECK(get_positions() == both);
+  CHECK(published->snapshot() == both);
+
+  // An unknown stream id is ignored.
+  self->send(notifier, msg::stream_advanced{static_cast<uint8_t>(stream_count), "w", 999,
+                                            {user_row(999, {alice})}});
+  sched.run();
+  CHECK(get_positions() == both);
+  CHECK(published->snapshot() == both);
+}
+
+TEST_CASE_FIXTURE(fixture, "a stream row with a room_id wakes the waiters of that room only") {
+  caf::scoped_actor in_r{sys, true}, in_s{sys, true}, in_both{sys, true};
+  in_r->send(notifier, wait(alice, start, {room_r}));
+  in_s->send(notifier, wait(bob, start, {room_s}));
+  in_both->send(notifier, wait(carol, start, {room_s, room_r}));
+  sched.run();
+
+  auto typing = stream_id::typing;
+  auto typing_start = starts()[index(typing)];
+  advance(typing, typing_start + 1, {room_row(typing_start + 1, room_r)});
+  CHECK(reply(in_r) == at({{typing, typing_start + 1}}));
+  CHECK(reply(in_both) == at({{typing, typing_start + 1}}));
+  CHECK_FALSE(reply(in_s));
+
+  // A room row does not concern a user by name: a user-only waiter stays.
+  caf::scoped_actor no_rooms{sys, true};
+  no_rooms->send(notifier, wait(alice, at({{typing, typing_start + 1}}), {}));
+  sched.run();
+  advance(typing, typing_start + 2, {room_row(typing_start + 2, room_r)});
+  CHECK_FALSE(reply(no_rooms));
+  CHECK_FALSE(reply(in_s));
+
+  advance(typing, typing_start + 3, {room_row(typing_start + 3, room_s)});
+  CHECK(reply(in_s) == at({{typing, typing_start + 3}}));
+  CHECK_FALSE(reply(no_rooms));
+}
+
+TEST_CASE_FIXTURE(fixture, "a stream row with user_ids wakes only those users") {
+  caf::scoped_actor a{sys, true}, b{sys, true}, c{sys, true};
+  a->send(notifier, wait(alice, start, {room_r}));
+  b->send(notifier, wait(bob, start, {room_r}));
+  c->send(notifier, wait(carol, start, {}));
+  sched.run();
+
+  advance(stream_id::account_data, ad_start + 1, {user_row(ad_start + 1, {alice, carol})});
+  CHECK(reply(a) == at({{stream_id::account_data, ad_start + 1}}));
+  CHECK(reply(c) == at({{stream_id::account_data, ad_start + 1}}));
+  CHECK_FALSE(reply(b)); // in the same room, but the row is not about the room
+
+  // A row about someone else (no room) wakes nobody else.
+  advance(stream_id::account_data, ad_start + 2, {user_row(ad_start + 2, {carol})});
+  CHECK_FALSE(reply(b));
+  advance(stream_id::account_data, ad_start + 3, {user_row(ad_start + 3, {bob})});
+  CHECK(reply(b) == at({{stream_id::account_data, ad_start + 3}}));
+}
+
+TEST_CASE_FIXTURE(fixture, "since is per stream: history rows at or below it don't wake, later ones do") {
+  auto ad = stream_id::account_data;
+  advance(ad, ad_start + 1, {user_row(ad_start + 1, {alice})});
+  advance(ad, ad_start + 2, {user_row(ad_start + 2, {alice})});
+  advance(12, {message_row(12, room_s)});
+  auto now = at({{stream_id::events, 12}, {ad, ad_start + 2}});
+
+  // Seen account_data up to ad_start + 2: its history has nothing new.
+  caf::scoped_actor seen{sys, true};
+  seen->send(notifier, wait(alice, at({{stream_id::events, 12}, {ad, ad_start + 2}}), {room_r}));
+  sched.run();
+  CHECK_FALSE(reply(seen));
+
+  // Seen account_data only up to ad_start + 1: the row at ad_start + 2 is
+  // news, whatever the client saw of the other streams.
+  caf::scoped_actor behind{sys, true};
+  behind->send(notifier, wait(alice, at({{stream_id::events, 12}, {ad, ad_start + 1}}), {room_r}));
+  sched.run();
+  CHECK(reply(behind) == now);
+
+  // Another user's since behind on account_data: the rows are not about them.
+  caf::scoped_actor other{sys, true};
+  other->send(notifier, wait(bob, at({{stream_id::events, 12}, {ad, ad_start}}), {room_r}));
+  sched.run();
+  CHECK_FALSE(reply(other));
+
+  // Ahead on events but behind on account_data still counts per stream: the
+  // events since does not cover account_data rows.
+  caf::scoped_actor mixed{sys, true};
+  mixed->send(notifier, wait(alice, at({{stream_id::events, 12}, {ad, ad_start}}), {}));
+  sched.run();
+  CHECK(reply(mixed) == now);
+
+  // A since older than the stream's history answers at once.
+  caf::scoped_actor old{sys, true};
+  old->send(notifier, wait(carol, at({{stream_id::events, 12}, {ad, 3}}), {}));
+  sched.run();
+  CHECK(reply(old) == now);
+
+  // A later row wakes the waiter that had seen everything.
+  advance(ad, ad_start + 3, {user_row(ad_start + 3, {alice})});
+  CHECK(reply(seen) == at({{stream_id::events, 12}, {ad, ad_start + 3}}));
+  CHECK_FALSE(reply(other));
+}
+
+TEST_CASE_FIXTURE(fixture, "await_stream_position waits on its own stream only") {
+  auto ad = static_cast<uint8_t>(stream_id::account_data);
+  caf::scoped_actor waiter{sys, true};
+  waiter->send(notifier, msg::await_stream_position{ad, ad_start + 2});
+  sched.run();
+  CHECK_FALSE(pos_reply(waiter));
+
+  // The events stream passing that number does not answer it.
+  advance(ad_start + 5, {message_row(ad_start + 5, room_r)});
+  CHECK_FALSE(pos_reply(waiter));
+  advance(stream_id::account_data, ad_start + 1, {user_row(ad_start + 1, {alice})});
+  CHECK_FALSE(pos_reply(waiter));
+  advance(stream_id::account_data, ad_start + 3, {user_row(ad_start + 3, {alice})});
+  CHECK(pos_reply(waiter) == ad_start + 3);
+
+  // Several waiters on different streams and positions.
+  caf::scoped_actor w1{sys, true}, w2{sys, true}, w3{sys, true};
+  auto typing = stream_id::typing;
+  auto typing_start = starts()[index(typing)];
+  w1->send(notifier, msg::await_stream_position{static_cast<uint8_t>(typing), typing_start + 1});
+  w2->send(notifier, msg::await_stream_position{static_cast<uint8_t>(typing), typing_start + 2});
+  w3->send(notifier, msg::await_stream_position{ad, ad_start + 4});
+  sched.run();
+  advance(typing, typing_start + 1, {room_row(typing_start + 1, room_r)});
+  CHECK(pos_reply(w1) == typing_start + 1);
+  CHECK_FALSE(pos_reply(w2));
+  CHECK_FALSE(pos_reply(w3));
+  advance(typing, typing_start + 2, {});
+  CHECK(pos_reply(w2) == typing_start + 2);
+  CHECK_FALSE(pos_reply(w3));
+  advance(stream_id::account_data, ad_start + 4, {});
+  CHECK(pos_reply(w3) == ad_start + 4);
+
+  // A position already reached on that stream answers at once.
+  self->send(notifier, msg::await_stream_position{ad, ad_start});
+  sched.run();
+  auto got = pos_reply(self);
+  REQUIRE(got);
+  CHECK(*got >= ad_start);
+  CHECK(*got <= ad_start + 4);
+
+  // An unknown stream cannot be waited for: it answers at once.
+  self->send(notifier, msg::await_stream_position{static_cast<uint8_t>(stream_count), 5});
+  sched.run();
+  CHECK(pos_reply(self));
+}
+
+TEST_CASE_FIXTURE(fixture, "events and other streams wake the same waiter; the timeout sends all positions") {
+  caf::scoped_actor a{sys, true}, b{sys, true};
+  a->send(notifier, wait(alice, start, {room_r}, 5000));
+  b->send(notifier, wait(bob, start, {room_r}, 5000));
+  sched.run();
+
+  advance(stream_id::account_data, ad_start + 1, {user_row(ad_start + 1, {alice})});
+  CHECK(reply(a) == at({{stream_id::account_data, ad_start + 1}}));
+  CHECK_FALSE(reply(b));
+
+  CHECK(sched.advance_time(std::chrono::milliseconds(5000)) == 2); // b's, and a's (now stale)
+  sched.run();
+  CHECK(reply(b) == at({{stream_id::account_data, ad_start + 1}}));
+  CHECK_FALSE(reply(a));
 }

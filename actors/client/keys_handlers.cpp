@@ -1,0 +1,258 @@
+// actors/client/keys_handlers.cpp -- end-to-end encryption keys and the
+// device_lists part of /sync. Spec: client-server API "End-to-End
+// Encryption" (Key management API, tracking the device list for a user).
+#include "actors/client/common.hpp"
+#include "actors/client/routes.hpp"
+#include "actors/client/sync_streams.hpp"
+#include "matrix/base64.hpp"
+#include "matrix/identifiers.hpp"
+#include "matrix/signing.hpp"
+#include "matrix/stream_token.hpp"
+#include "storage/stores/accounts_store.hpp"
+#include "storage/stores/e2e_keys_store.hpp"
+#include "transport/transport.hpp"
+
+#include <set>
+
+namespace axon::client {
+
+using http::fail;
+
+namespace {
+
+// ---- helpers -------------------------------------------------------------------
+
+std::string domain_of(const std::string& user_id) { return user_id.substr(user_id.find(':') + 1); }
+
+bool is_local(request& req, const std::string& user_id) {
+  return matrix::parse_user_id(user_id).has_value() && domain_of(user_id) == server_name(req);
+}
+
+/// Checks a DeviceKeys object of the requesting device (spec DeviceKeys):
+/// ids match the requester, algorithms and keys well-formed, and signed by
+/// the device's own ed25519 key.
+void check_device_keys(request& req, const json& dk) {
+  if (!dk.is_object()) fail(errc::bad_json, "device_keys must be an object");
+  auto& me = req.auth();
+  auto user_id = require_string(dk, "user_id");
+  auto device_id = require_string(dk, "device_id");
+  if (user_id != me.user_id || device_id != me.device_id)
+    fail(errc::invalid_param, "Provided device keys don't match the requesting user and device");
+  auto algs = dk.find("algorithms");
+  if (algs == dk.end()) fail(errc::missing_param, "Missing algorithms");
+  if (!algs->is_array()) fail(errc::bad_json, "algorithms must be an array of strings");
+  for (auto& a : *algs)
+    if (!a.is_string()) fail(errc::bad_json, "algorithms must be an array of strings");
+  auto keys = optional_object(dk, "keys");
+  if (!keys) fail(errc::missing_param, "Missing keys");
+  for (auto& [id, key] : keys->items())
+    if (!key.is_string() || id.find(':') == std::string::npos)
+      fail(errc::bad_json, "keys must map algorithm:key_id to a string");
+  auto sigs = optional_object(dk, "signatures");
+  if (!sigs) fail(errc::missing_param, "Missing signatures");
+  auto key_id = "ed25519:" + device_id;
+  auto ed = keys->find(key_id);
+  if (ed == keys->end()) fail(errc::invalid_param, "Missing the device's " + key_id + " key");
+  auto pub = matrix::base64_decode(ed->get<std::string>());
+  if (!pub || pub->size() != 32) fail(errc::invalid_param, "Invalid " + key_id + " key");
+  if (!matrix::verify_json(dk, user_id, key_id, *pub))
+    fail(errc::invalid_param, "Device keys are not signed by the device's " + key_id + " key");
+}
+
+/// Checks {"algorithm:key_id": key} (a string, or an object with a `key`).
+void check_key_map(const json& keys, const char* what) {
+  if (!keys.is_object()) fail(errc::bad_json, std::string(what) + " must be an object");
+  for (auto& [id, key] : keys.items()) {
+    auto colon = id.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == id.size())
+      fail(errc::bad_json, std::string(what) + ": key ids must be algorithm:key_id");
+    bool ok = key.is_string() ||
+              (key.is_object() && key.contains("key") && key["key"].is_string());
+    if (!ok) fail(errc::bad_json, std::string(what) + "[" + id + "] must be a key");
+  }
+}
+
+json key_counts(request& req, const std::string& user_id, const std::string& device_id) {
+  json out = json::object();
+  // Synapse always reports signed_curve25519, which clients rely on.
+  out["signed_curve25519"] = 0;
+  for (auto& [alg, n] : req.ctx->e2e_keys->one_time_key_counts(user_id, device_id)) out[alg] = n;
+  return out;
+}
+
+/// The device_lists position in a token, 0 when the token predates it.
+int64_t device_lists_pos(const matrix::stream_token& t) {
+  auto i = index(stream_id::device_lists);
+  return i >= 1 && i - 1 < t.others.size() ? t.others[i - 1] : 0;
+}
+
+/// Users whose device lists `me` should re-fetch between two positions:
+/// those sharing a room with `me` whose devices changed, and those newly
+/// sharing a room (their devices are news even if unchanged).
+std::set<std::string> changed_for(request& req, const std::string& me, int64_t dl_from,
+                                  int64_t dl_to, int64_t ev_from, int64_t ev_to) {
+  auto* store = req.ctx->e2e_keys;
+  std::set<std::string> out;
+  if (dl_from < dl_to) {
+    auto sharing = store->users_sharing_room(me);
+    std::set<std::string> share(sharing.begin(), sharing.end());
+    share.insert(me);
+    for (auto& u : store->changed_users(dl_from, dl_to))
+      if (share.count(u)) out.insert(u);
+  }
+  if (ev_from < ev_to)
+    for (auto& u : store->newly_shared_users(me, ev_from, ev_to))
+      if (u != me) out.insert(u);
+  return out;
+}
+
+/// Users who stopped sharing every room with `me` in events positions
+/// (from, to] (spec: device_lists.left).
+std::set<std::string> left_for(request& req, const std::string& me, int64_t ev_from, int64_t ev_to) {
+  std::set<std::string> out;
+  if (ev_from >= ev_to) return out;
+  auto* store = req.ctx->e2e_keys;
+  auto candidates = store->possibly_left_users(me, ev_from, ev_to);
+  if (candidates.empty()) return out;
+  auto sharing = store->users_sharing_room(me);
+  std::set<std::string> share(sharing.begin(), sharing.end());
+  for (auto& u : candidates)
+    if (u != me && !share.count(u)) out.insert(u);
+  return out;
+}
+
+// ---- handlers --------------------------------------------------------------------
+
+response upload_keys(request& req) {
+  auto& body = req.json_body();
+  auto& me = req.auth();
+  msg::upload_keys up{me.user_id, me.device_id, "", "", ""};
+  if (auto dk = body.find("device_keys"); dk != body.end() && !dk->is_null()) {
+    check_device_keys(req, *dk);
+    up.device_keys = dk->dump();
+  }
+  if (auto otk = body.find("one_time_keys"); otk != body.end() && !otk->is_null()) {
+    check_key_map(*otk, "one_time_keys");
+    if (!otk->empty()) up.one_time_keys = otk->dump();
+  }
+  for (auto* name : {"fallback_keys", "org.matrix.msc2732.fallback_keys"})
+    if (auto fk = body.find(name); fk != body.end() && !fk->is_null()) {
+      check_key_map(*fk, name);
+      if (!fk->empty()) up.fallback_keys = fk->dump();
+    }
+  if (!up.device_keys.empty() || !up.one_time_keys.empty() || !up.fallback_keys.empty())
+    req.ctx->transport->upload_keys(up);
+  return {200, {{"one_time_key_counts", key_counts(req, me.user_id, me.device_id)}}};
+}
+
+response query_keys(request& req) {
+  auto& body = req.json_body();
+  auto wanted = optional_object(body, "device_keys");
+  if (!wanted) fail(errc::missing_param, "Missing device_keys");
+  json keys = json::object(), failures = json::object();
+  for (auto& [user, devices] : wanted->items()) {
+    if (!devices.is_array() && !devices.is_null())
+      fail(errc::bad_json, "device_keys values must be arrays of device ids");
+    std::vector<std::string> ids;
+    if (devices.is_array())
+      for (auto& d : devices) {
+        if (!d.is_string()) fail(errc::bad_json, "device_keys values must be arrays of device ids");
+        ids.push_back(d.get<std::string>());
+      }
+    if (!matrix::parse_user_id(user)) continue;
+    if (!is_local(req, user)) {
+      // No federation yet: other servers can't be asked.
+      failures[domain_of(user)] = {{"status", 503}, {"message", "Not ready for retry"}};
+      continue;
+    }
+    json out = json::object();
+    for (auto& [device, text] : req.ctx->e2e_keys->device_keys(user, ids)) {
+      auto k = json::parse(text);
+      k.erase("unsigned");
+      auto d = req.ctx->accounts->device(user, device);
+      json unsig = json::object();
+      if (d && d->display_name) unsig["device_display_name"] = *d->display_name;
+      k["unsigned"] = unsig;
+      out[device] = std::move(k);
+    }
+    keys[user] = std::move(out);
+  }
+  return {200, {{"device_keys", keys}, {"failures", failures}}};
+}
+
+response claim_keys(request& req) {
+  auto& body = req.json_body();
+  auto wanted = optional_object(body, "one_time_keys");
+  if (!wanted) fail(errc::missing_param, "Missing one_time_keys");
+  json local = json::object(), failures = json::object();
+  for (auto& [user, devices] : wanted->items()) {
+    if (!devices.is_object()) fail(errc::bad_json, "one_time_keys values must be objects");
+    for (auto& [device, alg] : devices.items())
+      if (!alg.is_string()) fail(errc::bad_json, "one_time_keys must map devices to algorithms");
+    if (!matrix::parse_user_id(user)) continue;
+    if (!is_local(req, user)) {
+      failures[domain_of(user)] = {{"status", 503}, {"message", "Not ready for retry"}};
+      continue;
+    }
+    if (!devices.empty()) local[user] = devices;
+  }
+  json claimed = json::object();
+  if (!local.empty()) claimed = json::parse(req.ctx->transport->claim_keys({local.dump()}).one_time_keys);
+  return {200, {{"one_time_keys", claimed}, {"failures", failures}}};
+}
+
+response key_changes(request& req) {
+  auto from_s = req.query_param("from");
+  if (!from_s) fail(errc::missing_param, "Missing from");
+  auto from = matrix::parse_stream_token(*from_s);
+  if (!from) fail(errc::invalid_param, "Invalid from token");
+  auto pos = req.ctx->transport->positions();
+  matrix::stream_token to{pos[0], {pos.begin() + 1, pos.end()}};
+  if (auto to_s = req.query_param("to")) {
+    auto t = matrix::parse_stream_token(*to_s);
+    if (!t) fail(errc::invalid_param, "Invalid to token");
+    to = *t;
+  }
+  json changed = json::array();
+  for (auto& u : changed_for(req, req.auth().user_id, device_lists_pos(*from), device_lists_pos(to),
+                             from->events, to.events))
+    changed.push_back(u);
+  json left = json::array();
+  for (auto& u : left_for(req, req.auth().user_id, from->events, to.events)) left.push_back(u);
+  return {200, {{"changed", changed}, {"left", left}}};
+}
+
+} // namespace
+
+// ---- /sync ---------------------------------------------------------------------------
+
+bool add_device_lists(const sync_context& c, json& out) {
+  auto& me = c.req.auth();
+  std::set<std::string> changed;
+  // Initial sync: nothing changed (clients query the keys they need).
+  if (c.since)
+    changed = changed_for(c.req, me.user_id, c.since_of(stream_id::device_lists),
+                          c.pos_of(stream_id::device_lists), c.since_of(stream_id::events),
+                          c.pos_of(stream_id::events));
+  json list = json::array();
+  for (auto& u : changed) list.push_back(u);
+  json left = json::array();
+  if (c.since)
+    for (auto& u : left_for(c.req, me.user_id, c.since_of(stream_id::events), c.pos_of(stream_id::events)))
+      left.push_back(u);
+  out["device_lists"] = {{"changed", list}, {"left", left}};
+  out["device_one_time_keys_count"] = key_counts(c.req, me.user_id, me.device_id);
+  out["device_unused_fallback_key_types"] =
+    c.req.ctx->e2e_keys->unused_fallback_key_types(me.user_id, me.device_id);
+  return !changed.empty() || !left.empty();
+}
+
+void add_keys_routes(std::vector<http::route>& out) {
+  const char* c = "/_matrix/client/{v}";
+  out.push_back({"POST", c, "/keys/upload", true, "client", upload_keys});
+  out.push_back({"POST", c, "/keys/query", true, "client", query_keys});
+  out.push_back({"POST", c, "/keys/claim", true, "client", claim_keys});
+  out.push_back({"GET", c, "/keys/changes", true, "client", key_changes});
+}
+
+} // namespace axon::client

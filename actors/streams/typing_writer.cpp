@@ -1,0 +1,105 @@
+// actors/streams/typing_writer.cpp
+//
+// Per room: who is typing, each with a generation number. Starting to type
+// (again) bumps the user's generation and schedules an expiry message for it;
+// an expiry whose generation is no longer current is stale and ignored. Only
+// changes of the set of typing users make a stream row: refreshing a typing
+// notice moves nothing.
+#include "actors/streams/typing_writer.hpp"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+namespace axon::actors {
+
+namespace {
+
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+
+struct room_typing {
+  std::map<std::string, uint64_t> users; ///< user id -> generation
+  int64_t changed = 0;                   ///< position of the last change
+};
+
+struct typing_writer_state {
+  stream_writer_deps deps;
+  std::unordered_map<std::string, room_typing> rooms;
+  uint64_t next_generation = 0;
+  int64_t pos = 0;
+  static inline const char* name = "typing_writer";
+};
+
+/// The public interface plus the internal expiry timer.
+using typing_writer_impl = typing_writer_actor::extend<
+  caf::reacts_to<expire_atom, std::string, std::string, uint64_t>>;
+using writer_pointer = typing_writer_impl::stateful_pointer<typing_writer_state>;
+
+/// The room's typing set changed: next position, published.
+void publish(writer_pointer self, const std::string& room_id) {
+  auto& st = self->state;
+  auto pos = ++st.pos;
+  st.rooms[room_id].changed = pos;
+  caf::anon_send(st.deps.publisher,
+                 msg::stream_advanced{static_cast<uint8_t>(stream_id::typing),
+                                      st.deps.instance_name, pos,
+                                      {msg::stream_row{pos, room_id, {}}}});
+}
+
+std::vector<std::string> users_of(const room_typing& r) {
+  std::vector<std::string> out;
+  for (auto& [u, gen] : r.users) out.push_back(u);
+  return out;
+}
+
+typing_writer_impl::behavior_type typing_writer(writer_pointer self, stream_writer_deps deps) {
+  self->state.deps = std::move(deps);
+  return {
+    [=](msg::set_typing& req) -> int64_t {
+      auto& st = self->state;
+      auto& room = st.rooms[req.room_id];
+      if (req.typing) {
+        auto timeout = std::clamp<int64_t>(req.timeout_ms, 0, max_typing_timeout_ms);
+        auto gen = ++st.next_generation;
+        bool is_new = room.users.count(req.user_id) == 0;
+        room.users[req.user_id] = gen;
+        self->delayed_send(self, std::chrono::milliseconds(timeout),
+                           expire_atom::value, req.room_id, req.user_id, gen);
+        if (is_new) publish(self, req.room_id);
+      } else if (room.users.erase(req.user_id) > 0) {
+        publish(self, req.room_id);
+      }
+      return st.pos;
+    },
+    [=](msg::get_typing& req) -> msg::typing_snapshot {
+      auto& st = self->state;
+      // A reader's position ahead of ours: we restarted since; send all.
+      bool everything = req.since <= 0 || req.since > st.pos;
+      msg::typing_snapshot out{st.pos, {}};
+      for (auto& id : req.room_ids) {
+        auto r = st.rooms.find(id);
+        if (r == st.rooms.end()) continue;
+        if (everything ? !r->second.users.empty() : r->second.changed > req.since)
+          out.rooms.push_back({id, users_of(r->second)});
+      }
+      return out;
+    },
+    [=](expire_atom, const std::string& room_id, const std::string& user_id, uint64_t generation) {
+      auto& st = self->state;
+      auto r = st.rooms.find(room_id);
+      if (r == st.rooms.end()) return;
+      auto u = r->second.users.find(user_id);
+      if (u == r->second.users.end() || u->second != generation) return;
+      r->second.users.erase(u);
+      publish(self, room_id);
+    },
+  };
+}
+
+} // namespace
+
+typing_writer_actor spawn_typing_writer(caf::actor_system& sys, stream_writer_deps deps) {
+  return caf::actor_cast<typing_writer_actor>(sys.spawn(typing_writer, std::move(deps)));
+}
+
+} // namespace axon::actors

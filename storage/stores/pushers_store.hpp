@@ -1,0 +1,31 @@
+// storage/stores/pushers_store.hpp -- the pushers registry.
+#pragma once
+
+#include "storage/database.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace axon::storage {
+
+class pushers_store {
+public:
+  explicit pushers_store(pool& p) : pool_(p) {}
+
+  /// The user's pushers in the GET /pushers format.
+  std::vector<nlohmann::json> for_user(const std::string& user_id);
+  /// Adds or replaces (app_id, pushkey) for the user; unless `append`, the
+  /// same (app_id, pushkey) registered by other users is removed (spec).
+  void set(const std::string& user_id, const nlohmann::json& pusher, const std::string& device_id,
+           bool append, int64_t now_ms);
+  /// Removes the user's pusher; false when there was none.
+  bool remove(const std::string& user_id, const std::string& app_id, const std::string& pushkey);
+  void remove_all(const std::string& user_id);
+
+private:
+  pool& pool_;
+};
+
+} // namespace axon::storage

@@ -1,0 +1,287 @@
+// tests/integration/to_device_test.cpp -- the to_device store and writer on a
+// real database: SQLite (a temporary file) and PostgreSQL (a fresh database
+// on AXON_TEST_PG). The writer is a detached actor: these run on a normal
+// actor system and wait, with bounds, on scoped actors.
+#include "actors/streams/to_device_writer.hpp"
+#include "storage/stores/accounts_store.hpp"
+#include "storage/stores/to_device_store.hpp"
+#include "tests/integration/pg_fixture.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <variant>
+
+using namespace axon;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// ---- engines under test -----------------------------------------------------
+
+struct sqlite_db {
+  fs::path dir;
+  sqlite_db() {
+    std::string tmpl = (fs::temp_directory_path() / "axon_to_device_XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    dir = tmpl;
+  }
+  ~sqlite_db() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  bool ready() const { return true; }
+  const char* skip_reason() const { return ""; }
+  storage::database_options options() const {
+    storage::database_options o;
+    o.kind = storage::engine_kind::sqlite;
+    o.sqlite_path = (dir / "axon.db").string();
+    o.max_connections = 4;
+    return o;
+  }
+};
+
+struct pg_db {
+  std::unique_ptr<test::pg_test_database> db = test::pg_test_database::create();
+  bool ready() const { return db != nullptr; }
+  const char* skip_reason() const { return test::pg_skip_message; }
+  storage::database_options options() const { return db->options(4); }
+};
+
+// ---- fixture ------------------------------------------------------------------
+
+constexpr auto reply_timeout = std::chrono::seconds(30);
+const std::string alice = "@alice:test";
+const std::string bob = "@bob:test";
+const std::string carol = "@carol:test";
+
+/// Declared in destruction order: the actor system (which joins the writer)
+/// goes before the pool, the pool before the database.
+template <class DB>
+struct env {
+  DB db;
+  std::unique_ptr<storage::pool> pool;
+  std::unique_ptr<storage::to_device_store> store;
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<caf::scoped_actor> self, publisher;
+  to_device_writer_actor writer;
+
+  bool ready() const { return db.ready(); }
+
+  env() {
+    if (!db.ready()) return;
+    pool = storage::open_pool(db.options());
+    storage::run_migrations(*pool);
+    store = std::make_unique<storage::to_device_store>(*pool);
+    register_message_types(cfg);
+    cfg.set("scheduler.max-threads", size_t{2});
+    cfg.set("logger.file-verbosity", caf::atom("quiet"));
+    sys = std::make_unique<caf::actor_system>(cfg);
+    self = std::make_unique<caf::scoped_actor>(*sys);
+    publisher = std::make_unique<caf::scoped_actor>(*sys);
+  }
+
+  ~env() {
+    if (!sys) return;
+    stop();
+    publisher.reset();
+    self.reset();
+    sys.reset();
+  }
+
+  /// A writer starting where the database stands, as at boot.
+  void start() {
+    actors::stream_writer_deps deps{pool.get(), "w1", caf::actor{*publisher}};
+    writer = actors::spawn_to_device_writer(*sys, deps, store->max_stream_id());
+  }
+
+  void stop() {
+    if (!writer) return;
+    (*self)->send_exit(writer, caf::exit_reason::user_shutdown);
+    (*self)->wait_for(writer);
+    writer = nullptr;
+  }
+
+  /// The writer's reply: a position, or the error's code.
+  template <class Request>
+  std::variant<int64_t, errc> ask(const Request& req) {
+    std::variant<int64_t, errc> out = errc::timeout;
+    (*self)
+      ->request(writer, reply_timeout, req)
+      .receive([&](int64_t pos) { out = pos; },
+               [&](caf::error& err) { out = from_caf_error(err).first; });
+    return out;
+  }
+
+  std::optional<msg::stream_advanced> next_published() {
+    std::optional<msg::stream_advanced> got;
+    (*publisher)->receive([&](msg::stream_advanced& adv) { got = std::move(adv); },
+                          caf::after(std::chrono::seconds(10)) >> [] {});
+    return got;
+  }
+  bool nothing_published() {
+    bool none = true;
+    (*publisher)->receive([&](msg::stream_advanced&) { none = false; },
+                          caf::after(std::chrono::milliseconds(200)) >> [] {});
+    return none;
+  }
+
+  void add_device(const std::string& user, const std::string& device) {
+    storage::accounts_store(*pool).upsert_device(user, device, std::nullopt, 1);
+  }
+  std::vector<std::string> inbox(const std::string& user, const std::string& device) {
+    std::vector<std::string> out;
+    for (auto& r : store->messages_for_device(user, device, 0, INT64_MAX, 1000))
+      out.push_back(json::parse(r.message_json)["content"].value("n", ""));
+    return out;
+  }
+};
+
+#define AXON_TO_DEVICE_ENV_OR_SKIP(E)                                                              \
+  env<DB> E;                                                                                       \
+  if (!E.ready()) {                                                                                \
+    MESSAGE(std::string(E.db.skip_reason()));                                                      \
+    return;                                                                                        \
+  }
+
+std::string message(const std::string& sender, const std::string& n) {
+  return json{{"sender", sender}, {"type", "m.test"}, {"content", {{"n", n}}}}.dump();
+}
+
+msg::send_to_device request(std::string txn, std::vector<msg::to_device_delivery> d) {
+  return {alice, "ADEV", std::move(txn), std::move(d)};
+}
+
+} // namespace
+
+// ---- store ------------------------------------------------------------------------
+
+TEST_CASE_TEMPLATE("to_device store: inbox ranges, limits, deletion, txn ids", DB, sqlite_db,
+                   pg_db) {
+  AXON_TO_DEVICE_ENV_OR_SKIP(e);
+  auto& s = *e.store;
+  CHECK(s.max_stream_id() == 0);
+  s.add_messages(alice, "ADEV", "t1", {{bob, "B1", message(alice, "1")}, {bob, "B2", message(alice, "1")}},
+                 1, "w1", 100);
+  s.add_messages(alice, "ADEV", "t2", {{bob, "B1", message(alice, "2")}}, 2, "w1", 100);
+  s.add_messages(alice, "ADEV", "t3", {{bob, "B1", message(alice, "3")}}, 3, "w1", 100);
+  CHECK(s.max_stream_id() == 3);
+  CHECK(s.find_txn(alice, "ADEV", "t2") == 2);
+  CHECK_FALSE(s.find_txn(alice, "OTHER", "t2"));
+  CHECK_FALSE(s.find_txn(alice, "ADEV", "t9"));
+  // A repeated transaction id is refused by the table itself, and nothing of it stays.
+  CHECK_THROWS_AS(s.add_messages(alice, "ADEV", "t1", {{bob, "B1", message(alice, "x")}}, 4, "w1", 100),
+                  storage::db_error);
+  CHECK(e.inbox(bob, "B1") == std::vector<std::string>{"1", "2", "3"});
+
+  auto rows = s.messages_for_device(bob, "B1", 1, 3, 10);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].stream_id == 2);
+  CHECK(rows[1].stream_id == 3);
+  CHECK(s.messages_for_device(bob, "B1", 0, 3, 2).size() == 2);
+  CHECK(s.messages_for_device(bob, "B1", 0, 2, 10).size() == 2);
+  CHECK(s.messages_for_device(bob, "B2", 1, 3, 10).empty());
+
+  CHECK(s.has_messages_up_to(bob, "B1", 1));
+  CHECK(s.delete_messages_up_to(bob, "B1", 2) == 2);
+  CHECK_FALSE(s.has_messages_up_to(bob, "B1", 2));
+  CHECK(e.inbox(bob, "B1") == std::vector<std::string>{"3"});
+  CHECK(e.inbox(bob, "B2") == std::vector<std::string>{"1"});
+  // Positions never go back, even with every message gone.
+  s.delete_messages_up_to(bob, "B1", 3);
+  s.delete_messages_up_to(bob, "B2", 3);
+  CHECK(s.max_stream_id() == 3);
+}
+
+TEST_CASE_TEMPLATE("to_device store: devices, and logging out drops the inbox", DB, sqlite_db,
+                   pg_db) {
+  AXON_TO_DEVICE_ENV_OR_SKIP(e);
+  auto& s = *e.store;
+  storage::accounts_store acc(*e.pool);
+  e.add_device(bob, "B2");
+  e.add_device(bob, "B1");
+  e.add_device(carol, "C1");
+  CHECK(s.devices_of(bob) == std::vector<std::string>{"B1", "B2"});
+  CHECK(s.devices_of("@nobody:test").empty());
+  acc.add_access_token("tokB1", bob, "B1", 1);
+  s.add_messages(alice, "ADEV", "t1",
+                 {{bob, "B1", message(alice, "1")}, {bob, "B2", message(alice, "1")},
+                  {carol, "C1", message(alice, "1")}},
+                 1, "w1", 100);
+  acc.delete_token_and_device("tokB1");
+  CHECK(e.inbox(bob, "B1").empty());
+  CHECK(e.inbox(bob, "B2").size() == 1);
+  acc.delete_all_tokens_and_devices(bob);
+  CHECK(e.inbox(bob, "B2").empty());
+  CHECK(e.inbox(carol, "C1").size() == 1);
+}
+
+// ---- writer ------------------------------------------------------------------------
+
+TEST_CASE_TEMPLATE("to_device writer: stores, publishes per recipient, txn retries are no-ops",
+                   DB, sqlite_db, pg_db) {
+  AXON_TO_DEVICE_ENV_OR_SKIP(e);
+  e.start();
+  auto r = e.ask(request("t1", {{bob, "B1", message(alice, "1")},
+                                {bob, "B2", message(alice, "1")},
+                                {carol, "C1", message(alice, "1")}}));
+  REQUIRE(std::holds_alternative<int64_t>(r));
+  CHECK(std::get<int64_t>(r) == 1);
+  auto adv = e.next_published();
+  REQUIRE(adv);
+  CHECK(adv->stream == static_cast<uint8_t>(stream_id::to_device));
+  CHECK(adv->pos == 1);
+  CHECK(adv->instance == "w1");
+  REQUIRE(adv->rows.size() == 2); // one per recipient user: only they are woken
+  CHECK(adv->rows[0].user_ids == std::vector<std::string>{bob});
+  CHECK(adv->rows[1].user_ids == std::vector<std::string>{carol});
+  for (auto& row : adv->rows) {
+    CHECK(row.pos == 1);
+    CHECK(row.room_id.empty());
+  }
+
+  // The same transaction again: the first position, nothing stored or published.
+  r = e.ask(request("t1", {{bob, "B1", message(alice, "again")}}));
+  CHECK(std::get<int64_t>(r) == 1);
+  CHECK(e.nothing_published());
+  CHECK(e.inbox(bob, "B1") == std::vector<std::string>{"1"});
+  // Same txn id from another device of the sender is a new transaction.
+  auto other = request("t1", {{bob, "B1", message(alice, "2")}});
+  other.sender_device = "ADEV2";
+  CHECK(std::get<int64_t>(e.ask(other)) == 2);
+  REQUIRE(e.next_published());
+
+  // Nothing to deliver (unknown devices only): the txn is kept, no position used.
+  CHECK(std::get<int64_t>(e.ask(request("t-empty", {}))) == 2);
+  CHECK(e.nothing_published());
+  CHECK(e.store->find_txn(alice, "ADEV", "t-empty") == 2);
+
+  // Acknowledgement deletes up to the position, for that device only.
+  CHECK(std::get<int64_t>(e.ask(msg::ack_to_device{bob, "B1", 1})) == 2);
+  CHECK(e.inbox(bob, "B1") == std::vector<std::string>{"2"});
+  CHECK(e.inbox(bob, "B2") == std::vector<std::string>{"1"});
+  CHECK(e.nothing_published());
+
+  // A restarted writer goes on after the persisted position.
+  e.stop();
+  e.start();
+  CHECK(std::get<int64_t>(e.ask(request("t3", {{bob, "B2", message(alice, "3")}}))) == 3);
+  REQUIRE(e.next_published());
+  CHECK(std::get<int64_t>(e.ask(request("t1", {}))) == 1);
+}
+
+TEST_CASE_TEMPLATE("to_device writer: positions survive acknowledging everything", DB, sqlite_db,
+                   pg_db) {
+  AXON_TO_DEVICE_ENV_OR_SKIP(e);
+  e.start();
+  CHECK(std::get<int64_t>(e.ask(request("a", {{bob, "B1", message(alice, "1")}}))) == 1);
+  CHECK(std::get<int64_t>(e.ask(request("b", {{bob, "B1", message(alice, "2")}}))) == 2);
+  CHECK(std::get<int64_t>(e.ask(msg::ack_to_device{bob, "B1", 2})) == 2);
+  CHECK(e.inbox(bob, "B1").empty());
+  e.stop();
+  e.start();
+  CHECK(std::get<int64_t>(e.ask(request("c", {{bob, "B1", message(alice, "3")}}))) == 3);
+}
