@@ -1,5 +1,7 @@
 #include "transport/local_transport.hpp"
 
+#include <algorithm>
+
 #include "config/layout.hpp"
 
 namespace axon::transport {
@@ -162,13 +164,23 @@ private:
   local_roles roles_;
 };
 
-caf::behavior stream_bus(caf::event_based_actor* self, std::vector<caf::actor> subscribers) {
+bool wants(const bus_subscriber& s, const msg::events_advanced& adv) {
+  if (s.event_types.empty()) return true;
+  for (auto& r : adv.rows)
+    if (std::find(s.event_types.begin(), s.event_types.end(), r.type) != s.event_types.end())
+      return true;
+  return false;
+}
+
+caf::behavior stream_bus(caf::event_based_actor* self, std::vector<bus_subscriber> subscribers) {
   return {
     [=](const msg::events_advanced& adv) {
-      for (auto& s : subscribers) self->send(s, adv);
+      for (auto& s : subscribers)
+        if (wants(s, adv)) self->send(s.who, adv);
     },
     [=](const msg::stream_advanced& adv) {
-      for (auto& s : subscribers) self->send(s, adv);
+      for (auto& s : subscribers)
+        if (s.streams) self->send(s.who, adv);
     },
   };
 }
@@ -179,7 +191,7 @@ std::unique_ptr<transport> make_local_transport(caf::actor_system& sys, local_ro
   return std::make_unique<local_transport>(sys, std::move(roles));
 }
 
-caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<caf::actor> subscribers) {
+caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<bus_subscriber> subscribers) {
   return sys.spawn(stream_bus, std::move(subscribers));
 }
 

@@ -31,6 +31,16 @@ std::unique_ptr<transport> make_local_transport(caf::actor_system& sys, local_ro
 
 /// The stream bus: receives stream rows from writers and hands them to every
 /// subscriber of this process (the notifier; later the Redis publisher).
-caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<caf::actor> subscribers);
+/// A subscriber of the stream bus. `event_types`, when not empty, limits the
+/// events-stream updates it is sent to those with a row of one of these
+/// types (so an actor that only cares about memberships isn't woken for
+/// every message); `streams` says whether it gets the other streams' rows.
+struct bus_subscriber {
+  caf::actor who;
+  std::vector<std::string> event_types;
+  bool streams = true;
+};
+
+caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<bus_subscriber> subscribers);
 
 } // namespace axon::transport

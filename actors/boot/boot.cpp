@@ -201,11 +201,13 @@ int run(const options& opts) {
   start[index(stream_id::receipts)] = receipts.max_stream_id();
   // typing: in memory only, restarts from 0 with its writer.
   roles.notifier = actors::spawn_notifier(sys, start, roles.positions);
-  std::vector<caf::actor> subscribers{caf::actor_cast<caf::actor>(roles.notifier)};
+  std::vector<transport::bus_subscriber> subscribers{{caf::actor_cast<caf::actor>(roles.notifier)}};
   caf::actor directory_updater;
   if (cfg.update_user_directory_from_worker == instance) {
     directory_updater = actors::spawn_user_directory_updater(sys, pool.get());
-    subscribers.push_back(directory_updater);
+    // Only the event types the directory follows: a message wakes nothing.
+    subscribers.push_back(
+      {directory_updater, {"m.room.member", "m.room.join_rules", "m.room.history_visibility"}, false});
   }
   auto bus = transport::spawn_stream_bus(sys, subscribers);
   auto hosts = [&](const std::vector<std::string>& writers) {

@@ -89,8 +89,9 @@ caf::behavior updater(caf::stateful_actor<updater_state>* self, storage::pool* p
         relevant |= r.type == "m.room.member" || r.type == "m.room.join_rules" ||
                     r.type == "m.room.history_visibility";
       if (!relevant && !self->state.behind) {
-        // Nothing to apply; the stored position catches up with the next
-        // relevant event (a re-read after a restart finds nothing).
+        // Nothing to apply (the bus sends only relevant updates, but stay
+        // correct if it doesn't); the stored position catches up with the
+        // next relevant event.
         if (adv.pos > self->state.pos) self->state.pos = adv.pos;
         return;
       }
