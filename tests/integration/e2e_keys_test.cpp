@@ -5,6 +5,7 @@
 #include "actors/streams/device_lists_writer.hpp"
 #include "storage/stores/e2e_keys_store.hpp"
 #include "tests/integration/pg_fixture.hpp"
+#include "tests/integration/test_databases.hpp"
 
 #include <doctest/doctest.h>
 
@@ -19,34 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct sqlite_db {
-  fs::path dir;
-  sqlite_db() {
-    std::string tmpl = (fs::temp_directory_path() / "axon_e2e_keys_XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    dir = tmpl;
-  }
-  ~sqlite_db() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  bool ready() const { return true; }
-  const char* skip_reason() const { return ""; }
-  storage::database_options options() const {
-    storage::database_options o;
-    o.kind = storage::engine_kind::sqlite;
-    o.sqlite_path = (dir / "axon.db").string();
-    o.max_connections = 4;
-    return o;
-  }
-};
-
-struct pg_db {
-  std::unique_ptr<test::pg_test_database> db = test::pg_test_database::create();
-  bool ready() const { return db != nullptr; }
-  const char* skip_reason() const { return test::pg_skip_message; }
-  storage::database_options options() const { return db->options(4); }
-};
+using axon::test::sqlite_db;
+using axon::test::pg_db;
 
 const std::string alice = "@alice:test";
 const std::string bob = "@bob:test";

@@ -3,6 +3,7 @@
 #include "storage/database.hpp"
 #include "storage/sqlite/sqlite_engine.hpp"
 #include "tests/integration/pg_fixture.hpp"
+#include "tests/integration/test_databases.hpp"
 
 #include <doctest/doctest.h>
 
@@ -25,35 +26,8 @@ namespace {
 // ---- engines under test -----------------------------------------------------
 
 /// A database file in a fresh temporary directory, removed afterwards.
-struct sqlite_db {
-  fs::path dir;
-  sqlite_db() {
-    std::string tmpl = (fs::temp_directory_path() / "axon_sqlite_XXXXXX").string();
-    if (!mkdtemp(tmpl.data()))
-      throw std::runtime_error("mkdtemp failed");
-    dir = tmpl;
-  }
-  ~sqlite_db() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  bool ready() const { return true; }
-  const char* skip_reason() const { return ""; }
-  database_options options(int max_connections = 4) const {
-    database_options o;
-    o.kind = engine_kind::sqlite;
-    o.sqlite_path = (dir / "axon.db").string();
-    o.max_connections = max_connections;
-    return o;
-  }
-};
-
-struct pg_db {
-  std::unique_ptr<axon::test::pg_test_database> db = axon::test::pg_test_database::create();
-  bool ready() const { return db != nullptr; }
-  const char* skip_reason() const { return axon::test::pg_skip_message; }
-  database_options options(int max_connections = 4) const { return db->options(max_connections); }
-};
+using axon::test::sqlite_db;
+using axon::test::pg_db;
 
 #define AXON_ENGINE_OR_SKIP(db)                                                                    \
   DB db;                                                                                           \

@@ -30,11 +30,11 @@ struct sqlite_db {
   }
   bool ready() const { return true; }
   const char* skip_reason() const { return ""; }
-  storage::database_options options() const {
+  storage::database_options options(int max_connections = 4) const {
     storage::database_options o;
     o.kind = storage::engine_kind::sqlite;
     o.sqlite_path = (dir / "axon.db").string();
-    o.max_connections = 4;
+    o.max_connections = max_connections;
     return o;
   }
 };
@@ -43,7 +43,9 @@ struct pg_db {
   std::unique_ptr<test::pg_test_database> db = test::pg_test_database::create();
   bool ready() const { return db != nullptr; }
   const char* skip_reason() const { return test::pg_skip_message; }
-  storage::database_options options() const { return db->options(4); }
+  storage::database_options options(int max_connections = 4) const {
+    return db->options(max_connections);
+  }
 };
 
 } // namespace axon::test
