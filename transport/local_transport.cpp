@@ -172,15 +172,27 @@ bool wants(const bus_subscriber& s, const msg::events_advanced& adv) {
   return false;
 }
 
-caf::behavior stream_bus(caf::event_based_actor* self, std::vector<bus_subscriber> subscribers) {
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+
+struct stream_bus_state {
+  std::vector<bus_subscriber> subscribers;
+  static inline const char* name = "stream_bus";
+};
+
+caf::behavior stream_bus(caf::stateful_actor<stream_bus_state>* self,
+                         std::vector<bus_subscriber> subscribers) {
+  self->state.subscribers = std::move(subscribers);
   return {
     [=](const msg::events_advanced& adv) {
-      for (auto& s : subscribers)
+      for (auto& s : self->state.subscribers)
         if (wants(s, adv)) self->send(s.who, adv);
     },
     [=](const msg::stream_advanced& adv) {
-      for (auto& s : subscribers)
+      for (auto& s : self->state.subscribers)
         if (s.streams) self->send(s.who, adv);
+    },
+    [=](subscribe_atom, caf::actor who, std::vector<std::string> event_types, bool streams) {
+      self->state.subscribers.push_back({std::move(who), std::move(event_types), streams});
     },
   };
 }
@@ -193,6 +205,10 @@ std::unique_ptr<transport> make_local_transport(caf::actor_system& sys, local_ro
 
 caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<bus_subscriber> subscribers) {
   return sys.spawn(stream_bus, std::move(subscribers));
+}
+
+void subscribe_to_bus(const caf::actor& bus, bus_subscriber s) {
+  caf::anon_send(bus, subscribe_atom::value, std::move(s.who), std::move(s.event_types), s.streams);
 }
 
 } // namespace axon::transport

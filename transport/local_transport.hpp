@@ -43,4 +43,8 @@ struct bus_subscriber {
 
 caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<bus_subscriber> subscribers);
 
+/// Adds a subscriber to a running bus (for actors that publish to the bus
+/// and so are spawned after it).
+void subscribe_to_bus(const caf::actor& bus, bus_subscriber s);
+
 } // namespace axon::transport

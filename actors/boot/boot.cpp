@@ -26,6 +26,7 @@
 #include "storage/stores/e2e_keys_store.hpp"
 #include "storage/stores/events_store.hpp"
 #include "storage/stores/receipts_store.hpp"
+#include "storage/stores/push_actions_store.hpp"
 #include "storage/stores/presence_store.hpp"
 #include "storage/stores/pushers_store.hpp"
 #include "storage/stores/push_rules_store.hpp"
@@ -174,6 +175,7 @@ int run(const options& opts) {
   storage::e2e_keys_store e2e_keys(*pool);
   storage::to_device_store to_device(*pool);
   storage::receipts_store receipts(*pool);
+  storage::push_actions_store push_actions(*pool);
 
   caf::actor_system_config sys_cfg;
   register_message_types(sys_cfg);
@@ -201,7 +203,8 @@ int run(const options& opts) {
   start[index(stream_id::receipts)] = receipts.max_stream_id();
   // typing: in memory only, restarts from 0 with its writer.
   roles.notifier = actors::spawn_notifier(sys, start, roles.positions);
-  std::vector<transport::bus_subscriber> subscribers{{caf::actor_cast<caf::actor>(roles.notifier)}};
+  std::vector<transport::bus_subscriber> subscribers{
+    {caf::actor_cast<caf::actor>(roles.notifier), {}, true}};
   caf::actor directory_updater;
   if (cfg.update_user_directory_from_worker == instance) {
     directory_updater = actors::spawn_user_directory_updater(sys, pool.get());
@@ -235,8 +238,11 @@ int run(const options& opts) {
   if (hosts(cfg.stream_writers.to_device))
     roles.to_device_writer =
       actors::spawn_to_device_writer(sys, stream_deps, start[index(stream_id::to_device)]);
-  if (hosts(cfg.stream_writers.typing))
+  if (hosts(cfg.stream_writers.typing)) {
     roles.typing_writer = actors::spawn_typing_writer(sys, stream_deps);
+    transport::subscribe_to_bus(bus, {caf::actor_cast<caf::actor>(roles.typing_writer),
+                                      {"m.room.member"}, false});
+  }
   if (hosts(cfg.stream_writers.receipts))
     roles.receipts_writer =
       actors::spawn_receipts_writer(sys, stream_deps, start[index(stream_id::receipts)]);
@@ -244,7 +250,7 @@ int run(const options& opts) {
   for (auto& name : cfg.stream_writers.events) {
     if (name == instance)
       roles.events_writers.push_back(actors::spawn_events_writer(
-        sys, {pool.get(), cfg.server_name, *key, instance, bus, start_pos}));
+        sys, {pool.get(), cfg.server_name, *key, instance, bus, start_pos, roles.positions}));
     else
       roles.events_writers.emplace_back();
   }
@@ -267,6 +273,7 @@ int run(const options& opts) {
   ctx.e2e_keys = &e2e_keys;
   ctx.to_device = &to_device;
   ctx.receipts = &receipts;
+  ctx.push_actions = &push_actions;
   ctx.transport = tr.get();
   ctx.key = &*key;
   ctx.limiter = &limiter;

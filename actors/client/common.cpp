@@ -3,6 +3,7 @@
 #include "actors/http/services.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/identifiers.hpp"
+#include "storage/stores/account_data_store.hpp"
 #include "storage/stores/accounts_store.hpp"
 #include "storage/stores/rooms_store.hpp"
 #include "transport/transport.hpp"
@@ -156,6 +157,17 @@ void rate_limit(request& req, const char* action, const std::string& key, double
     e.extra_json = json{{"retry_after_ms", wait}}.dump();
     throw e;
   }
+}
+
+std::unordered_set<std::string> ignored_users(request& req, const std::string& user_id) {
+  std::unordered_set<std::string> out;
+  auto text = req.ctx->account_data->get(user_id, "", "m.ignored_user_list");
+  if (!text) return out;
+  auto j = json::parse(*text, nullptr, false);
+  if (j.is_object())
+    if (auto i = j.find("ignored_users"); i != j.end() && i->is_object())
+      for (auto& [user, _] : i->items()) out.insert(user);
+  return out;
 }
 
 } // namespace axon::client

@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace axon::client {
@@ -65,6 +66,10 @@ std::optional<response> password_uia(request& req);
 /// Deletes the requester's devices (their tokens and E2EE keys) and
 /// announces the change on the device_lists stream. Unknown ids are skipped.
 void delete_devices(request& req, const std::vector<std::string>& device_ids);
+
+/// The users `user_id` ignores: the keys of `ignored_users` in its
+/// m.ignored_user_list account data (spec "Ignoring Users").
+std::unordered_set<std::string> ignored_users(request& req, const std::string& user_id);
 
 /// Rate limiting per rc_* (M_LIMIT_EXCEEDED with retry_after_ms).
 void rate_limit(request& req, const char* action, const std::string& key, double per_second,

@@ -19,6 +19,7 @@ std::vector<http::route> all_routes() {
   add_account_security_routes(out);
   add_device_routes(out);
   add_keys_routes(out);
+  add_notification_routes(out);
   return out;
 }
 

@@ -28,5 +28,6 @@ void add_pusher_routes(std::vector<http::route>& out);
 void add_account_security_routes(std::vector<http::route>& out);
 void add_device_routes(std::vector<http::route>& out);
 void add_keys_routes(std::vector<http::route>& out);
+void add_notification_routes(std::vector<http::route>& out);
 
 } // namespace axon::client

@@ -86,19 +86,6 @@ sync_params parse_params(request& req) {
   return p;
 }
 
-/// The users `user_id` ignores: the keys of `ignored_users` in its
-/// m.ignored_user_list account data (spec "Ignoring Users").
-std::unordered_set<std::string> ignored_users(request& req, const std::string& user_id) {
-  std::unordered_set<std::string> out;
-  auto text = req.ctx->account_data->get(user_id, "", "m.ignored_user_list");
-  if (!text) return out;
-  auto j = json::parse(*text, nullptr, false);
-  if (j.is_object())
-    if (auto i = j.find("ignored_users"); i != j.end() && i->is_object())
-      for (auto& [user, _] : i->items()) out.insert(user);
-  return out;
-}
-
 class sync_builder {
 public:
   sync_builder(request& req, const sync_params& p, std::vector<int64_t> positions)

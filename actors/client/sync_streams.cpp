@@ -23,6 +23,7 @@ bool add_stream_sections(const sync_context& c, json& out) {
   news |= add_to_device(c, out);
   news |= add_device_lists(c, out);
   news |= add_push_rules(c, out);
+  add_unread_counts(c, out);
   return news;
 }
 

@@ -64,5 +64,9 @@ bool add_to_device(const sync_context& c, json& out);
 /// After add_account_data (it creates out["account_data"]).
 bool add_push_rules(const sync_context& c, json& out);
 bool add_device_lists(const sync_context& c, json& out);
+/// Last: unread_notifications (and unread_thread_notifications when the
+/// filter asks) for every room in rooms.join. Never news on its own: counts
+/// change only with events or the user's receipts, which are.
+void add_unread_counts(const sync_context& c, json& out);
 
 } // namespace axon::client

@@ -6,6 +6,7 @@
 // writer commits many rooms' events at once and an idle one adds no delay.
 #include "actors/events/events_writer.hpp"
 
+#include "actors/events/push_actions.hpp"
 #include "matrix/auth_rules.hpp"
 #include "matrix/event_hash.hpp"
 #include "matrix/identifiers.hpp"
@@ -49,6 +50,7 @@ struct pending_request {
 struct events_writer_state {
   events_writer_deps deps;
   std::unique_ptr<storage::events_store> store;
+  std::unique_ptr<push_evaluator> push;
   std::unordered_map<std::string, room_cache> rooms;
   std::vector<pending_request> queue;
   bool flush_scheduled = false;
@@ -183,6 +185,9 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
   p.txn_device = d.txn_device;
   p.txn_id = d.txn_id;
   p.json = ev.dump();
+  // Push rules see the room as it was before the event (its own membership
+  // change included only as the invitee's).
+  p.push_actions = st.push->evaluate(ev, rc.state);
   // Spec: an event (the whole PDU) is at most 65536 bytes.
   if (p.json.size() > max_event_bytes) {
     --st.pos; // this event's position is not used
@@ -327,6 +332,7 @@ caf::behavior events_writer(caf::stateful_actor<events_writer_state>* self,
                             events_writer_deps deps) {
   self->state.pos = deps.start_pos;
   self->state.store = std::make_unique<storage::events_store>(*deps.pool);
+  self->state.push = std::make_unique<push_evaluator>(*deps.pool, deps.server_name, deps.positions);
   self->state.deps = std::move(deps);
   return {
     [=](msg::send_events& req) {

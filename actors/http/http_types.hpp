@@ -26,6 +26,7 @@ class events_store;
 class e2e_keys_store;
 class to_device_store;
 class receipts_store;
+class push_actions_store;
 } // namespace axon::storage
 namespace axon::transport { class transport; }
 namespace axon::matrix { struct signing_key; }
@@ -52,6 +53,7 @@ struct server_context {
   storage::e2e_keys_store* e2e_keys = nullptr;
   storage::to_device_store* to_device = nullptr;
   storage::receipts_store* receipts = nullptr;
+  storage::push_actions_store* push_actions = nullptr;
   transport::transport* transport = nullptr;
   const matrix::signing_key* key = nullptr;
   rate_limiter* limiter = nullptr;

@@ -31,8 +31,10 @@ receipts_writer_actor::behavior_type receipts_writer(writer_pointer self, stream
       auto& st = self->state;
       auto pos = st.pos + 1;
       try {
-        st.store->put({req.room_id, req.receipt_type, req.user_id, req.thread_id, req.event_id,
-                       req.data, pos});
+        // A receipt for an earlier event than the current one is ignored.
+        if (!st.store->put({req.room_id, req.receipt_type, req.user_id, req.thread_id,
+                            req.event_id, req.data, pos}))
+          return st.pos;
       } catch (const std::exception& e) {
         return make_error(errc::unknown, std::string("could not store the receipt: ") + e.what());
       }

@@ -30,9 +30,11 @@ struct typing_writer_state {
   static inline const char* name = "typing_writer";
 };
 
-/// The public interface plus the internal expiry timer.
+/// The public interface plus the internal expiry timer and the events
+/// stream (memberships), which the stream bus sends it.
 using typing_writer_impl = typing_writer_actor::extend<
-  caf::reacts_to<expire_atom, std::string, std::string, uint64_t>>;
+  caf::reacts_to<expire_atom, std::string, std::string, uint64_t>,
+  caf::reacts_to<msg::events_advanced>>;
 using writer_pointer = typing_writer_impl::stateful_pointer<typing_writer_state>;
 
 /// The room's typing set changed: next position, published.
@@ -83,6 +85,17 @@ typing_writer_impl::behavior_type typing_writer(writer_pointer self, stream_writ
           out.rooms.push_back({id, users_of(r->second)});
       }
       return out;
+    },
+    // A user who is no longer joined stops typing there (as Synapse does on
+    // leave); the bus only sends updates with an m.room.member row.
+    [=](const msg::events_advanced& adv) {
+      auto& st = self->state;
+      for (auto& row : adv.rows) {
+        if (row.type != "m.room.member" || row.membership == "join") continue;
+        auto r = st.rooms.find(row.room_id);
+        if (r != st.rooms.end() && r->second.users.erase(row.state_key) > 0)
+          publish(self, row.room_id);
+      }
     },
     [=](expire_atom, const std::string& room_id, const std::string& user_id, uint64_t generation) {
       auto& st = self->state;

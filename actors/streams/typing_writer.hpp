@@ -18,7 +18,8 @@ namespace axon::actors {
 constexpr int64_t max_typing_timeout_ms = 120000;
 
 /// Spawns the writer (a scheduled actor: it never blocks). `deps.pool` is not
-/// used.
+/// used. Subscribe it to the stream bus for m.room.member rows
+/// (transport::subscribe_to_bus): a user who leaves stops typing.
 typing_writer_actor spawn_typing_writer(caf::actor_system& sys, stream_writer_deps deps);
 
 } // namespace axon::actors

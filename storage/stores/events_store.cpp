@@ -144,6 +144,12 @@ void events_store::persist(const std::vector<event_to_persist>& events,
                     "inserted_ts) VALUES ($1, $2, $3, $4, $5, $6)",
                     {e.txn_user, e.txn_device, e.room_id, e.txn_id, e.event_id,
                      e.origin_server_ts}});
+    for (auto& a : e.push_actions)
+      st.push_back({"INSERT INTO event_push_actions (user_id, room_id, event_id, stream_ordering, "
+                    "thread_id, notif, highlight, actions, ts) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+                    "$8, $9)",
+                    {a.user_id, e.room_id, e.event_id, e.stream_ordering, a.thread_id,
+                     int64_t{a.notify}, int64_t{a.highlight}, a.actions, e.origin_server_ts}});
     for (auto& prev : e.prev_events) {
       referenced.insert(prev);
       prevs_by_room[e.room_id].insert(prev);

@@ -25,6 +25,15 @@ struct room_snapshot {
   int64_t max_depth = 0;
 };
 
+/// What an event means for one local user's notifications (migration 012).
+struct push_action {
+  std::string user_id;
+  std::string thread_id; ///< "main" or the thread root's event id
+  bool notify = false;
+  bool highlight = false;
+  std::string actions;   ///< JSON array text
+};
+
 /// One event ready to be written, built and authorised by the writer.
 struct event_to_persist {
   int64_t stream_ordering = 0;
@@ -39,6 +48,7 @@ struct event_to_persist {
   std::string json;           ///< full signed event
   std::string txn_user, txn_device, txn_id; ///< transaction id, when given
   std::string room_version;   ///< set on m.room.create: the room row is created
+  std::vector<push_action> push_actions; ///< stored with the event
 };
 
 class events_store {

@@ -23,13 +23,20 @@ int64_t receipts_store::max_stream_id() {
   return c->exec("SELECT COALESCE(MAX(stream_id), 0) FROM receipts").rows[0].i64(0);
 }
 
-void receipts_store::put(const receipt_row& r) {
+bool receipts_store::put(const receipt_row& r) {
   auto c = pool_.acquire();
-  c->exec("INSERT INTO receipts (room_id, receipt_type, user_id, thread_id, event_id, data, "
-          "stream_id) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (room_id, receipt_type, "
-          "user_id, thread_id) DO UPDATE SET event_id = excluded.event_id, data = excluded.data, "
-          "stream_id = excluded.stream_id",
-          {r.room_id, r.receipt_type, r.user_id, r.thread_id, r.event_id, r.data, r.stream_id});
+  // The receipt takes its event's position from the events table; an
+  // existing receipt is only replaced by one for a later event (Synapse: a
+  // receipt never moves backwards; the same event again changes nothing).
+  auto res = c->exec(
+    "INSERT INTO receipts (room_id, receipt_type, user_id, thread_id, event_id, data, stream_id, "
+    "event_stream_ordering) SELECT $1, $2, $3, $4, $5, $6, $7, stream_ordering FROM events WHERE "
+    "event_id = $5 ON CONFLICT (room_id, receipt_type, user_id, thread_id) DO UPDATE SET "
+    "event_id = excluded.event_id, data = excluded.data, stream_id = excluded.stream_id, "
+    "event_stream_ordering = excluded.event_stream_ordering WHERE excluded.event_stream_ordering > "
+    "receipts.event_stream_ordering RETURNING stream_id",
+    {r.room_id, r.receipt_type, r.user_id, r.thread_id, r.event_id, r.data, r.stream_id});
+  return !res.rows.empty();
 }
 
 std::vector<receipt_row> receipts_store::changed(int64_t from, int64_t to) {

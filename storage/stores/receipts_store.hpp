@@ -24,8 +24,11 @@ public:
 
   /// Newest stream position (0 when empty).
   int64_t max_stream_id();
-  /// Writes (or replaces) the user's receipt of that type and thread.
-  void put(const receipt_row& r);
+  /// Writes the user's receipt of that type and thread, replacing an
+  /// existing one only when `r.event_id` comes later in the events stream.
+  /// False when nothing was written (an older or the same event, or an
+  /// event that isn't stored).
+  bool put(const receipt_row& r);
   /// Receipts of every room changed in (from, to], oldest first.
   std::vector<receipt_row> changed(int64_t from, int64_t to);
   /// Every receipt of the room up to position `to`.

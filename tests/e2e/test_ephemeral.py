@@ -205,6 +205,41 @@ def read_receipts(ctx):
 
 
 @e2e_test
+def receipts_never_move_backwards(ctx):
+    alice, bob, room = shared_room(ctx)
+    first = alice.send(room, "one")
+    second = alice.send(room, "two")
+    expect_ok(bob.post(receipt_path(room, "m.read", second), {}), "receipt for the newer event")
+    head = alice.sync()["next_batch"]
+    # A receipt for an earlier event is accepted and ignored (as Synapse does).
+    expect_eq(expect_ok(bob.post(receipt_path(room, "m.read", first), {}), "older receipt"), {},
+              "older receipt reply")
+    expect_ok(bob.post(receipt_path(room, "m.read", second), {}), "the same receipt again")
+    expect_eq(receipts(alice.sync(since=head), room), {}, "nothing new after older/same receipts")
+    now = receipts(alice.sync(), room)
+    expect(bob.user_id in now.get(second, {}).get("m.read", {}), f"still at the newer event: {now}")
+    expect(first not in now, f"not moved back: {now}")
+    # A thread's receipt is separate from the unthreaded one.
+    expect_ok(bob.post(receipt_path(room, "m.read", first), {"thread_id": "main"}), "main receipt")
+    got = receipts(alice.sync(since=head), room)
+    expect_eq(got.get(first, {}).get("m.read", {}).get(bob.user_id, {}).get("thread_id"), "main",
+              "threaded receipt for an earlier event than the unthreaded one")
+
+
+@e2e_test
+def typing_ends_when_leaving(ctx):
+    alice, bob, room = shared_room(ctx)
+    set_typing(bob, room, True, 60000)
+    resp = alice.sync()
+    expect_eq(typing_users(resp, room), [bob.user_id], "bob types")
+    head = resp["next_batch"]
+    expect_ok(bob.post(f"/rooms/{q(room)}/leave", {}), "bob leaves")
+    resp = sync_until(alice, head, lambda r: typing_users(r, room) is not None, "typing cleared")
+    expect_eq(typing_users(resp, room), [], "bob no longer types after leaving")
+    expect_eq(typing_users(alice.sync(), room), None, "initial sync: nobody typing")
+
+
+@e2e_test
 def private_receipts_only_to_owner(ctx):
     alice, bob, room = shared_room(ctx)
     ev = alice.send(room, "secret")

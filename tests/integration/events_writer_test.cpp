@@ -6,6 +6,8 @@
 #include "matrix/event_hash.hpp"
 #include "matrix/room_version.hpp"
 #include "storage/stores/events_store.hpp"
+#include "storage/stores/push_actions_store.hpp"
+#include "storage/stores/receipts_store.hpp"
 #include "storage/stores/rooms_store.hpp"
 #include "tests/integration/pg_fixture.hpp"
 #include "tests/integration/test_databases.hpp"
@@ -557,6 +559,71 @@ TEST_CASE_TEMPLATE("writer: a restarted writer continues the room where it was",
   auto refused = e.send(w2, one(room, text(bob, "x")));
   REQUIRE(refused.error);
   CHECK(refused.error->first == errc::forbidden);
+}
+
+TEST_CASE_TEMPLATE("writer: push actions are stored with each event; unread counts follow receipts",
+                   DB, sqlite_db, pg_db) {
+  AXON_WRITER_ENV_OR_SKIP(e);
+  auto w = e.spawn_writer();
+  const std::string room = "!push:test";
+  const std::string carol = "@carol:elsewhere";
+  auto create = new_room(room);
+  create.drafts[3] = draft(alice, "m.room.join_rules", {{"join_rule", "public"}}, "");
+  REQUIRE(e.send(w, create).reply);
+  REQUIRE(e.send(w, one(room, draft(bob, "m.room.member",
+                                    {{"membership", "join"}, {"displayname", "Bobby"}}, bob)))
+            .reply);
+  // Remote users are not evaluated; they only change the member count.
+  REQUIRE(e.send(w, one(room, draft(carol, "m.room.member", {{"membership", "join"}}, carol)))
+            .reply);
+  auto plain = e.send(w, one(room, text(alice, "hello")));
+  auto named = e.send(w, one(room, text(alice, "hi Bobby!")));
+  json thread_content = {{"msgtype", "m.text"},
+                         {"body", "threaded"},
+                         {"m.relates_to", {{"rel_type", "m.thread"}, {"event_id", "$root"}}}};
+  auto threaded = e.send(w, one(room, draft(alice, "m.room.message", thread_content)));
+  REQUIRE(plain.reply);
+  REQUIRE(named.reply);
+  REQUIRE(threaded.reply);
+
+  storage::push_actions_store store(*e.pool);
+  auto notes = store.notifications(bob, 0, 100, false);
+  REQUIRE(notes.size() == 3);
+  CHECK(notes[0].event_id == threaded.reply->event_ids[0]);
+  CHECK(notes[0].thread_id == "$root");
+  CHECK(notes[1].event_id == named.reply->event_ids[0]);
+  CHECK(notes[1].highlight); // .m.rule.contains_display_name
+  CHECK(json::parse(notes[1].actions).size() == 3);
+  CHECK_FALSE(notes[2].highlight);
+  CHECK(notes[2].thread_id == "main");
+  // The sender never gets actions for their own events.
+  CHECK(store.notifications(alice, 0, 100, false).empty());
+  CHECK(store.notifications(bob, 0, 100, true).size() == 1);
+  CHECK(store.notifications(bob, notes[1].stream_ordering, 100, false).size() == 1);
+
+  auto to = e.max_pos();
+  auto unread = store.unread(bob, room, to);
+  CHECK(unread["main"].notifications == 2);
+  CHECK(unread["main"].highlights == 1);
+  CHECK(unread["$root"].notifications == 1);
+  CHECK(store.unread(bob, room, notes[2].stream_ordering)["main"].notifications == 1);
+
+  storage::receipts_store receipts(*e.pool);
+  auto rpos = receipts.max_stream_id();
+  REQUIRE(receipts.put({room, "m.read", bob, "", plain.reply->event_ids[0], "{}", rpos + 1}));
+  unread = store.unread(bob, room, to);
+  CHECK(unread["main"].notifications == 1);
+  CHECK(unread["$root"].notifications == 1);
+  // A thread's receipt reads that thread only; older receipts change nothing.
+  REQUIRE(receipts.put({room, "m.read", bob, "$root", threaded.reply->event_ids[0], "{}", rpos + 2}));
+  unread = store.unread(bob, room, to);
+  CHECK(unread.count("$root") == 0);
+  CHECK(unread["main"].notifications == 1);
+  CHECK_FALSE(receipts.put({room, "m.read", bob, "", plain.reply->event_ids[0], "{}", rpos + 3}));
+  CHECK(store.read_up_to(bob, room, "main") == notes[2].stream_ordering);
+  CHECK(store.read_up_to(bob, room, "$root") == notes[0].stream_ordering);
+  REQUIRE(receipts.put({room, "m.read.private", bob, "", named.reply->event_ids[0], "{}", rpos + 3}));
+  CHECK(store.unread(bob, room, to).empty());
 }
 
 TEST_CASE_TEMPLATE("writer: 200 concurrent requests over several rooms", DB, sqlite_db, pg_db) {
