@@ -37,6 +37,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<msg::stream_advanced>("stream_advanced");
   cfg.add_message_type<msg::wait_for_updates>("wait_for_updates");
   cfg.add_message_type<msg::await_stream_position>("await_stream_position");
+  cfg.add_message_type<msg::stream_caught_up>("stream_caught_up");
   cfg.add_message_type<msg::upload_keys>("upload_keys");
   cfg.add_message_type<msg::claim_keys>("claim_keys");
   cfg.add_message_type<msg::claim_keys_reply>("claim_keys_reply");

@@ -74,6 +74,7 @@ using notifier_actor = caf::typed_actor<
   caf::reacts_to<msg::stream_advanced>,
   caf::replies_to<msg::wait_for_updates>::with<std::vector<int64_t>>,
   caf::replies_to<msg::await_stream_position>::with<int64_t>,
+  caf::reacts_to<msg::stream_caught_up>,
   caf::replies_to<caf::get_atom>::with<std::vector<int64_t>>>;
 
 /// Registers every message type and the error category.

@@ -128,6 +128,20 @@ public:
     return pos;
   }
 
+  void catch_up(const std::vector<int64_t>& target, std::chrono::milliseconds wait) override {
+    caf::scoped_actor self{sys_};
+    for (size_t s = 0; s < target.size() && s < stream_count; ++s) {
+      if (roles_.positions->at[s].load() >= target[s]) continue;
+      bool behind = false;
+      // A request (not send + after): a late answer must not be taken for
+      // the next stream's.
+      self->request(roles_.notifier, wait, msg::await_stream_position{static_cast<uint8_t>(s), target[s]})
+        .receive([](int64_t) {}, [&](caf::error&) { behind = true; });
+      if (behind)
+        caf::anon_send(roles_.notifier, msg::stream_caught_up{static_cast<uint8_t>(s), target[s]});
+    }
+  }
+
   int64_t position(stream_id s) override { return roles_.positions->get(s); }
   std::vector<int64_t> positions() override { return roles_.positions->snapshot(); }
 

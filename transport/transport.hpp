@@ -16,6 +16,7 @@
 #include "messages/streams.hpp"
 #include "messages/to_device.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -73,6 +74,24 @@ public:
   /// Long-poll: returns every stream's position (token order) once a row
   /// past `req.since` concerns the waiter, or when the timeout passes.
   virtual std::vector<int64_t> wait_for_updates(const msg::wait_for_updates& req) = 0;
+
+  /// Waits until readers here can see at least `target` (token order; what
+  /// another instance has exposed, so durable). A stream still behind after
+  /// `wait` is taken at its word (stream_caught_up: its rows are read from
+  /// the database, every waiter wakes). Never raises.
+  virtual void catch_up(const std::vector<int64_t>& target, std::chrono::milliseconds wait) = 0;
+
+  /// Linearizable reads: returns once readers here can see every write
+  /// acknowledged anywhere before the call (what the database holds). One
+  /// process: nothing to do. Several: one query of the durable positions,
+  /// then a bounded wait for Redis to bring the rows (see catch_up).
+  virtual void read_barrier() {}
+
+  /// Tells the other instances to drop cached entries (`cache` names the
+  /// cache: "access_tokens" by token hash, "user_tokens" by user id). This
+  /// instance drops its own itself. No-op in a one-process layout.
+  virtual void invalidate_cache(const std::string& /*cache*/,
+                                const std::vector<std::string>& /*keys*/) {}
 
   /// The position of `s` readers on this instance may expose.
   virtual int64_t position(stream_id s) = 0;

@@ -34,6 +34,8 @@
 #include "storage/stores/user_directory_store.hpp"
 #include "storage/stores/to_device_store.hpp"
 #include "transport/local_transport.hpp"
+#include "transport/redis_link.hpp"
+#include "transport/routing_transport.hpp"
 
 #include <algorithm>
 #include <csignal>
@@ -156,6 +158,13 @@ int run(const options& opts) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // The events stream with several writers needs per-writer positions in
+  // tokens (DESIGN.md); until then one writer, on any instance.
+  if (cfg.stream_writers.events.size() > 1) {
+    std::cerr << "axon: stream_writers.events: several events writers are not supported yet; "
+                 "name one instance\n";
+    return 1;
+  }
   std::unique_ptr<storage::pool> pool;
   try {
     pool = storage::open_pool(db_options(cfg));
@@ -190,18 +199,23 @@ int run(const options& opts) {
   caf::actor_system sys{sys_cfg};
 
   auto instance = cfg.instance_name();
-  auto start_pos = events.max_stream_ordering();
+  // Every stream's durable position (typing: in memory only, restarts from 0
+  // with its writer). At start, and when Redis may have lost rows.
+  auto db_positions = [&] {
+    std::vector<int64_t> p(stream_count, 0);
+    p[index(stream_id::events)] = events.max_stream_ordering();
+    p[index(stream_id::account_data)] = account_data.max_stream_id();
+    p[index(stream_id::push_rules)] = push_rules.max_stream_id();
+    p[index(stream_id::presence)] = presence.max_stream_id();
+    p[index(stream_id::device_lists)] = e2e_keys.max_stream_id();
+    p[index(stream_id::to_device)] = to_device.max_stream_id();
+    p[index(stream_id::receipts)] = receipts.max_stream_id();
+    return p;
+  };
   transport::local_roles roles;
   roles.positions = std::make_shared<stream_positions>();
-  std::vector<int64_t> start(stream_count, 0);
-  start[index(stream_id::events)] = start_pos;
-  start[index(stream_id::account_data)] = account_data.max_stream_id();
-  start[index(stream_id::push_rules)] = push_rules.max_stream_id();
-  start[index(stream_id::presence)] = presence.max_stream_id();
-  start[index(stream_id::device_lists)] = e2e_keys.max_stream_id();
-  start[index(stream_id::to_device)] = to_device.max_stream_id();
-  start[index(stream_id::receipts)] = receipts.max_stream_id();
-  // typing: in memory only, restarts from 0 with its writer.
+  auto start = db_positions();
+  auto start_pos = start[index(stream_id::events)];
   roles.notifier = actors::spawn_notifier(sys, start, roles.positions);
   std::vector<transport::bus_subscriber> subscribers{
     {caf::actor_cast<caf::actor>(roles.notifier), {}, true}};
@@ -246,18 +260,60 @@ int run(const options& opts) {
   if (hosts(cfg.stream_writers.receipts))
     roles.receipts_writer =
       actors::spawn_receipts_writer(sys, stream_deps, start[index(stream_id::receipts)]);
+  // In one process the notifier's push_rules position is exact (a rule
+  // change is answered once it is there); with several, a change made
+  // through another instance may not have arrived: ask the database.
+  bool several = cfg.is_worker() || cfg.redis.enabled || !cfg.instance_map.empty();
+  std::function<int64_t()> push_rules_position = [positions = roles.positions] {
+    return positions->get(stream_id::push_rules);
+  };
+  if (several) push_rules_position = [&push_rules] { return push_rules.max_stream_id(); };
   roles.events_writer_names = cfg.stream_writers.events;
   for (auto& name : cfg.stream_writers.events) {
     if (name == instance)
       roles.events_writers.push_back(actors::spawn_events_writer(
-        sys, {pool.get(), cfg.server_name, *key, instance, bus, start_pos, roles.positions}));
+        sys, {pool.get(), cfg.server_name, *key, instance, bus, start_pos, push_rules_position}));
     else
       roles.events_writers.emplace_back();
   }
-  auto tr = transport::make_local_transport(sys, roles);
+  auto local = transport::make_local_transport(sys, roles);
+  auto* local_tr = local.get(); // the replication listener serves with this
+  // Several instances: requests for roles hosted elsewhere go over HTTP
+  // replication, rows from elsewhere arrive over Redis.
+  std::unique_ptr<transport::redis_link> redis;
+  std::unique_ptr<transport::transport> routed;
+  http::token_cache tokens;
+  if (cfg.redis.enabled) {
+    transport::redis_link_deps rd;
+    rd.redis = cfg.redis;
+    rd.server_name = cfg.server_name;
+    rd.instance = instance;
+    rd.bus = bus;
+    rd.notifier = roles.notifier;
+    rd.db_positions = db_positions;
+    rd.invalidate = [&tokens](const std::string& cache, const std::vector<std::string>& keys) {
+      if (cache == "*") tokens.clear();
+      else if (cache == "access_tokens")
+        for (auto& k : keys) tokens.erase(k);
+      else if (cache == "user_tokens")
+        for (auto& k : keys) tokens.erase_user(k);
+    };
+    redis = std::make_unique<transport::redis_link>(sys, std::move(rd));
+    transport::subscribe_to_bus(bus, {redis->publisher(), {}, true});
+  }
+  if (several) {
+    auto client = std::make_shared<transport::replication_client>(cfg.instance_map,
+                                                                  cfg.worker_replication_secret);
+    transport::invalidator inv;
+    if (redis) inv = [r = redis.get()](const std::string& c, const std::vector<std::string>& k) {
+      r->invalidate(c, k);
+    };
+    routed = transport::make_routing_transport(cfg, instance, std::move(local), client, inv,
+                                               db_positions);
+  }
+  auto* tr = routed ? routed.get() : local.get();
 
   http::rate_limiter limiter;
-  http::token_cache tokens;
   http::uia_sessions uia;
   http::server_context ctx;
   ctx.cfg = &cfg;
@@ -274,7 +330,8 @@ int run(const options& opts) {
   ctx.to_device = &to_device;
   ctx.receipts = &receipts;
   ctx.push_actions = &push_actions;
-  ctx.transport = tr.get();
+  ctx.transport = tr;
+  ctx.local_transport = local_tr;
   ctx.key = &*key;
   ctx.limiter = &limiter;
   ctx.tokens = &tokens;

@@ -3,7 +3,9 @@
 //   axon -c FILE [-c FILE ...]                 run
 //   axon -c FILE --generate-config --server-name NAME [--data-directory DIR]
 //   axon -c FILE --generate-keys
+//   axon routes nginx|haproxy -c FILE [--worker FILE ...]  (routes_command.hpp)
 #include "actors/boot/boot.hpp"
+#include "actors/boot/routes_command.hpp"
 
 #include "config/homeserver_config.hpp"
 
@@ -15,7 +17,8 @@ namespace {
 
 void usage(std::ostream& os) {
   os << "usage: axon -c FILE [-c FILE ...] [--generate-config --server-name NAME\n"
-        "            [--data-directory DIR] [--report-stats yes|no]] [--generate-keys]\n";
+        "            [--data-directory DIR] [--report-stats yes|no]] [--generate-keys]\n"
+        "       axon routes nginx|haproxy -c FILE [--worker FILE ...] [--listen PORT]\n";
 }
 
 } // namespace
@@ -23,6 +26,9 @@ void usage(std::ostream& os) {
 int main(int argc, char** argv) {
   axon::boot::options opts;
   std::vector<std::string> args(argv + 1, argv + argc);
+  // `axon routes nginx|haproxy ...`: reverse-proxy config for the layout.
+  if (!args.empty() && args[0] == "routes")
+    return axon::boot::routes_command({args.begin() + 1, args.end()});
   for (size_t i = 0; i < args.size(); ++i) {
     auto& a = args[i];
     auto value = [&](const char* flag) -> std::string {

@@ -140,16 +140,16 @@ bool add_account_data(const sync_context& c, json& out) {
 
 void add_account_data_routes(std::vector<http::route>& out) {
   const char* c = "/_matrix/client/{v}";
-  out.push_back({"GET", c, "/user/{userId}/account_data/{type}", true, "client", get_global});
-  out.push_back({"PUT", c, "/user/{userId}/account_data/{type}", true, "client", put_global});
+  out.push_back({"GET", c, "/user/{userId}/account_data/{type}", true, "client", get_global, "account_data"});
+  out.push_back({"PUT", c, "/user/{userId}/account_data/{type}", true, "client", put_global, "account_data"});
   out.push_back(
-    {"GET", c, "/user/{userId}/rooms/{roomId}/account_data/{type}", true, "client", get_room});
+    {"GET", c, "/user/{userId}/rooms/{roomId}/account_data/{type}", true, "client", get_room, "account_data"});
   out.push_back(
-    {"PUT", c, "/user/{userId}/rooms/{roomId}/account_data/{type}", true, "client", put_room});
-  out.push_back({"GET", c, "/user/{userId}/rooms/{roomId}/tags", true, "client", get_tags});
-  out.push_back({"PUT", c, "/user/{userId}/rooms/{roomId}/tags/{tag}", true, "client", put_tag});
+    {"PUT", c, "/user/{userId}/rooms/{roomId}/account_data/{type}", true, "client", put_room, "account_data"});
+  out.push_back({"GET", c, "/user/{userId}/rooms/{roomId}/tags", true, "client", get_tags, "account_data"});
+  out.push_back({"PUT", c, "/user/{userId}/rooms/{roomId}/tags/{tag}", true, "client", put_tag, "account_data"});
   out.push_back(
-    {"DELETE", c, "/user/{userId}/rooms/{roomId}/tags/{tag}", true, "client", delete_tag});
+    {"DELETE", c, "/user/{userId}/rooms/{roomId}/tags/{tag}", true, "client", delete_tag, "account_data"});
 }
 
 } // namespace axon::client

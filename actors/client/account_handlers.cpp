@@ -229,6 +229,7 @@ response login(request& req) {
 response logout(request& req) {
   req.ctx->accounts->delete_token_and_device(req.auth().token_hash);
   req.ctx->tokens->erase(req.auth().token_hash);
+  req.ctx->transport->invalidate_cache("access_tokens", {req.auth().token_hash});
   // The device is gone: so are its E2EE keys, and others learn it.
   req.ctx->transport->device_list_changed({req.auth().user_id, {req.auth().device_id}, true});
   return {200, json::object()};
@@ -239,6 +240,7 @@ response logout_all(request& req) {
   for (auto& d : req.ctx->accounts->devices(req.auth().user_id)) devices.push_back(d.device_id);
   req.ctx->accounts->delete_all_tokens_and_devices(req.auth().user_id);
   req.ctx->tokens->erase_user(req.auth().user_id);
+  req.ctx->transport->invalidate_cache("user_tokens", {req.auth().user_id});
   if (!devices.empty())
     req.ctx->transport->device_list_changed({req.auth().user_id, devices, true});
   return {200, json::object()};

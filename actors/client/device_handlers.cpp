@@ -86,17 +86,19 @@ void delete_devices(request& req, const std::vector<std::string>& device_ids) {
   for (auto& d : device_ids)
     if (req.ctx->accounts->device(me, d)) existing.push_back(d);
   if (existing.empty()) return;
-  for (auto& h : req.ctx->accounts->delete_devices(me, existing)) req.ctx->tokens->erase(h);
+  auto hashes = req.ctx->accounts->delete_devices(me, existing);
+  for (auto& h : hashes) req.ctx->tokens->erase(h);
+  req.ctx->transport->invalidate_cache("access_tokens", hashes);
   req.ctx->transport->device_list_changed({me, existing, true});
 }
 
 void add_device_routes(std::vector<http::route>& out) {
   const char* c = "/_matrix/client/{v}";
-  out.push_back({"GET", c, "/devices", true, "client", list_devices});
-  out.push_back({"GET", c, "/devices/{deviceId}", true, "client", get_device});
-  out.push_back({"PUT", c, "/devices/{deviceId}", true, "client", put_device});
-  out.push_back({"DELETE", c, "/devices/{deviceId}", true, "client", delete_device});
-  out.push_back({"POST", c, "/delete_devices", true, "client", delete_devices_bulk});
+  out.push_back({"GET", c, "/devices", true, "client", list_devices, "device_lists"});
+  out.push_back({"GET", c, "/devices/{deviceId}", true, "client", get_device, "device_lists"});
+  out.push_back({"PUT", c, "/devices/{deviceId}", true, "client", put_device, "device_lists"});
+  out.push_back({"DELETE", c, "/devices/{deviceId}", true, "client", delete_device, "device_lists"});
+  out.push_back({"POST", c, "/delete_devices", true, "client", delete_devices_bulk, "device_lists"});
 }
 
 } // namespace axon::client

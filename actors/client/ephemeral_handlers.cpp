@@ -195,10 +195,10 @@ bool add_receipts(const sync_context& c, json& out) {
 
 void add_ephemeral_routes(std::vector<http::route>& out) {
   const char* c = "/_matrix/client/{v}";
-  out.push_back({"PUT", c, "/rooms/{roomId}/typing/{userId}", true, "client", put_typing});
+  out.push_back({"PUT", c, "/rooms/{roomId}/typing/{userId}", true, "client", put_typing, "typing"});
   out.push_back(
-    {"POST", c, "/rooms/{roomId}/receipt/{receiptType}/{eventId}", true, "client", post_receipt});
-  out.push_back({"POST", c, "/rooms/{roomId}/read_markers", true, "client", post_read_markers});
+    {"POST", c, "/rooms/{roomId}/receipt/{receiptType}/{eventId}", true, "client", post_receipt, "receipts"});
+  out.push_back({"POST", c, "/rooms/{roomId}/read_markers", true, "client", post_read_markers, "receipts"});
 }
 
 } // namespace axon::client

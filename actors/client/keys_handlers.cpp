@@ -249,7 +249,7 @@ bool add_device_lists(const sync_context& c, json& out) {
 
 void add_keys_routes(std::vector<http::route>& out) {
   const char* c = "/_matrix/client/{v}";
-  out.push_back({"POST", c, "/keys/upload", true, "client", upload_keys});
+  out.push_back({"POST", c, "/keys/upload", true, "client", upload_keys, "device_lists"});
   out.push_back({"POST", c, "/keys/query", true, "client", query_keys});
   out.push_back({"POST", c, "/keys/claim", true, "client", claim_keys});
   out.push_back({"GET", c, "/keys/changes", true, "client", key_changes});

@@ -151,8 +151,8 @@ bool add_presence(const sync_context& c, json& out) {
 
 void add_presence_routes(std::vector<http::route>& out) {
   const char* c = "/_matrix/client/{v}";
-  out.push_back({"GET", c, "/presence/{userId}/status", true, "client", get_status});
-  out.push_back({"PUT", c, "/presence/{userId}/status", true, "client", put_status});
+  out.push_back({"GET", c, "/presence/{userId}/status", true, "client", get_status, "presence"});
+  out.push_back({"PUT", c, "/presence/{userId}/status", true, "client", put_status, "presence"});
 }
 
 } // namespace axon::client

@@ -126,19 +126,19 @@ bool add_push_rules(const sync_context& c, json& out) {
 
 void add_push_rules_routes(std::vector<http::route>& out) {
   const char* c = "/_matrix/client/{v}";
-  out.push_back({"GET", c, "/pushrules", true, "client", get_all});
-  out.push_back({"GET", c, "/pushrules/global", true, "client", get_global});
-  out.push_back({"GET", c, "/pushrules/global/{kind}/{ruleId}", true, "client", get_rule});
-  out.push_back({"PUT", c, "/pushrules/global/{kind}/{ruleId}", true, "client", put_rule});
-  out.push_back({"DELETE", c, "/pushrules/global/{kind}/{ruleId}", true, "client", delete_rule});
+  out.push_back({"GET", c, "/pushrules", true, "client", get_all, "push_rules"});
+  out.push_back({"GET", c, "/pushrules/global", true, "client", get_global, "push_rules"});
+  out.push_back({"GET", c, "/pushrules/global/{kind}/{ruleId}", true, "client", get_rule, "push_rules"});
+  out.push_back({"PUT", c, "/pushrules/global/{kind}/{ruleId}", true, "client", put_rule, "push_rules"});
+  out.push_back({"DELETE", c, "/pushrules/global/{kind}/{ruleId}", true, "client", delete_rule, "push_rules"});
   out.push_back(
-    {"GET", c, "/pushrules/global/{kind}/{ruleId}/enabled", true, "client", get_enabled});
+    {"GET", c, "/pushrules/global/{kind}/{ruleId}/enabled", true, "client", get_enabled, "push_rules"});
   out.push_back(
-    {"PUT", c, "/pushrules/global/{kind}/{ruleId}/enabled", true, "client", put_enabled});
+    {"PUT", c, "/pushrules/global/{kind}/{ruleId}/enabled", true, "client", put_enabled, "push_rules"});
   out.push_back(
-    {"GET", c, "/pushrules/global/{kind}/{ruleId}/actions", true, "client", get_actions});
+    {"GET", c, "/pushrules/global/{kind}/{ruleId}/actions", true, "client", get_actions, "push_rules"});
   out.push_back(
-    {"PUT", c, "/pushrules/global/{kind}/{ruleId}/actions", true, "client", put_actions});
+    {"PUT", c, "/pushrules/global/{kind}/{ruleId}/actions", true, "client", put_actions, "push_rules"});
 }
 
 } // namespace axon::client

@@ -462,30 +462,30 @@ response room_aliases(request& req) {
 void add_room_routes(std::vector<http::route>& out) {
   const char* c = "/_matrix/client/{v}";
   out.push_back({"POST", c, "/createRoom", true, "client", create_room});
-  out.push_back({"POST", c, "/join/{roomIdOrAlias}", true, "client", join});
-  out.push_back({"POST", c, "/rooms/{roomId}/join", true, "client", join});
-  out.push_back({"POST", c, "/rooms/{roomId}/invite", true, "client", invite});
-  out.push_back({"POST", c, "/rooms/{roomId}/leave", true, "client", leave});
+  out.push_back({"POST", c, "/join/{roomIdOrAlias}", true, "client", join, "events"});
+  out.push_back({"POST", c, "/rooms/{roomId}/join", true, "client", join, "events"});
+  out.push_back({"POST", c, "/rooms/{roomId}/invite", true, "client", invite, "events"});
+  out.push_back({"POST", c, "/rooms/{roomId}/leave", true, "client", leave, "events"});
   out.push_back({"POST", c, "/rooms/{roomId}/kick", true, "client",
-                 [](request& r) { return change_member(r, "kick"); }});
+                 [](request& r) { return change_member(r, "kick"); }, "events"});
   out.push_back({"POST", c, "/rooms/{roomId}/ban", true, "client",
-                 [](request& r) { return change_member(r, "ban"); }});
+                 [](request& r) { return change_member(r, "ban"); }, "events"});
   out.push_back({"POST", c, "/rooms/{roomId}/unban", true, "client",
-                 [](request& r) { return change_member(r, "unban"); }});
+                 [](request& r) { return change_member(r, "unban"); }, "events"});
   out.push_back({"POST", c, "/rooms/{roomId}/forget", true, "client", forget});
   out.push_back({"GET", c, "/joined_rooms", true, "client", joined_rooms});
   out.push_back({"GET", c, "/rooms/{roomId}/members", true, "client", members});
   out.push_back({"GET", c, "/rooms/{roomId}/joined_members", true, "client", joined_members});
   out.push_back({"GET", c, "/rooms/{roomId}/state", true, "client", get_state});
-  out.push_back({"GET", c, "/rooms/{roomId}/state/{eventType}", true, "client", get_state_event});
+  out.push_back({"GET", c, "/rooms/{roomId}/state/{eventType}", true, "client", get_state_event, "events"});
   out.push_back(
-    {"GET", c, "/rooms/{roomId}/state/{eventType}/{stateKey}", true, "client", get_state_event});
-  out.push_back({"PUT", c, "/rooms/{roomId}/state/{eventType}", true, "client", put_state_event});
+    {"GET", c, "/rooms/{roomId}/state/{eventType}/{stateKey}", true, "client", get_state_event, "events"});
+  out.push_back({"PUT", c, "/rooms/{roomId}/state/{eventType}", true, "client", put_state_event, "events"});
   out.push_back(
-    {"PUT", c, "/rooms/{roomId}/state/{eventType}/{stateKey}", true, "client", put_state_event});
+    {"PUT", c, "/rooms/{roomId}/state/{eventType}/{stateKey}", true, "client", put_state_event, "events"});
   out.push_back(
-    {"PUT", c, "/rooms/{roomId}/send/{eventType}/{txnId}", true, "client", send_message});
-  out.push_back({"PUT", c, "/rooms/{roomId}/redact/{eventId}/{txnId}", true, "client", redact});
+    {"PUT", c, "/rooms/{roomId}/send/{eventType}/{txnId}", true, "client", send_message, "events"});
+  out.push_back({"PUT", c, "/rooms/{roomId}/redact/{eventId}/{txnId}", true, "client", redact, "events"});
   out.push_back({"GET", c, "/rooms/{roomId}/event/{eventId}", true, "client", get_event});
   out.push_back({"GET", c, "/directory/room/{roomAlias}", false, "client", get_alias});
   out.push_back({"PUT", c, "/directory/room/{roomAlias}", true, "client", put_alias});

@@ -1,5 +1,7 @@
 #include "actors/client/routes.hpp"
 
+#include "actors/replication/replication_handler.hpp"
+
 namespace axon::client {
 
 std::vector<http::route> all_routes() {
@@ -20,6 +22,7 @@ std::vector<http::route> all_routes() {
   add_device_routes(out);
   add_keys_routes(out);
   add_notification_routes(out);
+  replication::add_replication_routes(out);
   return out;
 }
 

@@ -315,6 +315,8 @@ std::vector<std::string> joined_room_ids(request& req) {
 response sync(request& req) {
   auto p = parse_params(req);
   presence_on_sync(req, p.timeout_ms);
+  // Whatever was acknowledged anywhere before this request is in it.
+  req.ctx->transport->read_barrier();
   auto pos = req.ctx->transport->positions();
   json out;
   bool news = sync_builder(req, p, pos).build(out);
@@ -332,7 +334,7 @@ response sync(request& req) {
 } // namespace
 
 void add_sync_routes(std::vector<http::route>& out) {
-  out.push_back({"GET", "/_matrix/client/{v}", "/sync", true, "client", sync});
+  out.push_back({"GET", "/_matrix/client/{v}", "/sync", true, "client", sync, "sync"});
 }
 
 } // namespace axon::client

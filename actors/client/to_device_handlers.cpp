@@ -132,7 +132,7 @@ bool add_to_device(const sync_context& c, json& out) {
 
 void add_to_device_routes(std::vector<http::route>& out) {
   out.push_back({"PUT", "/_matrix/client/{v}", "/sendToDevice/{eventType}/{txnId}", true, "client",
-                 send_to_device});
+                 send_to_device, "to_device"});
 }
 
 } // namespace axon::client

@@ -284,6 +284,7 @@ void flush(events_writer_state& st) {
   std::vector<built_request> built;
   built.reserve(queue.size());
   std::vector<storage::event_to_persist> all;
+  st.push->begin_batch();
   msg::events_advanced adv;
   adv.instance = st.deps.instance_name;
   for (auto& p : queue) {
@@ -332,7 +333,8 @@ caf::behavior events_writer(caf::stateful_actor<events_writer_state>* self,
                             events_writer_deps deps) {
   self->state.pos = deps.start_pos;
   self->state.store = std::make_unique<storage::events_store>(*deps.pool);
-  self->state.push = std::make_unique<push_evaluator>(*deps.pool, deps.server_name, deps.positions);
+  self->state.push = std::make_unique<push_evaluator>(*deps.pool, deps.server_name,
+                                                         deps.push_rules_position);
   self->state.deps = std::move(deps);
   return {
     [=](msg::send_events& req) {

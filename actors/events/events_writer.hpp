@@ -6,6 +6,8 @@
 #include "matrix/crypto.hpp"
 #include "messages/caf_types.hpp"
 #include "messages/streams.hpp"
+
+#include <functional>
 #include "storage/database.hpp"
 
 namespace axon::actors {
@@ -17,9 +19,10 @@ struct events_writer_deps {
   std::string instance_name;  ///< this writer's instance (rows name it)
   caf::actor publisher;       ///< receives msg::events_advanced (transport's stream bus)
   int64_t start_pos = 0;      ///< events stream position already persisted
-  /// The process's stream positions (push rule changes drop the writer's
-  /// cached rulesets); null: rulesets are read for every event.
-  std::shared_ptr<const stream_positions> positions;
+  /// The push_rules position rule changes acknowledged anywhere are at (a
+  /// change drops the writer's cached rulesets); empty: rulesets are read
+  /// for every event.
+  std::function<int64_t()> push_rules_position;
 };
 
 /// Spawns the writer on its own thread (it blocks on the database).

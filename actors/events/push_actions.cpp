@@ -4,7 +4,8 @@
 // kept in memory by user. A change of anyone's push rules moves the
 // push_rules stream; the cache is dropped whenever that position differs
 // from the one it was filled at, which is cheap (rule changes are rare) and
-// needs no subscription.
+// needs no subscription. The position is read once per batch, and only when
+// a batch has someone to evaluate for.
 #include "actors/events/push_actions.hpp"
 
 #include "matrix/identifiers.hpp"
@@ -31,26 +32,30 @@ std::string thread_of_event(const json& event) {
 struct push_evaluator::impl {
   storage::push_rules_store store;
   std::string server_name;
-  std::shared_ptr<const stream_positions> positions;
+  std::function<int64_t()> position;
   std::unordered_map<std::string, json> rulesets;
   int64_t cached_at = -1; ///< push_rules position the cache was filled at
+  bool checked = false;   ///< the position was read in this batch
 
-  impl(storage::pool& p, std::string name, std::shared_ptr<const stream_positions> pos)
-    : store(p), server_name(std::move(name)), positions(std::move(pos)) {}
+  impl(storage::pool& p, std::string name, std::function<int64_t()> pos)
+    : store(p), server_name(std::move(name)), position(std::move(pos)) {}
 };
 
 push_evaluator::push_evaluator(storage::pool& pool, std::string server_name,
-                               std::shared_ptr<const stream_positions> positions)
-  : impl_(std::make_unique<impl>(pool, std::move(server_name), std::move(positions))) {}
+                               std::function<int64_t()> push_rules_position)
+  : impl_(std::make_unique<impl>(pool, std::move(server_name), std::move(push_rules_position))) {}
 
 push_evaluator::~push_evaluator() = default;
 
+void push_evaluator::begin_batch() { impl_->checked = false; }
+
 const json& push_evaluator::ruleset(const std::string& user_id) {
   auto& m = *impl_;
-  auto now = m.positions ? m.positions->get(stream_id::push_rules) : -1;
-  if (now < 0 || now != m.cached_at) {
-    m.rulesets.clear();
+  if (!m.checked) {
+    auto now = m.position ? m.position() : -1;
+    if (now < 0 || now != m.cached_at) m.rulesets.clear();
     m.cached_at = now;
+    m.checked = now >= 0; // without a position: read every time
   }
   auto i = m.rulesets.find(user_id);
   if (i != m.rulesets.end()) return i->second;

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -25,12 +26,16 @@ std::string thread_of_event(const nlohmann::json& event);
 
 class push_evaluator {
 public:
-  /// `positions` (may be null): the process's stream positions; when the
-  /// push_rules stream moves, cached rulesets are dropped. Without it no
-  /// ruleset is cached.
+  /// `push_rules_position` (may be empty): the push_rules stream's position
+  /// as far as rule changes acknowledged anywhere are concerned; when it
+  /// moves, cached rulesets are dropped. Without it no ruleset is cached.
   push_evaluator(storage::pool& pool, std::string server_name,
-                 std::shared_ptr<const stream_positions> positions);
+                 std::function<int64_t()> push_rules_position);
   ~push_evaluator();
+
+  /// A new batch of events: the push_rules position is read again (once per
+  /// batch) before the next ruleset is used.
+  void begin_batch();
 
   /// The push actions of `event` (full event JSON with event_id) for every
   /// local user joined to the room before it (`state`: the room's state

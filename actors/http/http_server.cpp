@@ -203,7 +203,8 @@ private:
       if (auto t = req.query_param("access_token")) req.access_token = *t;
     read_body(in, req.body);
     if (m.r->requires_auth) authenticate(req);
-    else if (!req.access_token.empty() && std::string(m.r->path) != "/login") {
+    else if (!req.access_token.empty() && std::string(m.r->path) != "/login" &&
+             std::string(m.r->resource) != "replication") {
       // Optional auth: endpoints like /register use it when given.
       try {
         authenticate(req);

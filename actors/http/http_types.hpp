@@ -55,6 +55,9 @@ struct server_context {
   storage::receipts_store* receipts = nullptr;
   storage::push_actions_store* push_actions = nullptr;
   transport::transport* transport = nullptr;
+  /// This instance's own roles only: what the replication listener serves
+  /// with (never forwards again). Same as `transport` in one process.
+  transport::transport* local_transport = nullptr;
   const matrix::signing_key* key = nullptr;
   rate_limiter* limiter = nullptr;
   token_cache* tokens = nullptr;
@@ -105,6 +108,13 @@ struct route {
   bool requires_auth;
   const char* resource; ///< listener resource
   handler_fn handler;
+  /// The role best placed to serve it, for generated reverse-proxy routes
+  /// (config/routes_gen.hpp): "events" (hashed by the room in the path),
+  /// a stream writer ("typing", "to_device", "account_data", "receipts",
+  /// "presence", "push_rules", "device_lists"), "sync" (sticky per user), or
+  /// "" for any instance with the resource. Efficiency only: every instance
+  /// with the resource serves the route correctly. Default: "".
+  const char* owner = "";
 };
 
 /// Convenience errors for handlers.

@@ -60,6 +60,11 @@ void token_cache::erase_user(const std::string& user_id) {
     i = i->second.user_id == user_id ? map_.erase(i) : std::next(i);
 }
 
+void token_cache::clear() {
+  std::lock_guard<std::mutex> g(mu_);
+  map_.clear();
+}
+
 std::string uia_sessions::create(const nlohmann::json&) {
   auto s = matrix::random_string(24);
   std::lock_guard<std::mutex> g(mu_);

@@ -43,6 +43,7 @@ public:
   void put(const std::string& token_hash, cached_token t);
   void erase(const std::string& token_hash);
   void erase_user(const std::string& user_id);
+  void clear();
 
 private:
   std::mutex mu_;

@@ -104,6 +104,26 @@ void advance(notifier_state& st, size_t stream, int64_t pos, std::vector<entry> 
     }
 }
 
+/// The stream is durable up to `pos` but its rows are unknown here: expose
+/// the position, and wake every waiter (they look in the database) and
+/// everyone waiting for the position. Later rows at or below `pos` still
+/// wake whoever they concern.
+void catch_up(notifier_state& st, size_t stream, int64_t pos) {
+  if (pos <= st.pos[stream]) return;
+  st.pos[stream] = pos;
+  st.history_floor[stream] = std::max(st.history_floor[stream], pos);
+  st.published->at[stream].store(pos);
+  std::vector<uint64_t> all;
+  all.reserve(st.waiters.size());
+  for (auto& [id, w] : st.waiters) all.push_back(id);
+  for (auto id : all) wake(st, id);
+  for (auto i = st.position_waiters.lower_bound({stream, INT64_MIN});
+       i != st.position_waiters.end() && i->first.first == stream && i->first.second <= pos;) {
+    i->second.deliver(pos);
+    i = st.position_waiters.erase(i);
+  }
+}
+
 /// True when something past `since` already concerns the waiter.
 bool ready_now(const notifier_state& st, const waiter& w, const std::vector<int64_t>& since) {
   for (size_t s = 0; s < stream_count; ++s)
@@ -158,6 +178,9 @@ caf::behavior notifier(caf::stateful_actor<notifier_state>* self, std::vector<in
       st.waiters.emplace(id, std::move(w));
       self->delayed_send(self, std::chrono::milliseconds(req.timeout_ms), timeout_atom::value, id);
       return rp;
+    },
+    [=](msg::stream_caught_up& req) {
+      if (req.stream < stream_count) catch_up(self->state, req.stream, req.pos);
     },
     [=](timeout_atom, uint64_t id) { wake(self->state, id); },
     [=](msg::await_stream_position& req) -> caf::typed_response_promise<int64_t> {

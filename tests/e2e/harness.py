@@ -349,23 +349,45 @@ class ServerError(Exception):
 class Server:
     """One `axon` process with its own config, database and log file inside `directory`."""
 
-    def __init__(self, binary, directory, database, overrides=None, name="hs"):
+    def __init__(self, binary, directory, database, overrides=None, name="hs", worker_of=None,
+                 worker=None):
+        """`worker_of` (a Server) and `worker` (the worker file's keys, without its client
+        listener, which is added here): this is a worker of that server's homeserver.yaml."""
         self.binary, self.directory, self.name = binary, directory, name
         os.makedirs(directory, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api = Api(self.url)
-        self.config = base_config(directory, self.port, database)
-        self.config.update(overrides or {})
-        self.config_path = os.path.join(directory, "homeserver.yaml")
         self.log_path = os.path.join(directory, f"{name}.log")
         self.proc = None
         self._log = None
+        if worker_of is not None:
+            self.config = dict(worker_of.config)
+            worker = dict(worker)
+            worker["worker_listeners"] = [{
+                "port": self.port, "bind_addresses": ["127.0.0.1"], "type": "http",
+                "resources": [{"names": ["client"]}],
+            }] + list(worker.get("worker_listeners", []))
+            worker["worker_pid_file"] = os.path.join(directory, "worker.pid")
+            self.config_path = os.path.join(directory, "worker.yaml")
+            self.config_args = ["-c", worker_of.config_path, "-c", self.config_path]
+            with open(self.config_path, "w") as f:
+                f.write("# Written by tests/e2e/harness.py\n" + to_yaml(worker) + "\n")
+            return
+        self.config = base_config(directory, self.port, database)
+        self.config.update(overrides or {})
+        self.config_path = os.path.join(directory, "homeserver.yaml")
+        self.config_args = ["-c", self.config_path]
+        with open(self.config_path, "w") as f:
+            f.write("# Written by tests/e2e/harness.py\n" + to_yaml(self.config) + "\n")
+
+    def rewrite(self):
+        """Writes self.config again (after a change, before start)."""
         with open(self.config_path, "w") as f:
             f.write("# Written by tests/e2e/harness.py\n" + to_yaml(self.config) + "\n")
 
     def _run_once(self, *args):
-        cmd = [self.binary, "-c", self.config_path, *args]
+        cmd = [self.binary, *self.config_args, *args]
         with open(self.log_path, "ab") as log:
             log.write(f"$ {shlex.join(cmd)}\n".encode())
             log.flush()
@@ -376,7 +398,7 @@ class Server:
     def start(self, timeout=30):
         if not os.path.exists(self.config["signing_key_path"]):
             self._run_once("--generate-keys")
-        cmd = [self.binary, "-c", self.config_path]
+        cmd = [self.binary, *self.config_args]
         self._log = open(self.log_path, "ab")
         self._log.write(f"$ {shlex.join(cmd)}\n".encode())
         self._log.flush()
@@ -436,16 +458,22 @@ class Server:
 class Context:
     """What a test gets: the server, an API client for it and the engine name."""
 
-    def __init__(self, server, engine, make_server):
+    def __init__(self, server, engine, make_server, workers=()):
         self.server = server
         self.api = server.api
         self.url = server.url
         self.engine = engine
         # make_server(name, overrides) -> a new, not yet started Server on a fresh database.
         self.make_server = make_server
+        # With workers, users take turns among the instances' client listeners, so the two
+        # users of a conversation are served by different processes.
+        self.apis = [server.api] + [w.api for w in workers]
+        self._turn = 0
 
     def user(self, localpart=None):
-        return register(self.api, localpart)
+        api = self.apis[self._turn % len(self.apis)]
+        self._turn += 1
+        return register(api, localpart)
 
 
 def run_async(coro):

@@ -37,6 +37,7 @@ import test_notifications  # noqa: E402,F401
 import test_account  # noqa: E402,F401
 import test_ephemeral  # noqa: E402,F401
 import test_ratelimit  # noqa: E402,F401
+import test_routes  # noqa: E402,F401
 import test_restart  # noqa: E402,F401
 
 
@@ -110,6 +111,33 @@ class Postgres:
                 print(f"warning: {e}", file=sys.stderr)
 
 
+def workers_layout():
+    """homeserver.yaml keys for main + worker1 (and, under "_worker1", worker1's own file): every
+    stream but events written by worker1, Redis and HTTP replication between them."""
+    redis = os.environ.get("AXON_TEST_REDIS")
+    if not redis:
+        sys.exit("run_e2e: --layout workers needs AXON_TEST_REDIS (host:port); scripts/test "
+                 "starts a Redis and exports it")
+    host, port = redis.rsplit(":", 1)
+    rep_main, rep_w1 = harness.free_port(), harness.free_port()
+    streams = ["typing", "to_device", "account_data", "receipts", "presence", "push_rules",
+               "device_lists"]
+    return {
+        "redis": {"enabled": True, "host": host, "port": int(port)},
+        "worker_replication_secret": "e2e-replication-secret",
+        "instance_map": {"main": {"host": "127.0.0.1", "port": rep_main},
+                         "worker1": {"host": "127.0.0.1", "port": rep_w1}},
+        "stream_writers": {"events": "main", **{s: "worker1" for s in streams}},
+        "_replication_listener": rep_main,
+        "_worker1": {
+            "worker_app": "generic_worker",
+            "worker_name": "worker1",
+            "worker_listeners": [{"port": rep_w1, "bind_addresses": ["127.0.0.1"], "type": "http",
+                                  "resources": [{"names": ["replication"]}]}],
+        },
+    }
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--engine", choices=["sqlite", "postgres"], required=True)
@@ -118,7 +146,13 @@ def main():
     ap.add_argument("-k", dest="select", action="append", default=[],
                     help="run only tests whose name contains this (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir and databases")
+    ap.add_argument("--layout", choices=["monolith", "workers"], default="monolith",
+                    help="workers: main plus a generic worker writing every stream but events, "
+                         "over Redis ($AXON_TEST_REDIS, host:port) and HTTP replication; users "
+                         "take turns between the two (postgres only)")
     args = ap.parse_args()
+    if args.layout == "workers" and args.engine != "postgres":
+        sys.exit("run_e2e: --layout workers needs --engine postgres")
 
     if not args.binary or not os.access(args.binary, os.X_OK):
         sys.exit(f"run_e2e: no executable axon binary (--binary {args.binary!r})")
@@ -151,14 +185,28 @@ def main():
     results = []  # (name, ok, seconds, detail)
     main_server = None
     t_start = time.monotonic()
+    workers = []
     try:
-        main_server = make_server("main")
+        layout = workers_layout() if args.layout == "workers" else None
+        overrides = {k: v for k, v in (layout or {}).items() if not k.startswith("_")}
+        main_server = make_server("main", overrides)
+        if layout:
+            main_server.config["listeners"].append({
+                "port": layout["_replication_listener"], "bind_addresses": ["127.0.0.1"],
+                "type": "http", "resources": [{"names": ["replication"]}]})
+            main_server.rewrite()
+            w = harness.Server(binary, os.path.join(tmp, "worker1"), None, name="worker1",
+                               worker_of=main_server, worker=layout["_worker1"])
+            servers.append(w)
+            workers.append(w)
         try:
             main_server.start()
+            for w in workers:
+                w.start()
         except harness.ServerError as e:
             results.append(("server start", False, 0.0, str(e)))
             tests = []
-        ctx = harness.Context(main_server, args.engine, make_server)
+        ctx = harness.Context(main_server, args.engine, make_server, workers)
         for name, fn in tests:
             t0 = time.monotonic()
             try:
@@ -178,6 +226,9 @@ def main():
             print(f"{'PASS' if ok else 'FAIL'} {name} ({seconds:.2f} s)", flush=True)
             if not ok:
                 print("    " + detail.replace("\n", "\n    "), flush=True)
+            for w in workers:
+                if not w.alive():
+                    results.append(("worker alive", False, 0.0, f"{w.name} died during {name}"))
             if not main_server.alive():
                 results.append(("server alive", False, 0.0,
                                 f"axon died during {name} (exit {main_server.proc.returncode})"))
@@ -190,7 +241,7 @@ def main():
                 results.append((f"{server.name} shutdown", False, 0.0, problem))
         failed = [r for r in results if not r[1]]
         print()
-        print(f"e2e ({args.engine}): {len(results) - len(failed)} passed, {len(failed)} failed, "
+        print(f"e2e ({args.engine}{', workers' if workers else ''}): {len(results) - len(failed)} passed, {len(failed)} failed, "
               f"{time.monotonic() - t_start:.1f} s")
         for name, _, _, detail in failed:
             lines = detail.strip().splitlines() or [""]

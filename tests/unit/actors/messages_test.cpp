@@ -59,6 +59,9 @@ bool operator==(const wait_for_updates& a, const wait_for_updates& b) {
 bool operator==(const await_stream_position& a, const await_stream_position& b) {
   return std::tie(a.stream, a.pos) == std::tie(b.stream, b.pos);
 }
+bool operator==(const stream_caught_up& a, const stream_caught_up& b) {
+  return std::tie(a.stream, a.pos) == std::tie(b.stream, b.pos);
+}
 bool operator==(const upload_keys& a, const upload_keys& b) {
   return std::tie(a.user_id, a.device_id, a.device_keys, a.one_time_keys, a.fallback_keys) ==
          std::tie(b.user_id, b.device_id, b.device_keys, b.one_time_keys, b.fallback_keys);
@@ -302,7 +305,7 @@ TEST_CASE("every registered message type is covered here, under its wire name") 
     msg::events_advanced::wire_name, msg::put_account_data::wire_name,
     msg::update_room_tag::wire_name, msg::stream_row::wire_name,
     msg::stream_advanced::wire_name, msg::wait_for_updates::wire_name,
-    msg::await_stream_position::wire_name,
+    msg::await_stream_position::wire_name, msg::stream_caught_up::wire_name,
     msg::upload_keys::wire_name, msg::claim_keys::wire_name,
     msg::claim_keys_reply::wire_name, msg::device_list_changed::wire_name,
     msg::to_device_delivery::wire_name, msg::send_to_device::wire_name,
@@ -391,6 +394,10 @@ TEST_CASE_FIXTURE(system_fixture, "wait_for_updates round-trips") {
 
 TEST_CASE_FIXTURE(system_fixture, "await_stream_position round-trips") {
   check_round_trips(*this, sample_await());
+}
+
+TEST_CASE_FIXTURE(system_fixture, "stream_caught_up round-trips") {
+  check_round_trips(*this, msg::stream_caught_up{static_cast<uint8_t>(stream_id::receipts), 12});
 }
 
 TEST_CASE_FIXTURE(system_fixture, "a request message (atom-free tuple) round-trips whole") {

@@ -487,3 +487,39 @@ TEST_CASE_FIXTURE(fixture, "events and other streams wake the same waiter; the t
   CHECK(reply(b) == at({{stream_id::account_data, ad_start + 1}}));
   CHECK_FALSE(reply(a));
 }
+
+TEST_CASE_FIXTURE(fixture, "a catch-up exposes the position and wakes every waiter") {
+  auto receipts = static_cast<uint8_t>(stream_id::receipts);
+  caf::scoped_actor w1{sys, true}, w2{sys, true}, pos_waiter{sys, true};
+  w1->send(notifier, wait("@a:x", start, {room_r}));
+  w2->send(notifier, wait("@b:x", start, {room_s}));
+  auto rs = starts()[receipts];
+  pos_waiter->send(notifier, msg::await_stream_position{receipts, rs + 10});
+  sched.run();
+  CHECK_FALSE(reply(w1));
+  CHECK_FALSE(reply(w2));
+  CHECK_FALSE(pos_reply(pos_waiter));
+
+  // Whose rows lie below rs + 15 is unknown: everyone looks.
+  self->send(notifier, msg::stream_caught_up{receipts, rs + 15});
+  sched.run();
+  auto a = reply(w1), b = reply(w2);
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK((*a)[receipts] == rs + 15);
+  CHECK(pos_reply(pos_waiter) == rs + 15);
+  CHECK(published->get(stream_id::receipts) == rs + 15);
+
+  // A late row below the position moves nothing back; an older catch-up is ignored.
+  advance(stream_id::receipts, rs + 12, {msg::stream_row{rs + 12, room_r, {}}});
+  self->send(notifier, msg::stream_caught_up{receipts, rs + 11});
+  sched.run();
+  CHECK(get_positions()[receipts] == rs + 15);
+  // A new waiter whose since predates the unknown rows answers at once.
+  caf::scoped_actor w3{sys, true};
+  auto since = at(start);
+  since[receipts] = rs + 11;
+  w3->send(notifier, wait("@c:x", since, {"!other:x"}));
+  sched.run();
+  CHECK(reply(w3));
+}

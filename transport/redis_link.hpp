@@ -1,0 +1,57 @@
+// transport/redis_link.hpp -- Redis pub/sub between the instances of one
+// server (DESIGN.md "Streams and positions"; Synapse's `redis` settings).
+//
+// One channel per server_name. Each instance publishes the stream rows of
+// the writers it hosts (and cache invalidations) and subscribes to everyone
+// else's, handing them to its stream bus. Redis is only the fast path: rows
+// are in the database before they are published, so an instance that lost
+// messages (a gap in an instance's published positions, a reconnect) takes
+// the positions from the database (stream_caught_up) and its waiters look
+// there. A heartbeat with each publisher's positions every few seconds
+// bounds how long a lost last message can go unnoticed.
+#pragma once
+
+#include "config/homeserver_config.hpp"
+#include "messages/caf_types.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace axon::transport {
+
+struct redis_link_deps {
+  config::redis_config redis;
+  std::string server_name;
+  std::string instance;
+  caf::actor bus;               ///< rows from other instances go here
+  notifier_actor notifier;      ///< receives stream_caught_up
+  /// Every stream's durable position from the database (token order).
+  std::function<std::vector<int64_t>()> db_positions;
+  /// A cache invalidation from another instance (name, keys); also called
+  /// with ("*", {}) after a reconnect: drop every cache.
+  std::function<void(const std::string&, const std::vector<std::string>&)> invalidate;
+};
+
+class redis_link {
+public:
+  /// Connects the publisher (an actor to subscribe to the bus) and starts
+  /// the subscriber thread; both reconnect by themselves.
+  redis_link(caf::actor_system& sys, redis_link_deps deps);
+  ~redis_link(); ///< stops the subscriber thread
+
+  /// Subscribe this to the stream bus (every stream, every event type).
+  caf::actor publisher() const;
+  /// Publishes a cache invalidation to the other instances.
+  void invalidate(const std::string& cache, const std::vector<std::string>& keys);
+
+  redis_link(const redis_link&) = delete;
+  redis_link& operator=(const redis_link&) = delete;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace axon::transport

@@ -1,0 +1,44 @@
+// transport/replication_client.hpp -- HTTP replication, the calling side:
+// POST /_axon/replication/<wire_name> to the instance that owns a role,
+// found through `instance_map`, with `worker_replication_secret` as a bearer
+// token. Bodies: {"txn", "positions", "request"} -> {"positions", "reply"}.
+#pragma once
+
+#include "config/homeserver_config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace axon::transport {
+
+/// What the other side answered: its reply and its stream positions.
+struct replication_reply {
+  nlohmann::json reply;
+  std::vector<int64_t> positions;
+};
+
+class replication_client {
+public:
+  replication_client(std::map<std::string, config::instance_location> instance_map,
+                     std::string secret);
+  ~replication_client();
+
+  /// Sends `request` to `instance` and returns its answer. Retries once on a
+  /// connection failure with the same transaction id (the receiver answers
+  /// a repeated id from memory, so a retried write happens once). Raises
+  /// matrix_error: the receiver's error as it sent it, `unavailable` when
+  /// the instance can't be reached, `timeout` when it doesn't answer.
+  replication_reply call(const std::string& instance, const std::string& wire_name,
+                         const nlohmann::json& request, const std::vector<int64_t>& positions);
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace axon::transport
