@@ -47,6 +47,39 @@ def e2e_test(fn):
     return fn
 
 
+def layout_test(fn):
+    """Registers a test that builds its own layout of several instances (ctx.start_layout):
+    run with --engine postgres (several instances need a shared PostgreSQL), not with
+    --layout workers (it brings its own)."""
+    fn.own_layout = True
+    return e2e_test(fn)
+
+
+def workers_layout(redis_host, redis_port, writer_of=None, events="main"):
+    """homeserver.yaml keys for main + worker1, and (under "_worker1") worker1's own file keys:
+    the streams in `writer_of` (default: every stream but events) written by worker1, the
+    events stream by `events`, Redis and HTTP replication between them. Keys starting with "_"
+    are not for homeserver.yaml: "_replication_listener" is main's replication port."""
+    rep_main, rep_w1 = free_port(), free_port()
+    streams = writer_of if writer_of is not None else [
+        "typing", "to_device", "account_data", "receipts", "presence", "push_rules",
+        "device_lists"]
+    return {
+        "redis": {"enabled": True, "host": redis_host, "port": int(redis_port)},
+        "worker_replication_secret": "e2e-replication-secret",
+        "instance_map": {"main": {"host": "127.0.0.1", "port": rep_main},
+                         "worker1": {"host": "127.0.0.1", "port": rep_w1}},
+        "stream_writers": {"events": events, **{s: "worker1" for s in streams}},
+        "_replication_listener": rep_main,
+        "_worker1": {
+            "worker_app": "generic_worker",
+            "worker_name": "worker1",
+            "worker_listeners": [{"port": rep_w1, "bind_addresses": ["127.0.0.1"], "type": "http",
+                                  "resources": [{"names": ["replication"]}]}],
+        },
+    }
+
+
 class Failure(AssertionError):
     pass
 
@@ -458,8 +491,10 @@ class Server:
 class Context:
     """What a test gets: the server, an API client for it and the engine name."""
 
-    def __init__(self, server, engine, make_server, workers=()):
+    def __init__(self, server, engine, make_server, workers=(), make_worker=None):
         self.server = server
+        # make_worker(main_server, name, worker_keys) -> a worker Server of that main's config.
+        self.make_worker = make_worker
         self.api = server.api
         self.url = server.url
         self.engine = engine
@@ -469,6 +504,20 @@ class Context:
         # users of a conversation are served by different processes.
         self.apis = [server.api] + [w.api for w in workers]
         self._turn = 0
+
+    def start_layout(self, name, layout):
+        """Starts main + worker1 for `layout` (from workers_layout) on a fresh database; returns
+        (main, worker1). Stop both when done (stop_all)."""
+        overrides = {k: v for k, v in layout.items() if not k.startswith("_")}
+        main = self.make_server(name, overrides)
+        main.config["listeners"].append({
+            "port": layout["_replication_listener"], "bind_addresses": ["127.0.0.1"],
+            "type": "http", "resources": [{"names": ["replication"]}]})
+        main.rewrite()
+        worker = self.make_worker(main, name + "-worker1", layout["_worker1"])
+        main.start()
+        worker.start()
+        return main, worker
 
     def user(self, localpart=None):
         api = self.apis[self._turn % len(self.apis)]

@@ -35,6 +35,7 @@ import test_pushers  # noqa: E402,F401
 import test_push_rules  # noqa: E402,F401
 import test_notifications  # noqa: E402,F401
 import test_replication  # noqa: E402,F401
+import test_faults  # noqa: E402,F401
 import test_account  # noqa: E402,F401
 import test_ephemeral  # noqa: E402,F401
 import test_ratelimit  # noqa: E402,F401
@@ -112,31 +113,12 @@ class Postgres:
                 print(f"warning: {e}", file=sys.stderr)
 
 
-def workers_layout():
-    """homeserver.yaml keys for main + worker1 (and, under "_worker1", worker1's own file): every
-    stream but events written by worker1, Redis and HTTP replication between them."""
+def redis_address():
     redis = os.environ.get("AXON_TEST_REDIS")
     if not redis:
         sys.exit("run_e2e: --layout workers needs AXON_TEST_REDIS (host:port); scripts/test "
                  "starts a Redis and exports it")
-    host, port = redis.rsplit(":", 1)
-    rep_main, rep_w1 = harness.free_port(), harness.free_port()
-    streams = ["typing", "to_device", "account_data", "receipts", "presence", "push_rules",
-               "device_lists"]
-    return {
-        "redis": {"enabled": True, "host": host, "port": int(port)},
-        "worker_replication_secret": "e2e-replication-secret",
-        "instance_map": {"main": {"host": "127.0.0.1", "port": rep_main},
-                         "worker1": {"host": "127.0.0.1", "port": rep_w1}},
-        "stream_writers": {"events": "main", **{s: "worker1" for s in streams}},
-        "_replication_listener": rep_main,
-        "_worker1": {
-            "worker_app": "generic_worker",
-            "worker_name": "worker1",
-            "worker_listeners": [{"port": rep_w1, "bind_addresses": ["127.0.0.1"], "type": "http",
-                                  "resources": [{"names": ["replication"]}]}],
-        },
-    }
+    return redis.rsplit(":", 1)
 
 
 def main():
@@ -181,14 +163,24 @@ def main():
         servers.append(server)
         return server
 
+    def make_worker(main_server, name, worker_keys):
+        w = harness.Server(binary, os.path.join(tmp, name), None, name=name,
+                           worker_of=main_server, worker=worker_keys)
+        servers.append(w)
+        return w
+
+    # Tests that build their own layout of several instances need PostgreSQL, and are not
+    # repeated under --layout workers.
+    own_ok = args.engine == "postgres" and args.layout == "monolith"
     tests = [(n, f) for n, f in harness.TESTS
-             if not args.select or any(s in n for s in args.select)]
+             if (not args.select or any(s in n for s in args.select))
+             and (own_ok or not getattr(f, "own_layout", False))]
     results = []  # (name, ok, seconds, detail)
     main_server = None
     t_start = time.monotonic()
     workers = []
     try:
-        layout = workers_layout() if args.layout == "workers" else None
+        layout = harness.workers_layout(*redis_address()) if args.layout == "workers" else None
         overrides = {k: v for k, v in (layout or {}).items() if not k.startswith("_")}
         main_server = make_server("main", overrides)
         if layout:
@@ -196,10 +188,7 @@ def main():
                 "port": layout["_replication_listener"], "bind_addresses": ["127.0.0.1"],
                 "type": "http", "resources": [{"names": ["replication"]}]})
             main_server.rewrite()
-            w = harness.Server(binary, os.path.join(tmp, "worker1"), None, name="worker1",
-                               worker_of=main_server, worker=layout["_worker1"])
-            servers.append(w)
-            workers.append(w)
+            workers.append(make_worker(main_server, "worker1", layout["_worker1"]))
         try:
             main_server.start()
             for w in workers:
@@ -207,7 +196,7 @@ def main():
         except harness.ServerError as e:
             results.append(("server start", False, 0.0, str(e)))
             tests = []
-        ctx = harness.Context(main_server, args.engine, make_server, workers)
+        ctx = harness.Context(main_server, args.engine, make_server, workers, make_worker)
         for name, fn in tests:
             t0 = time.monotonic()
             try:
