@@ -411,7 +411,11 @@ std::string render_haproxy(const route_plan& plan) {
     case balance::source_ip: os << "    balance source\n    hash-type consistent\n"; break;
     }
     for (auto& s : p.servers) {
-      auto addr = s.address.rfind("unix:", 0) == 0 ? s.address.substr(5) : s.address;
+      // haproxy spells a unix socket as its path and an IPv6 address as ipv6@addr:port.
+      auto addr = s.address;
+      if (addr.rfind("unix:", 0) == 0) addr = addr.substr(5);
+      else if (addr.front() == '[') addr = "ipv6@" + addr.substr(1, addr.find(']') - 1) +
+                                           addr.substr(addr.find(']') + 1);
       os << "    server " << s.instance << " " << addr << "\n";
     }
   }

@@ -38,10 +38,13 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<msg::wait_for_updates>("wait_for_updates");
   cfg.add_message_type<msg::await_stream_position>("await_stream_position");
   cfg.add_message_type<msg::stream_caught_up>("stream_caught_up");
+  cfg.add_message_type<msg::get_events_position>("get_events_position");
   cfg.add_message_type<msg::upload_keys>("upload_keys");
   cfg.add_message_type<msg::claim_keys>("claim_keys");
   cfg.add_message_type<msg::claim_keys_reply>("claim_keys_reply");
   cfg.add_message_type<msg::device_list_changed>("device_list_changed");
+  cfg.add_message_type<msg::upload_cross_signing_keys>("upload_cross_signing_keys");
+  cfg.add_message_type<msg::upload_signatures>("upload_signatures");
   cfg.add_error_category(caf::atom("matrix"),
                          [](uint8_t code, caf::atom_value, const caf::message& ctx) -> std::string {
                            std::string s = to_string(static_cast<errc>(code));

@@ -30,7 +30,8 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 /// events writer ("event persister"): owns the rooms its shard maps to.
 using events_writer_actor = caf::typed_actor<
-  caf::replies_to<msg::send_events>::with<msg::send_events_reply>>;
+  caf::replies_to<msg::send_events>::with<msg::send_events_reply>,
+  caf::replies_to<msg::get_events_position>::with<int64_t>>;
 
 /// account_data writer: owns the account_data stream (tags included).
 using account_data_writer_actor = caf::typed_actor<
@@ -51,7 +52,9 @@ using receipts_writer_actor = caf::typed_actor<
 using device_lists_writer_actor = caf::typed_actor<
   caf::replies_to<msg::upload_keys>::with<int64_t>,
   caf::replies_to<msg::claim_keys>::with<msg::claim_keys_reply>,
-  caf::replies_to<msg::device_list_changed>::with<int64_t>>;
+  caf::replies_to<msg::device_list_changed>::with<int64_t>,
+  caf::replies_to<msg::upload_cross_signing_keys>::with<int64_t>,
+  caf::replies_to<msg::upload_signatures>::with<int64_t>>;
 
 /// presence writer: owns the presence stream and the presence state machine
 /// (idle and sync timers).

@@ -72,4 +72,39 @@ typename Inspector::result_type inspect(Inspector& f, device_list_changed& x) {
 }
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(device_list_changed, user_id, device_ids, deleted)
 
+/// POST /keys/device_signing/upload after validation: stores the user's
+/// cross-signing keys (each CrossSigningKey JSON text, "" when absent) and
+/// advances device_lists for the user. Replies with the position.
+struct upload_cross_signing_keys {
+  std::string user_id;
+  std::string master_key;
+  std::string self_signing_key;
+  std::string user_signing_key;
+  static constexpr const char* wire_name = "upload_cross_signing_keys";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, upload_cross_signing_keys& x) {
+  return f(caf::meta::type_name("upload_cross_signing_keys"), x.user_id, x.master_key,
+           x.self_signing_key, x.user_signing_key);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(upload_cross_signing_keys, user_id, master_key,
+                                   self_signing_key, user_signing_key)
+
+/// POST /keys/signatures/upload after verification: `signatures` is a JSON
+/// array of {"key_id", "target_user_id", "target_device_id", "signature"}
+/// made by `user_id`. Stores them and advances device_lists for each target
+/// user. Replies with the position.
+struct upload_signatures {
+  std::string user_id;
+  std::string signatures;
+  static constexpr const char* wire_name = "upload_signatures";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, upload_signatures& x) {
+  return f(caf::meta::type_name("upload_signatures"), x.user_id, x.signatures);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(upload_signatures, user_id, signatures)
+
 } // namespace axon::msg

@@ -30,6 +30,8 @@ errc_info info(errc e) {
     case errc::timeout: return {"M_UNKNOWN", 504};
     case errc::conflict: return {"M_UNKNOWN", 409};
     case errc::server_controlled: return {"M_BAD_JSON", 405};
+    case errc::invalid_signature: return {"M_INVALID_SIGNATURE", 400};
+    case errc::wrong_room_keys_version: return {"M_WRONG_ROOM_KEYS_VERSION", 403};
   }
   return {"M_UNKNOWN", 500};
 }

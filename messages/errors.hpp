@@ -39,6 +39,8 @@ enum class errc : uint8_t {
   timeout,            ///< M_UNKNOWN 504: the owner did not answer in time
   conflict,           ///< M_UNKNOWN 409 (e.g. the room alias exists)
   server_controlled,  ///< M_BAD_JSON 405 (account data only the server may set)
+  invalid_signature,  ///< M_INVALID_SIGNATURE 400 (e.g. a cross-signing key)
+  wrong_room_keys_version, ///< M_WRONG_ROOM_KEYS_VERSION 403 (key backup: not the current version)
 };
 
 struct errc_info {

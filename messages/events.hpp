@@ -66,6 +66,21 @@ typename Inspector::result_type inspect(Inspector& f, send_events_reply& x) {
 }
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(send_events_reply, event_ids, stream_pos)
 
+/// To an events writer (several writers): how far it has persisted, as a
+/// claim (between batches nothing is in flight). An instance starting asks
+/// every writer, since claims reach the database only lazily. Replies with
+/// the position.
+struct get_events_position {
+  std::string instance; ///< the writer asked, for checking
+  static constexpr const char* wire_name = "get_events_position";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, get_events_position& x) {
+  return f(caf::meta::type_name("get_events_position"), x.instance);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(get_events_position, instance)
+
 /// One persisted event, as the events stream carries it (Synapse's `ev` row:
 /// event_id, room_id, type, state_key, redacts, membership).
 struct events_row {

@@ -113,17 +113,20 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(await_stream_position, stream, pos)
 /// To the notifier: stream `stream` is durable up to `pos`, but which rows
 /// lie below it is not known here (Redis lost them, or another instance
 /// reported the position first). Readers may expose `pos`; every waiter
-/// wakes and looks in the database.
+/// wakes and looks in the database. For the events stream with several
+/// writers, `instance` names the writer that reached `pos`; empty: every
+/// writer has (a position some instance exposed).
 struct stream_caught_up {
   uint8_t stream = 0;
   int64_t pos = 0;
+  std::string instance;
   static constexpr const char* wire_name = "stream_caught_up";
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stream_caught_up& x) {
-  return f(caf::meta::type_name("stream_caught_up"), x.stream, x.pos);
+  return f(caf::meta::type_name("stream_caught_up"), x.stream, x.pos, x.instance);
 }
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(stream_caught_up, stream, pos)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(stream_caught_up, stream, pos, instance)
 
 } // namespace axon::msg

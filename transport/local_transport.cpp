@@ -43,6 +43,19 @@ public:
     return out;
   }
 
+  int64_t events_writer_position(const std::string& writer) override {
+    auto& names = roles_.events_writer_names;
+    for (size_t i = 0; i < names.size() && i < roles_.events_writers.size(); ++i)
+      if (names[i] == writer && roles_.events_writers[i]) {
+        caf::scoped_actor self{sys_};
+        int64_t pos = 0;
+        self->request(roles_.events_writers[i], request_timeout, msg::get_events_position{writer})
+          .receive([&](int64_t p) { pos = p; }, [&](caf::error& err) { raise(err); });
+        return pos;
+      }
+    throw matrix_error(errc::unavailable, "events writer " + writer + " is not reachable");
+  }
+
   int64_t put_account_data(const msg::put_account_data& req) override {
     return ask_writer(roles_.account_data_writer, req, stream_id::account_data);
   }
@@ -89,6 +102,12 @@ public:
   }
 
   int64_t device_list_changed(const msg::device_list_changed& req) override {
+    return ask_writer(roles_.device_lists_writer, req, stream_id::device_lists);
+  }
+  int64_t upload_cross_signing_keys(const msg::upload_cross_signing_keys& req) override {
+    return ask_writer(roles_.device_lists_writer, req, stream_id::device_lists);
+  }
+  int64_t upload_signatures(const msg::upload_signatures& req) override {
     return ask_writer(roles_.device_lists_writer, req, stream_id::device_lists);
   }
 
@@ -138,7 +157,8 @@ public:
       self->request(roles_.notifier, wait, msg::await_stream_position{static_cast<uint8_t>(s), target[s]})
         .receive([](int64_t) {}, [&](caf::error&) { behind = true; });
       if (behind)
-        caf::anon_send(roles_.notifier, msg::stream_caught_up{static_cast<uint8_t>(s), target[s]});
+        caf::anon_send(roles_.notifier,
+                       msg::stream_caught_up{static_cast<uint8_t>(s), target[s], ""});
     }
   }
 

@@ -134,8 +134,11 @@ struct redis_link::impl {
   /// (instance, stream) -> last position seen from it since connecting.
   std::map<std::pair<std::string, size_t>, int64_t> seen;
 
-  void caught_up(size_t stream, int64_t pos) {
-    caf::anon_send(deps.notifier, msg::stream_caught_up{static_cast<uint8_t>(stream), pos});
+  /// `instance`: the writer whose rows were lost (events may have several);
+  /// empty: a position every writer has reached (from the database).
+  void caught_up(size_t stream, int64_t pos, const std::string& instance = "") {
+    caf::anon_send(deps.notifier,
+                   msg::stream_caught_up{static_cast<uint8_t>(stream), pos, instance});
   }
 
   /// Rows of `instance` on `stream` up to `pos`, published after `prev`.
@@ -144,7 +147,7 @@ struct redis_link::impl {
     auto i = seen.find(key);
     // Messages we never got lie between what we saw and `prev`: their rows
     // are in the database.
-    if (i != seen.end() && prev > i->second) caught_up(stream, prev);
+    if (i != seen.end() && prev > i->second) caught_up(stream, prev, instance);
     auto& s = seen[key];
     s = std::max(s, pos);
   }
@@ -170,7 +173,7 @@ struct redis_link::impl {
         for (size_t s = 0; s < pos.size() && s < stream_count; ++s) {
           if (pos[s] < 0) continue;
           auto& last = seen[{instance, s}];
-          if (pos[s] > last) caught_up(s, pos[s]); // its last message was lost
+          if (pos[s] > last) caught_up(s, pos[s], instance); // its last message was lost
           last = std::max(last, pos[s]);
         }
       } else if (kind == "cache") {

@@ -32,6 +32,9 @@ std::pair<std::string, handler> entry(Call call) {
 const std::map<std::string, handler>& table() {
   static const std::map<std::string, handler> t = {
     entry<msg::send_events>([](transport& t, const msg::send_events& r) { return json(t.send_events(r)); }),
+    entry<msg::get_events_position>([](transport& t, const msg::get_events_position& r) {
+      return json(t.events_writer_position(r.instance));
+    }),
     entry<msg::put_account_data>([](transport& t, const msg::put_account_data& r) { return json(t.put_account_data(r)); }),
     entry<msg::update_room_tag>([](transport& t, const msg::update_room_tag& r) { return json(t.update_room_tag(r)); }),
     entry<msg::change_push_rule>([](transport& t, const msg::change_push_rule& r) { return json(t.change_push_rule(r)); }),
@@ -43,6 +46,8 @@ const std::map<std::string, handler>& table() {
     entry<msg::upload_keys>([](transport& t, const msg::upload_keys& r) { return json(t.upload_keys(r)); }),
     entry<msg::claim_keys>([](transport& t, const msg::claim_keys& r) { return json(t.claim_keys(r)); }),
     entry<msg::device_list_changed>([](transport& t, const msg::device_list_changed& r) { return json(t.device_list_changed(r)); }),
+    entry<msg::upload_cross_signing_keys>([](transport& t, const msg::upload_cross_signing_keys& r) { return json(t.upload_cross_signing_keys(r)); }),
+    entry<msg::upload_signatures>([](transport& t, const msg::upload_signatures& r) { return json(t.upload_signatures(r)); }),
     entry<msg::send_to_device>([](transport& t, const msg::send_to_device& r) { return json(t.send_to_device(r)); }),
     entry<msg::ack_to_device>([](transport& t, const msg::ack_to_device& r) { return json(t.ack_to_device(r)); }),
     entry<msg::set_typing>([](transport& t, const msg::set_typing& r) { return json(t.set_typing(r)); }),

@@ -26,6 +26,15 @@ public:
     return forward(owner, req).get<msg::send_events_reply>();
   }
 
+  int64_t events_writer_position(const std::string& writer) override {
+    if (writer == me_) return local_->events_writer_position(writer);
+    // A read for catching up: no waiting on the answer's positions.
+    return client_
+      ->call(writer, msg::get_events_position::wire_name, json(msg::get_events_position{writer}),
+             local_->positions())
+      .reply.get<int64_t>();
+  }
+
   int64_t put_account_data(const msg::put_account_data& req) override {
     return single(cfg_.stream_writers.account_data, req, &transport::put_account_data);
   }
@@ -58,6 +67,12 @@ public:
   }
   int64_t device_list_changed(const msg::device_list_changed& req) override {
     return single(cfg_.stream_writers.device_lists, req, &transport::device_list_changed);
+  }
+  int64_t upload_cross_signing_keys(const msg::upload_cross_signing_keys& req) override {
+    return single(cfg_.stream_writers.device_lists, req, &transport::upload_cross_signing_keys);
+  }
+  int64_t upload_signatures(const msg::upload_signatures& req) override {
+    return single(cfg_.stream_writers.device_lists, req, &transport::upload_signatures);
   }
   int64_t send_to_device(const msg::send_to_device& req) override {
     return single(cfg_.stream_writers.to_device, req, &transport::send_to_device);

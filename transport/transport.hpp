@@ -31,6 +31,10 @@ public:
   /// Asks the events writer owning `req.room_id` to create and persist events.
   virtual msg::send_events_reply send_events(const msg::send_events& req) = 0;
 
+  /// Asks the events writer `writer` how far it has persisted (several
+  /// writers; see msg::get_events_position).
+  virtual int64_t events_writer_position(const std::string& writer) = 0;
+
   /// Asks the account_data writer; returns the stream position of the change
   /// once this instance's readers can see it.
   virtual int64_t put_account_data(const msg::put_account_data& req) = 0;
@@ -53,6 +57,10 @@ public:
   virtual int64_t upload_keys(const msg::upload_keys& req) = 0;
   virtual msg::claim_keys_reply claim_keys(const msg::claim_keys& req) = 0;
   virtual int64_t device_list_changed(const msg::device_list_changed& req) = 0;
+  /// Cross-signing keys and signatures (device_lists writer); return the
+  /// device_lists position once readers here can see it.
+  virtual int64_t upload_cross_signing_keys(const msg::upload_cross_signing_keys& req) = 0;
+  virtual int64_t upload_signatures(const msg::upload_signatures& req) = 0;
 
   /// Asks the to_device writer to store messages (idempotent per sending
   /// device and txn id) / drop a device's acknowledged messages; returns the

@@ -24,9 +24,11 @@
 #include "storage/stores/account_data_store.hpp"
 #include "storage/stores/accounts_store.hpp"
 #include "storage/stores/e2e_keys_store.hpp"
+#include "storage/stores/cross_signing_store.hpp"
 #include "storage/stores/events_store.hpp"
 #include "storage/stores/receipts_store.hpp"
 #include "storage/stores/push_actions_store.hpp"
+#include "storage/stores/room_keys_store.hpp"
 #include "storage/stores/presence_store.hpp"
 #include "storage/stores/pushers_store.hpp"
 #include "storage/stores/push_rules_store.hpp"
@@ -158,11 +160,13 @@ int run(const options& opts) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  // The events stream with several writers needs per-writer positions in
-  // tokens (DESIGN.md); until then one writer, on any instance.
-  if (cfg.stream_writers.events.size() > 1) {
-    std::cerr << "axon: stream_writers.events: several events writers are not supported yet; "
-                 "name one instance\n";
+  // Instances share one database: PostgreSQL (DESIGN.md "Storage").
+  bool several_events_writers = cfg.stream_writers.events.size() > 1;
+  if ((cfg.is_worker() || cfg.redis.enabled || several_events_writers) &&
+      !cfg.database.is_postgres()) {
+    std::cerr << "axon: database.name: several instances (workers, redis.enabled, several "
+                 "stream_writers.events) share one PostgreSQL database (psycopg2); sqlite3 serves "
+                 "one process\n";
     return 1;
   }
   std::unique_ptr<storage::pool> pool;
@@ -182,9 +186,11 @@ int run(const options& opts) {
   storage::presence_store presence(*pool);
   storage::events_store events(*pool);
   storage::e2e_keys_store e2e_keys(*pool);
+  storage::cross_signing_store cross_signing(*pool);
   storage::to_device_store to_device(*pool);
   storage::receipts_store receipts(*pool);
   storage::push_actions_store push_actions(*pool);
+  storage::room_keys_store room_keys(*pool);
 
   caf::actor_system_config sys_cfg;
   register_message_types(sys_cfg);
@@ -201,9 +207,28 @@ int run(const options& opts) {
   auto instance = cfg.instance_name();
   // Every stream's durable position (typing: in memory only, restarts from 0
   // with its writer). At start, and when Redis may have lost rows.
+  // Several events writers: the lowest writer's recorded position (one that
+  // never recorded has nothing in flight: the newest stored event).
+  auto writer_positions = [&] {
+    std::map<std::string, int64_t> out;
+    auto recorded = events.writer_positions();
+    int64_t newest = -1;
+    for (auto& w : cfg.stream_writers.events) {
+      auto i = recorded.find(w);
+      if (i != recorded.end()) out[w] = i->second;
+      else out[w] = newest >= 0 ? newest : (newest = events.max_stream_ordering());
+    }
+    return out;
+  };
+  auto events_position = [&]() -> int64_t {
+    if (!several_events_writers) return events.max_stream_ordering();
+    auto low = INT64_MAX;
+    for (auto& [w, p] : writer_positions()) low = std::min(low, p);
+    return low;
+  };
   auto db_positions = [&] {
     std::vector<int64_t> p(stream_count, 0);
-    p[index(stream_id::events)] = events.max_stream_ordering();
+    p[index(stream_id::events)] = events_position();
     p[index(stream_id::account_data)] = account_data.max_stream_id();
     p[index(stream_id::push_rules)] = push_rules.max_stream_id();
     p[index(stream_id::presence)] = presence.max_stream_id();
@@ -212,11 +237,35 @@ int run(const options& opts) {
     p[index(stream_id::receipts)] = receipts.max_stream_id();
     return p;
   };
+  auto hosts = [&](const std::vector<std::string>& writers) {
+    return std::find(writers.begin(), writers.end(), instance) != writers.end();
+  };
   transport::local_roles roles;
   roles.positions = std::make_shared<stream_positions>();
   auto start = db_positions();
   auto start_pos = start[index(stream_id::events)];
-  roles.notifier = actors::spawn_notifier(sys, start, roles.positions);
+  // Several events writers and this instance one of them: positions come
+  // from PostgreSQL's sequence, and this writer will claim everything handed
+  // out so far as it starts, so readers here start there for it.
+  int64_t sequence_so_far = 0;
+  std::map<std::string, int64_t> writers_start;
+  if (several_events_writers) {
+    writers_start = writer_positions();
+    if (hosts(cfg.stream_writers.events)) {
+      try {
+        sequence_so_far = events.prepare_position_sequence();
+      } catch (const std::exception& e) {
+        std::cerr << "axon: database: preparing the events position sequence: " << e.what() << "\n";
+        return 1;
+      }
+      auto& mine = writers_start[instance];
+      mine = std::max(mine, sequence_so_far);
+      auto low = INT64_MAX;
+      for (auto& [w, p] : writers_start) low = std::min(low, p);
+      start[index(stream_id::events)] = low;
+    }
+  }
+  roles.notifier = actors::spawn_notifier(sys, start, roles.positions, writers_start);
   std::vector<transport::bus_subscriber> subscribers{
     {caf::actor_cast<caf::actor>(roles.notifier), {}, true}};
   caf::actor directory_updater;
@@ -227,9 +276,6 @@ int run(const options& opts) {
       {directory_updater, {"m.room.member", "m.room.join_rules", "m.room.history_visibility"}, false});
   }
   auto bus = transport::spawn_stream_bus(sys, subscribers);
-  auto hosts = [&](const std::vector<std::string>& writers) {
-    return std::find(writers.begin(), writers.end(), instance) != writers.end();
-  };
   actors::stream_writer_deps stream_deps{pool.get(), instance, bus};
   if (hosts(cfg.stream_writers.account_data))
     roles.account_data_writer = actors::spawn_account_data_writer(
@@ -270,11 +316,28 @@ int run(const options& opts) {
   if (several) push_rules_position = [&push_rules] { return push_rules.max_stream_id(); };
   roles.events_writer_names = cfg.stream_writers.events;
   for (auto& name : cfg.stream_writers.events) {
-    if (name == instance)
-      roles.events_writers.push_back(actors::spawn_events_writer(
-        sys, {pool.get(), cfg.server_name, *key, instance, bus, start_pos, push_rules_position}));
-    else
+    if (name != instance) {
       roles.events_writers.emplace_back();
+      continue;
+    }
+    actors::events_writer_deps d;
+    d.pool = pool.get();
+    d.server_name = cfg.server_name;
+    d.key = *key;
+    d.instance_name = instance;
+    d.publisher = bus;
+    d.start_pos = start_pos;
+    d.push_rules_position = push_rules_position;
+    if (several_events_writers) {
+      // Positions from PostgreSQL's shared sequence.
+      d.writers = cfg.stream_writers.events;
+      d.allocate = [&events](size_t n) { return events.allocate_positions(n); };
+      d.allocated_so_far = [so_far = sequence_so_far] { return so_far; };
+    }
+    roles.events_writers.push_back(actors::spawn_events_writer(sys, std::move(d)));
+    if (several_events_writers)
+      transport::subscribe_to_bus(
+        bus, {caf::actor_cast<caf::actor>(roles.events_writers.back()), {}, false});
   }
   auto local = transport::make_local_transport(sys, roles);
   auto* local_tr = local.get(); // the replication listener serves with this
@@ -312,6 +375,20 @@ int run(const options& opts) {
                                                db_positions);
   }
   auto* tr = routed ? routed.get() : local.get();
+  // Several events writers: claims reach the database only lazily, so ask
+  // each other writer where it is before serving anyone (one that is down is
+  // waited for through its claims later).
+  if (several_events_writers)
+    for (auto& w : cfg.stream_writers.events) {
+      if (w == instance) continue;
+      try {
+        auto p = tr->events_writer_position(w);
+        caf::anon_send(roles.notifier,
+                       msg::stream_caught_up{static_cast<uint8_t>(stream_id::events), p, w});
+      } catch (const matrix_error& e) {
+        std::cerr << "axon: events writer " << w << ": " << e.what() << "\n";
+      }
+    }
 
   http::rate_limiter limiter;
   http::uia_sessions uia;
@@ -327,9 +404,11 @@ int run(const options& opts) {
   ctx.presence = &presence;
   ctx.events = &events;
   ctx.e2e_keys = &e2e_keys;
+  ctx.cross_signing = &cross_signing;
   ctx.to_device = &to_device;
   ctx.receipts = &receipts;
   ctx.push_actions = &push_actions;
+  ctx.room_keys = &room_keys;
   ctx.transport = tr;
   ctx.local_transport = local_tr;
   ctx.key = &*key;

@@ -2,6 +2,7 @@
 // device_lists part of /sync. Spec: client-server API "End-to-End
 // Encryption" (Key management API, tracking the device list for a user).
 #include "actors/client/common.hpp"
+#include "actors/client/cross_signing.hpp"
 #include "actors/client/routes.hpp"
 #include "actors/client/sync_streams.hpp"
 #include "matrix/base64.hpp"
@@ -150,6 +151,7 @@ response query_keys(request& req) {
   auto wanted = optional_object(body, "device_keys");
   if (!wanted) fail(errc::missing_param, "Missing device_keys");
   json keys = json::object(), failures = json::object();
+  std::vector<std::string> local_users;
   for (auto& [user, devices] : wanted->items()) {
     if (!devices.is_array() && !devices.is_null())
       fail(errc::bad_json, "device_keys values must be arrays of device ids");
@@ -165,6 +167,7 @@ response query_keys(request& req) {
       failures[domain_of(user)] = {{"status", 503}, {"message", "Not ready for retry"}};
       continue;
     }
+    local_users.push_back(user);
     json out = json::object();
     for (auto& [device, text] : req.ctx->e2e_keys->device_keys(user, ids)) {
       auto k = json::parse(text);
@@ -177,7 +180,9 @@ response query_keys(request& req) {
     }
     keys[user] = std::move(out);
   }
-  return {200, {{"device_keys", keys}, {"failures", failures}}};
+  json answer = {{"device_keys", keys}, {"failures", failures}};
+  add_cross_signing_to_query(req, local_users, answer["device_keys"], answer);
+  return {200, answer};
 }
 
 response claim_keys(request& req) {

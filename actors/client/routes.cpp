@@ -21,7 +21,9 @@ std::vector<http::route> all_routes() {
   add_account_security_routes(out);
   add_device_routes(out);
   add_keys_routes(out);
+  add_cross_signing_routes(out);
   add_notification_routes(out);
+  add_room_keys_routes(out);
   replication::add_replication_routes(out);
   return out;
 }

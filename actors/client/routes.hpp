@@ -28,6 +28,8 @@ void add_pusher_routes(std::vector<http::route>& out);
 void add_account_security_routes(std::vector<http::route>& out);
 void add_device_routes(std::vector<http::route>& out);
 void add_keys_routes(std::vector<http::route>& out);
+void add_cross_signing_routes(std::vector<http::route>& out);
 void add_notification_routes(std::vector<http::route>& out);
+void add_room_keys_routes(std::vector<http::route>& out);
 
 } // namespace axon::client

@@ -4,6 +4,16 @@
 // the actor sends itself when the first request of a batch arrives makes every
 // request received before it one batch, written in one transaction. So a busy
 // writer commits many rooms' events at once and an idle one adds no delay.
+//
+// Several writers share one sequence of positions. Each says how far it has
+// persisted (events_advanced.pos) and readers expose the lowest writer's
+// position, so a position is never shown before every event below it is
+// stored. An idle writer would hold that down; so when a writer sees another
+// reach position p while it has nothing in flight (between batches: a batch
+// takes its positions and stores them within one message), it claims p too:
+// everything it will ever write comes from the sequence after p. Claims are
+// published like batches and recorded in stream_positions a second later,
+// for readers that start in between.
 #include "actors/events/events_writer.hpp"
 
 #include "actors/events/push_actions.hpp"
@@ -14,6 +24,7 @@
 #include "storage/stores/events_store.hpp"
 
 #include <chrono>
+#include <deque>
 #include <unordered_map>
 
 namespace axon::actors {
@@ -21,6 +32,8 @@ namespace axon::actors {
 using nlohmann::json;
 
 namespace {
+
+using record_atom = caf::atom_constant<caf::atom("record")>;
 
 // ---- state -----------------------------------------------------------------
 
@@ -55,6 +68,11 @@ struct events_writer_state {
   std::vector<pending_request> queue;
   bool flush_scheduled = false;
   int64_t pos = 0;
+  // Several writers only:
+  bool shared = false;          ///< positions come from deps.allocate
+  std::deque<int64_t> ids;      ///< positions taken for the batch being built
+  int64_t recorded = 0;         ///< position stored in stream_positions
+  bool record_scheduled = false;
   static inline const char* name = "events_writer";
 };
 
@@ -70,6 +88,26 @@ constexpr int64_t txn_retention_ms = 24 * 3600 * 1000;
 int64_t now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// The position of the next event built.
+int64_t next_position(events_writer_state& st) {
+  if (!st.shared) return ++st.pos;
+  if (st.ids.empty()) { // more events than drafts counted: take one more
+    auto more = st.deps.allocate(1);
+    st.ids.insert(st.ids.end(), more.begin(), more.end());
+  }
+  auto id = st.ids.front();
+  st.ids.pop_front();
+  return id;
+}
+
+/// Positions taken for events that won't be written, newest first.
+void return_positions(events_writer_state& st, const std::vector<int64_t>& newest_first) {
+  for (auto id : newest_first) {
+    if (!st.shared) --st.pos;
+    else st.ids.push_front(id);
+  }
 }
 
 /// Result of building one request: the events to write or an error.
@@ -159,7 +197,7 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
   if (!unsig.empty()) ev["unsigned"] = unsig;
 
   storage::event_to_persist p;
-  p.stream_ordering = ++st.pos;
+  p.stream_ordering = next_position(st);
   p.event_id = event_id;
   p.room_id = room_id;
   p.type = d.type;
@@ -190,7 +228,7 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
   p.push_actions = st.push->evaluate(ev, rc.state);
   // Spec: an event (the whole PDU) is at most 65536 bytes.
   if (p.json.size() > max_event_bytes) {
-    --st.pos; // this event's position is not used
+    return_positions(st, {p.stream_ordering}); // this event's position is not used
     return std::make_pair(errc::too_large, "event too large: events are limited to 65536 bytes");
   }
 
@@ -221,6 +259,13 @@ void remember_txns(txn_map& m, const msg::send_events& req, const std::vector<st
   for (auto i = m.ids.begin(); i != m.ids.end();)
     i = now - i->second.second > txn_retention_ms ? m.ids.erase(i) : std::next(i);
   m.prune_at = std::max<size_t>(1024, m.ids.size() * 2);
+}
+
+/// The positions of a request's events that won't be written.
+void give_back(events_writer_state& st, const built_request& out) {
+  std::vector<int64_t> ids;
+  for (auto i = out.events.rbegin(); i != out.events.rend(); ++i) ids.push_back(i->stream_ordering);
+  return_positions(st, ids);
 }
 
 built_request build_request(events_writer_state& st, const msg::send_events& req) {
@@ -256,7 +301,7 @@ built_request build_request(events_writer_state& st, const msg::send_events& req
   // (the txn map is shared by both).
   if (req.drafts.size() == 1 && !req.new_room) {
     if (auto err = build_event(st, req.room_id, *rc, req.drafts[0], out)) {
-      st.pos -= static_cast<int64_t>(out.events.size());
+      give_back(st, out);
       return fail(err->first, err->second);
     }
     remember_txns(*rc->txns, req, out.reply.event_ids);
@@ -266,7 +311,7 @@ built_request build_request(events_writer_state& st, const msg::send_events& req
   room_cache work = *rc;
   for (auto& d : req.drafts)
     if (auto err = build_event(st, req.room_id, work, d, out)) {
-      st.pos -= static_cast<int64_t>(out.events.size()); // nothing of it is kept
+      give_back(st, out); // nothing of it is kept
       out.events.clear();
       out.rows.clear();
       return fail(err->first, err->second);
@@ -285,6 +330,20 @@ void flush(events_writer_state& st) {
   built.reserve(queue.size());
   std::vector<storage::event_to_persist> all;
   st.push->begin_batch();
+  if (st.shared) {
+    // The batch's positions, one round trip; what it doesn't use is never
+    // used (a gap in the stream, which readers don't mind).
+    size_t n = 0;
+    for (auto& p : queue) n += p.req.drafts.size();
+    try {
+      auto ids = st.deps.allocate(std::max<size_t>(n, 1));
+      st.ids.assign(ids.begin(), ids.end());
+    } catch (const std::exception& e) {
+      for (auto& p : queue)
+        p.rp.deliver(make_error(errc::unknown, std::string("could not allocate positions: ") + e.what()));
+      return;
+    }
+  }
   msg::events_advanced adv;
   adv.instance = st.deps.instance_name;
   for (auto& p : queue) {
@@ -302,9 +361,16 @@ void flush(events_writer_state& st) {
     for (auto& e : b.events) all.push_back(std::move(e));
     for (auto& r : b.rows) adv.rows.push_back(std::move(r));
   }
+  if (st.shared) {
+    // Positions taken and not used are claimed with the batch.
+    for (auto& e : all) st.pos = std::max(st.pos, e.stream_ordering);
+    if (!st.ids.empty()) st.pos = std::max(st.pos, st.ids.back());
+    st.ids.clear();
+  }
   if (!all.empty()) {
     try {
       st.store->persist(all, st.deps.instance_name, st.pos);
+      st.recorded = st.pos;
     } catch (const std::exception& e) {
       // Nothing of the batch was written: forget what the cache assumed.
       for (auto& p : queue) st.rooms.erase(p.req.room_id);
@@ -315,7 +381,7 @@ void flush(events_writer_state& st) {
   }
   // Publish first: readers then usually know the new position by the time
   // the requester asks for it (read-your-writes).
-  if (!adv.rows.empty()) {
+  if (!adv.rows.empty() || st.shared) {
     adv.pos = st.pos;
     caf::anon_send(st.deps.publisher, std::move(adv));
   }
@@ -336,6 +402,19 @@ caf::behavior events_writer(caf::stateful_actor<events_writer_state>* self,
   self->state.push = std::make_unique<push_evaluator>(*deps.pool, deps.server_name,
                                                          deps.push_rules_position);
   self->state.deps = std::move(deps);
+  auto& st = self->state;
+  st.shared = st.deps.writers.size() > 1;
+  if (st.shared) {
+    // Nothing in flight yet: everything handed out so far is stored or never
+    // will be. Claimed and recorded at once, so readers move past a restart.
+    st.pos = std::max(st.pos, st.deps.allocated_so_far());
+    try {
+      st.store->record_position(st.deps.instance_name, st.pos);
+      st.recorded = st.pos;
+    } catch (const std::exception&) {
+    }
+    caf::anon_send(st.deps.publisher, msg::events_advanced{st.deps.instance_name, st.pos, {}});
+  }
   return {
     [=](msg::send_events& req) {
       auto rp = self->make_response_promise<msg::send_events_reply>();
@@ -347,6 +426,33 @@ caf::behavior events_writer(caf::stateful_actor<events_writer_state>* self,
       return rp;
     },
     [=](flush_atom) { flush(self->state); },
+    [=](const msg::get_events_position& req) -> caf::result<int64_t> {
+      if (req.instance != self->state.deps.instance_name)
+        return make_error(errc::not_found, "this is the events writer " + self->state.deps.instance_name);
+      return self->state.pos;
+    },
+    // Another writer's progress (several writers): claim it (see the top).
+    [=](const msg::events_advanced& adv) {
+      auto& st = self->state;
+      if (!st.shared || adv.instance == st.deps.instance_name || adv.pos <= st.pos) return;
+      st.pos = adv.pos;
+      caf::anon_send(st.deps.publisher, msg::events_advanced{st.deps.instance_name, st.pos, {}});
+      if (!st.record_scheduled) {
+        st.record_scheduled = true;
+        self->delayed_send(self, std::chrono::seconds(1), record_atom::value);
+      }
+    },
+    [=](record_atom) {
+      auto& st = self->state;
+      st.record_scheduled = false;
+      if (st.recorded >= st.pos) return;
+      try {
+        st.store->record_position(st.deps.instance_name, st.pos);
+        st.recorded = st.pos;
+      } catch (const std::exception&) {
+        // Next claim tries again; readers starting meanwhile wait for a claim.
+      }
+    },
   };
 }
 

@@ -19,13 +19,25 @@ struct events_writer_deps {
   std::string instance_name;  ///< this writer's instance (rows name it)
   caf::actor publisher;       ///< receives msg::events_advanced (transport's stream bus)
   int64_t start_pos = 0;      ///< events stream position already persisted
+  /// Several events writers (DESIGN.md "Streams and positions"): every
+  /// writer's instance name, this one's included. With one, positions are
+  /// this writer's own counter and the rest below is unused.
+  std::vector<std::string> writers;
+  /// Several writers: `n` fresh, increasing positions from what all writers
+  /// share (PostgreSQL's sequence; in one process, a shared counter), and
+  /// the highest position handed out so far.
+  std::function<std::vector<int64_t>(size_t)> allocate;
+  std::function<int64_t()> allocated_so_far;
   /// The push_rules position rule changes acknowledged anywhere are at (a
   /// change drops the writer's cached rulesets); empty: rulesets are read
   /// for every event.
   std::function<int64_t()> push_rules_position;
 };
 
-/// Spawns the writer on its own thread (it blocks on the database).
+/// Spawns the writer on its own thread (it blocks on the database). With
+/// several writers, subscribe it to the stream bus (every events update):
+/// it claims the positions other writers reach while it has nothing in
+/// flight, so readers' position (the lowest writer's) keeps moving.
 events_writer_actor spawn_events_writer(caf::actor_system& sys, events_writer_deps deps);
 
 } // namespace axon::actors

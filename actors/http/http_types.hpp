@@ -24,9 +24,11 @@ class user_directory_store;
 class presence_store;
 class events_store;
 class e2e_keys_store;
+class cross_signing_store;
 class to_device_store;
 class receipts_store;
 class push_actions_store;
+class room_keys_store;
 } // namespace axon::storage
 namespace axon::transport { class transport; }
 namespace axon::matrix { struct signing_key; }
@@ -51,9 +53,11 @@ struct server_context {
   storage::presence_store* presence = nullptr;
   storage::events_store* events = nullptr;
   storage::e2e_keys_store* e2e_keys = nullptr;
+  storage::cross_signing_store* cross_signing = nullptr;
   storage::to_device_store* to_device = nullptr;
   storage::receipts_store* receipts = nullptr;
   storage::push_actions_store* push_actions = nullptr;
+  storage::room_keys_store* room_keys = nullptr;
   transport::transport* transport = nullptr;
   /// This instance's own roles only: what the replication listener serves
   /// with (never forwards again). Same as `transport` in one process.

@@ -4,6 +4,12 @@
 // of recent rows closes the race between "the handler found nothing new" and
 // "the waiter is registered": rows that arrived in between are checked on
 // registration; a waiter older than the history wakes at once.
+//
+// Several events writers: each reports how far it has persisted; the events
+// position readers may expose is the lowest of them (a writer with nothing
+// to do claims the others' positions, actors/events/events_writer.cpp). Rows
+// above that position are held back and released, waking their waiters,
+// once every writer has passed them.
 #include "actors/notifier/notifier.hpp"
 
 #include <deque>
@@ -47,6 +53,9 @@ struct notifier_state {
   std::unordered_map<std::string, std::unordered_set<uint64_t>> by_room, by_user;
   /// Requests waiting for a stream to reach a position: (stream, pos).
   std::multimap<std::pair<size_t, int64_t>, caf::typed_response_promise<int64_t>> position_waiters;
+  /// Several events writers: each one's position, and rows above the lowest.
+  std::map<std::string, int64_t> writer_pos;
+  std::multimap<int64_t, entry> held;
   static inline const char* name = "notifier";
 };
 
@@ -124,6 +133,19 @@ void catch_up(notifier_state& st, size_t stream, int64_t pos) {
   }
 }
 
+/// Several events writers: exposes the lowest writer's position with the
+/// held rows up to it (and `ready`, rows already below it).
+void release(notifier_state& st, std::vector<entry>& ready) {
+  auto low = INT64_MAX;
+  for (auto& [w, p] : st.writer_pos) low = std::min(low, p);
+  auto events = index(stream_id::events);
+  if (low < st.pos[events]) low = st.pos[events];
+  auto end = st.held.upper_bound(low);
+  for (auto i = st.held.begin(); i != end; ++i) ready.push_back(std::move(i->second));
+  st.held.erase(st.held.begin(), end);
+  if (!ready.empty() || low > st.pos[events]) advance(st, events, low, std::move(ready));
+}
+
 /// True when something past `since` already concerns the waiter.
 bool ready_now(const notifier_state& st, const waiter& w, const std::vector<int64_t>& since) {
   for (size_t s = 0; s < stream_count; ++s)
@@ -136,8 +158,10 @@ bool ready_now(const notifier_state& st, const waiter& w, const std::vector<int6
 // ---- behavior ------------------------------------------------------------------
 
 caf::behavior notifier(caf::stateful_actor<notifier_state>* self, std::vector<int64_t> start,
-                       std::shared_ptr<stream_positions> positions) {
+                       std::shared_ptr<stream_positions> positions,
+                       std::map<std::string, int64_t> events_writers) {
   auto& st = self->state;
+  st.writer_pos = std::move(events_writers);
   start.resize(stream_count, 0);
   st.pos = start;
   st.history_floor = start;
@@ -145,6 +169,7 @@ caf::behavior notifier(caf::stateful_actor<notifier_state>* self, std::vector<in
   st.published = std::move(positions);
   return {
     [=](msg::events_advanced& adv) {
+      auto& st = self->state;
       std::vector<entry> rows;
       rows.reserve(adv.rows.size());
       for (auto& r : adv.rows) {
@@ -154,7 +179,19 @@ caf::behavior notifier(caf::stateful_actor<notifier_state>* self, std::vector<in
         if (r.type == "m.room.member") e.users.push_back(r.state_key);
         rows.push_back(std::move(e));
       }
-      advance(self->state, index(stream_id::events), adv.pos, std::move(rows));
+      if (st.writer_pos.empty()) {
+        advance(st, index(stream_id::events), adv.pos, std::move(rows));
+        return;
+      }
+      auto& w = st.writer_pos[adv.instance];
+      w = std::max(w, adv.pos);
+      auto now = st.pos[index(stream_id::events)];
+      std::vector<entry> ready;
+      for (auto& e : rows) {
+        if (e.pos <= now) ready.push_back(std::move(e)); // late: below what is exposed
+        else st.held.emplace(e.pos, std::move(e));
+      }
+      release(st, ready);
     },
     [=](msg::stream_advanced& adv) {
       if (adv.stream >= stream_count) return;
@@ -180,7 +217,25 @@ caf::behavior notifier(caf::stateful_actor<notifier_state>* self, std::vector<in
       return rp;
     },
     [=](msg::stream_caught_up& req) {
-      if (req.stream < stream_count) catch_up(self->state, req.stream, req.pos);
+      auto& st = self->state;
+      if (req.stream >= stream_count) return;
+      if (req.stream == index(stream_id::events) && !st.writer_pos.empty()) {
+        // One writer reached `pos`, or (no instance) someone exposed it:
+        // every writer is at least there.
+        for (auto& [w, p] : st.writer_pos)
+          if (req.instance.empty() || w == req.instance) p = std::max(p, req.pos);
+        if (!req.instance.empty()) {
+          auto& w = st.writer_pos[req.instance];
+          w = std::max(w, req.pos);
+        }
+        auto low = INT64_MAX;
+        for (auto& [w, p] : st.writer_pos) low = std::min(low, p);
+        catch_up(st, req.stream, low);
+        std::vector<entry> none;
+        release(st, none);
+        return;
+      }
+      catch_up(st, req.stream, req.pos);
     },
     [=](timeout_atom, uint64_t id) { wake(self->state, id); },
     [=](msg::await_stream_position& req) -> caf::typed_response_promise<int64_t> {
@@ -197,8 +252,10 @@ caf::behavior notifier(caf::stateful_actor<notifier_state>* self, std::vector<in
 } // namespace
 
 notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start,
-                              std::shared_ptr<stream_positions> positions) {
-  return caf::actor_cast<notifier_actor>(sys.spawn(notifier, std::move(start), std::move(positions)));
+                              std::shared_ptr<stream_positions> positions,
+                              std::map<std::string, int64_t> events_writers) {
+  return caf::actor_cast<notifier_actor>(
+    sys.spawn(notifier, std::move(start), std::move(positions), std::move(events_writers)));
 }
 
 } // namespace axon::actors

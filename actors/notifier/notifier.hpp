@@ -4,7 +4,9 @@
 
 #include "messages/caf_types.hpp"
 
+#include <map>
 #include <memory>
+#include <string>
 
 namespace axon::actors {
 
@@ -12,7 +14,11 @@ namespace axon::actors {
 /// starts (token order). `positions`: where the notifier publishes the
 /// positions it has seen, for request threads to read without a round trip
 /// (they only grow; the notifier is their only writer).
+/// `events_writers` (several events writers): each writer's position at the
+/// start. The events position then is the lowest writer's; rows above it
+/// wait until every writer has reached them (see the .cpp).
 notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start,
-                              std::shared_ptr<stream_positions> positions);
+                              std::shared_ptr<stream_positions> positions,
+                              std::map<std::string, int64_t> events_writers = {});
 
 } // namespace axon::actors

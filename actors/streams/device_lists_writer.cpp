@@ -15,6 +15,7 @@
 // `device_lists.changed` from the device_lists_stream table.
 #include "actors/streams/device_lists_writer.hpp"
 
+#include "storage/stores/cross_signing_store.hpp"
 #include "storage/stores/e2e_keys_store.hpp"
 
 #include <chrono>
@@ -31,6 +32,7 @@ using nlohmann::json;
 struct device_lists_writer_state {
   stream_writer_deps deps;
   std::unique_ptr<storage::e2e_keys_store> store;
+  std::unique_ptr<storage::cross_signing_store> xsign;
   int64_t pos = 0;
   static inline const char* name = "device_lists_writer";
 };
@@ -82,6 +84,7 @@ device_lists_writer_actor::behavior_type device_lists_writer(writer_pointer self
                                                              stream_writer_deps deps,
                                                              int64_t start_pos) {
   self->state.store = std::make_unique<storage::e2e_keys_store>(*deps.pool);
+  self->state.xsign = std::make_unique<storage::cross_signing_store>(*deps.pool);
   self->state.deps = std::move(deps);
   self->state.pos = start_pos;
   return {
@@ -123,6 +126,50 @@ device_lists_writer_actor::behavior_type device_lists_writer(writer_pointer self
       try {
         if (req.deleted) self->state.store->delete_device_keys(req.user_id, req.device_ids);
         return advance(self, req.user_id, req.device_ids);
+      } catch (const std::exception& e) {
+        return db_failure(e);
+      }
+    },
+    // Cross-signing: the handler has checked the keys and signatures; the
+    // change is news to everyone sharing a room with the user (their
+    // devices' trust changes), as in Synapse, and is recorded under the
+    // public keys as "device ids".
+    [=](msg::upload_cross_signing_keys& req) -> caf::result<int64_t> {
+      try {
+        std::map<std::string, std::string> keys;
+        std::vector<std::string> ids;
+        auto take = [&](const char* type, const std::string& text) {
+          if (text.empty()) return;
+          keys[type] = text;
+          auto k = json::parse(text);
+          ids.push_back(k.at("keys").begin().value().get<std::string>());
+        };
+        take("master", req.master_key);
+        take("self_signing", req.self_signing_key);
+        take("user_signing", req.user_signing_key);
+        if (keys.empty()) return self->state.pos;
+        self->state.xsign->set_keys(req.user_id, keys, self->state.pos + 1);
+        return advance(self, req.user_id, ids);
+      } catch (const std::exception& e) {
+        return db_failure(e);
+      }
+    },
+    [=](msg::upload_signatures& req) -> caf::result<int64_t> {
+      try {
+        std::vector<storage::cross_signing_signature> sigs;
+        std::map<std::string, std::vector<std::string>> targets;
+        for (auto& s : json::parse(req.signatures)) {
+          sigs.push_back({req.user_id, s.at("key_id").get<std::string>(),
+                          s.at("target_user_id").get<std::string>(),
+                          s.at("target_device_id").get<std::string>(),
+                          s.at("signature").get<std::string>()});
+          targets[sigs.back().target_user_id].push_back(sigs.back().target_device_id);
+        }
+        if (sigs.empty()) return self->state.pos;
+        self->state.xsign->add_signatures(sigs);
+        int64_t pos = self->state.pos;
+        for (auto& [user, ids] : targets) pos = advance(self, user, ids);
+        return pos;
       } catch (const std::exception& e) {
         return db_failure(e);
       }

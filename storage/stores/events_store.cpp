@@ -1,5 +1,6 @@
 #include "storage/stores/events_store.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -70,6 +71,49 @@ int64_t events_store::max_stream_ordering() {
   auto c = pool_.acquire();
   auto r = c->exec("SELECT COALESCE(MAX(stream_ordering), 0) FROM events");
   return r.rows[0].i64(0);
+}
+
+int64_t events_store::prepare_position_sequence() {
+  return in_transaction(pool_, [](connection& c) {
+    // One writer at a time past this point (released at commit).
+    c.exec("SELECT pg_advisory_xact_lock(7236581)");
+    c.exec("CREATE SEQUENCE IF NOT EXISTS events_stream_seq");
+    // Only ever forward: a writer already allocating keeps its ids.
+    c.exec("SELECT setval('events_stream_seq', m) FROM (SELECT COALESCE(MAX(stream_ordering), 0) "
+           "AS m FROM events) x WHERE m > (SELECT last_value FROM events_stream_seq)");
+    auto r = c.exec("SELECT last_value, is_called FROM events_stream_seq");
+    auto last = r.rows[0].i64(0);
+    auto called = r.rows[0].str(1);
+    return called == "t" || called == "true" || called == "1" ? last : last - 1;
+  });
+}
+
+std::vector<int64_t> events_store::allocate_positions(size_t n) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT nextval('events_stream_seq') FROM generate_series(1, $1)",
+                   {static_cast<int64_t>(n)});
+  std::vector<int64_t> out;
+  out.reserve(r.rows.size());
+  for (auto& row : r.rows) out.push_back(row.i64(0));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::map<std::string, int64_t> events_store::writer_positions() {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT instance_name, stream_id FROM stream_positions WHERE stream_name = 'events'");
+  std::map<std::string, int64_t> out;
+  for (auto& row : r.rows) out[row.str(0)] = row.i64(1);
+  return out;
+}
+
+void events_store::record_position(const std::string& instance, int64_t pos) {
+  auto c = pool_.acquire();
+  c->exec("INSERT INTO stream_positions (stream_name, instance_name, stream_id) VALUES ('events', "
+          "$1, $2) ON CONFLICT (stream_name, instance_name) DO UPDATE SET stream_id = CASE WHEN "
+          "excluded.stream_id > stream_positions.stream_id THEN excluded.stream_id ELSE "
+          "stream_positions.stream_id END",
+          {instance, pos});
 }
 
 std::optional<std::string> events_store::find_txn(const std::string& user_id,

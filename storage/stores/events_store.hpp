@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -79,6 +80,20 @@ public:
                                                                int64_t since_ts);
   /// Loads a room for its writer; nullopt when the room does not exist.
   std::optional<room_snapshot> load_room(const std::string& room_id);
+  // ---- several events writers (PostgreSQL only) ----
+  /// Readies the shared sequence positions come from: created when missing
+  /// and moved past every stored event, under an advisory lock so that
+  /// writers starting together never move it back. Returns the highest
+  /// position handed out so far.
+  int64_t prepare_position_sequence();
+  /// `n` fresh positions from the shared sequence, increasing.
+  std::vector<int64_t> allocate_positions(size_t n);
+  /// What each events writer has recorded as persisted (stream_positions).
+  std::map<std::string, int64_t> writer_positions();
+  /// Records that `instance` has persisted, or will never persist, anything
+  /// up to `pos` (a writer's claim; see actors/events/README).
+  void record_position(const std::string& instance, int64_t pos);
+
   /// Writes a batch of events in one transaction, and records that
   /// `instance` has persisted the events stream up to `pos`.
   void persist(const std::vector<event_to_persist>& events, const std::string& instance,

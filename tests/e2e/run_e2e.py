@@ -29,9 +29,11 @@ import test_account_data  # noqa: E402,F401
 import test_to_device  # noqa: E402,F401
 import test_presence  # noqa: E402,F401
 import test_e2ee  # noqa: E402,F401
+import test_cross_signing  # noqa: E402,F401
 import test_directory  # noqa: E402,F401
 import test_user_directory  # noqa: E402,F401
 import test_pushers  # noqa: E402,F401
+import test_room_keys  # noqa: E402,F401
 import test_push_rules  # noqa: E402,F401
 import test_notifications  # noqa: E402,F401
 import test_replication  # noqa: E402,F401
@@ -130,9 +132,10 @@ def main():
                     help="run only tests whose name contains this (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir and databases")
     ap.add_argument("--layout", choices=["monolith", "workers"], default="monolith",
-                    help="workers: main plus a generic worker writing every stream but events, "
-                         "over Redis ($AXON_TEST_REDIS, host:port) and HTTP replication; users "
-                         "take turns between the two (postgres only)")
+                    help="workers: main plus a generic worker; both write events (rooms "
+                         "sharded), the worker every other stream; Redis ($AXON_TEST_REDIS, "
+                         "host:port) and HTTP replication between them; users take turns between "
+                         "the two (postgres only)")
     args = ap.parse_args()
     if args.layout == "workers" and args.engine != "postgres":
         sys.exit("run_e2e: --layout workers needs --engine postgres")
@@ -180,7 +183,10 @@ def main():
     t_start = time.monotonic()
     workers = []
     try:
-        layout = harness.workers_layout(*redis_address()) if args.layout == "workers" else None
+        # Two events writers (rooms sharded between main and worker1), every other stream
+        # written by worker1.
+        layout = (harness.workers_layout(*redis_address(), events=["main", "worker1"])
+                  if args.layout == "workers" else None)
         overrides = {k: v for k, v in (layout or {}).items() if not k.startswith("_")}
         main_server = make_server("main", overrides)
         if layout:

@@ -3,7 +3,8 @@
 refuses, answers a repeated transaction id once, and is never served on a client listener."""
 
 import json
-import urllib.request
+import socket
+import time
 
 from harness import Api, e2e_test, expect, expect_eq, expect_error, expect_ok, free_port, q, register
 
@@ -24,6 +25,15 @@ def replication_listener_checks_the_secret(ctx):
     server.rewrite()
     server.start()
     try:
+        # The client listener answering doesn't mean the replication one is up yet.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", rep_port), timeout=1).close()
+                break
+            except OSError:
+                expect(time.monotonic() < deadline, "the replication listener never came up")
+                time.sleep(0.05)
         rep = Api(f"http://127.0.0.1:{rep_port}")
         alice = register(server.api)
         kind = "org.example.replicated"

@@ -290,3 +290,17 @@ TEST_CASE("haproxy output") {
   }
   CHECK_FALSE(has("9093"));
 }
+
+TEST_CASE("addresses: wildcard binds, IPv6 and unix sockets") {
+  auto shared = load({{"homeserver.yaml", std::string(shared_yaml) +
+                                              "listeners:\n"
+                                              "  - {port: 8008, bind_addresses: ['::1'], type: http, "
+                                              "resources: [{names: [client]}]}\n"}});
+  std::vector<std::string> errors;
+  auto plan = plan_routes(shared, {}, table, 8008, errors);
+  REQUIRE(errors.empty());
+  REQUIRE(plan.find("axon_client")->servers.size() == 1);
+  CHECK(plan.find("axon_client")->servers[0].address == "[::1]:8008");
+  CHECK(render_nginx(plan).find("server [::1]:8008;") != std::string::npos);
+  CHECK(render_haproxy(plan).find("server main ipv6@::1:8008\n") != std::string::npos);
+}

@@ -59,8 +59,11 @@ bool operator==(const wait_for_updates& a, const wait_for_updates& b) {
 bool operator==(const await_stream_position& a, const await_stream_position& b) {
   return std::tie(a.stream, a.pos) == std::tie(b.stream, b.pos);
 }
+bool operator==(const get_events_position& a, const get_events_position& b) {
+  return a.instance == b.instance;
+}
 bool operator==(const stream_caught_up& a, const stream_caught_up& b) {
-  return std::tie(a.stream, a.pos) == std::tie(b.stream, b.pos);
+  return std::tie(a.stream, a.pos, a.instance) == std::tie(b.stream, b.pos, b.instance);
 }
 bool operator==(const upload_keys& a, const upload_keys& b) {
   return std::tie(a.user_id, a.device_id, a.device_keys, a.one_time_keys, a.fallback_keys) ==
@@ -72,6 +75,13 @@ bool operator==(const claim_keys_reply& a, const claim_keys_reply& b) {
 }
 bool operator==(const device_list_changed& a, const device_list_changed& b) {
   return std::tie(a.user_id, a.device_ids, a.deleted) == std::tie(b.user_id, b.device_ids, b.deleted);
+}
+bool operator==(const upload_cross_signing_keys& a, const upload_cross_signing_keys& b) {
+  return std::tie(a.user_id, a.master_key, a.self_signing_key, a.user_signing_key) ==
+         std::tie(b.user_id, b.master_key, b.self_signing_key, b.user_signing_key);
+}
+bool operator==(const upload_signatures& a, const upload_signatures& b) {
+  return std::tie(a.user_id, a.signatures) == std::tie(b.user_id, b.signatures);
 }
 
 bool operator==(const to_device_delivery& a, const to_device_delivery& b) {
@@ -305,9 +315,10 @@ TEST_CASE("every registered message type is covered here, under its wire name") 
     msg::events_advanced::wire_name, msg::put_account_data::wire_name,
     msg::update_room_tag::wire_name, msg::stream_row::wire_name,
     msg::stream_advanced::wire_name, msg::wait_for_updates::wire_name,
-    msg::await_stream_position::wire_name, msg::stream_caught_up::wire_name,
+    msg::await_stream_position::wire_name, msg::stream_caught_up::wire_name, msg::get_events_position::wire_name,
     msg::upload_keys::wire_name, msg::claim_keys::wire_name,
     msg::claim_keys_reply::wire_name, msg::device_list_changed::wire_name,
+    msg::upload_cross_signing_keys::wire_name, msg::upload_signatures::wire_name,
     msg::to_device_delivery::wire_name, msg::send_to_device::wire_name,
     msg::ack_to_device::wire_name,
     msg::set_typing::wire_name, msg::get_typing::wire_name,
@@ -396,8 +407,13 @@ TEST_CASE_FIXTURE(system_fixture, "await_stream_position round-trips") {
   check_round_trips(*this, sample_await());
 }
 
+TEST_CASE_FIXTURE(system_fixture, "get_events_position round-trips") {
+  check_round_trips(*this, msg::get_events_position{"event_persister1"});
+}
+
 TEST_CASE_FIXTURE(system_fixture, "stream_caught_up round-trips") {
-  check_round_trips(*this, msg::stream_caught_up{static_cast<uint8_t>(stream_id::receipts), 12});
+  check_round_trips(*this, msg::stream_caught_up{static_cast<uint8_t>(stream_id::receipts), 12, ""});
+  check_round_trips(*this, msg::stream_caught_up{static_cast<uint8_t>(stream_id::events), 7, "w2"});
 }
 
 TEST_CASE_FIXTURE(system_fixture, "a request message (atom-free tuple) round-trips whole") {
@@ -516,6 +532,9 @@ TEST_CASE_FIXTURE(system_fixture, "device_lists writer requests round-trip") {
   check_round_trips(*this, msg::claim_keys_reply{R"({"@a:x":{"DEV":{"signed_curve25519:A":"k"}}})"});
   check_round_trips(*this, msg::device_list_changed{"@a:x", {"D1", "D2"}, true});
   check_round_trips(*this, msg::device_list_changed{"@a:x", {}, false});
+  check_round_trips(*this, msg::upload_cross_signing_keys{"@a:x", R"({"usage":["master"]})", "",
+                                                          R"({"usage":["user_signing"]})"});
+  check_round_trips(*this, msg::upload_signatures{"@a:x", R"([{"key_id":"ed25519:K"}])"});
 }
 
 TEST_CASE_FIXTURE(system_fixture, "to_device writer requests round-trip") {

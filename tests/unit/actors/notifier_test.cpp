@@ -501,7 +501,7 @@ TEST_CASE_FIXTURE(fixture, "a catch-up exposes the position and wakes every wait
   CHECK_FALSE(pos_reply(pos_waiter));
 
   // Whose rows lie below rs + 15 is unknown: everyone looks.
-  self->send(notifier, msg::stream_caught_up{receipts, rs + 15});
+  self->send(notifier, msg::stream_caught_up{receipts, rs + 15, ""});
   sched.run();
   auto a = reply(w1), b = reply(w2);
   REQUIRE(a);
@@ -512,7 +512,7 @@ TEST_CASE_FIXTURE(fixture, "a catch-up exposes the position and wakes every wait
 
   // A late row below the position moves nothing back; an older catch-up is ignored.
   advance(stream_id::receipts, rs + 12, {msg::stream_row{rs + 12, room_r, {}}});
-  self->send(notifier, msg::stream_caught_up{receipts, rs + 11});
+  self->send(notifier, msg::stream_caught_up{receipts, rs + 11, ""});
   sched.run();
   CHECK(get_positions()[receipts] == rs + 15);
   // A new waiter whose since predates the unknown rows answers at once.
@@ -522,4 +522,56 @@ TEST_CASE_FIXTURE(fixture, "a catch-up exposes the position and wakes every wait
   w3->send(notifier, wait("@c:x", since, {"!other:x"}));
   sched.run();
   CHECK(reply(w3));
+}
+
+TEST_CASE("several events writers: rows wait until every writer has passed them") {
+  caf::actor_system_config cfg;
+  fixture::init(cfg);
+  caf::actor_system sys{cfg};
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  auto published = std::make_shared<stream_positions>();
+  auto n = actors::spawn_notifier(sys, at(start), published, {{"w1", start}, {"w2", start}});
+  sched.run();
+  caf::scoped_actor self{sys, true}, waiter{sys, true}, pos_waiter{sys, true};
+  auto events = index(stream_id::events);
+  waiter->send(n, msg::wait_for_updates{alice, at(start), {room_r}, 30000});
+  pos_waiter->send(n, msg::await_stream_position{static_cast<uint8_t>(events), start + 2});
+  sched.run();
+
+  // w1 stored start+1 and start+2; w2 may still store start+1: nothing shows.
+  self->send(n, msg::events_advanced{"w1", start + 2, {fixture::message_row(start + 2, room_r)}});
+  sched.run();
+  CHECK_FALSE(fixture::reply(waiter));
+  CHECK_FALSE(fixture::pos_reply(pos_waiter));
+  CHECK(published->get(stream_id::events) == start);
+
+  // w2 stored start+1 (another room): the lowest writer is at start+1.
+  self->send(n, msg::events_advanced{"w2", start + 1, {fixture::message_row(start + 1, room_s)}});
+  sched.run();
+  CHECK_FALSE(fixture::reply(waiter));
+  CHECK(published->get(stream_id::events) == start + 1);
+
+  // w2 claims start+2 (nothing in flight): the held row is released and wakes.
+  self->send(n, msg::events_advanced{"w2", start + 2, {}});
+  sched.run();
+  auto got = fixture::reply(waiter);
+  REQUIRE(got);
+  CHECK((*got)[events] == start + 2);
+  CHECK(fixture::pos_reply(pos_waiter) == start + 2);
+
+  // A writer's lost rows (Redis gap): that writer moves, everyone wakes.
+  caf::scoped_actor w2{sys, true};
+  w2->send(n, msg::wait_for_updates{bob, at(start + 2), {room_s}, 30000});
+  sched.run();
+  self->send(n, msg::stream_caught_up{static_cast<uint8_t>(events), start + 5, "w1"});
+  sched.run();
+  CHECK(published->get(stream_id::events) == start + 2); // w2 is still at start+2
+  CHECK_FALSE(fixture::reply(w2));
+  self->send(n, msg::stream_caught_up{static_cast<uint8_t>(events), start + 4, ""});
+  sched.run();
+  CHECK(published->get(stream_id::events) == start + 4);
+  CHECK(fixture::reply(w2));
+  sched.run();
+  sched.trigger_timeouts();
+  sched.run();
 }
