@@ -391,7 +391,7 @@ int run(const options& opts) {
     }
 
   http::rate_limiter limiter;
-  http::uia_sessions uia;
+  http::uia_sessions uia(*pool);
   http::server_context ctx;
   ctx.cfg = &cfg;
   ctx.pool = pool.get();

@@ -1,5 +1,7 @@
 #include "actors/http/services.hpp"
 
+#include <chrono>
+
 #include "matrix/crypto.hpp"
 
 #include <algorithm>
@@ -67,32 +69,22 @@ void token_cache::clear() {
 
 std::string uia_sessions::create(const nlohmann::json&) {
   auto s = matrix::random_string(24);
-  std::lock_guard<std::mutex> g(mu_);
-  if (sessions_.size() > 100000) sessions_.clear();
-  sessions_[s];
+  using namespace std::chrono;
+  auto now = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  store_.create(s, now, now - session_lifetime_ms);
   return s;
 }
 
-bool uia_sessions::exists(const std::string& session) {
-  std::lock_guard<std::mutex> g(mu_);
-  return sessions_.count(session) > 0;
-}
+bool uia_sessions::exists(const std::string& session) { return store_.exists(session); }
 
 void uia_sessions::complete(const std::string& session, const std::string& stage) {
-  std::lock_guard<std::mutex> g(mu_);
-  sessions_[session].insert(stage);
+  store_.complete(session, stage);
 }
 
 std::unordered_set<std::string> uia_sessions::completed(const std::string& session) {
-  std::lock_guard<std::mutex> g(mu_);
-  auto i = sessions_.find(session);
-  if (i == sessions_.end()) return {};
-  return i->second;
+  return store_.completed(session);
 }
 
-void uia_sessions::remove(const std::string& session) {
-  std::lock_guard<std::mutex> g(mu_);
-  sessions_.erase(session);
-}
+void uia_sessions::remove(const std::string& session) { store_.remove(session); }
 
 } // namespace axon::http

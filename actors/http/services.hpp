@@ -3,6 +3,8 @@
 // auth sessions.
 #pragma once
 
+#include "storage/stores/ui_auth_store.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -51,9 +53,11 @@ private:
 };
 
 /// User-interactive auth sessions (spec "User-interactive authentication
-/// API"): the stages completed per session.
+/// API"): the stages completed per session. In the database, so a session
+/// begun through one instance can be finished through another.
 class uia_sessions {
 public:
+  explicit uia_sessions(storage::pool& pool) : store_(pool) {}
   std::string create(const nlohmann::json& params = nlohmann::json::object());
   bool exists(const std::string& session);
   void complete(const std::string& session, const std::string& stage);
@@ -61,8 +65,9 @@ public:
   void remove(const std::string& session);
 
 private:
-  std::mutex mu_;
-  std::unordered_map<std::string, std::unordered_set<std::string>> sessions_;
+  /// Synapse's default `ui_auth.session_timeout`-independent expiry: 2 days.
+  static constexpr int64_t session_lifetime_ms = 2LL * 24 * 3600 * 1000;
+  storage::ui_auth_store store_;
 };
 
 } // namespace axon::http

@@ -38,6 +38,7 @@ import test_push_rules  # noqa: E402,F401
 import test_notifications  # noqa: E402,F401
 import test_replication  # noqa: E402,F401
 import test_faults  # noqa: E402,F401
+import test_layout  # noqa: E402,F401
 import test_account  # noqa: E402,F401
 import test_ephemeral  # noqa: E402,F401
 import test_ratelimit  # noqa: E402,F401
