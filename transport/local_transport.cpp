@@ -199,6 +199,7 @@ private:
 };
 
 bool wants(const bus_subscriber& s, const msg::events_advanced& adv) {
+  if (!s.only_instance.empty() && adv.instance != s.only_instance) return false;
   if (s.event_types.empty()) return true;
   for (auto& r : adv.rows)
     if (std::find(s.event_types.begin(), s.event_types.end(), r.type) != s.event_types.end())
@@ -223,10 +224,13 @@ caf::behavior stream_bus(caf::stateful_actor<stream_bus_state>* self,
     },
     [=](const msg::stream_advanced& adv) {
       for (auto& s : self->state.subscribers)
-        if (s.streams) self->send(s.who, adv);
+        if (s.streams && (s.only_instance.empty() || s.only_instance == adv.instance))
+          self->send(s.who, adv);
     },
-    [=](subscribe_atom, caf::actor who, std::vector<std::string> event_types, bool streams) {
-      self->state.subscribers.push_back({std::move(who), std::move(event_types), streams});
+    [=](subscribe_atom, caf::actor who, std::vector<std::string> event_types, bool streams,
+        std::string only_instance) {
+      self->state.subscribers.push_back(
+        {std::move(who), std::move(event_types), streams, std::move(only_instance)});
     },
   };
 }
@@ -242,7 +246,8 @@ caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<bus_subscriber> 
 }
 
 void subscribe_to_bus(const caf::actor& bus, bus_subscriber s) {
-  caf::anon_send(bus, subscribe_atom::value, std::move(s.who), std::move(s.event_types), s.streams);
+  caf::anon_send(bus, subscribe_atom::value, std::move(s.who), std::move(s.event_types), s.streams,
+                 std::move(s.only_instance));
 }
 
 } // namespace axon::transport

@@ -39,6 +39,9 @@ struct bus_subscriber {
   caf::actor who;
   std::vector<std::string> event_types;
   bool streams = true;
+  /// When set, only updates written by this instance (the Redis publisher:
+  /// rows from elsewhere are not woken up for at all).
+  std::string only_instance;
 };
 
 caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<bus_subscriber> subscribers);

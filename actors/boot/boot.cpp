@@ -267,13 +267,14 @@ int run(const options& opts) {
   }
   roles.notifier = actors::spawn_notifier(sys, start, roles.positions, writers_start);
   std::vector<transport::bus_subscriber> subscribers{
-    {caf::actor_cast<caf::actor>(roles.notifier), {}, true}};
+    {caf::actor_cast<caf::actor>(roles.notifier), {}, true, ""}};
   caf::actor directory_updater;
   if (cfg.update_user_directory_from_worker == instance) {
     directory_updater = actors::spawn_user_directory_updater(sys, pool.get());
     // Only the event types the directory follows: a message wakes nothing.
     subscribers.push_back(
-      {directory_updater, {"m.room.member", "m.room.join_rules", "m.room.history_visibility"}, false});
+      {directory_updater, {"m.room.member", "m.room.join_rules", "m.room.history_visibility"}, false,
+       ""});
   }
   auto bus = transport::spawn_stream_bus(sys, subscribers);
   actors::stream_writer_deps stream_deps{pool.get(), instance, bus};
@@ -301,7 +302,7 @@ int run(const options& opts) {
   if (hosts(cfg.stream_writers.typing)) {
     roles.typing_writer = actors::spawn_typing_writer(sys, stream_deps);
     transport::subscribe_to_bus(bus, {caf::actor_cast<caf::actor>(roles.typing_writer),
-                                      {"m.room.member"}, false});
+                                      {"m.room.member"}, false, ""});
   }
   if (hosts(cfg.stream_writers.receipts))
     roles.receipts_writer =
@@ -337,7 +338,7 @@ int run(const options& opts) {
     roles.events_writers.push_back(actors::spawn_events_writer(sys, std::move(d)));
     if (several_events_writers)
       transport::subscribe_to_bus(
-        bus, {caf::actor_cast<caf::actor>(roles.events_writers.back()), {}, false});
+        bus, {caf::actor_cast<caf::actor>(roles.events_writers.back()), {}, false, ""});
   }
   auto local = transport::make_local_transport(sys, roles);
   auto* local_tr = local.get(); // the replication listener serves with this
@@ -362,7 +363,8 @@ int run(const options& opts) {
         for (auto& k : keys) tokens.erase_user(k);
     };
     redis = std::make_unique<transport::redis_link>(sys, std::move(rd));
-    transport::subscribe_to_bus(bus, {redis->publisher(), {}, true});
+    // Only what this instance's writers publish goes out.
+    transport::subscribe_to_bus(bus, {redis->publisher(), {}, true, instance});
   }
   if (several) {
     auto client = std::make_shared<transport::replication_client>(cfg.instance_map,
