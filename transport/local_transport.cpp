@@ -198,6 +198,10 @@ private:
   local_roles roles_;
 };
 
+bool wants(const bus_subscriber& s, const msg::stream_advanced& adv) {
+  return s.streams && (s.only_instance.empty() || s.only_instance == adv.instance);
+}
+
 bool wants(const bus_subscriber& s, const msg::events_advanced& adv) {
   if (!s.only_instance.empty() && adv.instance != s.only_instance) return false;
   if (s.event_types.empty()) return true;
@@ -224,8 +228,7 @@ caf::behavior stream_bus(caf::stateful_actor<stream_bus_state>* self,
     },
     [=](const msg::stream_advanced& adv) {
       for (auto& s : self->state.subscribers)
-        if (s.streams && (s.only_instance.empty() || s.only_instance == adv.instance))
-          self->send(s.who, adv);
+        if (wants(s, adv)) self->send(s.who, adv);
     },
     [=](subscribe_atom, caf::actor who, std::vector<std::string> event_types, bool streams,
         std::string only_instance) {
@@ -244,6 +247,9 @@ std::unique_ptr<transport> make_local_transport(caf::actor_system& sys, local_ro
 caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<bus_subscriber> subscribers) {
   return sys.spawn(stream_bus, std::move(subscribers));
 }
+
+bool bus_wants(const bus_subscriber& s, const msg::events_advanced& adv) { return wants(s, adv); }
+bool bus_wants(const bus_subscriber& s, const msg::stream_advanced& adv) { return wants(s, adv); }
 
 void subscribe_to_bus(const caf::actor& bus, bus_subscriber s) {
   caf::anon_send(bus, subscribe_atom::value, std::move(s.who), std::move(s.event_types), s.streams,

@@ -46,6 +46,10 @@ struct bus_subscriber {
 
 caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<bus_subscriber> subscribers);
 
+/// Whether the bus hands `adv` to subscriber `s` (its filters).
+bool bus_wants(const bus_subscriber& s, const msg::events_advanced& adv);
+bool bus_wants(const bus_subscriber& s, const msg::stream_advanced& adv);
+
 /// Adds a subscriber to a running bus (for actors that publish to the bus
 /// and so are spawned after it).
 void subscribe_to_bus(const caf::actor& bus, bus_subscriber s);

@@ -152,6 +152,12 @@ struct redis_link::impl {
     s = std::max(s, pos);
   }
 
+  template <class Advanced>
+  void deliver(const Advanced& adv) {
+    for (auto& s : deps.subscribers)
+      if (bus_wants(s, adv)) caf::anon_send(s.who, adv);
+  }
+
   void handle(const std::string& payload) {
     auto j = json::parse(payload, nullptr, false);
     if (!j.is_object()) return;
@@ -162,12 +168,12 @@ struct redis_link::impl {
       if (kind == "events") {
         auto adv = j.at("m").get<msg::events_advanced>();
         check_gap(instance, index(stream_id::events), j.value("prev", int64_t{-1}), adv.pos);
-        caf::anon_send(deps.bus, std::move(adv));
+        deliver(adv);
       } else if (kind == "stream") {
         auto adv = j.at("m").get<msg::stream_advanced>();
         if (adv.stream >= stream_count) return;
         check_gap(instance, adv.stream, j.value("prev", int64_t{-1}), adv.pos);
-        caf::anon_send(deps.bus, std::move(adv));
+        deliver(adv);
       } else if (kind == "pos") {
         auto pos = j.at("pos").get<std::vector<int64_t>>();
         for (size_t s = 0; s < pos.size() && s < stream_count; ++s) {

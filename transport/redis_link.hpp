@@ -13,6 +13,7 @@
 
 #include "config/homeserver_config.hpp"
 #include "messages/caf_types.hpp"
+#include "transport/local_transport.hpp"
 
 #include <functional>
 #include <memory>
@@ -25,7 +26,10 @@ struct redis_link_deps {
   config::redis_config redis;
   std::string server_name;
   std::string instance;
-  caf::actor bus;               ///< rows from other instances go here
+  /// Who gets other instances' rows: the stream bus's subscribers here
+  /// (filtered as the bus filters), handed them straight from the Redis
+  /// thread (one hop less than through the bus).
+  std::vector<bus_subscriber> subscribers;
   notifier_actor notifier;      ///< receives stream_caught_up
   /// Every stream's durable position from the database (token order).
   std::function<std::vector<int64_t>()> db_positions;

@@ -352,7 +352,14 @@ int run(const options& opts) {
     rd.redis = cfg.redis;
     rd.server_name = cfg.server_name;
     rd.instance = instance;
-    rd.bus = bus;
+    // The bus's subscribers here (the Redis publisher only takes our own).
+    rd.subscribers = subscribers;
+    if (roles.typing_writer)
+      rd.subscribers.push_back(
+        {caf::actor_cast<caf::actor>(roles.typing_writer), {"m.room.member"}, false, ""});
+    if (several_events_writers)
+      for (auto& w : roles.events_writers)
+        if (w) rd.subscribers.push_back({caf::actor_cast<caf::actor>(w), {}, false, ""});
     rd.notifier = roles.notifier;
     rd.db_positions = db_positions;
     rd.invalidate = [&tokens](const std::string& cache, const std::vector<std::string>& keys) {
