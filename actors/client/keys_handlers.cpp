@@ -246,9 +246,11 @@ bool add_device_lists(const sync_context& c, json& out) {
     for (auto& u : left_for(c.req, me.user_id, c.since_of(stream_id::events), c.pos_of(stream_id::events)))
       left.push_back(u);
   out["device_lists"] = {{"changed", list}, {"left", left}};
-  out["device_one_time_keys_count"] = key_counts(c.req, me.user_id, me.device_id);
-  out["device_unused_fallback_key_types"] =
-    c.req.ctx->e2e_keys->unused_fallback_key_types(me.user_id, me.device_id);
+  auto [counts, fallback] = c.req.ctx->e2e_keys->key_state(me.user_id, me.device_id);
+  json otk = {{"signed_curve25519", 0}}; // Synapse always reports it; clients rely on it
+  for (auto& [alg, n] : counts) otk[alg] = n;
+  out["device_one_time_keys_count"] = otk;
+  out["device_unused_fallback_key_types"] = fallback;
   return !changed.empty() || !left.empty();
 }
 

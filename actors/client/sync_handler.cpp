@@ -232,6 +232,12 @@ private:
     return {{"events", events}};
   }
 
+  static bool members_changed(const std::vector<json>& events) {
+    for (auto& ev : events)
+      if (ev.value("type", "") == "m.room.member") return true;
+    return false;
+  }
+
   json summary(const std::string& room_id) {
     int64_t joined = 0, invited = 0;
     json heroes = json::array();
@@ -261,8 +267,10 @@ private:
                   {{"events", t.events},
                    {"limited", t.limited},
                    {"prev_batch", matrix::stream_token{t.start, {}}.to_string()}}},
-                 {"state", state_section(state, t)},
-                 {"summary", summary(room_id)}};
+                 {"state", state_section(state, t)}};
+    // The summary only when it may have changed (spec: servers may omit an
+    // unchanged summary; clients keep the last one): saves a query per room.
+    if (full || members_changed(t.raw) || members_changed(state)) room["summary"] = summary(room_id);
     out[room_id] = std::move(room);
   }
 

@@ -1,5 +1,7 @@
 #include "storage/stores/e2e_keys_store.hpp"
 
+#include <algorithm>
+
 namespace axon::storage {
 
 namespace {
@@ -162,6 +164,22 @@ std::vector<std::string> e2e_keys_store::unused_fallback_key_types(const std::st
                    {user_id, device_id});
   std::vector<std::string> out;
   for (auto& row : r.rows) out.push_back(row.str(0));
+  return out;
+}
+
+std::pair<std::map<std::string, int64_t>, std::vector<std::string>>
+e2e_keys_store::key_state(const std::string& user_id, const std::string& device_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT 0, algorithm, COUNT(*) FROM e2e_one_time_keys_json WHERE user_id = $1 "
+                   "AND device_id = $2 GROUP BY algorithm UNION ALL SELECT 1, algorithm, 0 FROM "
+                   "e2e_fallback_keys_json WHERE user_id = $1 AND device_id = $2 AND used = 0",
+                   {user_id, device_id});
+  std::pair<std::map<std::string, int64_t>, std::vector<std::string>> out;
+  for (auto& row : r.rows) {
+    if (row.i64(0) == 0) out.first[row.str(1)] = row.i64(2);
+    else out.second.push_back(row.str(1));
+  }
+  std::sort(out.second.begin(), out.second.end());
   return out;
 }
 

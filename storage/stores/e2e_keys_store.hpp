@@ -76,6 +76,9 @@ public:
   std::map<std::string, int64_t> one_time_key_counts(const std::string& user_id,
                                                      const std::string& device_id);
   /// Algorithms of the device's unused fallback keys.
+  /// Both of the above in one query (what every /sync needs).
+  std::pair<std::map<std::string, int64_t>, std::vector<std::string>>
+  key_state(const std::string& user_id, const std::string& device_id);
   std::vector<std::string> unused_fallback_key_types(const std::string& user_id,
                                                      const std::string& device_id);
   /// Users whose devices changed in (from, to].
