@@ -425,6 +425,36 @@ int run(const options& opts) {
   ctx.tokens = &tokens;
   ctx.uia = &uia;
 
+  // Every actor spawned above: the actor system waits for them all when it
+  // goes, so any way out from here stops them first.
+  auto stop_actors = [&] {
+    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.notifier), caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(bus, caf::exit_reason::user_shutdown);
+    if (directory_updater) caf::anon_send_exit(directory_updater, caf::exit_reason::user_shutdown);
+    for (auto& w : roles.events_writers)
+      if (w) caf::anon_send_exit(caf::actor_cast<caf::actor>(w), caf::exit_reason::user_shutdown);
+    if (roles.presence_writer)
+      caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.presence_writer),
+                          caf::exit_reason::user_shutdown);
+    if (roles.account_data_writer)
+      caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.account_data_writer),
+                          caf::exit_reason::user_shutdown);
+    if (roles.push_rules_writer)
+      caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.push_rules_writer),
+                          caf::exit_reason::user_shutdown);
+    if (roles.device_lists_writer)
+      caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.device_lists_writer),
+                          caf::exit_reason::user_shutdown);
+    if (roles.typing_writer)
+      caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.typing_writer),
+                          caf::exit_reason::user_shutdown);
+    if (roles.receipts_writer)
+      caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.receipts_writer),
+                          caf::exit_reason::user_shutdown);
+    if (roles.to_device_writer)
+      caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.to_device_writer),
+                          caf::exit_reason::user_shutdown);
+  };
   auto routes = client::all_routes();
   std::vector<std::unique_ptr<http::listener>> listeners;
   try {
@@ -437,6 +467,9 @@ int run(const options& opts) {
     }
   } catch (const std::exception& e) {
     std::cerr << "axon: " << e.what() << "\n";
+    for (auto& l : listeners) l->stop();
+    listeners.clear();
+    stop_actors();
     return 1;
   }
   write_pid(cfg.is_worker() ? cfg.worker_pid_file : cfg.pid_file);
@@ -447,32 +480,7 @@ int run(const options& opts) {
   std::cerr << "axon: shutting down (signal " << sig << ")\n";
   for (auto& l : listeners) l->stop();
   listeners.clear();
-  caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.notifier), caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(bus, caf::exit_reason::user_shutdown);
-  if (directory_updater) caf::anon_send_exit(directory_updater, caf::exit_reason::user_shutdown);
-  for (auto& w : roles.events_writers)
-    if (w) caf::anon_send_exit(caf::actor_cast<caf::actor>(w), caf::exit_reason::user_shutdown);
-  if (roles.presence_writer)
-    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.presence_writer),
-                        caf::exit_reason::user_shutdown);
-  if (roles.account_data_writer)
-    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.account_data_writer),
-                        caf::exit_reason::user_shutdown);
-  if (roles.push_rules_writer)
-    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.push_rules_writer),
-                        caf::exit_reason::user_shutdown);
-  if (roles.device_lists_writer)
-    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.device_lists_writer),
-                        caf::exit_reason::user_shutdown);
-  if (roles.typing_writer)
-    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.typing_writer),
-                        caf::exit_reason::user_shutdown);
-  if (roles.receipts_writer)
-    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.receipts_writer),
-                        caf::exit_reason::user_shutdown);
-  if (roles.to_device_writer)
-    caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.to_device_writer),
-                        caf::exit_reason::user_shutdown);
+  stop_actors();
   if (auto& pf = cfg.is_worker() ? cfg.worker_pid_file : cfg.pid_file; !pf.empty())
     fs::remove(pf);
   return 0;

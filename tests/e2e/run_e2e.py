@@ -5,13 +5,15 @@
 
 postgres needs AXON_TEST_PG (a libpq conninfo, e.g. "host=127.0.0.1 port=5433 user=postgres
 dbname=postgres"; scripts/test exports it); every server gets a database created for it with
-`psql`. Exits non-zero when any test fails, after printing a summary and the server log.
+`psql`. `--layout small` (postgres) runs everything against `scripts/layout up small`, which brings
+its own PostgreSQL and Redis. Exits non-zero when any test fails, after printing a summary and the server log.
 """
 
 import argparse
 import inspect
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -124,6 +126,109 @@ def redis_address():
     return redis.rsplit(":", 1)
 
 
+LAYOUT_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
+                             "layout")
+
+
+class LayoutServer:
+    """A whole layout run by `scripts/layout` (PostgreSQL, Redis, every instance, nginx), seen by
+    the tests as one server: `url`/`api` are nginx's, `restart()` restarts every instance."""
+
+    def __init__(self, binary, tmp, layout):
+        self.binary, self.layout = binary, layout
+        self.name = f"layout {layout}"
+        self.directory = os.path.join(tmp, "layout")
+        self.env = dict(os.environ, AXON_BINARY=binary)
+        # What the e2e tests need of every instance: open registration, the shared secret, rate
+        # limits out of the way (read after homeserver.yaml; a later file replaces a whole key).
+        base = harness.base_config(tmp, 1, None)
+        extra = {k: v for k, v in base.items()
+                 if k.startswith("rc_") or k.startswith("enable_registration")
+                 or k == "registration_shared_secret"}
+        self.extra_path = os.path.join(tmp, "e2e-extra.yaml")
+        with open(self.extra_path, "w") as f:
+            f.write("# Written by tests/e2e/run_e2e.py\n" + harness.to_yaml(extra) + "\n")
+        self.config_path = os.path.join(self.directory, "config", "homeserver.yaml")
+        # As `axon routes` takes them: the shared files and the workers' directory.
+        self.config_args = ["-c", self.config_path, "-c", os.path.join(self.directory, "config",
+                                                                       "extra1.yaml"),
+                            "--workers-dir", os.path.join(self.directory, "config", "workers")]
+        self.url = None
+        self.api = None
+        self.started = False
+        self.log_path = os.path.join(self.directory, "logs")
+
+    def _run(self, *args, timeout=180):
+        cmd = [LAYOUT_SCRIPT, *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, env=self.env, timeout=timeout)
+        if r.stderr:
+            print(r.stderr.rstrip(), flush=True)
+        return r
+
+    def start(self):
+        self.started = True
+        r = self._run("up", self.layout, self.directory, "-c", self.extra_path)
+        if r.returncode != 0:
+            raise harness.ServerError(f"scripts/layout up {self.layout} failed ({r.returncode})")
+        self.url = r.stdout.strip().splitlines()[-1]
+        self.api = harness.Api(self.url)
+
+    def setting(self, key):
+        """A value from the layout's layout.env (AXON_TEST_PG, AXON_TEST_REDIS, ...)."""
+        with open(os.path.join(self.directory, "layout.env")) as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("=")
+                if k == key:
+                    return v
+        return None
+
+    def restart(self):
+        r = self._run("restart", self.directory)
+        if r.returncode != 0:
+            raise harness.ServerError(f"scripts/layout restart failed ({r.returncode})")
+
+    def _pids(self):
+        run = os.path.join(self.directory, "run")
+        out = {}
+        for f in sorted(os.listdir(run)) if os.path.isdir(run) else []:
+            if f.endswith(".launched"):
+                with open(os.path.join(run, f)) as fh:
+                    out[f[:-len(".launched")]] = int(fh.read().strip())
+        return out
+
+    def alive(self):
+        pids = self._pids()
+        return bool(pids) and all(os.path.exists(f"/proc/{p}") for p in pids.values())
+
+    def dead(self):
+        return [n for n, p in self._pids().items() if not os.path.exists(f"/proc/{p}")]
+
+    def stop(self):
+        if not self.started:
+            return None
+        self.started = False
+        dead = self.dead()
+        r = self._run("down", self.directory)
+        problems = []
+        if dead:
+            problems.append(f"instances had already exited: {', '.join(dead)}")
+        if r.returncode != 0:
+            problems.append(f"scripts/layout down failed ({r.returncode}): {r.stderr.strip()}")
+        return "; ".join(problems) or None
+
+    def instance_logs(self, lines=200):
+        """(path, last lines) of every instance's log."""
+        if not os.path.isdir(self.log_path):
+            return []
+        out = []
+        for f in sorted(os.listdir(self.log_path)):
+            path = os.path.join(self.log_path, f)
+            with open(path, "rb") as fh:
+                text = fh.read().decode("utf-8", "replace").splitlines()
+            out.append((path, "\n".join(text[-lines:])))
+        return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--engine", choices=["sqlite", "postgres"], required=True)
@@ -132,28 +237,35 @@ def main():
     ap.add_argument("-k", dest="select", action="append", default=[],
                     help="run only tests whose name contains this (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir and databases")
-    ap.add_argument("--layout", choices=["monolith", "workers"], default="monolith",
+    ap.add_argument("--layout", choices=["monolith", "workers", "small"], default="monolith",
                     help="workers: main plus a generic worker; both write events (rooms "
                          "sharded), the worker every other stream; Redis ($AXON_TEST_REDIS, "
                          "host:port) and HTTP replication between them; users take turns between "
-                         "the two (postgres only)")
+                         "the two (postgres only); small: scripts/layout up small (its own "
+                         "PostgreSQL and Redis, six instances, nginx in front), every user "
+                         "through nginx (postgres only)")
     args = ap.parse_args()
-    if args.layout == "workers" and args.engine != "postgres":
-        sys.exit("run_e2e: --layout workers needs --engine postgres")
+    if args.layout in ("workers", "small") and args.engine != "postgres":
+        sys.exit(f"run_e2e: --layout {args.layout} needs --engine postgres")
 
     if not args.binary or not os.access(args.binary, os.X_OK):
         sys.exit(f"run_e2e: no executable axon binary (--binary {args.binary!r})")
     binary = os.path.abspath(args.binary)
 
     pg = None
-    if args.engine == "postgres":
+    if args.engine == "postgres" and args.layout != "small":
         conninfo = os.environ.get("AXON_TEST_PG")
         if not conninfo:
             sys.exit("run_e2e: --engine postgres needs AXON_TEST_PG (a libpq conninfo); "
                      "scripts/test starts a PostgreSQL and exports it")
         pg = Postgres(conninfo)
 
+    if args.layout == "small":
+        # ctest's timeout sends SIGTERM: stop the layout's processes on the way out (finally).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = tempfile.mkdtemp(prefix=f"axon-e2e-{args.engine}-")
+    # --layout small: PostgreSQL (run as user postgres when we are root) lives in here.
+    os.chmod(tmp, 0o755)
     servers = []
 
     def make_server(name, overrides=None):
@@ -175,7 +287,8 @@ def main():
 
     # Tests that build their own layout of several instances need PostgreSQL, and are not
     # repeated under --layout workers.
-    own_ok = args.engine == "postgres" and args.layout == "monolith"
+    # Under --layout small they use the layout's PostgreSQL.
+    own_ok = args.engine == "postgres" and args.layout in ("monolith", "small")
     tests = [(n, f) for n, f in harness.TESTS
              if (not args.select or any(s in n for s in args.select))
              and (own_ok or not getattr(f, "own_layout", False))]
@@ -189,7 +302,11 @@ def main():
         layout = (harness.workers_layout(*redis_address(), events=["main", "worker1"])
                   if args.layout == "workers" else None)
         overrides = {k: v for k, v in (layout or {}).items() if not k.startswith("_")}
-        main_server = make_server("main", overrides)
+        if args.layout == "small":
+            main_server = LayoutServer(binary, tmp, "small")
+            servers.append(main_server)
+        else:
+            main_server = make_server("main", overrides)
         if layout:
             main_server.config["listeners"].append({
                 "port": layout["_replication_listener"], "bind_addresses": ["127.0.0.1"],
@@ -200,6 +317,8 @@ def main():
             main_server.start()
             for w in workers:
                 w.start()
+            if args.layout == "small":
+                pg = Postgres(main_server.setting("AXON_TEST_PG"))
         except harness.ServerError as e:
             results.append(("server start", False, 0.0, str(e)))
             tests = []
@@ -227,18 +346,27 @@ def main():
                 if not w.alive():
                     results.append(("worker alive", False, 0.0, f"{w.name} died during {name}"))
             if not main_server.alive():
+                exit_info = (f"instances {main_server.dead()}"
+                             if isinstance(main_server, LayoutServer)
+                             else f"exit {main_server.proc.returncode}")
                 results.append(("server alive", False, 0.0,
-                                f"axon died during {name} (exit {main_server.proc.returncode})"))
+                                f"axon died during {name} ({exit_info})"))
                 print(f"FAIL axon died during {name}; stopping", flush=True)
                 break
     finally:
-        for server in servers:
+        # The layout goes last, its own PostgreSQL with it: drop the tests' databases before.
+        for server in sorted(servers, key=lambda s: isinstance(s, LayoutServer)):
+            if isinstance(server, LayoutServer) and pg and not args.keep:
+                pg.drop_all()
+                pg = None
             problem = server.stop()
             if problem:
                 results.append((f"{server.name} shutdown", False, 0.0, problem))
         failed = [r for r in results if not r[1]]
         print()
-        print(f"e2e ({args.engine}{', workers' if workers else ''}): {len(results) - len(failed)} passed, {len(failed)} failed, "
+        label = args.engine + (", workers" if workers else "") + (
+            ", layout small" if args.layout == "small" else "")
+        print(f"e2e ({label}): {len(results) - len(failed)} passed, {len(failed)} failed, "
               f"{time.monotonic() - t_start:.1f} s")
         for name, _, _, detail in failed:
             lines = detail.strip().splitlines() or [""]
@@ -246,6 +374,11 @@ def main():
             print(f"  FAILED {name}: {short[:300]}")
         if failed:
             for server in servers:
+                if isinstance(server, LayoutServer):
+                    for path, tail in server.instance_logs(200):
+                        print(f"\n---- {path} (last 200 lines) ----")
+                        print(tail)
+                    continue
                 print(f"\n---- {server.log_path} (last 200 lines) ----")
                 print(server.log_tail(200))
         if args.keep:

@@ -79,3 +79,32 @@ def replication_listener_checks_the_secret(ctx):
     finally:
         problem = server.stop()
     expect(problem is None, f"replication server: {problem}")
+
+
+@e2e_test
+def a_taken_port_stops_start_up(ctx):
+    """A listener that can't bind stops the instance with an error (exit 1), after the actors
+    it had started (no hang)."""
+    import socket as _socket
+    from harness import ServerError
+    blocker = _socket.socket()
+    blocker.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+    server = ctx.make_server("taken-port")
+    blocker.bind(("127.0.0.1", server.port))
+    blocker.listen(1)
+    try:
+        t0 = time.monotonic()
+        try:
+            server.start(timeout=20)
+            started = True
+        except ServerError as e:
+            started = False
+            detail = str(e)
+        expect(not started, "axon started although its port was taken")
+        expect("exited with 1" in detail, f"exit status: {detail}")
+        expect(time.monotonic() - t0 < 15, "axon took too long to give up")
+        with open(server.log_path) as f:
+            expect("cannot listen" in f.read(), "the log says why")
+    finally:
+        blocker.close()
+        server.stop()
