@@ -46,13 +46,9 @@ public:
   int64_t events_writer_position(const std::string& writer) override {
     auto& names = roles_.events_writer_names;
     for (size_t i = 0; i < names.size() && i < roles_.events_writers.size(); ++i)
-      if (names[i] == writer && roles_.events_writers[i]) {
-        caf::scoped_actor self{sys_};
-        int64_t pos = 0;
-        self->request(roles_.events_writers[i], request_timeout, msg::get_events_position{writer})
-          .receive([&](int64_t p) { pos = p; }, [&](caf::error& err) { raise(err); });
-        return pos;
-      }
+      if (names[i] == writer)
+        return ask<int64_t>(roles_.events_writers[i], msg::get_events_position{writer},
+                            "events writer " + writer);
     throw matrix_error(errc::unavailable, "events writer " + writer + " is not reachable");
   }
 
@@ -91,14 +87,7 @@ public:
   }
 
   msg::claim_keys_reply claim_keys(const msg::claim_keys& req) override {
-    auto& writer = roles_.device_lists_writer;
-    if (!writer) throw matrix_error(errc::unavailable, "the device_lists writer is not reachable");
-    caf::scoped_actor self{sys_};
-    msg::claim_keys_reply out;
-    self->request(writer, request_timeout, req)
-      .receive([&](msg::claim_keys_reply& r) { out = std::move(r); },
-               [&](caf::error& err) { raise(err); });
-    return out;
+    return ask<msg::claim_keys_reply>(roles_.device_lists_writer, req, "the device_lists writer");
   }
 
   int64_t device_list_changed(const msg::device_list_changed& req) override {
@@ -116,14 +105,7 @@ public:
   }
 
   msg::typing_snapshot get_typing(const msg::get_typing& req) override {
-    if (!roles_.typing_writer)
-      throw matrix_error(errc::unavailable, "the typing writer is not reachable");
-    caf::scoped_actor self{sys_};
-    msg::typing_snapshot out;
-    self->request(roles_.typing_writer, request_timeout, req)
-      .receive([&](msg::typing_snapshot& r) { out = std::move(r); },
-               [&](caf::error& err) { raise(err); });
-    return out;
+    return ask<msg::typing_snapshot>(roles_.typing_writer, req, "the typing writer");
   }
 
   int64_t put_receipt(const msg::put_receipt& req) override {
@@ -166,6 +148,17 @@ public:
   std::vector<int64_t> positions() override { return roles_.positions->snapshot(); }
 
 private:
+  /// A request answered with a Reply, nothing to wait for after it (reads).
+  template <class Reply, class Handle, class Request>
+  Reply ask(const Handle& who, const Request& req, const std::string& what) {
+    if (!who) throw matrix_error(errc::unavailable, what + " is not reachable");
+    caf::scoped_actor self{sys_};
+    Reply out;
+    self->request(who, request_timeout, req)
+      .receive([&](Reply& r) { out = std::move(r); }, [&](caf::error& err) { raise(err); });
+    return out;
+  }
+
   /// Asks a single-writer stream's writer; returns the position it wrote at,
   /// once readers here can see it.
   template <class Handle, class Request>

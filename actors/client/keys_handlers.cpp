@@ -13,6 +13,7 @@
 #include "storage/stores/e2e_keys_store.hpp"
 #include "transport/transport.hpp"
 
+#include <map>
 #include <set>
 
 namespace axon::client {
@@ -73,11 +74,12 @@ void check_key_map(const json& keys, const char* what) {
   }
 }
 
-json key_counts(request& req, const std::string& user_id, const std::string& device_id) {
+/// device_one_time_keys_count / one_time_key_counts from the stored counts.
+json key_counts(const std::map<std::string, int64_t>& counts) {
   json out = json::object();
   // Synapse always reports signed_curve25519, which clients rely on.
   out["signed_curve25519"] = 0;
-  for (auto& [alg, n] : req.ctx->e2e_keys->one_time_key_counts(user_id, device_id)) out[alg] = n;
+  for (auto& [alg, n] : counts) out[alg] = n;
   return out;
 }
 
@@ -143,7 +145,8 @@ response upload_keys(request& req) {
     }
   if (!up.device_keys.empty() || !up.one_time_keys.empty() || !up.fallback_keys.empty())
     req.ctx->transport->upload_keys(up);
-  return {200, {{"one_time_key_counts", key_counts(req, me.user_id, me.device_id)}}};
+  return {200, {{"one_time_key_counts",
+                 key_counts(req.ctx->e2e_keys->one_time_key_counts(me.user_id, me.device_id))}}};
 }
 
 response query_keys(request& req) {
@@ -247,9 +250,7 @@ bool add_device_lists(const sync_context& c, json& out) {
       left.push_back(u);
   out["device_lists"] = {{"changed", list}, {"left", left}};
   auto [counts, fallback] = c.req.ctx->e2e_keys->key_state(me.user_id, me.device_id);
-  json otk = {{"signed_curve25519", 0}}; // Synapse always reports it; clients rely on it
-  for (auto& [alg, n] : counts) otk[alg] = n;
-  out["device_one_time_keys_count"] = otk;
+  out["device_one_time_keys_count"] = key_counts(counts);
   out["device_unused_fallback_key_types"] = fallback;
   return !changed.empty() || !left.empty();
 }

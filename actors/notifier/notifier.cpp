@@ -83,6 +83,16 @@ void wake(notifier_state& st, uint64_t id) {
   st.waiters.erase(i);
 }
 
+/// Answers everyone waiting for a position of `stream` it has reached.
+void answer_position_waiters(notifier_state& st, size_t stream) {
+  auto now = st.pos[stream];
+  for (auto i = st.position_waiters.lower_bound({stream, INT64_MIN});
+       i != st.position_waiters.end() && i->first.first == stream && i->first.second <= now;) {
+    i->second.deliver(now);
+    i = st.position_waiters.erase(i);
+  }
+}
+
 /// Records rows of `stream` up to `pos` and wakes whoever they concern.
 void advance(notifier_state& st, size_t stream, int64_t pos, std::vector<entry> rows) {
   std::unordered_set<uint64_t> to_wake;
@@ -105,12 +115,7 @@ void advance(notifier_state& st, size_t stream, int64_t pos, std::vector<entry> 
     st.published->at[stream].store(pos);
   }
   for (auto id : to_wake) wake(st, id);
-  for (auto i = st.position_waiters.lower_bound({stream, INT64_MIN});
-       i != st.position_waiters.end() && i->first.first == stream && i->first.second <= st.pos[stream];)
-    {
-      i->second.deliver(st.pos[stream]);
-      i = st.position_waiters.erase(i);
-    }
+  answer_position_waiters(st, stream);
 }
 
 /// The stream is durable up to `pos` but its rows are unknown here: expose
@@ -126,11 +131,7 @@ void catch_up(notifier_state& st, size_t stream, int64_t pos) {
   all.reserve(st.waiters.size());
   for (auto& [id, w] : st.waiters) all.push_back(id);
   for (auto id : all) wake(st, id);
-  for (auto i = st.position_waiters.lower_bound({stream, INT64_MIN});
-       i != st.position_waiters.end() && i->first.first == stream && i->first.second <= pos;) {
-    i->second.deliver(pos);
-    i = st.position_waiters.erase(i);
-  }
+  answer_position_waiters(st, stream);
 }
 
 /// Several events writers: exposes the lowest writer's position with the

@@ -158,13 +158,7 @@ std::map<std::string, int64_t> e2e_keys_store::one_time_key_counts(const std::st
 
 std::vector<std::string> e2e_keys_store::unused_fallback_key_types(const std::string& user_id,
                                                                    const std::string& device_id) {
-  auto c = pool_.acquire();
-  auto r = c->exec("SELECT algorithm FROM e2e_fallback_keys_json WHERE user_id = $1 AND "
-                   "device_id = $2 AND used = 0 ORDER BY algorithm",
-                   {user_id, device_id});
-  std::vector<std::string> out;
-  for (auto& row : r.rows) out.push_back(row.str(0));
-  return out;
+  return key_state(user_id, device_id).second;
 }
 
 std::pair<std::map<std::string, int64_t>, std::vector<std::string>>

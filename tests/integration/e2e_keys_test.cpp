@@ -5,6 +5,7 @@
 #include "actors/streams/device_lists_writer.hpp"
 #include "storage/stores/e2e_keys_store.hpp"
 #include "tests/integration/pg_fixture.hpp"
+#include "tests/integration/actor_env.hpp"
 #include "tests/integration/test_databases.hpp"
 
 #include <doctest/doctest.h>
@@ -26,38 +27,21 @@ using axon::test::pg_db;
 const std::string alice = "@alice:test";
 const std::string bob = "@bob:test";
 
-/// Destruction order: actor system (joins the writer), pool, database.
 template <class DB>
-struct env {
-  DB db;
-  std::unique_ptr<storage::pool> pool;
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  std::unique_ptr<caf::scoped_actor> self, publisher;
+struct env : test::actor_env<DB> {
+  using base = test::actor_env<DB>;
+  using base::pool;
+  using base::self;
+  using base::sys;
   device_lists_writer_actor writer;
 
-  bool ready() const { return db.ready(); }
   env() {
-    if (!db.ready()) return;
-    pool = storage::open_pool(db.options());
-    storage::run_migrations(*pool);
-    register_message_types(cfg);
-    cfg.set("scheduler.max-threads", size_t{2});
-    cfg.set("logger.file-verbosity", caf::atom("quiet"));
-    sys = std::make_unique<caf::actor_system>(cfg);
-    self = std::make_unique<caf::scoped_actor>(*sys);
-    publisher = std::make_unique<caf::scoped_actor>(*sys);
-    actors::stream_writer_deps deps{pool.get(), "w1", caf::actor{*publisher}};
-    writer = actors::spawn_device_lists_writer(*sys, deps, storage::e2e_keys_store(*pool).max_stream_id());
+    if (!this->ready()) return;
+    writer = actors::spawn_device_lists_writer(*sys, this->writer_deps(),
+                                               storage::e2e_keys_store(*pool).max_stream_id());
   }
   ~env() {
-    if (!sys) return;
-    (*self)->send_exit(writer, caf::exit_reason::user_shutdown);
-    (*self)->wait_for(writer);
-    writer = nullptr;
-    publisher.reset();
-    self.reset();
-    sys.reset();
+    if (sys) base::stop(writer);
   }
 
   template <class Reply, class Req>
@@ -67,12 +51,6 @@ struct env {
       .receive([&](Reply& r) { out = std::move(r); },
                [&](caf::error& err) { out = from_caf_error(err).first; });
     return out;
-  }
-  std::optional<msg::stream_advanced> next_published() {
-    std::optional<msg::stream_advanced> got;
-    (*publisher)->receive([&](msg::stream_advanced& adv) { got = std::move(adv); },
-                          caf::after(std::chrono::seconds(10)) >> [] {});
-    return got;
   }
 };
 

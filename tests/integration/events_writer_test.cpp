@@ -10,6 +10,7 @@
 #include "storage/stores/receipts_store.hpp"
 #include "storage/stores/rooms_store.hpp"
 #include "tests/integration/pg_fixture.hpp"
+#include "tests/integration/actor_env.hpp"
 #include "tests/integration/test_databases.hpp"
 
 #include <doctest/doctest.h>
@@ -45,38 +46,19 @@ struct outcome {
   std::optional<std::pair<errc, std::string>> error;
 };
 
-/// Declared in destruction order: the actor system (which joins the writer)
-/// goes before the pool, the pool before the database.
 template <class DB>
-struct env {
-  DB db;
-  std::unique_ptr<storage::pool> pool;
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  std::unique_ptr<caf::scoped_actor> self, publisher;
+struct env : test::actor_env<DB> {
+  using base = test::actor_env<DB>;
+  using base::pool;
+  using base::publisher;
+  using base::self;
+  using base::sys;
   matrix::signing_key key = matrix::signing_key::generate();
   std::vector<events_writer_actor> writers;
 
-  bool ready() const { return db.ready(); }
-
-  env() {
-    if (!db.ready()) return;
-    pool = storage::open_pool(db.options());
-    storage::run_migrations(*pool);
-    register_message_types(cfg);
-    cfg.set("scheduler.max-threads", size_t{2});
-    cfg.set("logger.file-verbosity", caf::atom("quiet"));
-    sys = std::make_unique<caf::actor_system>(cfg);
-    self = std::make_unique<caf::scoped_actor>(*sys);
-    publisher = std::make_unique<caf::scoped_actor>(*sys);
-  }
-
   ~env() {
-    if (!sys) return;
-    for (auto& w : writers) stop(w);
-    publisher.reset();
-    self.reset();
-    sys.reset();
+    if (sys)
+      for (auto& w : writers) stop(w);
   }
 
   /// A writer starting where the database stands, as at boot.
@@ -92,12 +74,7 @@ struct env {
     return writers.back();
   }
 
-  void stop(events_writer_actor& w) {
-    if (!w) return;
-    (*self)->send_exit(w, caf::exit_reason::user_shutdown);
-    (*self)->wait_for(w);
-    w = nullptr;
-  }
+  void stop(events_writer_actor& w) { base::stop(w); }
 
   outcome send(caf::scoped_actor& from, const events_writer_actor& w, msg::send_events req) {
     outcome out;

@@ -6,6 +6,7 @@
 #include "storage/stores/accounts_store.hpp"
 #include "storage/stores/to_device_store.hpp"
 #include "tests/integration/pg_fixture.hpp"
+#include "tests/integration/actor_env.hpp"
 #include "tests/integration/test_databases.hpp"
 
 #include <doctest/doctest.h>
@@ -32,53 +33,30 @@ const std::string alice = "@alice:test";
 const std::string bob = "@bob:test";
 const std::string carol = "@carol:test";
 
-/// Declared in destruction order: the actor system (which joins the writer)
-/// goes before the pool, the pool before the database.
 template <class DB>
-struct env {
-  DB db;
-  std::unique_ptr<storage::pool> pool;
+struct env : test::actor_env<DB> {
+  using base = test::actor_env<DB>;
+  using base::pool;
+  using base::self;
+  using base::sys;
   std::unique_ptr<storage::to_device_store> store;
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  std::unique_ptr<caf::scoped_actor> self, publisher;
   to_device_writer_actor writer;
 
-  bool ready() const { return db.ready(); }
-
   env() {
-    if (!db.ready()) return;
-    pool = storage::open_pool(db.options());
-    storage::run_migrations(*pool);
+    if (!this->ready()) return;
     store = std::make_unique<storage::to_device_store>(*pool);
-    register_message_types(cfg);
-    cfg.set("scheduler.max-threads", size_t{2});
-    cfg.set("logger.file-verbosity", caf::atom("quiet"));
-    sys = std::make_unique<caf::actor_system>(cfg);
-    self = std::make_unique<caf::scoped_actor>(*sys);
-    publisher = std::make_unique<caf::scoped_actor>(*sys);
   }
 
   ~env() {
-    if (!sys) return;
-    stop();
-    publisher.reset();
-    self.reset();
-    sys.reset();
+    if (sys) stop();
   }
 
   /// A writer starting where the database stands, as at boot.
   void start() {
-    actors::stream_writer_deps deps{pool.get(), "w1", caf::actor{*publisher}};
-    writer = actors::spawn_to_device_writer(*sys, deps, store->max_stream_id());
+    writer = actors::spawn_to_device_writer(*sys, this->writer_deps(), store->max_stream_id());
   }
 
-  void stop() {
-    if (!writer) return;
-    (*self)->send_exit(writer, caf::exit_reason::user_shutdown);
-    (*self)->wait_for(writer);
-    writer = nullptr;
-  }
+  void stop() { base::stop(writer); }
 
   /// The writer's reply: a position, or the error's code.
   template <class Request>
@@ -89,19 +67,6 @@ struct env {
       .receive([&](int64_t pos) { out = pos; },
                [&](caf::error& err) { out = from_caf_error(err).first; });
     return out;
-  }
-
-  std::optional<msg::stream_advanced> next_published() {
-    std::optional<msg::stream_advanced> got;
-    (*publisher)->receive([&](msg::stream_advanced& adv) { got = std::move(adv); },
-                          caf::after(std::chrono::seconds(10)) >> [] {});
-    return got;
-  }
-  bool nothing_published() {
-    bool none = true;
-    (*publisher)->receive([&](msg::stream_advanced&) { none = false; },
-                          caf::after(std::chrono::milliseconds(200)) >> [] {});
-    return none;
   }
 
   void add_device(const std::string& user, const std::string& device) {
