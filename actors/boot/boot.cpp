@@ -26,6 +26,7 @@
 #include "storage/stores/e2e_keys_store.hpp"
 #include "storage/stores/cross_signing_store.hpp"
 #include "storage/stores/events_store.hpp"
+#include "storage/stores/positions_store.hpp"
 #include "storage/stores/receipts_store.hpp"
 #include "storage/stores/push_actions_store.hpp"
 #include "storage/stores/room_keys_store.hpp"
@@ -209,32 +210,32 @@ int run(const options& opts) {
   // with its writer). At start, and when Redis may have lost rows.
   // Several events writers: the lowest writer's recorded position (one that
   // never recorded has nothing in flight: the newest stored event).
-  auto writer_positions = [&] {
+  // Read in one statement (storage/stores/positions_store.hpp).
+  storage::positions_store durable(*pool);
+  auto writers_of = [&](const storage::durable_positions& d) {
     std::map<std::string, int64_t> out;
-    auto recorded = events.writer_positions();
-    int64_t newest = -1;
     for (auto& w : cfg.stream_writers.events) {
-      auto i = recorded.find(w);
-      if (i != recorded.end()) out[w] = i->second;
-      else out[w] = newest >= 0 ? newest : (newest = events.max_stream_ordering());
+      auto i = d.events_writers.find(w);
+      out[w] = i != d.events_writers.end() ? i->second : d.events;
     }
     return out;
   };
-  auto events_position = [&]() -> int64_t {
-    if (!several_events_writers) return events.max_stream_ordering();
-    auto low = INT64_MAX;
-    for (auto& [w, p] : writer_positions()) low = std::min(low, p);
-    return low;
-  };
+  auto writer_positions = [&] { return writers_of(durable.read()); };
   auto db_positions = [&] {
+    auto d = durable.read();
     std::vector<int64_t> p(stream_count, 0);
-    p[index(stream_id::events)] = events_position();
-    p[index(stream_id::account_data)] = account_data.max_stream_id();
-    p[index(stream_id::push_rules)] = push_rules.max_stream_id();
-    p[index(stream_id::presence)] = presence.max_stream_id();
-    p[index(stream_id::device_lists)] = e2e_keys.max_stream_id();
-    p[index(stream_id::to_device)] = to_device.max_stream_id();
-    p[index(stream_id::receipts)] = receipts.max_stream_id();
+    auto low = d.events;
+    if (several_events_writers) {
+      low = INT64_MAX;
+      for (auto& [w, pos] : writers_of(d)) low = std::min(low, pos);
+    }
+    p[index(stream_id::events)] = low;
+    p[index(stream_id::account_data)] = d.account_data;
+    p[index(stream_id::push_rules)] = d.push_rules;
+    p[index(stream_id::presence)] = d.presence;
+    p[index(stream_id::device_lists)] = d.device_lists;
+    p[index(stream_id::to_device)] = d.to_device;
+    p[index(stream_id::receipts)] = d.receipts;
     return p;
   };
   auto hosts = [&](const std::vector<std::string>& writers) {
