@@ -39,6 +39,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<msg::await_stream_position>("await_stream_position");
   cfg.add_message_type<msg::stream_caught_up>("stream_caught_up");
   cfg.add_message_type<msg::get_events_position>("get_events_position");
+  cfg.add_message_type<msg::check_events_writers>("check_events_writers");
+  cfg.add_message_type<msg::events_writers_status>("events_writers_status");
   cfg.add_message_type<msg::upload_keys>("upload_keys");
   cfg.add_message_type<msg::claim_keys>("claim_keys");
   cfg.add_message_type<msg::claim_keys_reply>("claim_keys_reply");

@@ -33,6 +33,11 @@ using events_writer_actor = caf::typed_actor<
   caf::replies_to<msg::send_events>::with<msg::send_events_reply>,
   caf::replies_to<msg::get_events_position>::with<int64_t>>;
 
+/// events-writer liveness checker (several events writers): which writers
+/// are running (actors/notifier/writer_liveness.hpp).
+using writer_liveness_actor = caf::typed_actor<
+  caf::replies_to<msg::check_events_writers>::with<msg::events_writers_status>>;
+
 /// account_data writer: owns the account_data stream (tags included).
 using account_data_writer_actor = caf::typed_actor<
   caf::replies_to<msg::put_account_data>::with<int64_t>,

@@ -81,6 +81,36 @@ typename Inspector::result_type inspect(Inspector& f, get_events_position& x) {
 }
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(get_events_position, instance)
 
+/// To the events-writer liveness checker (several writers): which of
+/// `writers` are running, i.e. have a connection to the database, and the
+/// position each recorded in stream_positions. The notifier asks when a
+/// writer holds the events position back (actors/notifier/notifier.cpp).
+struct check_events_writers {
+  std::vector<std::string> writers;
+  static constexpr const char* wire_name = "check_events_writers";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, check_events_writers& x) {
+  return f(caf::meta::type_name("check_events_writers"), x.writers);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(check_events_writers, writers)
+
+/// The answer to check_events_writers: `running` lists those of the asked
+/// writers that are running; `recorded` is parallel to the request's
+/// `writers` (0: nothing recorded).
+struct events_writers_status {
+  std::vector<std::string> running;
+  std::vector<int64_t> recorded;
+  static constexpr const char* wire_name = "events_writers_status";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, events_writers_status& x) {
+  return f(caf::meta::type_name("events_writers_status"), x.running, x.recorded);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(events_writers_status, running, recorded)
+
 /// One persisted event, as the events stream carries it (Synapse's `ev` row:
 /// event_id, room_id, type, state_key, redacts, membership).
 struct events_row {

@@ -138,6 +138,9 @@ struct database_options {
   engine_kind kind = engine_kind::sqlite;
   std::string sqlite_path;     ///< file, or ":memory:" (one shared in-memory db)
   std::string pg_conninfo;     ///< libpq connection string
+  /// PostgreSQL's application_name: "axon/<instance>", so instances can
+  /// tell which others are running (events_store::writers_status).
+  std::string application_name = "axon";
   int min_connections = 1;     ///< `cp_min`
   int max_connections = 10;    ///< `cp_max`
 };

@@ -11,6 +11,7 @@
 #include "actors/http/http_server.hpp"
 #include "actors/http/services.hpp"
 #include "actors/notifier/notifier.hpp"
+#include "actors/notifier/writer_liveness.hpp"
 #include "actors/user_directory/user_directory_updater.hpp"
 #include "actors/streams/account_data_writer.hpp"
 #include "actors/streams/presence_writer.hpp"
@@ -94,6 +95,7 @@ storage::database_options db_options(const config::homeserver_config& cfg) {
   } else {
     o.kind = storage::engine_kind::postgres;
     o.pg_conninfo = cfg.database.pg_conninfo();
+    o.application_name = "axon/" + cfg.instance_name();
     o.min_connections = cfg.database.cp_min;
     o.max_connections = cfg.database.cp_max;
   }
@@ -266,7 +268,10 @@ int run(const options& opts) {
       start[index(stream_id::events)] = low;
     }
   }
-  roles.notifier = actors::spawn_notifier(sys, start, roles.positions, writers_start);
+  // Several events writers: one that is down stops holding the others back.
+  writer_liveness_actor liveness;
+  if (several_events_writers) liveness = actors::spawn_writer_liveness(sys, *pool);
+  roles.notifier = actors::spawn_notifier(sys, start, roles.positions, writers_start, liveness);
   std::vector<transport::bus_subscriber> subscribers{
     {caf::actor_cast<caf::actor>(roles.notifier), {}, true, ""}};
   caf::actor directory_updater;
@@ -430,6 +435,7 @@ int run(const options& opts) {
   // goes, so any way out from here stops them first.
   auto stop_actors = [&] {
     caf::anon_send_exit(caf::actor_cast<caf::actor>(roles.notifier), caf::exit_reason::user_shutdown);
+    if (liveness) caf::anon_send_exit(caf::actor_cast<caf::actor>(liveness), caf::exit_reason::user_shutdown);
     caf::anon_send_exit(bus, caf::exit_reason::user_shutdown);
     if (directory_updater) caf::anon_send_exit(directory_updater, caf::exit_reason::user_shutdown);
     for (auto& w : roles.events_writers)

@@ -17,8 +17,11 @@ namespace axon::actors {
 /// `events_writers` (several events writers): each writer's position at the
 /// start. The events position then is the lowest writer's; rows above it
 /// wait until every writer has reached them (see the .cpp).
+/// `liveness` (several events writers): asked when a writer holds the
+/// position back; one that is not running is then left out (null: never).
 notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start,
                               std::shared_ptr<stream_positions> positions,
-                              std::map<std::string, int64_t> events_writers = {});
+                              std::map<std::string, int64_t> events_writers = {},
+                              writer_liveness_actor liveness = {});
 
 } // namespace axon::actors

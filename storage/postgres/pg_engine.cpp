@@ -48,11 +48,13 @@ using result_ptr = std::unique_ptr<PGresult, result_deleter>;
 
 class pg_connection final : public connection {
 public:
-  explicit pg_connection(const std::string& conninfo) {
+  pg_connection(const std::string& conninfo, const std::string& application_name) {
     // `conninfo` may be key=value pairs or a URI: pass it as an expandable
     // dbname so the settings after it override whatever it says.
-    const char* keys[] = {"application_name", "dbname", "client_encoding", nullptr};
-    const char* vals[] = {"axon", conninfo.c_str(), "UTF8", nullptr};
+    // application_name after it: ours wins over one given in database.args
+    // (instances find each other by it).
+    const char* keys[] = {"dbname", "application_name", "client_encoding", nullptr};
+    const char* vals[] = {conninfo.c_str(), application_name.c_str(), "UTF8", nullptr};
     conn_ = PQconnectdbParams(keys, vals, 1);
     if (!conn_)
       throw db_error("postgres: out of memory");
@@ -422,8 +424,10 @@ private:
 
 std::unique_ptr<pool> open_pg_pool(const database_options& opts) {
   std::string conninfo = opts.pg_conninfo;
+  std::string name = opts.application_name;
   return make_blocking_pool(
-      engine_kind::postgres, opts, [conninfo] { return std::make_unique<pg_connection>(conninfo); },
+      engine_kind::postgres, opts,
+      [conninfo, name] { return std::make_unique<pg_connection>(conninfo, name); },
       [](connection& c) { static_cast<pg_connection&>(c).tidy(); });
 }
 

@@ -107,6 +107,19 @@ std::map<std::string, int64_t> events_store::writer_positions() {
   return out;
 }
 
+std::set<std::string> events_store::running_instances(const std::vector<std::string>& instances) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT DISTINCT application_name FROM pg_stat_activity "
+                   "WHERE application_name LIKE 'axon/%'");
+  std::set<std::string> names;
+  for (auto& row : r.rows) names.insert(row.str(0));
+  std::set<std::string> out;
+  for (auto& i : instances)
+    // PostgreSQL keeps the first 63 bytes of an application_name.
+    if (names.count(("axon/" + i).substr(0, 63))) out.insert(i);
+  return out;
+}
+
 void events_store::record_position(const std::string& instance, int64_t pos) {
   auto c = pool_.acquire();
   c->exec("INSERT INTO stream_positions (stream_name, instance_name, stream_id) VALUES ('events', "

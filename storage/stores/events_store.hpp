@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -93,6 +94,11 @@ public:
   /// Records that `instance` has persisted, or will never persist, anything
   /// up to `pos` (a writer's claim; see actors/events/README).
   void record_position(const std::string& instance, int64_t pos);
+  /// PostgreSQL: which of `instances` are running, i.e. have a connection
+  /// open (application_name "axon/<instance>", see database_options). A
+  /// backend stays listed until it exits, after its transaction committed or
+  /// rolled back; so an instance not listed has nothing in flight.
+  std::set<std::string> running_instances(const std::vector<std::string>& instances);
 
   /// Writes a batch of events in one transaction, and records that
   /// `instance` has persisted the events stream up to `pos`.

@@ -2,6 +2,7 @@
 an events writer killed with SIGKILL while clients send. Each test builds its own layout (main +
 worker1 over its own Redis) on PostgreSQL; run_e2e.py runs them with --engine postgres."""
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -207,6 +208,90 @@ def events_writer_killed_while_clients_send(ctx):
                    for e in reversed(alice.messages(room, limit=1000)["chunk"])
                    if e["type"] == "m.room.message"]
         expect_eq(on_main, acked, "/messages on main")
+    finally:
+        for s in (worker, main):
+            if s:
+                s.stop()
+        redis.stop()
+
+
+def _writer_of(room, writers):
+    """Synapse's shard function: which of `writers` writes `room` (the SHA-256 digest read as a
+    little-endian integer, modulo the number of writers)."""
+    digest = hashlib.sha256(room.encode()).digest()
+    return writers[int.from_bytes(digest, "little") % len(writers)]
+
+
+@layout_test
+def events_writer_down_other_rooms_go_on(ctx):
+    redis = Redis(os.path.join(ctx.server.directory, "..", "faults-redis-3"))
+    redis.start()
+    main = worker = None
+    writers = ["main", "worker1"]
+    try:
+        layout = workers_layout("127.0.0.1", redis.port, writer_of=[], events=writers)
+        main, worker = ctx.start_layout("writer-down", layout)
+        alice, bob = register(main.api), register(worker.api)
+        rooms = {}
+        while len(rooms) < 2:
+            room = alice.create_room(preset="public_chat")
+            rooms.setdefault(_writer_of(room, writers), room)
+        room_m, room_w = rooms["main"], rooms["worker1"]
+        for room in (room_m, room_w):
+            bob.join(room)
+        since = alice.sync()["next_batch"]
+        bob_since = bob.sync()["next_batch"]
+
+        worker.proc.send_signal(signal.SIGKILL)
+        worker.proc.wait()
+        # main's rooms go on: each send is acknowledged and seen, within a bound.
+        started = time.monotonic()
+        for i in range(5):
+            resp = alice.put(f"/rooms/{q(room_m)}/send/m.room.message/down-{i}",
+                             {"msgtype": "m.text", "body": f"d{i}"}, timeout=20)
+            expect_eq(resp.status, 200, f"send {i} into main's room while worker1 is down")
+        took = time.monotonic() - started
+        expect(took < 10, f"five sends took {took:.1f} s while the other writer was down")
+        got = []
+        deadline = time.monotonic() + 10
+        while len(got) < 5 and time.monotonic() < deadline:
+            resp = alice.sync(since=since, timeout=2000, filter=BIG_TIMELINE)
+            since = resp["next_batch"]
+            entry = resp["rooms"]["join"].get(room_m)
+            if entry:
+                got += timeline_bodies(entry["timeline"]["events"])
+        expect_eq(got, [f"d{i}" for i in range(5)], "alice's /sync on main while worker1 is down")
+        # worker1's rooms fail with a clear error, at once.
+        started = time.monotonic()
+        resp = alice.put(f"/rooms/{q(room_w)}/send/m.room.message/down-w",
+                         {"msgtype": "m.text", "body": "w0"}, timeout=20)
+        expect(resp.status in (502, 503, 504), f"send into worker1's room: {resp.status}")
+        expect(time.monotonic() - started < 5, "the refused send took more than 5 s")
+
+        worker.stop()
+        worker.start()
+        resp = bob.put(f"/rooms/{q(room_w)}/send/m.room.message/back-w",
+                       {"msgtype": "m.text", "body": "w1"}, timeout=20)
+        expect_eq(resp.status, 200, "send into worker1's room after its restart")
+        resp = alice.put(f"/rooms/{q(room_m)}/send/m.room.message/back-m",
+                         {"msgtype": "m.text", "body": "d5"}, timeout=20)
+        expect_eq(resp.status, 200, "send into main's room after worker1's restart")
+        # Every reader sees both rooms complete, each event once: bob from before the kill,
+        # alice from after what she already saw.
+        for user, tok, want, where in (
+                (bob, bob_since, {room_m: [f"d{i}" for i in range(6)], room_w: ["w1"]},
+                 "bob's /sync on worker1"),
+                (alice, since, {room_m: ["d5"], room_w: ["w1"]}, "alice's /sync on main")):
+            seen = {room_m: [], room_w: []}
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and seen != want:
+                resp = user.sync(since=tok, timeout=2000, filter=BIG_TIMELINE)
+                tok = resp["next_batch"]
+                for room in (room_m, room_w):
+                    entry = resp["rooms"]["join"].get(room)
+                    if entry:
+                        seen[room] += timeline_bodies(entry["timeline"]["events"])
+            expect_eq(seen, want, f"{where}: every event once")
     finally:
         for s in (worker, main):
             if s:

@@ -59,6 +59,12 @@ bool operator==(const wait_for_updates& a, const wait_for_updates& b) {
 bool operator==(const await_stream_position& a, const await_stream_position& b) {
   return std::tie(a.stream, a.pos) == std::tie(b.stream, b.pos);
 }
+bool operator==(const check_events_writers& a, const check_events_writers& b) {
+  return a.writers == b.writers;
+}
+bool operator==(const events_writers_status& a, const events_writers_status& b) {
+  return a.running == b.running && a.recorded == b.recorded;
+}
 bool operator==(const get_events_position& a, const get_events_position& b) {
   return a.instance == b.instance;
 }
@@ -316,6 +322,7 @@ TEST_CASE("every registered message type is covered here, under its wire name") 
     msg::update_room_tag::wire_name, msg::stream_row::wire_name,
     msg::stream_advanced::wire_name, msg::wait_for_updates::wire_name,
     msg::await_stream_position::wire_name, msg::stream_caught_up::wire_name, msg::get_events_position::wire_name,
+    msg::check_events_writers::wire_name, msg::events_writers_status::wire_name,
     msg::upload_keys::wire_name, msg::claim_keys::wire_name,
     msg::claim_keys_reply::wire_name, msg::device_list_changed::wire_name,
     msg::upload_cross_signing_keys::wire_name, msg::upload_signatures::wire_name,
@@ -405,6 +412,11 @@ TEST_CASE_FIXTURE(system_fixture, "wait_for_updates round-trips") {
 
 TEST_CASE_FIXTURE(system_fixture, "await_stream_position round-trips") {
   check_round_trips(*this, sample_await());
+}
+
+TEST_CASE_FIXTURE(system_fixture, "check_events_writers and events_writers_status round-trip") {
+  check_round_trips(*this, msg::check_events_writers{{"event_persister1", "event_persister2"}});
+  check_round_trips(*this, msg::events_writers_status{{"event_persister2"}, {41, 0}});
 }
 
 TEST_CASE_FIXTURE(system_fixture, "get_events_position round-trips") {

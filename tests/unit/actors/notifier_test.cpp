@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <utility>
 
 using namespace axon;
@@ -573,5 +575,107 @@ TEST_CASE("several events writers: rows wait until every writer has passed them"
   CHECK(fixture::reply(w2));
   sched.run();
   sched.trigger_timeouts();
+  sched.run();
+}
+
+namespace {
+
+/// What the fake liveness checker answers, and how often it was asked.
+struct liveness_view {
+  std::set<std::string> running;
+  std::map<std::string, int64_t> recorded;
+  int checks = 0;
+};
+
+writer_liveness_actor::behavior_type fake_liveness(writer_liveness_actor::pointer,
+                                                   std::shared_ptr<liveness_view> view) {
+  return {
+    [=](const msg::check_events_writers& req) {
+      ++view->checks;
+      msg::events_writers_status out;
+      for (auto& w : req.writers) {
+        if (view->running.count(w)) out.running.push_back(w);
+        out.recorded.push_back(view->recorded.count(w) ? view->recorded[w] : 0);
+      }
+      return out;
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE("several events writers: one that is down stops holding back the others") {
+  caf::actor_system_config cfg;
+  fixture::init(cfg);
+  caf::actor_system sys{cfg};
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  auto view = std::make_shared<liveness_view>();
+  view->running = {"w1", "w2"};
+  view->recorded = {{"w1", start}, {"w2", start}};
+  auto liveness = sys.spawn(fake_liveness, view);
+  auto published = std::make_shared<stream_positions>();
+  auto n = actors::spawn_notifier(sys, at(start), published, {{"w1", start}, {"w2", start}}, liveness);
+  sched.run();
+  caf::scoped_actor self{sys, true}, waiter{sys, true};
+  auto events = index(stream_id::events);
+  waiter->send(n, msg::wait_for_updates{alice, at(start), {room_r}, 60000});
+  sched.run();
+
+  // w1 stored start+1 and start+2; w2 is silent.
+  self->send(n, msg::events_advanced{"w1", start + 2, {fixture::message_row(start + 2, room_r)}});
+  sched.run();
+  CHECK(view->checks == 0);
+  // Two seconds on: asked about w2, which runs: nothing moves.
+  sched.advance_time(2s);
+  sched.run();
+  CHECK(view->checks == 1);
+  CHECK_FALSE(fixture::reply(waiter));
+  CHECK(published->get(stream_id::events) == start);
+
+  // w2 dies: at the next stall check it is left out; everyone wakes.
+  view->running = {"w1"};
+  sched.advance_time(2s);
+  sched.run();
+  CHECK(view->checks == 2);
+  CHECK(published->get(stream_id::events) == start + 2);
+  auto got = fixture::reply(waiter);
+  REQUIRE(got);
+  CHECK((*got)[events] == start + 2);
+
+  // While w2 is down, each move asks again first.
+  waiter->send(n, msg::wait_for_updates{alice, at(start + 2), {room_r}, 60000});
+  sched.run();
+  self->send(n, msg::events_advanced{"w1", start + 3, {fixture::message_row(start + 3, room_r)}});
+  sched.run();
+  CHECK(view->checks == 3);
+  CHECK(published->get(stream_id::events) == start + 3);
+  got = fixture::reply(waiter);
+  REQUIRE(got);
+  CHECK((*got)[events] == start + 3);
+
+  // w2 starts again and records its claim start+4 before storing anything;
+  // w1 stores start+5: the check finds w2 running, which counts again.
+  view->running = {"w1", "w2"};
+  view->recorded["w2"] = start + 4;
+  waiter->send(n, msg::wait_for_updates{alice, at(start + 3), {room_r}, 60000});
+  sched.run();
+  self->send(n, msg::events_advanced{"w1", start + 5, {fixture::message_row(start + 5, room_r)}});
+  sched.run();
+  CHECK(view->checks == 4);
+  CHECK(published->get(stream_id::events) == start + 4);
+  CHECK_FALSE(fixture::reply(waiter));
+  // w2 claims start+5: no question asked any more.
+  self->send(n, msg::events_advanced{"w2", start + 5, {}});
+  sched.run();
+  CHECK(view->checks == 4);
+  CHECK(published->get(stream_id::events) == start + 5);
+  got = fixture::reply(waiter);
+  REQUIRE(got);
+  CHECK((*got)[events] == start + 5);
+
+  sched.run();
+  sched.trigger_timeouts();
+  sched.run();
+  caf::anon_send_exit(liveness, caf::exit_reason::user_shutdown);
   sched.run();
 }
