@@ -165,6 +165,15 @@ int run(const options& opts) {
 
   // Instances share one database: PostgreSQL (DESIGN.md "Storage").
   bool several_events_writers = cfg.stream_writers.events.size() > 1;
+  // Synapse lets any of several receipts or device_lists writers write; in
+  // Axon the first one writes them all and the others forward to it.
+  for (const char* stream : {"receipts", "device_lists"}) {
+    auto* writers = cfg.stream_writers.find(stream);
+    if (writers && writers->size() > 1 && cfg.instance_name() == writers->front())
+      std::cerr << "axon: stream_writers." << stream << " lists " << writers->size()
+                << " instances: '" << writers->front()
+                << "' writes the whole stream, the others forward to it\n";
+  }
   if ((cfg.is_worker() || cfg.redis.enabled || several_events_writers) &&
       !cfg.database.is_postgres()) {
     std::cerr << "axon: database.name: several instances (workers, redis.enabled, several "
