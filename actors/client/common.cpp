@@ -160,8 +160,11 @@ void rate_limit(request& req, const char* action, const std::string& key, double
 }
 
 std::unordered_set<std::string> ignored_users(request& req, const std::string& user_id) {
+  return ignored_users_in(req.ctx->account_data->get(user_id, "", "m.ignored_user_list"));
+}
+
+std::unordered_set<std::string> ignored_users_in(const std::optional<std::string>& text) {
   std::unordered_set<std::string> out;
-  auto text = req.ctx->account_data->get(user_id, "", "m.ignored_user_list");
   if (!text) return out;
   auto j = json::parse(*text, nullptr, false);
   if (j.is_object())

@@ -70,6 +70,8 @@ void delete_devices(request& req, const std::vector<std::string>& device_ids);
 /// The users `user_id` ignores: the keys of `ignored_users` in its
 /// m.ignored_user_list account data (spec "Ignoring Users").
 std::unordered_set<std::string> ignored_users(request& req, const std::string& user_id);
+/// The same, from the m.ignored_user_list content (nullopt: none).
+std::unordered_set<std::string> ignored_users_in(const std::optional<std::string>& content);
 
 /// Rate limiting per rc_* (M_LIMIT_EXCEEDED with retry_after_ms).
 void rate_limit(request& req, const char* action, const std::string& key, double per_second,

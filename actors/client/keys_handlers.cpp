@@ -237,19 +237,22 @@ response key_changes(request& req) {
 bool add_device_lists(const sync_context& c, json& out) {
   auto& me = c.req.auth();
   std::set<std::string> changed;
+  // Without a membership event in the range no one started or stopped
+  // sharing a room with the user: the events range adds nothing.
+  auto ev_from = c.since_of(stream_id::events), ev_to = c.pos_of(stream_id::events);
+  if (c.memberships_moved == false) ev_from = ev_to;
   // Initial sync: nothing changed (clients query the keys they need).
   if (c.since)
     changed = changed_for(c.req, me.user_id, c.since_of(stream_id::device_lists),
-                          c.pos_of(stream_id::device_lists), c.since_of(stream_id::events),
-                          c.pos_of(stream_id::events));
+                          c.pos_of(stream_id::device_lists), ev_from, ev_to);
   json list = json::array();
   for (auto& u : changed) list.push_back(u);
   json left = json::array();
   if (c.since)
-    for (auto& u : left_for(c.req, me.user_id, c.since_of(stream_id::events), c.pos_of(stream_id::events)))
-      left.push_back(u);
+    for (auto& u : left_for(c.req, me.user_id, ev_from, ev_to)) left.push_back(u);
   out["device_lists"] = {{"changed", list}, {"left", left}};
-  auto [counts, fallback] = c.req.ctx->e2e_keys->key_state(me.user_id, me.device_id);
+  auto [counts, fallback] =
+    c.key_state ? *c.key_state : c.req.ctx->e2e_keys->key_state(me.user_id, me.device_id);
   out["device_one_time_keys_count"] = key_counts(counts);
   out["device_unused_fallback_key_types"] = fallback;
   return !changed.empty() || !left.empty();

@@ -12,6 +12,7 @@
 #include "matrix/stream_token.hpp"
 #include "storage/stores/account_data_store.hpp"
 #include "storage/stores/accounts_store.hpp"
+#include "storage/stores/e2e_keys_store.hpp"
 #include "storage/stores/events_store.hpp"
 #include "storage/stores/rooms_store.hpp"
 #include "transport/transport.hpp"
@@ -89,8 +90,7 @@ sync_params parse_params(request& req) {
 class sync_builder {
 public:
   sync_builder(request& req, const sync_params& p, std::vector<int64_t> positions)
-    : req_(req), p_(p), positions_(std::move(positions)), pos_(positions_[0]), now_(now_ms()),
-      ignored_(ignored_users(req, req.auth().user_id)) {
+    : req_(req), p_(p), positions_(std::move(positions)), pos_(positions_[0]), now_(now_ms()) {
     if (p.since) since_ = (*p.since)[0];
     auto lim = p.filter.room.timeline.limit;
     limit_ = lim < 0 ? default_timeline_limit : std::min<int64_t>(lim, max_timeline_limit);
@@ -100,15 +100,30 @@ public:
   bool build(json& out) {
     auto& me = req_.auth().user_id;
     json join = json::object(), invite = json::object(), leave = json::object();
+    // The reads every response starts with, in one round trip (a pipeline
+    // on PostgreSQL): ignored users, memberships, the device's keys, and
+    // with a token what changed since.
+    std::vector<storage::statement> batch{
+      storage::account_data_store::get_query(me, "", "m.ignored_user_list"),
+      storage::rooms_store::memberships_query(me),
+      storage::e2e_keys_store::key_state_query(me, req_.auth().device_id)};
+    if (since_) {
+      batch.push_back(storage::rooms_store::membership_changes_query(me, *since_, pos_));
+      batch.push_back(storage::events_store::room_activity_query(*since_, pos_));
+    }
+    auto results = req_.ctx->pool->acquire()->exec_many(batch);
+    ignored_ = ignored_users_in(storage::account_data_store::get_row(results[0]));
+    auto memberships = storage::rooms_store::membership_rows(results[1]);
     std::unordered_map<std::string, storage::membership_row> changed;
-    if (since_)
-      for (auto& m : req_.ctx->rooms->membership_changes(me, *since_, pos_))
-        changed[m.room_id] = m;
     std::unordered_set<std::string> active;
-    if (since_ && !p_.full_state)
-      for (auto& r : req_.ctx->events->rooms_with_events(*since_, pos_)) active.insert(r);
+    std::optional<bool> memberships_moved;
+    if (since_) {
+      for (auto& m : storage::rooms_store::membership_rows(results[3])) changed[m.room_id] = m;
+      auto activity = storage::events_store::room_activity_rows(results[4]);
+      if (!p_.full_state) active.insert(activity.rooms.begin(), activity.rooms.end());
+      memberships_moved = activity.memberships;
+    }
 
-    auto memberships = req_.ctx->rooms->memberships(me);
     for (auto& m : memberships) {
       if (m.stream_ordering > pos_ || m.forgotten) continue;
       if (!room_wanted(m.room_id)) continue;
@@ -132,7 +147,9 @@ public:
     }
     bool news = !join.empty() || !invite.empty() || !leave.empty();
     out["rooms"] = {{"join", join}, {"invite", invite}, {"leave", leave}};
-    sync_context c{req_, p_.filter, p_.since, positions_, p_.full_state, {}, {}, {}};
+    sync_context c{req_, p_.filter, p_.since, positions_, p_.full_state, {}, {}, {}, {}, {}};
+    c.key_state = storage::e2e_keys_store::key_state_rows(results[2]);
+    c.memberships_moved = memberships_moved;
     for (auto& m : memberships)
       if (m.membership == "join" && m.stream_ordering <= pos_) c.joined_rooms.push_back(m.room_id);
     c.full_rooms = full_rooms_;

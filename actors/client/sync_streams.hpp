@@ -8,6 +8,7 @@
 #include "messages/streams.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,12 @@ struct sync_context {
   /// Rooms whose entry in rooms.join was built from scratch in this response
   /// (initial sync, new join, full_state): streams send them everything.
   std::vector<std::string> full_rooms;
+  /// Read by the rooms' first round trip (sync_handler.cpp), for the
+  /// sections that need them; unset: they read it themselves.
+  std::optional<std::pair<std::map<std::string, int64_t>, std::vector<std::string>>> key_state;
+  /// False when no m.room.member event lies in the events range (since, pos]:
+  /// then no one started or stopped sharing a room with the user.
+  std::optional<bool> memberships_moved;
 
   const std::string& user_id() const { return req.auth().user_id; }
   /// The client's position of `s` (0 for an initial sync).

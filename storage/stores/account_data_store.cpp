@@ -19,10 +19,18 @@ void account_data_store::put(const std::string& user_id, const std::string& room
 std::optional<std::string> account_data_store::get(const std::string& user_id,
                                                    const std::string& room_id,
                                                    const std::string& type) {
-  auto c = pool_.acquire();
-  auto r = c->exec("SELECT content FROM account_data WHERE user_id = $1 AND room_id = $2 AND "
-                   "account_data_type = $3",
-                   {user_id, room_id, type});
+  auto q = get_query(user_id, room_id, type);
+  return get_row(pool_.acquire()->exec(q.sql, q.params));
+}
+
+statement account_data_store::get_query(const std::string& user_id, const std::string& room_id,
+                                        const std::string& type) {
+  return {"SELECT content FROM account_data WHERE user_id = $1 AND room_id = $2 AND "
+          "account_data_type = $3",
+          {user_id, room_id, type}};
+}
+
+std::optional<std::string> account_data_store::get_row(const result& r) {
   if (r.empty()) return std::nullopt;
   return r.rows[0].str(0);
 }

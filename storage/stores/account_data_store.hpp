@@ -27,6 +27,10 @@ public:
            const std::string& content, int64_t pos);
   std::optional<std::string> get(const std::string& user_id, const std::string& room_id,
                                  const std::string& type);
+  /// get() as a statement for a batch, and its content.
+  static statement get_query(const std::string& user_id, const std::string& room_id,
+                             const std::string& type);
+  static std::optional<std::string> get_row(const result& r);
   /// Entries of the user changed in (from, to] (all of them for from = 0).
   std::vector<account_data_row> changed(const std::string& user_id, int64_t from, int64_t to);
 

@@ -163,11 +163,19 @@ std::vector<std::string> e2e_keys_store::unused_fallback_key_types(const std::st
 
 std::pair<std::map<std::string, int64_t>, std::vector<std::string>>
 e2e_keys_store::key_state(const std::string& user_id, const std::string& device_id) {
-  auto c = pool_.acquire();
-  auto r = c->exec("SELECT 0, algorithm, COUNT(*) FROM e2e_one_time_keys_json WHERE user_id = $1 "
-                   "AND device_id = $2 GROUP BY algorithm UNION ALL SELECT 1, algorithm, 0 FROM "
-                   "e2e_fallback_keys_json WHERE user_id = $1 AND device_id = $2 AND used = 0",
-                   {user_id, device_id});
+  auto q = key_state_query(user_id, device_id);
+  return key_state_rows(pool_.acquire()->exec(q.sql, q.params));
+}
+
+statement e2e_keys_store::key_state_query(const std::string& user_id, const std::string& device_id) {
+  return {"SELECT 0, algorithm, COUNT(*) FROM e2e_one_time_keys_json WHERE user_id = $1 "
+          "AND device_id = $2 GROUP BY algorithm UNION ALL SELECT 1, algorithm, 0 FROM "
+          "e2e_fallback_keys_json WHERE user_id = $1 AND device_id = $2 AND used = 0",
+          {user_id, device_id}};
+}
+
+std::pair<std::map<std::string, int64_t>, std::vector<std::string>>
+e2e_keys_store::key_state_rows(const result& r) {
   std::pair<std::map<std::string, int64_t>, std::vector<std::string>> out;
   for (auto& row : r.rows) {
     if (row.i64(0) == 0) out.first[row.str(1)] = row.i64(2);

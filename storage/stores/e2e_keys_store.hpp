@@ -79,6 +79,10 @@ public:
   /// Both of the above in one query (what every /sync needs).
   std::pair<std::map<std::string, int64_t>, std::vector<std::string>>
   key_state(const std::string& user_id, const std::string& device_id);
+  /// key_state() as a statement for a batch, and its answer.
+  static statement key_state_query(const std::string& user_id, const std::string& device_id);
+  static std::pair<std::map<std::string, int64_t>, std::vector<std::string>>
+  key_state_rows(const result& r);
   std::vector<std::string> unused_fallback_key_types(const std::string& user_id,
                                                      const std::string& device_id);
   /// Users whose devices changed in (from, to].

@@ -58,12 +58,23 @@ std::vector<json> events_store::state_changes(const std::string& room_id, int64_
 }
 
 std::vector<std::string> events_store::rooms_with_events(int64_t from, int64_t to) {
-  auto c = pool_.acquire();
-  auto r = c->exec("SELECT DISTINCT room_id FROM events WHERE stream_ordering > $1 AND "
-                   "stream_ordering <= $2",
-                   {from, to});
-  std::vector<std::string> out;
-  for (auto& row : r.rows) out.push_back(row.str(0));
+  auto q = room_activity_query(from, to);
+  return room_activity_rows(pool_.acquire()->exec(q.sql, q.params)).rooms;
+}
+
+statement events_store::room_activity_query(int64_t from, int64_t to) {
+  return {"SELECT room_id, MAX(CASE WHEN type = 'm.room.member' THEN 1 ELSE 0 END) FROM events "
+          "WHERE stream_ordering > $1 AND stream_ordering <= $2 GROUP BY room_id",
+          {from, to}};
+}
+
+events_store::room_activity events_store::room_activity_rows(const result& r) {
+  room_activity out;
+  out.rooms.reserve(r.rows.size());
+  for (auto& row : r.rows) {
+    out.rooms.push_back(row.str(0));
+    out.memberships |= row.i64(1) != 0;
+  }
   return out;
 }
 

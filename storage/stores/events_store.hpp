@@ -69,6 +69,14 @@ public:
   std::vector<nlohmann::json> state_changes(const std::string& room_id, int64_t from, int64_t to);
   /// Rooms with at least one event in (from, to].
   std::vector<std::string> rooms_with_events(int64_t from, int64_t to);
+  /// rooms_with_events() as a statement for a batch, and whether any of
+  /// those events is an m.room.member event.
+  struct room_activity {
+    std::vector<std::string> rooms;
+    bool memberships = false;
+  };
+  static statement room_activity_query(int64_t from, int64_t to);
+  static room_activity room_activity_rows(const result& r);
   /// Newest stream position written by anyone (0 when empty).
   int64_t max_stream_ordering();
   /// The event id sent earlier with this transaction id, if any.

@@ -80,26 +80,36 @@ std::optional<membership_row> rooms_store::membership(const std::string& user_id
   return to_membership(r.rows[0]);
 }
 
-std::vector<membership_row> rooms_store::memberships(const std::string& user_id) {
-  auto c = pool_.acquire();
-  auto r = c->exec("SELECT room_id, membership, event_id, stream_ordering, forgotten FROM "
-                   "local_current_membership WHERE user_id = $1",
-                   {user_id});
+statement rooms_store::memberships_query(const std::string& user_id) {
+  return {"SELECT room_id, membership, event_id, stream_ordering, forgotten FROM "
+          "local_current_membership WHERE user_id = $1",
+          {user_id}};
+}
+
+statement rooms_store::membership_changes_query(const std::string& user_id, int64_t from,
+                                                int64_t to) {
+  return {"SELECT room_id, membership, event_id, stream_ordering, forgotten FROM "
+          "local_current_membership WHERE user_id = $1 AND stream_ordering > $2 AND "
+          "stream_ordering <= $3",
+          {user_id, from, to}};
+}
+
+std::vector<membership_row> rooms_store::membership_rows(const result& r) {
   std::vector<membership_row> out;
+  out.reserve(r.rows.size());
   for (auto& row : r.rows) out.push_back(to_membership(row));
   return out;
 }
 
+std::vector<membership_row> rooms_store::memberships(const std::string& user_id) {
+  auto q = memberships_query(user_id);
+  return membership_rows(pool_.acquire()->exec(q.sql, q.params));
+}
+
 std::vector<membership_row> rooms_store::membership_changes(const std::string& user_id,
                                                             int64_t from, int64_t to) {
-  auto c = pool_.acquire();
-  auto r = c->exec("SELECT room_id, membership, event_id, stream_ordering, forgotten FROM "
-                   "local_current_membership WHERE user_id = $1 AND stream_ordering > $2 AND "
-                   "stream_ordering <= $3",
-                   {user_id, from, to});
-  std::vector<membership_row> out;
-  for (auto& row : r.rows) out.push_back(to_membership(row));
-  return out;
+  auto q = membership_changes_query(user_id, from, to);
+  return membership_rows(pool_.acquire()->exec(q.sql, q.params));
 }
 
 bool rooms_store::forget(const std::string& user_id, const std::string& room_id) {
