@@ -8,7 +8,8 @@
 // messages (a gap in an instance's published positions, a reconnect) takes
 // the positions from the database (stream_caught_up) and its waiters look
 // there. A heartbeat with each publisher's positions every few seconds
-// bounds how long a lost last message can go unnoticed.
+// bounds how long a lost last message can go unnoticed. The protocol itself
+// (messages, gaps, catch-up) is transport/pubsub.hpp; this file is its wire.
 #pragma once
 
 #include "config/homeserver_config.hpp"

@@ -22,19 +22,31 @@ struct replication_reply {
   std::vector<int64_t> positions;
 };
 
-class replication_client {
+/// Requests to the roles of other instances, as the routing transport makes
+/// them. HTTP replication below; a simulated network in tests/sim.
+class remote_calls {
+public:
+  virtual ~remote_calls() = default;
+  /// Sends `request` to `instance` and returns its answer. Raises
+  /// matrix_error: the receiver's error as it sent it, `unavailable` when
+  /// the instance can't be reached, `timeout` when it doesn't answer.
+  virtual replication_reply call(const std::string& instance, const std::string& wire_name,
+                                 const nlohmann::json& request,
+                                 const std::vector<int64_t>& positions) = 0;
+};
+
+class replication_client final : public remote_calls {
 public:
   replication_client(std::map<std::string, config::instance_location> instance_map,
                      std::string secret);
-  ~replication_client();
+  ~replication_client() override;
 
-  /// Sends `request` to `instance` and returns its answer. Retries once on a
-  /// connection failure with the same transaction id (the receiver answers
-  /// a repeated id from memory, so a retried write happens once). Raises
-  /// matrix_error: the receiver's error as it sent it, `unavailable` when
-  /// the instance can't be reached, `timeout` when it doesn't answer.
+  /// Retries once on a connection failure with the same transaction id (the
+  /// receiver answers a repeated id from memory, so a retried write happens
+  /// once).
   replication_reply call(const std::string& instance, const std::string& wire_name,
-                         const nlohmann::json& request, const std::vector<int64_t>& positions);
+                         const nlohmann::json& request,
+                         const std::vector<int64_t>& positions) override;
 
 private:
   struct impl;

@@ -15,7 +15,7 @@ constexpr auto catch_up_wait = std::chrono::milliseconds(250);
 class routing_transport final : public transport {
 public:
   routing_transport(const config::homeserver_config& cfg, std::string instance,
-                    std::unique_ptr<transport> local, std::shared_ptr<replication_client> client,
+                    std::unique_ptr<transport> local, std::shared_ptr<remote_calls> client,
                     invalidator invalidate, position_reader db_positions)
     : cfg_(cfg), me_(std::move(instance)), local_(std::move(local)), client_(std::move(client)),
       invalidate_(std::move(invalidate)), db_positions_(std::move(db_positions)) {}
@@ -136,7 +136,7 @@ private:
   const config::homeserver_config& cfg_;
   std::string me_;
   std::unique_ptr<transport> local_;
-  std::shared_ptr<replication_client> client_;
+  std::shared_ptr<remote_calls> client_;
   invalidator invalidate_;
   position_reader db_positions_;
 };
@@ -146,7 +146,7 @@ private:
 std::unique_ptr<transport> make_routing_transport(const config::homeserver_config& cfg,
                                                   std::string instance,
                                                   std::unique_ptr<transport> local,
-                                                  std::shared_ptr<replication_client> client,
+                                                  std::shared_ptr<remote_calls> client,
                                                   invalidator invalidate,
                                                   position_reader db_positions) {
   return std::make_unique<routing_transport>(cfg, std::move(instance), std::move(local),

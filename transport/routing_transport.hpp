@@ -28,7 +28,7 @@ using position_reader = std::function<std::vector<int64_t>()>;
 std::unique_ptr<transport> make_routing_transport(const config::homeserver_config& cfg,
                                                   std::string instance,
                                                   std::unique_ptr<transport> local,
-                                                  std::shared_ptr<replication_client> client,
+                                                  std::shared_ptr<remote_calls> client,
                                                   invalidator invalidate,
                                                   position_reader db_positions);
 
