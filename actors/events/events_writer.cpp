@@ -15,6 +15,7 @@
 // published like batches and recorded in stream_positions a second later,
 // for readers that start in between.
 #include "actors/events/events_writer.hpp"
+#include "actors/spawn_role.hpp"
 
 #include "actors/events/push_actions.hpp"
 #include "matrix/auth_rules.hpp"
@@ -460,7 +461,7 @@ caf::behavior events_writer(caf::stateful_actor<events_writer_state>* self,
 
 events_writer_actor spawn_events_writer(caf::actor_system& sys, events_writer_deps deps) {
   return caf::actor_cast<events_writer_actor>(
-    sys.spawn<caf::detached>(events_writer, std::move(deps)));
+    spawn_role(sys, events_writer, std::move(deps)));
 }
 
 } // namespace axon::actors

@@ -1,5 +1,6 @@
 // actors/notifier/writer_liveness.cpp
 #include "actors/notifier/writer_liveness.hpp"
+#include "actors/spawn_role.hpp"
 
 #include "storage/stores/events_store.hpp"
 
@@ -37,7 +38,7 @@ writer_liveness_actor::behavior_type writer_liveness(writer_liveness_actor::poin
 } // namespace
 
 writer_liveness_actor spawn_writer_liveness(caf::actor_system& sys, storage::pool& pool) {
-  return sys.spawn<caf::detached>(writer_liveness, &pool);
+  return spawn_role(sys, writer_liveness, &pool);
 }
 
 } // namespace axon::actors

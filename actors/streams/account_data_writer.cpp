@@ -4,6 +4,7 @@
 // and positions are handed out in order: the row is in the database before
 // the position is published (DESIGN.md guarantee).
 #include "actors/streams/account_data_writer.hpp"
+#include "actors/spawn_role.hpp"
 
 #include "storage/stores/account_data_store.hpp"
 
@@ -82,7 +83,7 @@ account_data_writer_actor::behavior_type account_data_writer(writer_pointer self
 
 account_data_writer_actor spawn_account_data_writer(caf::actor_system& sys,
                                                     stream_writer_deps deps, int64_t start_pos) {
-  return sys.spawn<caf::detached>(account_data_writer, std::move(deps), start_pos);
+  return spawn_role(sys, account_data_writer, std::move(deps), start_pos);
 }
 
 } // namespace axon::actors

@@ -14,6 +14,7 @@
 // sharing a room wakes, whoever joined since. /sync then computes
 // `device_lists.changed` from the device_lists_stream table.
 #include "actors/streams/device_lists_writer.hpp"
+#include "actors/spawn_role.hpp"
 
 #include "storage/stores/cross_signing_store.hpp"
 #include "storage/stores/e2e_keys_store.hpp"
@@ -181,7 +182,7 @@ device_lists_writer_actor::behavior_type device_lists_writer(writer_pointer self
 
 device_lists_writer_actor spawn_device_lists_writer(caf::actor_system& sys,
                                                     stream_writer_deps deps, int64_t start_pos) {
-  return sys.spawn<caf::detached>(device_lists_writer, std::move(deps), start_pos);
+  return spawn_role(sys, device_lists_writer, std::move(deps), start_pos);
 }
 
 } // namespace axon::actors

@@ -5,6 +5,7 @@
 // functions of matrix/push_rules.hpp, store it at the next position (one
 // upsert), publish. A rejected change writes nothing and advances nothing.
 #include "actors/streams/push_rules_writer.hpp"
+#include "actors/spawn_role.hpp"
 
 #include "storage/stores/push_rules_store.hpp"
 
@@ -100,7 +101,7 @@ push_rules_writer_actor::behavior_type push_rules_writer(writer_pointer self,
 
 push_rules_writer_actor spawn_push_rules_writer(caf::actor_system& sys, stream_writer_deps deps,
                                                 int64_t start_pos) {
-  return sys.spawn<caf::detached>(push_rules_writer, std::move(deps), start_pos);
+  return spawn_role(sys, push_rules_writer, std::move(deps), start_pos);
 }
 
 } // namespace axon::actors

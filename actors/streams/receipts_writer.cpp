@@ -5,6 +5,7 @@
 // wake up); a private one names only its owner, so nobody else is woken and
 // nothing about it reaches another instance's waiters.
 #include "actors/streams/receipts_writer.hpp"
+#include "actors/spawn_role.hpp"
 
 #include "storage/stores/receipts_store.hpp"
 
@@ -53,7 +54,7 @@ receipts_writer_actor::behavior_type receipts_writer(writer_pointer self, stream
 
 receipts_writer_actor spawn_receipts_writer(caf::actor_system& sys, stream_writer_deps deps,
                                             int64_t start_pos) {
-  return sys.spawn<caf::detached>(receipts_writer, std::move(deps), start_pos);
+  return spawn_role(sys, receipts_writer, std::move(deps), start_pos);
 }
 
 } // namespace axon::actors

@@ -5,6 +5,7 @@
 // before the position is published, and only this actor deletes acknowledged
 // messages (logging a device out drops its inbox in accounts_store).
 #include "actors/streams/to_device_writer.hpp"
+#include "actors/spawn_role.hpp"
 
 #include "storage/stores/to_device_store.hpp"
 
@@ -92,7 +93,7 @@ to_device_writer_actor::behavior_type to_device_writer(writer_pointer self,
 
 to_device_writer_actor spawn_to_device_writer(caf::actor_system& sys, stream_writer_deps deps,
                                               int64_t start_pos) {
-  return sys.spawn<caf::detached>(to_device_writer, std::move(deps), start_pos);
+  return spawn_role(sys, to_device_writer, std::move(deps), start_pos);
 }
 
 } // namespace axon::actors

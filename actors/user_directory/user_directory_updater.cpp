@@ -6,6 +6,7 @@
 // missed row costs a re-read, never a wrong directory; applying an event
 // twice is harmless.
 #include "actors/user_directory/user_directory_updater.hpp"
+#include "actors/spawn_role.hpp"
 
 #include "storage/stores/user_directory_store.hpp"
 
@@ -110,7 +111,7 @@ caf::behavior updater(caf::stateful_actor<updater_state>* self, storage::pool* p
 } // namespace
 
 caf::actor spawn_user_directory_updater(caf::actor_system& sys, storage::pool* pool) {
-  return sys.spawn<caf::detached>(updater, pool);
+  return spawn_role(sys, updater, pool);
 }
 
 } // namespace axon::actors
