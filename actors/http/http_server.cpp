@@ -137,6 +137,47 @@ json error_body(const matrix_error& e) {
   return b;
 }
 
+/// The route, the request and its handler's answer (dispatch() catches).
+std::pair<int, json> serve(const router& rt, server_context* ctx, const incoming& in) {
+  request req;
+  req.ctx = ctx;
+  req.method = in.method;
+  const auto& uri = in.uri;
+  auto q = uri.find('?');
+  std::string raw_path = uri.substr(0, q);
+  if (req.method == "OPTIONS") return {200, json::object()};
+  auto m = rt.find(req.method, raw_path);
+  if (m.result == router::outcome::no_path) fail(errc::unrecognized, "Unrecognized request");
+  if (m.result == router::outcome::wrong_method)
+    fail(errc::method_not_allowed, "Unrecognized request");
+  req.path = raw_path;
+  req.params = std::move(m.params);
+  try {
+    Poco::URI parsed(uri);
+    for (auto& [k, v] : parsed.getQueryParameters()) req.query.emplace(k, v);
+  } catch (const std::exception&) {
+    fail(errc::invalid_param, "Malformed query string");
+  }
+  req.remote_addr = in.remote_addr;
+  if (in.authorization.rfind("Bearer ", 0) == 0) req.access_token = in.authorization.substr(7);
+  if (req.access_token.empty())
+    if (auto t = req.query_param("access_token")) req.access_token = *t;
+  if (in.read_body) in.read_body(req.body);
+  if (req.body.size() > max_json_body) fail(errc::too_large, "Request body too large");
+  if (m.r->requires_auth) authenticate(req);
+  else if (!req.access_token.empty() && std::string(m.r->path) != "/login" &&
+           std::string(m.r->resource) != "replication") {
+    // Optional auth: endpoints like /register use it when given.
+    try {
+      authenticate(req);
+    } catch (const matrix_error&) {
+      req.user.reset();
+    }
+  }
+  auto out = m.r->handler(req);
+  return {out.status, std::move(out.body)};
+}
+
 class matrix_handler final : public Poco::Net::HTTPRequestHandler {
 public:
   matrix_handler(const router& r, server_context* ctx, bool x_forwarded)
@@ -145,23 +186,17 @@ public:
   void handleRequest(Poco::Net::HTTPServerRequest& in,
                      Poco::Net::HTTPServerResponse& res) override {
     set_cors(res);
-    int status = 200;
-    json body;
-    try {
-      std::tie(status, body) = serve(in);
-    } catch (const matrix_error& e) {
-      status = info(e.code()).status;
-      body = error_body(e);
-    } catch (const storage::db_error& e) {
-      std::cerr << "database error on " << in.getMethod() << " " << in.getURI() << ": " << e.what()
-                << "\n";
-      status = 500;
-      body = {{"errcode", "M_UNKNOWN"}, {"error", "Internal server error"}};
-    } catch (const std::exception& e) {
-      std::cerr << "error on " << in.getMethod() << " " << in.getURI() << ": " << e.what() << "\n";
-      status = 500;
-      body = {{"errcode", "M_UNKNOWN"}, {"error", "Internal server error"}};
+    incoming req;
+    req.method = in.getMethod();
+    req.uri = in.getURI();
+    req.remote_addr = in.clientAddress().host().toString();
+    if (x_forwarded_ && in.has("X-Forwarded-For")) {
+      auto f = in.get("X-Forwarded-For");
+      req.remote_addr = f.substr(0, f.find(','));
     }
+    if (in.has("Authorization")) req.authorization = in.get("Authorization");
+    req.read_body = [&in](std::string& body) { read_body(in, body); };
+    auto [status, body] = dispatch(router_, ctx_, req);
     try {
       send_json(res, status, body);
     } catch (const std::exception&) {
@@ -170,53 +205,7 @@ public:
   }
 
 private:
-  std::pair<int, json> serve(Poco::Net::HTTPServerRequest& in) {
-    request req;
-    req.ctx = ctx_;
-    req.method = in.getMethod();
-    const auto& uri = in.getURI();
-    auto q = uri.find('?');
-    std::string raw_path = uri.substr(0, q);
-    if (req.method == "OPTIONS") return {200, json::object()};
-    auto m = router_.find(req.method, raw_path);
-    if (m.result == router::outcome::no_path) fail(errc::unrecognized, "Unrecognized request");
-    if (m.result == router::outcome::wrong_method)
-      fail(errc::method_not_allowed, "Unrecognized request");
-    req.path = raw_path;
-    req.params = std::move(m.params);
-    try {
-      Poco::URI parsed(uri);
-      for (auto& [k, v] : parsed.getQueryParameters()) req.query.emplace(k, v);
-    } catch (const std::exception&) {
-      fail(errc::invalid_param, "Malformed query string");
-    }
-    req.remote_addr = in.clientAddress().host().toString();
-    if (x_forwarded_ && in.has("X-Forwarded-For")) {
-      auto f = in.get("X-Forwarded-For");
-      req.remote_addr = f.substr(0, f.find(','));
-    }
-    if (in.has("Authorization")) {
-      const auto& a = in.get("Authorization");
-      if (a.rfind("Bearer ", 0) == 0) req.access_token = a.substr(7);
-    }
-    if (req.access_token.empty())
-      if (auto t = req.query_param("access_token")) req.access_token = *t;
-    read_body(in, req.body);
-    if (m.r->requires_auth) authenticate(req);
-    else if (!req.access_token.empty() && std::string(m.r->path) != "/login" &&
-             std::string(m.r->resource) != "replication") {
-      // Optional auth: endpoints like /register use it when given.
-      try {
-        authenticate(req);
-      } catch (const matrix_error&) {
-        req.user.reset();
-      }
-    }
-    auto out = m.r->handler(req);
-    return {out.status, std::move(out.body)};
-  }
-
-  void read_body(Poco::Net::HTTPServerRequest& in, std::string& body) {
+  static void read_body(Poco::Net::HTTPServerRequest& in, std::string& body) {
     if (in.hasContentLength() && in.getContentLength64() > static_cast<int64_t>(max_json_body))
       fail(errc::too_large, "Request body too large");
     auto& s = in.stream();
@@ -232,6 +221,23 @@ private:
   server_context* ctx_;
   bool x_forwarded_;
 };
+
+} // namespace
+
+std::pair<int, json> dispatch(const router& rt, server_context* ctx, const incoming& in) {
+  try {
+    return serve(rt, ctx, in);
+  } catch (const matrix_error& e) {
+    return {info(e.code()).status, error_body(e)};
+  } catch (const storage::db_error& e) {
+    std::cerr << "database error on " << in.method << " " << in.uri << ": " << e.what() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "error on " << in.method << " " << in.uri << ": " << e.what() << "\n";
+  }
+  return {500, {{"errcode", "M_UNKNOWN"}, {"error", "Internal server error"}}};
+}
+
+namespace {
 
 class factory final : public Poco::Net::HTTPRequestHandlerFactory {
 public:

@@ -7,13 +7,34 @@
 
 #include "actors/http/http_types.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace axon::config { struct listener_config; }
 
 namespace axon::http {
+
+class router;
+
+/// One request as it arrived, apart from the wire that brought it (Poco's
+/// listener below; the placement simulation calls dispatch() directly).
+struct incoming {
+  std::string method;
+  std::string uri;           ///< path and query, undecoded
+  std::string remote_addr;   ///< the client (X-Forwarded-For already applied)
+  std::string authorization; ///< the Authorization header, if any
+  /// Reads the body into its argument; called once the route is known, and
+  /// may raise matrix_error (too_large).
+  std::function<void(std::string&)> read_body;
+};
+
+/// Routes, authenticates and runs the handler; every failure becomes the
+/// Matrix error's status and JSON body. The only place errors become
+/// responses.
+std::pair<int, nlohmann::json> dispatch(const router& r, server_context* ctx, const incoming& in);
 
 class listener {
 public:
