@@ -33,6 +33,7 @@ public:
     // go through the actor clock thread, two wake-ups per event.
     self->send(roles_.events_writers[i], req);
     bool timed_out = false;
+    pump(self);
     self->receive([&](msg::send_events_reply& r) { out = std::move(r); },
                   [&](caf::error& err) { raise(err); },
                   caf::after(request_timeout) >> [&] { timed_out = true; });
@@ -123,8 +124,9 @@ public:
   std::vector<int64_t> wait_for_updates(const msg::wait_for_updates& req) override {
     caf::scoped_actor self{sys_};
     std::vector<int64_t> pos;
-    self->request(roles_.notifier, std::chrono::milliseconds(req.timeout_ms) + request_timeout, req)
-      .receive([&](std::vector<int64_t>& p) { pos = std::move(p); },
+    auto h = self->request(roles_.notifier, std::chrono::milliseconds(req.timeout_ms) + request_timeout, req);
+    pump(self);
+    h.receive([&](std::vector<int64_t>& p) { pos = std::move(p); },
                [&](caf::error& err) { raise(err); });
     return pos;
   }
@@ -136,8 +138,10 @@ public:
       bool behind = false;
       // A request (not send + after): a late answer must not be taken for
       // the next stream's.
-      self->request(roles_.notifier, wait, msg::await_stream_position{static_cast<uint8_t>(s), target[s]})
-        .receive([](int64_t) {}, [&](caf::error&) { behind = true; });
+      auto h = self->request(roles_.notifier, wait,
+                             msg::await_stream_position{static_cast<uint8_t>(s), target[s]});
+      pump(self);
+      h.receive([](int64_t) {}, [&](caf::error&) { behind = true; });
       if (behind)
         caf::anon_send(roles_.notifier,
                        msg::stream_caught_up{static_cast<uint8_t>(s), target[s], ""});
@@ -154,8 +158,9 @@ private:
     if (!who) throw matrix_error(errc::unavailable, what + " is not reachable");
     caf::scoped_actor self{sys_};
     Reply out;
-    self->request(who, request_timeout, req)
-      .receive([&](Reply& r) { out = std::move(r); }, [&](caf::error& err) { raise(err); });
+    auto h = self->request(who, request_timeout, req);
+    pump(self);
+    h.receive([&](Reply& r) { out = std::move(r); }, [&](caf::error& err) { raise(err); });
     return out;
   }
 
@@ -170,6 +175,7 @@ private:
     int64_t pos = 0;
     bool timed_out = false;
     self->send(writer, req);
+    pump(self);
     self->receive([&](int64_t p) { pos = p; }, [&](caf::error& err) { raise(err); },
                   caf::after(request_timeout) >> [&] { timed_out = true; });
     if (timed_out)
@@ -182,9 +188,16 @@ private:
   /// stream `s` (DESIGN.md, "Streams and positions").
   void await_position(caf::scoped_actor& self, stream_id s, int64_t pos) {
     if (roles_.positions->get(s) >= pos) return;
-    self->request(roles_.notifier, request_timeout,
-                  msg::await_stream_position{static_cast<uint8_t>(s), pos})
-      .receive([](int64_t) {}, [&](caf::error& err) { raise(err); });
+    auto h = self->request(roles_.notifier, request_timeout,
+                           msg::await_stream_position{static_cast<uint8_t>(s), pos});
+    pump(self);
+    h.receive([](int64_t) {}, [&](caf::error& err) { raise(err); });
+  }
+
+  /// Before a blocking receive: a simulation runs its scheduler until the
+  /// answer is there (local_roles::before_receive).
+  void pump(caf::scoped_actor& self) {
+    if (roles_.before_receive) roles_.before_receive(self.ptr());
   }
 
   caf::actor_system& sys_;

@@ -5,6 +5,7 @@
 #include "transport/transport.hpp"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 namespace axon::transport {
@@ -22,6 +23,11 @@ struct local_roles {
   notifier_actor notifier;
   /// The notifier's stream positions (see spawn_notifier).
   std::shared_ptr<stream_positions> positions;
+  /// Called before each blocking receive of a request thread, with the
+  /// waiting actor. Unset in a server (request threads block); the placement
+  /// simulation (tests/sim) runs CAF's deterministic scheduler here until
+  /// the actor has mail, and raises matrix_error when nothing ever comes.
+  std::function<void(caf::blocking_actor*)> before_receive;
 };
 
 /// A transport delivering to actors of this process. Writers that live in
