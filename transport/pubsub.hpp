@@ -52,6 +52,16 @@ struct pubsub_receiver_deps {
   std::function<void(const std::string&, const std::vector<std::string>&)> invalidate;
 };
 
+/// One instance's end of the pub/sub wire: the publisher to subscribe to
+/// the stream bus, and cache invalidations out. Whoever implements it feeds
+/// a pubsub_receiver with what arrives (redis_link; the simulation's).
+class pubsub_wire {
+public:
+  virtual ~pubsub_wire() = default;
+  virtual caf::actor publisher() const = 0;
+  virtual void invalidate(const std::string& cache, const std::vector<std::string>& keys) = 0;
+};
+
 /// The subscribing side; one thread (or one simulated node) at a time.
 class pubsub_receiver {
 public:

@@ -15,6 +15,7 @@
 #include "config/homeserver_config.hpp"
 #include "messages/caf_types.hpp"
 #include "transport/local_transport.hpp"
+#include "transport/pubsub.hpp"
 
 #include <functional>
 #include <memory>
@@ -39,17 +40,17 @@ struct redis_link_deps {
   std::function<void(const std::string&, const std::vector<std::string>&)> invalidate;
 };
 
-class redis_link {
+class redis_link final : public pubsub_wire {
 public:
   /// Connects the publisher (an actor to subscribe to the bus) and starts
   /// the subscriber thread; both reconnect by themselves.
   redis_link(caf::actor_system& sys, redis_link_deps deps);
-  ~redis_link(); ///< stops the subscriber thread
+  ~redis_link() override; ///< stops the subscriber thread
 
   /// Subscribe this to the stream bus (every stream, every event type).
-  caf::actor publisher() const;
+  caf::actor publisher() const override;
   /// Publishes a cache invalidation to the other instances.
-  void invalidate(const std::string& cache, const std::vector<std::string>& keys);
+  void invalidate(const std::string& cache, const std::vector<std::string>& keys) override;
 
   redis_link(const redis_link&) = delete;
   redis_link& operator=(const redis_link&) = delete;
