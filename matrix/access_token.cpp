@@ -1,5 +1,7 @@
 #include "matrix/access_token.hpp"
 
+#include "matrix/environment.hpp"
+
 #include "matrix/base64.hpp"
 #include "matrix/crypto.hpp"
 
@@ -34,9 +36,9 @@ std::string base62_encode(std::uint64_t value, size_t min_width) {
   return digits;
 }
 
-std::string generate_access_token(std::string_view localpart) {
+std::string generate_access_token(std::string_view localpart, environment& env) {
   std::string base = std::string(token_prefix) + base64_encode(localpart) + "_"
-                     + random_string(20);
+                     + random_string(20, env);
   return base + "_" + crc_of(base);
 }
 
@@ -55,8 +57,8 @@ std::optional<std::string> localpart_from_token(std::string_view token) {
   return base64_decode(rest.substr(0, split));
 }
 
-std::string generate_device_id() {
-  std::string id = random_string(10);
+std::string generate_device_id(environment& env) {
+  std::string id = random_string(10, env);
   for (auto& c : id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return id;
 }

@@ -18,7 +18,8 @@ std::string base62_encode(std::uint64_t value, size_t min_width = 1);
 
 /// A fresh token for `localpart`. The localpart is encoded with the
 /// standard unpadded base64 alphabet, as Synapse's `encode_base64` does.
-std::string generate_access_token(std::string_view localpart);
+class environment;
+std::string generate_access_token(std::string_view localpart, environment& env);
 
 /// The localpart inside a token from `generate_access_token`; nullopt when
 /// the token lacks the `syt_` prefix, is malformed, or fails its CRC.
@@ -28,6 +29,6 @@ std::optional<std::string> localpart_from_token(std::string_view token);
 
 /// A fresh device id: 10 upper-case letters (Synapse's
 /// `random_string(10).upper()`).
-std::string generate_device_id();
+std::string generate_device_id(environment& env);
 
 } // namespace axon::matrix

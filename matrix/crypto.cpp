@@ -1,5 +1,7 @@
 #include "matrix/crypto.hpp"
 
+#include "matrix/environment.hpp"
+
 #include "matrix/base64.hpp"
 
 #include <Poco/DigestEngine.h>
@@ -144,14 +146,7 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::string random_string(size_t n) {
-  static constexpr char letters[] =
-      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-  ensure_sodium();
-  std::string out(n, '\0');
-  for (auto& c : out) c = letters[randombytes_uniform(sizeof(letters) - 1)];
-  return out;
-}
+std::string random_string(size_t n) { return random_string(n, system_environment()); }
 
 std::string hmac_sha1_hex(std::string_view key, std::string_view msg) {
   Poco::HMACEngine<Poco::SHA1Engine> engine(key.data(), key.size());

@@ -64,8 +64,11 @@ bool check_password(std::string_view hash, std::string_view password);
 bool constant_time_equal(std::string_view a, std::string_view b);
 
 /// `n` letters from [a-zA-Z], uniformly from the system CSPRNG (Synapse's
-/// `stringutils.random_string`).
+/// `stringutils.random_string`). Request handling uses the instance's
+/// environment instead (matrix/environment.hpp).
 std::string random_string(size_t n);
+class environment;
+std::string random_string(size_t n, environment& env);
 
 /// Lower-case hex of raw bytes.
 std::string hex_encode(std::string_view bytes);

@@ -1,5 +1,7 @@
 #include "matrix/identifiers.hpp"
 
+#include "matrix/environment.hpp"
+
 #include "matrix/canonical_json.hpp"
 #include "matrix/crypto.hpp"
 
@@ -120,8 +122,8 @@ bool valid_event_id(std::string_view id) {
          && valid_opaque(id.substr(1));
 }
 
-std::string make_room_id(std::string_view server) {
-  return "!" + random_string(18) + ":" + std::string(server);
+std::string make_room_id(std::string_view server, environment& env) {
+  return "!" + random_string(18, env) + ":" + std::string(server);
 }
 
 std::string server_of(std::string_view id) {

@@ -50,7 +50,9 @@ bool valid_room_alias(std::string_view id);
 bool valid_event_id(std::string_view id);
 
 /// A fresh room id: "!" + 18 random letters + ":" + server.
-std::string make_room_id(std::string_view server);
+class environment;
+/// A fresh room id on `server`, its opaque part from `env`.
+std::string make_room_id(std::string_view server, environment& env);
 
 /// The server part of a "&localpart:server" id: everything after the first
 /// ':' (a port stays attached). Empty when there is no ':'.

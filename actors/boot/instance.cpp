@@ -16,6 +16,7 @@
 #include "actors/user_directory/user_directory_updater.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/crypto.hpp"
+#include "matrix/environment.hpp"
 #include "storage/stores/account_data_store.hpp"
 #include "storage/stores/accounts_store.hpp"
 #include "storage/stores/cross_signing_store.hpp"
@@ -47,7 +48,7 @@ struct instance::impl {
   impl(const config::homeserver_config& c, caf::actor_system& s, storage::pool& p)
     : cfg(c), sys(s), pool(p), accounts(p), account_data(p), push_rules(p), rooms(p), pushers(p),
       user_directory(p), presence(p), events(p), e2e_keys(p), cross_signing(p), to_device(p),
-      receipts(p), push_actions(p), room_keys(p), durable(p), uia(p) {}
+      receipts(p), push_actions(p), room_keys(p), durable(p) {}
 
   const config::homeserver_config& cfg;
   caf::actor_system& sys;
@@ -78,7 +79,7 @@ struct instance::impl {
   transport::transport* local_tr = nullptr;
   http::token_cache tokens;
   http::rate_limiter limiter;
-  http::uia_sessions uia;
+  std::unique_ptr<http::uia_sessions> uia;
   http::server_context ctx;
   std::vector<http::route> routes;
   std::function<void(caf::blocking_actor*)> before_receive;
@@ -124,6 +125,7 @@ struct instance::impl {
 
 void instance::impl::start(const matrix::signing_key& key, instance_links links) {
   name = cfg.instance_name();
+  auto* env = links.env ? links.env : &matrix::system_environment();
   several_events_writers = cfg.stream_writers.events.size() > 1;
   before_receive = links.before_receive;
   roles.positions = std::make_shared<stream_positions>();
@@ -165,7 +167,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
        ""});
   }
   bus = transport::spawn_stream_bus(sys, subscribers);
-  actors::stream_writer_deps stream_deps{&pool, name, bus};
+  actors::stream_writer_deps stream_deps{&pool, name, bus, env};
   if (hosts(cfg.stream_writers.account_data))
     roles.account_data_writer = actors::spawn_account_data_writer(
       sys, stream_deps, start[index(stream_id::account_data)]);
@@ -179,6 +181,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
     presence_deps.instance_name = name;
     presence_deps.publisher = bus;
     presence_deps.detached = !links.before_receive;
+    presence_deps.now = [env] { return env->now_ms(); };
     roles.presence_writer =
       actors::spawn_presence_writer(sys, presence_deps, start[index(stream_id::presence)]);
   }
@@ -218,6 +221,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
     d.publisher = bus;
     d.start_pos = start_pos;
     d.push_rules_position = push_rules_position;
+    d.env = env;
     if (several_events_writers) {
       // Positions from PostgreSQL's shared sequence.
       d.writers = cfg.stream_writers.events;
@@ -319,7 +323,9 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   ctx.key = &key;
   ctx.limiter = &limiter;
   ctx.tokens = &tokens;
-  ctx.uia = &uia;
+  uia = std::make_unique<http::uia_sessions>(pool, *env);
+  ctx.uia = uia.get();
+  ctx.env = env;
   routes = client::all_routes();
 }
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 namespace axon::config { struct homeserver_config; }
-namespace axon::matrix { class signing_key; }
+namespace axon::matrix { class signing_key; class environment; }
 namespace axon::storage { class pool; }
 
 namespace axon::boot {
@@ -35,6 +35,8 @@ struct instance_links {
   /// Several events writers: who says which writers run (default: the
   /// database's pg_stat_activity, actors/notifier/writer_liveness.hpp).
   writer_liveness_actor liveness;
+  /// The clock and randomness (default: the system's).
+  matrix::environment* env = nullptr;
 };
 
 class instance {

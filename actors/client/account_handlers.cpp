@@ -33,10 +33,10 @@ std::string lower(std::string s) {
 /// Issues a device and access token for the user; the login response.
 json issue_session(request& req, const std::string& user_id, std::optional<std::string> device_id,
                    const std::optional<std::string>& display_name) {
-  auto dev = device_id ? *device_id : matrix::generate_device_id();
+  auto dev = device_id ? *device_id : matrix::generate_device_id(*req.ctx->env);
   auto localpart = user_id.substr(1, user_id.find(':') - 1);
-  auto token = matrix::generate_access_token(localpart);
-  auto now = now_ms();
+  auto token = matrix::generate_access_token(localpart, *req.ctx->env);
+  auto now = now_ms(req);
   req.ctx->accounts->upsert_device(user_id, dev, display_name, now);
   req.ctx->accounts->add_access_token(matrix::token_hash(token), user_id, dev, now);
   return {{"user_id", user_id},
@@ -66,7 +66,7 @@ json uia_challenge(const std::string& session) {
 void create_account(request& req, const std::string& user_id, const std::string& password,
                     bool admin) {
   auto hash = password.empty() ? std::string() : matrix::hash_password(password);
-  if (!req.ctx->accounts->create_user(user_id, hash, admin, now_ms()))
+  if (!req.ctx->accounts->create_user(user_id, hash, admin, now_ms(req)))
     fail(errc::user_in_use, "User ID already taken.");
   req.ctx->accounts->set_displayname(user_id, user_id.substr(1, user_id.find(':') - 1));
 }
@@ -129,7 +129,7 @@ response register_account(request& req) {
 
   if (!username) {
     // Generated names, as Synapse does when none is given.
-    do user_id = "@" + lower(matrix::random_string(12)) + ":" + server_name(req);
+    do user_id = "@" + lower(matrix::random_string(12, *req.ctx->env)) + ":" + server_name(req);
     while (req.ctx->accounts->user_exists(user_id));
   }
   create_account(req, user_id, password, false);
@@ -149,8 +149,8 @@ response register_available(request& req) {
 response admin_register_nonce(request& req) {
   if (req.ctx->cfg->registration_shared_secret.empty())
     fail(errc::bad_json, "Shared secret registration is not enabled");
-  auto nonce = matrix::random_string(32);
-  req.ctx->accounts->add_nonce(nonce, now_ms());
+  auto nonce = matrix::random_string(32, *req.ctx->env);
+  req.ctx->accounts->add_nonce(nonce, now_ms(req));
   return {200, {{"nonce", nonce}}};
 }
 
@@ -179,7 +179,7 @@ response admin_register(request& req) {
     message += *user_type;
   }
   auto want = matrix::hmac_sha1_hex(secret, message);
-  if (!req.ctx->accounts->consume_nonce(nonce, now_ms(), 60 * 1000))
+  if (!req.ctx->accounts->consume_nonce(nonce, now_ms(req), 60 * 1000))
     fail(errc::bad_request, "unrecognised nonce");
   if (!matrix::constant_time_equal(want, lower(mac))) fail(errc::forbidden, "HMAC incorrect");
   auto user_id = check_username(req, lower(username));

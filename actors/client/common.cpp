@@ -14,10 +14,7 @@ namespace axon::client {
 
 using http::fail;
 
-int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
+int64_t now_ms(const request& req) { return req.ctx->env->now_ms(); }
 
 const std::string& server_name(const request& req) { return req.ctx->cfg->server_name; }
 

@@ -19,7 +19,8 @@ using nlohmann::json;
 using http::request;
 using http::response;
 
-int64_t now_ms();
+/// The instance clock (server_context::env), milliseconds since the epoch.
+int64_t now_ms(const request& req);
 const std::string& server_name(const request& req);
 
 /// Typed field access on a JSON object: M_MISSING_PARAM when absent (for the

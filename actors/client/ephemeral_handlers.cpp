@@ -46,7 +46,7 @@ std::string thread_of(const json& body) {
 void put_receipt(request& req, const std::string& room_id, const std::string& type,
                  const std::string& event_id, const std::string& thread_id) {
   req.ctx->transport->put_receipt(
-    {room_id, type, req.auth().user_id, event_id, thread_id, json{{"ts", now_ms()}}.dump()});
+    {room_id, type, req.auth().user_id, event_id, thread_id, json{{"ts", now_ms(req)}}.dump()});
 }
 
 void put_fully_read(request& req, const std::string& room_id, const std::string& event_id) {

@@ -40,7 +40,7 @@ response get_notifications(request& req) {
   bool only_highlight = false;
   if (auto only = req.query_param("only")) only_highlight = *only == "highlight";
   auto ignored = ignored_users(req, me);
-  auto now = now_ms();
+  auto now = now_ms(req);
   std::map<std::pair<std::string, std::string>, int64_t> read; // (room, thread) -> position
   json list = json::array();
   auto rows = req.ctx->push_actions->notifications(me, before, static_cast<size_t>(limit),

@@ -67,7 +67,7 @@ response get_status(request& req) {
   storage::presence_row never; // no row yet: offline, never active
   never.user_id = target;
   auto row = req.ctx->presence->get(target).value_or(never);
-  return {200, presence_content(row, now_ms())};
+  return {200, presence_content(row, now_ms(req))};
 }
 
 response put_status(request& req) {
@@ -138,7 +138,7 @@ bool add_presence(const sync_context& c, json& out) {
           rows.push_back(std::move(r));
     }
   }
-  auto now = now_ms();
+  auto now = now_ms(req);
   json events = json::array();
   for (auto& r : rows) {
     json ev = {{"type", "m.presence"}, {"sender", r.user_id}, {"content", presence_content(r, now)}};

@@ -61,7 +61,7 @@ response set_pusher(request& req) {
     fail(errc::invalid_param, "data.format must be event_id_only");
   p["data"] = *data;
   auto append = optional_bool(body, "append").value_or(false);
-  req.ctx->pushers->set(req.auth().user_id, p, req.auth().device_id, append, now_ms());
+  req.ctx->pushers->set(req.auth().user_id, p, req.auth().device_id, append, now_ms(req));
   return {200, json::object()};
 }
 

@@ -135,7 +135,7 @@ response create_room(request& req) {
     if (req.ctx->rooms->resolve_alias(*alias)) fail(errc::room_in_use, "Room alias already taken");
   }
 
-  auto room_id = matrix::make_room_id(server_name(req));
+  auto room_id = matrix::make_room_id(server_name(req), *req.ctx->env);
   msg::send_events batch;
   batch.room_id = room_id;
   batch.new_room = true;
@@ -299,7 +299,7 @@ response members(request& req) {
   auto want = req.query_param("membership");
   auto not_want = req.query_param("not_membership");
   json chunk = json::array();
-  auto now = now_ms();
+  auto now = now_ms(req);
   for (auto& ev : state) {
     if (ev.value("type", "") != "m.room.member") continue;
     auto m = ev["content"].value("membership", "");
@@ -330,7 +330,7 @@ response get_state(request& req) {
   auto& room_id = req.params[0];
   require_room(req, room_id);
   json out = json::array();
-  auto now = now_ms();
+  auto now = now_ms(req);
   for (auto& ev : state_visible(req, room_id)) out.push_back(client_event(ev, &req.auth(), now));
   return {200, out};
 }
@@ -343,7 +343,7 @@ response get_state_event(request& req) {
   for (auto& ev : state_visible(req, room_id))
     if (ev.value("type", "") == type && ev.value("state_key", "") == key) {
       if (req.query_param("format").value_or("content") == "event")
-        return {200, client_event(ev, &req.auth(), now_ms())};
+        return {200, client_event(ev, &req.auth(), now_ms(req))};
       return {200, ev.value("content", json::object())};
     }
   fail(errc::not_found, "Event not found.");
@@ -403,7 +403,7 @@ response get_event(request& req) {
                        ((m->membership == "leave" || m->membership == "ban") &&
                         ev->stream_ordering <= m->stream_ordering));
   if (!visible) fail(errc::not_found, "Event not found.");
-  return {200, client_event(ev->json, &req.auth(), now_ms())};
+  return {200, client_event(ev->json, &req.auth(), now_ms(req))};
 }
 
 // ---- aliases -------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ sync_params parse_params(request& req) {
 class sync_builder {
 public:
   sync_builder(request& req, const sync_params& p, std::vector<int64_t> positions)
-    : req_(req), p_(p), positions_(std::move(positions)), pos_(positions_[0]), now_(now_ms()) {
+    : req_(req), p_(p), positions_(std::move(positions)), pos_(positions_[0]), now_(now_ms(req)) {
     if (p.since) since_ = (*p.since)[0];
     auto lim = p.filter.room.timeline.limit;
     limit_ = lim < 0 ? default_timeline_limit : std::min<int64_t>(lim, max_timeline_limit);

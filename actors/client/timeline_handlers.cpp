@@ -51,7 +51,7 @@ json member_state_for(request& req, const std::string& room_id, const json& even
   std::set<std::string> senders;
   for (auto& e : events) senders.insert(e.value("sender", ""));
   json out = json::array();
-  auto now = now_ms();
+  auto now = now_ms(req);
   for (auto& ev : req.ctx->events->state_at(room_id, pos))
     if (ev.value("type", "") == "m.room.member" && senders.count(ev.value("state_key", "")))
       out.push_back(client_event(ev, &req.auth(), now));
@@ -80,7 +80,7 @@ response messages(request& req) {
   const int64_t first = back ? hi : lo;
   json chunk = json::array();
   bool more = false;
-  auto now = now_ms();
+  auto now = now_ms(req);
   auto fetch = static_cast<size_t>(filter ? limit * 2 + 8 : limit);
   while (lo < hi) {
     if (static_cast<int64_t>(chunk.size()) >= limit) {
@@ -123,7 +123,7 @@ response context(request& req) {
   auto limit = std::min(int_param(req, "limit").value_or(default_limit), max_limit);
   auto filter = parse_filter_param(req);
   auto half_before = limit / 2, half_after = limit - half_before;
-  auto now = now_ms();
+  auto now = now_ms(req);
   json before = json::array(), after = json::array();
   int64_t start = ev->stream_ordering - 1, end = ev->stream_ordering;
   for (auto& r : req.ctx->events->room_events(room_id, 0, ev->stream_ordering - 1,

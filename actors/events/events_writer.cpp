@@ -86,11 +86,6 @@ constexpr size_t max_event_bytes = 65536;
 /// How long a transaction id keeps identifying its event (Synapse: 1 day).
 constexpr int64_t txn_retention_ms = 24 * 3600 * 1000;
 
-int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 /// The position of the next event built.
 int64_t next_position(events_writer_state& st) {
   if (!st.shared) return ++st.pos;
@@ -135,7 +130,7 @@ room_cache* load_room(events_writer_state& st, const std::string& room_id) {
   rc.extremities = std::move(snap->extremities);
   rc.depth = snap->max_depth;
   rc.txns = std::make_shared<txn_map>();
-  auto now = now_ms();
+  auto now = st.deps.env->now_ms();
   for (auto& [k, id] : st.store->recent_txns(room_id, now - txn_retention_ms))
     rc.txns->ids[k] = {id, now};
   return &st.rooms.emplace(room_id, std::move(rc)).first->second;
@@ -160,7 +155,7 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
              {"room_id", room_id},
              {"sender", d.sender},
              {"content", content},
-             {"origin_server_ts", now_ms()},
+             {"origin_server_ts", st.deps.env->now_ms()},
              {"depth", rc.depth + 1},
              {"prev_events", rc.extremities}};
   if (d.is_state) ev["state_key"] = d.state_key;
@@ -252,8 +247,8 @@ std::string txn_key(const msg::event_draft& d) {
 
 /// Records the request's transaction ids; forgets those past retention once
 /// the map has doubled, so memory stays proportional to a day's sends.
-void remember_txns(txn_map& m, const msg::send_events& req, const std::vector<std::string>& ids) {
-  auto now = now_ms();
+void remember_txns(txn_map& m, const msg::send_events& req, const std::vector<std::string>& ids,
+                   int64_t now) {
   for (size_t i = 0; i < req.drafts.size(); ++i)
     if (!req.drafts[i].txn_id.empty()) m.ids[txn_key(req.drafts[i])] = {ids[i], now};
   if (m.ids.size() < m.prune_at) return;
@@ -305,7 +300,7 @@ built_request build_request(events_writer_state& st, const msg::send_events& req
       give_back(st, out);
       return fail(err->first, err->second);
     }
-    remember_txns(*rc->txns, req, out.reply.event_ids);
+    remember_txns(*rc->txns, req, out.reply.event_ids, st.deps.env->now_ms());
     out.touched_cache = true;
     return out;
   }
@@ -317,7 +312,7 @@ built_request build_request(events_writer_state& st, const msg::send_events& req
       out.rows.clear();
       return fail(err->first, err->second);
     }
-  remember_txns(*work.txns, req, out.reply.event_ids);
+  remember_txns(*work.txns, req, out.reply.event_ids, st.deps.env->now_ms());
   st.rooms[req.room_id] = std::move(work);
   out.touched_cache = true;
   return out;

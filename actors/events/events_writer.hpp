@@ -3,6 +3,7 @@
 // persists their events in batches, and publishes the events stream.
 #pragma once
 
+#include "matrix/environment.hpp"
 #include "matrix/crypto.hpp"
 #include "messages/caf_types.hpp"
 #include "messages/streams.hpp"
@@ -32,6 +33,8 @@ struct events_writer_deps {
   /// change drops the writer's cached rulesets); empty: rulesets are read
   /// for every event.
   std::function<int64_t()> push_rules_position;
+  /// The clock (origin_server_ts, transaction id expiry).
+  matrix::environment* env = &matrix::system_environment();
 };
 
 /// Spawns the writer on its own thread (it blocks on the database). With

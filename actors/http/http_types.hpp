@@ -2,6 +2,8 @@
 // the route table entry and the services it may use. No CAF, no Poco here.
 #pragma once
 
+#include "matrix/environment.hpp"
+
 #include "messages/errors.hpp"
 
 #include <nlohmann/json.hpp>
@@ -66,6 +68,8 @@ struct server_context {
   rate_limiter* limiter = nullptr;
   token_cache* tokens = nullptr;
   uia_sessions* uia = nullptr;
+  /// The clock and randomness requests use (a simulation injects its own).
+  matrix::environment* env = &matrix::system_environment();
 };
 
 struct auth_user {

@@ -68,9 +68,8 @@ void token_cache::clear() {
 }
 
 std::string uia_sessions::create(const nlohmann::json&) {
-  auto s = matrix::random_string(24);
-  using namespace std::chrono;
-  auto now = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  auto s = matrix::random_string(24, env_);
+  auto now = env_.now_ms();
   store_.create(s, now, now - session_lifetime_ms);
   return s;
 }

@@ -3,6 +3,7 @@
 // auth sessions.
 #pragma once
 
+#include "matrix/environment.hpp"
 #include "storage/stores/ui_auth_store.hpp"
 
 #include <chrono>
@@ -57,7 +58,9 @@ private:
 /// begun through one instance can be finished through another.
 class uia_sessions {
 public:
-  explicit uia_sessions(storage::pool& pool) : store_(pool) {}
+  explicit uia_sessions(storage::pool& pool,
+                        matrix::environment& env = matrix::system_environment())
+    : store_(pool), env_(env) {}
   std::string create(const nlohmann::json& params = nlohmann::json::object());
   bool exists(const std::string& session);
   void complete(const std::string& session, const std::string& stage);
@@ -68,6 +71,7 @@ private:
   /// Synapse's default `ui_auth.session_timeout`-independent expiry: 2 days.
   static constexpr int64_t session_lifetime_ms = 2LL * 24 * 3600 * 1000;
   storage::ui_auth_store store_;
+  matrix::environment& env_;
 };
 
 } // namespace axon::http

@@ -2,6 +2,7 @@
 // (`stream_writers.account_data`): global and room account data and tags.
 #pragma once
 
+#include "matrix/environment.hpp"
 #include "messages/caf_types.hpp"
 #include "storage/database.hpp"
 
@@ -11,6 +12,7 @@ struct stream_writer_deps {
   storage::pool* pool = nullptr;
   std::string instance_name; ///< this writer's instance (rows name it)
   caf::actor publisher;      ///< receives msg::stream_advanced (transport's stream bus)
+  matrix::environment* env = &matrix::system_environment(); ///< the clock
 };
 
 /// Spawns the writer on its own thread (it blocks on the database). Returns

@@ -42,11 +42,6 @@ using writer_pointer = device_lists_writer_actor::stateful_pointer<device_lists_
 
 // ---- helpers -------------------------------------------------------------------
 
-int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 /// {"alg:id": key} (validated by the handler) as stored keys.
 std::vector<storage::e2e_key> split_keys(const std::string& text) {
   std::vector<storage::e2e_key> out;
@@ -97,7 +92,7 @@ device_lists_writer_actor::behavior_type device_lists_writer(writer_pointer self
         // nothing of the request is stored.
         if (auto bad = store.conflicting_one_time_key(req.user_id, req.device_id, otks))
           return make_error(errc::invalid_param, "One time key " + *bad + " already exists");
-        auto now = now_ms();
+        auto now = self->state.deps.env->now_ms();
         store.add_one_time_keys(req.user_id, req.device_id, otks, now);
         store.set_fallback_keys(req.user_id, req.device_id, split_keys(req.fallback_keys));
         if (!req.device_keys.empty() &&

@@ -29,11 +29,6 @@ using writer_pointer = to_device_writer_actor::stateful_pointer<to_device_writer
 
 // ---- helpers -------------------------------------------------------------------
 
-int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 caf::error db_failure(const std::exception& e) {
   return make_error(errc::unknown, std::string("could not store to-device messages: ") + e.what());
 }
@@ -52,7 +47,7 @@ int64_t send(writer_pointer self, const msg::send_to_device& req) {
   // Nothing to deliver: remember the transaction at the current position.
   auto pos = messages.empty() ? st.pos : st.pos + 1;
   st.store->add_messages(req.sender, req.sender_device, req.txn_id, messages, pos,
-                         st.deps.instance_name, now_ms());
+                         st.deps.instance_name, st.deps.env->now_ms());
   if (messages.empty()) return pos;
   st.pos = pos;
   msg::stream_advanced adv{static_cast<uint8_t>(stream_id::to_device), st.deps.instance_name,

@@ -2,6 +2,8 @@
 // synapse/util/stringutils.py base62_encode).
 #include "matrix/access_token.hpp"
 
+#include "matrix/environment.hpp"
+
 #include <doctest/doctest.h>
 
 using namespace axon::matrix;
@@ -24,17 +26,17 @@ TEST_CASE("localpart_from_token: tokens as Synapse makes them") {
 }
 
 TEST_CASE("generate_access_token: format and round trip") {
-  std::string token = generate_access_token("alice");
+  std::string token = generate_access_token("alice", system_environment());
   CHECK(token.size() == 4 + 7 + 1 + 20 + 1 + 6);
   CHECK(token.rfind("syt_YWxpY2U_", 0) == 0);
   CHECK(localpart_from_token(token) == std::string("alice"));
-  CHECK(generate_access_token("alice") != token);
-  CHECK(localpart_from_token(generate_access_token("")) == std::string());
-  CHECK(localpart_from_token(generate_access_token("\xc3\xa9t\xc3\xa9")) == std::string("\xc3\xa9t\xc3\xa9"));
+  CHECK(generate_access_token("alice", system_environment()) != token);
+  CHECK(localpart_from_token(generate_access_token("", system_environment())) == std::string());
+  CHECK(localpart_from_token(generate_access_token("\xc3\xa9t\xc3\xa9", system_environment())) == std::string("\xc3\xa9t\xc3\xa9"));
 }
 
 TEST_CASE("localpart_from_token: rejects") {
-  std::string token = generate_access_token("bob");
+  std::string token = generate_access_token("bob", system_environment());
   CHECK_FALSE(localpart_from_token(""));
   CHECK_FALSE(localpart_from_token("syt_"));
   CHECK_FALSE(localpart_from_token("syr" + token.substr(3)));
@@ -48,8 +50,8 @@ TEST_CASE("localpart_from_token: rejects") {
 }
 
 TEST_CASE("generate_device_id: 10 upper-case letters") {
-  std::string id = generate_device_id();
+  std::string id = generate_device_id(system_environment());
   CHECK(id.size() == 10);
   for (char c : id) CHECK((c >= 'A' && c <= 'Z'));
-  CHECK(generate_device_id() != id);
+  CHECK(generate_device_id(system_environment()) != id);
 }

@@ -1,6 +1,8 @@
 // Identifier grammar (appendices, "Identifier Grammar").
 #include "matrix/identifiers.hpp"
 
+#include "matrix/environment.hpp"
+
 #include <doctest/doctest.h>
 
 using namespace axon::matrix;
@@ -82,12 +84,12 @@ TEST_CASE("room ids, aliases and event ids") {
 }
 
 TEST_CASE("make_room_id and server_of") {
-  std::string id = make_room_id("example.org:8448");
+  std::string id = make_room_id("example.org:8448", system_environment());
   CHECK(id.size() == 1 + 18 + 1 + 16);
   CHECK(id[0] == '!');
   CHECK(valid_room_id(id));
   CHECK(server_of(id) == "example.org:8448");
-  CHECK(make_room_id("x.org") != make_room_id("x.org"));
+  CHECK(make_room_id("x.org", system_environment()) != make_room_id("x.org", system_environment()));
   CHECK(server_of("@u:[::1]:80") == "[::1]:80");
   CHECK(server_of("#a:b") == "b");
   CHECK(server_of("$opaque") == "");
