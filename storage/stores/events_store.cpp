@@ -85,6 +85,18 @@ int64_t events_store::max_stream_ordering() {
 }
 
 int64_t events_store::prepare_position_sequence() {
+  if (pool_.kind() == engine_kind::sqlite) {
+    // One process (the placement simulation): a one-row table, moved past
+    // every stored event; SQLite's single writer serialises it.
+    return in_transaction(pool_, [](connection& c) {
+      c.exec("CREATE TABLE IF NOT EXISTS events_stream_seq (last_value BIGINT NOT NULL)");
+      c.exec("INSERT INTO events_stream_seq (last_value) SELECT 0 WHERE NOT EXISTS "
+             "(SELECT 1 FROM events_stream_seq)");
+      c.exec("UPDATE events_stream_seq SET last_value = (SELECT COALESCE(MAX(stream_ordering), 0) "
+             "FROM events) WHERE last_value < (SELECT COALESCE(MAX(stream_ordering), 0) FROM events)");
+      return c.exec("SELECT last_value FROM events_stream_seq").rows[0].i64(0);
+    });
+  }
   return in_transaction(pool_, [](connection& c) {
     // One writer at a time past this point (released at commit).
     c.exec("SELECT pg_advisory_xact_lock(7236581)");
@@ -100,6 +112,16 @@ int64_t events_store::prepare_position_sequence() {
 }
 
 std::vector<int64_t> events_store::allocate_positions(size_t n) {
+  if (pool_.kind() == engine_kind::sqlite) {
+    auto last = pool_.acquire()
+                  ->exec("UPDATE events_stream_seq SET last_value = last_value + $1 RETURNING last_value",
+                         {static_cast<int64_t>(n)})
+                  .rows.at(0)
+                  .i64(0);
+    std::vector<int64_t> out;
+    for (auto p = last - static_cast<int64_t>(n) + 1; p <= last; ++p) out.push_back(p);
+    return out;
+  }
   auto c = pool_.acquire();
   auto r = c->exec("SELECT nextval('events_stream_seq') FROM generate_series(1, $1)",
                    {static_cast<int64_t>(n)});

@@ -89,7 +89,8 @@ public:
                                                                int64_t since_ts);
   /// Loads a room for its writer; nullopt when the room does not exist.
   std::optional<room_snapshot> load_room(const std::string& room_id);
-  // ---- several events writers (PostgreSQL only) ----
+  // ---- several events writers (PostgreSQL; SQLite for one process's
+  // simulation of several instances) ----
   /// Readies the shared sequence positions come from: created when missing
   /// and moved past every stored event, under an advisory lock so that
   /// writers starting together never move it back. Returns the highest

@@ -424,6 +424,19 @@ TEST_CASE_TEMPLATE("events_store: persist and the timeline readers", DB, sqlite_
   CHECK_FALSE(es.find_txn(alice, "DEV", room_a, "t2"));
 }
 
+TEST_CASE_TEMPLATE("events_store: the shared position sequence of several writers", DB, sqlite_db,
+                   pg_db) {
+  AXON_STORES_OR_SKIP(DB);
+  events_store es(p);
+  persist_all(es);
+  // Prepared past every stored event, never backwards, then handed out in order.
+  CHECK(es.prepare_position_sequence() == 14);
+  auto first = es.allocate_positions(3);
+  CHECK(first == std::vector<int64_t>{15, 16, 17});
+  CHECK(es.prepare_position_sequence() == 17);
+  CHECK(es.allocate_positions(1) == std::vector<int64_t>{18});
+}
+
 TEST_CASE_TEMPLATE("events_store: state at positions and state changes", DB, sqlite_db, pg_db) {
   AXON_STORES_OR_SKIP(DB);
   events_store es(p);
