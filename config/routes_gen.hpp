@@ -57,6 +57,10 @@ struct location_rule {
   std::string pool;    ///< the pool to send to; "" means refuse (404 M_UNRECOGNIZED)
   std::string comment; ///< what it is, e.g. "PUT /rooms/{roomId}/typing/{userId}"
   bool sync = false;   ///< /sync: `pool` without `since`, `initial_sync_pool` otherwise
+  /// An "events" endpoint with sharded writers: the pool is route_plan::room_shards[i] for
+  /// the room's writer i; `pool` is the fallback (hashed by room over the writers) where the
+  /// proxy cannot compute the shard (nginx without njs, a path without a room).
+  bool room_shard = false;
 };
 
 /// The whole routing decision; the renderers only print it.
@@ -68,11 +72,21 @@ struct route_plan {
   int listen_port = 8008;
   int64_t max_body_size = 0;
   std::string server_name;
+  /// Several events writers (stream_writers.events) with client listeners: one pool per
+  /// writer, in the order of that list, so that room_shards[stream_writer_for index] is the
+  /// room's writer (a writer without a client listener: a pool of every client instance).
+  /// Empty: no sharding to do (no writers, one writer, or none reachable).
+  std::vector<std::string> room_shards;
+  std::vector<std::string> room_shard_writers; ///< stream_writers.events, for comments
+  /// nginx: where the njs module of render_njs is installed (js_import); empty: no njs, rooms
+  /// are hashed by nginx over the writers (the fallback).
+  std::string njs_path;
   const pool* find(const std::string& name) const;
 };
 
 struct routes_result {
   std::string text;                ///< set when `errors` is empty
+  std::string njs;                 ///< nginx with njs_path: the module to install there
   std::vector<std::string> errors; ///< what stopped the generation
 };
 
@@ -94,10 +108,19 @@ route_plan plan_routes(const homeserver_config& shared, const std::vector<homese
 std::string render_nginx(const route_plan& plan);
 /// haproxy `frontend` and `backend` sections (haproxy 2.6 or newer).
 std::string render_haproxy(const route_plan& plan);
+/// The njs module (njs 0.7, ngx_http_js_module) that render_nginx imports from
+/// plan.njs_path: `room_shard(r)`, the index of the request's room's events writer (as a
+/// string; "" for a path without a room), and `writer_index(room_id, n)`.
+std::string render_njs(const route_plan& plan);
 
-/// plan_routes + the renderer for `kind` ("nginx" or "haproxy").
+/// The file name render_njs's module is given next to the nginx snippet.
+inline const char* const njs_file_name = "axon_routes.js";
+
+/// plan_routes + the renderer for `kind` ("nginx" or "haproxy"). nginx with a non-empty
+/// `njs_path`: the snippet imports the njs module from there, and `njs` holds its text.
 routes_result generate_routes(const std::string& kind, const homeserver_config& shared,
                               const std::vector<homeserver_config>& workers,
-                              const std::vector<endpoint>& table, int listen_port);
+                              const std::vector<endpoint>& table, int listen_port,
+                              const std::string& njs_path = "");
 
 } // namespace axon::config

@@ -89,7 +89,7 @@ replication_client::~replication_client() = default;
 replication_reply replication_client::call(const std::string& instance, const std::string& wire_name,
                                            const json& request,
                                            const std::vector<int64_t>& positions) {
-  std::string body = json{{"txn", new_txn()}, {"positions", positions}, {"request", request}}.dump();
+  std::string body = replication_body(new_txn(), request, positions);
   for (int attempt = 0;; ++attempt) {
     auto session = impl_->take(instance);
     int status = 0;
@@ -118,29 +118,37 @@ replication_reply replication_client::call(const std::string& instance, const st
                          "instance " + instance + " is not reachable: " + e.displayText());
     }
     impl_->give_back(instance, std::move(session));
-    auto j = json::parse(text, nullptr, false);
-    if (status == 200 && j.is_object() && j.contains("reply")) {
-      replication_reply out;
-      out.reply = std::move(j["reply"]);
-      if (auto p = j.find("positions"); p != j.end() && p->is_array())
-        out.positions = p->get<std::vector<int64_t>>();
-      return out;
-    }
-    // The receiver's error, as it raised it.
-    auto code = errc::unknown;
-    std::string message = "replication to " + instance + " failed with status " + std::to_string(status);
-    if (j.is_object()) {
-      if (auto c = j.find("axon_errc"); c != j.end() && c->is_number_integer())
-        code = static_cast<errc>(c->get<int>());
-      else if (status == 401 || status == 403)
-        code = errc::unavailable; // a secret mismatch is a configuration error
-      if (auto e = j.find("error"); e != j.end() && e->is_string()) message = e->get<std::string>();
-    }
-    matrix_error err(code, message);
-    if (j.is_object())
-      if (auto x = j.find("extra"); x != j.end() && x->is_object()) err.extra_json = x->dump();
-    throw err;
+    return replication_answer(instance, status, json::parse(text, nullptr, false));
   }
+}
+
+std::string replication_body(const std::string& txn, const json& request,
+                             const std::vector<int64_t>& positions) {
+  return json{{"txn", txn}, {"positions", positions}, {"request", request}}.dump();
+}
+
+replication_reply replication_answer(const std::string& instance, int status, json j) {
+  if (status == 200 && j.is_object() && j.contains("reply")) {
+    replication_reply out;
+    out.reply = std::move(j["reply"]);
+    if (auto p = j.find("positions"); p != j.end() && p->is_array())
+      out.positions = p->get<std::vector<int64_t>>();
+    return out;
+  }
+  // The receiver's error, as it raised it.
+  auto code = errc::unknown;
+  std::string message = "replication to " + instance + " failed with status " + std::to_string(status);
+  if (j.is_object()) {
+    if (auto c = j.find("axon_errc"); c != j.end() && c->is_number_integer())
+      code = static_cast<errc>(c->get<int>());
+    else if (status == 401 || status == 403)
+      code = errc::unavailable; // a secret mismatch is a configuration error
+    if (auto e = j.find("error"); e != j.end() && e->is_string()) message = e->get<std::string>();
+  }
+  matrix_error err(code, message);
+  if (j.is_object())
+    if (auto x = j.find("extra"); x != j.end() && x->is_object()) err.extra_json = x->dump();
+  throw err;
 }
 
 } // namespace axon::transport

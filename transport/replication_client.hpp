@@ -35,6 +35,14 @@ public:
                                  const std::vector<int64_t>& positions) = 0;
 };
 
+/// The body of a replication request (transaction id, the caller's
+/// positions, the request).
+std::string replication_body(const std::string& txn, const nlohmann::json& request,
+                             const std::vector<int64_t>& positions);
+/// The answer of `instance` (HTTP status and JSON body) as a reply, or the
+/// receiver's error raised as matrix_error.
+replication_reply replication_answer(const std::string& instance, int status, nlohmann::json body);
+
 class replication_client final : public remote_calls {
 public:
   replication_client(std::map<std::string, config::instance_location> instance_map,

@@ -6,6 +6,7 @@
 #include "actors/http/services.hpp"
 #include "actors/notifier/notifier.hpp"
 #include "actors/notifier/writer_liveness.hpp"
+#include "actors/replication/replication_handler.hpp"
 #include "actors/streams/account_data_writer.hpp"
 #include "actors/streams/device_lists_writer.hpp"
 #include "actors/streams/presence_writer.hpp"
@@ -80,6 +81,7 @@ struct instance::impl {
   http::token_cache tokens;
   http::rate_limiter limiter;
   std::unique_ptr<http::uia_sessions> uia;
+  std::shared_ptr<replication::txn_memory> replication_txns = replication::make_txn_memory();
   http::server_context ctx;
   std::vector<http::route> routes;
   std::function<void(caf::blocking_actor*)> before_receive;
@@ -326,6 +328,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   uia = std::make_unique<http::uia_sessions>(pool, *env);
   ctx.uia = uia.get();
   ctx.env = env;
+  ctx.replication_txns = replication_txns.get();
   routes = client::all_routes();
 }
 

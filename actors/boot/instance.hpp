@@ -17,7 +17,7 @@
 #include <vector>
 
 namespace axon::config { struct homeserver_config; }
-namespace axon::matrix { class signing_key; class environment; }
+namespace axon::matrix { struct signing_key; class environment; }
 namespace axon::storage { class pool; }
 
 namespace axon::boot {

@@ -1,5 +1,6 @@
 // actors/boot/routes_command.cpp -- `axon routes nginx|haproxy -c homeserver.yaml
-// [-c more.yaml ...] [--worker WORKER.yaml ...] [--workers-dir DIR] [--listen PORT]`.
+// [-c more.yaml ...] [--worker WORKER.yaml ...] [--workers-dir DIR] [--listen PORT]
+// [--js-dir DIR]`.
 //
 // The shared files are loaded as the main process loads them; each worker as
 // that worker loads itself (the shared files, then its own), so its
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <set>
@@ -23,7 +25,18 @@ namespace {
 
 void usage(std::ostream& os) {
   os << "usage: axon routes nginx|haproxy -c homeserver.yaml [-c more.yaml ...]\n"
-        "            [--worker WORKER.yaml ...] [--workers-dir DIR] [--listen PORT]\n";
+        "            [--worker WORKER.yaml ...] [--workers-dir DIR] [--listen PORT]\n"
+        "            [--js-dir DIR]\n"
+        "\n"
+        "Prints the reverse-proxy configuration of the layout on stdout: for nginx a snippet\n"
+        "for the http {} context, for haproxy (2.6+) a frontend and its backends.\n"
+        "Event writes (send, state, redactions, membership) go to the room's events writer\n"
+        "(stream_writers.events), computed as the server shards rooms. haproxy does it with\n"
+        "converters. nginx needs njs for it: --js-dir DIR writes the njs module\n"
+        "DIR/axon_routes.js, which the snippet imports (js_import); load\n"
+        "ngx_http_js_module in nginx's main context (Debian: libnginx-mod-http-js,\n"
+        "load_module /usr/lib/nginx/modules/ngx_http_js_module.so). Without --js-dir nginx\n"
+        "hashes rooms over the writers with its own hash (a fallback: correct, slower).\n";
 }
 
 /// Loads `files`, printing errors and (new) warnings; nullopt on errors.
@@ -57,6 +70,7 @@ int routes_command(const std::vector<std::string>& args) {
   }
   std::vector<std::string> shared_files, worker_files;
   int listen = 8008;
+  std::string js_dir;
   for (size_t i = 1; i < args.size(); ++i) {
     const auto& a = args[i];
     auto eq = a.find('=');
@@ -67,7 +81,7 @@ int routes_command(const std::vector<std::string>& args) {
       return args[++i];
     };
     if (flag != "-c" && flag != "--config-path" && flag != "--config-file" && flag != "--worker" &&
-        flag != "--workers-dir" && flag != "--listen") {
+        flag != "--workers-dir" && flag != "--listen" && flag != "--js-dir") {
       std::cerr << "axon: routes: unknown argument " << a << "\n";
       usage(std::cerr);
       return 2;
@@ -97,6 +111,8 @@ int routes_command(const std::vector<std::string>& args) {
       }
       std::sort(found.begin(), found.end());
       worker_files.insert(worker_files.end(), found.begin(), found.end());
+    } else if (flag == "--js-dir") {
+      js_dir = *v;
     } else if (flag == "--listen") {
       try {
         size_t used = 0;
@@ -146,9 +162,31 @@ int routes_command(const std::vector<std::string>& args) {
   }
   if (!ok) return 1;
 
-  auto res = config::generate_routes(kind, *shared, workers, endpoint_table(), listen);
+  std::string njs_path;
+  if (!js_dir.empty()) {
+    if (kind != "nginx") {
+      std::cerr << "axon: routes: --js-dir is for nginx (haproxy computes the shard itself)\n";
+      return 2;
+    }
+    std::error_code ec;
+    if (!std::filesystem::is_directory(js_dir, ec)) {
+      std::cerr << "axon: " << js_dir << ": --js-dir is not a directory\n";
+      return 1;
+    }
+    njs_path = (std::filesystem::absolute(js_dir, ec) / config::njs_file_name).lexically_normal().string();
+  }
+  auto res = config::generate_routes(kind, *shared, workers, endpoint_table(), listen, njs_path);
   for (auto& e : res.errors) std::cerr << "axon: routes: " << e << "\n";
   if (!res.errors.empty()) return 1;
+  if (!njs_path.empty()) {
+    std::ofstream js(njs_path, std::ios::binary | std::ios::trunc);
+    js << res.njs;
+    js.close();
+    if (!js) {
+      std::cerr << "axon: " << njs_path << ": cannot write the njs module\n";
+      return 1;
+    }
+  }
   std::cout << res.text;
   return 0;
 }

@@ -35,6 +35,8 @@ class room_keys_store;
 namespace axon::transport { class transport; }
 namespace axon::matrix { struct signing_key; }
 
+namespace axon::replication { class txn_memory; }
+
 namespace axon::http {
 
 class rate_limiter;
@@ -68,6 +70,8 @@ struct server_context {
   rate_limiter* limiter = nullptr;
   token_cache* tokens = nullptr;
   uia_sessions* uia = nullptr;
+  /// Replication transaction ids answered (null: one memory per process).
+  replication::txn_memory* replication_txns = nullptr;
   /// The clock and randomness requests use (a simulation injects its own).
   matrix::environment* env = &matrix::system_environment();
 };

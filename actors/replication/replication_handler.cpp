@@ -35,6 +35,8 @@ constexpr auto catch_up_wait = std::chrono::milliseconds(250);
 /// Transaction ids remembered (a retry comes within seconds).
 constexpr size_t remembered_txns = 4096;
 
+} // namespace
+
 /// Answers by transaction id; a repeat that arrives while the first is still
 /// being served waits for it.
 class txn_memory {
@@ -80,7 +82,11 @@ private:
   std::deque<std::string> order_;
 };
 
-txn_memory& txns() {
+namespace {
+
+/// This instance's memory (one per process when the context has none).
+txn_memory& txns(const http::server_context& ctx) {
+  if (ctx.replication_txns) return *ctx.replication_txns;
   static txn_memory m;
   return m;
 }
@@ -123,14 +129,17 @@ response handle(request& req) {
       !body["txn"].is_string())
     return error(errc::bad_json, "A replication request needs txn and request");
   bool mine = false;
-  auto o = txns().begin(body["txn"].get<std::string>(), mine);
+  auto& memory = txns(*req.ctx);
+  auto o = memory.begin(body["txn"].get<std::string>(), mine);
   if (!mine) return o->res;
   auto res = serve(req, body);
-  txns().finish(o, res);
+  memory.finish(o, res);
   return res;
 }
 
 } // namespace
+
+std::shared_ptr<txn_memory> make_txn_memory() { return std::make_shared<txn_memory>(); }
 
 void add_replication_routes(std::vector<http::route>& out) {
   out.push_back({"POST", "/_axon/replication", "/{name}", false, "replication", handle});

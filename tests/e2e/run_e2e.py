@@ -134,9 +134,9 @@ class LayoutServer:
     """A whole layout run by `scripts/layout` (PostgreSQL, Redis, every instance, nginx), seen by
     the tests as one server: `url`/`api` are nginx's, `restart()` restarts every instance."""
 
-    def __init__(self, binary, tmp, layout):
-        self.binary, self.layout = binary, layout
-        self.name = f"layout {layout}"
+    def __init__(self, binary, tmp, layout, proxy="nginx"):
+        self.binary, self.layout, self.proxy = binary, layout, proxy
+        self.name = f"layout {layout} ({proxy})"
         self.directory = os.path.join(tmp, "layout")
         self.env = dict(os.environ, AXON_BINARY=binary)
         # What the e2e tests need of every instance: open registration, the shared secret, rate
@@ -167,7 +167,8 @@ class LayoutServer:
 
     def start(self):
         self.started = True
-        r = self._run("up", self.layout, self.directory, "-c", self.extra_path)
+        r = self._run("up", self.layout, self.directory, "--proxy", self.proxy,
+                      "-c", self.extra_path)
         if r.returncode != 0:
             raise harness.ServerError(f"scripts/layout up {self.layout} failed ({r.returncode})")
         self.url = r.stdout.strip().splitlines()[-1]
@@ -244,6 +245,8 @@ def main():
                          "the two (postgres only); small: scripts/layout up small (its own "
                          "PostgreSQL and Redis, six instances, nginx in front), every user "
                          "through nginx (postgres only)")
+    ap.add_argument("--proxy", choices=["nginx", "haproxy"], default="nginx",
+                    help="--layout small: the reverse proxy in front (scripts/layout --proxy)")
     args = ap.parse_args()
     if args.layout in ("workers", "small") and args.engine != "postgres":
         sys.exit(f"run_e2e: --layout {args.layout} needs --engine postgres")
@@ -303,7 +306,7 @@ def main():
                   if args.layout == "workers" else None)
         overrides = {k: v for k, v in (layout or {}).items() if not k.startswith("_")}
         if args.layout == "small":
-            main_server = LayoutServer(binary, tmp, "small")
+            main_server = LayoutServer(binary, tmp, "small", args.proxy)
             servers.append(main_server)
         else:
             main_server = make_server("main", overrides)
@@ -365,7 +368,7 @@ def main():
         failed = [r for r in results if not r[1]]
         print()
         label = args.engine + (", workers" if workers else "") + (
-            ", layout small" if args.layout == "small" else "")
+            f", layout small, {args.proxy}" if args.layout == "small" else "")
         print(f"e2e ({label}): {len(results) - len(failed)} passed, {len(failed)} failed, "
               f"{time.monotonic() - t_start:.1f} s")
         for name, _, _, detail in failed:

@@ -2,6 +2,8 @@
 errors, a three-instance layout whose nginx config passes `nginx -t`, and a real nginx
 started with the generated config in front of the running server."""
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -30,9 +32,10 @@ def _write(path, value):
     return path
 
 
-def _layout(directory):
+def _layout(directory, events=None):
     """main (client, federation) + w1 (client; typing and receipts writer) + w2 (client,
-    media; presence writer), all on 127.0.0.1. Returns (shared files, worker files)."""
+    media; presence writer), all on 127.0.0.1; `events`: the events writers, if any. Returns
+    (shared files, worker files)."""
     shared = {
         "server_name": "routes.example.org",
         "max_upload_size": "20M",
@@ -49,6 +52,8 @@ def _layout(directory):
                          "w2": {"host": "127.0.0.1", "port": 19102}},
         "stream_writers": {"typing": "w1", "receipts": ["w1", "w2"], "presence": "w2"},
     }
+    if events:
+        shared["stream_writers"]["events"] = events
     main = _write(os.path.join(directory, "homeserver.yaml"), shared)
     workers_dir = os.path.join(directory, "workers")
     os.makedirs(workers_dir, exist_ok=True)
@@ -118,6 +123,12 @@ def routes_command_errors(ctx):
         expect(r.returncode != 0 and "--listen" in r.stderr, f"bad --listen: {r}")
         r = _routes(ctx, "nginx", "-c", shared[0], "--workers-dir", os.path.join(d, "nope"))
         expect(r.returncode == 1 and "nope" in r.stderr, f"missing --workers-dir: {r}")
+        r = _routes(ctx, "haproxy", "-c", shared[0], "--js-dir", d)
+        expect(r.returncode == 2 and "--js-dir" in r.stderr and not r.stdout,
+               f"--js-dir is for nginx: {r}")
+        r = _routes(ctx, "nginx", "-c", shared[0], "--js-dir", os.path.join(d, "nope"))
+        expect(r.returncode == 1 and "nope" in r.stderr and not r.stdout,
+               f"missing --js-dir: {r}")
 
 
 @e2e_test
@@ -218,3 +229,132 @@ def routes_nginx_in_front_of_the_server(ctx):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+# --- event writes to the room's events writer -------------------------------------------------
+
+NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+
+def _writer_index(room_id, n):
+    """Synapse's sharding (and config::stream_writer_for): the little-endian sha256 mod n."""
+    return int.from_bytes(hashlib.sha256(room_id.encode("utf-8")).digest(), "little") % n
+
+
+def _rooms(count):
+    return [f"!{i:04d}shard{i * 7919 % 1000}:routes.example.org" for i in range(count)]
+
+
+@e2e_test
+def routes_shard_rooms_like_the_server(ctx):
+    """Three events writers (w1, main, w2 -- not the instances' order): the nginx snippet with
+    its njs module passes `nginx -t` with the module loaded; the module, run by node, gives each
+    room Synapse's writer; the haproxy config passes `haproxy -c` and its converter arithmetic
+    gives the same writers."""
+    with tempfile.TemporaryDirectory() as d:
+        shared, _, workers_dir = _layout(d, events=["w1", "main", "w2"])
+        js_dir = os.path.join(d, "js")
+        os.makedirs(js_dir)
+        gen = _routes(ctx, "nginx", "-c", shared[0], "--workers-dir", workers_dir,
+                      "--js-dir", js_dir, "--listen", str(free_port()))
+        expect_eq(gen.returncode, 0, f"axon routes nginx --js-dir: {gen.stderr}")
+        module = os.path.join(js_dir, "axon_routes.js")
+        expect(os.path.isfile(module), "--js-dir writes axon_routes.js")
+        expect(f"js_import axon_routes from {module};" in gen.stdout, "the snippet imports it")
+        expect("proxy_pass http://$axon_events_upstream;" in gen.stdout, "sends use the shard")
+        if os.path.exists(NJS_MODULE):
+            conf = _nginx_conf(d, gen.stdout, extra=f"load_module {NJS_MODULE};")
+            t = subprocess.run([NGINX, "-t", "-p", d, "-c", conf], capture_output=True,
+                               text=True, timeout=60)
+            expect_eq(t.returncode, 0, f"nginx -t with njs:\n{t.stderr}")
+        rooms = _rooms(200)
+        want = [_writer_index(r, 3) for r in rooms]
+        node = shutil.which("node") or shutil.which("nodejs")
+        if node:
+            # The same module under node (its crypto has njs's createHash): ESM for `export default`.
+            mjs = os.path.join(js_dir, "check.mjs")
+            with open(mjs, "w") as f:
+                f.write("import { createRequire } from 'module';\n"
+                        "const require = createRequire(import.meta.url);\n"
+                        + open(module).read().replace("export default", "const axon =")
+                        + "\nconst rooms = JSON.parse(process.argv[2]);\n"
+                        "console.log(JSON.stringify(rooms.map(r => axon.room_shard(\n"
+                        "    {uri: '/_matrix/client/v3/rooms/' + r + '/send/m.room.message/1'}))));\n")
+            r = subprocess.run([node, mjs, json.dumps(rooms)], capture_output=True, text=True,
+                               timeout=60)
+            expect_eq(r.returncode, 0, f"node on the njs module: {r.stderr}")
+            got = [int(x) for x in json.loads(r.stdout)]
+            expect_eq(got, want, "njs module's writer index == Synapse's")
+
+        hap = _routes(ctx, "haproxy", "-c", shared[0], "--workers-dir", workers_dir)
+        expect_eq(hap.returncode, 0, f"axon routes haproxy: {hap.stderr}")
+        terms = [(int(i), int(w)) for i, w in
+                 re.findall(r"bytes\((\d+),1\),hex,hex2i,mul\((\d+)\)", hap.stdout)]
+        mod = int(re.search(r"var\(txn\.axon_sum\),mod\((\d+)\)", hap.stdout).group(1))
+        expect_eq(mod, 3, "mod the number of writers")
+        for room, w in zip(rooms, want):
+            digest = hashlib.sha256(room.encode()).digest()
+            expect_eq(sum(digest[i] * weight for i, weight in terms) % mod, w,
+                      f"haproxy arithmetic for {room}")
+        if os.access(HAPROXY, os.X_OK):
+            cfg_path = os.path.join(d, "haproxy.cfg")
+            with open(cfg_path, "w") as f:
+                f.write(hap.stdout)
+            c = subprocess.run([HAPROXY, "-c", "-f", cfg_path], capture_output=True, text=True,
+                               timeout=60)
+            expect_eq(c.returncode, 0, f"haproxy -c:\n{c.stdout}{c.stderr}")
+
+
+@e2e_test
+def routes_event_writes_reach_their_writer(ctx):
+    """Under `--layout small`: sends and state into many rooms through the real proxy (nginx
+    with njs, or haproxy) each land on the room's own events writer (the proxy's access log
+    names the upstream). Elsewhere: nothing to check (no events writers behind a proxy)."""
+    server = ctx.server
+    if not getattr(server, "proxy", None):
+        return
+    directory = server.directory
+    with open(os.path.join(directory, "config", "homeserver.yaml")) as f:
+        writers = re.search(r"^\s+events:\s*\[([^\]]*)\]", f.read(), re.M).group(1)
+    writers = [w.strip() for w in writers.split(",")]
+    expect(len(writers) > 1, f"the layout shards events: {writers}")
+    ports = {}
+    with open(os.path.join(directory, "ports.env")) as f:
+        for line in f:
+            k, _, v = line.strip().partition("=")
+            m = re.match(r"PORT_(.+)_CLIENT$", k)
+            if m:
+                ports[f"127.0.0.1:{v}"] = m.group(1).lower()
+    alice = register(server.api)
+    rooms = [alice.create_room() for _ in range(24)]
+    tag = f"shard{int(time.time() * 1000)}"
+    expected = {}
+    for n, room in enumerate(rooms):
+        txn = f"{tag}-{n}"
+        expect_ok(alice.put(f"/rooms/{q(room)}/send/m.room.message/{txn}",
+                            {"msgtype": "m.text", "body": txn}), f"send {txn}")
+        expected[txn] = writers[_writer_index(room, len(writers))]
+        state_key = f"{tag}s{n}"
+        expect_ok(alice.put(f"/rooms/{q(room)}/state/m.room.topic/{state_key}",
+                            {"topic": state_key}), f"state {state_key}")
+        expected[state_key] = expected[txn]
+    log = os.path.join(directory, server.proxy, "access.log")
+    deadline = time.monotonic() + 5
+    while True:
+        seen = {}
+        with open(log, errors="replace") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 3 or tag not in parts[1]:
+                    continue
+                key = parts[1].rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+                upstream = parts[2]
+                # nginx: 127.0.0.1:PORT; haproxy: backend/server (server = instance name).
+                seen[key] = ports.get(upstream, upstream.rpartition("/")[2])
+        if len(seen) >= len(expected) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    wrong = {k: (v, seen.get(k)) for k, v in expected.items() if seen.get(k) != v}
+    expect(not wrong, f"{len(wrong)} of {len(expected)} event writes not handled by the "
+                      f"room's writer (key: (owner, handled by)): {wrong}")

@@ -5,7 +5,13 @@
 
 #include <doctest/doctest.h>
 
+#include "config/layout.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
 #include <regex>
+#include <sstream>
 
 using namespace axon::config;
 
@@ -146,10 +152,12 @@ TEST_CASE("the plan sends each endpoint to the role that owns it") {
   // account_data is written by main (the default), which has a client listener.
   CHECK(at("/_matrix/client/v3/user/@a:x/account_data/m.direct") == "axon_account_data");
   CHECK(instances_of(plan, "axon_account_data") == std::vector<std::string>{"main"});
-  // Event sending is hashed by room over every client instance.
+  // Event sending: straight to the one events writer.
   CHECK(at("/_matrix/client/v3/rooms/!r:x/send/m.room.message/t1") == "axon_events");
-  CHECK(plan.find("axon_events")->how == balance::room);
-  CHECK(instances_of(plan, "axon_events").size() == 3);
+  CHECK(plan.find("axon_events")->how == balance::round_robin);
+  CHECK(instances_of(plan, "axon_events") == std::vector<std::string>{"w2"});
+  CHECK(plan.room_shards.empty());
+  CHECK_FALSE(first_match(plan, "/_matrix/client/v3/rooms/!r:x/send/m.room.message/t1")->room_shard);
   // /sync is sticky per user, with initial syncs apart.
   auto sync = first_match(plan, "/_matrix/client/v3/sync");
   REQUIRE(sync);
@@ -242,7 +250,8 @@ TEST_CASE("nginx output") {
   CHECK(has("map $arg_access_token $axon_user_from_query {"));
   CHECK(has("map $arg_since $axon_sync_upstream {"));
   CHECK(has("upstream axon_sync {\n    hash $axon_user consistent;"));
-  CHECK(has("upstream axon_events {\n    hash $axon_room consistent;"));
+  CHECK(has("upstream axon_events {\n    server 127.0.0.1:8102;  # w2\n}"));
+  CHECK_FALSE(has("js_import")); // one events writer: nothing to compute
   CHECK(has("proxy_pass http://$axon_sync_upstream;"));
   // A wildcard bind address is reached on loopback.
   CHECK(has("server 127.0.0.1:8101;  # w1"));
@@ -303,4 +312,118 @@ TEST_CASE("addresses: wildcard binds, IPv6 and unix sockets") {
   CHECK(plan.find("axon_client")->servers[0].address == "[::1]:8008");
   CHECK(render_nginx(plan).find("server [::1]:8008;") != std::string::npos);
   CHECK(render_haproxy(plan).find("server main ipv6@::1:8008\n") != std::string::npos);
+}
+
+namespace {
+
+/// The shard index the haproxy rendering computes for `room` (its set-var lines, evaluated).
+size_t haproxy_shard(const std::string& text, const std::string& room) {
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(room.data()), room.size());
+  static const std::regex term(R"(set-var\(txn\.axon_sum\) var\(txn\.axon_digest\),bytes\((\d+),1\),hex,hex2i,mul\((\d+)\),add\(txn\.axon_sum\))");
+  static const std::regex modulo(R"(set-var\(txn\.axon_shard\) var\(txn\.axon_sum\),mod\((\d+)\))");
+  long long sum = 0;
+  for (std::sregex_iterator it(text.begin(), text.end(), term), end; it != end; ++it)
+    sum += digest[std::stoi((*it)[1])] * std::stoll((*it)[2]);
+  std::smatch m;
+  REQUIRE(std::regex_search(text, m, modulo));
+  return static_cast<size_t>(sum % std::stoll(m[1]));
+}
+
+std::vector<std::string> writer_names(size_t n) {
+  std::vector<std::string> out{"w1"}; // a real instance (a client listener); the rest are not
+  for (size_t i = 1; i < n; ++i) out.push_back("x" + std::to_string(i));
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("sharded events writers: each room's writes go to its writer") {
+  layout l;
+  // events: w1, main, w2 -- not the instances' order; shard i is writer i.
+  *l.shared.stream_writers.find("events") = {"w1", "main", "w2"};
+  std::vector<std::string> errors;
+  auto plan = plan_routes(l.shared, l.workers, table, 8008, errors);
+  REQUIRE(errors.empty());
+  REQUIRE(plan.room_shards == std::vector<std::string>{"axon_events_0", "axon_events_1", "axon_events_2"});
+  CHECK(instances_of(plan, "axon_events_0") == std::vector<std::string>{"w1"});
+  CHECK(instances_of(plan, "axon_events_1") == std::vector<std::string>{"main"});
+  CHECK(instances_of(plan, "axon_events_2") == std::vector<std::string>{"w2"});
+  // The fallback: a room hash over the writers.
+  CHECK(plan.find("axon_events")->how == balance::room);
+  CHECK(instances_of(plan, "axon_events") == std::vector<std::string>{"main", "w1", "w2"});
+  auto send = first_match(plan, "/_matrix/client/v3/rooms/!r:x/send/m.room.message/t1");
+  REQUIRE(send);
+  CHECK(send->room_shard);
+  CHECK(send->pool == "axon_events");
+  CHECK_FALSE(first_match(plan, "/_matrix/client/v3/rooms/!r:x/typing/@a:x")->room_shard);
+
+  SUBCASE("a writer without a client listener: its shard goes to every client instance") {
+    l.workers[0] = load({{"homeserver.yaml", shared_yaml},
+                         {"w1.yaml", worker_yaml("w1", 8101, 9101, "health")}});
+    errors.clear();
+    auto p2 = plan_routes(l.shared, l.workers, table, 8008, errors);
+    REQUIRE(errors.empty());
+    REQUIRE(p2.room_shards.size() == 3);
+    CHECK(instances_of(p2, "axon_events_0") == std::vector<std::string>{"main", "w2"});
+    CHECK(instances_of(p2, "axon_events_2") == std::vector<std::string>{"w2"});
+  }
+  SUBCASE("no events writer reachable: hashed by room over every client instance") {
+    *l.shared.stream_writers.find("events") = {"x1", "x2"};
+    errors.clear();
+    auto p2 = plan_routes(l.shared, l.workers, table, 8008, errors);
+    CHECK(p2.room_shards.empty());
+    CHECK(instances_of(p2, "axon_events").size() == 3);
+    CHECK(p2.find("axon_events")->how == balance::room);
+  }
+  SUBCASE("nginx with njs") {
+    auto res = generate_routes("nginx", l.shared, l.workers, table, 8008, "/etc/nginx/axon_routes.js");
+    REQUIRE(res.errors.empty());
+    auto has = [&](const std::string& s) { return res.text.find(s) != std::string::npos; };
+    CHECK(has("js_import axon_routes from /etc/nginx/axon_routes.js;\n"));
+    CHECK(has("js_set $axon_room_shard axon_routes.room_shard;\n"));
+    CHECK(has("map $axon_room_shard $axon_events_upstream {\n    default axon_events;"));
+    CHECK(has("    0 axon_events_0;  # w1\n    1 axon_events_1;  # main\n    2 axon_events_2;  # w2\n}"));
+    CHECK(has("upstream axon_events_1 {\n    server 127.0.0.1:8008;  # main\n}"));
+    CHECK(has("proxy_pass http://$axon_events_upstream;"));
+    CHECK(res.njs.find("var WRITERS = 3;") != std::string::npos);
+    CHECK(res.njs.find("export default") != std::string::npos);
+  }
+  SUBCASE("nginx without njs: the fallback, said so") {
+    auto res = generate_routes("nginx", l.shared, l.workers, table, 8008);
+    REQUIRE(res.errors.empty());
+    CHECK(res.njs.empty());
+    CHECK(res.text.find("js_import") == std::string::npos);
+    CHECK(res.text.find("FALLBACK without njs") != std::string::npos);
+    CHECK(res.text.find("$axon_events_upstream") == std::string::npos);
+    CHECK(res.text.find("upstream axon_events {\n    hash $axon_room consistent;") != std::string::npos);
+  }
+  SUBCASE("haproxy") {
+    auto res = generate_routes("haproxy", l.shared, l.workers, table, 8008);
+    REQUIRE(res.errors.empty());
+    auto has = [&](const std::string& s) { return res.text.find(s) != std::string::npos; };
+    CHECK(has("http-request set-var(txn.axon_digest) var(txn.axon_room),url_dec,sha2(256) if axon_room_path\n"));
+    CHECK(has("use_backend axon_events_%[var(txn.axon_shard)] if { path_reg ^/_matrix/client/(?:r0|v3|v1)"
+              "/rooms/[^/]+/send/[^/]+/[^/]+/?$ } { var(txn.axon_shard) -m found }\n"));
+    for (auto name : {"axon_events_0", "axon_events_1", "axon_events_2", "axon_events"})
+      CHECK_MESSAGE(has(std::string("\nbackend ") + name + "\n"), name);
+  }
+}
+
+TEST_CASE("the proxies' shard arithmetic is the server's stream_writer_for") {
+  for (size_t n : {2, 3, 4, 5, 6, 7, 10, 12}) {
+    CAPTURE(n);
+    layout l;
+    auto writers = writer_names(n);
+    *l.shared.stream_writers.find("events") = writers;
+    auto res = generate_routes("haproxy", l.shared, l.workers, table, 8008);
+    REQUIRE(res.errors.empty());
+    for (int i = 0; i < 300; ++i) {
+      std::string room = "!" + std::to_string(i * 7919 + n) + "abcXYZ:example.org";
+      auto owner = stream_writer_for(writers, room);
+      auto want = static_cast<size_t>(std::find(writers.begin(), writers.end(), owner) - writers.begin());
+      CAPTURE(room);
+      CHECK(haproxy_shard(res.text, room) == want);
+    }
+  }
 }
