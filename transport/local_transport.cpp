@@ -132,9 +132,11 @@ public:
   }
 
   void catch_up(const std::vector<int64_t>& target, std::chrono::milliseconds wait) override {
-    caf::scoped_actor self{sys_};
     for (size_t s = 0; s < target.size() && s < stream_count; ++s) {
       if (roles_.positions->at[s].load() >= target[s]) continue;
+      // One actor per wait: an earlier request's timeout must not be taken
+      // for this one's answer.
+      caf::scoped_actor self{sys_};
       bool behind = false;
       // A request (not send + after): a late answer must not be taken for
       // the next stream's.
@@ -145,6 +147,17 @@ public:
       if (behind)
         caf::anon_send(roles_.notifier,
                        msg::stream_caught_up{static_cast<uint8_t>(s), target[s], ""});
+    }
+  }
+
+  void await_positions(const std::vector<int64_t>& target, std::chrono::milliseconds wait) override {
+    for (size_t s = 0; s < target.size() && s < stream_count; ++s) {
+      if (roles_.positions->at[s].load() >= target[s]) continue;
+      caf::scoped_actor self{sys_}; // one per wait (see catch_up)
+      auto h = self->request(roles_.notifier, wait,
+                             msg::await_stream_position{static_cast<uint8_t>(s), target[s]});
+      pump(self);
+      h.receive([](int64_t) {}, [](caf::error&) {});
     }
   }
 

@@ -76,7 +76,9 @@ void publish_invalidation(const caf::actor& publisher, const std::string& cache,
 // ---- receiver ---------------------------------------------------------------------
 
 void pubsub_receiver::caught_up(size_t stream, int64_t pos, const std::string& instance) {
-  caf::anon_send(deps_.notifier, msg::stream_caught_up{static_cast<uint8_t>(stream), pos, instance});
+  msg::stream_caught_up up{static_cast<uint8_t>(stream), pos, instance};
+  for (auto& a : deps_.caught_up_too) caf::anon_send(a, up);
+  caf::anon_send(deps_.notifier, std::move(up));
 }
 
 void pubsub_receiver::check_gap(const std::string& instance, size_t stream, int64_t prev,

@@ -46,6 +46,9 @@ struct pubsub_receiver_deps {
   /// Who gets other instances' rows (filtered as the stream bus filters).
   std::vector<bus_subscriber> subscribers;
   notifier_actor notifier; ///< receives stream_caught_up
+  /// Also receive stream_caught_up: the events writers here, which claim
+  /// what other writers reached even when its rows were lost.
+  std::vector<caf::actor> caught_up_too;
   /// Every stream's durable position from the database (token order).
   std::function<std::vector<int64_t>()> db_positions;
   /// A cache invalidation (name, keys); ("*", {}) after a (re)connect.

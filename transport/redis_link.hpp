@@ -33,6 +33,7 @@ struct redis_link_deps {
   /// thread (one hop less than through the bus).
   std::vector<bus_subscriber> subscribers;
   notifier_actor notifier;      ///< receives stream_caught_up
+  std::vector<caf::actor> caught_up_too; ///< see pubsub_receiver_deps
   /// Every stream's durable position from the database (token order).
   std::function<std::vector<int64_t>()> db_positions;
   /// A cache invalidation from another instance (name, keys); also called

@@ -16,7 +16,7 @@ class routing_transport final : public transport {
 public:
   routing_transport(const config::homeserver_config& cfg, std::string instance,
                     std::unique_ptr<transport> local, std::shared_ptr<remote_calls> client,
-                    invalidator invalidate, position_reader db_positions)
+                    invalidator invalidate, barrier_reader db_positions)
     : cfg_(cfg), me_(std::move(instance)), local_(std::move(local)), client_(std::move(client)),
       invalidate_(std::move(invalidate)), db_positions_(std::move(db_positions)) {}
 
@@ -100,8 +100,21 @@ public:
   void catch_up(const std::vector<int64_t>& target, std::chrono::milliseconds wait) override {
     local_->catch_up(target, wait);
   }
+  void await_positions(const std::vector<int64_t>& target, std::chrono::milliseconds wait) override {
+    local_->await_positions(target, wait);
+  }
   void read_barrier() override {
-    if (db_positions_) local_->catch_up(db_positions_(), catch_up_wait);
+    if (!db_positions_) return;
+    auto durable = db_positions_();
+    local_->catch_up(durable.complete, catch_up_wait);
+    // Several events writers: the newest stored event may lie above the
+    // lowest recorded claim (claims are recorded lazily) though its sender
+    // was answered; the writers' claims reach us over pub/sub at once.
+    if (durable.newest_event > durable.complete[index(stream_id::events)]) {
+      auto target = durable.complete;
+      target[index(stream_id::events)] = durable.newest_event;
+      local_->await_positions(target, catch_up_wait);
+    }
   }
   void invalidate_cache(const std::string& cache, const std::vector<std::string>& keys) override {
     if (invalidate_) invalidate_(cache, keys);
@@ -138,7 +151,7 @@ private:
   std::unique_ptr<transport> local_;
   std::shared_ptr<remote_calls> client_;
   invalidator invalidate_;
-  position_reader db_positions_;
+  barrier_reader db_positions_;
 };
 
 } // namespace
@@ -148,7 +161,7 @@ std::unique_ptr<transport> make_routing_transport(const config::homeserver_confi
                                                   std::unique_ptr<transport> local,
                                                   std::shared_ptr<remote_calls> client,
                                                   invalidator invalidate,
-                                                  position_reader db_positions) {
+                                                  barrier_reader db_positions) {
   return std::make_unique<routing_transport>(cfg, std::move(instance), std::move(local),
                                              std::move(client), std::move(invalidate),
                                              std::move(db_positions));

@@ -22,14 +22,22 @@ namespace axon::transport {
 using invalidator =
   std::function<void(const std::string& cache, const std::vector<std::string>& keys)>;
 
-/// Every stream's durable position, read from the database (token order).
-using position_reader = std::function<std::vector<int64_t>()>;
+/// What the read barrier needs from the database, in one read.
+struct durable_positions_view {
+  /// Every stream's position up to which everything is stored (token
+  /// order); events: the lowest events writer's recorded claim.
+  std::vector<int64_t> complete;
+  /// The newest stored event's position (above `complete` while another
+  /// writer's claim is not recorded yet).
+  int64_t newest_event = 0;
+};
+using barrier_reader = std::function<durable_positions_view()>;
 
 std::unique_ptr<transport> make_routing_transport(const config::homeserver_config& cfg,
                                                   std::string instance,
                                                   std::unique_ptr<transport> local,
                                                   std::shared_ptr<remote_calls> client,
                                                   invalidator invalidate,
-                                                  position_reader db_positions);
+                                                  barrier_reader db_positions);
 
 } // namespace axon::transport

@@ -88,11 +88,17 @@ public:
   /// `wait` is taken at its word (stream_caught_up: its rows are read from
   /// the database, every waiter wakes). Never raises.
   virtual void catch_up(const std::vector<int64_t>& target, std::chrono::milliseconds wait) = 0;
+  /// Waits (at most `wait`) until readers here can see `target`, and takes
+  /// nothing at its word: a position not known to be complete stays hidden.
+  virtual void await_positions(const std::vector<int64_t>& target,
+                               std::chrono::milliseconds wait) = 0;
 
   /// Linearizable reads: returns once readers here can see every write
   /// acknowledged anywhere before the call (what the database holds). One
   /// process: nothing to do. Several: one query of the durable positions,
-  /// then a bounded wait for Redis to bring the rows (see catch_up).
+  /// then a bounded wait for pub/sub to bring the rows (see catch_up); with
+  /// several events writers, a bounded wait for the newest stored event too
+  /// (another writer's claim past it may not be recorded yet).
   virtual void read_barrier() {}
 
   /// Tells the other instances to drop cached entries (`cache` names the

@@ -99,8 +99,12 @@ struct instance::impl {
     }
     return out;
   }
-  std::vector<int64_t> db_positions() {
+  std::vector<int64_t> db_positions() { return positions_of(durable.read()); }
+  transport::durable_positions_view barrier_view() {
     auto d = durable.read();
+    return {positions_of(d), d.events};
+  }
+  std::vector<int64_t> positions_of(const storage::durable_positions& d) const {
     std::vector<int64_t> p(stream_count, 0);
     auto low = d.events;
     if (several_events_writers) {
@@ -249,7 +253,10 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
         {caf::actor_cast<caf::actor>(roles.typing_writer), {"m.room.member"}, false, ""});
     if (several_events_writers)
       for (auto& w : roles.events_writers)
-        if (w) rd.subscribers.push_back({caf::actor_cast<caf::actor>(w), {}, false, ""});
+        if (w) {
+          rd.subscribers.push_back({caf::actor_cast<caf::actor>(w), {}, false, ""});
+          rd.caught_up_too.push_back(caf::actor_cast<caf::actor>(w));
+        }
     rd.notifier = roles.notifier;
     rd.db_positions = [this] { return db_positions(); };
     rd.invalidate = [this](const std::string& cache, const std::vector<std::string>& keys) {
@@ -268,6 +275,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
       r.instance = name;
       r.subscribers = std::move(rd.subscribers);
       r.notifier = rd.notifier;
+      r.caught_up_too = std::move(rd.caught_up_too);
       r.db_positions = std::move(rd.db_positions);
       r.invalidate = std::move(rd.invalidate);
       pubsub = std::make_unique<transport::redis_link>(sys, std::move(r));
@@ -286,7 +294,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
         w->invalidate(c, k);
       };
     routed = transport::make_routing_transport(cfg, name, std::move(local), remote, inv,
-                                               [this] { return db_positions(); });
+                                               [this] { return barrier_view(); });
   }
   auto* tr = routed ? routed.get() : local.get();
   // Several events writers: claims reach the database only lazily, so ask

@@ -387,6 +387,20 @@ void flush(events_writer_state& st) {
   }
 }
 
+/// Another writer reached `pos` (several writers): between batches nothing
+/// is in flight here, so claim it (see the top).
+void claim(caf::stateful_actor<events_writer_state>* self, const std::string& instance,
+           int64_t pos) {
+  auto& st = self->state;
+  if (!st.shared || instance == st.deps.instance_name || pos <= st.pos) return;
+  st.pos = pos;
+  caf::anon_send(st.deps.publisher, msg::events_advanced{st.deps.instance_name, st.pos, {}});
+  if (!st.record_scheduled) {
+    st.record_scheduled = true;
+    self->delayed_send(self, std::chrono::seconds(1), record_atom::value);
+  }
+}
+
 // ---- behavior --------------------------------------------------------------
 
 // Dynamically typed inside so it can also receive its private `flush`; the
@@ -428,15 +442,11 @@ caf::behavior events_writer(caf::stateful_actor<events_writer_state>* self,
       return self->state.pos;
     },
     // Another writer's progress (several writers): claim it (see the top).
-    [=](const msg::events_advanced& adv) {
-      auto& st = self->state;
-      if (!st.shared || adv.instance == st.deps.instance_name || adv.pos <= st.pos) return;
-      st.pos = adv.pos;
-      caf::anon_send(st.deps.publisher, msg::events_advanced{st.deps.instance_name, st.pos, {}});
-      if (!st.record_scheduled) {
-        st.record_scheduled = true;
-        self->delayed_send(self, std::chrono::seconds(1), record_atom::value);
-      }
+    [=](const msg::events_advanced& adv) { claim(self, adv.instance, adv.pos); },
+    // The same when its rows were lost on the way (a pub/sub gap or
+    // reconnect, a heartbeat): the position is stored, so it was handed out.
+    [=](const msg::stream_caught_up& up) {
+      if (up.stream == index(stream_id::events)) claim(self, up.instance, up.pos);
     },
     [=](record_atom) {
       auto& st = self->state;
