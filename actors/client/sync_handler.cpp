@@ -155,7 +155,11 @@ public:
     c.full_rooms = full_rooms_;
     news |= add_stream_sections(c, out);
     // A stream that capped its rows lowered its entry (sync_context::hold_back).
-    auto& np = c.next_positions();
+    // Never behind the client's own token: what lies below it, it has seen
+    // (through another instance that showed more already).
+    auto np = c.next_positions();
+    if (p_.since)
+      for (size_t s = 0; s < np.size() && s < p_.since->size(); ++s) np[s] = std::max(np[s], (*p_.since)[s]);
     matrix::stream_token next{np[0], {np.begin() + 1, np.end()}};
     out["next_batch"] = next.to_string();
     return news;
@@ -343,6 +347,16 @@ response sync(request& req) {
   // Whatever was acknowledged anywhere before this request is in it.
   req.ctx->transport->read_barrier();
   auto pos = req.ctx->transport->positions();
+  // A token from another instance may be ahead of what this one shows yet:
+  // wait for it (bounded), as Synapse waits for a token's stream positions.
+  if (p.since) {
+    bool ahead = false;
+    for (size_t s = 0; s < pos.size() && s < p.since->size(); ++s) ahead |= (*p.since)[s] > pos[s];
+    if (ahead) {
+      req.ctx->transport->await_positions(*p.since, std::chrono::milliseconds(500));
+      pos = req.ctx->transport->positions();
+    }
+  }
   json out;
   bool news = sync_builder(req, p, pos).build(out);
   if (!news && p.since && p.timeout_ms > 0) {
