@@ -248,6 +248,18 @@ public:
     for (auto& n : nodes_)
       if (!n->connected && chance(0.3)) reconnect(*n);
     if (chance(0.01)) pass(static_cast<int64_t>(pick(3000)));
+    if (chance(0.01)) restart(*nodes_[pick(nodes_.size())]);
+  }
+
+  /// An instance crashes and starts again: everything in its memory is
+  /// lost, the database is kept.
+  void restart(node& n) {
+    trace_("fault: " + n.name + " crashes and restarts");
+    n.inst.reset();
+    n.receiver.reset();
+    n.connected = true;
+    settle();
+    start(n);
   }
 
   /// The faults stop: every instance is connected again.
