@@ -142,8 +142,10 @@ std::map<std::string, int64_t> events_store::writer_positions() {
 
 std::set<std::string> events_store::running_instances(const std::vector<std::string>& instances) {
   auto c = pool_.acquire();
+  // This database only: other servers (or test runs) on the same PostgreSQL
+  // may have instances of the same names.
   auto r = c->exec("SELECT DISTINCT application_name FROM pg_stat_activity "
-                   "WHERE application_name LIKE 'axon/%'");
+                   "WHERE datname = current_database() AND application_name LIKE 'axon/%'");
   std::set<std::string> names;
   for (auto& row : r.rows) names.insert(row.str(0));
   std::set<std::string> out;

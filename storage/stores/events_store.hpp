@@ -104,7 +104,8 @@ public:
   /// up to `pos` (a writer's claim; see actors/events/README).
   void record_position(const std::string& instance, int64_t pos);
   /// PostgreSQL: which of `instances` are running, i.e. have a connection
-  /// open (application_name "axon/<instance>", see database_options). A
+  /// open to this database (application_name "axon/<instance>", see
+  /// database_options). A
   /// backend stays listed until it exits, after its transaction committed or
   /// rolled back; so an instance not listed has nothing in flight.
   std::set<std::string> running_instances(const std::vector<std::string>& instances);

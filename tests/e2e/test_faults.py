@@ -251,7 +251,7 @@ def events_writer_down_other_rooms_go_on(ctx):
                              {"msgtype": "m.text", "body": f"d{i}"}, timeout=20)
             expect_eq(resp.status, 200, f"send {i} into main's room while worker1 is down")
         took = time.monotonic() - started
-        expect(took < 10, f"five sends took {took:.1f} s while the other writer was down")
+        expect(took < 15, f"five sends took {took:.1f} s while the other writer was down")
         got = []
         deadline = time.monotonic() + 10
         while len(got) < 5 and time.monotonic() < deadline:
