@@ -7,7 +7,7 @@
 #include "storage/stores/cross_signing_store.hpp"
 #include "storage/stores/e2e_keys_store.hpp"
 #include "tests/integration/pg_fixture.hpp"
-#include "tests/integration/actor_env.hpp"
+#include "tests/integration/device_lists_env.hpp"
 #include "tests/integration/test_databases.hpp"
 
 #include <doctest/doctest.h>
@@ -23,40 +23,6 @@ using axon::test::pg_db;
 const std::string alice = "@alice:test";
 const std::string bob = "@bob:test";
 
-template <class DB>
-struct xs_env : test::actor_env<DB> {
-  using base = test::actor_env<DB>;
-  using base::pool;
-  using base::self;
-  using base::sys;
-  device_lists_writer_actor writer;
-
-  xs_env() {
-    if (!this->ready()) return;
-    writer = actors::spawn_device_lists_writer(*sys, this->writer_deps(),
-                                               storage::e2e_keys_store(*pool).max_stream_id());
-  }
-  ~xs_env() {
-    if (sys) base::stop(writer);
-  }
-
-  template <class Req>
-  std::variant<int64_t, errc> ask(Req req) {
-    std::variant<int64_t, errc> out = errc::timeout;
-    (*self)->request(writer, std::chrono::seconds(30), std::move(req))
-      .receive([&](int64_t r) { out = r; },
-               [&](caf::error& err) { out = from_caf_error(err).first; });
-    return out;
-  }
-};
-
-#define AXON_XS_ENV_OR_SKIP(e)                                                                     \
-  xs_env<DB> e;                                                                                    \
-  if (!e.ready()) {                                                                                \
-    MESSAGE(std::string(e.db.skip_reason()));                                                      \
-    return;                                                                                        \
-  }
-
 json cs_key(const std::string& user, const std::string& usage, const std::string& pub) {
   return {{"user_id", user}, {"usage", {usage}}, {"keys", {{"ed25519:" + pub, pub}}}};
 }
@@ -65,7 +31,7 @@ json cs_key(const std::string& user, const std::string& usage, const std::string
 
 TEST_CASE_TEMPLATE("cross-signing: keys are stored, replaced and advance device_lists", DB,
                    sqlite_db, pg_db) {
-  AXON_XS_ENV_OR_SKIP(e);
+  AXON_DEVICE_LISTS_ENV_OR_SKIP(e);
   storage::cross_signing_store store(*e.pool);
   storage::e2e_keys_store keys(*e.pool);
   e.pool->acquire()->exec("INSERT INTO local_current_membership (user_id, room_id, event_id, "
@@ -109,7 +75,7 @@ TEST_CASE_TEMPLATE("cross-signing: keys are stored, replaced and advance device_
 
 TEST_CASE_TEMPLATE("cross-signing: signatures are stored per target and advance its user", DB,
                    sqlite_db, pg_db) {
-  AXON_XS_ENV_OR_SKIP(e);
+  AXON_DEVICE_LISTS_ENV_OR_SKIP(e);
   storage::cross_signing_store store(*e.pool);
   storage::e2e_keys_store keys(*e.pool);
   json sigs = json::array({

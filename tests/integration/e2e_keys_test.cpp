@@ -5,7 +5,7 @@
 #include "actors/streams/device_lists_writer.hpp"
 #include "storage/stores/e2e_keys_store.hpp"
 #include "tests/integration/pg_fixture.hpp"
-#include "tests/integration/actor_env.hpp"
+#include "tests/integration/device_lists_env.hpp"
 #include "tests/integration/test_databases.hpp"
 
 #include <doctest/doctest.h>
@@ -26,40 +26,6 @@ using axon::test::pg_db;
 
 const std::string alice = "@alice:test";
 const std::string bob = "@bob:test";
-
-template <class DB>
-struct env : test::actor_env<DB> {
-  using base = test::actor_env<DB>;
-  using base::pool;
-  using base::self;
-  using base::sys;
-  device_lists_writer_actor writer;
-
-  env() {
-    if (!this->ready()) return;
-    writer = actors::spawn_device_lists_writer(*sys, this->writer_deps(),
-                                               storage::e2e_keys_store(*pool).max_stream_id());
-  }
-  ~env() {
-    if (sys) base::stop(writer);
-  }
-
-  template <class Reply, class Req>
-  std::variant<Reply, errc> ask(caf::scoped_actor& from, Req req) {
-    std::variant<Reply, errc> out = errc::timeout;
-    from->request(writer, std::chrono::seconds(30), std::move(req))
-      .receive([&](Reply& r) { out = std::move(r); },
-               [&](caf::error& err) { out = from_caf_error(err).first; });
-    return out;
-  }
-};
-
-#define AXON_E2E_ENV_OR_SKIP(e)                                                                    \
-  env<DB> e;                                                                                       \
-  if (!e.ready()) {                                                                                \
-    MESSAGE(std::string(e.db.skip_reason()));                                                      \
-    return;                                                                                        \
-  }
 
 json otks(int from, int n) {
   json out = json::object();
@@ -88,7 +54,7 @@ int64_t otk_count(storage::pool& p) {
 
 TEST_CASE_TEMPLATE("e2e keys: one-time keys are claimed once, then the fallback key", DB, sqlite_db,
                    pg_db) {
-  AXON_E2E_ENV_OR_SKIP(e);
+  AXON_DEVICE_LISTS_ENV_OR_SKIP(e);
   storage::e2e_keys_store store(*e.pool);
   auto up = e.template ask<int64_t>(*e.self, upload("DEV", otks(0, 2),
                                                     json{{"signed_curve25519:FB", {{"key", "fb"}}}}));
@@ -126,7 +92,7 @@ TEST_CASE_TEMPLATE("e2e keys: one-time keys are claimed once, then the fallback 
 
 TEST_CASE_TEMPLATE("e2e keys: a reused one-time key id with other content stores nothing", DB,
                    sqlite_db, pg_db) {
-  AXON_E2E_ENV_OR_SKIP(e);
+  AXON_DEVICE_LISTS_ENV_OR_SKIP(e);
   storage::e2e_keys_store store(*e.pool);
   e.template ask<int64_t>(*e.self, upload("DEV", otks(0, 1)));
   // Same id and content: accepted, still one key.
@@ -141,7 +107,7 @@ TEST_CASE_TEMPLATE("e2e keys: a reused one-time key id with other content stores
 
 TEST_CASE_TEMPLATE("e2e keys: concurrent claims through the writer never share a key", DB, sqlite_db,
                    pg_db) {
-  AXON_E2E_ENV_OR_SKIP(e);
+  AXON_DEVICE_LISTS_ENV_OR_SKIP(e);
   constexpr int keys = 40, threads = 8, per_thread = 6; // 48 claims for 40 keys
   e.template ask<int64_t>(*e.self, upload("DEV", otks(0, keys)));
   std::mutex mu;
@@ -165,7 +131,7 @@ TEST_CASE_TEMPLATE("e2e keys: concurrent claims through the writer never share a
 
 TEST_CASE_TEMPLATE("e2e keys: concurrent claims on the store itself never share a key", DB,
                    sqlite_db, pg_db) {
-  AXON_E2E_ENV_OR_SKIP(e);
+  AXON_DEVICE_LISTS_ENV_OR_SKIP(e);
   constexpr int keys = 30, threads = 4, per_thread = 10;
   e.template ask<int64_t>(*e.self, upload("DEV", otks(0, keys)));
   std::mutex mu;
@@ -192,7 +158,7 @@ TEST_CASE_TEMPLATE("e2e keys: concurrent claims on the store itself never share 
 
 TEST_CASE_TEMPLATE("e2e keys: device key changes advance the stream for the user's rooms", DB,
                    sqlite_db, pg_db) {
-  AXON_E2E_ENV_OR_SKIP(e);
+  AXON_DEVICE_LISTS_ENV_OR_SKIP(e);
   storage::e2e_keys_store store(*e.pool);
   e.pool->acquire()->exec("INSERT INTO local_current_membership (user_id, room_id, event_id, "
                           "membership, stream_ordering) VALUES ($1, '!r:test', '$j', 'join', 1)",
