@@ -6,6 +6,8 @@ namespace axon::matrix {
 
 std::string stream_token::to_string() const {
   std::string out = "s" + std::to_string(events);
+  for (auto& [id, p] : writers)
+    if (p > events) out += "~" + std::to_string(id) + "." + std::to_string(p);
   for (auto p : others) out += "_" + std::to_string(p);
   return out;
 }
@@ -25,6 +27,14 @@ std::optional<stream_token> parse_stream_token(std::string_view text) {
   text.remove_prefix(1);
   stream_token t;
   if (!read_pos(text, t.events)) return std::nullopt;
+  while (!text.empty() && text[0] == '~') {
+    text.remove_prefix(1);
+    int64_t id = 0, p = 0;
+    if (!read_pos(text, id) || text.empty() || text[0] != '.') return std::nullopt;
+    text.remove_prefix(1);
+    if (!read_pos(text, p)) return std::nullopt;
+    t.writers.emplace_back(id, p);
+  }
   while (!text.empty()) {
     if (text[0] != '_') return std::nullopt;
     text.remove_prefix(1);

@@ -33,14 +33,36 @@ constexpr size_t stream_count = 8;
 const char* stream_name(stream_id s);
 inline size_t index(stream_id s) { return static_cast<size_t>(s); }
 
-/// The newest position of each stream this instance has seen; written only by
-/// the notifier, read by request threads without a round trip.
+/// At most this many events writers (config/layout.cpp refuses more).
+constexpr size_t max_events_writers = 64;
+
+/// Positions vectors ("token order"): one entry per stream, then, with
+/// several events writers, one per writer in `stream_writers.events` order:
+/// how far that writer's events are known here. The events entry is then
+/// the lowest writer's (every event at or below it is there); an event is
+/// visible at its writer's entry. A room has one writer, so within a room
+/// there is one order (DESIGN.md, "Streams and positions").
+inline size_t writer_slot(size_t writer) { return stream_count + writer; }
+
+/// The position up to which events of writer `writer` (-1: unknown, or one
+/// writer) are covered by positions `p`: its entry, never below the lowest.
+inline int64_t events_bound(const std::vector<int64_t>& p, int writer) {
+  auto low = p.empty() ? 0 : p[0];
+  if (writer < 0 || writer_slot(static_cast<size_t>(writer)) >= p.size()) return low;
+  auto w = p[writer_slot(static_cast<size_t>(writer))];
+  return w > low ? w : low;
+}
+
+/// The newest position of each stream this instance has seen (and of each
+/// events writer, `size` entries in all); written only by the notifier, read
+/// by request threads without a round trip.
 struct stream_positions {
-  std::array<std::atomic<int64_t>, stream_count> at{};
+  std::array<std::atomic<int64_t>, stream_count + max_events_writers> at{};
+  size_t size = stream_count; ///< set once, before any reader
   int64_t get(stream_id s) const { return at[index(s)].load(); }
   std::vector<int64_t> snapshot() const {
-    std::vector<int64_t> out(stream_count);
-    for (size_t i = 0; i < stream_count; ++i) out[i] = at[i].load();
+    std::vector<int64_t> out(size);
+    for (size_t i = 0; i < size; ++i) out[i] = at[i].load();
     return out;
   }
 };
@@ -96,8 +118,9 @@ typename Inspector::result_type inspect(Inspector& f, wait_for_updates& x) {
 }
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(wait_for_updates, user_id, since, room_ids, timeout_ms)
 
-/// Request to the notifier: answer once stream `stream` has reached `pos`
-/// here (read-your-writes after a write through a writer).
+/// Request to the notifier: answer once positions entry `stream` (a stream,
+/// or writer_slot(i) for events writer i) has reached `pos` here
+/// (read-your-writes after a write through a writer).
 struct await_stream_position {
   uint8_t stream = 0;
   int64_t pos = 0;

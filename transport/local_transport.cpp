@@ -39,8 +39,9 @@ public:
                   caf::after(request_timeout) >> [&] { timed_out = true; });
     if (timed_out) throw matrix_error(errc::timeout, "the events writer did not answer in time");
     // Read-your-writes: don't answer before this instance's readers can see
-    // what was just written (DESIGN.md, "Streams and positions").
-    await_position(self, stream_id::events, out.stream_pos);
+    // what was just written (DESIGN.md, "Streams and positions"): with
+    // several writers, this writer's entry, whatever the others do.
+    await_slot(self, names.size() > 1 ? writer_slot(i) : index(stream_id::events), out.stream_pos);
     return out;
   }
 
@@ -132,26 +133,36 @@ public:
   }
 
   void catch_up(const std::vector<int64_t>& target, std::chrono::milliseconds wait) override {
-    for (size_t s = 0; s < target.size() && s < stream_count; ++s) {
+    auto size = std::min(target.size(), roles_.positions->size);
+    for (size_t s = 0; s < size; ++s) {
       if (roles_.positions->at[s].load() >= target[s]) continue;
       // One actor per wait: an earlier request's timeout must not be taken
       // for this one's answer.
       caf::scoped_actor self{sys_};
       bool behind = false;
       // A request (not send + after): a late answer must not be taken for
-      // the next stream's.
+      // the next entry's.
       auto h = self->request(roles_.notifier, wait,
                              msg::await_stream_position{static_cast<uint8_t>(s), target[s]});
       pump(self);
       h.receive([](int64_t) {}, [&](caf::error&) { behind = true; });
-      if (behind)
+      if (!behind) continue;
+      // A writer's entry: that writer is there; the events entry: every
+      // writer is (messages/streams.hpp).
+      auto events = static_cast<uint8_t>(index(stream_id::events));
+      if (s >= stream_count)
+        caf::anon_send(roles_.notifier,
+                       msg::stream_caught_up{events, target[s],
+                                             roles_.events_writer_names.at(s - stream_count)});
+      else
         caf::anon_send(roles_.notifier,
                        msg::stream_caught_up{static_cast<uint8_t>(s), target[s], ""});
     }
   }
 
   void await_positions(const std::vector<int64_t>& target, std::chrono::milliseconds wait) override {
-    for (size_t s = 0; s < target.size() && s < stream_count; ++s) {
+    auto size = std::min(target.size(), roles_.positions->size);
+    for (size_t s = 0; s < size; ++s) {
       if (roles_.positions->at[s].load() >= target[s]) continue;
       caf::scoped_actor self{sys_}; // one per wait (see catch_up)
       auto h = self->request(roles_.notifier, wait,
@@ -200,9 +211,13 @@ private:
   /// Read-your-writes: returns once this instance's readers can see `pos` of
   /// stream `s` (DESIGN.md, "Streams and positions").
   void await_position(caf::scoped_actor& self, stream_id s, int64_t pos) {
-    if (roles_.positions->get(s) >= pos) return;
+    await_slot(self, index(s), pos);
+  }
+  /// The same for a positions entry (a stream's or an events writer's).
+  void await_slot(caf::scoped_actor& self, size_t slot, int64_t pos) {
+    if (roles_.positions->at[slot].load() >= pos) return;
     auto h = self->request(roles_.notifier, request_timeout,
-                           msg::await_stream_position{static_cast<uint8_t>(s), pos});
+                           msg::await_stream_position{static_cast<uint8_t>(slot), pos});
     pump(self);
     h.receive([](int64_t) {}, [&](caf::error& err) { raise(err); });
   }

@@ -105,7 +105,11 @@ void pubsub_receiver::connected() {
   if (deps_.invalidate) deps_.invalidate("*", {});
   try {
     auto pos = deps_.db_positions();
-    for (size_t s = 0; s < pos.size() && s < stream_count; ++s) caught_up(s, pos[s]);
+    for (size_t s = 0; s < pos.size(); ++s) {
+      if (s < stream_count) caught_up(s, pos[s]);
+      else if (s - stream_count < deps_.events_writers.size())
+        caught_up(index(stream_id::events), pos[s], deps_.events_writers[s - stream_count]);
+    }
   } catch (const std::exception& e) {
     std::cerr << "axon: pub/sub: catching up from the database failed: " << e.what() << "\n";
   }

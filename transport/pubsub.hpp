@@ -49,8 +49,10 @@ struct pubsub_receiver_deps {
   /// Also receive stream_caught_up: the events writers here, which claim
   /// what other writers reached even when its rows were lost.
   std::vector<caf::actor> caught_up_too;
-  /// Every stream's durable position from the database (token order).
+  /// Every positions entry's durable position from the database (token
+  /// order), and the events writers the entries after the streams' are.
   std::function<std::vector<int64_t>()> db_positions;
+  std::vector<std::string> events_writers;
   /// A cache invalidation (name, keys); ("*", {}) after a (re)connect.
   std::function<void(const std::string&, const std::vector<std::string>&)> invalidate;
 };

@@ -150,10 +150,8 @@ redis_link::redis_link(caf::actor_system& sys, redis_link_deps deps) : impl_(std
   wire->cfg = impl_->deps.redis;
   wire->channel = channel_of(impl_->deps.server_name);
   impl_->publisher = spawn_pubsub_publisher(
-    sys, impl_->deps.instance, [wire](const std::string& payload) { (*wire)(payload); });
-  impl_->receiver = std::make_unique<pubsub_receiver>(pubsub_receiver_deps{
-    impl_->deps.instance, impl_->deps.subscribers, impl_->deps.notifier,
-    impl_->deps.caught_up_too, impl_->deps.db_positions, impl_->deps.invalidate});
+    sys, impl_->deps.receiver.instance, [wire](const std::string& payload) { (*wire)(payload); });
+  impl_->receiver = std::make_unique<pubsub_receiver>(impl_->deps.receiver);
   impl_->thread = std::thread([this] { impl_->run(); });
 }
 

@@ -27,18 +27,9 @@ namespace axon::transport {
 struct redis_link_deps {
   config::redis_config redis;
   std::string server_name;
-  std::string instance;
-  /// Who gets other instances' rows: the stream bus's subscribers here
-  /// (filtered as the bus filters), handed them straight from the Redis
-  /// thread (one hop less than through the bus).
-  std::vector<bus_subscriber> subscribers;
-  notifier_actor notifier;      ///< receives stream_caught_up
-  std::vector<caf::actor> caught_up_too; ///< see pubsub_receiver_deps
-  /// Every stream's durable position from the database (token order).
-  std::function<std::vector<int64_t>()> db_positions;
-  /// A cache invalidation from another instance (name, keys); also called
-  /// with ("*", {}) after a reconnect: drop every cache.
-  std::function<void(const std::string&, const std::vector<std::string>&)> invalidate;
+  /// What arrives goes there (the subscribers get it straight from the
+  /// Redis thread: one hop less than through the bus).
+  pubsub_receiver_deps receiver;
 };
 
 class redis_link final : public pubsub_wire {

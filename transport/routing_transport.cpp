@@ -105,16 +105,9 @@ public:
   }
   void read_barrier() override {
     if (!db_positions_) return;
-    auto durable = db_positions_();
-    local_->catch_up(durable.complete, catch_up_wait);
-    // Several events writers: the newest stored event may lie above the
-    // lowest recorded claim (claims are recorded lazily) though its sender
-    // was answered; the writers' claims reach us over pub/sub at once.
-    if (durable.newest_event > durable.complete[index(stream_id::events)]) {
-      auto target = durable.complete;
-      target[index(stream_id::events)] = durable.newest_event;
-      local_->await_positions(target, catch_up_wait);
-    }
+    // Each events writer records its position with its events, so its entry
+    // covers every event it stored: nothing more to wait for.
+    local_->catch_up(db_positions_(), catch_up_wait);
   }
   void invalidate_cache(const std::string& cache, const std::vector<std::string>& keys) override {
     if (invalidate_) invalidate_(cache, keys);

@@ -22,16 +22,11 @@ namespace axon::transport {
 using invalidator =
   std::function<void(const std::string& cache, const std::vector<std::string>& keys)>;
 
-/// What the read barrier needs from the database, in one read.
-struct durable_positions_view {
-  /// Every stream's position up to which everything is stored (token
-  /// order); events: the lowest events writer's recorded claim.
-  std::vector<int64_t> complete;
-  /// The newest stored event's position (above `complete` while another
-  /// writer's claim is not recorded yet).
-  int64_t newest_event = 0;
-};
-using barrier_reader = std::function<durable_positions_view()>;
+/// What the read barrier needs from the database, in one read:
+/// Every positions entry up to which everything is stored, as the database
+/// says now (token order; an events writer's entry: the position it
+/// recorded, in the same transaction as its events).
+using barrier_reader = std::function<std::vector<int64_t>()>;
 
 std::unique_ptr<transport> make_routing_transport(const config::homeserver_config& cfg,
                                                   std::string instance,

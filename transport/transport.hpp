@@ -95,10 +95,9 @@ public:
 
   /// Linearizable reads: returns once readers here can see every write
   /// acknowledged anywhere before the call (what the database holds). One
-  /// process: nothing to do. Several: one query of the durable positions,
-  /// then a bounded wait for pub/sub to bring the rows (see catch_up); with
-  /// several events writers, a bounded wait for the newest stored event too
-  /// (another writer's claim past it may not be recorded yet).
+  /// process: nothing to do. Several: one query of the durable positions
+  /// (each events writer's entry included), then a bounded wait for pub/sub
+  /// to bring the rows (see catch_up).
   virtual void read_barrier() {}
 
   /// Tells the other instances to drop cached entries (`cache` names the
@@ -107,9 +106,11 @@ public:
   virtual void invalidate_cache(const std::string& /*cache*/,
                                 const std::vector<std::string>& /*keys*/) {}
 
-  /// The position of `s` readers on this instance may expose.
+  /// The position of `s` readers on this instance may expose (events with
+  /// several writers: the lowest writer's).
   virtual int64_t position(stream_id s) = 0;
-  /// Every stream's position, token order.
+  /// Every positions entry, token order (messages/streams.hpp: the streams,
+  /// then each events writer's).
   virtual std::vector<int64_t> positions() = 0;
   int64_t events_position() { return position(stream_id::events); }
 };

@@ -86,30 +86,30 @@ struct instance::impl {
   std::vector<http::route> routes;
   std::function<void(caf::blocking_actor*)> before_receive;
 
-  // Every stream's durable position (typing: in memory only, restarts from 0
-  // with its writer). At start, and when pub/sub may have lost rows.
-  // Several events writers: the lowest writer's recorded position (one that
-  // never recorded has nothing in flight: the newest stored event).
+  // Every positions entry's durable position (typing: in memory only,
+  // restarts from 0 with its writer). At start, and when pub/sub may have
+  // lost rows. Several events writers: each one's recorded position (one
+  // that never recorded has nothing in flight: the newest stored event),
+  // after the streams' entries, and the lowest of them as the events entry.
   // Read in one statement (storage/stores/positions_store.hpp).
-  std::map<std::string, int64_t> writers_of(const storage::durable_positions& d) const {
-    std::map<std::string, int64_t> out;
+  std::vector<std::pair<std::string, int64_t>> writers_of(const storage::durable_positions& d) const {
+    std::vector<std::pair<std::string, int64_t>> out;
     for (auto& w : cfg.stream_writers.events) {
       auto i = d.events_writers.find(w);
-      out[w] = i != d.events_writers.end() ? i->second : d.events;
+      out.emplace_back(w, i != d.events_writers.end() ? i->second : d.events);
     }
     return out;
   }
   std::vector<int64_t> db_positions() { return positions_of(durable.read()); }
-  transport::durable_positions_view barrier_view() {
-    auto d = durable.read();
-    return {positions_of(d), d.events};
-  }
   std::vector<int64_t> positions_of(const storage::durable_positions& d) const {
     std::vector<int64_t> p(stream_count, 0);
     auto low = d.events;
     if (several_events_writers) {
       low = INT64_MAX;
-      for (auto& [w, pos] : writers_of(d)) low = std::min(low, pos);
+      for (auto& [w, pos] : writers_of(d)) {
+        low = std::min(low, pos);
+        p.push_back(pos);
+      }
     }
     p[index(stream_id::events)] = low;
     p[index(stream_id::account_data)] = d.account_data;
@@ -142,8 +142,11 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   // from PostgreSQL's sequence, and this writer will claim everything handed
   // out so far as it starts, so readers here start there for it.
   int64_t sequence_so_far = 0;
-  std::map<std::string, int64_t> writers_start;
+  std::vector<std::pair<std::string, int64_t>> writers_start;
   if (several_events_writers) {
+    if (cfg.stream_writers.events.size() > max_events_writers)
+      throw std::runtime_error("stream_writers.events: at most " +
+                               std::to_string(max_events_writers) + " instances");
     writers_start = writers_of(durable.read());
     if (hosts(cfg.stream_writers.events)) {
       try {
@@ -152,11 +155,18 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
         throw std::runtime_error(std::string("database: preparing the events position sequence: ") +
                                  e.what());
       }
-      auto& mine = writers_start[name];
-      mine = std::max(mine, sequence_so_far);
-      auto low = INT64_MAX;
-      for (auto& [w, p] : writers_start) low = std::min(low, p);
-      start[index(stream_id::events)] = low;
+      for (auto& [w, p] : writers_start)
+        if (w == name) p = std::max(p, sequence_so_far);
+    }
+    auto low = INT64_MAX;
+    for (auto& [w, p] : writers_start) low = std::min(low, p);
+    start[index(stream_id::events)] = low;
+    start.resize(stream_count);
+    // Each writer's number for tokens (matrix/stream_token.hpp).
+    try {
+      ctx.events_writer_ids = events.instance_ids(cfg.stream_writers.events);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("database: numbering the events writers: ") + e.what());
     }
   }
   // Several events writers: one that is down stops holding the others back.
@@ -259,6 +269,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
         }
     rd.notifier = roles.notifier;
     rd.db_positions = [this] { return db_positions(); };
+    if (several_events_writers) rd.events_writers = cfg.stream_writers.events;
     rd.invalidate = [this](const std::string& cache, const std::vector<std::string>& keys) {
       if (cache == "*") tokens.clear();
       else if (cache == "access_tokens")
@@ -272,12 +283,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
       transport::redis_link_deps r;
       r.redis = cfg.redis;
       r.server_name = cfg.server_name;
-      r.instance = name;
-      r.subscribers = std::move(rd.subscribers);
-      r.notifier = rd.notifier;
-      r.caught_up_too = std::move(rd.caught_up_too);
-      r.db_positions = std::move(rd.db_positions);
-      r.invalidate = std::move(rd.invalidate);
+      r.receiver = std::move(rd);
       pubsub = std::make_unique<transport::redis_link>(sys, std::move(r));
     }
     // Only what this instance's writers publish goes out.
@@ -294,7 +300,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
         w->invalidate(c, k);
       };
     routed = transport::make_routing_transport(cfg, name, std::move(local), remote, inv,
-                                               [this] { return barrier_view(); });
+                                               [this] { return db_positions(); });
   }
   auto* tr = routed ? routed.get() : local.get();
   // Several events writers: claims reach the database only lazily, so ask

@@ -2,6 +2,7 @@
 
 #include "actors/http/services.hpp"
 #include "config/homeserver_config.hpp"
+#include "config/layout.hpp"
 #include "matrix/identifiers.hpp"
 #include "storage/stores/account_data_store.hpp"
 #include "storage/stores/accounts_store.hpp"
@@ -17,6 +18,36 @@ using http::fail;
 int64_t now_ms(const request& req) { return req.ctx->env->now_ms(); }
 
 const std::string& server_name(const request& req) { return req.ctx->cfg->server_name; }
+
+std::vector<int64_t> token_positions(const request& req, const matrix::stream_token& t) {
+  std::vector<int64_t> p(stream_count, 0);
+  p[0] = t.events;
+  for (size_t i = 0; i < t.others.size() && i + 1 < stream_count; ++i) p[i + 1] = t.others[i];
+  for (auto id : req.ctx->events_writer_ids) {
+    auto at = t.events;
+    for (auto& [wid, pos] : t.writers)
+      if (wid == id) at = std::max(at, pos);
+    p.push_back(at);
+  }
+  return p;
+}
+
+std::string token_string(const request& req, const std::vector<int64_t>& p) {
+  matrix::stream_token t;
+  t.events = p.empty() ? 0 : p[0];
+  auto end = std::min(p.size(), stream_count);
+  if (end > 1) t.others.assign(p.begin() + 1, p.begin() + static_cast<std::ptrdiff_t>(end));
+  auto& ids = req.ctx->events_writer_ids;
+  for (size_t i = 0; i < ids.size() && writer_slot(i) < p.size(); ++i)
+    t.writers.emplace_back(ids[i], p[writer_slot(i)]);
+  return t.to_string();
+}
+
+int64_t room_position(const request& req, const std::vector<int64_t>& p, const std::string& room_id) {
+  if (req.ctx->events_writer_ids.empty()) return events_bound(p, -1);
+  auto i = config::stream_writer_index(req.ctx->cfg->stream_writers.events, room_id);
+  return events_bound(p, static_cast<int>(i));
+}
 
 std::string require_string(const json& obj, const char* key) {
   auto i = obj.find(key);

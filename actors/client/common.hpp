@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/http/http_types.hpp"
+#include "matrix/stream_token.hpp"
 #include "messages/events.hpp"
 
 #include <nlohmann/json.hpp>
@@ -38,6 +39,16 @@ std::optional<int64_t> int_param(const request& req, const char* name);
 json client_event(const json& stored, const http::auth_user* viewer, int64_t now);
 /// Same, without room_id (the "sync" format).
 json sync_event(const json& stored, const http::auth_user* viewer, int64_t now);
+
+/// Positions (token order, messages/streams.hpp) a client's token stands
+/// for; an events writer it names that is not one of ours counts at the
+/// token's lowest position.
+std::vector<int64_t> token_positions(const request& req, const matrix::stream_token& t);
+/// The token for positions `p`.
+std::string token_string(const request& req, const std::vector<int64_t>& p);
+/// How far positions `p` cover the events of room `room_id`: its events
+/// writer's entry (a room has one writer, so one order).
+int64_t room_position(const request& req, const std::vector<int64_t>& p, const std::string& room_id);
 
 /// The user's current membership in the room, or "" when none.
 std::string membership_of(request& req, const std::string& user_id, const std::string& room_id);

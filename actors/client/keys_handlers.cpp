@@ -83,17 +83,38 @@ json key_counts(const std::map<std::string, int64_t>& counts) {
   return out;
 }
 
-/// The device_lists position in a token, 0 when the token predates it.
-int64_t device_lists_pos(const matrix::stream_token& t) {
-  auto i = index(stream_id::device_lists);
-  return i >= 1 && i - 1 < t.others.size() ? t.others[i - 1] : 0;
+/// An events range (from, to], each room's own (its writer's entries).
+struct events_range {
+  const request& req;
+  const std::vector<int64_t>& from;
+  const std::vector<int64_t>& to;
+  bool empty = false; ///< known to hold no membership change
+
+  int64_t lo() const { return from.empty() ? 0 : from[0]; }
+  int64_t hi() const {
+    int64_t h = to.empty() ? 0 : to[0];
+    for (size_t w = stream_count; w < to.size(); ++w) h = std::max(h, to[w]);
+    return h;
+  }
+  bool holds(const std::string& room_id, int64_t pos) const {
+    return pos > room_position(req, from, room_id) && pos <= room_position(req, to, room_id);
+  }
+};
+
+/// Memberships of rooms `me` is in that changed in `ev`.
+std::vector<storage::e2e_keys_store::shared_membership> membership_changes(
+  request& req, const std::string& me, const events_range& ev) {
+  if (ev.empty || ev.lo() >= ev.hi()) return {};
+  return req.ctx->e2e_keys->shared_membership_changes(me, ev.lo(), ev.hi());
 }
 
-/// Users whose device lists `me` should re-fetch between two positions:
-/// those sharing a room with `me` whose devices changed, and those newly
-/// sharing a room (their devices are news even if unchanged).
-std::set<std::string> changed_for(request& req, const std::string& me, int64_t dl_from,
-                                  int64_t dl_to, int64_t ev_from, int64_t ev_to) {
+/// Users whose device lists `me` should re-fetch: those sharing a room with
+/// `me` whose devices changed in device_lists positions (dl_from, dl_to],
+/// and those newly sharing a room in `changes` (their devices are news even
+/// if unchanged; Synapse's "newly joined" device list changes).
+std::set<std::string> changed_for(
+  request& req, const std::string& me, int64_t dl_from, int64_t dl_to, const events_range& ev,
+  const std::vector<storage::e2e_keys_store::shared_membership>& changes) {
   auto* store = req.ctx->e2e_keys;
   std::set<std::string> out;
   if (dl_from < dl_to) {
@@ -103,21 +124,25 @@ std::set<std::string> changed_for(request& req, const std::string& me, int64_t d
     for (auto& u : store->changed_users(dl_from, dl_to))
       if (share.count(u)) out.insert(u);
   }
-  if (ev_from < ev_to)
-    for (auto& u : store->newly_shared_users(me, ev_from, ev_to))
-      if (u != me) out.insert(u);
+  for (auto& c : changes)
+    if (c.user_id != me && c.own == "join" && c.membership == "join" &&
+        (ev.holds(c.room_id, c.pos) || ev.holds(c.room_id, c.own_pos)))
+      out.insert(c.user_id);
   return out;
 }
 
-/// Users who stopped sharing every room with `me` in events positions
-/// (from, to] (spec: device_lists.left).
-std::set<std::string> left_for(request& req, const std::string& me, int64_t ev_from, int64_t ev_to) {
-  std::set<std::string> out;
-  if (ev_from >= ev_to) return out;
-  auto* store = req.ctx->e2e_keys;
-  auto candidates = store->possibly_left_users(me, ev_from, ev_to);
+/// Users who stopped sharing every room with `me` in `changes` (spec:
+/// device_lists.left): they left a room `me` is in, or `me` left one they
+/// are in, and share no room with `me` now.
+std::set<std::string> left_for(request& req, const std::string& me, const events_range& ev,
+                               const std::vector<storage::e2e_keys_store::shared_membership>& changes) {
+  std::set<std::string> candidates, out;
+  for (auto& c : changes)
+    if ((c.own == "join" && c.membership != "join" && ev.holds(c.room_id, c.pos)) ||
+        (c.own != "join" && c.membership == "join" && ev.holds(c.room_id, c.own_pos)))
+      candidates.insert(c.user_id);
   if (candidates.empty()) return out;
-  auto sharing = store->users_sharing_room(me);
+  auto sharing = req.ctx->e2e_keys->users_sharing_room(me);
   std::set<std::string> share(sharing.begin(), sharing.end());
   for (auto& u : candidates)
     if (u != me && !share.count(u)) out.insert(u);
@@ -214,19 +239,21 @@ response key_changes(request& req) {
   if (!from_s) fail(errc::missing_param, "Missing from");
   auto from = matrix::parse_stream_token(*from_s);
   if (!from) fail(errc::invalid_param, "Invalid from token");
-  auto pos = req.ctx->transport->positions();
-  matrix::stream_token to{pos[0], {pos.begin() + 1, pos.end()}};
+  auto to = req.ctx->transport->positions();
   if (auto to_s = req.query_param("to")) {
     auto t = matrix::parse_stream_token(*to_s);
     if (!t) fail(errc::invalid_param, "Invalid to token");
-    to = *t;
+    to = token_positions(req, *t);
   }
+  auto since = token_positions(req, *from);
+  auto dl = index(stream_id::device_lists);
+  auto& me = req.auth().user_id;
+  events_range ev{req, since, to};
+  auto changes = membership_changes(req, me, ev);
   json changed = json::array();
-  for (auto& u : changed_for(req, req.auth().user_id, device_lists_pos(*from), device_lists_pos(to),
-                             from->events, to.events))
-    changed.push_back(u);
+  for (auto& u : changed_for(req, me, since[dl], to[dl], ev, changes)) changed.push_back(u);
   json left = json::array();
-  for (auto& u : left_for(req, req.auth().user_id, from->events, to.events)) left.push_back(u);
+  for (auto& u : left_for(req, me, ev, changes)) left.push_back(u);
   return {200, {{"changed", changed}, {"left", left}}};
 }
 
@@ -237,19 +264,19 @@ response key_changes(request& req) {
 bool add_device_lists(const sync_context& c, json& out) {
   auto& me = c.req.auth();
   std::set<std::string> changed;
+  json left = json::array();
   // Without a membership event in the range no one started or stopped
   // sharing a room with the user: the events range adds nothing.
-  auto ev_from = c.since_of(stream_id::events), ev_to = c.pos_of(stream_id::events);
-  if (c.memberships_moved == false) ev_from = ev_to;
   // Initial sync: nothing changed (clients query the keys they need).
-  if (c.since)
+  if (c.since) {
+    events_range ev{c.req, *c.since, c.pos, c.memberships_moved == false};
+    auto changes = membership_changes(c.req, me.user_id, ev);
     changed = changed_for(c.req, me.user_id, c.since_of(stream_id::device_lists),
-                          c.pos_of(stream_id::device_lists), ev_from, ev_to);
+                          c.pos_of(stream_id::device_lists), ev, changes);
+    for (auto& u : left_for(c.req, me.user_id, ev, changes)) left.push_back(u);
+  }
   json list = json::array();
   for (auto& u : changed) list.push_back(u);
-  json left = json::array();
-  if (c.since)
-    for (auto& u : left_for(c.req, me.user_id, ev_from, ev_to)) left.push_back(u);
   out["device_lists"] = {{"changed", list}, {"left", left}};
   auto [counts, fallback] =
     c.key_state ? *c.key_state : c.req.ctx->e2e_keys->key_state(me.user_id, me.device_id);

@@ -74,8 +74,8 @@ void add_unread_counts(const sync_context& c, json& out) {
   auto join = rooms->find("join");
   if (join == rooms->end() || !join->is_object()) return;
   bool by_thread = c.filter.room.timeline.unread_thread_notifications;
-  auto to = c.pos_of(stream_id::events);
   for (auto& [room_id, entry] : join->items()) {
+    auto to = room_position(c.req, c.pos, room_id);
     auto unread = c.req.ctx->push_actions->unread(c.user_id(), room_id, to);
     storage::unread_count total;
     json threads = json::object();

@@ -74,10 +74,7 @@ sync_params parse_params(request& req) {
   if (auto s = req.query_param("since")) {
     auto t = matrix::parse_stream_token(*s);
     if (!t) fail(errc::invalid_param, "Invalid since token");
-    std::vector<int64_t> since(stream_count, 0);
-    since[0] = t->events;
-    for (size_t i = 0; i < t->others.size() && i + 1 < stream_count; ++i) since[i + 1] = t->others[i];
-    p.since = std::move(since);
+    p.since = token_positions(req, *t);
   }
   if (auto fs = req.query_param("full_state")) p.full_state = *fs == "true";
   if (auto sp = req.query_param("set_presence"))
@@ -92,6 +89,9 @@ public:
   sync_builder(request& req, const sync_params& p, std::vector<int64_t> positions)
     : req_(req), p_(p), positions_(std::move(positions)), pos_(positions_[0]), now_(now_ms(req)) {
     if (p.since) since_ = (*p.since)[0];
+    // Several events writers: each room is covered up to its writer's entry.
+    top_ = pos_;
+    for (size_t w = stream_count; w < positions_.size(); ++w) top_ = std::max(top_, positions_[w]);
     auto lim = p.filter.room.timeline.limit;
     limit_ = lim < 0 ? default_timeline_limit : std::min<int64_t>(lim, max_timeline_limit);
   }
@@ -108,8 +108,8 @@ public:
       storage::rooms_store::memberships_query(me),
       storage::e2e_keys_store::key_state_query(me, req_.auth().device_id)};
     if (since_) {
-      batch.push_back(storage::rooms_store::membership_changes_query(me, *since_, pos_));
-      batch.push_back(storage::events_store::room_activity_query(*since_, pos_));
+      batch.push_back(storage::rooms_store::membership_changes_query(me, *since_, top_));
+      batch.push_back(storage::events_store::room_activity_query(*since_, top_));
     }
     auto results = req_.ctx->pool->acquire()->exec_many(batch);
     ignored_ = ignored_users_in(storage::account_data_store::get_row(results[0]));
@@ -118,14 +118,16 @@ public:
     std::unordered_set<std::string> active;
     std::optional<bool> memberships_moved;
     if (since_) {
-      for (auto& m : storage::rooms_store::membership_rows(results[3])) changed[m.room_id] = m;
+      for (auto& m : storage::rooms_store::membership_rows(results[3]))
+        if (m.stream_ordering > room_since(m.room_id) && m.stream_ordering <= room_pos(m.room_id))
+          changed[m.room_id] = m;
       auto activity = storage::events_store::room_activity_rows(results[4]);
       if (!p_.full_state) active.insert(activity.rooms.begin(), activity.rooms.end());
       memberships_moved = activity.memberships;
     }
 
     for (auto& m : memberships) {
-      if (m.stream_ordering > pos_ || m.forgotten) continue;
+      if (m.stream_ordering > room_pos(m.room_id) || m.forgotten) continue;
       if (!room_wanted(m.room_id)) continue;
       bool is_new = !since_ || changed.count(m.room_id);
       if (m.membership == "join") {
@@ -133,10 +135,10 @@ public:
           joined_room(join, m.room_id, std::nullopt, true);
           full_rooms_.push_back(m.room_id);
         } else if (p_.full_state) {
-          joined_room(join, m.room_id, since_, true);
+          joined_room(join, m.room_id, room_since(m.room_id), true);
           full_rooms_.push_back(m.room_id);
         }
-        else if (active.count(m.room_id)) joined_room(join, m.room_id, since_, false);
+        else if (active.count(m.room_id)) joined_room(join, m.room_id, room_since(m.room_id), false);
       } else if (m.membership == "invite") {
         if ((is_new || p_.full_state) && !invite_from_ignored(m)) invited_room(invite, m);
       } else if (m.membership == "leave" || m.membership == "ban") {
@@ -151,7 +153,8 @@ public:
     c.key_state = storage::e2e_keys_store::key_state_rows(results[2]);
     c.memberships_moved = memberships_moved;
     for (auto& m : memberships)
-      if (m.membership == "join" && m.stream_ordering <= pos_) c.joined_rooms.push_back(m.room_id);
+      if (m.membership == "join" && m.stream_ordering <= room_pos(m.room_id))
+        c.joined_rooms.push_back(m.room_id);
     c.full_rooms = full_rooms_;
     news |= add_stream_sections(c, out);
     // A stream that capped its rows lowered its entry (sync_context::hold_back).
@@ -160,12 +163,19 @@ public:
     auto np = c.next_positions();
     if (p_.since)
       for (size_t s = 0; s < np.size() && s < p_.since->size(); ++s) np[s] = std::max(np[s], (*p_.since)[s]);
-    matrix::stream_token next{np[0], {np.begin() + 1, np.end()}};
-    out["next_batch"] = next.to_string();
+    out["next_batch"] = token_string(req_, np);
     return news;
   }
 
 private:
+  /// How far the client's token / this response cover room `room_id`.
+  int64_t room_since(const std::string& room_id) const {
+    return p_.since ? room_position(req_, *p_.since, room_id) : 0;
+  }
+  int64_t room_pos(const std::string& room_id) const {
+    return room_position(req_, positions_, room_id);
+  }
+
   bool room_wanted(const std::string& room_id) const {
     auto& rf = p_.filter.room;
     if (rf.not_rooms && std::count(rf.not_rooms->begin(), rf.not_rooms->end(), room_id)) return false;
@@ -279,7 +289,7 @@ private:
   /// before a limited timeline.
   void joined_room(json& out, const std::string& room_id, std::optional<int64_t> since,
                    bool full) {
-    auto t = load_timeline(room_id, since.value_or(0), pos_);
+    auto t = load_timeline(room_id, since.value_or(0), room_pos(room_id));
     std::vector<json> state;
     if (full) state = req_.ctx->events->state_at(room_id, t.start);
     else if (t.limited) state = req_.ctx->events->state_changes(room_id, *since, t.start);
@@ -287,7 +297,7 @@ private:
     json room = {{"timeline",
                   {{"events", t.events},
                    {"limited", t.limited},
-                   {"prev_batch", matrix::stream_token{t.start, {}}.to_string()}}},
+                   {"prev_batch", matrix::stream_token{t.start, {}, {}}.to_string()}}},
                  {"state", state_section(state, t)}};
     // The summary only when it may have changed (spec: servers may omit an
     // unchanged summary; clients keep the last one): saves a query per room.
@@ -312,22 +322,23 @@ private:
   }
 
   void left_room(json& out, const storage::membership_row& m) {
-    auto from = since_.value_or(0);
+    auto from = room_since(m.room_id);
     auto t = load_timeline(m.room_id, from, m.stream_ordering);
     std::vector<json> state;
     if (!since_ || t.limited) state = req_.ctx->events->state_at(m.room_id, t.start);
     out[m.room_id] = {{"timeline",
                        {{"events", t.events},
                         {"limited", t.limited},
-                        {"prev_batch", matrix::stream_token{t.start, {}}.to_string()}}},
+                        {"prev_batch", matrix::stream_token{t.start, {}, {}}.to_string()}}},
                       {"state", state_section(state, t)}};
   }
 
   request& req_;
   const sync_params& p_;
   std::vector<int64_t> positions_; ///< every stream, token order
-  int64_t pos_;                    ///< events
-  std::optional<int64_t> since_;   ///< events
+  int64_t pos_;                    ///< events: the lowest writer's
+  int64_t top_;                    ///< events: the highest writer's
+  std::optional<int64_t> since_;   ///< events: the lowest writer's
   std::vector<std::string> full_rooms_;
   int64_t now_;
   int64_t limit_;

@@ -7,7 +7,7 @@ namespace axon::client {
 json& joined_entry(json& out, const std::string& room_id, const sync_context& c) {
   auto& join = out["rooms"]["join"];
   if (!join.contains(room_id)) {
-    auto at = matrix::stream_token{c.pos_of(stream_id::events), {}}.to_string();
+    auto at = matrix::stream_token{room_position(c.req, c.pos, room_id), {}, {}}.to_string();
     join[room_id] = {{"timeline", {{"events", json::array()}, {"limited", false}, {"prev_batch", at}}},
                      {"state", {{"events", json::array()}}}};
   }

@@ -33,7 +33,8 @@ struct sync_context {
   std::optional<bool> memberships_moved;
 
   const std::string& user_id() const { return req.auth().user_id; }
-  /// The client's position of `s` (0 for an initial sync).
+  /// The client's position of `s` (0 for an initial sync). Events: the
+  /// lowest writer's; a room's own is room_position(req, pos, room_id).
   int64_t since_of(stream_id s) const { return since ? (*since)[index(s)] : 0; }
   int64_t pos_of(stream_id s) const { return pos[index(s)]; }
   /// True when the stream has rows the client has not seen.

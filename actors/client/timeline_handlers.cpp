@@ -19,10 +19,12 @@ namespace {
 constexpr int64_t default_limit = 10;
 constexpr int64_t max_limit = 1000;
 
-int64_t parse_token(const std::string& text, const char* what) {
+/// Where a token stands in room `room_id` (its events writer's position).
+int64_t parse_token(const request& req, const std::string& room_id, const std::string& text,
+                    const char* what) {
   auto t = matrix::parse_stream_token(text);
   if (!t) fail(errc::invalid_param, std::string("Invalid ") + what + " token");
-  return t->events;
+  return room_position(req, token_positions(req, *t), room_id);
 }
 
 std::optional<matrix::room_event_filter> parse_filter_param(request& req) {
@@ -67,12 +69,12 @@ response messages(request& req) {
   auto limit = std::min(int_param(req, "limit").value_or(default_limit), max_limit);
   auto filter = parse_filter_param(req);
   if (filter && filter->limit >= 0) limit = std::min<int64_t>(limit, filter->limit);
-  auto now_pos = req.ctx->transport->events_position();
+  auto now_pos = room_position(req, req.ctx->transport->positions(), room_id);
   auto until = readable_until(req, room_id, now_pos);
   int64_t from = back ? now_pos : 0;
-  if (auto f = req.query_param("from")) from = parse_token(*f, "from");
+  if (auto f = req.query_param("from")) from = parse_token(req, room_id, *f, "from");
   std::optional<int64_t> to;
-  if (auto t = req.query_param("to")) to = parse_token(*t, "to");
+  if (auto t = req.query_param("to")) to = parse_token(req, room_id, *t, "to");
 
   // Backwards: (to, min(from, until)] newest first. Forwards: (from, min(to, until)].
   int64_t lo = back ? to.value_or(0) : from;
@@ -104,9 +106,9 @@ response messages(request& req) {
   }
   json out = {{"chunk", chunk}};
   out["start"] = req.query_param("from") ? *req.query_param("from")
-                                         : matrix::stream_token{first, {}}.to_string();
+                                         : matrix::stream_token{first, {}, {}}.to_string();
   // `end` is omitted when nothing further is available in that direction.
-  if (more) out["end"] = matrix::stream_token{back ? hi : lo, {}}.to_string();
+  if (more) out["end"] = matrix::stream_token{back ? hi : lo, {}, {}}.to_string();
   if (filter && filter->lazy_load_members && !chunk.empty())
     out["state"] = member_state_for(req, room_id, chunk, back ? first : lo);
   return {200, out};
@@ -117,7 +119,7 @@ response context(request& req) {
   require_room_id(room_id);
   auto ev = req.ctx->events->get_event(req.params[1]);
   if (!ev || ev->json.value("room_id", "") != room_id) fail(errc::not_found, "Event not found.");
-  auto now_pos = req.ctx->transport->events_position();
+  auto now_pos = room_position(req, req.ctx->transport->positions(), room_id);
   auto until = readable_until(req, room_id, now_pos);
   if (ev->stream_ordering > until) fail(errc::not_found, "Event not found.");
   auto limit = std::min(int_param(req, "limit").value_or(default_limit), max_limit);
@@ -151,8 +153,8 @@ response context(request& req) {
           {{"event", client_event(ev->json, &req.auth(), now)},
            {"events_before", before},
            {"events_after", after},
-           {"start", matrix::stream_token{start, {}}.to_string()},
-           {"end", matrix::stream_token{end, {}}.to_string()},
+           {"start", matrix::stream_token{start, {}, {}}.to_string()},
+           {"end", matrix::stream_token{end, {}, {}}.to_string()},
            {"state", state}}};
 }
 

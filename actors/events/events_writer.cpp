@@ -6,14 +6,16 @@
 // writer commits many rooms' events at once and an idle one adds no delay.
 //
 // Several writers share one sequence of positions. Each says how far it has
-// persisted (events_advanced.pos) and readers expose the lowest writer's
-// position, so a position is never shown before every event below it is
-// stored. An idle writer would hold that down; so when a writer sees another
-// reach position p while it has nothing in flight (between batches: a batch
-// takes its positions and stores them within one message), it claims p too:
+// persisted (events_advanced.pos); readers expose each writer's events up to
+// its own position, and events of every room at once up to the lowest
+// writer's (actors/notifier/notifier.cpp). An idle writer would hold that
+// lowest position down; so when a writer sees another reach position p
+// while it has nothing in flight (between batches: a batch takes its
+// positions and stores them within one message), it claims p too:
 // everything it will ever write comes from the sequence after p. Claims are
-// published like batches and recorded in stream_positions a second later,
-// for readers that start in between.
+// published with the next batch or `claim_every` later, whichever comes
+// first (one message for many of the other writers' batches), and recorded
+// in stream_positions a second later, for readers that start in between.
 #include "actors/events/events_writer.hpp"
 #include "actors/spawn_role.hpp"
 
@@ -35,6 +37,11 @@ using nlohmann::json;
 namespace {
 
 using record_atom = caf::atom_constant<caf::atom("record")>;
+using claim_atom = caf::atom_constant<caf::atom("claim")>;
+
+/// How long a claim may wait to be published (see the top): nothing waits
+/// for it but readers of every room at once (device lists, unread counts).
+constexpr auto claim_every = std::chrono::milliseconds(20);
 
 // ---- state -----------------------------------------------------------------
 
@@ -74,6 +81,8 @@ struct events_writer_state {
   std::deque<int64_t> ids;      ///< positions taken for the batch being built
   int64_t recorded = 0;         ///< position stored in stream_positions
   bool record_scheduled = false;
+  bool claim_scheduled = false; ///< a claim_atom is on its way
+  int64_t published = 0;        ///< the position last published
   static inline const char* name = "events_writer";
 };
 
@@ -379,6 +388,7 @@ void flush(events_writer_state& st) {
   // the requester asks for it (read-your-writes).
   if (!adv.rows.empty() || st.shared) {
     adv.pos = st.pos;
+    st.published = st.pos;
     caf::anon_send(st.deps.publisher, std::move(adv));
   }
   for (size_t i = 0; i < queue.size(); ++i) {
@@ -394,7 +404,10 @@ void claim(caf::stateful_actor<events_writer_state>* self, const std::string& in
   auto& st = self->state;
   if (!st.shared || instance == st.deps.instance_name || pos <= st.pos) return;
   st.pos = pos;
-  caf::anon_send(st.deps.publisher, msg::events_advanced{st.deps.instance_name, st.pos, {}});
+  if (!st.claim_scheduled) {
+    st.claim_scheduled = true;
+    self->delayed_send(self, claim_every, claim_atom::value);
+  }
   if (!st.record_scheduled) {
     st.record_scheduled = true;
     self->delayed_send(self, std::chrono::seconds(1), record_atom::value);
@@ -423,6 +436,7 @@ caf::behavior events_writer(caf::stateful_actor<events_writer_state>* self,
       st.recorded = st.pos;
     } catch (const std::exception&) {
     }
+    st.published = st.pos;
     caf::anon_send(st.deps.publisher, msg::events_advanced{st.deps.instance_name, st.pos, {}});
   }
   return {
@@ -447,6 +461,13 @@ caf::behavior events_writer(caf::stateful_actor<events_writer_state>* self,
     // reconnect, a heartbeat): the position is stored, so it was handed out.
     [=](const msg::stream_caught_up& up) {
       if (up.stream == index(stream_id::events)) claim(self, up.instance, up.pos);
+    },
+    [=](claim_atom) {
+      auto& st = self->state;
+      st.claim_scheduled = false;
+      if (st.published >= st.pos) return; // a batch carried it
+      st.published = st.pos;
+      caf::anon_send(st.deps.publisher, msg::events_advanced{st.deps.instance_name, st.pos, {}});
     },
     [=](record_atom) {
       auto& st = self->state;

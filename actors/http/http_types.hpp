@@ -72,6 +72,9 @@ struct server_context {
   uia_sessions* uia = nullptr;
   /// Replication transaction ids answered (null: one memory per process).
   replication::txn_memory* replication_txns = nullptr;
+  /// Several events writers: each one's number for tokens (instance_ids),
+  /// in stream_writers.events order; empty with one writer.
+  std::vector<int64_t> events_writer_ids;
   /// The clock and randomness requests use (a simulation injects its own).
   matrix::environment* env = &matrix::system_environment();
 };

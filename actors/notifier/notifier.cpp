@@ -5,25 +5,29 @@
 // "the waiter is registered": rows that arrived in between are checked on
 // registration; a waiter older than the history wakes at once.
 //
-// Several events writers: each reports how far it has persisted; the events
-// position readers may expose is the lowest of them (a writer with nothing
-// to do claims the others' positions, actors/events/events_writer.cpp). Rows
-// above that position are held back and released, waking their waiters,
-// once every writer has passed them.
+// Several events writers: each reports how far it has persisted
+// (events_advanced.pos: everything it will still write comes from the
+// shared sequence after it). Each writer's events are exposed up to its own
+// position at once, in the positions entry of that writer (messages/
+// streams.hpp): a room has one writer, so a reader never waits for another
+// writer's progress. The events entry is the lowest writer's position (a
+// writer with nothing to do claims the others' positions, actors/events/
+// events_writer.cpp); readers that look at events of every room at once
+// (device lists, unread counts) read up to it.
 //
-// A writer that is down would hold that position back until it returns, and
-// with it every other writer's rooms. So when rows have waited
-// `stall_timeout` without the position moving, the notifier asks the
-// liveness checker (writer_liveness.hpp) about the writers below them. One
-// that is not running (no connection to the database, so nothing in flight:
-// its last transaction committed or rolled back) is left out of the lowest
-// position, and every waiter looks in the database once, for the rows it
-// stored but never published.
-// While a writer is down, moving the position further first asks again,
-// and takes only what the positions reported before that question allow.
-// A writer that started again by then is seen running and counts again,
-// at the position it recorded; and if it starts after the question, it
-// takes its positions from the sequence after everything reported before
+// A writer that is down would hold that lowest position back until it
+// returns. So when it has lagged the highest writer `stall_timeout`
+// without moving, the notifier asks the liveness checker (writer_liveness.hpp)
+// about the writers below. One that is not running (no connection to the
+// database, so nothing in flight: its last transaction committed or rolled
+// back) is exposed up to the position it recorded (with its events, in the
+// same transaction) and left out of the lowest position; every waiter looks
+// in the database once, for the rows it stored but never published.
+// While a writer is down, moving the lowest position further first asks
+// again, and takes only what the positions reported before that question
+// allow. A writer that started again by then is seen running and counts
+// again, at the position it recorded; and if it starts after the question,
+// it takes its positions from the sequence after everything reported before
 // the question. Either way no position is exposed below an event it will
 // store.
 #include "actors/notifier/notifier.hpp"
@@ -59,6 +63,7 @@ struct entry {
   int64_t pos;
   std::string room_id;
   std::vector<std::string> users;
+  int writer = -1; ///< events with several writers: the writer's index
 };
 
 struct waiter {
@@ -68,19 +73,20 @@ struct waiter {
 };
 
 struct notifier_state {
-  std::vector<int64_t> pos;            ///< per stream, token order
-  std::vector<int64_t> history_floor;  ///< per stream: history covers (floor, pos]
+  std::vector<int64_t> pos;            ///< per stream and events writer, token order
+  std::vector<int64_t> history_floor;  ///< the same: history covers (floor, pos]
   std::shared_ptr<stream_positions> published;
   std::deque<entry> history;
   uint64_t next_id = 0;
   std::unordered_map<uint64_t, waiter> waiters;
   /// room id -> waiters interested in it; user id -> waiters of that user.
   std::unordered_map<std::string, std::unordered_set<uint64_t>> by_room, by_user;
-  /// Requests waiting for a stream to reach a position: (stream, pos).
+  /// Requests waiting for a positions entry to reach a position: (entry, pos).
   std::multimap<std::pair<size_t, int64_t>, caf::typed_response_promise<int64_t>> position_waiters;
-  /// Several events writers: each one's position, and rows above the lowest.
+  /// Several events writers: their names in order (entry writer_slot(i)),
+  /// and each one's position.
+  std::vector<std::string> writers;
   std::map<std::string, int64_t> writer_pos;
-  std::multimap<int64_t, entry> held;
   /// Writers found down: left out of the lowest position until they run.
   std::set<std::string> down;
   writer_liveness_actor liveness; ///< null: writers are never checked
@@ -102,6 +108,18 @@ bool concerns(const waiter& w, const entry& e) {
   return false;
 }
 
+/// The positions entry a row belongs to.
+size_t slot_of(const entry& e) {
+  return e.writer >= 0 ? writer_slot(static_cast<size_t>(e.writer)) : e.stream;
+}
+
+/// Where `since` stands for positions entry `slot` (a writer's entry is
+/// never below the lowest writer's).
+int64_t since_at(const std::vector<int64_t>& since, size_t slot) {
+  if (slot >= stream_count) return events_bound(since, static_cast<int>(slot - stream_count));
+  return slot < since.size() ? since[slot] : 0;
+}
+
 void wake(notifier_state& st, uint64_t id) {
   auto i = st.waiters.find(id);
   if (i == st.waiters.end()) return;
@@ -115,18 +133,37 @@ void wake(notifier_state& st, uint64_t id) {
   st.waiters.erase(i);
 }
 
-/// Answers everyone waiting for a position of `stream` it has reached.
-void answer_position_waiters(notifier_state& st, size_t stream) {
-  auto now = st.pos[stream];
-  for (auto i = st.position_waiters.lower_bound({stream, INT64_MIN});
-       i != st.position_waiters.end() && i->first.first == stream && i->first.second <= now;) {
+void wake_all(notifier_state& st) {
+  std::vector<uint64_t> all;
+  all.reserve(st.waiters.size());
+  for (auto& [id, w] : st.waiters) all.push_back(id);
+  for (auto id : all) wake(st, id);
+}
+
+/// Answers everyone waiting for a position of entry `slot` it has reached.
+void answer_position_waiters(notifier_state& st, size_t slot) {
+  auto now = st.pos[slot];
+  for (auto i = st.position_waiters.lower_bound({slot, INT64_MIN});
+       i != st.position_waiters.end() && i->first.first == slot && i->first.second <= now;) {
     i->second.deliver(now);
     i = st.position_waiters.erase(i);
   }
 }
 
-/// Records rows of `stream` up to `pos` and wakes whoever they concern.
-void advance(notifier_state& st, size_t stream, int64_t pos, std::vector<entry> rows) {
+/// Moves entry `slot` to `pos` (never back) for request threads and waiters.
+/// Writers' entries follow the lowest position up (a writer below it is
+/// down, and stored nothing above its recorded position).
+void set_position(notifier_state& st, size_t slot, int64_t pos) {
+  if (pos <= st.pos[slot]) return;
+  st.pos[slot] = pos;
+  st.published->at[slot].store(pos);
+  answer_position_waiters(st, slot);
+  if (slot == index(stream_id::events))
+    for (size_t w = stream_count; w < st.pos.size(); ++w) set_position(st, w, pos);
+}
+
+/// Records rows of entry `slot` up to `pos` and wakes whoever they concern.
+void advance(notifier_state& st, size_t slot, int64_t pos, std::vector<entry> rows) {
   std::unordered_set<uint64_t> to_wake;
   for (auto& e : rows) {
     if (!e.room_id.empty())
@@ -138,32 +175,59 @@ void advance(notifier_state& st, size_t stream, int64_t pos, std::vector<entry> 
     st.history.push_back(std::move(e));
     if (st.history.size() > history_rows) {
       auto& old = st.history.front();
-      st.history_floor[old.stream] = std::max(st.history_floor[old.stream], old.pos);
+      auto& floor = st.history_floor[slot_of(old)];
+      floor = std::max(floor, old.pos);
       st.history.pop_front();
     }
   }
-  if (pos > st.pos[stream]) {
-    st.pos[stream] = pos;
-    st.published->at[stream].store(pos);
-  }
+  // Positions first: whoever wakes reads them.
+  st.pos[slot] = std::max(st.pos[slot], pos);
+  st.published->at[slot].store(st.pos[slot]);
   for (auto id : to_wake) wake(st, id);
-  answer_position_waiters(st, stream);
+  answer_position_waiters(st, slot);
 }
 
-/// The stream is durable up to `pos` but its rows are unknown here: expose
+/// Entry `slot` is durable up to `pos` but its rows are unknown here: expose
 /// the position, and wake every waiter (they look in the database) and
 /// everyone waiting for the position. Later rows at or below `pos` still
 /// wake whoever they concern.
-void catch_up(notifier_state& st, size_t stream, int64_t pos) {
-  if (pos <= st.pos[stream]) return;
-  st.pos[stream] = pos;
-  st.history_floor[stream] = std::max(st.history_floor[stream], pos);
-  st.published->at[stream].store(pos);
-  std::vector<uint64_t> all;
-  all.reserve(st.waiters.size());
-  for (auto& [id, w] : st.waiters) all.push_back(id);
-  for (auto id : all) wake(st, id);
-  answer_position_waiters(st, stream);
+void catch_up(notifier_state& st, size_t slot, int64_t pos) {
+  if (pos <= st.pos[slot]) return;
+  st.history_floor[slot] = std::max(st.history_floor[slot], pos);
+  st.pos[slot] = pos;
+  st.published->at[slot].store(pos);
+  wake_all(st);
+  answer_position_waiters(st, slot);
+}
+
+/// The index of events writer `name` (-1: not one).
+int writer_index(const notifier_state& st, const std::string& name) {
+  for (size_t i = 0; i < st.writers.size(); ++i)
+    if (st.writers[i] == name) return static_cast<int>(i);
+  return -1;
+}
+
+/// Writer `name` has persisted up to `pos`; `rows` are its events up to it.
+void writer_advanced(notifier_state& st, const std::string& name, int64_t pos,
+                     std::vector<entry> rows) {
+  auto& w = st.writer_pos[name];
+  w = std::max(w, pos);
+  auto i = writer_index(st, name);
+  if (i < 0) {
+    // Not a writer of ours (another configuration): its rows still wake.
+    advance(st, index(stream_id::events), st.pos[index(stream_id::events)], std::move(rows));
+    return;
+  }
+  for (auto& e : rows) e.writer = i;
+  advance(st, writer_slot(static_cast<size_t>(i)), w, std::move(rows));
+}
+
+/// Writer `name` is durable up to `pos`, its rows unknown here (see catch_up).
+void writer_caught_up(notifier_state& st, const std::string& name, int64_t pos) {
+  auto& w = st.writer_pos[name];
+  w = std::max(w, pos);
+  auto i = writer_index(st, name);
+  if (i >= 0) catch_up(st, writer_slot(static_cast<size_t>(i)), w);
 }
 
 /// The lowest of `positions` over the writers not in `skip` (INT64_MAX
@@ -175,27 +239,23 @@ int64_t lowest(const std::map<std::string, int64_t>& positions, const std::set<s
   return low;
 }
 
-/// Exposes `low` (if above the position) with the held rows up to it, and
-/// `ready`, rows already below the position.
-void expose(notifier_state& st, int64_t low, std::vector<entry>& ready) {
-  auto events = index(stream_id::events);
-  if (low == INT64_MAX || low < st.pos[events]) low = st.pos[events];
-  auto end = st.held.upper_bound(low);
-  for (auto i = st.held.begin(); i != end; ++i) ready.push_back(std::move(i->second));
-  st.held.erase(st.held.begin(), end);
-  if (!ready.empty() || low > st.pos[events]) advance(st, events, low, std::move(ready));
-  ready.clear();
+/// The highest writer position.
+int64_t highest(const std::map<std::string, int64_t>& positions) {
+  auto high = INT64_MIN;
+  for (auto& [w, p] : positions) high = std::max(high, p);
+  return high;
 }
 
-void release(notifier_self self, std::vector<entry>& ready);
+void release(notifier_self self);
 
-/// Rows are held: unless the position moves within stall_timeout, the
-/// writers below them are checked (see the top).
+/// The lowest position lags a writer: unless it moves within stall_timeout,
+/// the writers below are checked (see the top).
 void watch_stall(notifier_self self) {
   auto& st = self->state;
-  if (st.stall_timer || st.held.empty() || !st.liveness) return;
+  auto events = index(stream_id::events);
+  if (st.stall_timer || !st.liveness || highest(st.writer_pos) <= st.pos[events]) return;
   st.stall_timer = true;
-  self->delayed_send(self, stall_timeout, stall_atom::value, st.pos[index(stream_id::events)]);
+  self->delayed_send(self, stall_timeout, stall_atom::value, st.pos[events]);
 }
 
 /// Asks the liveness checker about the writers down and `suspects`, then
@@ -215,30 +275,25 @@ void check_writers(notifier_self self, const std::set<std::string>& suspects) {
         auto& st = self->state;
         st.checking = false;
         std::set<std::string> running(status.running.begin(), status.running.end());
-        bool newly_down = false;
         for (size_t i = 0; i < writers.size(); ++i) {
           auto& w = writers[i];
+          auto recorded = i < status.recorded.size() ? status.recorded[i] : 0;
+          known[w] = std::max(known[w], recorded);
           if (running.count(w)) {
             st.down.erase(w);
-            auto recorded = i < status.recorded.size() ? status.recorded[i] : 0;
             st.writer_pos[w] = std::max(st.writer_pos[w], recorded);
-            known[w] = std::max(known[w], recorded);
-          } else if (st.down.insert(w).second) {
-            newly_down = true;
+          } else {
+            st.down.insert(w);
+            // Its last rows may never have been published: its position is
+            // what it recorded with them, and every waiter looks in the
+            // database.
+            writer_caught_up(st, w, recorded);
           }
         }
         auto events = index(stream_id::events);
         auto low = lowest(known, st.down);
-        std::vector<entry> ready;
-        if (newly_down && low != INT64_MAX && low > st.pos[events]) {
-          // The writer's last rows may never have been published: every
-          // waiter looks in the database.
-          catch_up(st, events, low);
-          expose(st, low, ready); // the held rows up to it, into the history
-        } else {
-          expose(st, low, ready);
-        }
-        release(self, ready); // rows that came during the check
+        if (low != INT64_MAX) set_position(st, events, low);
+        watch_stall(self);
       },
       [=](caf::error&) {
         // The database is unreachable: nothing changes; the stall timer
@@ -248,28 +303,28 @@ void check_writers(notifier_self self, const std::set<std::string>& suspects) {
       });
 }
 
-/// Several events writers: exposes the lowest running writer's position
-/// with the held rows up to it (and `ready`, rows already below it). Past a
-/// writer that is down only after checking again (see the top).
-void release(notifier_self self, std::vector<entry>& ready) {
+/// Several events writers: moves the lowest position to the lowest running
+/// writer's. Past a writer that is down only after checking again (see the
+/// top).
+void release(notifier_self self) {
   auto& st = self->state;
   auto events = index(stream_id::events);
   auto low = lowest(st.writer_pos, st.down);
-  if (!st.down.empty() && low != INT64_MAX && low > st.pos[events]) {
-    if (!ready.empty()) advance(st, events, st.pos[events], std::move(ready));
-    check_writers(self, {});
-  } else {
-    expose(st, low, ready);
+  if (low != INT64_MAX && low > st.pos[events]) {
+    if (!st.down.empty()) check_writers(self, {});
+    else set_position(st, events, low);
   }
   watch_stall(self);
 }
 
 /// True when something past `since` already concerns the waiter.
 bool ready_now(const notifier_state& st, const waiter& w, const std::vector<int64_t>& since) {
-  for (size_t s = 0; s < stream_count; ++s)
-    if (s < since.size() && since[s] < st.pos[s] && since[s] < st.history_floor[s]) return true;
+  for (size_t s = 0; s < st.pos.size(); ++s) {
+    auto seen = since_at(since, s);
+    if (seen < st.pos[s] && seen < st.history_floor[s]) return true;
+  }
   for (auto it = st.history.rbegin(); it != st.history.rend(); ++it)
-    if (it->stream < since.size() && it->pos > since[it->stream] && concerns(w, *it)) return true;
+    if (it->pos > since_at(since, slot_of(*it)) && concerns(w, *it)) return true;
   return false;
 }
 
@@ -277,15 +332,20 @@ bool ready_now(const notifier_state& st, const waiter& w, const std::vector<int6
 
 caf::behavior notifier(notifier_self self, std::vector<int64_t> start,
                        std::shared_ptr<stream_positions> positions,
-                       std::map<std::string, int64_t> events_writers,
+                       std::vector<std::pair<std::string, int64_t>> events_writers,
                        writer_liveness_actor liveness) {
   auto& st = self->state;
-  st.writer_pos = std::move(events_writers);
+  for (auto& [w, p] : events_writers) {
+    st.writers.push_back(w);
+    st.writer_pos[w] = p;
+  }
   st.liveness = std::move(liveness);
   start.resize(stream_count, 0);
+  for (auto& [w, p] : events_writers) start.push_back(std::max(p, start[0]));
   st.pos = start;
   st.history_floor = start;
-  for (size_t s = 0; s < stream_count; ++s) positions->at[s].store(start[s]);
+  positions->size = start.size();
+  for (size_t s = 0; s < start.size(); ++s) positions->at[s].store(start[s]);
   st.published = std::move(positions);
   return {
     [=](msg::events_advanced& adv) {
@@ -299,20 +359,13 @@ caf::behavior notifier(notifier_self self, std::vector<int64_t> start,
         if (r.type == "m.room.member") e.users.push_back(r.state_key);
         rows.push_back(std::move(e));
       }
-      if (st.writer_pos.empty()) {
+      if (st.writers.empty()) {
         advance(st, index(stream_id::events), adv.pos, std::move(rows));
         return;
       }
-      auto& w = st.writer_pos[adv.instance];
-      w = std::max(w, adv.pos);
       st.down.erase(adv.instance); // it runs (see the top)
-      auto now = st.pos[index(stream_id::events)];
-      std::vector<entry> ready;
-      for (auto& e : rows) {
-        if (e.pos <= now) ready.push_back(std::move(e)); // late: below what is exposed
-        else st.held.emplace(e.pos, std::move(e));
-      }
-      release(self, ready);
+      writer_advanced(st, adv.instance, adv.pos, std::move(rows));
+      release(self);
     },
     [=](msg::stream_advanced& adv) {
       if (adv.stream >= stream_count) return;
@@ -340,19 +393,16 @@ caf::behavior notifier(notifier_self self, std::vector<int64_t> start,
     [=](msg::stream_caught_up& req) {
       auto& st = self->state;
       if (req.stream >= stream_count) return;
-      if (req.stream == index(stream_id::events) && !st.writer_pos.empty()) {
-        // One writer reached `pos`, or (no instance) someone exposed it:
-        // every writer is at least there.
-        for (auto& [w, p] : st.writer_pos)
-          if (req.instance.empty() || w == req.instance) p = std::max(p, req.pos);
-        if (!req.instance.empty()) {
-          auto& w = st.writer_pos[req.instance];
-          w = std::max(w, req.pos);
+      if (req.stream == index(stream_id::events) && !st.writers.empty()) {
+        // One writer reached `pos`, or (no instance) someone exposed it as
+        // the lowest: every writer is at least there.
+        if (req.instance.empty()) {
+          for (auto& w : st.writers) writer_caught_up(st, w, req.pos);
+        } else {
+          writer_caught_up(st, req.instance, req.pos);
           st.down.erase(req.instance); // it runs (see the top)
         }
-        catch_up(st, req.stream, lowest(st.writer_pos, {}));
-        std::vector<entry> none;
-        release(self, none);
+        release(self);
         return;
       }
       catch_up(st, req.stream, req.pos);
@@ -361,13 +411,13 @@ caf::behavior notifier(notifier_self self, std::vector<int64_t> start,
     [=](stall_atom, int64_t mark) {
       auto& st = self->state;
       st.stall_timer = false;
-      if (st.held.empty()) return;
+      auto high = highest(st.writer_pos);
+      if (high <= st.pos[index(stream_id::events)]) return;
       if (st.pos[index(stream_id::events)] == mark) {
-        // Who holds back the oldest held row?
-        auto first = st.held.begin()->first;
+        // Who holds the lowest position back?
         std::set<std::string> suspects;
         for (auto& [w, p] : st.writer_pos)
-          if (!st.down.count(w) && p < first) suspects.insert(w);
+          if (!st.down.count(w) && p < high) suspects.insert(w);
         check_writers(self, suspects);
       }
       watch_stall(self);
@@ -375,7 +425,7 @@ caf::behavior notifier(notifier_self self, std::vector<int64_t> start,
     [=](msg::await_stream_position& req) -> caf::typed_response_promise<int64_t> {
       auto& st = self->state;
       auto rp = self->make_response_promise<int64_t>();
-      if (req.stream >= stream_count || req.pos <= st.pos[req.stream]) rp.deliver(req.pos);
+      if (req.stream >= st.pos.size() || req.pos <= st.pos[req.stream]) rp.deliver(req.pos);
       else st.position_waiters.emplace(std::make_pair(size_t{req.stream}, req.pos), rp);
       return rp;
     },
@@ -387,7 +437,7 @@ caf::behavior notifier(notifier_self self, std::vector<int64_t> start,
 
 notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start,
                               std::shared_ptr<stream_positions> positions,
-                              std::map<std::string, int64_t> events_writers,
+                              std::vector<std::pair<std::string, int64_t>> events_writers,
                               writer_liveness_actor liveness) {
   return caf::actor_cast<notifier_actor>(sys.spawn(notifier, std::move(start), std::move(positions),
                                                    std::move(events_writers), std::move(liveness)));

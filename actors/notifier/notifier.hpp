@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace axon::actors {
 
@@ -15,13 +17,14 @@ namespace axon::actors {
 /// positions it has seen, for request threads to read without a round trip
 /// (they only grow; the notifier is their only writer).
 /// `events_writers` (several events writers): each writer's position at the
-/// start. The events position then is the lowest writer's; rows above it
-/// wait until every writer has reached them (see the .cpp).
+/// start, in `stream_writers.events` order: the positions get one entry per
+/// writer after the streams' (messages/streams.hpp), and the events entry is
+/// the lowest writer's (see the .cpp).
 /// `liveness` (several events writers): asked when a writer holds the
 /// position back; one that is not running is then left out (null: never).
 notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start,
                               std::shared_ptr<stream_positions> positions,
-                              std::map<std::string, int64_t> events_writers = {},
+                              std::vector<std::pair<std::string, int64_t>> events_writers = {},
                               writer_liveness_actor liveness = {});
 
 } // namespace axon::actors

@@ -218,26 +218,20 @@ std::vector<std::string> e2e_keys_store::users_sharing_room(const std::string& u
     {user_id}));
 }
 
-std::vector<std::string> e2e_keys_store::newly_shared_users(const std::string& user_id,
-                                                            int64_t from, int64_t to) {
-  return column(pool_.acquire()->exec(
-    "SELECT DISTINCT c.state_key FROM local_current_membership m JOIN current_state_events c ON "
-    "c.room_id = m.room_id WHERE m.user_id = $1 AND m.membership = 'join' AND c.type = "
-    "'m.room.member' AND c.membership = 'join' AND ((c.stream_ordering > $2 AND "
-    "c.stream_ordering <= $3) OR (m.stream_ordering > $2 AND m.stream_ordering <= $3)) "
-    "ORDER BY c.state_key",
-    {user_id, from, to}));
-}
-
-std::vector<std::string> e2e_keys_store::possibly_left_users(const std::string& user_id,
-                                                             int64_t from, int64_t to) {
-  return column(pool_.acquire()->exec(
-    "SELECT DISTINCT c.state_key FROM local_current_membership m JOIN current_state_events c ON "
-    "c.room_id = m.room_id WHERE m.user_id = $1 AND c.type = 'm.room.member' AND ("
-    "(m.membership = 'join' AND c.membership <> 'join' AND c.stream_ordering > $2 AND "
-    "c.stream_ordering <= $3) OR (m.membership <> 'join' AND c.membership = 'join' AND "
-    "m.stream_ordering > $2 AND m.stream_ordering <= $3)) ORDER BY c.state_key",
-    {user_id, from, to}));
+std::vector<e2e_keys_store::shared_membership>
+e2e_keys_store::shared_membership_changes(const std::string& user_id, int64_t lo, int64_t hi) {
+  auto r = pool_.acquire()->exec(
+    "SELECT c.room_id, c.state_key, c.membership, c.stream_ordering, m.membership, "
+    "m.stream_ordering FROM local_current_membership m JOIN current_state_events c ON "
+    "c.room_id = m.room_id WHERE m.user_id = $1 AND c.type = 'm.room.member' AND "
+    "((c.stream_ordering > $2 AND c.stream_ordering <= $3) OR (m.stream_ordering > $2 AND "
+    "m.stream_ordering <= $3)) ORDER BY c.state_key",
+    {user_id, lo, hi});
+  std::vector<shared_membership> out;
+  out.reserve(r.rows.size());
+  for (auto& row : r.rows)
+    out.push_back({row.str(0), row.str(1), row.str(2), row.i64(3), row.str(4), row.i64(5)});
+  return out;
 }
 
 } // namespace axon::storage

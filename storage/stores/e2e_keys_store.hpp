@@ -94,14 +94,20 @@ public:
   std::vector<std::string> joined_rooms(const std::string& user_id);
   /// Users joined to a room the local user is joined to (the user included).
   std::vector<std::string> users_sharing_room(const std::string& user_id);
-  /// Users joined to a room shared with the local user whose join (or the
-  /// user's own join) falls in events positions (from, to]: their devices are
-  /// news to the user (Synapse's "newly joined" device list changes).
-  std::vector<std::string> newly_shared_users(const std::string& user_id, int64_t from, int64_t to);
-  /// Users who may have stopped sharing a room with the local user in events
-  /// positions (from, to]: they left a room the user is in, or the user left
-  /// a room they are in. The caller removes those still sharing a room.
-  std::vector<std::string> possibly_left_users(const std::string& user_id, int64_t from, int64_t to);
+  /// Memberships in rooms the local user has a membership in, where that
+  /// membership or the other user's falls in events positions (lo, hi]
+  /// (the caller narrows each room to its own range): whom the user newly
+  /// shares a room with, or may have stopped sharing one with.
+  struct shared_membership {
+    std::string room_id;
+    std::string user_id;     ///< the other user (c.state_key)
+    std::string membership;  ///< theirs, current
+    int64_t pos = 0;         ///< of theirs
+    std::string own;         ///< the local user's, current
+    int64_t own_pos = 0;     ///< of the local user's
+  };
+  std::vector<shared_membership> shared_membership_changes(const std::string& user_id, int64_t lo,
+                                                           int64_t hi);
 
 private:
   pool& pool_;

@@ -1,6 +1,7 @@
 #include "storage/stores/events_store.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <map>
 #include <set>
 
@@ -162,6 +163,27 @@ void events_store::record_position(const std::string& instance, int64_t pos) {
           "excluded.stream_id > stream_positions.stream_id THEN excluded.stream_id ELSE "
           "stream_positions.stream_id END",
           {instance, pos});
+}
+
+std::vector<int64_t> events_store::instance_ids(const std::vector<std::string>& names) {
+  auto c = pool_.acquire();
+  std::vector<int64_t> out;
+  for (auto& name : names) {
+    for (int attempt = 0;; ++attempt) {
+      auto r = c->exec("SELECT instance_id FROM instance_ids WHERE instance_name = $1", {name});
+      if (!r.empty()) {
+        out.push_back(r.rows[0].i64(0));
+        break;
+      }
+      if (attempt == 10) throw std::runtime_error("instance_ids: no number for " + name);
+      // `WHERE true`: SQLite reads ON CONFLICT after a bare SELECT as a join.
+      c->exec("INSERT INTO instance_ids (instance_id, instance_name) SELECT "
+              "COALESCE(MAX(instance_id), 0) + 1, $1 FROM instance_ids WHERE true "
+              "ON CONFLICT DO NOTHING",
+              {name});
+    }
+  }
+  return out;
 }
 
 std::optional<std::string> events_store::find_txn(const std::string& user_id,

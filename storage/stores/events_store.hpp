@@ -103,6 +103,10 @@ public:
   /// Records that `instance` has persisted, or will never persist, anything
   /// up to `pos` (a writer's claim; see actors/events/README).
   void record_position(const std::string& instance, int64_t pos);
+  /// Each name's number in instance_ids, in the order given; names without
+  /// one get the next free number (instances starting together may race:
+  /// the loser reads the winner's row).
+  std::vector<int64_t> instance_ids(const std::vector<std::string>& names);
   /// PostgreSQL: which of `instances` are running, i.e. have a connection
   /// open to this database (application_name "axon/<instance>", see
   /// database_options). A

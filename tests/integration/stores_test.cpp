@@ -437,6 +437,16 @@ TEST_CASE_TEMPLATE("events_store: the shared position sequence of several writer
   CHECK(es.allocate_positions(1) == std::vector<int64_t>{18});
 }
 
+TEST_CASE_TEMPLATE("events_store: events writers keep their numbers for tokens", DB, sqlite_db,
+                   pg_db) {
+  AXON_STORES_OR_SKIP(DB);
+  events_store es(p);
+  CHECK(es.instance_ids({"w1", "w2"}) == std::vector<int64_t>{1, 2});
+  // Reordered, and a writer added: the numbers stay the writers'.
+  CHECK(es.instance_ids({"w3", "w2", "w1"}) == std::vector<int64_t>{3, 2, 1});
+  CHECK(es.instance_ids({"w2"}) == std::vector<int64_t>{2});
+}
+
 TEST_CASE_TEMPLATE("events_store: state at positions and state changes", DB, sqlite_db, pg_db) {
   AXON_STORES_OR_SKIP(DB);
   events_store es(p);

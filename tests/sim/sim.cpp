@@ -502,6 +502,14 @@ void sync_once(world& w, client& c, const std::vector<std::string>& rooms, size_
     bool back = tok->events < prev.events;
     for (size_t i = 0; i < prev.others.size() && i < tok->others.size(); ++i)
       back |= tok->others[i] < prev.others[i];
+    // Each events writer's position (its entry, or the lowest).
+    auto at = [](const matrix::stream_token& t, int64_t id) {
+      auto p = t.events;
+      for (auto& [w, q] : t.writers)
+        if (w == id) p = std::max(p, q);
+      return p;
+    };
+    for (auto& [id, p] : prev.writers) back |= at(*tok, id) < p;
     if (back) throw failure("sync " + c.user_id + ": token went backwards: " + c.since + " -> " + next);
   }
   c.tokens.push_back(*tok);

@@ -526,7 +526,7 @@ TEST_CASE_FIXTURE(fixture, "a catch-up exposes the position and wakes every wait
   CHECK(reply(w3));
 }
 
-TEST_CASE("several events writers: rows wait until every writer has passed them") {
+TEST_CASE("several events writers: each writer's rows show at its own position") {
   caf::actor_system_config cfg;
   fixture::init(cfg);
   caf::actor_system sys{cfg};
@@ -534,45 +534,63 @@ TEST_CASE("several events writers: rows wait until every writer has passed them"
   auto published = std::make_shared<stream_positions>();
   auto n = actors::spawn_notifier(sys, at(start), published, {{"w1", start}, {"w2", start}});
   sched.run();
-  caf::scoped_actor self{sys, true}, waiter{sys, true}, pos_waiter{sys, true};
+  REQUIRE(published->size == stream_count + 2);
   auto events = index(stream_id::events);
+  auto w1 = writer_slot(0), w2 = writer_slot(1);
+  caf::scoped_actor self{sys, true}, waiter{sys, true}, w1_waiter{sys, true}, low_waiter{sys, true};
   waiter->send(n, msg::wait_for_updates{alice, at(start), {room_r}, 30000});
-  pos_waiter->send(n, msg::await_stream_position{static_cast<uint8_t>(events), start + 2});
+  w1_waiter->send(n, msg::await_stream_position{static_cast<uint8_t>(w1), start + 2});
+  low_waiter->send(n, msg::await_stream_position{static_cast<uint8_t>(events), start + 2});
   sched.run();
 
-  // w1 stored start+1 and start+2; w2 may still store start+1: nothing shows.
+  // w1 stored start+1 and start+2 (w2 may still store start+1 in another
+  // room): w1's rows show and wake at once; the lowest position stays.
   self->send(n, msg::events_advanced{"w1", start + 2, {fixture::message_row(start + 2, room_r)}});
   sched.run();
-  CHECK_FALSE(fixture::reply(waiter));
-  CHECK_FALSE(fixture::pos_reply(pos_waiter));
+  auto got = fixture::reply(waiter);
+  REQUIRE(got);
+  REQUIRE(got->size() == stream_count + 2);
+  CHECK((*got)[w1] == start + 2);
+  CHECK((*got)[w2] == start);
+  CHECK((*got)[events] == start);
+  CHECK(fixture::pos_reply(w1_waiter) == start + 2);
+  CHECK_FALSE(fixture::pos_reply(low_waiter));
+  CHECK(published->at[w1].load() == start + 2);
   CHECK(published->get(stream_id::events) == start);
 
-  // w2 stored start+1 (another room): the lowest writer is at start+1.
+  // A waiter that has seen w1's row is not woken by it again; w2's row in
+  // another room does not concern it.
+  auto since = *got;
+  waiter->send(n, msg::wait_for_updates{alice, since, {room_r}, 30000});
+  sched.run();
+  CHECK_FALSE(fixture::reply(waiter));
   self->send(n, msg::events_advanced{"w2", start + 1, {fixture::message_row(start + 1, room_s)}});
   sched.run();
   CHECK_FALSE(fixture::reply(waiter));
   CHECK(published->get(stream_id::events) == start + 1);
+  CHECK_FALSE(fixture::pos_reply(low_waiter));
 
-  // w2 claims start+2 (nothing in flight): the held row is released and wakes.
+  // w2 claims start+2 (nothing in flight): the lowest position follows.
   self->send(n, msg::events_advanced{"w2", start + 2, {}});
   sched.run();
-  auto got = fixture::reply(waiter);
-  REQUIRE(got);
-  CHECK((*got)[events] == start + 2);
-  CHECK(fixture::pos_reply(pos_waiter) == start + 2);
+  CHECK(published->get(stream_id::events) == start + 2);
+  CHECK(fixture::pos_reply(low_waiter) == start + 2);
+  CHECK_FALSE(fixture::reply(waiter));
 
   // A writer's lost rows (Redis gap): that writer moves, everyone wakes.
-  caf::scoped_actor w2{sys, true};
-  w2->send(n, msg::wait_for_updates{bob, at(start + 2), {room_s}, 30000});
-  sched.run();
   self->send(n, msg::stream_caught_up{static_cast<uint8_t>(events), start + 5, "w1"});
   sched.run();
   CHECK(published->get(stream_id::events) == start + 2); // w2 is still at start+2
-  CHECK_FALSE(fixture::reply(w2));
+  CHECK(published->at[w1].load() == start + 5);
+  got = fixture::reply(waiter);
+  REQUIRE(got);
+  CHECK((*got)[w1] == start + 5);
+  // Someone exposed start+4 as the lowest: every writer is there.
   self->send(n, msg::stream_caught_up{static_cast<uint8_t>(events), start + 4, ""});
   sched.run();
   CHECK(published->get(stream_id::events) == start + 4);
-  CHECK(fixture::reply(w2));
+  CHECK(published->at[w2].load() == start + 4);
+  CHECK(published->at[w1].load() == start + 5);
   sched.run();
   sched.trigger_timeouts();
   sched.run();
@@ -604,7 +622,7 @@ writer_liveness_actor::behavior_type fake_liveness(writer_liveness_actor::pointe
 
 } // namespace
 
-TEST_CASE("several events writers: one that is down stops holding back the others") {
+TEST_CASE("several events writers: one that is down stops holding back the lowest position") {
   caf::actor_system_config cfg;
   fixture::init(cfg);
   caf::actor_system sys{cfg};
@@ -618,10 +636,12 @@ TEST_CASE("several events writers: one that is down stops holding back the other
   sched.run();
   caf::scoped_actor self{sys, true}, waiter{sys, true};
   auto events = index(stream_id::events);
-  waiter->send(n, msg::wait_for_updates{alice, at(start), {room_r}, 60000});
+  auto w2 = writer_slot(1);
+  // Bob waits in w2's room.
+  waiter->send(n, msg::wait_for_updates{bob, at(start), {room_s}, 60000});
   sched.run();
 
-  // w1 stored start+1 and start+2; w2 is silent.
+  // w1 stored start+1 and start+2 in its room; w2 is silent.
   self->send(n, msg::events_advanced{"w1", start + 2, {fixture::message_row(start + 2, room_r)}});
   sched.run();
   CHECK(view->checks == 0);
@@ -632,46 +652,38 @@ TEST_CASE("several events writers: one that is down stops holding back the other
   CHECK_FALSE(fixture::reply(waiter));
   CHECK(published->get(stream_id::events) == start);
 
-  // w2 dies: at the next stall check it is left out; everyone wakes.
+  // w2 stored start+1 in Bob's room, recorded it, and died before
+  // publishing: at the next stall check it is left out of the lowest
+  // position and shown up to what it recorded; everyone wakes.
   view->running = {"w1"};
+  view->recorded["w2"] = start + 1;
   sched.advance_time(2s);
   sched.run();
   CHECK(view->checks == 2);
-  CHECK(published->get(stream_id::events) == start + 2);
   auto got = fixture::reply(waiter);
   REQUIRE(got);
-  CHECK((*got)[events] == start + 2);
+  CHECK((*got)[w2] >= start + 1);
+  CHECK(published->get(stream_id::events) == start + 2);
 
-  // While w2 is down, each move asks again first.
-  waiter->send(n, msg::wait_for_updates{alice, at(start + 2), {room_r}, 60000});
-  sched.run();
+  // While w2 is down, each move of the lowest position asks again first.
   self->send(n, msg::events_advanced{"w1", start + 3, {fixture::message_row(start + 3, room_r)}});
   sched.run();
   CHECK(view->checks == 3);
   CHECK(published->get(stream_id::events) == start + 3);
-  got = fixture::reply(waiter);
-  REQUIRE(got);
-  CHECK((*got)[events] == start + 3);
 
   // w2 starts again and records its claim start+4 before storing anything;
   // w1 stores start+5: the check finds w2 running, which counts again.
   view->running = {"w1", "w2"};
   view->recorded["w2"] = start + 4;
-  waiter->send(n, msg::wait_for_updates{alice, at(start + 3), {room_r}, 60000});
-  sched.run();
   self->send(n, msg::events_advanced{"w1", start + 5, {fixture::message_row(start + 5, room_r)}});
   sched.run();
   CHECK(view->checks == 4);
   CHECK(published->get(stream_id::events) == start + 4);
-  CHECK_FALSE(fixture::reply(waiter));
   // w2 claims start+5: no question asked any more.
   self->send(n, msg::events_advanced{"w2", start + 5, {}});
   sched.run();
   CHECK(view->checks == 4);
   CHECK(published->get(stream_id::events) == start + 5);
-  got = fixture::reply(waiter);
-  REQUIRE(got);
-  CHECK((*got)[events] == start + 5);
 
   sched.run();
   sched.trigger_timeouts();
