@@ -15,6 +15,8 @@
 
 #include <caf/all.hpp>
 
+#include <functional>
+
 namespace axon {
 
 /// A Matrix error as a CAF error value (category "matrix").
@@ -84,6 +86,15 @@ using notifier_actor = caf::typed_actor<
   caf::replies_to<msg::await_stream_position>::with<int64_t>,
   caf::reacts_to<msg::stream_caught_up>,
   caf::replies_to<caf::get_atom>::with<std::vector<int64_t>>>;
+
+/// Lets the pub/sub thread apply rows from other instances to the notifier
+/// itself when they wake and answer no one (one thread wake-up per row
+/// instead of two; actors/notifier/notifier.cpp): true when applied; false:
+/// send it to the notifier (nothing changed).
+struct notifier_shortcut {
+  std::function<bool(const msg::events_advanced&)> events;
+  std::function<bool(const msg::stream_advanced&)> stream;
+};
 
 /// Registers every message type and the error category.
 void register_message_types(caf::actor_system_config& cfg);

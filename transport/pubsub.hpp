@@ -46,6 +46,8 @@ struct pubsub_receiver_deps {
   /// Who gets other instances' rows (filtered as the stream bus filters).
   std::vector<bus_subscriber> subscribers;
   notifier_actor notifier; ///< receives stream_caught_up
+  /// Rows for the notifier go through it first (messages/caf_types.hpp).
+  notifier_shortcut shortcut;
   /// Also receive stream_caught_up: the events writers here, which claim
   /// what other writers reached even when its rows were lost.
   std::vector<caf::actor> caught_up_too;
@@ -71,12 +73,21 @@ public:
 class pubsub_receiver {
 public:
   explicit pubsub_receiver(pubsub_receiver_deps deps) : deps_(std::move(deps)) {}
+  virtual ~pubsub_receiver() = default;
 
   /// Subscribed (again): whatever was missed is in the database. Call after
   /// the subscription is in place, before the first message.
   void connected();
   /// One message from the wire.
   void message(const std::string& payload);
+
+protected:
+  /// Messages of `instance` on `stream` up to `prev` never came: catches up
+  /// (their rows are in the database). Virtual only so that the simulation
+  /// can show it catches a receiver that skips this (tests/sim).
+  virtual void gap(const std::string& instance, size_t stream, int64_t prev) {
+    caught_up(stream, prev, instance);
+  }
 
 private:
   void caught_up(size_t stream, int64_t pos, const std::string& instance = "");
@@ -87,6 +98,10 @@ private:
   pubsub_receiver_deps deps_;
   /// (instance, stream) -> last position seen from it since connecting.
   std::map<std::pair<std::string, size_t>, int64_t> seen_;
+  /// The durable positions read when connecting (empty: unknown), and where
+  /// they put `instance`'s messages on `stream` (-1: unknown).
+  std::vector<int64_t> at_connect_;
+  int64_t at_connect(const std::string& instance, size_t stream) const;
 };
 
 } // namespace axon::transport

@@ -74,6 +74,7 @@ struct instance::impl {
 
   transport::local_roles roles;
   writer_liveness_actor liveness;
+  notifier_shortcut shortcut; ///< for the pub/sub thread (actors/notifier)
   caf::actor bus, directory_updater;
   std::unique_ptr<transport::pubsub_wire> pubsub;
   std::unique_ptr<transport::transport> local, routed;
@@ -172,7 +173,8 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   // Several events writers: one that is down stops holding the others back.
   liveness = links.liveness;
   if (several_events_writers && !liveness) liveness = actors::spawn_writer_liveness(sys, pool);
-  roles.notifier = actors::spawn_notifier(sys, start, roles.positions, writers_start, liveness);
+  roles.notifier =
+    actors::spawn_notifier(sys, start, roles.positions, writers_start, liveness, &shortcut);
   std::vector<transport::bus_subscriber> subscribers{
     {caf::actor_cast<caf::actor>(roles.notifier), {}, true, ""}};
   if (cfg.update_user_directory_from_worker == name) {
@@ -268,6 +270,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
           rd.caught_up_too.push_back(caf::actor_cast<caf::actor>(w));
         }
     rd.notifier = roles.notifier;
+    rd.shortcut = shortcut;
     rd.db_positions = [this] { return db_positions(); };
     if (several_events_writers) rd.events_writers = cfg.stream_writers.events;
     rd.invalidate = [this](const std::string& cache, const std::vector<std::string>& keys) {
@@ -403,5 +406,7 @@ instance::~instance() { stop_all(*impl_); }
 http::server_context& instance::context() { return impl_->ctx; }
 
 const std::vector<http::route>& instance::routes() const { return impl_->routes; }
+
+notifier_actor instance::notifier() const { return impl_->roles.notifier; }
 
 } // namespace axon::boot

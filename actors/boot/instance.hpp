@@ -54,6 +54,8 @@ public:
   http::server_context& context();
   /// Every endpoint (listeners serve those of their resources).
   const std::vector<http::route>& routes() const;
+  /// The notifier (the simulation waits on it as /sync does).
+  notifier_actor notifier() const;
 
   instance(const instance&) = delete;
   instance& operator=(const instance&) = delete;

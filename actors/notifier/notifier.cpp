@@ -5,6 +5,14 @@
 // "the waiter is registered": rows that arrived in between are checked on
 // registration; a waiter older than the history wakes at once.
 //
+// Rows from other instances arrive on the pub/sub thread. Most concern no
+// one waiting here, and handing each to this actor would wake a second
+// thread per row; so that thread applies such rows itself (the shortcut,
+// spawn_notifier) under the lock every handler holds, and sends only the
+// rows that wake or answer someone. Everything here only moves forward
+// (positions are maxima, rows wake whoever they concern whenever they
+// come), so the order between the two paths does not matter.
+//
 // Several events writers: each reports how far it has persisted
 // (events_advanced.pos: everything it will still write comes from the
 // shared sequence after it). Each writer's events are exposed up to its own
@@ -33,6 +41,7 @@
 #include "actors/notifier/notifier.hpp"
 
 #include <deque>
+#include <mutex>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -92,10 +101,22 @@ struct notifier_state {
   writer_liveness_actor liveness; ///< null: writers are never checked
   bool checking = false;          ///< a liveness check is in flight
   bool stall_timer = false;       ///< a stall_atom is on its way
+};
+
+/// The state, shared with the pub/sub thread's shortcut (see the top):
+/// every use holds `mu`.
+struct notifier_core {
+  std::mutex mu;
+  notifier_state st;
+};
+
+struct notifier_actor_state {
+  std::shared_ptr<notifier_core> core;
   static inline const char* name = "notifier";
 };
 
-using notifier_self = caf::stateful_actor<notifier_state>*;
+using notifier_self = caf::stateful_actor<notifier_actor_state>*;
+notifier_state& state_of(notifier_self self) { return self->state.core->st; }
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using stall_atom = caf::atom_constant<caf::atom("stall")>;
 
@@ -251,7 +272,7 @@ void release(notifier_self self);
 /// The lowest position lags a writer: unless it moves within stall_timeout,
 /// the writers below are checked (see the top).
 void watch_stall(notifier_self self) {
-  auto& st = self->state;
+  auto& st = state_of(self);
   auto events = index(stream_id::events);
   if (st.stall_timer || !st.liveness || highest(st.writer_pos) <= st.pos[events]) return;
   st.stall_timer = true;
@@ -261,7 +282,7 @@ void watch_stall(notifier_self self) {
 /// Asks the liveness checker about the writers down and `suspects`, then
 /// exposes what the positions known now allow (see the top).
 void check_writers(notifier_self self, const std::set<std::string>& suspects) {
-  auto& st = self->state;
+  auto& st = state_of(self);
   if (st.checking || !st.liveness) return;
   std::set<std::string> ask = st.down;
   ask.insert(suspects.begin(), suspects.end());
@@ -272,7 +293,8 @@ void check_writers(notifier_self self, const std::set<std::string>& suspects) {
   self->request(st.liveness, check_timeout, msg::check_events_writers{writers})
     .then(
       [=](msg::events_writers_status& status) mutable {
-        auto& st = self->state;
+        std::lock_guard<std::mutex> lock(self->state.core->mu);
+        auto& st = state_of(self);
         st.checking = false;
         std::set<std::string> running(status.running.begin(), status.running.end());
         for (size_t i = 0; i < writers.size(); ++i) {
@@ -281,7 +303,9 @@ void check_writers(notifier_self self, const std::set<std::string>& suspects) {
           known[w] = std::max(known[w], recorded);
           if (running.count(w)) {
             st.down.erase(w);
-            st.writer_pos[w] = std::max(st.writer_pos[w], recorded);
+            // Rows up to what it recorded may have been lost on the way
+            // (found by the simulation): look in the database.
+            writer_caught_up(st, w, recorded);
           } else {
             st.down.insert(w);
             // Its last rows may never have been published: its position is
@@ -298,7 +322,8 @@ void check_writers(notifier_self self, const std::set<std::string>& suspects) {
       [=](caf::error&) {
         // The database is unreachable: nothing changes; the stall timer
         // asks again.
-        self->state.checking = false;
+        std::lock_guard<std::mutex> lock(self->state.core->mu);
+        state_of(self).checking = false;
         watch_stall(self);
       });
 }
@@ -307,7 +332,7 @@ void check_writers(notifier_self self, const std::set<std::string>& suspects) {
 /// writer's. Past a writer that is down only after checking again (see the
 /// top).
 void release(notifier_self self) {
-  auto& st = self->state;
+  auto& st = state_of(self);
   auto events = index(stream_id::events);
   auto low = lowest(st.writer_pos, st.down);
   if (low != INT64_MAX && low > st.pos[events]) {
@@ -328,13 +353,54 @@ bool ready_now(const notifier_state& st, const waiter& w, const std::vector<int6
   return false;
 }
 
+/// The rows of an events message, with whom they concern.
+std::vector<entry> rows_of(const msg::events_advanced& adv) {
+  std::vector<entry> rows;
+  rows.reserve(adv.rows.size());
+  for (auto& r : adv.rows) {
+    entry e{index(stream_id::events), r.pos, r.room_id, {}};
+    // A membership change concerns its target even before they are in the
+    // room (invites).
+    if (r.type == "m.room.member") e.users.push_back(r.state_key);
+    rows.push_back(std::move(e));
+  }
+  return rows;
+}
+
+std::vector<entry> rows_of(const msg::stream_advanced& adv) {
+  std::vector<entry> rows;
+  rows.reserve(adv.rows.size());
+  for (auto& r : adv.rows) rows.push_back({adv.stream, r.pos, r.room_id, r.user_ids});
+  return rows;
+}
+
+/// True when advancing entry `slot` to `pos` with `rows` wakes no one and
+/// answers no one: the shortcut may then do it on its own thread.
+bool quiet(const notifier_state& st, size_t slot, int64_t pos, const std::vector<entry>& rows) {
+  for (auto& e : rows) {
+    if (!e.room_id.empty() && st.by_room.count(e.room_id)) return false;
+    for (auto& u : e.users)
+      if (st.by_user.count(u)) return false;
+  }
+  auto i = st.position_waiters.lower_bound({slot, INT64_MIN});
+  return i == st.position_waiters.end() || i->first.first != slot || i->first.second > pos;
+}
+
 // ---- behavior ------------------------------------------------------------------
 
-caf::behavior notifier(notifier_self self, std::vector<int64_t> start,
-                       std::shared_ptr<stream_positions> positions,
+caf::behavior notifier(notifier_self self, std::shared_ptr<notifier_core> core,
+                       std::vector<int64_t> start, std::shared_ptr<stream_positions> positions,
                        std::vector<std::pair<std::string, int64_t>> events_writers,
                        writer_liveness_actor liveness) {
-  auto& st = self->state;
+  self->state.core = std::move(core);
+  // The shortcut may outlive this actor: drop the promises (they hold it).
+  self->attach_functor([c = self->state.core] {
+    std::lock_guard<std::mutex> lock(c->mu);
+    c->st.waiters.clear();
+    c->st.position_waiters.clear();
+  });
+  std::lock_guard<std::mutex> lock(self->state.core->mu);
+  auto& st = state_of(self);
   for (auto& [w, p] : events_writers) {
     st.writers.push_back(w);
     st.writer_pos[w] = p;
@@ -347,18 +413,12 @@ caf::behavior notifier(notifier_self self, std::vector<int64_t> start,
   positions->size = start.size();
   for (size_t s = 0; s < start.size(); ++s) positions->at[s].store(start[s]);
   st.published = std::move(positions);
+  // Every handler holds the core's lock (the shortcut may run meanwhile).
   return {
     [=](msg::events_advanced& adv) {
-      auto& st = self->state;
-      std::vector<entry> rows;
-      rows.reserve(adv.rows.size());
-      for (auto& r : adv.rows) {
-        entry e{index(stream_id::events), r.pos, r.room_id, {}};
-        // A membership change concerns its target even before they are in
-        // the room (invites).
-        if (r.type == "m.room.member") e.users.push_back(r.state_key);
-        rows.push_back(std::move(e));
-      }
+      std::lock_guard<std::mutex> lock(self->state.core->mu);
+      auto& st = state_of(self);
+      auto rows = rows_of(adv);
       if (st.writers.empty()) {
         advance(st, index(stream_id::events), adv.pos, std::move(rows));
         return;
@@ -369,14 +429,12 @@ caf::behavior notifier(notifier_self self, std::vector<int64_t> start,
     },
     [=](msg::stream_advanced& adv) {
       if (adv.stream >= stream_count) return;
-      std::vector<entry> rows;
-      rows.reserve(adv.rows.size());
-      for (auto& r : adv.rows)
-        rows.push_back({adv.stream, r.pos, std::move(r.room_id), std::move(r.user_ids)});
-      advance(self->state, adv.stream, adv.pos, std::move(rows));
+      std::lock_guard<std::mutex> lock(self->state.core->mu);
+      advance(state_of(self), adv.stream, adv.pos, rows_of(adv));
     },
     [=](msg::wait_for_updates& req) -> caf::typed_response_promise<std::vector<int64_t>> {
-      auto& st = self->state;
+      std::lock_guard<std::mutex> lock(self->state.core->mu);
+      auto& st = state_of(self);
       auto rp = self->make_response_promise<std::vector<int64_t>>();
       waiter w{req.user_id, {req.room_ids.begin(), req.room_ids.end()}, rp};
       if (req.timeout_ms <= 0 || ready_now(st, w, req.since)) {
@@ -391,7 +449,8 @@ caf::behavior notifier(notifier_self self, std::vector<int64_t> start,
       return rp;
     },
     [=](msg::stream_caught_up& req) {
-      auto& st = self->state;
+      std::lock_guard<std::mutex> lock(self->state.core->mu);
+      auto& st = state_of(self);
       if (req.stream >= stream_count) return;
       if (req.stream == index(stream_id::events) && !st.writers.empty()) {
         // One writer reached `pos`, or (no instance) someone exposed it as
@@ -407,9 +466,13 @@ caf::behavior notifier(notifier_self self, std::vector<int64_t> start,
       }
       catch_up(st, req.stream, req.pos);
     },
-    [=](timeout_atom, uint64_t id) { wake(self->state, id); },
+    [=](timeout_atom, uint64_t id) {
+      std::lock_guard<std::mutex> lock(self->state.core->mu);
+      wake(state_of(self), id);
+    },
     [=](stall_atom, int64_t mark) {
-      auto& st = self->state;
+      std::lock_guard<std::mutex> lock(self->state.core->mu);
+      auto& st = state_of(self);
       st.stall_timer = false;
       auto high = highest(st.writer_pos);
       if (high <= st.pos[index(stream_id::events)]) return;
@@ -423,13 +486,17 @@ caf::behavior notifier(notifier_self self, std::vector<int64_t> start,
       watch_stall(self);
     },
     [=](msg::await_stream_position& req) -> caf::typed_response_promise<int64_t> {
-      auto& st = self->state;
+      std::lock_guard<std::mutex> lock(self->state.core->mu);
+      auto& st = state_of(self);
       auto rp = self->make_response_promise<int64_t>();
       if (req.stream >= st.pos.size() || req.pos <= st.pos[req.stream]) rp.deliver(req.pos);
       else st.position_waiters.emplace(std::make_pair(size_t{req.stream}, req.pos), rp);
       return rp;
     },
-    [=](caf::get_atom) { return self->state.pos; },
+    [=](caf::get_atom) {
+      std::lock_guard<std::mutex> lock(self->state.core->mu);
+      return state_of(self).pos;
+    },
   };
 }
 
@@ -438,9 +505,31 @@ caf::behavior notifier(notifier_self self, std::vector<int64_t> start,
 notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start,
                               std::shared_ptr<stream_positions> positions,
                               std::vector<std::pair<std::string, int64_t>> events_writers,
-                              writer_liveness_actor liveness) {
-  return caf::actor_cast<notifier_actor>(sys.spawn(notifier, std::move(start), std::move(positions),
-                                                   std::move(events_writers), std::move(liveness)));
+                              writer_liveness_actor liveness, notifier_shortcut* shortcut) {
+  auto core = std::make_shared<notifier_core>();
+  if (shortcut) {
+    shortcut->events = [core](const msg::events_advanced& adv) {
+      std::lock_guard<std::mutex> lock(core->mu);
+      auto& st = core->st;
+      if (!st.writers.empty()) return false; // the lowest position's logic: the actor's
+      auto rows = rows_of(adv);
+      if (!quiet(st, index(stream_id::events), adv.pos, rows)) return false;
+      advance(st, index(stream_id::events), adv.pos, std::move(rows));
+      return true;
+    };
+    shortcut->stream = [core](const msg::stream_advanced& adv) {
+      if (adv.stream >= stream_count) return true; // ignored either way
+      std::lock_guard<std::mutex> lock(core->mu);
+      auto& st = core->st;
+      auto rows = rows_of(adv);
+      if (!quiet(st, adv.stream, adv.pos, rows)) return false;
+      advance(st, adv.stream, adv.pos, std::move(rows));
+      return true;
+    };
+  }
+  return caf::actor_cast<notifier_actor>(sys.spawn(notifier, std::move(core), std::move(start),
+                                                   std::move(positions), std::move(events_writers),
+                                                   std::move(liveness)));
 }
 
 } // namespace axon::actors

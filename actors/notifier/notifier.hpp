@@ -4,6 +4,7 @@
 
 #include "messages/caf_types.hpp"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,9 +23,11 @@ namespace axon::actors {
 /// the lowest writer's (see the .cpp).
 /// `liveness` (several events writers): asked when a writer holds the
 /// position back; one that is not running is then left out (null: never).
+/// `shortcut`: filled in when given.
 notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start,
                               std::shared_ptr<stream_positions> positions,
                               std::vector<std::pair<std::string, int64_t>> events_writers = {},
-                              writer_liveness_actor liveness = {});
+                              writer_liveness_actor liveness = {},
+                              notifier_shortcut* shortcut = nullptr);
 
 } // namespace axon::actors

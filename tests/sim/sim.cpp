@@ -102,12 +102,26 @@ struct node {
   std::unique_ptr<http::router> client, replication;
   std::unique_ptr<transport::pubsub_receiver> receiver;
   bool connected = true; ///< to pub/sub
+  int generation = 0;    ///< restarts so far
+};
+
+/// Deliberately broken variants the simulation must catch (--break).
+enum class breakage { none, drop_row, skip_gap };
+
+/// A receiver whose catch-up skips a gap (--break skip-gap).
+class gap_skipping_receiver final : public transport::pubsub_receiver {
+public:
+  using pubsub_receiver::pubsub_receiver;
+
+protected:
+  void gap(const std::string&, size_t, int64_t) override {}
 };
 
 class world {
 public:
-  world(uint64_t seed, bool one_instance, bool faults, trace_log& trace)
-    : seed_(seed), faults_(faults), trace_(trace), rng_(seed) {
+  world(uint64_t seed, bool one_instance, bool faults, trace_log& trace,
+        breakage broken = breakage::none)
+    : seed_(seed), faults_(faults), broken_(broken), trace_(trace), rng_(seed) {
     cfg_.set("scheduler.policy", caf::atom("testing"));
     cfg_.set("logger.file-verbosity", caf::atom("quiet"));
     cfg_.set("logger.console", caf::atom("none"));
@@ -151,6 +165,15 @@ public:
   size_t size() const { return nodes_.size(); }
   node& at(size_t i) { return *nodes_.at(i); }
   trace_log& trace() { return trace_; }
+  /// Called after every client request (the workload's checks).
+  std::function<void()> after_request;
+  caf::actor_system& system() { return *sys_; }
+  /// Simulated milliseconds since the start.
+  int64_t now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+             sched_->clock().now().time_since_epoch())
+      .count();
+  }
 
   /// Runs the coordinator until `self` has mail; advances simulated time to
   /// the next timeout when nothing can run.
@@ -193,6 +216,7 @@ public:
     in.read_body = [text](std::string& b) { b = text; };
     auto out = http::dispatch(*n.client, &n.inst->context(), in);
     settle();
+    if (after_request) after_request();
     return out;
   }
 
@@ -224,15 +248,84 @@ public:
   }
 
   /// Pub/sub: `from`'s message to every other connected instance, in order.
+  /// Faults: a message lost on the way to one instance now and then (a
+  /// Redis that drops a slow subscriber's output), besides everything lost
+  /// while disconnected.
   void publish(const std::string& from, const std::string& payload) {
+    auto sent = payload;
+    if (broken_ == breakage::drop_row && chance(0.2)) sent = drop_a_row(from, payload);
     for (auto& n : nodes_) {
       if (n->name == from || !n->receiver) continue;
       if (!n->connected) {
         trace_("pubsub: " + from + " -> " + n->name + ": dropped (disconnected)");
         continue;
       }
-      n->receiver->message(payload);
+      // Heartbeats are spared, so that a loss shows within one (below).
+      if (faults_ && payload.find("\"k\":\"pos\"") == std::string::npos && chance(0.1)) {
+        trace_("pubsub: " + from + " -> " + n->name + ": lost");
+        auto rooms = events_rooms(sent);
+        if (!rooms.empty()) {
+          auto& l = lost_rooms_[{from, n->name}];
+          if (l.rooms.empty()) l.serial = next_serial();
+          l.rooms.insert(rooms.begin(), rooms.end());
+        }
+        continue;
+      }
+      n->receiver->message(sent);
+      // The writer's next events message shows the gap: its receiver must
+      // catch up (checked once it has run, take_exposed_gaps).
+      auto lost = lost_rooms_.find({from, n->name});
+      if (lost != lost_rooms_.end() && is_events(sent)) {
+        exposed_.push_back({index_of(*n), from, std::move(lost->second.rooms), lost->second.serial});
+        lost_rooms_.erase(lost);
+      }
     }
+  }
+
+  /// Rows lost on their way to an instance whose sender's next events
+  /// message has reached it since: it knows of the gap.
+  struct exposed_gap {
+    size_t node;
+    std::string from;
+    std::set<std::string> rooms;
+    uint64_t serial; ///< of the first loss: only waits begun before it count
+  };
+  /// Orders waits and losses.
+  uint64_t next_serial() { return serial_++; }
+  std::vector<exposed_gap> take_exposed_gaps() { return std::exchange(exposed_, {}); }
+
+  static bool is_events(const std::string& payload) {
+    return payload.find("\"k\":\"events\"") != std::string::npos;
+  }
+  /// The rooms of an events message's rows.
+  static std::set<std::string> events_rooms(const std::string& payload) {
+    std::set<std::string> out;
+    if (!is_events(payload)) return out;
+    auto j = json::parse(payload, nullptr, false);
+    if (j.is_object() && j.contains("m") && j["m"].contains("rows"))
+      for (auto& r : j["m"]["rows"]) out.insert(r.value("room_id", ""));
+    return out;
+  }
+  size_t index_of(const node& n) const {
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      if (nodes_[i].get() == &n) return i;
+    return 0;
+  }
+  /// Forgets losses that a reconnect or a restart covers otherwise.
+  void forget_losses(const std::string& name) {
+    for (auto i = lost_rooms_.begin(); i != lost_rooms_.end();)
+      i = (i->first.first == name || i->first.second == name) ? lost_rooms_.erase(i) : std::next(i);
+  }
+
+  /// --break drop-row: the writer's message without one of its events rows.
+  std::string drop_a_row(const std::string& from, const std::string& payload) {
+    auto j = json::parse(payload, nullptr, false);
+    if (!j.is_object() || j.value("k", "") != "events") return payload;
+    auto& rows = j["m"]["rows"];
+    if (!rows.is_array() || rows.empty()) return payload;
+    rows.erase(rows.begin() + static_cast<std::ptrdiff_t>(pick(rows.size())));
+    trace_("broken: " + from + " publishes its events without one row");
+    return j.dump();
   }
 
   /// Faults the seed chooses between client requests.
@@ -258,6 +351,8 @@ public:
     n.inst.reset();
     n.receiver.reset();
     n.connected = true;
+    ++n.generation;
+    forget_losses(n.name);
     settle();
     start(n);
   }
@@ -290,6 +385,7 @@ private:
 
   void reconnect(node& n) {
     n.connected = true;
+    forget_losses(n.name);
     trace_("fault: " + n.name + " gets pub/sub back");
     if (n.receiver) n.receiver->connected();
   }
@@ -371,7 +467,10 @@ private:
         auto w = std::make_unique<wire>();
         w->pub = transport::spawn_pubsub_publisher(
           *sys_, n.name, [this, name = n.name](const std::string& p) { publish(name, p); }, false);
-        n.receiver = std::make_unique<transport::pubsub_receiver>(std::move(deps));
+        if (broken_ == breakage::skip_gap)
+          n.receiver = std::make_unique<gap_skipping_receiver>(std::move(deps));
+        else
+          n.receiver = std::make_unique<transport::pubsub_receiver>(std::move(deps));
         n.receiver->connected();
         return std::unique_ptr<transport::pubsub_wire>(std::move(w));
       };
@@ -409,6 +508,14 @@ private:
 
   uint64_t seed_;
   bool faults_;
+  breakage broken_;
+  struct losses {
+    std::set<std::string> rooms;
+    uint64_t serial = 0;
+  };
+  std::map<std::pair<std::string, std::string>, losses> lost_rooms_;
+  uint64_t serial_ = 0;
+  std::vector<exposed_gap> exposed_;
   trace_log& trace_;
   std::mt19937_64 rng_;
   caf::actor_system_config cfg_;
@@ -524,6 +631,66 @@ void sync_once(world& w, client& c, const std::vector<std::string>& rooms, size_
   }
 }
 
+/// A long-poll as /sync makes it, straight to an instance's notifier: one
+/// per instance and room is kept waiting while clients send. Every one that
+/// was waiting when a send into its room was acknowledged must be woken by
+/// the end (once faults stop), unless its instance crashed meanwhile.
+struct watcher {
+  size_t node;
+  int generation;
+  size_t room;
+  int64_t since_ms;
+  uint64_t serial; ///< world::next_serial() when it began
+  std::unique_ptr<caf::scoped_actor> self;
+  bool must_wake = false;
+  std::string why; ///< the first acknowledged send it must wake for
+
+  bool woken() { return !(*self)->mailbox().empty(); }
+};
+
+constexpr int64_t watch_timeout_ms = 3'600'000;
+
+/// Keeps a waiting watcher on every instance for `room`.
+void watch(world& w, std::vector<watcher>& all, size_t room, const std::string& room_id) {
+  for (size_t i = 0; i < w.size(); ++i) {
+    auto& n = w.at(i);
+    if (!n.inst) continue;
+    bool waiting = false;
+    for (auto& x : all)
+      if (x.node == i && x.room == room && x.generation == n.generation && !x.woken()) waiting = true;
+    if (waiting) continue;
+    auto since = n.inst->context().transport->positions();
+    watcher x{i, n.generation, room, w.now_ms(), w.next_serial(),
+              std::make_unique<caf::scoped_actor>(w.system()), false, ""};
+    (*x.self)->send(n.inst->notifier(),
+                    msg::wait_for_updates{"@watcher:" + server, since, {room_id}, watch_timeout_ms});
+    all.push_back(std::move(x));
+  }
+  w.settle();
+}
+
+/// A send into `room` was acknowledged: whoever waits on it must wake.
+void must_wake(world& w, std::vector<watcher>& all, size_t room, const std::string& what) {
+  for (auto& x : all)
+    if (x.room == room && x.generation == w.at(x.node).generation && !x.must_wake && !x.woken()) {
+      x.must_wake = true;
+      x.why = what;
+    }
+}
+
+/// An instance that received a writer's events message after losing an
+/// earlier one knows of the gap: everyone waiting in the lost rows' rooms
+/// there has woken (the rows are in the database).
+void check_gaps(world& w, std::vector<watcher>& all, const std::vector<std::string>& rooms) {
+  for (auto& gap : w.take_exposed_gaps())
+    for (auto& x : all)
+      if (x.node == gap.node && x.generation == w.at(x.node).generation && x.serial < gap.serial &&
+          gap.rooms.count(rooms.at(x.room)) && !x.woken())
+        throw failure("a /sync waiting on " + w.at(x.node).name + " in room " +
+                      std::to_string(x.room) + " did not wake after a gap in " + gap.from +
+                      "'s messages");
+}
+
 /// The workload, driven by the seed; returns what every reader must see.
 outcome run(world& w, uint64_t seed) {
   std::mt19937_64 load(seed * 31 + 7); // the workload's own randomness: the same in every layout
@@ -557,6 +724,9 @@ outcome run(world& w, uint64_t seed) {
   for (auto& c : clients) sync_once(w, c, rooms, inst());
   size_t sent = 0;
   std::vector<std::vector<std::string>> acked(room_count); // in the order they were answered
+  std::vector<watcher> watchers;
+  w.take_exposed_gaps(); // before any watcher
+  w.after_request = [&] { check_gaps(w, watchers, rooms); };
   for (size_t step = 0; step < steps; ++step) {
     w.maybe_fault();
     auto what = pick(10);
@@ -568,10 +738,26 @@ outcome run(world& w, uint64_t seed) {
       if (mine.empty()) continue;
       size_t r = mine[pick(mine.size())];
       auto body = "m" + std::to_string(sent++);
+      watch(w, watchers, r, rooms[r]);
       until_ok(w, inst(), "PUT",
                api + "/rooms/" + enc(rooms[r]) + "/send/m.room.message/" + body,
                {{"msgtype", "m.text"}, {"body", body}}, clients[u].token, "send " + body);
       acked[r].push_back(body);
+      must_wake(w, watchers, r, body);
+      // Every other send, time for a heartbeat: whoever waits in a room
+      // with an acknowledged send since, on an instance connected to
+      // pub/sub, has woken by then. (The other sends follow at once: a lost
+      // row is then followed by its writer's next message, not by a
+      // heartbeat, and only the gap shows it.)
+      if (w.chance(0.5)) {
+        w.pass(6000);
+        check_gaps(w, watchers, rooms);
+        for (auto& x : watchers)
+          if (x.must_wake && x.generation == w.at(x.node).generation && w.at(x.node).connected &&
+              !x.woken())
+            throw failure("a /sync waiting on " + w.at(x.node).name + " in room " +
+                          std::to_string(x.room) + " did not wake within 6 s of " + x.why);
+      }
     } else if (what < 9) {
       sync_once(w, clients[u], rooms, inst());
     } else {
@@ -581,6 +767,19 @@ outcome run(world& w, uint64_t seed) {
     }
   }
   w.heal();
+  check_gaps(w, watchers, rooms);
+  w.after_request = nullptr;
+
+  // Every long-poll waiting when a send into its room was acknowledged
+  // woke (before its timeout), on every instance that did not crash.
+  for (auto& x : watchers) {
+    if (!x.must_wake || x.generation != w.at(x.node).generation) continue;
+    if (w.now_ms() >= x.since_ms + watch_timeout_ms)
+      throw failure("simulated time ran past an hour: something waited that long");
+    if (!x.woken())
+      throw failure("a /sync waiting on " + w.at(x.node).name + " in room " +
+                    std::to_string(x.room) + " never woke for " + x.why);
+  }
 
   // Invariants: every instance's /messages of a room is the same list,
   // without duplicates; each client's /sync delivered exactly that list from
@@ -623,6 +822,8 @@ outcome run(world& w, uint64_t seed) {
 struct options {
   uint64_t first = 1, count = 1;
   bool replay = false, no_faults = false;
+  breakage broken = breakage::none;
+  bool expect_caught = false; ///< success means some seed failed (a self-test)
 };
 
 /// One seed: the random layout against one instance. Empty when it passed.
@@ -636,7 +837,7 @@ std::optional<std::string> run_seed(uint64_t seed, const options& o, std::string
       world one(seed, true, false, quiet);
       single = run(one, seed);
     }
-    world w(seed, false, !o.no_faults, trace);
+    world w(seed, false, !o.no_faults, trace, o.broken);
     layout = w.describe();
     if (o.replay) std::cout << "seed " << seed << ": " << layout << "\n";
     spread = run(w, seed);
@@ -665,8 +866,16 @@ int sim_main(int argc, char** argv) {
     } else if (a == "--seeds") o.count = value();
     else if (a == "--first-seed") o.first = value();
     else if (a == "--no-faults") o.no_faults = true;
-    else {
-      std::cerr << "usage: axon-sim [--seeds N] [--first-seed S] | --seed S  [--no-faults]\n";
+    else if (a == "--expect-caught") o.expect_caught = true;
+    else if (a == "--break" && i + 1 < argc && std::string(argv[i + 1]) == "drop-row") {
+      o.broken = breakage::drop_row;
+      ++i;
+    } else if (a == "--break" && i + 1 < argc && std::string(argv[i + 1]) == "skip-gap") {
+      o.broken = breakage::skip_gap;
+      ++i;
+    } else {
+      std::cerr << "usage: axon-sim [--seeds N] [--first-seed S] | --seed S  [--no-faults]\n"
+                   "                [--break drop-row|skip-gap [--expect-caught]]\n";
       return 2;
     }
   }
@@ -686,6 +895,12 @@ int sim_main(int argc, char** argv) {
   std::cout << o.count << " seeds in " << secs << " s ("
             << (secs > 0 ? 60.0 * static_cast<double>(o.count) / secs : 0.0) << " seeds/minute)\n";
   std::cout << "sim: " << passed << " passed, " << failed << " failed\n";
+  if (o.expect_caught) {
+    // A deliberately broken variant: the harness must have caught it.
+    std::cout << (failed ? "sim: the broken variant was caught\n"
+                         : "sim: the broken variant was NOT caught\n");
+    return failed ? 0 : 1;
+  }
   return failed ? 1 : 0;
 }
 

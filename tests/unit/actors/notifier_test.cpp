@@ -691,3 +691,52 @@ TEST_CASE("several events writers: one that is down stops holding back the lowes
   caf::anon_send_exit(liveness, caf::exit_reason::user_shutdown);
   sched.run();
 }
+
+TEST_CASE("the pub/sub shortcut applies rows that wake no one, and only those") {
+  caf::actor_system_config cfg;
+  fixture::init(cfg);
+  caf::actor_system sys{cfg};
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  auto published = std::make_shared<stream_positions>();
+  notifier_shortcut shortcut;
+  auto n = actors::spawn_notifier(sys, at(start), published, {}, {}, &shortcut);
+  sched.run();
+  REQUIRE(shortcut.events);
+  REQUIRE(shortcut.stream);
+  caf::scoped_actor waiter{sys, true}, pos_waiter{sys, true}, late{sys, true};
+  waiter->send(n, msg::wait_for_updates{alice, at(start), {room_r}, 30000});
+  sched.run();
+
+  // A row in another room: applied on the calling thread, nothing queued.
+  CHECK(shortcut.events(msg::events_advanced{"main", start + 1, {fixture::message_row(start + 1, room_s)}}));
+  CHECK(published->get(stream_id::events) == start + 1);
+  CHECK_FALSE(sched.has_job());
+  CHECK_FALSE(fixture::reply(waiter));
+
+  // A row in Alice's room would wake her: refused, nothing changed.
+  CHECK_FALSE(shortcut.events(msg::events_advanced{"main", start + 2, {fixture::message_row(start + 2, room_r)}}));
+  CHECK(published->get(stream_id::events) == start + 1);
+
+  // Someone waits for a position the row reaches: refused too.
+  auto receipts = index(stream_id::receipts);
+  auto rs = at(start)[receipts];
+  pos_waiter->send(n, msg::await_stream_position{static_cast<uint8_t>(receipts), rs + 1});
+  sched.run();
+  CHECK_FALSE(shortcut.stream(msg::stream_advanced{static_cast<uint8_t>(receipts), "main", rs + 1, {}}));
+  CHECK(shortcut.stream(msg::stream_advanced{static_cast<uint8_t>(stream_id::typing), "main", 99, {}}));
+  // Sent to the notifier instead, it answers.
+  pos_waiter->send(n, msg::stream_advanced{static_cast<uint8_t>(receipts), "main", rs + 1, {}});
+  sched.run();
+  CHECK(fixture::pos_reply(pos_waiter) == rs + 1);
+
+  // A row the shortcut applied is in the history: a later waiter that has
+  // not seen it answers at once.
+  late->send(n, msg::wait_for_updates{bob, at(start), {room_s}, 30000});
+  sched.run();
+  auto got = fixture::reply(late);
+  REQUIRE(got);
+  CHECK((*got)[index(stream_id::events)] == start + 1);
+  sched.run();
+  sched.trigger_timeouts();
+  sched.run();
+}
