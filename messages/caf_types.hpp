@@ -78,6 +78,10 @@ using to_device_writer_actor = caf::typed_actor<
 using push_rules_writer_actor = caf::typed_actor<
   caf::replies_to<msg::change_push_rule>::with<int64_t>>;
 
+/// A stream_caught_up sent by the pub/sub thread through its shortcut
+/// (notifier_shortcut): the notifier counts it as handled.
+using counted_atom = caf::atom_constant<caf::atom("counted")>;
+
 /// notifier: one per instance; wakes waiting /sync requests.
 using notifier_actor = caf::typed_actor<
   caf::reacts_to<msg::events_advanced>,
@@ -85,15 +89,20 @@ using notifier_actor = caf::typed_actor<
   caf::replies_to<msg::wait_for_updates>::with<std::vector<int64_t>>,
   caf::replies_to<msg::await_stream_position>::with<int64_t>,
   caf::reacts_to<msg::stream_caught_up>,
+  caf::reacts_to<counted_atom, msg::stream_caught_up>,
   caf::replies_to<caf::get_atom>::with<std::vector<int64_t>>>;
 
 /// Lets the pub/sub thread apply rows from other instances to the notifier
 /// itself when they wake and answer no one (one thread wake-up per row
 /// instead of two; actors/notifier/notifier.cpp): true when applied; false:
-/// send it to the notifier (nothing changed).
+/// send it to the notifier (nothing changed). `caught_up` sends a
+/// stream_caught_up to the notifier; until it is handled, rows take the
+/// message path too (they must not overtake it: a row past the caught-up
+/// position would make the catch-up look done, and wake no one).
 struct notifier_shortcut {
   std::function<bool(const msg::events_advanced&)> events;
   std::function<bool(const msg::stream_advanced&)> stream;
+  std::function<void(const msg::stream_caught_up&)> caught_up;
 };
 
 /// Registers every message type and the error category.

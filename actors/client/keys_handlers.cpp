@@ -239,6 +239,7 @@ response key_changes(request& req) {
   if (!from_s) fail(errc::missing_param, "Missing from");
   auto from = matrix::parse_stream_token(*from_s);
   if (!from) fail(errc::invalid_param, "Invalid from token");
+  req.ctx->transport->read_barrier(); // as /sync: what was acknowledged anywhere
   auto to = req.ctx->transport->positions();
   if (auto to_s = req.query_param("to")) {
     auto t = matrix::parse_stream_token(*to_s);

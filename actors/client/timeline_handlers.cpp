@@ -69,6 +69,10 @@ response messages(request& req) {
   auto limit = std::min(int_param(req, "limit").value_or(default_limit), max_limit);
   auto filter = parse_filter_param(req);
   if (filter && filter->limit >= 0) limit = std::min<int64_t>(limit, filter->limit);
+  // Whatever was acknowledged anywhere before this request is in it (as
+  // for /sync): a client that sent through one instance pages through
+  // another.
+  req.ctx->transport->read_barrier();
   auto now_pos = room_position(req, req.ctx->transport->positions(), room_id);
   auto until = readable_until(req, room_id, now_pos);
   int64_t from = back ? now_pos : 0;
@@ -119,6 +123,7 @@ response context(request& req) {
   require_room_id(room_id);
   auto ev = req.ctx->events->get_event(req.params[1]);
   if (!ev || ev->json.value("room_id", "") != room_id) fail(errc::not_found, "Event not found.");
+  req.ctx->transport->read_barrier(); // see messages()
   auto now_pos = room_position(req, req.ctx->transport->positions(), room_id);
   auto until = readable_until(req, room_id, now_pos);
   if (ev->stream_ordering > until) fail(errc::not_found, "Event not found.");

@@ -438,6 +438,12 @@ caf::behavior events_writer(caf::stateful_actor<events_writer_state>* self,
     }
     st.published = st.pos;
     caf::anon_send(st.deps.publisher, msg::events_advanced{st.deps.instance_name, st.pos, {}});
+  } else {
+    // Say where it starts: readers elsewhere learn that it started again,
+    // and catch up on what it may have stored but not published before it
+    // stopped (transport/pubsub.cpp).
+    st.published = st.pos;
+    caf::anon_send(st.deps.publisher, msg::events_advanced{st.deps.instance_name, st.pos, {}});
   }
   return {
     [=](msg::send_events& req) {

@@ -41,6 +41,7 @@
 #include "actors/notifier/notifier.hpp"
 
 #include <deque>
+#include <atomic>
 #include <mutex>
 #include <map>
 #include <set>
@@ -108,6 +109,8 @@ struct notifier_state {
 struct notifier_core {
   std::mutex mu;
   notifier_state st;
+  /// Catch-ups the shortcut sent that the actor has not handled yet.
+  std::atomic<int> pending{0};
 };
 
 struct notifier_actor_state {
@@ -386,6 +389,26 @@ bool quiet(const notifier_state& st, size_t slot, int64_t pos, const std::vector
   return i == st.position_waiters.end() || i->first.first != slot || i->first.second > pos;
 }
 
+/// A stream (or an events writer) is durable up to a position whose rows
+/// are unknown here (msg::stream_caught_up).
+void caught_up(notifier_self self, const msg::stream_caught_up& req) {
+  auto& st = state_of(self);
+  if (req.stream >= stream_count) return;
+  if (req.stream == index(stream_id::events) && !st.writers.empty()) {
+    // One writer reached `pos`, or (no instance) someone exposed it as the
+    // lowest: every writer is at least there.
+    if (req.instance.empty()) {
+      for (auto& w : st.writers) writer_caught_up(st, w, req.pos);
+    } else {
+      writer_caught_up(st, req.instance, req.pos);
+      st.down.erase(req.instance); // it runs (see the top)
+    }
+    release(self);
+    return;
+  }
+  catch_up(st, req.stream, req.pos);
+}
+
 // ---- behavior ------------------------------------------------------------------
 
 caf::behavior notifier(notifier_self self, std::shared_ptr<notifier_core> core,
@@ -450,21 +473,12 @@ caf::behavior notifier(notifier_self self, std::shared_ptr<notifier_core> core,
     },
     [=](msg::stream_caught_up& req) {
       std::lock_guard<std::mutex> lock(self->state.core->mu);
-      auto& st = state_of(self);
-      if (req.stream >= stream_count) return;
-      if (req.stream == index(stream_id::events) && !st.writers.empty()) {
-        // One writer reached `pos`, or (no instance) someone exposed it as
-        // the lowest: every writer is at least there.
-        if (req.instance.empty()) {
-          for (auto& w : st.writers) writer_caught_up(st, w, req.pos);
-        } else {
-          writer_caught_up(st, req.instance, req.pos);
-          st.down.erase(req.instance); // it runs (see the top)
-        }
-        release(self);
-        return;
-      }
-      catch_up(st, req.stream, req.pos);
+      caught_up(self, req);
+    },
+    [=](counted_atom, msg::stream_caught_up& req) {
+      std::lock_guard<std::mutex> lock(self->state.core->mu);
+      caught_up(self, req);
+      --self->state.core->pending;
     },
     [=](timeout_atom, uint64_t id) {
       std::lock_guard<std::mutex> lock(self->state.core->mu);
@@ -512,6 +526,7 @@ notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start
       std::lock_guard<std::mutex> lock(core->mu);
       auto& st = core->st;
       if (!st.writers.empty()) return false; // the lowest position's logic: the actor's
+      if (core->pending > 0) return false;   // behind a catch-up
       auto rows = rows_of(adv);
       if (!quiet(st, index(stream_id::events), adv.pos, rows)) return false;
       advance(st, index(stream_id::events), adv.pos, std::move(rows));
@@ -521,15 +536,22 @@ notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start
       if (adv.stream >= stream_count) return true; // ignored either way
       std::lock_guard<std::mutex> lock(core->mu);
       auto& st = core->st;
+      if (core->pending > 0) return false; // behind a catch-up
       auto rows = rows_of(adv);
       if (!quiet(st, adv.stream, adv.pos, rows)) return false;
       advance(st, adv.stream, adv.pos, std::move(rows));
       return true;
     };
   }
-  return caf::actor_cast<notifier_actor>(sys.spawn(notifier, std::move(core), std::move(start),
-                                                   std::move(positions), std::move(events_writers),
-                                                   std::move(liveness)));
+  auto n = caf::actor_cast<notifier_actor>(sys.spawn(notifier, core, std::move(start),
+                                                     std::move(positions), std::move(events_writers),
+                                                     std::move(liveness)));
+  if (shortcut)
+    shortcut->caught_up = [core, n](const msg::stream_caught_up& req) {
+      ++core->pending;
+      caf::anon_send(n, counted_atom::value, req);
+    };
+  return n;
 }
 
 } // namespace axon::actors

@@ -34,6 +34,7 @@
 #include <unistd.h>
 #include <filesystem>
 #include <iostream>
+#include <deque>
 #include <map>
 #include <optional>
 #include <random>
@@ -105,6 +106,8 @@ struct node {
   int generation = 0;    ///< restarts so far
 };
 
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+
 /// Deliberately broken variants the simulation must catch (--break).
 enum class breakage { none, drop_row, skip_gap };
 
@@ -139,6 +142,11 @@ public:
     pool_ = storage::open_pool(o);
     storage::run_migrations(*pool_);
     key_ = *matrix::signing_key::from_seed("a_sim", std::string(32, 'k'));
+    net_ = sys_->spawn([this](caf::event_based_actor*) -> caf::behavior {
+      return {[this](deliver_atom, const std::string& from, const std::string& to) {
+        deliver_next(from, to);
+      }};
+    });
     place(one_instance);
     for (auto& n : nodes_) start(*n);
   }
@@ -150,6 +158,7 @@ public:
       std::cerr << "sim: stopping an instance: " << e.what() << "\n";
     }
     if (liveness_) caf::anon_send_exit(liveness_, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(net_, caf::exit_reason::user_shutdown);
     // Whatever is still scheduled (timers, late replies) runs out.
     for (int i = 0; i < 1000 && (sched_->has_job() || sched_->has_pending_timeout()); ++i) {
       sched_->run();
@@ -248,9 +257,12 @@ public:
   }
 
   /// Pub/sub: `from`'s message to every other connected instance, in order.
-  /// Faults: a message lost on the way to one instance now and then (a
-  /// Redis that drops a slow subscriber's output), besides everything lost
-  /// while disconnected.
+  /// Pub/sub: `from`'s message to every other connected instance, in order
+  /// per publisher. Faults: some messages take up to 50 ms (and the ones
+  /// behind them wait their turn), so rows may come after a replication
+  /// answer or another publisher's later rows; now and then one is lost on
+  /// the way to a connected instance (a Redis that drops a slow
+  /// subscriber's output), besides everything lost while disconnected.
   void publish(const std::string& from, const std::string& payload) {
     auto sent = payload;
     if (broken_ == breakage::drop_row && chance(0.2)) sent = drop_a_row(from, payload);
@@ -260,26 +272,71 @@ public:
         trace_("pubsub: " + from + " -> " + n->name + ": dropped (disconnected)");
         continue;
       }
-      // Heartbeats are spared, so that a loss shows within one (below).
-      if (faults_ && payload.find("\"k\":\"pos\"") == std::string::npos && chance(0.1)) {
-        trace_("pubsub: " + from + " -> " + n->name + ": lost");
-        auto rooms = events_rooms(sent);
-        if (!rooms.empty()) {
-          auto& l = lost_rooms_[{from, n->name}];
-          if (l.rooms.empty()) l.serial = next_serial();
-          l.rooms.insert(rooms.begin(), rooms.end());
-        }
+      auto key = std::make_pair(from, n->name);
+      auto& q = in_flight_[key];
+      if (faults_ && (!q.empty() || chance(0.3))) {
+        q.push_back({sent, n->generation});
+        auto now = sched_->clock().now();
+        auto due = std::max(now + std::chrono::milliseconds(1 + pick(50)), last_due_[key]);
+        last_due_[key] = due;
+        caf::delayed_anon_send(net_, due - now, deliver_atom::value, from, n->name);
         continue;
       }
-      n->receiver->message(sent);
-      // The writer's next events message shows the gap: its receiver must
-      // catch up (checked once it has run, take_exposed_gaps).
-      auto lost = lost_rooms_.find({from, n->name});
-      if (lost != lost_rooms_.end() && is_events(sent)) {
-        exposed_.push_back({index_of(*n), from, std::move(lost->second.rooms), lost->second.serial});
-        lost_rooms_.erase(lost);
-      }
+      deliver(from, *n, sent);
     }
+  }
+
+  /// The next message in flight from `from` to `to` arrives.
+  void deliver_next(const std::string& from, const std::string& to) {
+    auto& q = in_flight_[{from, to}];
+    if (q.empty()) return;
+    auto m = std::move(q.front());
+    q.pop_front();
+    auto* n = find(to);
+    if (!n || !n->receiver || !n->connected || n->generation != m.generation) {
+      trace_("pubsub: " + from + " -> " + to + ": dropped (disconnected)");
+      return;
+    }
+    deliver(from, *n, m.payload);
+  }
+
+  void deliver(const std::string& from, node& n, const std::string& payload) {
+    // Heartbeats are spared, so that a loss shows within one (run()).
+    if (faults_ && payload.find("\"k\":\"pos\"") == std::string::npos && chance(0.1)) {
+      trace_("pubsub: " + from + " -> " + n.name + ": lost");
+      for (auto& row : events_rows(payload)) lost_rooms_[{from, n.name}].rows.push_back(row);
+      return;
+    }
+    if (trace_.echo) trace_("pubsub: " + from + " -> " + n.name + ": " + summary(payload));
+    n.receiver->message(payload);
+    // The writer's next events message shows the gap: its receiver must
+    // catch up (checked once it has run, take_exposed_gaps).
+    auto lost = lost_rooms_.find({from, n.name});
+    if (lost != lost_rooms_.end() && is_events(payload)) {
+      exposed_.push_back({index_of(n), from, writer_index(from), std::move(lost->second.rows)});
+      lost_rooms_.erase(lost);
+    }
+  }
+
+  /// A pub/sub message in a trace line: its kind, position and rows' rooms.
+  static std::string summary(const std::string& payload) {
+    auto j = json::parse(payload, nullptr, false);
+    if (!j.is_object()) return "?";
+    auto kind = j.value("k", "");
+    std::string out = kind;
+    if (kind == "events" || kind == "stream") {
+      auto& m = j["m"];
+      if (kind == "stream") {
+        out += " ";
+        out += stream_name(static_cast<stream_id>(m.value("stream", 0)));
+      }
+      out += " pos " + std::to_string(m.value("pos", int64_t{0})) + " prev " +
+             std::to_string(j.value("prev", int64_t{-1}));
+      for (auto& r : m["rows"]) out += " " + r.value("room_id", "") + "@" + std::to_string(r.value("pos", int64_t{0}));
+    } else if (kind == "pos") {
+      out += " " + j["pos"].dump();
+    }
+    return out;
   }
 
   /// Rows lost on their way to an instance whose sender's next events
@@ -287,24 +344,30 @@ public:
   struct exposed_gap {
     size_t node;
     std::string from;
-    std::set<std::string> rooms;
-    uint64_t serial; ///< of the first loss: only waits begun before it count
+    int writer; ///< `from`'s index among the events writers (-1: one writer)
+    std::vector<std::pair<std::string, int64_t>> rows; ///< (room id, position) lost
   };
-  /// Orders waits and losses.
-  uint64_t next_serial() { return serial_++; }
   std::vector<exposed_gap> take_exposed_gaps() { return std::exchange(exposed_, {}); }
 
   static bool is_events(const std::string& payload) {
     return payload.find("\"k\":\"events\"") != std::string::npos;
   }
-  /// The rooms of an events message's rows.
-  static std::set<std::string> events_rooms(const std::string& payload) {
-    std::set<std::string> out;
+  /// An events message's rows: (room id, position).
+  static std::vector<std::pair<std::string, int64_t>> events_rows(const std::string& payload) {
+    std::vector<std::pair<std::string, int64_t>> out;
     if (!is_events(payload)) return out;
     auto j = json::parse(payload, nullptr, false);
     if (j.is_object() && j.contains("m") && j["m"].contains("rows"))
-      for (auto& r : j["m"]["rows"]) out.insert(r.value("room_id", ""));
+      for (auto& r : j["m"]["rows"]) out.emplace_back(r.value("room_id", ""), r.value("pos", int64_t{0}));
     return out;
+  }
+  /// `name`'s index among several events writers; -1 with one.
+  int writer_index(const std::string& name) const {
+    auto& writers = nodes_.front()->cfg.stream_writers.events;
+    if (writers.size() < 2) return -1;
+    for (size_t i = 0; i < writers.size(); ++i)
+      if (writers[i] == name) return static_cast<int>(i);
+    return -1;
   }
   size_t index_of(const node& n) const {
     for (size_t i = 0; i < nodes_.size(); ++i)
@@ -335,6 +398,9 @@ public:
       auto& n = *nodes_[pick(nodes_.size())];
       if (n.connected) {
         n.connected = false;
+        // What was on its way to it is lost with the connection.
+        for (auto& [key, q] : in_flight_)
+          if (key.second == n.name) q.clear();
         trace_("fault: " + n.name + " loses pub/sub");
       }
     }
@@ -510,11 +576,17 @@ private:
   bool faults_;
   breakage broken_;
   struct losses {
-    std::set<std::string> rooms;
-    uint64_t serial = 0;
+    std::vector<std::pair<std::string, int64_t>> rows;
   };
   std::map<std::pair<std::string, std::string>, losses> lost_rooms_;
-  uint64_t serial_ = 0;
+  struct in_flight {
+    std::string payload;
+    int generation; ///< of the receiving instance
+  };
+  /// (from, to) -> messages on their way, and when the last one arrives.
+  std::map<std::pair<std::string, std::string>, std::deque<in_flight>> in_flight_;
+  std::map<std::pair<std::string, std::string>, caf::actor_clock::time_point> last_due_;
+  caf::actor net_; ///< delivers delayed pub/sub messages
   std::vector<exposed_gap> exposed_;
   trace_log& trace_;
   std::mt19937_64 rng_;
@@ -553,12 +625,18 @@ struct client {
   std::vector<matrix::stream_token> tokens;
   /// room index -> message bodies this client's /sync delivered, in order.
   std::map<size_t, std::vector<std::string>> seen;
+  std::string device_id;
+  /// The to-device messages this client's /sync delivered, in order.
+  std::vector<std::string> to_device;
 };
 
 /// What one run leaves for comparison: per room (by creation order), the
 /// message bodies every reader sees, in order.
 struct outcome {
   std::vector<std::vector<std::string>> rooms;
+  std::vector<std::vector<std::string>> to_device; ///< per client, as delivered
+  /// Per room: user index -> the message body their m.read receipt is on.
+  std::vector<std::map<size_t, std::string>> receipts;
 };
 
 const std::string api = "/_matrix/client/v3";
@@ -621,6 +699,9 @@ void sync_once(world& w, client& c, const std::vector<std::string>& rooms, size_
   }
   c.tokens.push_back(*tok);
   c.since = next;
+  if (auto td = out.find("to_device"); td != out.end())
+    for (auto& e : (*td)["events"])
+      if (e.value("type", "") == "sim.test") c.to_device.push_back(e["content"].value("n", ""));
   auto joined = out["rooms"]["join"];
   for (size_t r = 0; r < rooms.size(); ++r) {
     auto i = joined.find(rooms[r]);
@@ -640,7 +721,7 @@ struct watcher {
   int generation;
   size_t room;
   int64_t since_ms;
-  uint64_t serial; ///< world::next_serial() when it began
+  std::vector<int64_t> since; ///< the positions it waits past
   std::unique_ptr<caf::scoped_actor> self;
   bool must_wake = false;
   std::string why; ///< the first acknowledged send it must wake for
@@ -660,7 +741,7 @@ void watch(world& w, std::vector<watcher>& all, size_t room, const std::string& 
       if (x.node == i && x.room == room && x.generation == n.generation && !x.woken()) waiting = true;
     if (waiting) continue;
     auto since = n.inst->context().transport->positions();
-    watcher x{i, n.generation, room, w.now_ms(), w.next_serial(),
+    watcher x{i, n.generation, room, w.now_ms(), since,
               std::make_unique<caf::scoped_actor>(w.system()), false, ""};
     (*x.self)->send(n.inst->notifier(),
                     msg::wait_for_updates{"@watcher:" + server, since, {room_id}, watch_timeout_ms});
@@ -683,12 +764,17 @@ void must_wake(world& w, std::vector<watcher>& all, size_t room, const std::stri
 /// there has woken (the rows are in the database).
 void check_gaps(world& w, std::vector<watcher>& all, const std::vector<std::string>& rooms) {
   for (auto& gap : w.take_exposed_gaps())
-    for (auto& x : all)
-      if (x.node == gap.node && x.generation == w.at(x.node).generation && x.serial < gap.serial &&
-          gap.rooms.count(rooms.at(x.room)) && !x.woken())
+    for (auto& x : all) {
+      if (x.node != gap.node || x.generation != w.at(x.node).generation || x.woken()) continue;
+      // Lost rows in its room that it had not seen.
+      bool concerned = false;
+      for (auto& [room, pos] : gap.rows)
+        concerned |= room == rooms.at(x.room) && pos > events_bound(x.since, gap.writer);
+      if (concerned)
         throw failure("a /sync waiting on " + w.at(x.node).name + " in room " +
                       std::to_string(x.room) + " did not wake after a gap in " + gap.from +
                       "'s messages");
+    }
 }
 
 /// The workload, driven by the seed; returns what every reader must see.
@@ -703,7 +789,8 @@ outcome run(world& w, uint64_t seed) {
                         {{"username", "u" + std::to_string(u)}, {"password", "sim-password-1"},
                          {"auth", {{"type", "m.login.dummy"}}}},
                         "", "register u" + std::to_string(u));
-    clients.push_back({out.value("user_id", ""), out.value("access_token", ""), "", {}, {}});
+    clients.push_back(
+      {out.value("user_id", ""), out.value("access_token", ""), "", {}, {}, out.value("device_id", ""), {}});
   }
   std::vector<std::string> rooms;
   std::vector<std::set<size_t>> members(room_count);
@@ -725,11 +812,16 @@ outcome run(world& w, uint64_t seed) {
   size_t sent = 0;
   std::vector<std::vector<std::string>> acked(room_count); // in the order they were answered
   std::vector<watcher> watchers;
+  size_t to_device_sent = 0;
+  std::vector<std::pair<std::string, std::string>> last_event(room_count); // (event id, body)
+  std::vector<std::map<size_t, std::string>> receipts_acked(room_count);
+  std::map<std::string, std::string> event_bodies; // event id -> body
+  std::vector<std::vector<std::string>> to_device_acked(users); // per recipient, in order
   w.take_exposed_gaps(); // before any watcher
   w.after_request = [&] { check_gaps(w, watchers, rooms); };
   for (size_t step = 0; step < steps; ++step) {
     w.maybe_fault();
-    auto what = pick(10);
+    auto what = pick(12);
     size_t u = pick(users);
     if (what < 6) {
       std::vector<size_t> mine;
@@ -739,10 +831,12 @@ outcome run(world& w, uint64_t seed) {
       size_t r = mine[pick(mine.size())];
       auto body = "m" + std::to_string(sent++);
       watch(w, watchers, r, rooms[r]);
-      until_ok(w, inst(), "PUT",
-               api + "/rooms/" + enc(rooms[r]) + "/send/m.room.message/" + body,
-               {{"msgtype", "m.text"}, {"body", body}}, clients[u].token, "send " + body);
+      auto answer = until_ok(w, inst(), "PUT",
+                             api + "/rooms/" + enc(rooms[r]) + "/send/m.room.message/" + body,
+                             {{"msgtype", "m.text"}, {"body", body}}, clients[u].token, "send " + body);
       acked[r].push_back(body);
+      last_event[r] = {answer.value("event_id", ""), body};
+      event_bodies[answer.value("event_id", "")] = body;
       must_wake(w, watchers, r, body);
       // Every other send, time for a heartbeat: whoever waits in a room
       // with an acknowledged send since, on an instance connected to
@@ -760,6 +854,26 @@ outcome run(world& w, uint64_t seed) {
       }
     } else if (what < 9) {
       sync_once(w, clients[u], rooms, inst());
+    } else if (what == 11) {
+      // A read receipt on the newest message of one of the user's rooms.
+      std::vector<size_t> mine;
+      for (size_t r = 0; r < room_count; ++r)
+        if (members[r].count(u) && !last_event[r].first.empty()) mine.push_back(r);
+      if (mine.empty()) continue;
+      size_t r = mine[pick(mine.size())];
+      until_ok(w, inst(), "POST",
+               api + "/rooms/" + enc(rooms[r]) + "/receipt/m.read/" + enc(last_event[r].first),
+               json::object(), clients[u].token, "receipt on " + last_event[r].second);
+      receipts_acked[r][u] = last_event[r].second;
+    } else if (what == 10) {
+      // A to-device message to another user's device (the same
+      // transaction id on every retry: sent once).
+      size_t v = pick(users);
+      auto n = "d" + std::to_string(to_device_sent++);
+      json messages = {{clients[v].user_id, {{clients[v].device_id, {{"n", n}}}}}};
+      until_ok(w, inst(), "PUT", api + "/sendToDevice/sim.test/" + n, {{"messages", messages}},
+               clients[u].token, "sendToDevice " + n);
+      to_device_acked[v].push_back(n);
     } else {
       until_ok(w, inst(), "PUT",
                api + "/user/" + enc(clients[u].user_id) + "/account_data/sim.counter",
@@ -815,6 +929,41 @@ outcome run(world& w, uint64_t seed) {
         throw failure(c.user_id + "'s /sync of room " + std::to_string(r) +
                       " is not the room's history (missing, repeated or out of order)");
     }
+    // Every acknowledged to-device message reached the device once, in order.
+    auto& want = to_device_acked[static_cast<size_t>(&c - &clients[0])];
+    if (c.to_device != want)
+      throw failure(c.user_id + "'s /sync delivered " + std::to_string(c.to_device.size()) +
+                    " to-device messages, not the " + std::to_string(want.size()) +
+                    " acknowledged ones once each in order");
+    result.to_device.push_back(c.to_device);
+  }
+  // Every instance's initial /sync shows each user's last acknowledged read
+  // receipt in each room.
+  for (size_t r = 0; r < room_count; ++r) {
+    auto& reader = clients[*members[r].begin()];
+    for (size_t i = 0; i < w.size(); ++i) {
+      auto out = until_ok(w, i, "GET", api + "/sync?timeout=0", json(), reader.token, "initial sync");
+      std::map<size_t, std::string> shown;
+      auto room = out["rooms"]["join"].find(rooms[r]);
+      if (room != out["rooms"]["join"].end())
+        for (auto& e : (*room)["ephemeral"]["events"]) {
+          if (e.value("type", "") != "m.receipt") continue;
+          for (auto& [event_id, types] : e["content"].items())
+            if (types.contains("m.read"))
+              for (auto& [user, data] : types["m.read"].items())
+                for (size_t u = 0; u < clients.size(); ++u)
+                  if (clients[u].user_id == user) shown[u] = event_id;
+        }
+      // Compare by event id: the receipts name the event they are on.
+      std::map<size_t, std::string> want;
+      for (auto& [u, body] : receipts_acked[r]) want[u] = body;
+      std::map<size_t, std::string> got;
+      for (auto& [u, event_id] : shown) got[u] = event_bodies.count(event_id) ? event_bodies[event_id] : event_id;
+      if (got != want)
+        throw failure("room " + std::to_string(r) + ": the read receipts " + w.at(i).name +
+                      " shows are not the acknowledged ones");
+    }
+    result.receipts.push_back(receipts_acked[r]);
   }
   return result;
 }
@@ -843,6 +992,10 @@ std::optional<std::string> run_seed(uint64_t seed, const options& o, std::string
     spread = run(w, seed);
     if (spread.rooms != single.rooms)
       throw failure("the rooms' histories differ from the one-instance run");
+    if (spread.receipts != single.receipts)
+      throw failure("the read receipts differ from the one-instance run");
+    if (spread.to_device != single.to_device)
+      throw failure("the delivered to-device messages differ from the one-instance run");
     return std::nullopt;
   } catch (const std::exception& e) {
     return std::string(e.what());
