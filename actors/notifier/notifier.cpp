@@ -411,19 +411,12 @@ void caught_up(notifier_self self, const msg::stream_caught_up& req) {
 
 // ---- behavior ------------------------------------------------------------------
 
-caf::behavior notifier(notifier_self self, std::shared_ptr<notifier_core> core,
-                       std::vector<int64_t> start, std::shared_ptr<stream_positions> positions,
-                       std::vector<std::pair<std::string, int64_t>> events_writers,
-                       writer_liveness_actor liveness) {
-  self->state.core = std::move(core);
-  // The shortcut may outlive this actor: drop the promises (they hold it).
-  self->attach_functor([c = self->state.core] {
-    std::lock_guard<std::mutex> lock(c->mu);
-    c->st.waiters.clear();
-    c->st.position_waiters.clear();
-  });
-  std::lock_guard<std::mutex> lock(self->state.core->mu);
-  auto& st = state_of(self);
+/// The state at the start, set before the actor or the shortcut can run.
+void init_core(notifier_core& core, std::vector<int64_t> start,
+               std::shared_ptr<stream_positions> positions,
+               const std::vector<std::pair<std::string, int64_t>>& events_writers,
+               writer_liveness_actor liveness) {
+  auto& st = core.st;
   for (auto& [w, p] : events_writers) {
     st.writers.push_back(w);
     st.writer_pos[w] = p;
@@ -436,6 +429,16 @@ caf::behavior notifier(notifier_self self, std::shared_ptr<notifier_core> core,
   positions->size = start.size();
   for (size_t s = 0; s < start.size(); ++s) positions->at[s].store(start[s]);
   st.published = std::move(positions);
+}
+
+caf::behavior notifier(notifier_self self, std::shared_ptr<notifier_core> core) {
+  self->state.core = std::move(core);
+  // The shortcut may outlive this actor: drop the promises (they hold it).
+  self->attach_functor([c = self->state.core] {
+    std::lock_guard<std::mutex> lock(c->mu);
+    c->st.waiters.clear();
+    c->st.position_waiters.clear();
+  });
   // Every handler holds the core's lock (the shortcut may run meanwhile).
   return {
     [=](msg::events_advanced& adv) {
@@ -521,6 +524,7 @@ notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start
                               std::vector<std::pair<std::string, int64_t>> events_writers,
                               writer_liveness_actor liveness, notifier_shortcut* shortcut) {
   auto core = std::make_shared<notifier_core>();
+  init_core(*core, std::move(start), std::move(positions), events_writers, std::move(liveness));
   if (shortcut) {
     shortcut->events = [core](const msg::events_advanced& adv) {
       std::lock_guard<std::mutex> lock(core->mu);
@@ -543,9 +547,7 @@ notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start
       return true;
     };
   }
-  auto n = caf::actor_cast<notifier_actor>(sys.spawn(notifier, core, std::move(start),
-                                                     std::move(positions), std::move(events_writers),
-                                                     std::move(liveness)));
+  auto n = caf::actor_cast<notifier_actor>(sys.spawn(notifier, core));
   if (shortcut)
     shortcut->caught_up = [core, n](const msg::stream_caught_up& req) {
       ++core->pending;
