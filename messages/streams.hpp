@@ -53,6 +53,14 @@ inline int64_t events_bound(const std::vector<int64_t>& p, int writer) {
   return w > low ? w : low;
 }
 
+/// The highest position any events writer's entry in `p` reaches (the
+/// upper end of a range that covers every room's own).
+inline int64_t events_top(const std::vector<int64_t>& p) {
+  int64_t top = p.empty() ? 0 : p[0];
+  for (size_t w = stream_count; w < p.size(); ++w) top = p[w] > top ? p[w] : top;
+  return top;
+}
+
 /// The newest position of each stream this instance has seen (and of each
 /// events writer, `size` entries in all); written only by the notifier, read
 /// by request threads without a round trip.

@@ -91,11 +91,7 @@ struct events_range {
   bool empty = false; ///< known to hold no membership change
 
   int64_t lo() const { return from.empty() ? 0 : from[0]; }
-  int64_t hi() const {
-    int64_t h = to.empty() ? 0 : to[0];
-    for (size_t w = stream_count; w < to.size(); ++w) h = std::max(h, to[w]);
-    return h;
-  }
+  int64_t hi() const { return events_top(to); }
   bool holds(const std::string& room_id, int64_t pos) const {
     return pos > room_position(req, from, room_id) && pos <= room_position(req, to, room_id);
   }

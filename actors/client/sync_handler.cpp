@@ -90,8 +90,7 @@ public:
     : req_(req), p_(p), positions_(std::move(positions)), pos_(positions_[0]), now_(now_ms(req)) {
     if (p.since) since_ = (*p.since)[0];
     // Several events writers: each room is covered up to its writer's entry.
-    top_ = pos_;
-    for (size_t w = stream_count; w < positions_.size(); ++w) top_ = std::max(top_, positions_[w]);
+    top_ = events_top(positions_);
     auto lim = p.filter.room.timeline.limit;
     limit_ = lim < 0 ? default_timeline_limit : std::min<int64_t>(lim, max_timeline_limit);
   }

@@ -436,15 +436,12 @@ caf::behavior events_writer(caf::stateful_actor<events_writer_state>* self,
       st.recorded = st.pos;
     } catch (const std::exception&) {
     }
-    st.published = st.pos;
-    caf::anon_send(st.deps.publisher, msg::events_advanced{st.deps.instance_name, st.pos, {}});
-  } else {
-    // Say where it starts: readers elsewhere learn that it started again,
-    // and catch up on what it may have stored but not published before it
-    // stopped (transport/pubsub.cpp).
-    st.published = st.pos;
-    caf::anon_send(st.deps.publisher, msg::events_advanced{st.deps.instance_name, st.pos, {}});
   }
+  // Say where it starts: readers elsewhere learn that it started again, and
+  // catch up on what it may have stored but not published before it stopped
+  // (transport/pubsub.cpp).
+  st.published = st.pos;
+  caf::anon_send(st.deps.publisher, msg::events_advanced{st.deps.instance_name, st.pos, {}});
   return {
     [=](msg::send_events& req) {
       auto rp = self->make_response_promise<msg::send_events_reply>();
