@@ -149,14 +149,22 @@ public:
       if (!behind) continue;
       // A writer's entry: that writer is there; the events entry: every
       // writer is (messages/streams.hpp).
+      // Then wait until it is applied: the caller reads positions next, and
+      // must find the target. (A fresh actor: the notifier handles its two
+      // messages in order, and the first wait's late answer is not in its
+      // mailbox.)
+      caf::scoped_actor again{sys_};
       auto events = static_cast<uint8_t>(index(stream_id::events));
       if (s >= stream_count)
-        caf::anon_send(roles_.notifier,
-                       msg::stream_caught_up{events, target[s],
-                                             roles_.events_writer_names.at(s - stream_count)});
+        again->send(roles_.notifier,
+                    msg::stream_caught_up{events, target[s],
+                                          roles_.events_writer_names.at(s - stream_count)});
       else
-        caf::anon_send(roles_.notifier,
-                       msg::stream_caught_up{static_cast<uint8_t>(s), target[s], ""});
+        again->send(roles_.notifier, msg::stream_caught_up{static_cast<uint8_t>(s), target[s], ""});
+      auto applied = again->request(roles_.notifier, wait,
+                                    msg::await_stream_position{static_cast<uint8_t>(s), target[s]});
+      pump(again);
+      applied.receive([](int64_t) {}, [](caf::error&) {});
     }
   }
 

@@ -260,9 +260,11 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
     rd.instance = name;
     // The bus's subscribers here (the publisher only takes our own).
     rd.subscribers = subscribers;
-    if (roles.typing_writer)
+    if (roles.typing_writer) {
       rd.subscribers.push_back(
         {caf::actor_cast<caf::actor>(roles.typing_writer), {"m.room.member"}, false, ""});
+      rd.caught_up_too.push_back(caf::actor_cast<caf::actor>(roles.typing_writer));
+    }
     if (several_events_writers)
       for (auto& w : roles.events_writers)
         if (w) {

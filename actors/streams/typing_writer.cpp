@@ -7,6 +7,10 @@
 // notice moves nothing.
 #include "actors/streams/typing_writer.hpp"
 
+#include "storage/stores/rooms_store.hpp"
+
+#include <iostream>
+
 #include <algorithm>
 #include <map>
 #include <unordered_map>
@@ -26,6 +30,11 @@ struct typing_writer_state {
   stream_writer_deps deps;
   std::unordered_map<std::string, room_typing> rooms;
   uint64_t next_generation = 0;
+  /// Typing lives in memory only, so positions restart with the writer: from
+  /// a thousand per millisecond of the clock at its start, above anything
+  /// it handed out before (readers' positions and clients' tokens move on
+  /// instead of waiting for it to climb back).
+  int64_t start = 0;
   int64_t pos = 0;
   static inline const char* name = "typing_writer";
 };
@@ -34,7 +43,8 @@ struct typing_writer_state {
 /// stream (memberships), which the stream bus sends it.
 using typing_writer_impl = typing_writer_actor::extend<
   caf::reacts_to<expire_atom, std::string, std::string, uint64_t>,
-  caf::reacts_to<msg::events_advanced>>;
+  caf::reacts_to<msg::events_advanced>,
+  caf::reacts_to<msg::stream_caught_up>>;
 using writer_pointer = typing_writer_impl::stateful_pointer<typing_writer_state>;
 
 /// The room's typing set changed: next position, published.
@@ -56,6 +66,12 @@ std::vector<std::string> users_of(const room_typing& r) {
 
 typing_writer_impl::behavior_type typing_writer(writer_pointer self, stream_writer_deps deps) {
   self->state.deps = std::move(deps);
+  auto& st = self->state;
+  st.start = st.pos = st.deps.env->now_ms() * 1000;
+  // Where it starts, so that readers here and elsewhere move there (and a
+  // refresh answered with it is visible at once).
+  caf::anon_send(st.deps.publisher, msg::stream_advanced{static_cast<uint8_t>(stream_id::typing),
+                                                         st.deps.instance_name, st.pos, {}});
   return {
     [=](msg::set_typing& req) -> int64_t {
       auto& st = self->state;
@@ -75,13 +91,17 @@ typing_writer_impl::behavior_type typing_writer(writer_pointer self, stream_writ
     },
     [=](msg::get_typing& req) -> msg::typing_snapshot {
       auto& st = self->state;
-      // A reader's position ahead of ours: we restarted since; send all.
-      bool everything = req.since <= 0 || req.since > st.pos;
+      // A position from before our start (or ahead of ours, from a clock
+      // set back): every room, since who typed then is forgotten; none (an
+      // initial sync): every room with someone typing.
+      bool before_us = req.since > 0 && (req.since < st.start || req.since > st.pos);
       msg::typing_snapshot out{st.pos, {}};
       for (auto& id : req.room_ids) {
         auto r = st.rooms.find(id);
-        if (r == st.rooms.end()) continue;
-        if (everything ? !r->second.users.empty() : r->second.changed > req.since)
+        if (before_us) out.rooms.push_back({id, r == st.rooms.end() ? std::vector<std::string>{}
+                                                                     : users_of(r->second)});
+        else if (r == st.rooms.end()) continue;
+        else if (req.since <= 0 ? !r->second.users.empty() : r->second.changed > req.since)
           out.rooms.push_back({id, users_of(r->second)});
       }
       return out;
@@ -95,6 +115,29 @@ typing_writer_impl::behavior_type typing_writer(writer_pointer self, stream_writ
         auto r = st.rooms.find(row.room_id);
         if (r != st.rooms.end() && r->second.users.erase(row.state_key) > 0)
           publish(self, row.room_id);
+      }
+    },
+    // Pub/sub lost events rows here (a gap, a reconnect): a leave among
+    // them never came. Whoever is typing must still be joined.
+    [=](const msg::stream_caught_up& up) {
+      if (up.stream != static_cast<uint8_t>(index(stream_id::events)) || !self->state.deps.pool) return;
+      auto& st = self->state;
+      try {
+        storage::rooms_store rooms(*st.deps.pool);
+        for (auto& [room_id, r] : st.rooms) {
+          bool changed = false;
+          for (auto u = r.users.begin(); u != r.users.end();) {
+            auto m = rooms.membership(u->first, room_id);
+            if (m && m->membership == "join") ++u;
+            else {
+              u = r.users.erase(u);
+              changed = true;
+            }
+          }
+          if (changed) publish(self, room_id);
+        }
+      } catch (const std::exception& e) {
+        std::cerr << "axon: typing writer: checking memberships after a gap failed: " << e.what() << "\n";
       }
     },
     [=](expire_atom, const std::string& room_id, const std::string& user_id, uint64_t generation) {

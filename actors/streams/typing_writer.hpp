@@ -1,6 +1,7 @@
 // actors/streams/typing_writer.hpp -- the typing stream's writer
 // (`stream_writers.typing`). Like Synapse, typing notices live only in the
-// writer's memory (no table); positions restart from 0 with the writer.
+// writer's memory (no table). Positions restart with the writer, from a
+// thousand per millisecond of its start time: past any it handed out before.
 //
 // How /sync on any instance gets typing state: rows carry only the room id
 // (so only that room's members are woken), and readers ask the writer for the
@@ -17,9 +18,11 @@ namespace axon::actors {
 /// Longest typing timeout a client may ask for (Synapse's cap).
 constexpr int64_t max_typing_timeout_ms = 120000;
 
-/// Spawns the writer (a scheduled actor: it never blocks). `deps.pool` is not
-/// used. Subscribe it to the stream bus for m.room.member rows
-/// (transport::subscribe_to_bus): a user who leaves stops typing.
+/// Spawns the writer (a scheduled actor). Subscribe it to the stream bus for
+/// m.room.member rows (transport::subscribe_to_bus): a user who leaves stops
+/// typing. Where pub/sub brings those rows, send it the receiver's
+/// msg::stream_caught_up too: after lost rows it reads the typing users'
+/// memberships from `deps.pool` (its only database reads).
 typing_writer_actor spawn_typing_writer(caf::actor_system& sys, stream_writer_deps deps);
 
 } // namespace axon::actors

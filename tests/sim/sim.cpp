@@ -120,6 +120,57 @@ protected:
   void gap(const std::string&, size_t, int64_t) override {}
 };
 
+/// A database whose calls are sometimes slow: before each, `delay` may let
+/// simulated time pass, so timers fall due meanwhile as they would while a
+/// real call holds its thread (a request's wait for a writer may time out
+/// while the writer is still storing).
+class slow_connection final : public storage::connection {
+public:
+  slow_connection(storage::pool::lease inner, std::function<void()> delay)
+    : inner_(std::move(inner)), delay_(std::move(delay)) {}
+  storage::engine_kind kind() const override { return inner_->kind(); }
+  storage::result exec(std::string_view sql, const storage::sql_params& params) override {
+    delay_();
+    return inner_->exec(sql, params);
+  }
+  void exec_script(std::string_view sql) override { inner_->exec_script(sql); }
+  std::vector<storage::result> exec_many(const std::vector<storage::statement>& s) override {
+    delay_();
+    return inner_->exec_many(s);
+  }
+  std::vector<storage::result> exec_transaction(const std::vector<storage::statement>& s) override {
+    delay_();
+    return inner_->exec_transaction(s);
+  }
+  void begin() override { inner_->begin(); }
+  void commit() override {
+    delay_();
+    inner_->commit();
+  }
+  void rollback() override { inner_->rollback(); }
+
+private:
+  storage::pool::lease inner_;
+  std::function<void()> delay_;
+};
+
+class slow_pool final : public storage::pool {
+public:
+  slow_pool(std::unique_ptr<storage::pool> inner, std::function<void()> delay)
+    : inner_(std::move(inner)), delay_(std::move(delay)) {}
+  lease acquire() override {
+    return lease(this, std::make_unique<slow_connection>(inner_->acquire(), delay_));
+  }
+  storage::engine_kind kind() const override { return inner_->kind(); }
+
+protected:
+  void release(std::unique_ptr<storage::connection> c) override { c.reset(); }
+
+private:
+  std::unique_ptr<storage::pool> inner_;
+  std::function<void()> delay_;
+};
+
 class world {
 public:
   world(uint64_t seed, bool one_instance, bool faults, trace_log& trace,
@@ -139,7 +190,7 @@ public:
     o.kind = storage::engine_kind::sqlite;
     o.sqlite_path = (dir_ / "sim.db").string();
     o.max_connections = 4;
-    pool_ = storage::open_pool(o);
+    pool_ = std::make_unique<slow_pool>(storage::open_pool(o), [this] { slow_call(); });
     storage::run_migrations(*pool_);
     key_ = *matrix::signing_key::from_seed("a_sim", std::string(32, 'k'));
     net_ = sys_->spawn([this](caf::event_based_actor*) -> caf::behavior {
@@ -223,7 +274,18 @@ public:
     if (!token.empty()) in.authorization = "Bearer " + token;
     auto text = body.is_null() ? std::string() : body.dump();
     in.read_body = [text](std::string& b) { b = text; };
+    busy_.insert(n.name);
     auto out = http::dispatch(*n.client, &n.inst->context(), in);
+    busy_.erase(busy_.find(n.name));
+    trace_("client -> " + n.name + ": " + method + " " + uri + ": " + std::to_string(out.first) +
+           (out.first == 200 ? "" : " " + out.second.dump()));
+    if (faults_ && busy_.empty() && chance(0.01)) {
+      // It crashes before its answer leaves, and before the work it queued
+      // (publishing, notifying) has run.
+      trace_("fault: " + n.name + " crashes before answering " + method + " " + uri);
+      restart(n);
+      out = {0, json()};
+    }
     settle();
     if (after_request) after_request();
     return out;
@@ -247,8 +309,16 @@ public:
     in.authorization = "Bearer " + secret;
     auto body = transport::replication_body(txn(), request, positions);
     in.read_body = [body](std::string& b) { b = body; };
+    busy_.insert(to);
     auto [status, answer] = http::dispatch(*n->replication, &n->inst->context(), in);
+    busy_.erase(busy_.find(to));
     trace_("net: " + from + " -> " + to + " " + wire_name + ": " + std::to_string(status));
+    if (faults_ && !busy_.count(to) && chance(0.005)) {
+      // It did the work, then crashed before answering.
+      trace_("fault: " + to + " crashes before answering " + wire_name);
+      restart(*n);
+      throw matrix_error(errc::timeout, "instance " + to + " did not answer in time (simulated)");
+    }
     if (faults_ && chance(0.02)) {
       trace_("net: " + to + " -> " + from + " " + wire_name + ": answer lost");
       throw matrix_error(errc::timeout, "instance " + to + " did not answer in time (simulated)");
@@ -425,9 +495,28 @@ public:
 
   /// The faults stop: every instance is connected again.
   void heal() {
+    faults_ = false;
     for (auto& n : nodes_)
       if (!n->connected) reconnect(*n);
     pass(6000); // heartbeats, claims and catch-up
+  }
+
+  /// Before a database call: now and then it takes a while, rarely longer
+  /// than a request waits for a writer (30 s).
+  void slow_call() {
+    if (!faults_) return;
+    int64_t ms = 0;
+    if (chance(0.01)) ms = 1 + static_cast<int64_t>(pick(1000));
+    else if (chance(0.0005)) ms = 30'000 + static_cast<int64_t>(pick(10'000));
+    if (!ms) return;
+    trace_("fault: a database call takes " + std::to_string(ms) + " ms");
+    sched_->advance_time(std::chrono::milliseconds(ms));
+  }
+
+  /// How often `name` has restarted.
+  int generation_of(const std::string& name) {
+    auto* n = find(name);
+    return n ? n->generation : 0;
   }
 
   bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
@@ -588,6 +677,7 @@ private:
   std::map<std::pair<std::string, std::string>, caf::actor_clock::time_point> last_due_;
   caf::actor net_; ///< delivers delayed pub/sub messages
   std::vector<exposed_gap> exposed_;
+  std::multiset<std::string> busy_; ///< instances with a request on the stack
   trace_log& trace_;
   std::mt19937_64 rng_;
   caf::actor_system_config cfg_;
@@ -620,31 +710,47 @@ std::string enc(const std::string& s) {
 }
 
 struct client {
-  std::string user_id, token;
+  std::string user_id, token, device_id;
   std::string since; ///< last next_batch
   std::vector<matrix::stream_token> tokens;
-  /// room index -> message bodies this client's /sync delivered, in order.
-  std::map<size_t, std::vector<std::string>> seen;
-  std::string device_id;
+  /// room index -> the message event ids this client's /sync delivered, one
+  /// list per stretch of membership (a room that shows up newly joined
+  /// starts one), in the order delivered.
+  std::map<size_t, std::vector<std::vector<std::string>>> segments;
+  std::map<size_t, bool> in_room; ///< as its /sync last showed it
+  /// room index -> the messages acknowledged while this client was joined:
+  /// its /sync must deliver each, unless it started again without a token
+  /// after leaving (an initial /sync leaves out left rooms).
+  std::map<size_t, std::set<std::string>> must_see;
   /// The to-device messages this client's /sync delivered, in order.
   std::vector<std::string> to_device;
 };
 
-/// What one run leaves for comparison: per room (by creation order), the
-/// message bodies every reader sees, in order.
+/// What one run leaves for comparison with the one-instance run.
 struct outcome {
+  /// Per room (by creation order): its messages' bodies in order, a
+  /// redacted one marked.
   std::vector<std::vector<std::string>> rooms;
+  std::vector<std::string> topics;               ///< per room
+  std::vector<std::set<size_t>> members;         ///< per room: joined users
   std::vector<std::vector<std::string>> to_device; ///< per client, as delivered
   /// Per room: user index -> the message body their m.read receipt is on.
   std::vector<std::map<size_t, std::string>> receipts;
+  /// Per user: the global and per-room account data read back.
+  std::vector<std::string> account_data;
 };
 
 const std::string api = "/_matrix/client/v3";
 
 /// Every request gets a status and a JSON body; an error is a Matrix error.
+/// Status 0: the instance crashed before answering (no HTTP answer).
 json expect_ok(world& w, std::pair<int, json> r, const std::string& what) {
   auto& [status, body] = r;
   if (status != 200) {
+    if (status == 0) {
+      w.trace()(what + ": no answer (the instance crashed)");
+      return json();
+    }
     if (!body.is_object() || !body.contains("errcode"))
       throw failure(what + ": status " + std::to_string(status) + " without a Matrix error");
     w.trace()(what + ": " + std::to_string(status) + " " + body.value("errcode", ""));
@@ -666,10 +772,11 @@ json until_ok(world& w, size_t instance, const std::string& method, const std::s
   throw failure(what + ": still failing after 50 tries");
 }
 
-std::vector<std::string> bodies_of(const json& events) {
+/// The ids of the m.room.message events in a list of events.
+std::vector<std::string> messages_in(const json& events) {
   std::vector<std::string> out;
   for (auto& e : events)
-    if (e.value("type", "") == "m.room.message") out.push_back(e["content"].value("body", ""));
+    if (e.value("type", "") == "m.room.message") out.push_back(e.value("event_id", ""));
   return out;
 }
 
@@ -702,13 +809,29 @@ void sync_once(world& w, client& c, const std::vector<std::string>& rooms, size_
   if (auto td = out.find("to_device"); td != out.end())
     for (auto& e : (*td)["events"])
       if (e.value("type", "") == "sim.test") c.to_device.push_back(e["content"].value("n", ""));
-  auto joined = out["rooms"]["join"];
+  auto& joined = out["rooms"]["join"];
+  auto& left = out["rooms"]["leave"];
+  if (c.tokens.size() == 1)
+    for (size_t r = 0; r < rooms.size(); ++r)
+      if (!joined.contains(rooms[r])) c.must_see[r].clear();
   for (size_t r = 0; r < rooms.size(); ++r) {
-    auto i = joined.find(rooms[r]);
-    if (i == joined.end()) continue;
-    if ((*i)["timeline"].value("limited", false) && !c.seen[r].empty())
+    const json* entry = nullptr;
+    bool is_joined = joined.contains(rooms[r]);
+    if (is_joined) entry = &joined[rooms[r]];
+    else if (left.contains(rooms[r])) entry = &left[rooms[r]];
+    if (!entry) continue;
+    auto& segs = c.segments[r];
+    // Newly joined, or joined again since the last /sync (its own join in
+    // the timeline): the room comes as for an initial /sync.
+    bool fresh = !c.in_room[r];
+    for (auto& e : (*entry)["timeline"]["events"])
+      fresh |= e.value("type", "") == "m.room.member" && e.value("state_key", "") == c.user_id &&
+               e["content"].value("membership", "") == "join";
+    if (fresh) segs.emplace_back();
+    else if ((*entry)["timeline"].value("limited", false))
       throw failure("sync " + c.user_id + ": limited timeline with a limit above the traffic");
-    for (auto& b : bodies_of((*i)["timeline"]["events"])) c.seen[r].push_back(b);
+    for (auto& id : messages_in((*entry)["timeline"]["events"])) segs.back().push_back(id);
+    c.in_room[r] = is_joined;
   }
 }
 
@@ -777,67 +900,144 @@ void check_gaps(world& w, std::vector<watcher>& all, const std::vector<std::stri
     }
 }
 
+/// What the workload knows of one room from the answers it got.
+struct room_model {
+  std::string id;
+  size_t creator = 0; ///< never leaves
+  std::set<size_t> members;
+  std::vector<std::string> history; ///< acknowledged messages' event ids, in order
+  std::set<std::string> redacted;
+  size_t redactions = 0;
+  std::string topic;
+  std::map<size_t, std::string> receipts; ///< user -> body of the event
+  /// user -> when their typing notice runs out: no earlier than `from`, no
+  /// later than `to` (the request was processed somewhere in between), and
+  /// the typing writer's generation then (a restart forgets it).
+  struct typing {
+    int64_t from, to;
+    int generation;
+  };
+  std::map<size_t, typing> typing;
+};
+
+/// An /sync without a token through instance `i`.
+json initial_sync(world& w, size_t i, const client& c, const std::string& filter = "") {
+  auto uri = api + "/sync?timeout=0";
+  if (!filter.empty()) uri += "&filter=" + enc(filter);
+  return until_ok(w, i, "GET", uri, json(), c.token, "initial sync " + c.user_id);
+}
+
+/// The users a room's m.typing event in a sync response names (none if it
+/// has no such event; `found` says whether it had).
+std::set<std::string> typing_in(const json& sync, const std::string& room_id, bool* found = nullptr) {
+  std::set<std::string> out;
+  if (found) *found = false;
+  auto& join = sync["rooms"]["join"];
+  auto room = join.find(room_id);
+  if (room == join.end()) return out;
+  for (auto& e : (*room)["ephemeral"]["events"])
+    if (e.value("type", "") == "m.typing") {
+      if (found) *found = true;
+      for (auto& u : e["content"]["user_ids"]) out.insert(u.get<std::string>());
+    }
+  return out;
+}
+
 /// The workload, driven by the seed; returns what every reader must see.
 outcome run(world& w, uint64_t seed) {
   std::mt19937_64 load(seed * 31 + 7); // the workload's own randomness: the same in every layout
   auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(load); };
   auto inst = [&] { return w.pick(w.size()); };
-  size_t users = 2 + pick(3), room_count = 1 + pick(3), steps = 20 + pick(40);
+  size_t users = 2 + pick(3), room_count = 1 + pick(3), steps = 20 + pick(50);
   std::vector<client> clients;
   for (size_t u = 0; u < users; ++u) {
-    auto out = until_ok(w, inst(), "POST", api + "/register",
-                        {{"username", "u" + std::to_string(u)}, {"password", "sim-password-1"},
-                         {"auth", {{"type", "m.login.dummy"}}}},
-                        "", "register u" + std::to_string(u));
-    clients.push_back(
-      {out.value("user_id", ""), out.value("access_token", ""), "", {}, {}, out.value("device_id", ""), {}});
+    auto name = "u" + std::to_string(u);
+    json out;
+    for (int attempt = 0; out.is_null(); ++attempt) {
+      if (attempt == 50) throw failure("register " + name + ": still failing after 50 tries");
+      auto r = w.request(inst(), "POST", api + "/register",
+                         {{"username", name}, {"password", "sim-password-1"},
+                          {"auth", {{"type", "m.login.dummy"}}}},
+                         "");
+      if (r.first == 400 && r.second.value("errcode", "") == "M_USER_IN_USE") {
+        // An earlier attempt registered it, and its answer was lost: log in.
+        out = until_ok(w, inst(), "POST", api + "/login",
+                       {{"type", "m.login.password"},
+                        {"identifier", {{"type", "m.id.user"}, {"user", name}}},
+                        {"password", "sim-password-1"}},
+                       "", "login " + name);
+        break;
+      }
+      out = expect_ok(w, r, "register " + name);
+      if (out.is_null()) {
+        w.maybe_fault();
+        w.pass(100);
+      }
+    }
+    client c;
+    c.user_id = out.value("user_id", "");
+    c.token = out.value("access_token", "");
+    c.device_id = out.value("device_id", "");
+    clients.push_back(std::move(c));
   }
-  std::vector<std::string> rooms;
-  std::vector<std::set<size_t>> members(room_count);
+  std::vector<room_model> rooms(room_count);
+  std::vector<std::string> room_ids;
+  std::map<std::string, std::string> bodies;  // event id -> body
+  std::map<std::string, size_t> senders;      // event id -> user
+  auto join = [&](size_t u, size_t r) {
+    until_ok(w, inst(), "POST", api + "/join/" + enc(rooms[r].id), json::object(),
+             clients[u].token, "join " + std::to_string(r));
+    rooms[r].members.insert(u);
+  };
   for (size_t r = 0; r < room_count; ++r) {
     size_t creator = pick(users);
     auto out = until_ok(w, inst(), "POST", api + "/createRoom", {{"preset", "public_chat"}},
                         clients[creator].token, "createRoom " + std::to_string(r));
-    rooms.push_back(out.value("room_id", ""));
-    members[r].insert(creator);
+    rooms[r].id = out.value("room_id", "");
+    rooms[r].creator = creator;
+    rooms[r].members.insert(creator);
+    room_ids.push_back(rooms[r].id);
   }
   for (size_t u = 0; u < users; ++u)
     for (size_t r = 0; r < room_count; ++r)
-      if (!members[r].count(u) && pick(3) != 0) {
-        until_ok(w, inst(), "POST", api + "/join/" + enc(rooms[r]), json::object(),
-                 clients[u].token, "join " + std::to_string(r));
-        members[r].insert(u);
-      }
-  for (auto& c : clients) sync_once(w, c, rooms, inst());
+      if (!rooms[r].members.count(u) && pick(3) != 0) join(u, r);
+  for (auto& c : clients) sync_once(w, c, room_ids, inst());
   size_t sent = 0;
-  std::vector<std::vector<std::string>> acked(room_count); // in the order they were answered
   std::vector<watcher> watchers;
   size_t to_device_sent = 0;
-  std::vector<std::pair<std::string, std::string>> last_event(room_count); // (event id, body)
-  std::vector<std::map<size_t, std::string>> receipts_acked(room_count);
-  std::map<std::string, std::string> event_bodies; // event id -> body
   std::vector<std::vector<std::string>> to_device_acked(users); // per recipient, in order
+  std::vector<json> account_data(users);                        // last acknowledged
+  std::vector<std::map<size_t, json>> room_account_data(users);
+  // A room of user u's, or none.
+  auto room_of = [&](size_t u) -> std::optional<size_t> {
+    std::vector<size_t> mine;
+    for (size_t r = 0; r < room_count; ++r)
+      if (rooms[r].members.count(u)) mine.push_back(r);
+    if (mine.empty()) return std::nullopt;
+    return mine[pick(mine.size())];
+  };
+  auto typing_writer = w.at(0).cfg.stream_writers.typing.front();
   w.take_exposed_gaps(); // before any watcher
-  w.after_request = [&] { check_gaps(w, watchers, rooms); };
+  w.after_request = [&] { check_gaps(w, watchers, room_ids); };
   for (size_t step = 0; step < steps; ++step) {
     w.maybe_fault();
-    auto what = pick(12);
+    auto what = pick(22);
     size_t u = pick(users);
-    if (what < 6) {
-      std::vector<size_t> mine;
-      for (size_t r = 0; r < room_count; ++r)
-        if (members[r].count(u)) mine.push_back(r);
-      if (mine.empty()) continue;
-      size_t r = mine[pick(mine.size())];
+    if (what < 9) {
+      auto r = room_of(u);
+      if (!r) continue;
+      auto& room = rooms[*r];
       auto body = "m" + std::to_string(sent++);
-      watch(w, watchers, r, rooms[r]);
+      watch(w, watchers, *r, room.id);
       auto answer = until_ok(w, inst(), "PUT",
-                             api + "/rooms/" + enc(rooms[r]) + "/send/m.room.message/" + body,
+                             api + "/rooms/" + enc(room.id) + "/send/m.room.message/" + body,
                              {{"msgtype", "m.text"}, {"body", body}}, clients[u].token, "send " + body);
-      acked[r].push_back(body);
-      last_event[r] = {answer.value("event_id", ""), body};
-      event_bodies[answer.value("event_id", "")] = body;
-      must_wake(w, watchers, r, body);
+      auto id = answer.value("event_id", "");
+      room.history.push_back(id);
+      bodies[id] = body;
+      senders[id] = u;
+      for (auto v : room.members) clients[v].must_see[*r].insert(id);
+      must_wake(w, watchers, *r, body);
       // Every other send, time for a heartbeat: whoever waits in a room
       // with an acknowledged send since, on an instance connected to
       // pub/sub, has woken by then. (The other sends follow at once: a lost
@@ -845,27 +1045,21 @@ outcome run(world& w, uint64_t seed) {
       // heartbeat, and only the gap shows it.)
       if (w.chance(0.5)) {
         w.pass(6000);
-        check_gaps(w, watchers, rooms);
+        check_gaps(w, watchers, room_ids);
         for (auto& x : watchers)
           if (x.must_wake && x.generation == w.at(x.node).generation && w.at(x.node).connected &&
               !x.woken())
             throw failure("a /sync waiting on " + w.at(x.node).name + " in room " +
                           std::to_string(x.room) + " did not wake within 6 s of " + x.why);
       }
-    } else if (what < 9) {
-      sync_once(w, clients[u], rooms, inst());
-    } else if (what == 11) {
-      // A read receipt on the newest message of one of the user's rooms.
-      std::vector<size_t> mine;
-      for (size_t r = 0; r < room_count; ++r)
-        if (members[r].count(u) && !last_event[r].first.empty()) mine.push_back(r);
-      if (mine.empty()) continue;
-      size_t r = mine[pick(mine.size())];
-      until_ok(w, inst(), "POST",
-               api + "/rooms/" + enc(rooms[r]) + "/receipt/m.read/" + enc(last_event[r].first),
-               json::object(), clients[u].token, "receipt on " + last_event[r].second);
-      receipts_acked[r][u] = last_event[r].second;
-    } else if (what == 10) {
+    } else if (what < 12) {
+      sync_once(w, clients[u], room_ids, inst());
+    } else if (what == 12) {
+      account_data[u] = {{"step", step}};
+      until_ok(w, inst(), "PUT",
+               api + "/user/" + enc(clients[u].user_id) + "/account_data/sim.counter",
+               account_data[u], clients[u].token, "account_data");
+    } else if (what == 13) {
       // A to-device message to another user's device (the same
       // transaction id on every retry: sent once).
       size_t v = pick(users);
@@ -874,14 +1068,106 @@ outcome run(world& w, uint64_t seed) {
       until_ok(w, inst(), "PUT", api + "/sendToDevice/sim.test/" + n, {{"messages", messages}},
                clients[u].token, "sendToDevice " + n);
       to_device_acked[v].push_back(n);
-    } else {
+    } else if (what == 14) {
+      // A read receipt on the newest message of one of the user's rooms.
+      auto r = room_of(u);
+      if (!r || rooms[*r].history.empty()) continue;
+      auto& room = rooms[*r];
+      auto& id = room.history.back();
+      until_ok(w, inst(), "POST", api + "/rooms/" + enc(room.id) + "/receipt/m.read/" + enc(id),
+               json::object(), clients[u].token, "receipt on " + bodies[id]);
+      room.receipts[u] = bodies[id];
+    } else if (what == 15) {
+      // Leave a room (not its creator), or join one again.
+      size_t r = pick(room_count);
+      auto& room = rooms[r];
+      if (!room.members.count(u)) join(u, r);
+      else if (u != room.creator) {
+        until_ok(w, inst(), "POST", api + "/rooms/" + enc(room.id) + "/leave", json::object(),
+                 clients[u].token, "leave " + std::to_string(r));
+        room.members.erase(u);
+        room.typing.erase(u); // leaving stops typing (as in Synapse)
+      }
+    } else if (what == 16) {
+      // Redact one of the user's own messages (again is fine: the event
+      // is redacted once, and the redaction counted per acknowledgement).
+      auto r = room_of(u);
+      if (!r) continue;
+      auto& room = rooms[*r];
+      std::vector<std::string> own;
+      for (auto& id : room.history)
+        if (senders[id] == u && !room.redacted.count(id)) own.push_back(id);
+      if (own.empty()) continue;
+      auto id = own[pick(own.size())];
+      auto txn = "x" + std::to_string(step);
+      until_ok(w, inst(), "PUT", api + "/rooms/" + enc(room.id) + "/redact/" + enc(id) + "/" + txn,
+               {{"reason", "sim"}}, clients[u].token, "redact " + bodies[id]);
+      room.redacted.insert(id);
+      ++room.redactions;
+    } else if (what == 17) {
+      // The creator (power 100) sets the topic.
+      size_t r = pick(room_count);
+      auto& room = rooms[r];
+      auto topic = "t" + std::to_string(step);
+      until_ok(w, inst(), "PUT", api + "/rooms/" + enc(room.id) + "/state/m.room.topic",
+               {{"topic", topic}}, clients[room.creator].token, "topic " + topic);
+      room.topic = topic;
+    } else if (what == 18) {
+      auto r = room_of(u);
+      if (!r) continue;
+      auto& room = rooms[*r];
+      bool on = pick(3) != 0;
+      int64_t timeout = 1000 + static_cast<int64_t>(pick(60000));
+      json body = {{"typing", on}};
+      if (on) body["timeout"] = timeout;
+      auto from = w.now_ms();
       until_ok(w, inst(), "PUT",
-               api + "/user/" + enc(clients[u].user_id) + "/account_data/sim.counter",
-               {{"step", step}}, clients[u].token, "account_data");
+               api + "/rooms/" + enc(room.id) + "/typing/" + enc(clients[u].user_id), body,
+               clients[u].token, "typing");
+      if (on) room.typing[u] = {from + timeout, w.now_ms() + timeout, w.generation_of(typing_writer)};
+      else room.typing.erase(u);
+    } else if (what == 19) {
+      // Paginate a room back from an initial /sync's timeline through
+      // random instances: the pages and the timeline are the room's history.
+      auto r = room_of(u);
+      if (!r) continue;
+      auto& room = rooms[*r];
+      auto out = initial_sync(w, inst(), clients[u], R"({"room":{"timeline":{"limit":2}}})");
+      auto entry = out["rooms"]["join"].find(room.id);
+      if (entry == out["rooms"]["join"].end())
+        throw failure("initial sync of " + clients[u].user_id + " misses room " + std::to_string(*r));
+      auto tail = messages_in((*entry)["timeline"]["events"]);
+      auto from = (*entry)["timeline"].value("prev_batch", "");
+      std::vector<std::string> back;
+      for (int page = 0; !from.empty(); ++page) {
+        if (page > 200) throw failure("pagination of room " + std::to_string(*r) + " never ends");
+        auto chunk = until_ok(w, inst(), "GET",
+                              api + "/rooms/" + enc(room.id) + "/messages?dir=b&limit=3&from=" + enc(from),
+                              json(), clients[u].token, "messages back");
+        auto ids = messages_in(chunk["chunk"]);
+        back.insert(back.end(), ids.begin(), ids.end());
+        if (chunk["chunk"].empty()) break;
+        from = chunk.value("end", "");
+      }
+      std::vector<std::string> all(back.rbegin(), back.rend());
+      all.insert(all.end(), tail.begin(), tail.end());
+      if (all != room.history)
+        throw failure("room " + std::to_string(*r) + ": paginating back from an initial /sync gives " +
+                      std::to_string(all.size()) + " messages, not the " +
+                      std::to_string(room.history.size()) + " acknowledged in order");
+    } else {
+      auto r = room_of(u);
+      if (!r) continue;
+      json value = {{"step", step}};
+      until_ok(w, inst(), "PUT",
+               api + "/user/" + enc(clients[u].user_id) + "/rooms/" + enc(rooms[*r].id) +
+                 "/account_data/sim.room",
+               value, clients[u].token, "room account_data");
+      room_account_data[u][*r] = value;
     }
   }
   w.heal();
-  check_gaps(w, watchers, rooms);
+  check_gaps(w, watchers, room_ids);
   w.after_request = nullptr;
 
   // Every long-poll waiting when a send into its room was acknowledged
@@ -895,75 +1181,180 @@ outcome run(world& w, uint64_t seed) {
                     std::to_string(x.room) + " never woke for " + x.why);
   }
 
-  // Invariants: every instance's /messages of a room is the same list,
-  // without duplicates; each client's /sync delivered exactly that list from
-  // where it started (its first sync saw the room's history up to then).
   outcome result;
+  auto fail_room = [](size_t r, const std::string& what) {
+    throw failure("room " + std::to_string(r) + ": " + what);
+  };
   for (size_t r = 0; r < room_count; ++r) {
-    std::optional<std::vector<std::string>> reference;
+    auto& room = rooms[r];
+    auto& reader = clients[room.creator];
+    // Every instance's /messages of a room is the same list: each
+    // acknowledged message once, in the order of the answers (sends are
+    // answered one after the other), redacted ones without content, and one
+    // redaction per acknowledged redaction.
+    std::vector<std::string> want;
+    for (auto& id : room.history) want.push_back(bodies[id] + (room.redacted.count(id) ? " (redacted)" : ""));
+    std::set<std::string> members;
+    for (auto u : room.members) members.insert(clients[u].user_id);
     for (size_t i = 0; i < w.size(); ++i) {
-      auto out = until_ok(w, i, "GET", api + "/rooms/" + enc(rooms[r]) + "/messages?dir=f&limit=1000",
-                          json(), clients[*members[r].begin()].token, "messages");
-      auto list = bodies_of(out["chunk"]);
-      std::set<std::string> unique(list.begin(), list.end());
-      if (unique.size() != list.size())
-        throw failure("room " + std::to_string(r) + ": an event twice in /messages on " + w.at(i).name);
-      if (!reference) reference = list;
-      else if (*reference != list)
-        throw failure("room " + std::to_string(r) + ": /messages differs between instances");
+      auto& name = w.at(i).name;
+      auto out = until_ok(w, i, "GET", api + "/rooms/" + enc(room.id) + "/messages?dir=f&limit=1000",
+                          json(), reader.token, "messages");
+      std::vector<std::string> got;
+      size_t redactions = 0;
+      for (auto& e : out["chunk"]) {
+        auto type = e.value("type", "");
+        if (type == "m.room.redaction") ++redactions;
+        if (type != "m.room.message") continue;
+        auto id = e.value("event_id", "");
+        if (!bodies.count(id)) fail_room(r, "/messages on " + name + " has a message never acknowledged");
+        bool empty = !e.contains("content") || e["content"].empty();
+        got.push_back(bodies[id] + (empty ? " (redacted)" : ""));
+      }
+      if (got != want)
+        fail_room(r, "/messages on " + name + " is not the acknowledged sends and redactions (" +
+                       std::to_string(got.size()) + " events, " + std::to_string(want.size()) +
+                       " acknowledged)");
+      if (redactions != room.redactions)
+        fail_room(r, "/messages on " + name + " has " + std::to_string(redactions) + " redactions, " +
+                       std::to_string(room.redactions) + " acknowledged");
+      // State: the topic last set, and the members.
+      auto topic = w.request(i, "GET", api + "/rooms/" + enc(room.id) + "/state/m.room.topic", json(),
+                             reader.token);
+      auto shown = topic.first == 200 ? topic.second.value("topic", "") : std::string();
+      if (shown != room.topic || (topic.first != 200 && topic.second.value("errcode", "") != "M_NOT_FOUND"))
+        fail_room(r, "the topic on " + name + " is \"" + shown + "\", not the last one set, \"" +
+                       room.topic + "\"");
+      auto joined = until_ok(w, i, "GET", api + "/rooms/" + enc(room.id) + "/joined_members", json(),
+                             reader.token, "joined_members");
+      std::set<std::string> listed;
+      for (auto& [user, _] : joined["joined"].items()) listed.insert(user);
+      if (listed != members) fail_room(r, "the joined members on " + name + " are not the ones acknowledged");
     }
-    // Sends are answered one after the other: each acknowledged event is
-    // there once, in the order of the answers, and nothing else is.
-    if (*reference != acked[r])
-      throw failure("room " + std::to_string(r) + ": /messages is not the acknowledged sends (" +
-                    std::to_string(reference->size()) + " events, " +
-                    std::to_string(acked[r].size()) + " acknowledged)");
-    result.rooms.push_back(*reference);
+    result.rooms.push_back(want);
+    result.topics.push_back(room.topic);
+    result.members.push_back(room.members);
   }
-  for (auto& c : clients) {
+  for (size_t u = 0; u < users; ++u) {
+    auto& c = clients[u];
     // Converge: sync through every instance until nothing new comes.
-    for (size_t i = 0; i < w.size(); ++i) sync_once(w, c, rooms, i);
+    for (size_t i = 0; i < w.size(); ++i) sync_once(w, c, room_ids, i);
     for (size_t r = 0; r < room_count; ++r) {
-      if (!members[r].count(static_cast<size_t>(&c - &clients[0]))) continue;
-      if (c.seen[r] != result.rooms[r])
-        throw failure(c.user_id + "'s /sync of room " + std::to_string(r) +
-                      " is not the room's history (missing, repeated or out of order)");
+      // Each stretch of membership delivers messages in the room's order,
+      // each once; together they hold every message acknowledged while the
+      // user was joined.
+      std::map<std::string, size_t> order;
+      for (size_t k = 0; k < rooms[r].history.size(); ++k) order[rooms[r].history[k]] = k;
+      std::set<std::string> delivered;
+      for (auto& seg : c.segments[r]) {
+        std::optional<size_t> last;
+        for (auto& id : seg) {
+          auto k = order.find(id);
+          if (k == order.end()) throw failure(c.user_id + "'s /sync delivered a message never acknowledged");
+          if (last && k->second <= *last)
+            throw failure(c.user_id + "'s /sync of room " + std::to_string(r) +
+                          " repeated a message or went back in the room's order");
+          last = k->second;
+          delivered.insert(id);
+        }
+      }
+      for (auto& id : c.must_see[r])
+        if (!delivered.count(id)) {
+          std::string segs;
+          for (auto& seg : c.segments[r]) {
+            segs += " [";
+            for (auto& s : seg) segs += " " + bodies[s];
+            segs += " ]";
+          }
+          throw failure(c.user_id + "'s /sync of room " + std::to_string(r) + " never delivered " +
+                        bodies[id] + ", sent while they were joined; it delivered" + segs);
+        }
     }
     // Every acknowledged to-device message reached the device once, in order.
-    auto& want = to_device_acked[static_cast<size_t>(&c - &clients[0])];
+    auto& want = to_device_acked[u];
     if (c.to_device != want)
       throw failure(c.user_id + "'s /sync delivered " + std::to_string(c.to_device.size()) +
                     " to-device messages, not the " + std::to_string(want.size()) +
                     " acknowledged ones once each in order");
     result.to_device.push_back(c.to_device);
+    // Account data reads back as last set, on every instance.
+    std::string read_back;
+    for (size_t i = 0; i < w.size(); ++i) {
+      auto check = [&](const std::string& uri, const json& want, const std::string& what) {
+        auto got = w.request(i, "GET", uri, json(), c.token);
+        bool ok = want.is_null() ? got.first == 404 && got.second.value("errcode", "") == "M_NOT_FOUND"
+                                 : got.first == 200 && got.second == want;
+        if (!ok)
+          throw failure(c.user_id + "'s " + what + " on " + w.at(i).name + " reads " +
+                        std::to_string(got.first) + " " + got.second.dump() + ", not " + want.dump());
+        if (i == 0) read_back += what + "=" + got.second.dump() + ";";
+      };
+      check(api + "/user/" + enc(c.user_id) + "/account_data/sim.counter", account_data[u], "account data");
+      for (size_t r = 0; r < room_count; ++r) {
+        auto i_data = room_account_data[u].find(r);
+        check(api + "/user/" + enc(c.user_id) + "/rooms/" + enc(rooms[r].id) + "/account_data/sim.room",
+              i_data == room_account_data[u].end() ? json() : i_data->second,
+              "room " + std::to_string(r) + " account data");
+      }
+    }
+    result.account_data.push_back(read_back);
   }
   // Every instance's initial /sync shows each user's last acknowledged read
-  // receipt in each room.
+  // receipt in each room, and who is typing; once the typing notices run
+  // out, an incremental /sync through the same instance says so.
+  std::vector<std::vector<std::pair<std::string, std::set<std::string>>>> typing_seen(room_count);
   for (size_t r = 0; r < room_count; ++r) {
-    auto& reader = clients[*members[r].begin()];
+    auto& room = rooms[r];
+    auto& reader = clients[room.creator];
     for (size_t i = 0; i < w.size(); ++i) {
-      auto out = until_ok(w, i, "GET", api + "/sync?timeout=0", json(), reader.token, "initial sync");
-      std::map<size_t, std::string> shown;
-      auto room = out["rooms"]["join"].find(rooms[r]);
-      if (room != out["rooms"]["join"].end())
-        for (auto& e : (*room)["ephemeral"]["events"]) {
+      auto out = initial_sync(w, i, reader);
+      std::map<size_t, std::string> got;
+      auto entry = out["rooms"]["join"].find(room.id);
+      if (entry != out["rooms"]["join"].end())
+        for (auto& e : (*entry)["ephemeral"]["events"]) {
           if (e.value("type", "") != "m.receipt") continue;
           for (auto& [event_id, types] : e["content"].items())
             if (types.contains("m.read"))
               for (auto& [user, data] : types["m.read"].items())
                 for (size_t u = 0; u < clients.size(); ++u)
-                  if (clients[u].user_id == user) shown[u] = event_id;
+                  if (clients[u].user_id == user) got[u] = bodies.count(event_id) ? bodies[event_id] : event_id;
         }
-      // Compare by event id: the receipts name the event they are on.
-      std::map<size_t, std::string> want;
-      for (auto& [u, body] : receipts_acked[r]) want[u] = body;
-      std::map<size_t, std::string> got;
-      for (auto& [u, event_id] : shown) got[u] = event_bodies.count(event_id) ? event_bodies[event_id] : event_id;
-      if (got != want)
-        throw failure("room " + std::to_string(r) + ": the read receipts " + w.at(i).name +
-                      " shows are not the acknowledged ones");
+      if (got != room.receipts)
+        fail_room(r, "the read receipts " + w.at(i).name + " shows are not the acknowledged ones");
+      auto typing = typing_in(out, room.id);
+      auto now = w.now_ms();
+      for (size_t u = 0; u < users; ++u) {
+        auto t = room.typing.find(u);
+        bool shown = typing.count(clients[u].user_id) > 0;
+        bool may = t != room.typing.end() && t->second.generation == w.generation_of(typing_writer) &&
+                   t->second.to + 1000 > now;
+        bool must = may && t->second.from - 1000 > now && room.members.count(u);
+        if (shown != must && shown != may)
+          fail_room(r, "the initial /sync on " + w.at(i).name + (shown ? " shows " : " does not show ") +
+                         clients[u].user_id + " typing (now " + std::to_string(now) + ", runs out " +
+                         (t == room.typing.end() ? std::string("-")
+                                                 : std::to_string(t->second.from) + ".." +
+                                                     std::to_string(t->second.to)) +
+                         ")");
+      }
+      typing_seen[r].push_back({out.value("next_batch", ""), typing});
     }
-    result.receipts.push_back(receipts_acked[r]);
+    result.receipts.push_back(room.receipts);
+  }
+  w.pass(130'000); // every typing notice has run out
+  for (size_t r = 0; r < room_count; ++r) {
+    auto& reader = clients[rooms[r].creator];
+    for (size_t i = 0; i < w.size(); ++i) {
+      auto& [since, typing] = typing_seen[r][i];
+      if (typing.empty()) continue;
+      auto out = until_ok(w, i, "GET", api + "/sync?timeout=0&since=" + enc(since), json(), reader.token,
+                          "sync after typing ran out");
+      bool found = false;
+      auto now_typing = typing_in(out, rooms[r].id, &found);
+      if (!found || !now_typing.empty())
+        fail_room(r, "an incremental /sync on " + w.at(i).name +
+                       " does not show the typing notices running out");
+    }
   }
   return result;
 }
@@ -984,7 +1375,13 @@ std::optional<std::string> run_seed(uint64_t seed, const options& o, std::string
     {
       trace_log quiet;
       world one(seed, true, false, quiet);
-      single = run(one, seed);
+      try {
+        single = run(one, seed);
+      } catch (const std::exception& e) {
+        if (o.replay)
+          for (auto& line : quiet.lines) std::cout << "  one instance: " << line << "\n";
+        throw failure(std::string("on one instance: ") + e.what());
+      }
     }
     world w(seed, false, !o.no_faults, trace, o.broken);
     layout = w.describe();
@@ -994,6 +1391,11 @@ std::optional<std::string> run_seed(uint64_t seed, const options& o, std::string
       throw failure("the rooms' histories differ from the one-instance run");
     if (spread.receipts != single.receipts)
       throw failure("the read receipts differ from the one-instance run");
+    if (spread.topics != single.topics) throw failure("the rooms' topics differ from the one-instance run");
+    if (spread.members != single.members)
+      throw failure("the rooms' members differ from the one-instance run");
+    if (spread.account_data != single.account_data)
+      throw failure("the account data differs from the one-instance run");
     if (spread.to_device != single.to_device)
       throw failure("the delivered to-device messages differ from the one-instance run");
     return std::nullopt;
