@@ -1,6 +1,7 @@
 #include "transport/local_transport.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include "config/layout.hpp"
 
@@ -257,6 +258,10 @@ using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 
 struct stream_bus_state {
   std::vector<bus_subscriber> subscribers;
+  /// The newest position each writer here reached: the events writers'
+  /// per instance, the streams' per (stream, instance).
+  std::map<std::string, int64_t> events_top;
+  std::map<std::pair<uint8_t, std::string>, int64_t> stream_top;
   static inline const char* name = "stream_bus";
 };
 
@@ -265,17 +270,33 @@ caf::behavior stream_bus(caf::stateful_actor<stream_bus_state>* self,
   self->state.subscribers = std::move(subscribers);
   return {
     [=](const msg::events_advanced& adv) {
+      auto& top = self->state.events_top[adv.instance];
+      top = std::max(top, adv.pos);
       for (auto& s : self->state.subscribers)
         if (wants(s, adv)) self->send(s.who, adv);
     },
     [=](const msg::stream_advanced& adv) {
+      auto& top = self->state.stream_top[{adv.stream, adv.instance}];
+      top = std::max(top, adv.pos);
       for (auto& s : self->state.subscribers)
         if (wants(s, adv)) self->send(s.who, adv);
     },
     [=](subscribe_atom, caf::actor who, std::vector<std::string> event_types, bool streams,
         std::string only_instance) {
-      self->state.subscribers.push_back(
-        {std::move(who), std::move(event_types), streams, std::move(only_instance)});
+      auto& st = self->state;
+      st.subscribers.push_back({std::move(who), std::move(event_types), streams, std::move(only_instance)});
+      // A publisher subscribing after the writers started: where each one
+      // is, without rows (its readers catch up on what they missed from
+      // the database), so no writer's start announcement is lost to the
+      // order in which they and the publisher came up.
+      auto& s = st.subscribers.back();
+      if (s.only_instance.empty()) return;
+      for (auto& [instance, pos] : st.events_top)
+        if (instance == s.only_instance) self->send(s.who, msg::events_advanced{instance, pos, {}});
+      if (s.streams)
+        for (auto& [key, pos] : st.stream_top)
+          if (key.second == s.only_instance)
+            self->send(s.who, msg::stream_advanced{key.first, key.second, pos, {}});
     },
   };
 }

@@ -173,6 +173,9 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   // Several events writers: one that is down stops holding the others back.
   liveness = links.liveness;
   if (several_events_writers && !liveness) liveness = actors::spawn_writer_liveness(sys, pool);
+  // Typing lives in its writer's memory: its positions start from the clock
+  // (actors/streams/typing_writer.hpp).
+  if (hosts(cfg.stream_writers.typing)) start[index(stream_id::typing)] = env->now_ms() * 1000;
   roles.notifier =
     actors::spawn_notifier(sys, start, roles.positions, writers_start, liveness, &shortcut);
   std::vector<transport::bus_subscriber> subscribers{
@@ -210,13 +213,27 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
     roles.to_device_writer =
       actors::spawn_to_device_writer(sys, stream_deps, start[index(stream_id::to_device)]);
   if (hosts(cfg.stream_writers.typing)) {
-    roles.typing_writer = actors::spawn_typing_writer(sys, stream_deps);
+    roles.typing_writer =
+      actors::spawn_typing_writer(sys, stream_deps, start[index(stream_id::typing)]);
     transport::subscribe_to_bus(bus, {caf::actor_cast<caf::actor>(roles.typing_writer),
                                       {"m.room.member"}, false, ""});
   }
   if (hosts(cfg.stream_writers.receipts))
     roles.receipts_writer =
       actors::spawn_receipts_writer(sys, stream_deps, start[index(stream_id::receipts)]);
+  // Each stream writer here says where it starts, as the events writers do:
+  // readers elsewhere learn that it started again, and catch up on what it
+  // may have stored but not published before it stopped. (The bus hands it
+  // to the pub/sub publisher when that subscribes.)
+  for (auto [s, writer] : {std::make_pair(stream_id::account_data, bool(roles.account_data_writer)),
+                           std::make_pair(stream_id::push_rules, bool(roles.push_rules_writer)),
+                           std::make_pair(stream_id::presence, bool(roles.presence_writer)),
+                           std::make_pair(stream_id::device_lists, bool(roles.device_lists_writer)),
+                           std::make_pair(stream_id::to_device, bool(roles.to_device_writer)),
+                           std::make_pair(stream_id::typing, bool(roles.typing_writer)),
+                           std::make_pair(stream_id::receipts, bool(roles.receipts_writer))})
+    if (writer)
+      caf::anon_send(bus, msg::stream_advanced{static_cast<uint8_t>(index(s)), name, start[index(s)], {}});
   // In one process the notifier's push_rules position is exact (a rule
   // change is answered once it is there); with several, a change made
   // through another instance may not have arrived: ask the database.

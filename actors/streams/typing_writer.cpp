@@ -64,14 +64,10 @@ std::vector<std::string> users_of(const room_typing& r) {
   return out;
 }
 
-typing_writer_impl::behavior_type typing_writer(writer_pointer self, stream_writer_deps deps) {
+typing_writer_impl::behavior_type typing_writer(writer_pointer self, stream_writer_deps deps,
+                                                int64_t start_pos) {
   self->state.deps = std::move(deps);
-  auto& st = self->state;
-  st.start = st.pos = st.deps.env->now_ms() * 1000;
-  // Where it starts, so that readers here and elsewhere move there (and a
-  // refresh answered with it is visible at once).
-  caf::anon_send(st.deps.publisher, msg::stream_advanced{static_cast<uint8_t>(stream_id::typing),
-                                                         st.deps.instance_name, st.pos, {}});
+  self->state.start = self->state.pos = start_pos;
   return {
     [=](msg::set_typing& req) -> int64_t {
       auto& st = self->state;
@@ -154,8 +150,9 @@ typing_writer_impl::behavior_type typing_writer(writer_pointer self, stream_writ
 
 } // namespace
 
-typing_writer_actor spawn_typing_writer(caf::actor_system& sys, stream_writer_deps deps) {
-  return caf::actor_cast<typing_writer_actor>(sys.spawn(typing_writer, std::move(deps)));
+typing_writer_actor spawn_typing_writer(caf::actor_system& sys, stream_writer_deps deps,
+                                        int64_t start_pos) {
+  return caf::actor_cast<typing_writer_actor>(sys.spawn(typing_writer, std::move(deps), start_pos));
 }
 
 } // namespace axon::actors

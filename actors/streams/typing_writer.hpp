@@ -22,7 +22,10 @@ constexpr int64_t max_typing_timeout_ms = 120000;
 /// m.room.member rows (transport::subscribe_to_bus): a user who leaves stops
 /// typing. Where pub/sub brings those rows, send it the receiver's
 /// msg::stream_caught_up too: after lost rows it reads the typing users'
-/// memberships from `deps.pool` (its only database reads).
-typing_writer_actor spawn_typing_writer(caf::actor_system& sys, stream_writer_deps deps);
+/// memberships from `deps.pool` (its only database reads). `start_pos`: a
+/// thousand per millisecond of the clock now (past any position an earlier
+/// run of it handed out); the caller announces it.
+typing_writer_actor spawn_typing_writer(caf::actor_system& sys, stream_writer_deps deps,
+                                        int64_t start_pos);
 
 } // namespace axon::actors

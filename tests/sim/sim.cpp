@@ -24,6 +24,7 @@
 #include "matrix/stream_token.hpp"
 #include "storage/database.hpp"
 #include "storage/stores/events_store.hpp"
+#include "tests/integration/pg_fixture.hpp"
 #include "transport/pubsub.hpp"
 #include "transport/replication_client.hpp"
 
@@ -174,7 +175,7 @@ private:
 class world {
 public:
   world(uint64_t seed, bool one_instance, bool faults, trace_log& trace,
-        breakage broken = breakage::none)
+        breakage broken = breakage::none, bool postgres = false)
     : seed_(seed), faults_(faults), broken_(broken), trace_(trace), rng_(seed) {
     cfg_.set("scheduler.policy", caf::atom("testing"));
     cfg_.set("logger.file-verbosity", caf::atom("quiet"));
@@ -190,6 +191,12 @@ public:
     o.kind = storage::engine_kind::sqlite;
     o.sqlite_path = (dir_ / "sim.db").string();
     o.max_connections = 4;
+    if (postgres) {
+      // A fresh database on the AXON_TEST_PG server for each run.
+      pg_ = test::pg_test_database::create();
+      if (!pg_) throw std::invalid_argument("--postgres needs AXON_TEST_PG (a libpq conninfo)");
+      o = pg_->options(4);
+    }
     pool_ = std::make_unique<slow_pool>(storage::open_pool(o), [this] { slow_call(); });
     storage::run_migrations(*pool_);
     key_ = *matrix::signing_key::from_seed("a_sim", std::string(32, 'k'));
@@ -216,6 +223,7 @@ public:
       sched_->trigger_timeouts();
     }
     pool_.reset();
+    pg_.reset();
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
@@ -511,6 +519,13 @@ public:
     if (!ms) return;
     trace_("fault: a database call takes " + std::to_string(ms) + " ms");
     sched_->advance_time(std::chrono::milliseconds(ms));
+    stalled_ = true;
+  }
+
+  /// Whether a slow database call let time pass since the last call. Here
+  /// it stalls every instance (one thread runs all), where a real one holds
+  /// one thread: a deadline that assumes the others ran starts over.
+  bool take_stalled() { return std::exchange(stalled_, false);
   }
 
   /// How often `name` has restarted.
@@ -678,6 +693,7 @@ private:
   caf::actor net_; ///< delivers delayed pub/sub messages
   std::vector<exposed_gap> exposed_;
   std::multiset<std::string> busy_; ///< instances with a request on the stack
+  bool stalled_ = false;             ///< see take_stalled
   trace_log& trace_;
   std::mt19937_64 rng_;
   caf::actor_system_config cfg_;
@@ -685,6 +701,7 @@ private:
   caf::scheduler::test_coordinator* sched_ = nullptr;
   std::unique_ptr<sim_env> env_;
   fs::path dir_;
+  std::unique_ptr<test::pg_test_database> pg_; ///< with --postgres
   std::unique_ptr<storage::pool> pool_;
   matrix::signing_key key_;
   std::vector<std::unique_ptr<node>> nodes_;
@@ -1044,7 +1061,9 @@ outcome run(world& w, uint64_t seed) {
       // row is then followed by its writer's next message, not by a
       // heartbeat, and only the gap shows it.)
       if (w.chance(0.5)) {
-        w.pass(6000);
+        w.take_stalled();
+        do w.pass(6000);
+        while (w.take_stalled());
         check_gaps(w, watchers, room_ids);
         for (auto& x : watchers)
           if (x.must_wake && x.generation == w.at(x.node).generation && w.at(x.node).connected &&
@@ -1364,6 +1383,7 @@ struct options {
   bool replay = false, no_faults = false;
   breakage broken = breakage::none;
   bool expect_caught = false; ///< success means some seed failed (a self-test)
+  bool postgres = false;      ///< PostgreSQL (AXON_TEST_PG) instead of SQLite
 };
 
 /// One seed: the random layout against one instance. Empty when it passed.
@@ -1374,7 +1394,7 @@ std::optional<std::string> run_seed(uint64_t seed, const options& o, std::string
     outcome single, spread;
     {
       trace_log quiet;
-      world one(seed, true, false, quiet);
+      world one(seed, true, false, quiet, breakage::none, o.postgres);
       try {
         single = run(one, seed);
       } catch (const std::exception& e) {
@@ -1383,7 +1403,7 @@ std::optional<std::string> run_seed(uint64_t seed, const options& o, std::string
         throw failure(std::string("on one instance: ") + e.what());
       }
     }
-    world w(seed, false, !o.no_faults, trace, o.broken);
+    world w(seed, false, !o.no_faults, trace, o.broken, o.postgres);
     layout = w.describe();
     if (o.replay) std::cout << "seed " << seed << ": " << layout << "\n";
     spread = run(w, seed);
@@ -1421,6 +1441,7 @@ int sim_main(int argc, char** argv) {
     } else if (a == "--seeds") o.count = value();
     else if (a == "--first-seed") o.first = value();
     else if (a == "--no-faults") o.no_faults = true;
+    else if (a == "--postgres") o.postgres = true;
     else if (a == "--expect-caught") o.expect_caught = true;
     else if (a == "--break" && i + 1 < argc && std::string(argv[i + 1]) == "drop-row") {
       o.broken = breakage::drop_row;
@@ -1429,7 +1450,7 @@ int sim_main(int argc, char** argv) {
       o.broken = breakage::skip_gap;
       ++i;
     } else {
-      std::cerr << "usage: axon-sim [--seeds N] [--first-seed S] | --seed S  [--no-faults]\n"
+      std::cerr << "usage: axon-sim [--seeds N] [--first-seed S] | --seed S  [--no-faults] [--postgres]\n"
                    "                [--break drop-row|skip-gap [--expect-caught]]\n";
       return 2;
     }
