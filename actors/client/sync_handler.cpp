@@ -101,26 +101,32 @@ public:
     json join = json::object(), invite = json::object(), leave = json::object();
     // The reads every response starts with, in one round trip (a pipeline
     // on PostgreSQL): ignored users, memberships, the device's keys, and
-    // with a token what changed since.
+    // with a token the rooms with events since.
     std::vector<storage::statement> batch{
       storage::account_data_store::get_query(me, "", "m.ignored_user_list"),
       storage::rooms_store::memberships_query(me),
       storage::e2e_keys_store::key_state_query(me, req_.auth().device_id)};
-    if (since_) {
-      batch.push_back(storage::rooms_store::membership_changes_query(me, *since_, top_));
-      batch.push_back(storage::events_store::room_activity_query(*since_, top_));
-    }
+    if (since_) batch.push_back(storage::events_store::room_activity_query(*since_, top_));
     auto results = req_.ctx->pool->acquire()->exec_many(batch);
     ignored_ = ignored_users_in(storage::account_data_store::get_row(results[0]));
     auto memberships = storage::rooms_store::membership_rows(results[1]);
-    std::unordered_map<std::string, storage::membership_row> changed;
+    // A membership newer than this response (it covers less than the
+    // database holds): the one the user had at the response's position, or
+    // a leave that came after it would hide the room's events up to there
+    // from this response and from the next (found by the simulation).
+    for (auto m = memberships.begin(); m != memberships.end();) {
+      if (m->stream_ordering <= room_pos(m->room_id)) {
+        ++m;
+        continue;
+      }
+      auto then = req_.ctx->rooms->membership_at(me, m->room_id, room_pos(m->room_id));
+      if (then) *m++ = std::move(*then);
+      else m = memberships.erase(m);
+    }
     std::unordered_set<std::string> active;
     std::optional<bool> memberships_moved;
     if (since_) {
-      for (auto& m : storage::rooms_store::membership_rows(results[3]))
-        if (m.stream_ordering > room_since(m.room_id) && m.stream_ordering <= room_pos(m.room_id))
-          changed[m.room_id] = m;
-      auto activity = storage::events_store::room_activity_rows(results[4]);
+      auto activity = storage::events_store::room_activity_rows(results[3]);
       if (!p_.full_state) active.insert(activity.rooms.begin(), activity.rooms.end());
       memberships_moved = activity.memberships;
     }
@@ -128,7 +134,8 @@ public:
     for (auto& m : memberships) {
       if (m.stream_ordering > room_pos(m.room_id) || m.forgotten) continue;
       if (!room_wanted(m.room_id)) continue;
-      bool is_new = !since_ || changed.count(m.room_id);
+      // Changed since the token (joined, invited, left): the room anew.
+      bool is_new = !since_ || m.stream_ordering > room_since(m.room_id);
       if (m.membership == "join") {
         if (!since_ || is_new) {
           joined_room(join, m.room_id, std::nullopt, true);

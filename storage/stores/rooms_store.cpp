@@ -80,6 +80,18 @@ std::optional<membership_row> rooms_store::membership(const std::string& user_id
   return to_membership(r.rows[0]);
 }
 
+std::optional<membership_row> rooms_store::membership_at(const std::string& user_id,
+                                                         const std::string& room_id, int64_t pos) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT room_id, membership, event_id, stream_ordering FROM events WHERE "
+                   "room_id = $1 AND type = 'm.room.member' AND state_key = $2 AND "
+                   "stream_ordering <= $3 ORDER BY stream_ordering DESC LIMIT 1",
+                   {room_id, user_id, pos});
+  if (r.empty()) return std::nullopt;
+  auto& row = r.rows[0];
+  return membership_row{row.str(0), row.str_or(1, ""), row.str(2), row.i64(3), false};
+}
+
 statement rooms_store::memberships_query(const std::string& user_id) {
   return {"SELECT room_id, membership, event_id, stream_ordering, forgotten FROM "
           "local_current_membership WHERE user_id = $1",

@@ -56,6 +56,10 @@ public:
   /// Rooms whose membership of the user changed in (from, to].
   std::vector<membership_row> membership_changes(const std::string& user_id, int64_t from,
                                                  int64_t to);
+  /// The user's membership in the room as of stream position `pos` (their
+  /// newest member event at or before it); none if they had none then.
+  std::optional<membership_row> membership_at(const std::string& user_id, const std::string& room_id,
+                                              int64_t pos);
   /// Marks a left room as forgotten; false unless the user has left it.
   bool forget(const std::string& user_id, const std::string& room_id);
 

@@ -596,6 +596,15 @@ TEST_CASE_TEMPLATE("rooms_store: rooms, memberships and current state", DB, sqli
   CHECK(all[1].event_id == eid(13));
   CHECK(rooms.memberships(dave).empty());
 
+  // membership_at: the newest member event at or before a position.
+  auto then = rooms.membership_at(bob, room_a, 10);
+  REQUIRE(then);
+  CHECK(then->membership == "join");
+  CHECK(then->stream_ordering == 5);
+  CHECK(rooms.membership_at(bob, room_a, 11)->membership == "leave");
+  CHECK_FALSE(rooms.membership_at(bob, room_a, 4)); // before bob joined
+  CHECK_FALSE(rooms.membership_at(bob, room_b, 20));
+
   // membership_changes: rooms whose membership changed in (from, to].
   auto changes = rooms.membership_changes(bob, 0, 11);
   REQUIRE(changes.size() == 1);

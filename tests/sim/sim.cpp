@@ -13,8 +13,11 @@
 // Request code blocks (handlers wait for writers); in the simulation the
 // wait runs the coordinator until the reply is there
 // (local_roles::before_receive), advancing simulated time to the next
-// timeout when nothing can run. One client request is in flight at a time;
-// actors, replication and pub/sub interleave under the seed.
+// timeout when nothing can run. The workload's requests go one after the
+// other; each user's long-polling second device runs on a fiber (a thread
+// that runs only while it holds the one baton), so its /sync overlaps them
+// and waits in the real handler. Actors, fibers, replication and pub/sub
+// interleave under the seed.
 #include "actors/boot/instance.hpp"
 #include "actors/http/http_server.hpp"
 #include "actors/http/router.hpp"
@@ -31,6 +34,9 @@
 #include <caf/all.hpp>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstdlib>
 #include <unistd.h>
 #include <filesystem>
@@ -210,6 +216,7 @@ public:
   }
 
   ~world() {
+    abandon_fibers();
     try {
       for (auto& n : nodes_) n->inst.reset();
     } catch (const std::exception& e) {
@@ -245,36 +252,149 @@ public:
 
   /// Runs the coordinator until `self` has mail; advances simulated time to
   /// the next timeout when nothing can run.
+  /// On a client's fiber: parks it until `self` has mail.
   void pump(caf::blocking_actor* self) {
+    if (auto* f = current_fiber()) {
+      f->waiting = self;
+      yield(*f);
+      f->waiting = nullptr;
+      return;
+    }
     for (size_t steps = 0; self->mailbox().empty(); ++steps) {
       if (steps > 5'000'000) throw failure("the coordinator never settles (live lock)");
-      if (sched_->try_run_once()) continue;
+      if (step()) continue;
       if (!sched_->has_pending_timeout()) throw failure("deadlock: a request waits and nothing can run");
       advance_to_next_timeout();
     }
   }
 
-  /// Runs everything runnable now.
-  void settle() { sched_->run(); }
+  /// Runs everything runnable now (on the main thread, clients' fibers too).
+  void settle() {
+    if (current_fiber()) {
+      sched_->run();
+      return;
+    }
+    while (step()) {
+    }
+  }
+
+  // ---- concurrent clients ----
+  //
+  // A client whose requests overlap the workload's runs on a fiber: its own
+  // thread, holding the one baton while it runs, so that one thread runs at
+  // a time and the seed decides who (a request waiting for an answer parks
+  // its fiber; the main thread resumes it once the answer is there).
+
+  struct fiber {
+    std::string name;
+    std::function<void()> body;
+    std::thread thread;
+    caf::blocking_actor* waiting = nullptr; ///< parked in pump for this one's mail
+    bool started = false, done = false;
+    std::string error; ///< a failure it found
+  };
+
+  /// Starts `body` on a fiber (it runs when the main thread lets it).
+  void spawn_fiber(const std::string& name, std::function<void()> body) {
+    auto f = std::make_unique<fiber>();
+    f->name = name;
+    f->body = std::move(body);
+    auto* raw = f.get();
+    f->thread = std::thread([this, raw, b = baton_] {
+      {
+        // (`b`: a fiber left parked when a run fails waits here for good.)
+        std::unique_lock<std::mutex> lock(b->mu);
+        b->cv.wait(lock, [&] { return b->running == raw; });
+      }
+      fiber_tls() = raw;
+      try {
+        raw->body();
+      } catch (const std::exception& e) {
+        raw->error = e.what();
+      }
+      raw->done = true;
+      std::lock_guard<std::mutex> lock(baton_->mu);
+      baton_->running = nullptr;
+      baton_->cv.notify_all();
+    });
+    fibers_.push_back(std::move(f));
+  }
+
+  /// Whether some fiber is still running its body.
+  bool fibers_running() const {
+    for (auto& f : fibers_)
+      if (!f->done) return true;
+    return false;
+  }
+
+  /// Runs until every fiber has finished (they stop on their own: `stop`),
+  /// letting simulated time pass; throws what a fiber found.
+  void join_fibers() {
+    for (size_t steps = 0; fibers_running(); ++steps) {
+      if (steps > 5'000'000) throw failure("the clients' fibers never finish (live lock)");
+      if (step()) continue;
+      if (!sched_->has_pending_timeout()) throw failure("deadlock: a client waits and nothing can run");
+      advance_to_next_timeout();
+    }
+    for (auto& f : fibers_) {
+      if (f->thread.joinable()) f->thread.join();
+      if (!f->error.empty()) throw failure(f->error);
+    }
+    fibers_.clear();
+  }
+
+  /// A run that failed: lets the fibers finish if they can (before what
+  /// they use goes away); one that cannot stays parked, detached.
+  void abandon_fibers() noexcept {
+    if (fibers_.empty()) return;
+    stop = true;
+    after_request = nullptr; // the workload's checks may be gone
+    try {
+      join_fibers();
+    } catch (const std::exception&) {
+    }
+    for (auto& f : fibers_) {
+      if (!f->thread.joinable()) continue;
+      if (f->done) f->thread.join();
+      else {
+        f->thread.detach();
+        (void)f.release();
+      }
+    }
+    fibers_.clear();
+  }
+
+  /// Set once the fibers should finish their current request and stop.
+  bool stop = false;
+
+  /// Between two requests, a fiber lets others run.
+  void yield_now() {
+    if (auto* f = current_fiber()) yield(*f);
+  }
 
   /// Lets `ms` of simulated time pass, running what falls due.
   void pass(int64_t ms) {
     auto until = sched_->clock().now() + std::chrono::milliseconds(ms);
-    sched_->run();
+    settle();
     while (sched_->has_pending_timeout()) {
       auto next = sched_->clock().schedule().begin()->first;
       if (next > until) break;
       advance_to_next_timeout();
-      sched_->run();
+      settle();
     }
     if (sched_->clock().now() < until) sched_->advance_time(until - sched_->clock().now());
-    sched_->run();
+    settle();
   }
 
   /// A client request to instance `i`.
   std::pair<int, json> request(size_t i, const std::string& method, const std::string& uri,
                                const json& body, const std::string& token) {
     auto& n = *nodes_.at(i);
+    if (!n.inst) {
+      // Down while it restarts (a fiber's request meanwhile): no answer.
+      trace_("client -> " + n.name + ": " + method + " " + uri + ": refused (restarting)");
+      return {0, json()};
+    }
     http::incoming in;
     in.method = method;
     in.uri = uri;
@@ -282,12 +402,15 @@ public:
     if (!token.empty()) in.authorization = "Bearer " + token;
     auto text = body.is_null() ? std::string() : body.dump();
     in.read_body = [text](std::string& b) { b = text; };
+    // Requests overlap when clients' fibers run: say who starts what.
+    auto who = current_fiber() ? "fiber " + current_fiber()->name : std::string("client");
+    if (trace_.echo && !fibers_.empty()) trace_(who + " -> " + n.name + ": " + method + " " + uri + " ...");
     busy_.insert(n.name);
     auto out = http::dispatch(*n.client, &n.inst->context(), in);
     busy_.erase(busy_.find(n.name));
-    trace_("client -> " + n.name + ": " + method + " " + uri + ": " + std::to_string(out.first) +
+    trace_(who + " -> " + n.name + ": " + method + " " + uri + ": " + std::to_string(out.first) +
            (out.first == 200 ? "" : " " + out.second.dump()));
-    if (faults_ && busy_.empty() && chance(0.01)) {
+    if (faults_ && !busy_.count(n.name) && !current_fiber() && chance(0.01)) {
       // It crashes before its answer leaves, and before the work it queued
       // (publishing, notifying) has run.
       trace_("fault: " + n.name + " crashes before answering " + method + " " + uri);
@@ -307,6 +430,13 @@ public:
     auto* n = find(to);
     if (!n || !n->inst) throw matrix_error(errc::unavailable, "instance " + to + " is not reachable");
     if (faults_ && chance(0.02)) {
+      // Delayed on the way: time passes before it arrives (timers fall due).
+      auto ms = 1 + static_cast<int64_t>(pick(2000));
+      trace_("net: " + from + " -> " + to + " " + wire_name + ": delayed " + std::to_string(ms) + " ms");
+      sched_->advance_time(std::chrono::milliseconds(ms));
+      stalled_ = true;
+    }
+    if (faults_ && chance(0.02)) {
       trace_("net: " + from + " -> " + to + " " + wire_name + ": refused");
       throw matrix_error(errc::unavailable, "instance " + to + " is not reachable (simulated)");
     }
@@ -321,7 +451,7 @@ public:
     auto [status, answer] = http::dispatch(*n->replication, &n->inst->context(), in);
     busy_.erase(busy_.find(to));
     trace_("net: " + from + " -> " + to + " " + wire_name + ": " + std::to_string(status));
-    if (faults_ && !busy_.count(to) && chance(0.005)) {
+    if (faults_ && !busy_.count(to) && !current_fiber() && chance(0.005)) {
       // It did the work, then crashed before answering.
       trace_("fault: " + to + " crashes before answering " + wire_name);
       restart(*n);
@@ -485,7 +615,10 @@ public:
     for (auto& n : nodes_)
       if (!n->connected && chance(0.3)) reconnect(*n);
     if (chance(0.01)) pass(static_cast<int64_t>(pick(3000)));
-    if (chance(0.01)) restart(*nodes_[pick(nodes_.size())]);
+    if (chance(0.01)) {
+      auto& n = *nodes_[pick(nodes_.size())];
+      if (!busy_.count(n.name)) restart(n); // not under a client's request
+    }
   }
 
   /// An instance crashes and starts again: everything in its memory is
@@ -538,6 +671,51 @@ public:
   size_t pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
 
 private:
+  /// Who holds the baton: nullptr, the main thread.
+  struct baton {
+    std::mutex mu;
+    std::condition_variable cv;
+    fiber* running = nullptr;
+  };
+
+  static fiber*& fiber_tls() {
+    static thread_local fiber* current = nullptr;
+    return current;
+  }
+  static fiber* current_fiber() { return fiber_tls(); }
+
+  /// Main thread: lets `f` run until it parks, yields or finishes.
+  void resume(fiber& f) {
+    f.started = true;
+    std::unique_lock<std::mutex> lock(baton_->mu);
+    baton_->running = &f;
+    baton_->cv.notify_all();
+    baton_->cv.wait(lock, [&] { return baton_->running == nullptr; });
+  }
+
+  /// On fiber `f`: hands the baton back and waits for it.
+  void yield(fiber& f) {
+    std::unique_lock<std::mutex> lock(baton_->mu);
+    baton_->running = nullptr;
+    baton_->cv.notify_all();
+    baton_->cv.wait(lock, [&] { return baton_->running == &f; });
+  }
+
+  /// Main thread: one step of whatever can run: a fiber whose answer is
+  /// there (or that yielded, or has not started), or an actor's job; the
+  /// seed picks between them.
+  bool step() {
+    std::vector<fiber*> ready;
+    for (auto& f : fibers_)
+      if (!f->done && (!f->waiting || !f->waiting->mailbox().empty())) ready.push_back(f.get());
+    bool job = sched_->has_job();
+    if (!ready.empty() && (!job || chance(0.5))) {
+      resume(*ready[pick(ready.size())]);
+      return true;
+    }
+    return sched_->try_run_once();
+  }
+
   node* find(const std::string& name) {
     for (auto& n : nodes_)
       if (n->name == name) return n.get();
@@ -692,7 +870,9 @@ private:
   std::map<std::pair<std::string, std::string>, caf::actor_clock::time_point> last_due_;
   caf::actor net_; ///< delivers delayed pub/sub messages
   std::vector<exposed_gap> exposed_;
-  std::multiset<std::string> busy_; ///< instances with a request on the stack
+  std::multiset<std::string> busy_; ///< instances with a request on a stack
+  std::vector<std::unique_ptr<fiber>> fibers_;
+  std::shared_ptr<baton> baton_ = std::make_shared<baton>();
   bool stalled_ = false;             ///< see take_stalled
   trace_log& trace_;
   std::mt19937_64 rng_;
@@ -797,8 +977,9 @@ std::vector<std::string> messages_in(const json& events) {
   return out;
 }
 
-void sync_once(world& w, client& c, const std::vector<std::string>& rooms, size_t instance) {
-  std::string uri = api + "/sync?timeout=0&filter=" +
+void sync_once(world& w, client& c, const std::vector<std::string>& rooms, size_t instance,
+               int64_t timeout_ms = 0) {
+  std::string uri = api + "/sync?timeout=" + std::to_string(timeout_ms) + "&filter=" +
                     enc(R"({"room":{"timeline":{"limit":1000}}})");
   if (!c.since.empty()) uri += "&since=" + enc(c.since);
   auto out = expect_ok(w, w.request(instance, "GET", uri, json(), c.token), "sync " + c.user_id);
@@ -1019,6 +1200,32 @@ outcome run(world& w, uint64_t seed) {
     for (size_t r = 0; r < room_count; ++r)
       if (!rooms[r].members.count(u) && pick(3) != 0) join(u, r);
   for (auto& c : clients) sync_once(w, c, room_ids, inst());
+  // Each user also long-polls /sync from a second device on a fiber of its
+  // own, through random instances, while the workload goes on: requests
+  // overlap, and long-polls wait in the real /sync handler.
+  std::vector<client> pollers(users);
+  for (size_t u = 0; u < users; ++u) {
+    auto out = until_ok(w, inst(), "POST", api + "/login",
+                        {{"type", "m.login.password"},
+                         {"identifier", {{"type", "m.id.user"}, {"user", "u" + std::to_string(u)}}},
+                         {"password", "sim-password-1"}},
+                        "", "login u" + std::to_string(u));
+    pollers[u].user_id = clients[u].user_id;
+    pollers[u].token = out.value("access_token", "");
+    pollers[u].device_id = out.value("device_id", "");
+  }
+  // A failure unwinding this function stops them while what they use lives.
+  struct fibers_guard {
+    world& w;
+    ~fibers_guard() { w.abandon_fibers(); }
+  } guard{w};
+  for (size_t u = 0; u < users; ++u)
+    w.spawn_fiber(pollers[u].user_id, [&w, &c = pollers[u], &room_ids] {
+      for (int n = 0; !w.stop && n < 40; ++n) {
+        sync_once(w, c, room_ids, w.pick(w.size()), static_cast<int64_t>(w.pick(30'000)));
+        w.yield_now();
+      }
+    });
   size_t sent = 0;
   std::vector<watcher> watchers;
   size_t to_device_sent = 0;
@@ -1053,7 +1260,10 @@ outcome run(world& w, uint64_t seed) {
       room.history.push_back(id);
       bodies[id] = body;
       senders[id] = u;
-      for (auto v : room.members) clients[v].must_see[*r].insert(id);
+      for (auto v : room.members) {
+        clients[v].must_see[*r].insert(id);
+        pollers[v].must_see[*r].insert(id);
+      }
       must_wake(w, watchers, *r, body);
       // Every other send, time for a heartbeat: whoever waits in a room
       // with an acknowledged send since, on an instance connected to
@@ -1185,6 +1395,9 @@ outcome run(world& w, uint64_t seed) {
       room_account_data[u][*r] = value;
     }
   }
+  // The long-polls finish (woken, or at their timeout) and stop.
+  w.stop = true;
+  w.join_fibers();
   w.heal();
   check_gaps(w, watchers, room_ids);
   w.after_request = nullptr;
@@ -1254,8 +1467,7 @@ outcome run(world& w, uint64_t seed) {
     result.topics.push_back(room.topic);
     result.members.push_back(room.members);
   }
-  for (size_t u = 0; u < users; ++u) {
-    auto& c = clients[u];
+  auto check_timelines = [&](client& c) {
     // Converge: sync through every instance until nothing new comes.
     for (size_t i = 0; i < w.size(); ++i) sync_once(w, c, room_ids, i);
     for (size_t r = 0; r < room_count; ++r) {
@@ -1289,6 +1501,11 @@ outcome run(world& w, uint64_t seed) {
                         bodies[id] + ", sent while they were joined; it delivered" + segs);
         }
     }
+  };
+  for (auto& c : pollers) check_timelines(c);
+  for (size_t u = 0; u < users; ++u) {
+    auto& c = clients[u];
+    check_timelines(c);
     // Every acknowledged to-device message reached the device once, in order.
     auto& want = to_device_acked[u];
     if (c.to_device != want)
