@@ -148,12 +148,12 @@ public:
       pump(self);
       h.receive([](int64_t) {}, [&](caf::error&) { behind = true; });
       if (!behind) continue;
-      // A writer's entry: that writer is there; the events entry: every
-      // writer is (messages/streams.hpp).
-      // Then wait until it is applied: the caller reads positions next, and
-      // must find the target. (A fresh actor: the notifier handles its two
-      // messages in order, and the first wait's late answer is not in its
-      // mailbox.)
+      // The rows never came: the target is durable, so the notifier moves
+      // there (a writer's entry: that writer is there; the events entry:
+      // every writer is; messages/streams.hpp). Then wait until it has: the
+      // caller reads positions next, and must find the target. (A fresh
+      // actor: the notifier handles its two messages in order, and the first
+      // wait's late answer is not in its mailbox.)
       caf::scoped_actor again{sys_};
       auto events = static_cast<uint8_t>(index(stream_id::events));
       if (s >= stream_count)
