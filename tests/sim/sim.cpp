@@ -749,7 +749,7 @@ private:
     shared.enable_registration = true;
     shared.enable_registration_without_verification = true;
     shared.worker_replication_secret = secret;
-    shared.presence_enabled = false;
+    shared.presence_enabled = true;
     for (auto* rl : {&shared.rc.message, &shared.rc.registration, &shared.rc.login_address,
                      &shared.rc.login_account, &shared.rc.login_failed_attempts,
                      &shared.rc.joins_local, &shared.rc.joins_remote, &shared.rc.invites_per_room,
@@ -935,6 +935,7 @@ struct outcome {
   std::vector<std::map<size_t, std::string>> receipts;
   /// Per user: the global and per-room account data read back.
   std::vector<std::string> account_data;
+  std::vector<std::string> statuses; ///< per user: the presence status message
 };
 
 const std::string api = "/_matrix/client/v3";
@@ -1232,6 +1233,7 @@ outcome run(world& w, uint64_t seed) {
   std::vector<std::vector<std::string>> to_device_acked(users); // per recipient, in order
   std::vector<json> account_data(users);                        // last acknowledged
   std::vector<std::map<size_t, json>> room_account_data(users);
+  std::vector<std::string> status_acked(users); // presence status messages
   // A room of user u's, or none.
   auto room_of = [&](size_t u) -> std::optional<size_t> {
     std::vector<size_t> mine;
@@ -1245,7 +1247,7 @@ outcome run(world& w, uint64_t seed) {
   w.after_request = [&] { check_gaps(w, watchers, room_ids); };
   for (size_t step = 0; step < steps; ++step) {
     w.maybe_fault();
-    auto what = pick(22);
+    auto what = pick(23);
     size_t u = pick(users);
     if (what < 9) {
       auto r = room_of(u);
@@ -1384,6 +1386,12 @@ outcome run(world& w, uint64_t seed) {
         throw failure("room " + std::to_string(*r) + ": paginating back from an initial /sync gives " +
                       std::to_string(all.size()) + " messages, not the " +
                       std::to_string(room.history.size()) + " acknowledged in order");
+    } else if (what == 22) {
+      auto status = "p" + std::to_string(step);
+      until_ok(w, inst(), "PUT", api + "/presence/" + enc(clients[u].user_id) + "/status",
+               {{"presence", pick(2) ? "online" : "unavailable"}, {"status_msg", status}},
+               clients[u].token, "presence " + status);
+      status_acked[u] = status;
     } else {
       auto r = room_of(u);
       if (!r) continue;
@@ -1577,20 +1585,48 @@ outcome run(world& w, uint64_t seed) {
     }
     result.receipts.push_back(room.receipts);
   }
-  w.pass(130'000); // every typing notice has run out
+  // Every typing notice has run out, and everyone has gone offline (no
+  // /sync for longer than the sync timeout).
+  w.pass(130'000);
   for (size_t r = 0; r < room_count; ++r) {
     auto& reader = clients[rooms[r].creator];
     for (size_t i = 0; i < w.size(); ++i) {
       auto& [since, typing] = typing_seen[r][i];
-      if (typing.empty()) continue;
-      auto out = until_ok(w, i, "GET", api + "/sync?timeout=0&since=" + enc(since), json(), reader.token,
-                          "sync after typing ran out");
+      // set_presence=offline: this /sync leaves the reader's presence alone.
+      auto out = until_ok(w, i, "GET", api + "/sync?timeout=0&set_presence=offline&since=" + enc(since),
+                          json(), reader.token, "sync after typing ran out");
       bool found = false;
       auto now_typing = typing_in(out, rooms[r].id, &found);
-      if (!found || !now_typing.empty())
+      if (!typing.empty() && (!found || !now_typing.empty()))
         fail_room(r, "an incremental /sync on " + w.at(i).name +
                        " does not show the typing notices running out");
+      // Each member went from online (their last /sync) to offline since
+      // the token: the presence section says so, with their status message.
+      std::map<std::string, json> presence;
+      for (auto& e : out["presence"]["events"])
+        if (e.value("type", "") == "m.presence") presence[e.value("sender", "")] = e["content"];
+      for (auto u : rooms[r].members) {
+        auto p = presence.find(clients[u].user_id);
+        if (p == presence.end() || p->second.value("presence", "") != "offline" ||
+            p->second.value("status_msg", "") != status_acked[u])
+          fail_room(r, "an incremental /sync on " + w.at(i).name + " does not show " + clients[u].user_id +
+                         " offline with status \"" + status_acked[u] + "\" (it shows " +
+                         (p == presence.end() ? std::string("nothing") : p->second.dump()) + ")");
+      }
     }
+  }
+  // The status messages read back as last set, on every instance.
+  for (size_t u = 0; u < users; ++u) {
+    auto& reader = clients[rooms[0].creator];
+    bool shares = u == rooms[0].creator || rooms[0].members.count(u);
+    for (size_t i = 0; i < w.size() && shares; ++i) {
+      auto got = until_ok(w, i, "GET", api + "/presence/" + enc(clients[u].user_id) + "/status", json(),
+                          reader.token, "presence status");
+      if (got.value("status_msg", "") != status_acked[u] || got.value("presence", "") != "offline")
+        throw failure(clients[u].user_id + "'s presence on " + w.at(i).name + " reads " + got.dump() +
+                      ", not offline with status \"" + status_acked[u] + "\"");
+    }
+    result.statuses.push_back(status_acked[u]);
   }
   return result;
 }
@@ -1633,6 +1669,8 @@ std::optional<std::string> run_seed(uint64_t seed, const options& o, std::string
       throw failure("the rooms' members differ from the one-instance run");
     if (spread.account_data != single.account_data)
       throw failure("the account data differs from the one-instance run");
+    if (spread.statuses != single.statuses)
+      throw failure("the presence status messages differ from the one-instance run");
     if (spread.to_device != single.to_device)
       throw failure("the delivered to-device messages differ from the one-instance run");
     return std::nullopt;
