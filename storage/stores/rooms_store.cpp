@@ -98,14 +98,6 @@ statement rooms_store::memberships_query(const std::string& user_id) {
           {user_id}};
 }
 
-statement rooms_store::membership_changes_query(const std::string& user_id, int64_t from,
-                                                int64_t to) {
-  return {"SELECT room_id, membership, event_id, stream_ordering, forgotten FROM "
-          "local_current_membership WHERE user_id = $1 AND stream_ordering > $2 AND "
-          "stream_ordering <= $3",
-          {user_id, from, to}};
-}
-
 std::vector<membership_row> rooms_store::membership_rows(const result& r) {
   std::vector<membership_row> out;
   out.reserve(r.rows.size());
@@ -115,12 +107,6 @@ std::vector<membership_row> rooms_store::membership_rows(const result& r) {
 
 std::vector<membership_row> rooms_store::memberships(const std::string& user_id) {
   auto q = memberships_query(user_id);
-  return membership_rows(pool_.acquire()->exec(q.sql, q.params));
-}
-
-std::vector<membership_row> rooms_store::membership_changes(const std::string& user_id,
-                                                            int64_t from, int64_t to) {
-  auto q = membership_changes_query(user_id, from, to);
   return membership_rows(pool_.acquire()->exec(q.sql, q.params));
 }
 

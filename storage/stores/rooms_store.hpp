@@ -48,14 +48,10 @@ public:
   std::optional<membership_row> membership(const std::string& user_id, const std::string& room_id);
   /// Every room the local user has a membership in (any kind).
   std::vector<membership_row> memberships(const std::string& user_id);
-  /// memberships() and membership_changes() as statements, for a batch
-  /// (connection::exec_many), and their rows.
+  /// memberships() as a statement, for a batch (connection::exec_many), and
+  /// its rows.
   static statement memberships_query(const std::string& user_id);
-  static statement membership_changes_query(const std::string& user_id, int64_t from, int64_t to);
   static std::vector<membership_row> membership_rows(const result& r);
-  /// Rooms whose membership of the user changed in (from, to].
-  std::vector<membership_row> membership_changes(const std::string& user_id, int64_t from,
-                                                 int64_t to);
   /// The user's membership in the room as of stream position `pos` (their
   /// newest member event at or before it); none if they had none then.
   std::optional<membership_row> membership_at(const std::string& user_id, const std::string& room_id,

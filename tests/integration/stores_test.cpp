@@ -605,17 +605,6 @@ TEST_CASE_TEMPLATE("rooms_store: rooms, memberships and current state", DB, sqli
   CHECK_FALSE(rooms.membership_at(bob, room_a, 4)); // before bob joined
   CHECK_FALSE(rooms.membership_at(bob, room_b, 20));
 
-  // membership_changes: rooms whose membership changed in (from, to].
-  auto changes = rooms.membership_changes(bob, 0, 11);
-  REQUIRE(changes.size() == 1);
-  CHECK(changes[0].membership == "leave");
-  CHECK(rooms.membership_changes(bob, 0, 10).empty()); // only the current membership counts
-  CHECK(rooms.membership_changes(bob, 11, 20).empty());
-  auto ac = rooms.membership_changes(alice, 11, 14);
-  REQUIRE(ac.size() == 1);
-  CHECK(ac[0].room_id == room_b);
-  CHECK(rooms.membership_changes(alice, 0, 14).size() == 2);
-
   // forget: only after leaving.
   CHECK_FALSE(rooms.forget(alice, room_a));
   CHECK_FALSE(rooms.forget(dave, room_a));
