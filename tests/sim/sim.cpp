@@ -464,7 +464,6 @@ public:
     return transport::replication_answer(to, status, std::move(answer));
   }
 
-  /// Pub/sub: `from`'s message to every other connected instance, in order.
   /// Pub/sub: `from`'s message to every other connected instance, in order
   /// per publisher. Faults: some messages take up to 50 ms (and the ones
   /// behind them wait their turn), so rows may come after a replication
@@ -1149,6 +1148,14 @@ outcome run(world& w, uint64_t seed) {
   auto inst = [&] { return w.pick(w.size()); };
   size_t users = 2 + pick(3), room_count = 1 + pick(3), steps = 20 + pick(50);
   std::vector<client> clients;
+  // A new device of user `name`, through a random instance.
+  auto login = [&](const std::string& name) {
+    return until_ok(w, inst(), "POST", api + "/login",
+                    {{"type", "m.login.password"},
+                     {"identifier", {{"type", "m.id.user"}, {"user", name}}},
+                     {"password", "sim-password-1"}},
+                    "", "login " + name);
+  };
   for (size_t u = 0; u < users; ++u) {
     auto name = "u" + std::to_string(u);
     json out;
@@ -1160,11 +1167,7 @@ outcome run(world& w, uint64_t seed) {
                          "");
       if (r.first == 400 && r.second.value("errcode", "") == "M_USER_IN_USE") {
         // An earlier attempt registered it, and its answer was lost: log in.
-        out = until_ok(w, inst(), "POST", api + "/login",
-                       {{"type", "m.login.password"},
-                        {"identifier", {{"type", "m.id.user"}, {"user", name}}},
-                        {"password", "sim-password-1"}},
-                       "", "login " + name);
+        out = login(name);
         break;
       }
       out = expect_ok(w, r, "register " + name);
@@ -1206,11 +1209,7 @@ outcome run(world& w, uint64_t seed) {
   // overlap, and long-polls wait in the real /sync handler.
   std::vector<client> pollers(users);
   for (size_t u = 0; u < users; ++u) {
-    auto out = until_ok(w, inst(), "POST", api + "/login",
-                        {{"type", "m.login.password"},
-                         {"identifier", {{"type", "m.id.user"}, {"user", "u" + std::to_string(u)}}},
-                         {"password", "sim-password-1"}},
-                        "", "login u" + std::to_string(u));
+    auto out = login("u" + std::to_string(u));
     pollers[u].user_id = clients[u].user_id;
     pollers[u].token = out.value("access_token", "");
     pollers[u].device_id = out.value("device_id", "");
