@@ -113,7 +113,8 @@ public:
     // A membership newer than this response (it covers less than the
     // database holds): the one the user had at the response's position, or
     // a leave that came after it would hide the room's events up to there
-    // from this response and from the next (found by the simulation).
+    // from this response and from the next (found by the simulation). From
+    // here on every membership is as of the response's position.
     for (auto m = memberships.begin(); m != memberships.end();) {
       if (m->stream_ordering <= room_pos(m->room_id)) {
         ++m;
@@ -132,7 +133,7 @@ public:
     }
 
     for (auto& m : memberships) {
-      if (m.stream_ordering > room_pos(m.room_id) || m.forgotten) continue;
+      if (m.forgotten) continue;
       if (!room_wanted(m.room_id)) continue;
       // Changed since the token (joined, invited, left): the room anew.
       bool is_new = !since_ || m.stream_ordering > room_since(m.room_id);
@@ -159,8 +160,7 @@ public:
     c.key_state = storage::e2e_keys_store::key_state_rows(results[2]);
     c.memberships_moved = memberships_moved;
     for (auto& m : memberships)
-      if (m.membership == "join" && m.stream_ordering <= room_pos(m.room_id))
-        c.joined_rooms.push_back(m.room_id);
+      if (m.membership == "join") c.joined_rooms.push_back(m.room_id);
     c.full_rooms = full_rooms_;
     news |= add_stream_sections(c, out);
     // A stream that capped its rows lowered its entry (sync_context::hold_back).
