@@ -9,9 +9,8 @@
 
 #include "storage/stores/rooms_store.hpp"
 
-#include <iostream>
-
 #include <algorithm>
+#include <iostream>
 #include <map>
 #include <unordered_map>
 

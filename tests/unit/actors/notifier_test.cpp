@@ -143,6 +143,16 @@ struct fixture {
 
 // ---- cases -------------------------------------------------------------------------
 
+/// An actor system on the test coordinator, for tests that spawn a
+/// notifier of their own (several events writers, a shortcut).
+struct own_notifier {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{fixture::init(cfg)};
+  caf::scheduler::test_coordinator& sched =
+    dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  std::shared_ptr<stream_positions> published = std::make_shared<stream_positions>();
+};
+
 TEST_CASE_FIXTURE(fixture, "get_atom returns every stream's position, which only moves forward") {
   CHECK(get_positions() == starts());
   CHECK(published->snapshot() == starts());
@@ -526,12 +536,7 @@ TEST_CASE_FIXTURE(fixture, "a catch-up exposes the position and wakes every wait
   CHECK(reply(w3));
 }
 
-TEST_CASE("several events writers: each writer's rows show at its own position") {
-  caf::actor_system_config cfg;
-  fixture::init(cfg);
-  caf::actor_system sys{cfg};
-  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  auto published = std::make_shared<stream_positions>();
+TEST_CASE_FIXTURE(own_notifier, "several events writers: each writer's rows show at its own position") {
   auto n = actors::spawn_notifier(sys, at(start), published, {{"w1", start}, {"w2", start}});
   sched.run();
   REQUIRE(published->size == stream_count + 2);
@@ -622,16 +627,11 @@ writer_liveness_actor::behavior_type fake_liveness(writer_liveness_actor::pointe
 
 } // namespace
 
-TEST_CASE("several events writers: one that is down stops holding back the lowest position") {
-  caf::actor_system_config cfg;
-  fixture::init(cfg);
-  caf::actor_system sys{cfg};
-  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+TEST_CASE_FIXTURE(own_notifier, "several events writers: one that is down stops holding back the lowest position") {
   auto view = std::make_shared<liveness_view>();
   view->running = {"w1", "w2"};
   view->recorded = {{"w1", start}, {"w2", start}};
   auto liveness = sys.spawn(fake_liveness, view);
-  auto published = std::make_shared<stream_positions>();
   auto n = actors::spawn_notifier(sys, at(start), published, {{"w1", start}, {"w2", start}}, liveness);
   sched.run();
   caf::scoped_actor self{sys, true}, waiter{sys, true};
@@ -692,12 +692,7 @@ TEST_CASE("several events writers: one that is down stops holding back the lowes
   sched.run();
 }
 
-TEST_CASE("the pub/sub shortcut applies rows that wake no one, and only those") {
-  caf::actor_system_config cfg;
-  fixture::init(cfg);
-  caf::actor_system sys{cfg};
-  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  auto published = std::make_shared<stream_positions>();
+TEST_CASE_FIXTURE(own_notifier, "the pub/sub shortcut applies rows that wake no one, and only those") {
   notifier_shortcut shortcut;
   auto n = actors::spawn_notifier(sys, at(start), published, {}, {}, &shortcut);
   sched.run();
