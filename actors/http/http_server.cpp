@@ -121,7 +121,8 @@ void set_cors(Poco::Net::HTTPServerResponse& res) {
 
 void send_json(Poco::Net::HTTPServerResponse& res, int status, const json& body) {
   auto s = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  res.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  // setStatusAndReason: setStatus alone keeps the reason phrase "OK".
+  res.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
   res.setContentType("application/json");
   res.set("Cache-Control", "no-cache, no-store, must-revalidate");
   res.setContentLength(static_cast<std::streamsize>(s.size()));
@@ -195,9 +196,18 @@ public:
       req.remote_addr = f.substr(0, f.find(','));
     }
     if (in.has("Authorization")) req.authorization = in.get("Authorization");
-    req.read_body = [&in](std::string& body) { read_body(in, body); };
+    bool body_read = false;
+    req.read_body = [&in, &body_read](std::string& body) {
+      read_body(in, body);
+      body_read = true;
+    };
     auto [status, body] = dispatch(router_, ctx_, req);
     try {
+      // A request answered before its body was read (unknown endpoint, bad
+      // token, rate limit, too large) must not leave that body on the
+      // connection, where it would be parsed as the next request: read and
+      // discard it up to the body limit, or close the connection.
+      if (!body_read && !drain_body(in)) res.setKeepAlive(false);
       send_json(res, status, body);
     } catch (const std::exception&) {
       // client went away
@@ -215,6 +225,22 @@ private:
       body.append(buf, static_cast<size_t>(s.gcount()));
       if (body.size() > max_json_body) fail(errc::too_large, "Request body too large");
     }
+  }
+
+  /// Reads and drops what is left of the request body; false when more than
+  /// the body limit is left (the connection must then close).
+  static bool drain_body(Poco::Net::HTTPServerRequest& in) {
+    if (in.hasContentLength() && in.getContentLength64() > static_cast<int64_t>(max_json_body))
+      return false;
+    auto& s = in.stream();
+    char buf[16384];
+    size_t total = 0;
+    while (s) {
+      s.read(buf, sizeof buf);
+      total += static_cast<size_t>(s.gcount());
+      if (total > max_json_body) return false;
+    }
+    return true;
   }
 
   const router& router_;
