@@ -216,6 +216,8 @@ public:
 
 private:
   static void read_body(Poco::Net::HTTPServerRequest& in, std::string& body) {
+    if (!in.getChunkedTransferEncoding() && (!in.hasContentLength() || in.getContentLength64() == 0))
+      return;  // no body framing: no body
     if (in.hasContentLength() && in.getContentLength64() > static_cast<int64_t>(max_json_body))
       fail(errc::too_large, "Request body too large");
     auto& s = in.stream();
@@ -230,8 +232,12 @@ private:
   /// Reads and drops what is left of the request body; false when more than
   /// the body limit is left (the connection must then close).
   static bool drain_body(Poco::Net::HTTPServerRequest& in) {
-    if (in.hasContentLength() && in.getContentLength64() > static_cast<int64_t>(max_json_body))
-      return false;
+    // Without a length or chunked framing a request has no body (RFC 9112
+    // section 6.3); reading its stream would wait for the peer to close.
+    if (!in.getChunkedTransferEncoding()) {
+      if (!in.hasContentLength() || in.getContentLength64() == 0) return true;
+      if (in.getContentLength64() > static_cast<int64_t>(max_json_body)) return false;
+    }
     auto& s = in.stream();
     char buf[16384];
     size_t total = 0;

@@ -5,6 +5,7 @@ Spec references are to the Matrix client-server API v1.x.
 
 import hashlib
 import hmac
+import json
 
 from harness import (CLIENT, CLIENT_R0, SERVER_NAME, e2e_test, expect, expect_eq, expect_error,
                      expect_ok, expect_status, q, register, unique, wait_until)
@@ -339,3 +340,85 @@ def filters(ctx):
 
 def timeline_bodies_of(timeline):
     return [e["content"].get("body") for e in timeline["events"]]
+
+
+def _on_one_connection(ctx, steps):
+    """Sends `steps` ((method, path, headers, body bytes, expected status, reason or None,
+    connection stays open)) over one HTTP/1.1 connection in order, checking each answer and
+    that the connection is reused whenever the server said it would keep it."""
+    import http.client
+    import urllib.parse
+    url = urllib.parse.urlparse(ctx.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=15)
+    try:
+        local = None
+        for i, (method, path, headers, body, status, reason, keeps) in enumerate(steps):
+            conn.request(method, path, body=body, headers=headers,
+                         encode_chunked="Transfer-Encoding" in headers)
+            if local is not None:
+                expect_eq(conn.sock.getsockname(), local, f"step {i} ({method} {path}) reused the connection")
+            resp = conn.getresponse()
+            data = resp.read()
+            expect_eq(resp.status, status, f"step {i}: {method} {path} -> {data[:200]!r}")
+            if reason is not None:
+                expect_eq(resp.reason, reason, f"step {i}: reason phrase of {status}")
+            if resp.status >= 400 and method != "HEAD":
+                expect("errcode" in json.loads(data), f"step {i}: Matrix error body: {data[:200]!r}")
+            if keeps:
+                expect(not resp.will_close, f"step {i}: {method} {path} closed a keep-alive connection")
+                local = conn.sock.getsockname()
+            else:
+                local = None  # the server may close; http.client reconnects for the next step
+    finally:
+        conn.close()
+
+
+@e2e_test
+def keep_alive_after_early_answers(ctx):
+    """Every early answer (unknown endpoint, bad token, wrong method, OPTIONS, too large) leaves
+    the connection ready for the next request: the unread body is not parsed as a request."""
+    alice = ctx.user()
+    body = json.dumps({"msgtype": "m.text", "body": "x" * 2000}).encode()
+    js = {"Content-Type": "application/json"}
+    auth = {"Authorization": f"Bearer {alice.token}", **js}
+    bad = {"Authorization": "Bearer not-a-token", **js}
+    whoami = ("GET", CLIENT + "/account/whoami", auth, None, 200, "OK", True)
+    room = expect_ok(alice.post("/createRoom", body={}), "createRoom")["room_id"]
+    send = CLIENT + f"/rooms/{q(room)}/send/m.room.message/"
+    _on_one_connection(ctx, [
+        ("POST", CLIENT + "/no/such/endpoint", js, body, 404, "Not Found", True),
+        ("GET", "/_matrix/client/versions", {}, None, 200, "OK", True),
+        ("PUT", send + "t1", bad, body, 401, "Unauthorized", True),
+        whoami,
+        ("POST", CLIENT + "/account/whoami", auth, body, 405, None, True),
+        whoami,
+        ("OPTIONS", CLIENT + "/createRoom", {"Origin": "https://app.example"}, None, 200, None, True),
+        ("PUT", send + "t2", auth, body, 200, "OK", True),
+        ("PUT", send + "t3", {"Transfer-Encoding": "chunked", **auth}, iter([body[:100], body[100:]]),
+         200, "OK", True),
+        ("POST", CLIENT + "/no/such/endpoint", {"Transfer-Encoding": "chunked", **js},
+         iter([body[:10], body[10:]]), 404, "Not Found", True),
+        whoami,
+    ])
+    # The sends on that connection arrived once each, with their bodies intact.
+    msgs = expect_ok(alice.get(f"/rooms/{q(room)}/messages", query={"dir": "b", "limit": 10}), "messages")
+    bodies = [e["content"].get("body") for e in msgs["chunk"] if e["type"] == "m.room.message"]
+    expect_eq(bodies, ["x" * 2000, "x" * 2000], "messages sent on the keep-alive connection")
+    # A body over the limit is answered 413 without being read, and the connection closes
+    # (reading megabytes only to discard them would be the attack).
+    import socket
+    import urllib.parse
+    url = urllib.parse.urlparse(ctx.url)
+    with socket.create_connection((url.hostname, url.port), timeout=15) as s:
+        s.sendall((f"PUT {send}t4 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {alice.token}\r\n"
+                   f"Content-Type: application/json\r\nContent-Length: {8 * 1024 * 1024}\r\n\r\n").encode()
+                  + b"{" + b" " * 1000)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = s.recv(65536)
+            expect(chunk, f"answer to an oversize body before the connection closed: {answer!r}")
+            answer += chunk
+        head = answer.split(b"\r\n\r\n")[0].decode().lower()
+        expect(head.startswith("http/1.1 413"), f"oversize body: {head}")
+        expect("connection: close" in head, f"oversize body closes the connection: {head}")
+    expect_ok(alice.get("/account/whoami"), "whoami after an oversize body")
