@@ -138,7 +138,7 @@ struct homeserver_config {
   bool enable_registration_without_verification = false;///< Default: false.
   std::string registration_shared_secret; ///< or the contents of
                                           ///< `registration_shared_secret_path`. Default: none.
-  std::string default_room_version = "11"; ///< "10" or "11". Default: "11" (Synapse: "10").
+  std::string default_room_version = "11"; ///< "1" to "11". Default: "11" (Synapse: "10").
   bool allow_guest_access = false;         ///< Default: false.
   bool presence_enabled = true;            ///< `presence.enabled` ("untracked" counts as
                                            ///< enabled). Default: true.

@@ -88,7 +88,7 @@ std::string sample_config(const std::string& server_name, const std::string& dat
        "# Logging configuration (Python logging YAML). Default: log to stderr.\n"
        "#log_config: " << quoted(join_path(data_dir, server_name + ".log.config")) << "\n"
        "\n"
-       "# The room version of new rooms: \"10\" or \"11\". Default: \"" << d.default_room_version << "\".\n"
+       "# The room version of new rooms: \"1\" to \"11\" (all stable). Default: \"" << d.default_room_version << "\".\n"
        "#default_room_version: \"" << d.default_room_version << "\"\n"
        "\n"
        "# Key used to sign events and federation requests; created at first start.\n"

@@ -1,12 +1,15 @@
 #include "matrix/auth_rules.hpp"
 
 #include "matrix/base64.hpp"
+#include "matrix/event_hash.hpp"
 #include "matrix/signing.hpp"
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <set>
+#include <string_view>
 
 namespace axon::matrix {
 
@@ -20,6 +23,8 @@ constexpr const char* member_type = "m.room.member";
 constexpr const char* join_rules_type = "m.room.join_rules";
 constexpr const char* power_levels_type = "m.room.power_levels";
 constexpr const char* third_party_invite_type = "m.room.third_party_invite";
+constexpr const char* aliases_type = "m.room.aliases";
+constexpr const char* redaction_type = "m.room.redaction";
 constexpr const char* authorising_user_key = "join_authorised_via_users_server";
 
 /// The named levels of m.room.power_levels that rule 9 checks, in spec order.
@@ -75,32 +80,68 @@ bool is_user_id(const std::string& s) {
 
 // --------------------------------------------------------------- power levels
 
-/// A power level value: a JSON integer in int64 range or, when
-/// `allow_strings` (rooms before v10, and lenient reads of stored state), a
-/// string holding a decimal integer. nullopt otherwise (floats, booleans, ...).
-std::optional<int64_t> level_value(const json& v, bool allow_strings) {
+/// Which encodings of a power level a check accepts besides JSON integers.
+struct level_syntax {
+  /// Strings holding an integer (rooms/fragments/v1-stringy-power-levels,
+  /// before v10).
+  bool strings = true;
+  /// Floats, truncated (rooms/fragments/v1-floaty-power-levels, before v6,
+  /// where canonical JSON is not enforced).
+  bool floats = true;
+};
+
+/// Reading state already accepted: anything some version allows.
+constexpr level_syntax lenient{true, true};
+
+/// The syntax rule 9 (10 in v1-v5) accepts in version `v`.
+level_syntax syntax_of(const room_version& v) {
+  return {!v.integer_power_levels, !v.strict_canonical_json};
+}
+
+/// A stringy power level: base 10 digits, optionally with leading zeroes, one
+/// leading `+` or `-`, and surrounding whitespace (v1-stringy-power-levels).
+std::optional<int64_t> string_level(const std::string& s) {
+  const char* first = s.data();
+  const char* last = s.data() + s.size();
+  auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  while (first != last && space(*first)) ++first;
+  while (first != last && space(last[-1])) --last;
+  bool negative = false;
+  if (first != last && (*first == '+' || *first == '-')) negative = *first++ == '-';
+  if (first == last || *first < '0' || *first > '9') return std::nullopt;
+  uint64_t magnitude = 0;
+  auto [end, ec] = std::from_chars(first, last, magnitude);
+  if (ec != std::errc() || end != last) return std::nullopt;
+  constexpr auto max = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  if (magnitude > max + (negative ? 1 : 0)) return std::nullopt;
+  return negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
+}
+
+/// A power level value: a JSON integer in int64 range, or a string or float
+/// when `syntax` allows them. nullopt otherwise (booleans, objects, floats
+/// outside int64 range or not finite, ...).
+std::optional<int64_t> level_value(const json& v, level_syntax syntax) {
   if (v.is_number_unsigned()) {
     auto u = v.get<uint64_t>();
     if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
     return static_cast<int64_t>(u);
   }
   if (v.is_number_integer()) return v.get<int64_t>();
-  if (allow_strings && v.is_string()) {
-    const auto& s = v.get_ref<const std::string&>();
-    const char* first = s.data();
-    const char* last = s.data() + s.size();
-    if (first != last && *first == '+') ++first;
-    int64_t out = 0;
-    auto [end, ec] = std::from_chars(first, last, out);
-    if (ec == std::errc() && end == last && first != last) return out;
+  if (syntax.floats && v.is_number_float()) {
+    double d = std::trunc(v.get<double>());
+    // 2^63 is exact as a double; the int64 range is [-2^63, 2^63).
+    if (!std::isfinite(d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+      return std::nullopt;
+    return static_cast<int64_t>(d);
   }
+  if (syntax.strings && v.is_string()) return string_level(v.get_ref<const std::string&>());
   return std::nullopt;
 }
 
 /// `obj[key]` as a level (lenient), or nullopt when absent or unusable.
 std::optional<int64_t> level_field(const json& obj, const char* key) {
   const json* v = field(obj, key);
-  return v ? level_value(*v, true) : std::nullopt;
+  return v ? level_value(*v, lenient) : std::nullopt;
 }
 
 /// Content of the room's m.room.power_levels, or nullptr when there is none.
@@ -249,13 +290,16 @@ std::string join_rule_of(const auth_state& state) {
 /// Rule 4.3.1: the creator's own join straight after m.room.create.
 bool is_creator_first_join(const member_context& m) {
   const json* prev = field(m.event, "prev_events");
-  if (!prev || !prev->is_array() || prev->size() != 1 || !(*prev)[0].is_string()) return false;
+  if (!prev || !prev->is_array() || prev->size() != 1) return false;
+  // Plain ids from v3, [id, hashes] pairs in v1/v2.
+  auto prev_ids = referenced_event_ids(*prev);
+  if (prev_ids.size() != 1) return false;
   const json* create = state_entry(m.state, create_type, "");
   auto creator = room_creator(m.state, m.v.v11_rules);
   if (!create || !creator || *creator != m.target) return false;
   // Full events carry `event_id`; without it, the only previous event is the
   // create event exactly when the state holds nothing else.
-  if (const std::string* id = string_field(*create, "event_id")) return (*prev)[0] == *id;
+  if (const std::string* id = string_field(*create, "event_id")) return prev_ids[0] == *id;
   return m.state.size() == 1;
 }
 
@@ -333,9 +377,10 @@ verdict check_member(const json& event, const std::string& sender, const auth_st
   const std::string* membership = string_field(content, "membership");
   if (!target) return "m.room.member has no state_key";
   if (!membership) return "m.room.member has no membership";
-  // 4.2 join_authorised_via_users_server: the authorising server must have
-  // signed. Signatures are verified on receipt; here we require presence.
-  if (const json* via = field(content, authorising_user_key)) {
+  // 4.2 (v8+, MSC3083) join_authorised_via_users_server: the authorising
+  // server must have signed. Signatures are verified on receipt; here we
+  // require presence. Earlier versions give the key no meaning.
+  if (const json* via = v.restricted ? field(content, authorising_user_key) : nullptr) {
     if (!via->is_string()) return "join_authorised_via_users_server is not a user ID";
     auto domain = domain_of(via->get_ref<const std::string&>());
     if (!domain) return "join_authorised_via_users_server is not a user ID";
@@ -356,25 +401,29 @@ verdict check_member(const json& event, const std::string& sender, const auth_st
 
 // ------------------------------------------------------ rule 9: power levels
 
-/// Rules 9.1-9.3: shape of the new content.
+/// Rules 9.1-9.3 (v10 numbering): shape of the new content. Before v10 only
+/// `users` is checked (rule 10.1 in v1-v5, 9.1 in v6-v9), and its values may
+/// also be strings holding integers (or, before v6, floats).
 verdict validate_power_levels(const json& content, const room_version& v) {
-  const bool strings_ok = !v.integer_power_levels;
-  for (const char* key : named_levels)
-    if (const json* val = field(content, key); val && !level_value(*val, strings_ok))
-      return std::string("power_levels ") + key + " is not an integer";
-  for (const char* key : {"events", "notifications"}) {
-    const json* map = field(content, key);
-    if (!map) continue;
-    if (!map->is_object()) return std::string("power_levels ") + key + " is not an object";
-    for (const auto& [name, val] : map->items())
-      if (!level_value(val, strings_ok))
-        return std::string("power_levels ") + key + "." + name + " is not an integer";
+  const level_syntax syntax = syntax_of(v);
+  if (v.integer_power_levels) {
+    for (const char* key : named_levels)
+      if (const json* val = field(content, key); val && !level_value(*val, syntax))
+        return std::string("power_levels ") + key + " is not an integer";
+    for (const char* key : {"events", "notifications"}) {
+      const json* map = field(content, key);
+      if (!map) continue;
+      if (!map->is_object()) return std::string("power_levels ") + key + " is not an object";
+      for (const auto& [name, val] : map->items())
+        if (!level_value(val, syntax))
+          return std::string("power_levels ") + key + "." + name + " is not an integer";
+    }
   }
   if (const json* users = field(content, "users")) {
     if (!users->is_object()) return "power_levels users is not an object";
     for (const auto& [user, val] : users->items()) {
       if (!is_user_id(user)) return "power_levels users key " + user + " is not a user ID";
-      if (!level_value(val, strings_ok)) return "power_levels users." + user + " is not an integer";
+      if (!level_value(val, syntax)) return "power_levels users." + user + " is not an integer";
     }
   }
   return std::nullopt;
@@ -414,8 +463,9 @@ verdict check_power_levels(const json& event, const std::string& sender, const a
     if ((before && *before > mine) || (after && *after > mine))
       return std::string("cannot change power_levels ") + key + " beyond own level";
   }
-  // 9.6 / 9.7 events and notifications.
+  // 9.6 / 9.7 events and (v6+, MSC2209) notifications.
   for (const char* map : {"events", "notifications"}) {
+    if (!v.notifications_power_levels && std::string_view(map) == "notifications") continue;
     for (const auto& key : union_keys(prev, next, map)) {
       auto before = nested_level(prev, map, key), after = nested_level(next, map, key);
       if (before == after) continue;
@@ -436,11 +486,27 @@ verdict check_power_levels(const json& event, const std::string& sender, const a
   return std::nullopt;  // 9.10
 }
 
+// ------------------------------------------------ v1/v2 rule 11: redaction
+
+/// Rooms v1 and v2 (v1-auth-rules, rule 11): the sender has the redact
+/// level, or the redacted event's id has the redaction's id's domain. From
+/// v3 the rule moves out of the auth rules (v3-handling-redactions).
+verdict check_v1_redaction(const json& event, const std::string& sender, const auth_state& state) {
+  if (user_level(state, sender, false) >= named_power_level(state, "redact")) return std::nullopt;
+  const std::string* id = string_field(event, "event_id");
+  const std::string* redacts = string_field(event, "redacts");
+  if (id && redacts) {
+    auto a = domain_of(*id), b = domain_of(*redacts);
+    if (a && b && *a == *b) return std::nullopt;
+  }
+  return "sender's power level is below the redact level";
+}
+
 } // namespace
 
 // ------------------------------------------------------------------- public
 
-std::vector<state_key_pair> auth_types_for_event(const json& event) {
+std::vector<state_key_pair> auth_types_for_event(const json& event, const room_version& v) {
   std::vector<state_key_pair> out;
   auto add = [&out](std::string type, std::string key) {
     state_key_pair p{std::move(type), std::move(key)};
@@ -465,7 +531,7 @@ std::vector<state_key_pair> auth_types_for_event(const json& event) {
         if (const std::string* token = string_field(*signed_obj, "token"))
           add(third_party_invite_type, *token);
   }
-  if (*membership == "join")
+  if (*membership == "join" && v.restricted)
     if (const std::string* via = string_field(content, authorising_user_key))
       add(member_type, *via);
   return out;
@@ -491,7 +557,7 @@ std::optional<std::string> check_auth(const json& event, const auth_state& state
   // belong to this room.
   const json* create = state_entry(state, create_type, "");
   if (!create) return "no m.room.create in the auth events";
-  for (const auto& [t, k] : auth_types_for_event(event)) {
+  for (const auto& [t, k] : auth_types_for_event(event, v)) {
     const json* e = state_entry(state, t, k);
     if (!e) continue;
     const std::string* rid = string_field(*e, "room_id");
@@ -506,6 +572,15 @@ std::optional<std::string> check_auth(const json& event, const auth_state& state
     const std::string* create_sender = string_field(*create, "sender");
     if (!create_sender || domain_of(*create_sender) != domain_of(*sender))
       return "room is not federated and sender is from another server";
+  }
+
+  // 4 (v1-v5; removed in v6 by MSC2432) m.room.aliases: the state key is
+  // the sender's server, and nothing else is checked.
+  if (v.special_case_aliases && *type == aliases_type) {
+    if (!state_key) return "m.room.aliases must be a state event";
+    if (domain_of(*sender) != state_key->get<std::string>())
+      return "m.room.aliases state_key does not match the sender's domain";
+    return std::nullopt;
   }
 
   if (*type == member_type) return check_member(event, *sender, state, v);  // 4
@@ -525,6 +600,8 @@ std::optional<std::string> check_auth(const json& event, const auth_state& state
       return "state_key " + key + " belongs to another user";
   }
   if (*type == power_levels_type) return check_power_levels(event, *sender, state, v);  // 9
+  if (v.format == event_format::v1 && *type == redaction_type)  // v1/v2 rule 11
+    return check_v1_redaction(event, *sender, state);
   return std::nullopt;  // 10
 }
 

@@ -1,6 +1,18 @@
-// matrix/auth_rules.hpp -- the authorisation rules of room versions 10 and 11.
-// Spec: rooms/v10 and rooms/v11 "Authorisation rules"; server-server API
-// "Auth events selection"; client-server API `m.room.power_levels`.
+// matrix/auth_rules.hpp -- the authorisation rules of room versions 1 to 11.
+// Spec: "Authorisation rules" of rooms/v1 (fragment v1-auth-rules, also v2),
+// v3 (v3-auth-rules, also v4, v5), v6, v7, v8 (v8-auth-rules, also v9), v10
+// and v11; server-server API "Auth events selection"; client-server API
+// `m.room.power_levels`. Comments number rules as v10 does (v1-v5 have the
+// extra rule 4 for m.room.aliases, so their later rules are one higher).
+//
+// What differs, by room_version flag: m.room.aliases rule (v1-v5), the
+// redaction rule 11 (v1/v2, event_format::v1), `notifications` in the
+// power_levels rule (v6+), knocking (v7+), restricted joins and
+// join_authorised_via_users_server (v8+), knock_restricted and strictly
+// integer power levels (v10+; before, strings holding integers, and before
+// v6 floats, are accepted), the create event's `creator` (until v10).
+// Strict canonical JSON (v6+) is a check on the whole event, made where the
+// event is received or built, not here.
 //
 // Pure functions over full event JSON (federation format). They never throw
 // on malformed input: a wrongly typed field makes `check_auth` reject, and
@@ -25,7 +37,8 @@ using state_key_pair = std::pair<std::string, std::string>;
 
 /// State events relevant to authorisation, as full event JSON, keyed by
 /// (type, state_key). Entries should carry `event_id`: the creator's first
-/// join (rule 4.3.1) compares `prev_events` against the create event's id.
+/// join (rule 4.3.1) compares `prev_events` (ids, or v1/v2 [id, hashes]
+/// pairs) against the create event's id.
 using auth_state = std::map<state_key_pair, nlohmann::json>;
 
 /// The state entries that authorise `event` (server-server API "Auth events
@@ -34,9 +47,10 @@ using auth_state = std::map<state_key_pair, nlohmann::json>;
 /// membership, the join rules (membership join/invite/knock), the
 /// m.room.third_party_invite named by `content.third_party_invite.signed.token`
 /// (invites) and the membership of `content.join_authorised_via_users_server`
-/// (joins; v10 and v11 both support restricted rooms). Duplicates are
-/// removed; malformed fields are skipped.
-std::vector<state_key_pair> auth_types_for_event(const nlohmann::json& event);
+/// (joins, in versions with restricted rooms: v8+). Duplicates are removed;
+/// malformed fields are skipped.
+std::vector<state_key_pair> auth_types_for_event(const nlohmann::json& event,
+                                                 const room_version& v);
 
 /// nullopt when `event` passes the authorisation rules of room version `v`
 /// against `state`, the room state before the event (at least the entries of

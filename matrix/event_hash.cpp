@@ -30,12 +30,15 @@ void copy_fields(const json& from, json& to,
   }
 }
 
-/// The content `type` keeps under redaction (v9-redactions, v11-redactions).
+/// The content `type` keeps under redaction (v1-redactions, v6-redactions,
+/// v8's, v9-redactions, v11-redactions).
 json redact_content(std::string_view type, const json& content,
                     const room_version& version) {
   json out = json::object();
   if (type == "m.room.member") {
-    copy_fields(content, out, {"membership", "join_authorised_via_users_server"});
+    copy_fields(content, out, {"membership"});
+    if (version.redaction_keeps_authorising_user) // v9 (MSC3375)
+      copy_fields(content, out, {"join_authorised_via_users_server"});
     // v11 (MSC3821): third_party_invite survives, holding only `signed`.
     auto invite = content.find("third_party_invite");
     if (version.v11_rules && invite != content.end() && invite->is_object()) {
@@ -43,22 +46,40 @@ json redact_content(std::string_view type, const json& content,
       copy_fields(*invite, out["third_party_invite"], {"signed"});
     }
   } else if (type == "m.room.create") {
-    // v11 (MSC2176) keeps the whole content; v10 keeps `creator`.
+    // v11 (MSC2176) keeps the whole content; before, only `creator`.
     if (version.v11_rules) return content;
     copy_fields(content, out, {"creator"});
   } else if (type == "m.room.join_rules") {
-    copy_fields(content, out, {"join_rule", "allow"});
+    copy_fields(content, out, {"join_rule"});
+    if (version.restricted) copy_fields(content, out, {"allow"}); // v8 (MSC3083)
   } else if (type == "m.room.power_levels") {
     copy_fields(content, out,
                 {"ban", "events", "events_default", "kick", "redact",
                  "state_default", "users", "users_default"});
     if (version.v11_rules) copy_fields(content, out, {"invite"}); // MSC2176
+  } else if (type == "m.room.aliases" && version.special_case_aliases) {
+    copy_fields(content, out, {"aliases"}); // v1-v5; MSC2432 drops it in v6
   } else if (type == "m.room.history_visibility") {
     copy_fields(content, out, {"history_visibility"});
   } else if (type == "m.room.redaction" && version.v11_rules) {
     copy_fields(content, out, {"redacts"}); // MSC2174
   }
   return out;
+}
+
+/// The bytes the reference hash and the signatures cover: the canonical
+/// redacted event without `signatures` (redaction drops `unsigned` and
+/// `age_ts`).
+std::string reference_bytes(const json& event, const room_version& version) {
+  json redacted = redact(event, version);
+  redacted.erase("signatures");
+  return canonical_json(redacted);
+}
+
+/// The event id of a v3+ event from its reference hash (raw bytes).
+std::string hash_event_id(const std::string& hash, const room_version& version) {
+  return "$" + (version.format == event_format::v2 ? base64_encode(hash)
+                                                   : base64_url_encode(hash));
 }
 
 /// SHA-256 of the canonical event without the keys the content hash skips.
@@ -115,22 +136,28 @@ bool verify_content_hash(const json& event) {
   return claimed && *claimed == content_hash_raw(event);
 }
 
+std::string compute_reference_hash(const json& event, const room_version& version) {
+  return base64_encode(sha256(reference_bytes(event, version)));
+}
+
 std::string compute_event_id(const json& event, const room_version& version) {
-  // Redaction already drops `unsigned` and a top-level `age_ts` (neither is
-  // on the kept list), so only `signatures` is left to remove.
-  json redacted = redact(event, version);
-  redacted.erase("signatures");
-  return "$" + base64_url_encode(sha256(canonical_json(redacted)));
+  if (version.format == event_format::v1) {
+    auto id = event.is_object() ? event.find("event_id") : event.end();
+    return event.is_object() && id != event.end() && id->is_string() ? id->get<std::string>()
+                                                                     : std::string();
+  }
+  return hash_event_id(sha256(reference_bytes(event, version)), version);
 }
 
 void sign_event(json& event, const std::string& server_name,
                 const signing_key& key, const room_version& version) {
   if (!event.is_object()) return;
-  // The signature covers the redacted event, so it survives redaction; the
-  // redacted form keeps `signatures`, which sign_json carries over.
-  json redacted = redact(event, version);
-  sign_json(redacted, server_name, key);
-  event["signatures"] = std::move(redacted["signatures"]);
+  auto& signatures = event["signatures"];
+  if (!signatures.is_object()) signatures = json::object();
+  // The signature covers the redacted event, so it survives redaction (the
+  // bytes the reference hash covers: appendices, "Signing Events").
+  signatures[server_name][key.key_id()] =
+      key.sign_b64(reference_bytes(event, version));
 }
 
 void hash_and_sign_event(json& event, const std::string& server_name,
@@ -140,16 +167,35 @@ void hash_and_sign_event(json& event, const std::string& server_name,
 }
 
 std::string hash_sign_and_id(json& event, const std::string& server_name,
-                             const signing_key& key, const room_version& version) {
+                             const signing_key& key, const room_version& version,
+                             std::string* reference_hash) {
   add_content_hash(event);
-  // Signature and reference hash cover the same bytes: the canonical
-  // redacted event without `signatures` and `unsigned` (redact drops
-  // `unsigned`), so one canonicalisation serves both.
-  json redacted = redact(event, version);
-  redacted.erase("signatures");
-  auto bytes = canonical_json(redacted);
-  event["signatures"][server_name][key.key_id()] = key.sign_b64(bytes);
-  return "$" + base64_url_encode(sha256(bytes));
+  // Signature and reference hash cover the same bytes, so one
+  // canonicalisation serves both.
+  auto bytes = reference_bytes(event, version);
+  auto& signatures = event["signatures"];
+  if (!signatures.is_object()) signatures = json::object();
+  signatures[server_name][key.key_id()] = key.sign_b64(bytes);
+  auto hash = sha256(bytes);
+  if (reference_hash) *reference_hash = base64_encode(hash);
+  if (version.format == event_format::v1) return compute_event_id(event, version);
+  return hash_event_id(hash, version);
+}
+
+json event_reference(const std::string& event_id, const std::string& reference_hash,
+                     const room_version& version) {
+  if (version.format != event_format::v1) return event_id;
+  return json::array({event_id, {{"sha256", reference_hash}}});
+}
+
+std::vector<std::string> referenced_event_ids(const json& references) {
+  std::vector<std::string> out;
+  if (!references.is_array()) return out;
+  for (const auto& r : references) {
+    if (r.is_string()) out.push_back(r.get<std::string>());
+    else if (r.is_array() && !r.empty() && r[0].is_string()) out.push_back(r[0].get<std::string>());
+  }
+  return out;
 }
 
 bool verify_event_signature(const json& event, const std::string& server_name,

@@ -1,8 +1,9 @@
 // matrix/event_hash.hpp -- event-level crypto: redaction, content hashes,
 // reference hashes (event ids) and event signatures.
 // Spec: server-server API "Signing Events" (content hash, reference hash),
-// rooms v10 (v9-redactions fragment) and v11 (v11-redactions fragment),
-// rooms/fragments/v4-event-ids.
+// the redaction algorithm of each room version (rooms/fragments
+// v1-redactions, v6-redactions, rooms/v8, v9-redactions, v11-redactions), and
+// event ids (v1-event-ids, rooms/v3 "Event IDs", v4-event-ids).
 #pragma once
 
 #include "matrix/crypto.hpp"
@@ -12,6 +13,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace axon::matrix {
 
@@ -33,16 +35,25 @@ void add_content_hash(nlohmann::json& event);
 /// content hash of `event`.
 bool verify_content_hash(const nlohmann::json& event);
 
-/// The event id of `event` in room versions 4 and later: "$" + URL-safe
-/// unpadded base64 of its reference hash (SHA-256 of the canonical JSON of
-/// the redacted event without `signatures`, `unsigned` and `age_ts`).
-/// Stable under adding signatures or unsigned data.
+/// Unpadded standard base64 of the event's reference hash: SHA-256 of the
+/// canonical JSON of the redacted event without `signatures`, `unsigned` and
+/// `age_ts` (server-server API "Calculating the reference hash"). Names
+/// events in v1/v2 `prev_events` and `auth_events` pairs. From v3 on
+/// `event_id` is not part of an event: hash a stored copy without it.
+std::string compute_reference_hash(const nlohmann::json& event,
+                                   const room_version& version);
+
+/// The event id of `event`: in v1/v2 (event_format::v1) its own `event_id`
+/// ("" when it has none); from v3 on "$" + unpadded base64 of its reference
+/// hash, standard in v3, URL-safe from v4. Stable under adding signatures or
+/// unsigned data.
 std::string compute_event_id(const nlohmann::json& event,
                              const room_version& version);
 
 /// Signs the redacted form of `event` as `server_name` and stores the
 /// signature in event.signatures (other signatures kept). Call
-/// `add_content_hash` first: the signature covers `hashes`.
+/// `add_content_hash` first: the signature covers `hashes`. In v1/v2 the
+/// event must carry its `event_id` already: the signature covers it.
 void sign_event(nlohmann::json& event, const std::string& server_name,
                 const signing_key& key, const room_version& version);
 
@@ -52,9 +63,21 @@ void hash_and_sign_event(nlohmann::json& event, const std::string& server_name,
                          const signing_key& key, const room_version& version);
 
 /// For a new event without signatures: hash_and_sign_event, then returns
-/// compute_event_id, canonicalising once for both.
+/// compute_event_id (and, when asked, stores compute_reference_hash in
+/// `reference_hash`), canonicalising once for all of them.
 std::string hash_sign_and_id(nlohmann::json& event, const std::string& server_name,
-                             const signing_key& key, const room_version& version);
+                             const signing_key& key, const room_version& version,
+                             std::string* reference_hash = nullptr);
+
+/// One entry of a `prev_events` or `auth_events` list in the version's
+/// format: the event id (v3+), or [event_id, {"sha256": reference_hash}]
+/// (v1/v2, pdu_v1 schema).
+nlohmann::json event_reference(const std::string& event_id, const std::string& reference_hash,
+                               const room_version& version);
+
+/// The event ids of a `prev_events` or `auth_events` list in either format;
+/// malformed entries are skipped.
+std::vector<std::string> referenced_event_ids(const nlohmann::json& references);
 
 /// True when the redacted form of `event` carries a valid signature by
 /// `server_name` under `key_id` for the 32-byte public key `pub_raw`.

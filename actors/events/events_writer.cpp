@@ -21,6 +21,7 @@
 
 #include "actors/events/push_actions.hpp"
 #include "matrix/auth_rules.hpp"
+#include "matrix/canonical_json.hpp"
 #include "matrix/event_hash.hpp"
 #include "matrix/identifiers.hpp"
 #include "matrix/room_version.hpp"
@@ -57,6 +58,9 @@ struct room_cache {
   const matrix::room_version* version = nullptr;
   matrix::auth_state state; ///< current state, full events
   std::vector<std::string> extremities;
+  /// Rooms v1/v2 only: the extremities' reference hashes, in the same order
+  /// (their `prev_events` name each event with its hash).
+  std::vector<std::string> extremity_hashes;
   int64_t depth = 0;
   /// Transaction ids of the last day ("user\ndevice\ntxn" -> event id): the
   /// writer is the only one writing this room, so memory is authoritative.
@@ -137,6 +141,12 @@ room_cache* load_room(events_writer_state& st, const std::string& room_id) {
     rc.state[std::move(key)] = std::move(ev);
   }
   rc.extremities = std::move(snap->extremities);
+  if (rc.version->format == matrix::event_format::v1)
+    for (auto& id : rc.extremities) {
+      auto ev = st.store->get_event(id);
+      if (!ev) return nullptr;
+      rc.extremity_hashes.push_back(matrix::compute_reference_hash(ev->json, *rc.version));
+    }
   rc.depth = snap->max_depth;
   rc.txns = std::make_shared<txn_map>();
   auto now = st.deps.env->now_ms();
@@ -145,13 +155,28 @@ room_cache* load_room(events_writer_state& st, const std::string& room_id) {
   return &st.rooms.emplace(room_id, std::move(rc)).first->second;
 }
 
-json auth_event_ids(const json& ev, const room_cache& rc) {
-  json ids = json::array();
-  for (auto& key : matrix::auth_types_for_event(ev)) {
+/// The `auth_events` of `ev` in the room version's format.
+json auth_events_of(const json& ev, const room_cache& rc) {
+  json refs = json::array();
+  const bool v1 = rc.version->format == matrix::event_format::v1;
+  for (auto& key : matrix::auth_types_for_event(ev, *rc.version)) {
     auto i = rc.state.find(key);
-    if (i != rc.state.end()) ids.push_back(i->second.at("event_id"));
+    if (i == rc.state.end()) continue;
+    auto& id = i->second.at("event_id").get_ref<const std::string&>();
+    refs.push_back(matrix::event_reference(
+      id, v1 ? matrix::compute_reference_hash(i->second, *rc.version) : "", *rc.version));
   }
-  return ids;
+  return refs;
+}
+
+/// The `prev_events` of the room's next event in its version's format.
+json prev_events_of(const room_cache& rc) {
+  json refs = json::array();
+  for (size_t i = 0; i < rc.extremities.size(); ++i)
+    refs.push_back(matrix::event_reference(
+      rc.extremities[i], i < rc.extremity_hashes.size() ? rc.extremity_hashes[i] : "",
+      *rc.version));
+  return refs;
 }
 
 /// Builds, authorises and signs one draft on top of `rc`, updating `rc`.
@@ -160,14 +185,23 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
             const msg::event_draft& d, built_request& out) {
   json content = json::parse(d.content, nullptr, false);
   if (!content.is_object()) return std::make_pair(errc::bad_json, "content must be an object");
+  // rooms/fragments/v6-canonical-json: from v6 the client's part of the
+  // event must be canonical JSON (M_BAD_JSON on the client API).
+  std::string why;
+  if (rc.version->strict_canonical_json && !matrix::valid_for_canonical(content, &why))
+    return std::make_pair(errc::bad_json, "content is not canonical JSON: " + why);
   json ev = {{"type", d.type},
              {"room_id", room_id},
              {"sender", d.sender},
              {"content", content},
              {"origin_server_ts", st.deps.env->now_ms()},
              {"depth", rc.depth + 1},
-             {"prev_events", rc.extremities}};
+             {"prev_events", prev_events_of(rc)}};
   if (d.is_state) ev["state_key"] = d.state_key;
+  // Rooms v1/v2 (v1-event-ids): the event carries its id, "$opaque:server";
+  // it is signed with it, and the redaction rule 11 reads it.
+  if (rc.version->format == matrix::event_format::v1)
+    ev["event_id"] = "$" + matrix::random_string(18, *st.deps.env) + ":" + st.deps.server_name;
   json target;
   if (d.type == "m.room.redaction") {
     if (rc.version->v11_rules) ev["content"]["redacts"] = d.redacts;
@@ -177,7 +211,7 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
       return std::make_pair(errc::not_found, "event to redact not found in this room");
     target = std::move(t->json);
   }
-  ev["auth_events"] = auth_event_ids(ev, rc);
+  ev["auth_events"] = auth_events_of(ev, rc);
   if (auto why = matrix::check_auth(ev, rc.state, *rc.version))
     return std::make_pair(errc::forbidden, *why);
   // Client-side rule (as Synapse applies it): only the original sender, or a
@@ -185,8 +219,10 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
   if (!target.is_null() && target.value("sender", "") != d.sender &&
       matrix::user_power_level(rc.state, d.sender) < matrix::named_power_level(rc.state, "redact"))
     return std::make_pair(errc::forbidden, "You don't have permission to redact events");
-  auto event_id = matrix::hash_sign_and_id(ev, st.deps.server_name, st.deps.key, *rc.version);
-  ev["event_id"] = event_id;
+  std::string reference_hash;
+  auto event_id = matrix::hash_sign_and_id(ev, st.deps.server_name, st.deps.key, *rc.version,
+                                           &reference_hash);
+  ev["event_id"] = event_id; // stored copies carry it in every version
 
   // Unsigned data readers need, not covered by hashes or signatures.
   json unsig = json::object();
@@ -246,6 +282,7 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
 
   if (d.is_state) rc.state[{d.type, d.state_key}] = std::move(ev);
   rc.extremities = {event_id};
+  if (rc.version->format == matrix::event_format::v1) rc.extremity_hashes = {reference_hash};
   rc.depth += 1;
   return std::nullopt;
 }

@@ -160,7 +160,7 @@ msg::send_events new_room(const std::string& room_id, const std::string& version
   req.room_version = version;
   req.new_room = true;
   json create = {{"room_version", version}};
-  if (version == "10") create["creator"] = alice;
+  if (version != "11") create["creator"] = alice;
   req.drafts.push_back(draft(alice, "m.room.create", create, ""));
   req.drafts.push_back(draft(alice, "m.room.member", {{"membership", "join"}}, alice));
   req.drafts.push_back(draft(alice, "m.room.power_levels",
@@ -191,9 +191,10 @@ std::string describe(const outcome& o) {
   return o.reply ? "ok" : "no answer";
 }
 
-/// The event as it travels between servers: without `event_id` and `unsigned`.
-json pdu(json ev) {
-  ev.erase("event_id");
+/// The event as it travels between servers: without `unsigned`, and from room
+/// v3 on without `event_id` (rooms v1/v2 carry it: rooms/fragments/v1-event-ids).
+json pdu(json ev, const matrix::room_version& v = *matrix::find_room_version("11")) {
+  if (v.format != matrix::event_format::v1) ev.erase("event_id");
   ev.erase("unsigned");
   return ev;
 }
@@ -266,7 +267,7 @@ TEST_CASE_TEMPLATE("writer: events are hashed, signed, chained and named by thei
                    sqlite_db, pg_db) {
   AXON_WRITER_ENV_OR_SKIP(e);
   auto w = e.spawn_writer();
-  for (std::string version : {"10", "11"}) {
+  for (std::string version : {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"}) {
     CAPTURE(version);
     const std::string room = "!sig" + version + ":test";
     auto o = e.send(w, new_room(room, version));
@@ -284,24 +285,41 @@ TEST_CASE_TEMPLATE("writer: events are hashed, signed, chained and named by thei
       const json& ev = rows[i].json;
       CAPTURE(ev.dump());
       auto id = ev.at("event_id").get<std::string>();
-      CHECK(matrix::verify_content_hash(pdu(ev)));
-      CHECK(matrix::verify_event_signature(pdu(ev), server, e.key.key_id(), e.key.public_key, *rv));
-      CHECK(matrix::compute_event_id(pdu(ev), *rv) == id);
+      const bool v1 = rv->format == matrix::event_format::v1;
+      CHECK(matrix::verify_content_hash(pdu(ev, *rv)));
+      CHECK(matrix::verify_event_signature(pdu(ev, *rv), server, e.key.key_id(), e.key.public_key, *rv));
+      CHECK(matrix::compute_event_id(pdu(ev, *rv), *rv) == id);
+      if (v1) CHECK(id.size() > 1 + 1 + server.size());
+      if (v1) CHECK(id.substr(id.size() - server.size() - 1) == ":" + server);
+      else CHECK(id.size() == 44);
       // Tampered content fails the content hash (the id and signature cover
-      // only the redacted form); a tampered timestamp fails id and signature.
-      json bad = pdu(ev);
+      // only the redacted form); a tampered timestamp fails id (from v3) and
+      // signature.
+      json bad = pdu(ev, *rv);
       bad["content"]["tampered"] = true;
       CHECK_FALSE(matrix::verify_content_hash(bad));
-      bad = pdu(ev);
+      bad = pdu(ev, *rv);
       bad["origin_server_ts"] = bad["origin_server_ts"].get<int64_t>() + 1;
-      CHECK(matrix::compute_event_id(bad, *rv) != id);
+      if (!v1) CHECK(matrix::compute_event_id(bad, *rv) != id);
       CHECK_FALSE(
         matrix::verify_event_signature(bad, server, e.key.key_id(), e.key.public_key, *rv));
 
       // A linear chain: one prev event, the one before; depth goes up by one.
+      // v1/v2 name it with its reference hash.
+      auto ref = [&](const json& stored) {
+        auto prev_id = stored.at("event_id").get<std::string>();
+        return matrix::event_reference(prev_id, matrix::compute_reference_hash(pdu(stored, *rv), *rv),
+                                       *rv);
+      };
       CHECK(ev.at("depth") == static_cast<int64_t>(i) + 1);
       if (i == 0) CHECK(ev.at("prev_events") == json::array());
-      else CHECK(ev.at("prev_events") == json::array({rows[i - 1].json.at("event_id")}));
+      else CHECK(ev.at("prev_events") == json::array({ref(rows[i - 1].json)}));
+      for (auto& a : ev.at("auth_events")) {
+        auto a_id = matrix::referenced_event_ids(json::array({a}));
+        REQUIRE(a_id.size() == 1);
+        for (auto& earlier : rows)
+          if (earlier.json.at("event_id") == a_id[0]) CHECK(a == ref(earlier.json));
+      }
 
       auto type = ev.at("type").get<std::string>();
       if (type == "m.room.create") create_id = id;
@@ -310,12 +328,13 @@ TEST_CASE_TEMPLATE("writer: events are hashed, signed, chained and named by thei
       if (type == "m.room.message") {
         // Auth events: create, power levels, the sender's membership.
         std::set<std::string> auth;
-        for (auto& a : ev.at("auth_events")) auth.insert(a.get<std::string>());
+        for (auto& a : matrix::referenced_event_ids(ev.at("auth_events"))) auth.insert(a);
         CHECK(auth == std::set<std::string>{create_id, pl_id, member_id});
       }
     }
     CHECK(rows[0].json.at("auth_events") == json::array());
     if (version == "11") CHECK_FALSE(rows[0].json.at("content").contains("creator"));
+    else CHECK(rows[0].json.at("content").at("creator") == alice);
 
     // The stored room as a writer reloads it.
     auto snap = storage::events_store(*e.pool).load_room(room);
@@ -560,6 +579,39 @@ TEST_CASE_TEMPLATE("writer: a restarted writer continues the room where it was",
   auto refused = e.send(w2, one(room, text(bob, "x")));
   REQUIRE(refused.error);
   CHECK(refused.error->first == errc::forbidden);
+}
+
+TEST_CASE_TEMPLATE("writer: a restarted writer names v1 prev_events by their reference hash", DB,
+                   sqlite_db, pg_db) {
+  AXON_WRITER_ENV_OR_SKIP(e);
+  const auto& v1 = *matrix::find_room_version("1");
+  auto w = e.spawn_writer();
+  const std::string room = "!restartv1:test";
+  REQUIRE(e.send(w, new_room(room, "1")).reply);
+  auto msg = e.send(w, one(room, text(alice, "before")));
+  REQUIRE(msg.reply);
+  // The extremity is redacted before the restart: its hash does not change.
+  auto red = draft(alice, "m.room.redaction", json::object());
+  red.redacts = msg.reply->event_ids[0];
+  REQUIRE(e.send(w, one(room, red)).reply);
+  auto red2 = draft(alice, "m.room.redaction", json::object());
+  red2.redacts = e.stored(room).back().json.at("event_id");
+  REQUIRE(e.send(w, one(room, red2)).reply);
+  e.stop(w);
+
+  auto w2 = e.spawn_writer();
+  auto o = e.send(w2, one(room, text(alice, "after")));
+  INFO(describe(o));
+  REQUIRE(o.reply);
+  auto rows = e.stored(room);
+  REQUIRE(rows.size() == 8);
+  json before = rows[6].json;  // the redacted redaction
+  CHECK(before.at("content") == json::object());
+  auto hash = matrix::compute_reference_hash(pdu(before, v1), v1);
+  CHECK(rows[7].json.at("prev_events") ==
+        json::array({json::array({before.at("event_id"), {{"sha256", hash}}})}));
+  CHECK(matrix::verify_event_signature(pdu(rows[7].json, v1), server, e.key.key_id(),
+                                       e.key.public_key, v1));
 }
 
 TEST_CASE_TEMPLATE("writer: push actions are stored with each event; unread counts follow receipts",

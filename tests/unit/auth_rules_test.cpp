@@ -1,7 +1,9 @@
 // Authorisation rules of room versions 10 and 11, rule by rule
-// (rooms/v10 and rooms/v11 "Authorisation rules").
+// (rooms/v10 and rooms/v11 "Authorisation rules"); what earlier versions do
+// differently is in auth_rules_versions_test.cpp.
 #include "matrix/auth_rules.hpp"
 
+#include "auth_room.hpp"
 #include "matrix/crypto.hpp"
 #include "matrix/signing.hpp"
 
@@ -9,81 +11,7 @@
 
 #include <algorithm>
 
-using nlohmann::json;
-using namespace axon::matrix;
-
-namespace {
-
-const std::string room_id = "!room:a.org";
-const std::string alice = "@alice:a.org";  // creator, level 100
-const std::string mod = "@mod:b.org";      // level 50
-const std::string bob = "@bob:b.org";      // level 0
-const std::string carol = "@carol:a.org";  // level 0
-const std::string eve = "@eve:c.org";      // outsider
-
-const room_version& v10() { return *find_room_version("10"); }
-const room_version& v11() { return *find_room_version("11"); }
-
-/// A PDU-shaped event. `state_key` "-" means a message event.
-json make_event(const std::string& type, const std::string& sender, json content,
-                const std::string& state_key = "-") {
-  json e = {{"type", type},           {"sender", sender},         {"room_id", room_id},
-            {"content", std::move(content)}, {"prev_events", {"$prev"}}, {"event_id", "$new"}};
-  if (state_key != "-") e["state_key"] = state_key;
-  return e;
-}
-
-json member_event(const std::string& sender, const std::string& target,
-                  const std::string& membership, json extra = json::object()) {
-  extra["membership"] = membership;
-  return make_event("m.room.member", sender, extra, target);
-}
-
-/// A room under construction: the state before the event being checked.
-struct room {
-  const room_version& v;
-  auth_state state;
-
-  explicit room(const room_version& version, bool with_create = true) : v(version) {
-    if (!with_create) return;
-    json content = {{"room_version", v.id}};
-    if (!v.v11_rules) content["creator"] = alice;
-    json create = make_event("m.room.create", alice, content, "");
-    create["prev_events"] = json::array();
-    create["event_id"] = "$create";
-    put(create);
-  }
-
-  void put(const json& e) {
-    state[{e["type"].get<std::string>(), e["state_key"].get<std::string>()}] = e;
-  }
-  void member(const std::string& user, const std::string& membership) {
-    put(member_event(user, user, membership));
-  }
-  void join_rule(const std::string& rule) {
-    put(make_event("m.room.join_rules", alice, {{"join_rule", rule}}, ""));
-  }
-  void power_levels(const json& content) {
-    put(make_event("m.room.power_levels", alice, content, ""));
-  }
-
-  /// alice (100), mod (50), bob and carol (0) joined; the given join rule.
-  static room standard(const room_version& version, const std::string& rule = "invite") {
-    room r(version);
-    r.member(alice, "join");
-    r.power_levels({{"users", {{alice, 100}, {mod, 50}}}});
-    r.join_rule(rule);
-    r.member(mod, "join");
-    r.member(bob, "join");
-    r.member(carol, "join");
-    return r;
-  }
-
-  std::optional<std::string> check(const json& e) const { return check_auth(e, state, v); }
-  bool allows(const json& e) const { return !check(e).has_value(); }
-};
-
-} // namespace
+using namespace axon::auth_test;
 
 // ------------------------------------------------------------------ rule 1
 
@@ -110,7 +38,7 @@ TEST_CASE("auth: m.room.create") {
     CHECK_FALSE(empty11.allows(create11));
   }
   SUBCASE("unsupported or malformed room_version") {
-    create11["content"]["room_version"] = "9";
+    create11["content"]["room_version"] = "12";
     CHECK_FALSE(empty11.allows(create11));
     create11["content"]["room_version"] = 11;
     CHECK_FALSE(empty11.allows(create11));
@@ -713,39 +641,45 @@ TEST_CASE("auth: auth_types_for_event") {
   auto has = [](const std::vector<p>& v, const p& x) {
     return std::find(v.begin(), v.end(), x) != v.end();
   };
-  CHECK(auth_types_for_event(make_event("m.room.create", alice, json::object(), "")).empty());
+  CHECK(auth_types_for_event(make_event("m.room.create", alice, json::object(), ""), v11()).empty());
 
-  auto msg = auth_types_for_event(make_event("m.room.message", bob, json::object()));
+  auto msg = auth_types_for_event(make_event("m.room.message", bob, json::object()), v11());
   CHECK(msg == std::vector<p>{{"m.room.create", ""}, {"m.room.power_levels", ""},
                               {"m.room.member", bob}});
 
   auto join = auth_types_for_event(
-      member_event(eve, eve, "join", {{"join_authorised_via_users_server", bob}}));
+      member_event(eve, eve, "join", {{"join_authorised_via_users_server", bob}}), v11());
   CHECK(join.size() == 5);
   CHECK(has(join, {"m.room.member", eve}));
   CHECK(has(join, {"m.room.join_rules", ""}));
   CHECK(has(join, {"m.room.member", bob}));
+  // Before v8 (MSC3083) the authorising user is nobody's business.
+  auto join7 = auth_types_for_event(
+      member_event(eve, eve, "join", {{"join_authorised_via_users_server", bob}}),
+      *find_room_version("7"));
+  CHECK(join7.size() == 4);
+  CHECK_FALSE(has(join7, {"m.room.member", bob}));
 
   auto invite = auth_types_for_event(member_event(
-      bob, eve, "invite", {{"third_party_invite", {{"signed", {{"token", "tok"}}}}}}));
+      bob, eve, "invite", {{"third_party_invite", {{"signed", {{"token", "tok"}}}}}}), v11());
   CHECK(has(invite, {"m.room.third_party_invite", "tok"}));
   CHECK(has(invite, {"m.room.member", eve}));
   CHECK(has(invite, {"m.room.join_rules", ""}));
 
-  auto kick = auth_types_for_event(member_event(mod, bob, "leave"));
+  auto kick = auth_types_for_event(member_event(mod, bob, "leave"), v11());
   CHECK_FALSE(has(kick, {"m.room.join_rules", ""}));
   CHECK(has(kick, {"m.room.member", bob}));
   CHECK(has(kick, {"m.room.member", mod}));
 
-  auto knock = auth_types_for_event(member_event(eve, eve, "knock"));
+  auto knock = auth_types_for_event(member_event(eve, eve, "knock"), v11());
   CHECK(knock.size() == 4);  // the sender is the target: listed once
   CHECK(has(knock, {"m.room.join_rules", ""}));
 
   // Malformed input never throws.
-  CHECK(auth_types_for_event(json::array()).empty());
+  CHECK(auth_types_for_event(json::array(), v11()).empty());
   json odd = member_event(eve, eve, "invite", {{"third_party_invite", {{"signed", 5}}}});
   odd["content"]["join_authorised_via_users_server"] = 1;
-  CHECK(auth_types_for_event(odd).size() == 4);
+  CHECK(auth_types_for_event(odd, v11()).size() == 4);
 }
 
 TEST_CASE("auth: malformed events are rejected without throwing") {

@@ -420,7 +420,7 @@ TEST_CASE("each invalid value is an error naming its key and file") {
       {"server_name: \"[::zz]\"\n", "server_name"},
       {"public_baseurl: ftp://example.com\n", "public_baseurl"},
       {"public_baseurl: \"\"\n", "public_baseurl"},
-      {"default_room_version: \"9\"\n", "default_room_version"},
+      {"default_room_version: \"12\"\n", "default_room_version"},
       {"max_upload_size: 10Q\n", "max_upload_size"},
       {"max_upload_size: 0\n", "max_upload_size"},
       {"database:\n  name: psycopg\n", "database.name"},
@@ -491,7 +491,7 @@ TEST_CASE("each invalid value is an error naming its key and file") {
     const auto r = load_one("server_name: example.com\n"
                             "listeners:\n  - port: abc\n  - port: 8009\n    type: ftp\n"
                             "enable_registration: maybe\n"
-                            "default_room_version: \"1\"\n",
+                            "default_room_version: \"0\"\n",
                             "hs.yaml");
     CHECK_FALSE(r.config);
     CHECK(has_error(r, "hs.yaml", "listeners[0].port"));
