@@ -55,6 +55,10 @@ typename Inspector::result_type inspect(Inspector& f, send_events& x) {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(send_events, room_id, room_version, new_room, drafts)
 
 struct send_events_reply {
+  /// One per draft. A state draft with the sender and content of the room's
+  /// current event for its (type, state_key) creates nothing and gets that
+  /// event's id (Synapse's deduplicate_state_event); so does a repeated
+  /// transaction id.
   std::vector<std::string> event_ids;
   int64_t stream_pos = 0; ///< events stream position of the last event
   static constexpr const char* wire_name = "send_events_reply";

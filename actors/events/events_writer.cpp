@@ -179,6 +179,19 @@ json prev_events_of(const room_cache& rc) {
   return refs;
 }
 
+/// Synapse's deduplicate_state_event: a state event with the sender and the
+/// content of the current one for its (type, state_key) is not sent again;
+/// the current one's id stands for it. Returns that id, or nullptr.
+const std::string* duplicate_state(const room_cache& rc, const msg::event_draft& d,
+                                   const json& content) {
+  if (!d.is_state) return nullptr;
+  auto prev = rc.state.find({d.type, d.state_key});
+  if (prev == rc.state.end() || prev->second.value("sender", "") != d.sender) return nullptr;
+  auto c = prev->second.find("content");
+  if (c == prev->second.end() || *c != content) return nullptr;
+  return &prev->second.at("event_id").get_ref<const std::string&>();
+}
+
 /// Builds, authorises and signs one draft on top of `rc`, updating `rc`.
 std::optional<std::pair<errc, std::string>>
 build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
@@ -190,6 +203,11 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
   std::string why;
   if (rc.version->strict_canonical_json && !matrix::valid_for_canonical(content, &why))
     return std::make_pair(errc::bad_json, "content is not canonical JSON: " + why);
+  if (auto existing = duplicate_state(rc, d, content)) {
+    out.reply.event_ids.push_back(*existing);
+    if (out.events.empty()) out.reply.stream_pos = st.pos;
+    return std::nullopt;
+  }
   json ev = {{"type", d.type},
              {"room_id", room_id},
              {"sender", d.sender},

@@ -1,5 +1,6 @@
 """Room versions 1 to 11 (issue 12): /capabilities lists them, /createRoom makes rooms in each,
-and everything in such a room works with that version's event format."""
+and everything in such a room works with that version's event format; and state events that
+change nothing are not sent again."""
 
 import re
 
@@ -93,3 +94,36 @@ def rooms_in_every_version(ctx):
         red = by_id[redaction]
         expect(message in (red.get("redacts"), red.get("content", {}).get("redacts")),
                f"v{version} redaction names its event: {red}")
+
+
+@e2e_test
+def unchanged_state_is_not_sent_again(ctx):
+    alice, bob = ctx.user(), ctx.user()
+    room = alice.create_room(preset="public_chat",
+                             power_level_content_override={"users": {alice.user_id: 100,
+                                                                     bob.user_id: 50}})
+    bob.join(room)
+    first = put_state(alice, room, "m.room.topic", {"topic": "same"})
+    again = put_state(alice, room, "m.room.topic", {"topic": "same"})
+    expect_eq(again, first, "the same state again returns the existing event id")
+    custom = put_state(alice, room, "com.example.thing", {"a": [1, 2]}, state_key="k")
+    expect_eq(put_state(alice, room, "com.example.thing", {"a": [1, 2]}, state_key="k"), custom,
+              "the same custom state again")
+
+    changed = put_state(alice, room, "m.room.topic", {"topic": "different"})
+    expect(changed != first, "different content makes a new event")
+    by_bob = put_state(bob, room, "m.room.topic", {"topic": "different"})
+    expect(by_bob != changed, "the same content from another sender makes a new event")
+
+    chunk = alice.messages(room, limit=100)["chunk"]
+    topics = [e["event_id"] for e in chunk if e["type"] == "m.room.topic"]
+    expect_eq(sorted(topics), sorted([first, changed, by_bob]), "m.room.topic events in /messages")
+    things = [e for e in chunk if e["type"] == "com.example.thing"]
+    expect_eq(len(things), 1, "com.example.thing events in /messages")
+    # As in Synapse's update_membership, a membership that is already so is not sent again.
+    bob.join(room)
+    joins = [e for e in alice.messages(room, limit=100)["chunk"]
+             if e["type"] == "m.room.member" and e["state_key"] == bob.user_id]
+    expect_eq(len(joins), 1, "bob's membership events after joining twice")
+    current = expect_ok(alice.get(f"/rooms/{q(room)}/state/m.room.topic"))
+    expect_eq(current, {"topic": "different"}, "current topic")

@@ -614,6 +614,38 @@ TEST_CASE_TEMPLATE("writer: a restarted writer names v1 prev_events by their ref
                                        e.key.public_key, v1));
 }
 
+TEST_CASE_TEMPLATE("writer: state with the sender and content it has is not sent again", DB,
+                   sqlite_db, pg_db) {
+  AXON_WRITER_ENV_OR_SKIP(e);
+  auto w = e.spawn_writer();
+  const std::string room = "!dedup:test";
+  REQUIRE(e.send(w, new_room(room)).reply);
+  REQUIRE(e.next_published());
+  auto first = e.send(w, one(room, draft(alice, "m.room.name", {{"name", "N"}}, "")));
+  REQUIRE(first.reply);
+  REQUIRE(e.next_published());
+  const auto pos = e.max_pos();
+
+  auto again = e.send(w, one(room, draft(alice, "m.room.name", {{"name", "N"}}, "")));
+  REQUIRE(again.reply);
+  CHECK(again.reply->event_ids == first.reply->event_ids);
+  CHECK(again.reply->stream_pos == pos);
+  CHECK(e.max_pos() == pos);
+  CHECK(e.stored(room).size() == 5);
+  CHECK(e.nothing_published());
+  // So is a membership that is already so (Synapse's update_membership).
+  auto join = e.send(w, one(room, draft(alice, "m.room.member", {{"membership", "join"}}, alice)));
+  REQUIRE(join.reply);
+  CHECK(join.reply->event_ids[0] == e.stored(room)[1].json.at("event_id"));
+  CHECK(e.stored(room).size() == 5);
+
+  // Other content makes a new event.
+  auto other = e.send(w, one(room, draft(alice, "m.room.name", {{"name", "M"}}, "")));
+  REQUIRE(other.reply);
+  CHECK(other.reply->event_ids != first.reply->event_ids);
+  CHECK(e.stored(room).size() == 6);
+}
+
 TEST_CASE_TEMPLATE("writer: push actions are stored with each event; unread counts follow receipts",
                    DB, sqlite_db, pg_db) {
   AXON_WRITER_ENV_OR_SKIP(e);
