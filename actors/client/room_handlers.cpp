@@ -2,6 +2,7 @@
 // state and sending. Spec: client-server API "Rooms", "Room membership",
 // "Room aliases", "Sending events", "Redactions".
 #include "actors/client/common.hpp"
+#include "actors/client/history.hpp"
 #include "actors/client/routes.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/auth_rules.hpp"
@@ -53,12 +54,14 @@ std::string send_membership(request& req, const std::string& room_id, const std:
   return send_event(req, room_id, draft(req.auth().user_id, "m.room.member", content, target));
 }
 
-/// The position up to which the user may see the room: now when joined, the
-/// leave when they left, nothing otherwise (M_FORBIDDEN).
+/// The position up to which the user may see the room's state: now when
+/// joined or when the room is world_readable, the leave when they left,
+/// nothing otherwise (M_FORBIDDEN). Synapse's get_state_events.
 int64_t visible_until(request& req, const std::string& room_id) {
   auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
   if (m && m->membership == "join") return INT64_MAX;
   if (m && (m->membership == "leave" || m->membership == "ban")) return m->stream_ordering;
+  if (world_readable_now(req, room_id)) return INT64_MAX;
   fail(errc::forbidden, "User " + req.auth().user_id + " not in room " + room_id);
 }
 
@@ -281,18 +284,21 @@ std::vector<json> state_visible(request& req, const std::string& room_id) {
 response members(request& req) {
   auto& room_id = req.params[0];
   require_room(req, room_id);
-  auto until = visible_until(req, room_id);
+  int64_t until = INT64_MAX;
   if (auto at = req.query_param("at")) {
-    // A sync / pagination token: s<pos>...
-    int64_t pos = -1;
-    if (at->size() > 1 && (*at)[0] == 's') {
-      try {
-        pos = std::stoll(at->substr(1));
-      } catch (const std::exception&) {
-      }
-    }
-    if (pos < 0) fail(errc::invalid_param, "Invalid at token");
-    until = std::min(until, pos);
+    // A sync / pagination token: the state at its position, when the user
+    // could see the room then (Synapse's _user_can_see_state_at_event).
+    auto t = matrix::parse_stream_token(*at);
+    if (!t) fail(errc::invalid_param, "Invalid at token");
+    until = room_position(req, token_positions(req, *t), room_id);
+    auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
+    bool joined_now = m && m->membership == "join";
+    if (!(joined_now && m->stream_ordering <= until) &&
+        !history_view(req, room_id, until, false).allows_state_at(until, joined_now))
+      fail(errc::forbidden, "User " + req.auth().user_id + " not allowed to view events in room " +
+                              room_id + " at token " + *at);
+  } else {
+    until = visible_until(req, room_id);
   }
   auto state = until == INT64_MAX ? req.ctx->rooms->current_members(room_id)
                                   : req.ctx->events->state_at(room_id, until);
@@ -397,12 +403,14 @@ response get_event(request& req) {
   require_room_id(room_id);
   auto ev = req.ctx->events->get_event(req.params[1]);
   if (!ev || ev->json.value("room_id", "") != room_id) fail(errc::not_found, "Event not found.");
-  // Events the user may not see are reported as not found, as Synapse does.
+  // History visibility at the event decides (Synapse's get_event: whoever
+  // is not joined now reads as a peeker); an event the user may not see is
+  // not found (spec: 404 "or you do not have permission to read it").
   auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
-  bool visible = m && (m->membership == "join" ||
-                       ((m->membership == "leave" || m->membership == "ban") &&
-                        ev->stream_ordering <= m->stream_ordering));
-  if (!visible) fail(errc::not_found, "Event not found.");
+  bool joined = m && m->membership == "join";
+  if (!(joined && ev->stream_ordering >= m->stream_ordering) &&
+      !history_view(req, room_id, ev->stream_ordering, !joined).allows(ev->json, ev->stream_ordering))
+    fail(errc::not_found, "Event not found.");
   return {200, client_event(ev->json, &req.auth(), now_ms(req))};
 }
 

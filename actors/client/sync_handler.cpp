@@ -6,6 +6,7 @@
 // forward extremities), so "state at position p" is the newest state event
 // per key at or before p.
 #include "actors/client/common.hpp"
+#include "actors/client/history.hpp"
 #include "actors/client/routes.hpp"
 #include "actors/client/sync_streams.hpp"
 #include "matrix/filter.hpp"
@@ -17,6 +18,8 @@
 #include "storage/stores/rooms_store.hpp"
 #include "transport/transport.hpp"
 
+#include <deque>
+#include <mutex>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -39,6 +42,59 @@ const std::set<std::string> invite_state_types = {
   "m.room.canonical_alias", "m.room.encryption", "m.room.topic"};
 
 // ---- helpers -----------------------------------------------------------------------
+
+/// The member events each device was sent under lazy loading (Synapse's
+/// lazy_loaded_members_cache), so that an incremental sync leaves out those
+/// it has. Per process and bounded: a sync served by another instance, or
+/// after eviction, sends them again, which is always correct. An entry
+/// counts only once the client syncs from a token at or past the response
+/// that carried it: a response that never arrived is resent.
+class sent_members_cache {
+public:
+  bool sent(const std::string& device, const std::string& event_id, int64_t since) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto d = devices_.find(device);
+    if (d == devices_.end()) return false;
+    auto e = d->second.at.find(event_id);
+    return e != d->second.at.end() && e->second <= since;
+  }
+
+  void add(const std::string& device, const std::vector<std::string>& event_ids, int64_t pos) {
+    if (event_ids.empty()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (devices_.size() >= max_devices && !devices_.count(device)) devices_.erase(devices_.begin());
+    auto& d = devices_[device];
+    for (auto& id : event_ids) {
+      auto [it, fresh] = d.at.emplace(id, pos);
+      if (!fresh) continue; // keep the first (earliest) response that carried it
+      d.order.push_back(id);
+      if (d.order.size() > max_per_device) {
+        d.at.erase(d.order.front());
+        d.order.pop_front();
+      }
+    }
+  }
+
+  void forget(const std::string& device) {
+    std::lock_guard<std::mutex> lock(mu_);
+    devices_.erase(device);
+  }
+
+private:
+  static constexpr size_t max_devices = 10000;
+  static constexpr size_t max_per_device = 500;
+  struct device_entries {
+    std::unordered_map<std::string, int64_t> at; ///< event id -> room position of the response
+    std::deque<std::string> order;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, device_entries> devices_;
+};
+
+sent_members_cache& lazy_members() {
+  static sent_members_cache cache;
+  return cache;
+}
 
 struct sync_params {
   matrix::sync_filter filter;
@@ -98,6 +154,8 @@ public:
   /// Fills `out` and says whether anything in it is news for the client.
   bool build(json& out) {
     auto& me = req_.auth().user_id;
+    // A sync without a token starts over: the client keeps nothing.
+    if (!since_ && p_.filter.room.state.lazy_load_members) lazy_members().forget(device_key());
     json join = json::object(), invite = json::object(), leave = json::object();
     // The reads every response starts with, in one round trip (a pipeline
     // on PostgreSQL): ignored users, memberships, the device's keys, and
@@ -138,14 +196,20 @@ public:
       // Changed since the token (joined, invited, left): the room anew.
       bool is_new = !since_ || m.stream_ordering > room_since(m.room_id);
       if (m.membership == "join") {
+        // A join since the token that only changed the profile (join after
+        // join) is an ordinary update, not a new room.
+        if (since_ && is_new) {
+          auto then = req_.ctx->rooms->membership_at(me, m.room_id, room_since(m.room_id));
+          is_new = !then || then->membership != "join";
+        }
         if (!since_ || is_new) {
-          joined_room(join, m.room_id, std::nullopt, true);
+          joined_room(join, m, std::nullopt, true, since_.has_value());
           full_rooms_.push_back(m.room_id);
         } else if (p_.full_state) {
-          joined_room(join, m.room_id, room_since(m.room_id), true);
+          joined_room(join, m, room_since(m.room_id), true);
           full_rooms_.push_back(m.room_id);
         }
-        else if (active.count(m.room_id)) joined_room(join, m.room_id, room_since(m.room_id), false);
+        else if (active.count(m.room_id)) joined_room(join, m, room_since(m.room_id), false);
       } else if (m.membership == "invite") {
         if ((is_new || p_.full_state) && !invite_from_ignored(m)) invited_room(invite, m);
       } else if (m.membership == "leave" || m.membership == "ban") {
@@ -217,17 +281,38 @@ private:
     std::vector<json> raw;
   };
 
-  timeline load_timeline(const std::string& room_id, int64_t from, int64_t to) {
+  /// History visibility applies (matrix/visibility.hpp); events the user
+  /// may not see are skipped like filtered ones, except current state
+  /// (Synapse's always_include_ids: the client gets it as state anyway).
+  /// Past `max_skipped` skipped events the timeline stops, limited.
+  timeline load_timeline(const std::string& room_id, int64_t from, int64_t to,
+                         history_filter& visible) {
     timeline t;
     auto& tf = p_.filter.room.timeline;
     auto fetch = static_cast<size_t>(limit_ + 1);
+    const size_t max_skipped = static_cast<size_t>(limit_) * 4 + 100;
+    size_t skipped = 0;
     int64_t hi = to;
+    std::optional<std::unordered_set<std::string>> current_state;
+    auto allowed = [&](const storage::stored_event& r) {
+      if (visible.allows(r.json, r.stream_ordering)) return true;
+      if (!r.json.contains("state_key")) return false;
+      if (!current_state) {
+        current_state.emplace();
+        for (auto& ev : req_.ctx->rooms->current_state(room_id))
+          current_state->insert(ev.value("event_id", ""));
+      }
+      return current_state->count(r.json.value("event_id", "")) > 0;
+    };
     std::vector<storage::stored_event> picked;
-    while (static_cast<int64_t>(picked.size()) <= limit_ && hi > from) {
+    while (static_cast<int64_t>(picked.size()) <= limit_ && hi > from && skipped <= max_skipped) {
       auto rows = req_.ctx->events->room_events(room_id, from, hi, fetch, true);
       for (auto& r : rows) {
         hi = r.stream_ordering - 1;
-        if (hidden(r.json) || !tf.match(r.json)) continue;
+        if (hidden(r.json) || !tf.match(r.json) || !allowed(r)) {
+          if (++skipped > max_skipped) break;
+          continue;
+        }
         picked.push_back(std::move(r));
         if (static_cast<int64_t>(picked.size()) > limit_) break;
       }
@@ -236,6 +321,8 @@ private:
     if (static_cast<int64_t>(picked.size()) > limit_) {
       t.limited = true;
       picked.pop_back();
+    } else if (skipped > max_skipped && hi > from) {
+      t.limited = true;
     }
     // prev_batch: just before the oldest event shown, so /messages continues
     // exactly there; with nothing shown, the end of the range (the state
@@ -248,26 +335,62 @@ private:
     return t;
   }
 
-  json state_section(const std::vector<json>& state, const timeline& t) {
+  /// The state section. Lazy-loaded members (spec "Lazy-loading room
+  /// members"; Synapse's compute_state_delta): only the member events of the
+  /// timeline's senders (and the user's own with full state); an
+  /// incremental sync adds each sender's member event as of the timeline's
+  /// start, which the client may not have (members from the gap, old leaves,
+  /// users who speak again after a gap), leaving out those this device was
+  /// sent already unless include_redundant_members asks.
+  json state_section(const std::string& room_id, std::vector<json> state, const timeline& t,
+                     bool full) {
     auto& sf = p_.filter.room.state;
-    bool lazy = sf.lazy_load_members;
-    std::unordered_set<std::string> senders;
-    if (lazy) {
-      for (auto& e : t.raw) senders.insert(e.value("sender", ""));
-      senders.insert(req_.auth().user_id);
-    }
     std::unordered_set<std::string> in_timeline;
     for (auto& e : t.raw) in_timeline.insert(e.value("event_id", ""));
+    if (sf.lazy_load_members) {
+      std::unordered_set<std::string> senders;
+      for (auto& e : t.raw) senders.insert(e.value("sender", ""));
+      if (full) senders.insert(req_.auth().user_id);
+      std::unordered_set<std::string> have;
+      std::vector<json> kept;
+      for (auto& ev : state) {
+        bool member = ev.value("type", "") == "m.room.member";
+        if (member && !senders.count(ev.value("state_key", ""))) continue;
+        if (member) have.insert(ev.value("state_key", ""));
+        kept.push_back(std::move(ev));
+      }
+      state = std::move(kept);
+      if (!full && !t.raw.empty()) {
+        std::vector<std::string> need;
+        for (auto& u : senders)
+          if (!have.count(u)) need.push_back(u);
+        std::sort(need.begin(), need.end());
+        auto since = room_since(room_id);
+        for (auto& ev : req_.ctx->events->members_at(room_id, need, t.start)) {
+          auto& id = ev.at("event_id").get_ref<const std::string&>();
+          if (!sf.include_redundant_members && lazy_members().sent(device_key(), id, since)) continue;
+          state.push_back(std::move(ev));
+        }
+      }
+    }
     json events = json::array();
+    std::vector<std::string> members_sent;
     for (auto& ev : state) {
       if (in_timeline.count(ev.value("event_id", ""))) continue;
-      if (lazy && ev.value("type", "") == "m.room.member" && !senders.count(ev.value("state_key", "")))
-        continue;
       if (!sf.match(ev)) continue;
+      if (sf.lazy_load_members && ev.value("type", "") == "m.room.member")
+        members_sent.push_back(ev.value("event_id", ""));
       events.push_back(format(ev));
+    }
+    if (sf.lazy_load_members) {
+      for (auto& e : t.raw)
+        if (e.value("type", "") == "m.room.member") members_sent.push_back(e.value("event_id", ""));
+      lazy_members().add(device_key(), members_sent, room_pos(room_id));
     }
     return {{"events", events}};
   }
+
+  std::string device_key() const { return req_.auth().user_id + "\n" + req_.auth().device_id; }
 
   static bool members_changed(const std::vector<json>& events) {
     for (auto& ev : events)
@@ -292,10 +415,15 @@ private:
   /// The timeline covers (since, pos] (the newest events when no since);
   /// `full` sends the whole state at the start of the timeline (initial
   /// sync, a new join, full_state), otherwise only what changed in the gap
-  /// before a limited timeline.
-  void joined_room(json& out, const std::string& room_id, std::optional<int64_t> since,
-                   bool full) {
-    auto t = load_timeline(room_id, since.value_or(0), room_pos(room_id));
+  /// before a limited timeline. `newly_joined` (a join since the token):
+  /// the timeline is limited, as Synapse marks it, since the client has
+  /// none of the room's history.
+  void joined_room(json& out, const storage::membership_row& m, std::optional<int64_t> since,
+                   bool full, bool newly_joined = false) {
+    auto& room_id = m.room_id;
+    history_filter visible(req_, room_id, room_pos(room_id), false, m.stream_ordering);
+    auto t = load_timeline(room_id, since.value_or(0), room_pos(room_id), visible);
+    if (newly_joined) t.limited = true;
     std::vector<json> state;
     if (full) state = req_.ctx->events->state_at(room_id, t.start);
     else if (t.limited) state = req_.ctx->events->state_changes(room_id, *since, t.start);
@@ -304,10 +432,11 @@ private:
                   {{"events", t.events},
                    {"limited", t.limited},
                    {"prev_batch", matrix::stream_token{t.start, {}, {}}.to_string()}}},
-                 {"state", state_section(state, t)}};
+                 {"state", state_section(room_id, std::move(state), t, full)}};
     // The summary only when it may have changed (spec: servers may omit an
     // unchanged summary; clients keep the last one): saves a query per room.
-    if (full || members_changed(t.raw) || members_changed(state)) room["summary"] = summary(room_id);
+    if (full || members_changed(t.raw) || members_changed(room["state"]["events"]))
+      room["summary"] = summary(room_id);
     out[room_id] = std::move(room);
   }
 
@@ -327,16 +456,27 @@ private:
     out[m.room_id] = {{"invite_state", {{"events", events}}}};
   }
 
+  /// A room the user left or was banned from: its timeline up to the leave,
+  /// with the whole state when the client never had the room (no token, or
+  /// not joined at the token: joined and left between two syncs), else what
+  /// changed in the gap before a limited timeline.
   void left_room(json& out, const storage::membership_row& m) {
     auto from = room_since(m.room_id);
-    auto t = load_timeline(m.room_id, from, m.stream_ordering);
+    history_filter visible(req_, m.room_id, m.stream_ordering, false);
+    auto t = load_timeline(m.room_id, from, m.stream_ordering, visible);
+    bool full = !since_;
+    if (!full) {
+      auto then = req_.ctx->rooms->membership_at(req_.auth().user_id, m.room_id, from);
+      full = !then || then->membership != "join";
+    }
     std::vector<json> state;
-    if (!since_ || t.limited) state = req_.ctx->events->state_at(m.room_id, t.start);
+    if (full) state = req_.ctx->events->state_at(m.room_id, t.start);
+    else if (t.limited) state = req_.ctx->events->state_changes(m.room_id, from, t.start);
     out[m.room_id] = {{"timeline",
                        {{"events", t.events},
                         {"limited", t.limited},
                         {"prev_batch", matrix::stream_token{t.start, {}, {}}.to_string()}}},
-                      {"state", state_section(state, t)}};
+                      {"state", state_section(m.room_id, std::move(state), t, full)}};
   }
 
   request& req_;

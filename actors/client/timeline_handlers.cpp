@@ -1,6 +1,7 @@
 // actors/client/timeline_handlers.cpp -- /messages and /context.
 // Spec: client-server API "Syncing" > "Getting events for a room".
 #include "actors/client/common.hpp"
+#include "actors/client/history.hpp"
 #include "actors/client/routes.hpp"
 #include "matrix/filter.hpp"
 #include "matrix/stream_token.hpp"
@@ -38,15 +39,28 @@ std::optional<matrix::room_event_filter> parse_filter_param(request& req) {
   return out;
 }
 
-/// How far the user may read the room: the current position while joined,
-/// the leave/ban while not (M_FORBIDDEN when never a member).
-int64_t readable_until(request& req, const std::string& room_id, int64_t now_pos) {
+/// How far and as whom a user reads a room's history (Synapse's
+/// check_user_in_room_or_world_readable with departed users allowed).
+struct reader {
+  int64_t until = 0;     ///< the current position while joined, the leave/ban after
+  bool peeking = false;  ///< never a member: a world_readable room's reader
+  int64_t joined_since = INT64_MAX; ///< the current join, while joined
+};
+
+/// M_FORBIDDEN when the user neither is nor was a member and the room is
+/// not world_readable.
+reader room_reader(request& req, const std::string& room_id, int64_t now_pos) {
   auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
-  if (m && m->membership == "join") return now_pos;
+  if (m && m->membership == "join") return {now_pos, false, m->stream_ordering};
   if (m && (m->membership == "leave" || m->membership == "ban"))
-    return std::min(now_pos, m->stream_ordering);
+    return {std::min(now_pos, m->stream_ordering), false, INT64_MAX};
+  if (world_readable_now(req, room_id)) return {now_pos, true, INT64_MAX};
   fail(errc::forbidden, "User " + req.auth().user_id + " not in room " + room_id);
 }
+
+/// Events a page may skip over (hidden by history visibility or the
+/// filter) before it ends early with an `end` token to continue from.
+constexpr size_t max_skipped = 1000;
 
 /// Member events for the senders of `events` as of position `pos`.
 json member_state_for(request& req, const std::string& room_id, const json& events, int64_t pos) {
@@ -74,7 +88,9 @@ response messages(request& req) {
   // another.
   req.ctx->transport->read_barrier();
   auto now_pos = room_position(req, req.ctx->transport->positions(), room_id);
-  auto until = readable_until(req, room_id, now_pos);
+  auto who = room_reader(req, room_id, now_pos);
+  auto until = who.until;
+  history_filter visible(req, room_id, until, who.peeking, who.joined_since);
   int64_t from = back ? now_pos : 0;
   if (auto f = req.query_param("from")) from = parse_token(req, room_id, *f, "from");
   std::optional<int64_t> to;
@@ -87,20 +103,24 @@ response messages(request& req) {
   json chunk = json::array();
   bool more = false;
   auto now = now_ms(req);
-  auto fetch = static_cast<size_t>(filter ? limit * 2 + 8 : limit);
+  auto fetch = static_cast<size_t>(filter ? limit * 2 + 8 : limit + 1);
+  size_t skipped = 0;
   while (lo < hi) {
-    if (static_cast<int64_t>(chunk.size()) >= limit) {
+    if (static_cast<int64_t>(chunk.size()) >= limit || skipped > max_skipped) {
       more = true; // the range isn't exhausted: there may be more
       break;
     }
     auto rows = req.ctx->events->room_events(room_id, lo, hi, fetch, back);
     size_t used = 0;
     for (auto& r : rows) {
-      if (static_cast<int64_t>(chunk.size()) >= limit) break;
+      if (static_cast<int64_t>(chunk.size()) >= limit || skipped > max_skipped) break;
       ++used;
       if (back) hi = r.stream_ordering - 1;
       else lo = r.stream_ordering;
-      if (!filter || filter->match(r.json)) chunk.push_back(client_event(r.json, &req.auth(), now));
+      if ((!filter || filter->match(r.json)) && visible.allows(r.json, r.stream_ordering))
+        chunk.push_back(client_event(r.json, &req.auth(), now));
+      else
+        ++skipped;
     }
     if (used < rows.size()) {
       more = true;
@@ -125,8 +145,16 @@ response context(request& req) {
   if (!ev || ev->json.value("room_id", "") != room_id) fail(errc::not_found, "Event not found.");
   req.ctx->transport->read_barrier(); // see messages()
   auto now_pos = room_position(req, req.ctx->transport->positions(), room_id);
-  auto until = readable_until(req, room_id, now_pos);
-  if (ev->stream_ordering > until) fail(errc::not_found, "Event not found.");
+  // Synapse's get_event_context: whoever is not joined now reads as a
+  // peeker (a departed user sees what they saw while a member, a stranger
+  // a world_readable room); an event they may not see is not found.
+  auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
+  bool joined = m && m->membership == "join";
+  auto until = now_pos;
+  if (m && (m->membership == "leave" || m->membership == "ban")) until = std::min(now_pos, m->stream_ordering);
+  history_filter visible(req, room_id, until, !joined, joined ? m->stream_ordering : INT64_MAX);
+  if (ev->stream_ordering > until || !visible.allows(ev->json, ev->stream_ordering))
+    fail(errc::not_found, "Event not found.");
   auto limit = std::min(int_param(req, "limit").value_or(default_limit), max_limit);
   auto filter = parse_filter_param(req);
   auto half_before = limit / 2, half_after = limit - half_before;
@@ -136,12 +164,14 @@ response context(request& req) {
   for (auto& r : req.ctx->events->room_events(room_id, 0, ev->stream_ordering - 1,
                                               static_cast<size_t>(half_before), true)) {
     start = r.stream_ordering - 1;
-    if (!filter || filter->match(r.json)) before.push_back(client_event(r.json, &req.auth(), now));
+    if ((!filter || filter->match(r.json)) && visible.allows(r.json, r.stream_ordering))
+      before.push_back(client_event(r.json, &req.auth(), now));
   }
   for (auto& r : req.ctx->events->room_events(room_id, ev->stream_ordering, until,
                                               static_cast<size_t>(half_after), false)) {
     end = r.stream_ordering;
-    if (!filter || filter->match(r.json)) after.push_back(client_event(r.json, &req.auth(), now));
+    if ((!filter || filter->match(r.json)) && visible.allows(r.json, r.stream_ordering))
+      after.push_back(client_event(r.json, &req.auth(), now));
   }
   json state = json::array();
   bool lazy = filter && filter->lazy_load_members;

@@ -58,6 +58,55 @@ std::vector<json> events_store::state_changes(const std::string& room_id, int64_
   return out;
 }
 
+std::vector<json> events_store::members_at(const std::string& room_id,
+                                          const std::vector<std::string>& user_ids, int64_t pos) {
+  std::vector<json> out;
+  if (user_ids.empty()) return out;
+  std::string in;
+  sql_params params{room_id, pos};
+  for (auto& u : user_ids) {
+    in += (in.empty() ? "$" : ", $") + std::to_string(params.size() + 1);
+    params.push_back(u);
+  }
+  auto c = pool_.acquire();
+  auto r = c->exec(
+    "SELECT e.json FROM events e WHERE e.room_id = $1 AND e.type = 'm.room.member' AND "
+    "e.state_key IN (" + in + ") AND e.stream_ordering = (SELECT MAX(e2.stream_ordering) FROM "
+    "events e2 WHERE e2.room_id = $1 AND e2.type = 'm.room.member' AND e2.state_key = "
+    "e.state_key AND e2.stream_ordering <= $2) ORDER BY e.stream_ordering",
+    params);
+  for (auto& row : r.rows) out.push_back(json::parse(row.str(0)));
+  return out;
+}
+
+std::vector<visibility_row> events_store::visibility_history(const std::string& room_id,
+                                                            const std::string& user_id,
+                                                            int64_t upto) {
+  // Two index range scans (events_room_state), one per kind of change.
+  auto c = pool_.acquire();
+  auto r = c->exec(
+    "SELECT stream_ordering, 1, json FROM events WHERE room_id = $1 AND type = "
+    "'m.room.history_visibility' AND state_key = '' AND stream_ordering <= $3 "
+    "UNION ALL SELECT stream_ordering, 0, membership FROM events WHERE room_id = $1 AND type = "
+    "'m.room.member' AND state_key = $2 AND stream_ordering <= $3 ORDER BY 1",
+    {room_id, user_id, upto});
+  std::vector<visibility_row> out;
+  out.reserve(r.rows.size());
+  for (auto& row : r.rows) {
+    visibility_row v{row.i64(0), row.i64(1) != 0, {}};
+    if (v.is_visibility) {
+      auto ev = json::parse(row.str(2), nullptr, false);
+      auto content = ev.is_object() ? ev.value("content", json::object()) : json::object();
+      auto h = content.is_object() ? content.find("history_visibility") : content.end();
+      if (content.is_object() && h != content.end() && h->is_string()) v.value = h->get<std::string>();
+    } else {
+      if (!row.is_null(2)) v.value = row.str(2);
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
 std::vector<std::string> events_store::rooms_with_events(int64_t from, int64_t to) {
   auto q = room_activity_query(from, to);
   return room_activity_rows(pool_.acquire()->exec(q.sql, q.params)).rooms;

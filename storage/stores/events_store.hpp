@@ -53,6 +53,16 @@ struct event_to_persist {
   std::vector<push_action> push_actions; ///< stored with the event
 };
 
+/// One state change that decides what a user sees of a room's history: an
+/// m.room.history_visibility event (`value` its history_visibility, "" when
+/// not a string) or one of the user's m.room.member events (`value` the
+/// membership).
+struct visibility_row {
+  int64_t stream_ordering = 0;
+  bool is_visibility = false;
+  std::string value;
+};
+
 class events_store {
 public:
   explicit events_store(pool& p) : pool_(p) {}
@@ -67,6 +77,14 @@ public:
   std::vector<nlohmann::json> state_at(const std::string& room_id, int64_t pos);
   /// The newest state event per (type, state_key) among events in (from, to].
   std::vector<nlohmann::json> state_changes(const std::string& room_id, int64_t from, int64_t to);
+  /// The m.room.member events of `user_ids` in the room's state as of `pos`
+  /// (those who have one), oldest first.
+  std::vector<nlohmann::json> members_at(const std::string& room_id,
+                                         const std::vector<std::string>& user_ids, int64_t pos);
+  /// The room's history visibility changes and `user_id`'s membership
+  /// changes at or before `upto`, oldest first (matrix/visibility.hpp).
+  std::vector<visibility_row> visibility_history(const std::string& room_id,
+                                                 const std::string& user_id, int64_t upto);
   /// Rooms with at least one event in (from, to].
   std::vector<std::string> rooms_with_events(int64_t from, int64_t to);
   /// rooms_with_events() as a statement for a batch, and whether any of

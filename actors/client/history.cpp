@@ -1,0 +1,34 @@
+#include "actors/client/history.hpp"
+
+#include "storage/stores/events_store.hpp"
+#include "storage/stores/rooms_store.hpp"
+
+namespace axon::client {
+
+matrix::room_visibility history_view(request& req, const std::string& room_id, int64_t upto,
+                                     bool peeking) {
+  std::vector<matrix::visibility_change> changes;
+  for (auto& r : req.ctx->events->visibility_history(room_id, req.auth().user_id, upto)) {
+    matrix::visibility_change c;
+    c.position = r.stream_ordering;
+    c.is_visibility = r.is_visibility;
+    if (r.is_visibility) c.visibility = matrix::parse_history_visibility(std::string_view(r.value));
+    else c.membership = std::move(r.value);
+    changes.push_back(std::move(c));
+  }
+  return matrix::room_visibility(req.auth().user_id, std::move(changes), peeking);
+}
+
+bool world_readable_now(request& req, const std::string& room_id) {
+  auto ev = req.ctx->rooms->current_state_event(room_id, "m.room.history_visibility", "");
+  return ev && matrix::parse_history_visibility(ev->value("content", json::object())) ==
+                 matrix::history_visibility::world_readable;
+}
+
+bool history_filter::allows(const json& event, int64_t position) {
+  if (position >= always_from_) return true;
+  if (!view_) view_ = history_view(req_, room_id_, upto_, peeking_);
+  return view_->allows(event, position);
+}
+
+} // namespace axon::client

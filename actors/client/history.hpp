@@ -1,0 +1,44 @@
+// actors/client/history.hpp -- what of a room's history a user may read:
+// m.room.history_visibility and their memberships applied on every path that
+// returns events (matrix/visibility.hpp holds the rule itself).
+#pragma once
+
+#include "actors/client/common.hpp"
+#include "matrix/visibility.hpp"
+
+#include <optional>
+#include <string>
+
+namespace axon::client {
+
+/// The requesting user's view of room `room_id` up to position `upto`, from
+/// the database. `peeking` as matrix::room_visibility.
+matrix::room_visibility history_view(request& req, const std::string& room_id, int64_t upto,
+                                     bool peeking);
+
+/// Whether the room's current history visibility is world_readable (anyone
+/// may read it, members or not: spec "World Readable Rooms").
+bool world_readable_now(request& req, const std::string& room_id);
+
+/// Filters events as they are read, loading the user's view only when an
+/// event needs it: events at or after `always_from` (the user's current
+/// join, when they are joined) are visible without a query.
+class history_filter {
+public:
+  history_filter(request& req, std::string room_id, int64_t upto, bool peeking,
+                 int64_t always_from = INT64_MAX)
+    : req_(req), room_id_(std::move(room_id)), upto_(upto), peeking_(peeking),
+      always_from_(always_from) {}
+
+  bool allows(const json& event, int64_t position);
+
+private:
+  request& req_;
+  std::string room_id_;
+  int64_t upto_;
+  bool peeking_;
+  int64_t always_from_;
+  std::optional<matrix::room_visibility> view_;
+};
+
+} // namespace axon::client
