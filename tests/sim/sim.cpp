@@ -918,6 +918,9 @@ struct client {
   /// its /sync must deliver each, unless it started again without a token
   /// after leaving (an initial /sync leaves out left rooms).
   std::map<size_t, std::set<std::string>> must_see;
+  /// room index -> messages of a `joined` history-visibility room
+  /// acknowledged while this client was not joined: no /sync may show them.
+  std::map<size_t, std::set<std::string>> must_not_see;
   /// The to-device messages this client's /sync delivered, in order.
   std::vector<std::string> to_device;
 };
@@ -1102,6 +1105,7 @@ void check_gaps(world& w, std::vector<watcher>& all, const std::vector<std::stri
 struct room_model {
   std::string id;
   size_t creator = 0; ///< never leaves
+  bool joined_only = false; ///< history_visibility joined (odd rooms)
   std::set<size_t> members;
   std::vector<std::string> history; ///< acknowledged messages' event ids, in order
   std::set<std::string> redacted;
@@ -1193,8 +1197,16 @@ outcome run(world& w, uint64_t seed) {
   };
   for (size_t r = 0; r < room_count; ++r) {
     size_t creator = pick(users);
-    auto out = until_ok(w, inst(), "POST", api + "/createRoom", {{"preset", "public_chat"}},
+    // Odd rooms keep their history from later joiners (history_visibility
+    // joined): every instance must hide it on every path.
+    json create = {{"preset", "public_chat"}};
+    if (r % 2 == 1)
+      create["initial_state"] = json::array({{{"type", "m.room.history_visibility"},
+                                              {"state_key", ""},
+                                              {"content", {{"history_visibility", "joined"}}}}});
+    auto out = until_ok(w, inst(), "POST", api + "/createRoom", create,
                         clients[creator].token, "createRoom " + std::to_string(r));
+    rooms[r].joined_only = r % 2 == 1;
     rooms[r].id = out.value("room_id", "");
     rooms[r].creator = creator;
     rooms[r].members.insert(creator);
@@ -1265,6 +1277,12 @@ outcome run(world& w, uint64_t seed) {
         clients[v].must_see[*r].insert(id);
         pollers[v].must_see[*r].insert(id);
       }
+      if (room.joined_only)
+        for (size_t v = 0; v < users; ++v)
+          if (!room.members.count(v)) {
+            clients[v].must_not_see[*r].insert(id);
+            pollers[v].must_not_see[*r].insert(id);
+          }
       must_wake(w, watchers, *r, body);
       // Every other send, time for a heartbeat: whoever waits in a room
       // with an acknowledged send since, on an instance connected to
@@ -1381,10 +1399,14 @@ outcome run(world& w, uint64_t seed) {
       }
       std::vector<std::string> all(back.rbegin(), back.rend());
       all.insert(all.end(), tail.begin(), tail.end());
-      if (all != room.history)
+      // What history visibility hides from them aside.
+      std::vector<std::string> visible;
+      for (auto& id : room.history)
+        if (!clients[u].must_not_see[*r].count(id)) visible.push_back(id);
+      if (all != visible)
         throw failure("room " + std::to_string(*r) + ": paginating back from an initial /sync gives " +
                       std::to_string(all.size()) + " messages, not the " +
-                      std::to_string(room.history.size()) + " acknowledged in order");
+                      std::to_string(visible.size()) + " acknowledged and visible to them, in order");
     } else if (what == 22) {
       auto status = "p" + std::to_string(step);
       until_ok(w, inst(), "PUT", api + "/presence/" + enc(clients[u].user_id) + "/status",
@@ -1418,6 +1440,25 @@ outcome run(world& w, uint64_t seed) {
     if (!x.woken())
       throw failure("a /sync waiting on " + w.at(x.node).name + " in room " +
                     std::to_string(x.room) + " never woke for " + x.why);
+  }
+
+  // Everyone joins the history_visibility joined rooms they are not in:
+  // neither /sync (checked below) nor /messages on any instance may show
+  // them what was said while they were out.
+  for (size_t r = 0; r < room_count; ++r) {
+    if (!rooms[r].joined_only) continue;
+    for (size_t u = 0; u < users; ++u) {
+      if (rooms[r].members.count(u)) continue;
+      join(u, r);
+      auto page = until_ok(w, inst(), "GET",
+                           api + "/rooms/" + enc(rooms[r].id) + "/messages?dir=b&limit=1000",
+                           json(), clients[u].token, "messages after a late join");
+      for (auto& id : messages_in(page.value("chunk", json::array())))
+        if (clients[u].must_not_see[r].count(id))
+          throw failure(clients[u].user_id + "'s /messages of room " + std::to_string(r) +
+                        " returned " + bodies[id] + ", sent while they were not joined to a "
+                        "room with history_visibility joined");
+    }
   }
 
   outcome result;
@@ -1494,6 +1535,10 @@ outcome run(world& w, uint64_t seed) {
                           " repeated a message or went back in the room's order");
           last = k->second;
           delivered.insert(id);
+          if (c.must_not_see[r].count(id))
+            throw failure(c.user_id + "'s /sync of room " + std::to_string(r) + " delivered " +
+                          bodies[id] + ", sent while they were not joined to a room with "
+                          "history_visibility joined");
         }
       }
       for (auto& id : c.must_see[r])
