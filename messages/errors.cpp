@@ -32,6 +32,7 @@ errc_info info(errc e) {
     case errc::server_controlled: return {"M_BAD_JSON", 405};
     case errc::invalid_signature: return {"M_INVALID_SIGNATURE", 400};
     case errc::wrong_room_keys_version: return {"M_WRONG_ROOM_KEYS_VERSION", 403};
+    case errc::bad_alias: return {"M_BAD_ALIAS", 400};
   }
   return {"M_UNKNOWN", 500};
 }

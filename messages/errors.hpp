@@ -41,6 +41,7 @@ enum class errc : uint8_t {
   server_controlled,  ///< M_BAD_JSON 405 (account data only the server may set)
   invalid_signature,  ///< M_INVALID_SIGNATURE 400 (e.g. a cross-signing key)
   wrong_room_keys_version, ///< M_WRONG_ROOM_KEYS_VERSION 403 (key backup: not the current version)
+  bad_alias,          ///< M_BAD_ALIAS 400 (m.room.canonical_alias: not an alias of this room)
 };
 
 struct errc_info {

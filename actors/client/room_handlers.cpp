@@ -12,6 +12,8 @@
 #include "storage/stores/rooms_store.hpp"
 #include "storage/stores/accounts_store.hpp"
 
+#include <algorithm>
+
 namespace axon::client {
 
 using http::fail;
@@ -203,11 +205,22 @@ response join(request& req) {
   require_room(req, room_id);
   auto& rc = req.ctx->cfg->rc.joins_local;
   auto& me = req.auth().user_id;
-  auto reason = optional_string(req.json_body(), "reason");
-  if (membership_of(req, me, room_id) != "join") {
+  // The client's content is the member event's (reason and any custom
+  // keys, a per-room displayname or avatar_url), as Synapse keeps it; the
+  // membership is ours, the profile fills what it leaves out, and what only
+  // servers set is dropped. Joining again with the same content is no new
+  // event (the writer deduplicates state).
+  json content = req.json_body();
+  optional_string(content, "reason"); // M_BAD_JSON unless a string
+  content.erase("third_party_signed");
+  content.erase("join_authorised_via_users_server");
+  auto profile = member_content(req, me, "join");
+  for (auto& [k, v] : profile.items())
+    if (!content.contains(k)) content[k] = v;
+  content["membership"] = "join";
+  if (membership_of(req, me, room_id) != "join")
     rate_limit(req, "rc_joins.local", me, rc.per_second, rc.burst_count);
-    send_membership(req, room_id, me, "join", reason);
-  }
+  send_event(req, room_id, draft(me, "m.room.member", content, me));
   return {200, {{"room_id", room_id}}};
 }
 
@@ -355,6 +368,30 @@ response get_state_event(request& req) {
   fail(errc::not_found, "Event not found.");
 }
 
+/// Synapse's _validate_canonical_alias for each alias an
+/// m.room.canonical_alias event adds (compared with the current one): a
+/// valid alias that points to this room, else M_BAD_ALIAS.
+void check_canonical_alias(request& req, const std::string& room_id, const json& content) {
+  auto current = req.ctx->rooms->current_state_event(room_id, "m.room.canonical_alias", "");
+  json old = current ? current->value("content", json::object()) : json::object();
+  auto points_here = [&](const json& alias) {
+    if (!alias.is_string() || !matrix::valid_room_alias(alias.get<std::string>()))
+      fail(errc::bad_alias, "Invalid room alias " + alias.dump());
+    auto target = req.ctx->rooms->resolve_alias(alias.get<std::string>());
+    if (!target || *target != room_id)
+      fail(errc::bad_alias, "Room alias " + alias.get<std::string>() + " does not point to the room");
+  };
+  if (auto a = content.find("alias"); a != content.end() && !a->is_null())
+    if (!old.contains("alias") || old["alias"] != *a) points_here(*a);
+  if (auto alt = content.find("alt_aliases"); alt != content.end()) {
+    if (!alt->is_array()) fail(errc::invalid_param, "The alt_aliases property must be a list.");
+    json before = old.contains("alt_aliases") && old["alt_aliases"].is_array() ? old["alt_aliases"]
+                                                                              : json::array();
+    for (auto& a : *alt)
+      if (std::find(before.begin(), before.end(), a) == before.end()) points_here(a);
+  }
+}
+
 response put_state_event(request& req) {
   auto& room_id = req.params[0];
   require_room(req, room_id);
@@ -367,6 +404,7 @@ response put_state_event(request& req) {
     if (m == content.end() || !m->is_string()) fail(errc::bad_json, "membership must be a string");
     check_user_id(key);
   }
+  if (type == "m.room.canonical_alias" && key.empty()) check_canonical_alias(req, room_id, content);
   auto id = send_event(req, room_id, draft(req.auth().user_id, type, content, key));
   return {200, {{"event_id", id}}};
 }
@@ -455,6 +493,30 @@ response delete_alias(request& req) {
       fail(errc::forbidden, "You don't have permission to delete the alias.");
   }
   req.ctx->rooms->delete_alias(alias);
+  // Synapse's _update_canonical_alias: the alias leaves the room's
+  // m.room.canonical_alias too (sent by the user who deleted it, when they
+  // may; otherwise the event stays and only the mapping is gone).
+  if (auto ev = req.ctx->rooms->current_state_event(*room, "m.room.canonical_alias", "")) {
+    json content = ev->value("content", json::object());
+    bool changed = false;
+    if (content.value("alias", json()) == json(alias)) {
+      content.erase("alias");
+      changed = true;
+    }
+    if (auto alt = content.find("alt_aliases"); alt != content.end() && alt->is_array()) {
+      auto n = alt->size();
+      alt->erase(std::remove(alt->begin(), alt->end(), json(alias)), alt->end());
+      changed |= alt->size() != n;
+      if (alt->empty()) content.erase("alt_aliases");
+    }
+    if (changed) {
+      try {
+        send_event(req, *room, draft(me, "m.room.canonical_alias", content, std::string()));
+      } catch (const matrix_error& e) {
+        if (e.code() != errc::forbidden) throw;
+      }
+    }
+  }
   return {200, json::object()};
 }
 
