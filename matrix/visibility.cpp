@@ -40,10 +40,7 @@ const visibility_change* at(const std::vector<visibility_change>& v, int64_t pos
 } // namespace
 
 history_visibility parse_history_visibility(const json& content) {
-  return parse_history_visibility(std::string_view(string_at(content, "history_visibility")));
-}
-
-history_visibility parse_history_visibility(std::string_view v) {
+  auto v = string_at(content, "history_visibility");
   if (v == "world_readable") return history_visibility::world_readable;
   if (v == "invited") return history_visibility::invited;
   if (v == "joined") return history_visibility::joined;

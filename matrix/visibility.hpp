@@ -15,7 +15,6 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace axon::matrix {
@@ -27,8 +26,6 @@ enum class history_visibility { world_readable, shared, invited, joined };
 /// The value of an m.room.history_visibility content; anything missing or
 /// unknown counts as `shared` (spec: "the default ... is shared").
 history_visibility parse_history_visibility(const nlohmann::json& content);
-/// The same for the value itself ("" or unknown: shared).
-history_visibility parse_history_visibility(std::string_view value);
 
 /// One state change that matters for one user's view of one room: an
 /// m.room.history_visibility event, or one of the user's m.room.member events.

@@ -21,6 +21,12 @@ constexpr int64_t migration_lock_key = 0x61786f6e4d494752;
 
 } // namespace
 
+std::string placeholders(size_t first, size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += (i ? ", $" : "$") + std::to_string(first + i);
+  return s;
+}
+
 // ---- row --------------------------------------------------------------------
 
 const std::string& row::str(size_t i) const {

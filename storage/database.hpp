@@ -69,6 +69,9 @@ struct statement {
   sql_params params;
 };
 
+/// `$first, $first+1, ...`: the placeholders of an IN list of n values.
+std::string placeholders(size_t first, size_t n);
+
 /// One database connection. Not thread-safe: one user at a time (a pool hands
 /// them out).
 class connection {

@@ -12,8 +12,8 @@ matrix::room_visibility history_view(request& req, const std::string& room_id, i
     matrix::visibility_change c;
     c.position = r.stream_ordering;
     c.is_visibility = r.is_visibility;
-    if (r.is_visibility) c.visibility = matrix::parse_history_visibility(std::string_view(r.value));
-    else c.membership = std::move(r.value);
+    if (r.is_visibility) c.visibility = matrix::parse_history_visibility(r.content);
+    else c.membership = std::move(r.membership);
     changes.push_back(std::move(c));
   }
   return matrix::room_visibility(req.auth().user_id, std::move(changes), peeking);
@@ -23,6 +23,25 @@ bool world_readable_now(request& req, const std::string& room_id) {
   auto ev = req.ctx->rooms->current_state_event(room_id, "m.room.history_visibility", "");
   return ev && matrix::parse_history_visibility(ev->value("content", json::object())) ==
                  matrix::history_visibility::world_readable;
+}
+
+room_reader reader_of(request& req, const std::string& room_id) {
+  room_reader r;
+  auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
+  if (m && m->membership == "join") {
+    r.joined = true;
+    r.joined_since = m->stream_ordering;
+  } else if (m && (m->membership == "leave" || m->membership == "ban")) {
+    r.departed = true;
+    r.left_at = m->stream_ordering;
+  }
+  return r;
+}
+
+bool require_reader(request& req, const std::string& room_id, const room_reader& r) {
+  if (r.joined || r.departed) return false;
+  if (world_readable_now(req, room_id)) return true;
+  http::fail(errc::forbidden, "User " + req.auth().user_id + " not in room " + room_id);
 }
 
 bool history_filter::allows(const json& event, int64_t position) {

@@ -6,6 +6,8 @@
 #include "actors/client/common.hpp"
 #include "matrix/visibility.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -20,6 +22,26 @@ matrix::room_visibility history_view(request& req, const std::string& room_id, i
 /// may read it, members or not: spec "World Readable Rooms").
 bool world_readable_now(request& req, const std::string& room_id);
 
+/// Where the requesting user stands in a room, for reading it: joined
+/// (since their join), departed (left or banned, up to that), or neither.
+struct room_reader {
+  bool joined = false;
+  bool departed = false;
+  int64_t joined_since = INT64_MAX; ///< the current join, while joined
+  int64_t left_at = INT64_MAX;      ///< the leave or ban, while departed
+
+  /// How far they may read a room whose events reach `now_pos`.
+  int64_t until(int64_t now_pos) const { return std::min(now_pos, left_at); }
+};
+
+/// The requesting user's current standing in room `room_id`.
+room_reader reader_of(request& req, const std::string& room_id);
+
+/// M_FORBIDDEN unless the reader is or was a member, or the room is
+/// world_readable (Synapse's check_user_in_room_or_world_readable, departed
+/// users allowed). Returns whether they read as a peeker (never a member).
+bool require_reader(request& req, const std::string& room_id, const room_reader& r);
+
 /// Filters events as they are read, loading the user's view only when an
 /// event needs it: events at or after `always_from` (the user's current
 /// join, when they are joined) are visible without a query.
@@ -29,6 +51,10 @@ public:
                  int64_t always_from = INT64_MAX)
     : req_(req), room_id_(std::move(room_id)), upto_(upto), peeking_(peeking),
       always_from_(always_from) {}
+  /// For `reader`, events up to `upto`.
+  history_filter(request& req, std::string room_id, const room_reader& reader, int64_t upto,
+                 bool peeking)
+    : history_filter(req, std::move(room_id), upto, peeking, reader.joined_since) {}
 
   bool allows(const json& event, int64_t position);
 

@@ -60,11 +60,9 @@ std::string send_membership(request& req, const std::string& room_id, const std:
 /// joined or when the room is world_readable, the leave when they left,
 /// nothing otherwise (M_FORBIDDEN). Synapse's get_state_events.
 int64_t visible_until(request& req, const std::string& room_id) {
-  auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
-  if (m && m->membership == "join") return INT64_MAX;
-  if (m && (m->membership == "leave" || m->membership == "ban")) return m->stream_ordering;
-  if (world_readable_now(req, room_id)) return INT64_MAX;
-  fail(errc::forbidden, "User " + req.auth().user_id + " not in room " + room_id);
+  auto who = reader_of(req, room_id);
+  require_reader(req, room_id, who);
+  return who.left_at;
 }
 
 // ---- createRoom ------------------------------------------------------------------
@@ -304,10 +302,9 @@ response members(request& req) {
     auto t = matrix::parse_stream_token(*at);
     if (!t) fail(errc::invalid_param, "Invalid at token");
     until = room_position(req, token_positions(req, *t), room_id);
-    auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
-    bool joined_now = m && m->membership == "join";
-    if (!(joined_now && m->stream_ordering <= until) &&
-        !history_view(req, room_id, until, false).allows_state_at(until, joined_now))
+    auto who = reader_of(req, room_id);
+    if (!(who.joined && who.joined_since <= until) &&
+        !history_view(req, room_id, until, false).allows_state_at(until, who.joined))
       fail(errc::forbidden, "User " + req.auth().user_id + " not allowed to view events in room " +
                               room_id + " at token " + *at);
   } else {
@@ -444,10 +441,9 @@ response get_event(request& req) {
   // History visibility at the event decides (Synapse's get_event: whoever
   // is not joined now reads as a peeker); an event the user may not see is
   // not found (spec: 404 "or you do not have permission to read it").
-  auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
-  bool joined = m && m->membership == "join";
-  if (!(joined && ev->stream_ordering >= m->stream_ordering) &&
-      !history_view(req, room_id, ev->stream_ordering, !joined).allows(ev->json, ev->stream_ordering))
+  auto who = reader_of(req, room_id);
+  if (!history_filter(req, room_id, who, ev->stream_ordering, !who.joined)
+         .allows(ev->json, ev->stream_ordering))
     fail(errc::not_found, "Event not found.");
   return {200, client_event(ev->json, &req.auth(), now_ms(req))};
 }

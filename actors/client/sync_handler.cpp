@@ -198,10 +198,7 @@ public:
       if (m.membership == "join") {
         // A join since the token that only changed the profile (join after
         // join) is an ordinary update, not a new room.
-        if (since_ && is_new) {
-          auto then = req_.ctx->rooms->membership_at(me, m.room_id, room_since(m.room_id));
-          is_new = !then || then->membership != "join";
-        }
+        if (since_ && is_new) is_new = !joined_at_since(m.room_id);
         if (!since_ || is_new) {
           joined_room(join, m, std::nullopt, true, since_.has_value());
           full_rooms_.push_back(m.room_id);
@@ -244,6 +241,11 @@ private:
   }
   int64_t room_pos(const std::string& room_id) const {
     return room_position(req_, positions_, room_id);
+  }
+  /// Whether the user was joined to the room at the client's token.
+  bool joined_at_since(const std::string& room_id) const {
+    auto then = req_.ctx->rooms->membership_at(req_.auth().user_id, room_id, room_since(room_id));
+    return then && then->membership == "join";
   }
 
   bool room_wanted(const std::string& room_id) const {
@@ -464,11 +466,7 @@ private:
     auto from = room_since(m.room_id);
     history_filter visible(req_, m.room_id, m.stream_ordering, false);
     auto t = load_timeline(m.room_id, from, m.stream_ordering, visible);
-    bool full = !since_;
-    if (!full) {
-      auto then = req_.ctx->rooms->membership_at(req_.auth().user_id, m.room_id, from);
-      full = !then || then->membership != "join";
-    }
+    bool full = !since_ || !joined_at_since(m.room_id);
     std::vector<json> state;
     if (full) state = req_.ctx->events->state_at(m.room_id, t.start);
     else if (t.limited) state = req_.ctx->events->state_changes(m.room_id, from, t.start);

@@ -39,25 +39,6 @@ std::optional<matrix::room_event_filter> parse_filter_param(request& req) {
   return out;
 }
 
-/// How far and as whom a user reads a room's history (Synapse's
-/// check_user_in_room_or_world_readable with departed users allowed).
-struct reader {
-  int64_t until = 0;     ///< the current position while joined, the leave/ban after
-  bool peeking = false;  ///< never a member: a world_readable room's reader
-  int64_t joined_since = INT64_MAX; ///< the current join, while joined
-};
-
-/// M_FORBIDDEN when the user neither is nor was a member and the room is
-/// not world_readable.
-reader room_reader(request& req, const std::string& room_id, int64_t now_pos) {
-  auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
-  if (m && m->membership == "join") return {now_pos, false, m->stream_ordering};
-  if (m && (m->membership == "leave" || m->membership == "ban"))
-    return {std::min(now_pos, m->stream_ordering), false, INT64_MAX};
-  if (world_readable_now(req, room_id)) return {now_pos, true, INT64_MAX};
-  fail(errc::forbidden, "User " + req.auth().user_id + " not in room " + room_id);
-}
-
 /// Events a page may skip over (hidden by history visibility or the
 /// filter) before it ends early with an `end` token to continue from.
 constexpr size_t max_skipped = 1000;
@@ -88,9 +69,10 @@ response messages(request& req) {
   // another.
   req.ctx->transport->read_barrier();
   auto now_pos = room_position(req, req.ctx->transport->positions(), room_id);
-  auto who = room_reader(req, room_id, now_pos);
-  auto until = who.until;
-  history_filter visible(req, room_id, until, who.peeking, who.joined_since);
+  auto who = reader_of(req, room_id);
+  bool peeking = require_reader(req, room_id, who);
+  auto until = who.until(now_pos);
+  history_filter visible(req, room_id, who, until, peeking);
   int64_t from = back ? now_pos : 0;
   if (auto f = req.query_param("from")) from = parse_token(req, room_id, *f, "from");
   std::optional<int64_t> to;
@@ -148,11 +130,9 @@ response context(request& req) {
   // Synapse's get_event_context: whoever is not joined now reads as a
   // peeker (a departed user sees what they saw while a member, a stranger
   // a world_readable room); an event they may not see is not found.
-  auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
-  bool joined = m && m->membership == "join";
-  auto until = now_pos;
-  if (m && (m->membership == "leave" || m->membership == "ban")) until = std::min(now_pos, m->stream_ordering);
-  history_filter visible(req, room_id, until, !joined, joined ? m->stream_ordering : INT64_MAX);
+  auto who = reader_of(req, room_id);
+  auto until = who.until(now_pos);
+  history_filter visible(req, room_id, who, until, !who.joined);
   if (ev->stream_ordering > until || !visible.allows(ev->json, ev->stream_ordering))
     fail(errc::not_found, "Event not found.");
   auto limit = std::min(int_param(req, "limit").value_or(default_limit), max_limit);

@@ -6,13 +6,6 @@ namespace axon::storage {
 
 namespace {
 
-/// `$first, $first+1, ...` for an IN list of n values.
-std::string placeholders(size_t first, size_t n) {
-  std::string s;
-  for (size_t i = 0; i < n; ++i) s += (i ? ", $" : "$") + std::to_string(first + i);
-  return s;
-}
-
 /// Takes one one-time key of the device (deleting it), or nullopt when it
 /// has none. DELETE ... RETURNING makes the hand-out atomic even between
 /// concurrent transactions: on PostgreSQL the loser of a race on the same row

@@ -62,16 +62,12 @@ std::vector<json> events_store::members_at(const std::string& room_id,
                                           const std::vector<std::string>& user_ids, int64_t pos) {
   std::vector<json> out;
   if (user_ids.empty()) return out;
-  std::string in;
   sql_params params{room_id, pos};
-  for (auto& u : user_ids) {
-    in += (in.empty() ? "$" : ", $") + std::to_string(params.size() + 1);
-    params.push_back(u);
-  }
+  params.insert(params.end(), user_ids.begin(), user_ids.end());
   auto c = pool_.acquire();
   auto r = c->exec(
     "SELECT e.json FROM events e WHERE e.room_id = $1 AND e.type = 'm.room.member' AND "
-    "e.state_key IN (" + in + ") AND e.stream_ordering = (SELECT MAX(e2.stream_ordering) FROM "
+    "e.state_key IN (" + placeholders(3, user_ids.size()) + ") AND e.stream_ordering = (SELECT MAX(e2.stream_ordering) FROM "
     "events e2 WHERE e2.room_id = $1 AND e2.type = 'm.room.member' AND e2.state_key = "
     "e.state_key AND e2.stream_ordering <= $2) ORDER BY e.stream_ordering",
     params);
@@ -93,14 +89,14 @@ std::vector<visibility_row> events_store::visibility_history(const std::string& 
   std::vector<visibility_row> out;
   out.reserve(r.rows.size());
   for (auto& row : r.rows) {
-    visibility_row v{row.i64(0), row.i64(1) != 0, {}};
+    visibility_row v;
+    v.stream_ordering = row.i64(0);
+    v.is_visibility = row.i64(1) != 0;
     if (v.is_visibility) {
       auto ev = json::parse(row.str(2), nullptr, false);
-      auto content = ev.is_object() ? ev.value("content", json::object()) : json::object();
-      auto h = content.is_object() ? content.find("history_visibility") : content.end();
-      if (content.is_object() && h != content.end() && h->is_string()) v.value = h->get<std::string>();
+      if (ev.is_object()) v.content = ev.value("content", json());
     } else {
-      if (!row.is_null(2)) v.value = row.str(2);
+      v.membership = row.str_or(2, "");
     }
     out.push_back(std::move(v));
   }

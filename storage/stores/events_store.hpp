@@ -54,13 +54,13 @@ struct event_to_persist {
 };
 
 /// One state change that decides what a user sees of a room's history: an
-/// m.room.history_visibility event (`value` its history_visibility, "" when
-/// not a string) or one of the user's m.room.member events (`value` the
-/// membership).
+/// m.room.history_visibility event (its `content`) or one of the user's
+/// m.room.member events (its `membership`).
 struct visibility_row {
   int64_t stream_ordering = 0;
   bool is_visibility = false;
-  std::string value;
+  nlohmann::json content;
+  std::string membership;
 };
 
 class events_store {
