@@ -420,5 +420,9 @@ def keep_alive_after_early_answers(ctx):
             answer += chunk
         head = answer.split(b"\r\n\r\n")[0].decode().lower()
         expect(head.startswith("http/1.1 413"), f"oversize body: {head}")
-        expect("connection: close" in head, f"oversize body closes the connection: {head}")
+        # Connection is hop-by-hop: haproxy keeps its own client connection open after the
+        # backend closes, so the header is Axon's to send only when nothing stands in front
+        # that rewrites it (nginx passes its own 413 with close).
+        if getattr(ctx.server, "proxy", None) != "haproxy":
+            expect("connection: close" in head, f"oversize body closes the connection: {head}")
     expect_ok(alice.get("/account/whoami"), "whoami after an oversize body")
