@@ -405,7 +405,11 @@ def keep_alive_after_early_answers(ctx):
     bodies = [e["content"].get("body") for e in msgs["chunk"] if e["type"] == "m.room.message"]
     expect_eq(bodies, ["x" * 2000, "x" * 2000], "messages sent on the keep-alive connection")
     # A body over the limit is answered 413 without being read, and the connection closes
-    # (reading megabytes only to discard them would be the attack).
+    # (reading megabytes only to discard them would be the attack). Axon's own listener only:
+    # a reverse proxy in front owns the client connection and its body limit (nginx buffers
+    # the body up to client_max_body_size, haproxy keeps its side open).
+    if getattr(ctx.server, "proxy", None):
+        return
     import socket
     import urllib.parse
     url = urllib.parse.urlparse(ctx.url)
@@ -420,9 +424,5 @@ def keep_alive_after_early_answers(ctx):
             answer += chunk
         head = answer.split(b"\r\n\r\n")[0].decode().lower()
         expect(head.startswith("http/1.1 413"), f"oversize body: {head}")
-        # Connection is hop-by-hop: haproxy keeps its own client connection open after the
-        # backend closes, so the header is Axon's to send only when nothing stands in front
-        # that rewrites it (nginx passes its own 413 with close).
-        if getattr(ctx.server, "proxy", None) != "haproxy":
-            expect("connection: close" in head, f"oversize body closes the connection: {head}")
+        expect("connection: close" in head, f"oversize body closes the connection: {head}")
     expect_ok(alice.get("/account/whoami"), "whoami after an oversize body")
