@@ -49,6 +49,11 @@ int64_t room_position(const request& req, const std::vector<int64_t>& p, const s
   return events_bound(p, static_cast<int>(i));
 }
 
+size_t room_entry(const request& req, const std::string& room_id) {
+  if (req.ctx->events_writer_ids.empty()) return 0;
+  return writer_slot(config::stream_writer_index(req.ctx->cfg->stream_writers.events, room_id));
+}
+
 std::string require_string(const json& obj, const char* key) {
   auto i = obj.find(key);
   if (i == obj.end() || i->is_null()) fail(errc::missing_param, std::string("Missing ") + key);

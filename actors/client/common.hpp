@@ -49,6 +49,9 @@ std::string token_string(const request& req, const std::vector<int64_t>& p);
 /// How far positions `p` cover the events of room `room_id`: its events
 /// writer's entry (a room has one writer, so one order).
 int64_t room_position(const request& req, const std::vector<int64_t>& p, const std::string& room_id);
+/// The entry of a positions vector that covers room `room_id`'s events: its
+/// events writer's (writer_slot), or 0 with one writer.
+size_t room_entry(const request& req, const std::string& room_id);
 
 /// The user's current membership in the room, or "" when none.
 std::string membership_of(request& req, const std::string& user_id, const std::string& room_id);

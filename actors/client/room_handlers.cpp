@@ -418,6 +418,16 @@ response send_message(request& req) {
   return {200, {{"event_id", send_event(req, room_id, std::move(d))}}};
 }
 
+/// The legacy POST /rooms/{roomId}/send/{eventType} (Synapse's
+/// RoomSendEventRestServlet): no transaction id, so no idempotence; every
+/// request is a new event.
+response send_message_without_txn(request& req) {
+  auto& room_id = req.params[0];
+  require_room_id(room_id);
+  auto d = draft(req.auth().user_id, req.params[1], req.json_body());
+  return {200, {{"event_id", send_event(req, room_id, std::move(d))}}};
+}
+
 response redact(request& req) {
   auto& room_id = req.params[0];
   require_room_id(room_id); // the writer answers 404 for unknown rooms
@@ -551,6 +561,7 @@ void add_room_routes(std::vector<http::route>& out) {
     {"PUT", c, "/rooms/{roomId}/state/{eventType}/{stateKey}", true, "client", put_state_event, "events"});
   out.push_back(
     {"PUT", c, "/rooms/{roomId}/send/{eventType}/{txnId}", true, "client", send_message, "events"});
+  out.push_back({"POST", c, "/rooms/{roomId}/send/{eventType}", true, "client", send_message_without_txn, "events"});
   out.push_back({"PUT", c, "/rooms/{roomId}/redact/{eventId}/{txnId}", true, "client", redact, "events"});
   out.push_back({"GET", c, "/rooms/{roomId}/event/{eventId}", true, "client", get_event});
   out.push_back({"GET", c, "/directory/room/{roomAlias}", false, "client", get_alias});

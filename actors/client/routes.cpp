@@ -10,6 +10,7 @@ std::vector<http::route> all_routes() {
   add_room_routes(out);
   add_timeline_routes(out);
   add_sync_routes(out);
+  add_legacy_sync_routes(out);
   add_account_data_routes(out);
   add_push_rules_routes(out);
   add_presence_routes(out);

@@ -17,6 +17,7 @@ void add_account_routes(std::vector<http::route>& out);
 void add_room_routes(std::vector<http::route>& out);
 void add_timeline_routes(std::vector<http::route>& out);
 void add_sync_routes(std::vector<http::route>& out);
+void add_legacy_sync_routes(std::vector<http::route>& out);
 void add_account_data_routes(std::vector<http::route>& out);
 void add_push_rules_routes(std::vector<http::route>& out);
 void add_presence_routes(std::vector<http::route>& out);

@@ -499,19 +499,7 @@ std::vector<std::string> joined_room_ids(request& req) {
 response sync(request& req) {
   auto p = parse_params(req);
   presence_on_sync(req, p.timeout_ms);
-  // Whatever was acknowledged anywhere before this request is in it.
-  req.ctx->transport->read_barrier();
-  auto pos = req.ctx->transport->positions();
-  // A token from another instance may be ahead of what this one shows yet:
-  // wait for it (bounded), as Synapse waits for a token's stream positions.
-  if (p.since) {
-    bool ahead = false;
-    for (size_t s = 0; s < pos.size() && s < p.since->size(); ++s) ahead |= (*p.since)[s] > pos[s];
-    if (ahead) {
-      req.ctx->transport->await_positions(*p.since, std::chrono::milliseconds(500));
-      pos = req.ctx->transport->positions();
-    }
-  }
+  auto pos = sync_positions(req, p.since);
   json out;
   bool news = sync_builder(req, p, pos).build(out);
   if (!news && p.since && p.timeout_ms > 0) {
@@ -526,6 +514,23 @@ response sync(request& req) {
 }
 
 } // namespace
+
+std::vector<int64_t> sync_positions(request& req, const std::optional<std::vector<int64_t>>& since) {
+  // Whatever was acknowledged anywhere before this request is in it.
+  req.ctx->transport->read_barrier();
+  auto pos = req.ctx->transport->positions();
+  // A token from another instance may be ahead of what this one shows yet:
+  // wait for it (bounded), as Synapse waits for a token's stream positions.
+  if (since) {
+    bool ahead = false;
+    for (size_t s = 0; s < pos.size() && s < since->size(); ++s) ahead |= (*since)[s] > pos[s];
+    if (ahead) {
+      req.ctx->transport->await_positions(*since, std::chrono::milliseconds(500));
+      pos = req.ctx->transport->positions();
+    }
+  }
+  return pos;
+}
 
 void add_sync_routes(std::vector<http::route>& out) {
   out.push_back({"GET", "/_matrix/client/{v}", "/sync", true, "client", sync, "sync"});

@@ -52,6 +52,12 @@ struct sync_context {
   const std::vector<int64_t>& next_positions() const { return next_pos.empty() ? pos : next_pos; }
 };
 
+/// The positions a response for token `since` (none: an initial sync)
+/// covers: after the read barrier, and once this instance has caught up with
+/// a token from another that is ahead (bounded wait). /sync and the legacy
+/// event stream (legacy_sync_handlers.cpp) start here.
+std::vector<int64_t> sync_positions(request& req, const std::optional<std::vector<int64_t>>& since);
+
 /// rooms.join[room_id], created as a minimal valid entry when absent.
 json& joined_entry(json& out, const std::string& room_id, const sync_context& c);
 

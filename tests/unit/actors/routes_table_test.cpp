@@ -111,6 +111,7 @@ TEST_CASE("every endpoint of the table is routed by its own rule to its owner") 
     if (e.owner.empty()) CHECK(hit->pool == "axon_client");
     else if (e.owner == "events") CHECK(hit->pool == "axon_events");
     else if (e.owner == "sync") CHECK(hit->sync);
+    else if (e.owner == "initial_sync") CHECK(hit->pool == "axon_initial_sync");
     else {
       CHECK(hit->pool == "axon_" + e.owner);
       auto p = plan.find(hit->pool);
@@ -120,7 +121,7 @@ TEST_CASE("every endpoint of the table is routed by its own rule to its owner") 
     }
   }
   // Synapse's stream-writer endpoints are all tagged.
-  for (const char* o : {"events", "sync", "typing", "to_device", "account_data", "receipts",
+  for (const char* o : {"events", "sync", "initial_sync", "typing", "to_device", "account_data", "receipts",
                         "presence", "push_rules", "device_lists"})
     CHECK_MESSAGE(owners_seen.count(o), o);
 }
