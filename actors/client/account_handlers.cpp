@@ -12,6 +12,7 @@
 #include "matrix/identifiers.hpp"
 #include "matrix/room_version.hpp"
 #include "storage/stores/accounts_store.hpp"
+#include "storage/stores/pushers_store.hpp"
 #include "storage/stores/rooms_store.hpp"
 #include "transport/transport.hpp"
 
@@ -228,6 +229,7 @@ response login(request& req) {
 
 response logout(request& req) {
   req.ctx->accounts->delete_token_and_device(req.auth().token_hash);
+  req.ctx->pushers->remove_for_devices(req.auth().user_id, {req.auth().device_id});
   req.ctx->tokens->erase(req.auth().token_hash);
   req.ctx->transport->invalidate_cache("access_tokens", {req.auth().token_hash});
   // The device is gone: so are its E2EE keys, and others learn it.
@@ -239,6 +241,7 @@ response logout_all(request& req) {
   std::vector<std::string> devices;
   for (auto& d : req.ctx->accounts->devices(req.auth().user_id)) devices.push_back(d.device_id);
   req.ctx->accounts->delete_all_tokens_and_devices(req.auth().user_id);
+  req.ctx->pushers->remove_for_devices(req.auth().user_id, devices);
   req.ctx->tokens->erase_user(req.auth().user_id);
   req.ctx->transport->invalidate_cache("user_tokens", {req.auth().user_id});
   if (!devices.empty())

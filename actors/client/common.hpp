@@ -78,8 +78,9 @@ void check_event_size(const std::string& content_json, const std::string& type,
 /// (the challenge, or the challenge with the stage's error).
 std::optional<response> password_uia(request& req);
 
-/// Deletes the requester's devices (their tokens and E2EE keys) and
-/// announces the change on the device_lists stream. Unknown ids are skipped.
+/// Deletes the requester's devices (their tokens, E2EE keys and the pushers
+/// their tokens registered) and announces the change on the device_lists
+/// stream. Unknown ids are skipped.
 void delete_devices(request& req, const std::vector<std::string>& device_ids);
 
 /// The users `user_id` ignores: the keys of `ignored_users` in its

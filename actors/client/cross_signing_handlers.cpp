@@ -306,11 +306,14 @@ void add_cross_signing_to_query(request& req, const std::vector<std::string>& us
 }
 
 void add_cross_signing_routes(std::vector<http::route>& out) {
-  const char* c = "/_matrix/client/{v}";
-  out.push_back({"POST", c, "/keys/device_signing/upload", true, "client", upload_signing_keys,
-                 "device_lists"});
-  out.push_back({"POST", c, "/keys/signatures/upload", true, "client", upload_signatures,
-                 "device_lists"});
+  // Also under /unstable, where clients written before v1.1 (and Synapse)
+  // still send them.
+  for (const char* c : {"/_matrix/client/{v}", "/_matrix/client/unstable"}) {
+    out.push_back({"POST", c, "/keys/device_signing/upload", true, "client", upload_signing_keys,
+                   "device_lists"});
+    out.push_back({"POST", c, "/keys/signatures/upload", true, "client", upload_signatures,
+                   "device_lists"});
+  }
 }
 
 } // namespace axon::client

@@ -7,6 +7,7 @@
 #include "config/homeserver_config.hpp"
 #include "matrix/crypto.hpp"
 #include "storage/stores/accounts_store.hpp"
+#include "storage/stores/pushers_store.hpp"
 #include "transport/transport.hpp"
 
 #include <algorithm>
@@ -79,7 +80,8 @@ response delete_devices_bulk(request& req) {
 
 } // namespace
 
-/// Deletes the devices (tokens, keys) and announces the change.
+/// Deletes the devices (tokens, keys, the pushers their tokens registered)
+/// and announces the change.
 void delete_devices(request& req, const std::vector<std::string>& device_ids) {
   auto& me = req.auth().user_id;
   std::vector<std::string> existing;
@@ -87,6 +89,7 @@ void delete_devices(request& req, const std::vector<std::string>& device_ids) {
     if (req.ctx->accounts->device(me, d)) existing.push_back(d);
   if (existing.empty()) return;
   auto hashes = req.ctx->accounts->delete_devices(me, existing);
+  req.ctx->pushers->remove_for_devices(me, existing);
   for (auto& h : hashes) req.ctx->tokens->erase(h);
   req.ctx->transport->invalidate_cache("access_tokens", hashes);
   req.ctx->transport->device_list_changed({me, existing, true});

@@ -8,6 +8,9 @@
 #include "matrix/crypto.hpp"
 #include "storage/stores/accounts_store.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace axon::client {
 
 using http::fail;
@@ -46,11 +49,17 @@ std::optional<response> password_uia(request& req) {
   } else {
     fail(errc::missing_param, "Missing identifier");
   }
+  // As /login reads it: user ids are case-insensitive.
+  std::transform(user.begin(), user.end(), user.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   if (user.rfind('@', 0) != 0) user = "@" + user + ":" + server_name(req);
   auto password = require_string(*auth, "password");
   auto& rc = req.ctx->cfg->rc;
-  auto row = req.ctx->accounts->get_user(me);
-  bool ok = user == me && row && !row->password_hash.empty() &&
+  // The stage checks the password of the user it names; only then does it
+  // matter whether that user is the requester (Synapse's
+  // validate_user_via_ui_auth: a completed stage for another user is 403).
+  auto row = req.ctx->accounts->get_user(user);
+  bool ok = row && !row->deactivated && !row->password_hash.empty() &&
             matrix::check_password(row->password_hash, password);
   if (!ok) {
     rate_limit(req, "rc_login.failed_attempts", me, rc.login_failed_attempts.per_second,
@@ -58,9 +67,10 @@ std::optional<response> password_uia(request& req) {
     auto out = uia_body(session);
     out["completed"] = json::array();
     out["errcode"] = "M_FORBIDDEN";
-    out["error"] = user == me ? "Invalid password" : "Requested user ID does not match the requester";
+    out["error"] = "Invalid username or password";
     return response{401, out};
   }
+  if (user != me) fail(errc::forbidden, "Invalid auth: the password given is not the requester's");
   req.ctx->uia->remove(session);
   return std::nullopt;
 }

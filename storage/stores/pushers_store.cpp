@@ -56,6 +56,15 @@ bool pushers_store::remove(const std::string& user_id, const std::string& app_id
            .affected > 0;
 }
 
+void pushers_store::remove_for_devices(const std::string& user_id,
+                                       const std::vector<std::string>& device_ids) {
+  if (device_ids.empty()) return;
+  in_transaction(pool_, [&](connection& c) {
+    for (auto& d : device_ids)
+      c.exec("DELETE FROM pushers WHERE user_id = $1 AND device_id = $2", {user_id, d});
+  });
+}
+
 void pushers_store::remove_all(const std::string& user_id) {
   auto c = pool_.acquire();
   c->exec("DELETE FROM pushers WHERE user_id = $1", {user_id});

@@ -23,6 +23,10 @@ public:
   /// Removes the user's pusher; false when there was none.
   bool remove(const std::string& user_id, const std::string& app_id, const std::string& pushkey);
   void remove_all(const std::string& user_id);
+  /// Removes the pushers the user registered through these devices' access
+  /// tokens (Synapse's remove_pushers_by_access_token, run whenever tokens
+  /// are deleted: logout, device deletion, password change).
+  void remove_for_devices(const std::string& user_id, const std::vector<std::string>& device_ids);
 
 private:
   pool& pool_;

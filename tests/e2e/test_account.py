@@ -48,3 +48,48 @@ def deactivate_account(ctx):
     expect_error(login(ctx, alice, alice.password), 403, "M_USER_DEACTIVATED", "login refused")
     member = expect_ok(bob.get(f"/rooms/{q(room)}/state/m.room.member/{q(alice.user_id)}"))
     expect_eq(member.get("membership"), "leave", "deactivated user left the room")
+
+
+@e2e_test
+def password_change_deletes_other_devices_pushers(ctx):
+    # Synapse deletes the pushers of the access tokens it deletes.
+    alice = ctx.user()
+    other = expect_ok(login(ctx, alice, alice.password), "second device")["access_token"]
+    kept = expect_ok(login(ctx, alice, alice.password), "third device")["access_token"]
+
+    def pusher(key):
+        return {"pushkey": key, "kind": "http", "app_id": "org.example.app",
+                "app_display_name": "Example", "device_display_name": "Phone", "lang": "en",
+                "data": {"url": "https://push.example.org/_matrix/push/v1/notify"}}
+
+    expect_ok(alice.post("/pushers/set", pusher("mine")))
+    expect_ok(ctx.api.post("/pushers/set", pusher("other"), token=other))
+    expect_ok(ctx.api.post("/pushers/set", pusher("kept"), token=kept))
+
+    def keys():
+        return sorted(p["pushkey"] for p in expect_ok(alice.get("/pushers"))["pushers"])
+
+    session = expect_status(alice.post("/account/password", {"new_password": "second"}), 401)["session"]
+    expect_ok(alice.post("/account/password", {"new_password": "second", "logout_devices": False,
+                                               "auth": auth(alice, alice.password, session)}))
+    expect_eq(keys(), ["kept", "mine", "other"], "logout_devices false keeps every pusher")
+    expect_ok(ctx.api.get("/account/whoami", token=other), "and every device")
+
+    session = expect_status(alice.post("/account/password", {"new_password": "third"}), 401)["session"]
+    expect_ok(alice.post("/account/password", {"new_password": "third",
+                                               "auth": auth(alice, "second", session)}))
+    expect_eq(keys(), ["mine"], "the other devices' pushers are deleted with their tokens")
+    expect_error(ctx.api.get("/account/whoami", token=kept), 401, "M_UNKNOWN_TOKEN", "logged out")
+
+
+@e2e_test
+def logout_deletes_the_tokens_pushers(ctx):
+    alice = ctx.user()
+    other = expect_ok(login(ctx, alice, alice.password), "second device")["access_token"]
+    body = {"pushkey": "k", "kind": "http", "app_id": "org.example.app",
+            "app_display_name": "Example", "device_display_name": "Phone", "lang": "en",
+            "data": {"url": "https://push.example.org/_matrix/push/v1/notify"}}
+    expect_ok(ctx.api.post("/pushers/set", body, token=other))
+    expect_eq(len(expect_ok(alice.get("/pushers"))["pushers"]), 1, "registered")
+    expect_ok(ctx.api.post("/logout", {}, token=other))
+    expect_eq(expect_ok(alice.get("/pushers"))["pushers"], [], "gone with the token")

@@ -233,3 +233,26 @@ def cross_signing_changes_reach_device_lists(ctx):
     later = bob.sync(since=since)
     expect(alice.user_id in later["device_lists"]["changed"],
            f"bob sees alice's device signature: {later['device_lists']}")
+
+
+@e2e_test
+def cross_signing_unstable_paths(ctx):
+    # Older clients use /unstable for both uploads; the same handlers answer.
+    alice = ctx.user()
+    (master, ssk, usk), body = make_keys(alice)
+    expect_ok(alice.post("/_matrix/client/unstable/keys/device_signing/upload", body),
+              "unstable device_signing/upload")
+    got = query(alice, alice)
+    expect_eq(got["master_keys"][alice.user_id], body["master_key"], "stored through /unstable")
+    s = expect_status(alice.post("/_matrix/client/unstable/keys/device_signing/upload",
+                                 make_keys(alice)[1]), 401, "UIA on replacement")["session"]
+    expect(bool(s), "a UIA session")
+    account, dk = device_keys(alice)
+    expect_ok(alice.post("/keys/upload", {"device_keys": dk}), "device keys")
+    resp = expect_ok(alice.post("/_matrix/client/unstable/keys/signatures/upload",
+                                {alice.user_id: {alice.device_id: ssk.sign(alice.user_id, dk)}}),
+                     "unstable signatures/upload")
+    expect_eq(resp.get("failures"), {}, "no failures")
+    # Other endpoints are not under /unstable.
+    expect_error(alice.post("/_matrix/client/unstable/keys/query", {"device_keys": {}}), 404,
+                 "M_UNRECOGNIZED", "only the two cross-signing uploads")

@@ -1,0 +1,75 @@
+"""Raw-HTTP tests of device management: user-interactive auth with another user's password,
+and what GET /devices reports (display_name, last_seen_ip, last_seen_ts)."""
+
+from harness import (e2e_test, expect, expect_eq, expect_error, expect_ok, expect_status, q)
+from test_cross_signing import CSKey
+
+
+def login(ctx, user, password=None, device_id=None, **kw):
+    body = {"type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": user.localpart},
+            "password": password or user.password}
+    if device_id:
+        body["device_id"] = device_id
+    return expect_ok(ctx.api.post("/login", body, **kw), "login")
+
+
+def auth(user, password, session):
+    return {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user.user_id},
+            "password": password, "session": session}
+
+
+def session_of(resp, what):
+    return expect_status(resp, 401, what)["session"]
+
+
+@e2e_test
+def uia_with_another_users_password_is_forbidden(ctx):
+    alice, mallory = ctx.user(), ctx.user()
+    second = login(ctx, alice)["device_id"]
+    victim = login(ctx, alice)["device_id"]
+
+    # DELETE /devices/{id}: Mallory's own correct password does not prove Alice.
+    s = session_of(alice.delete(f"/devices/{q(second)}"), "challenge")
+    body = {"auth": auth(mallory, mallory.password, s)}
+    expect_error(alice.request("DELETE", f"/devices/{q(second)}", body=body), 403, "M_FORBIDDEN",
+                 "DELETE /devices with another user's password")
+    # The other user's wrong password is a failed stage, as for any wrong password.
+    s = session_of(alice.delete(f"/devices/{q(second)}"), "challenge")
+    wrong = expect_status(alice.request("DELETE", f"/devices/{q(second)}",
+                                        body={"auth": auth(mallory, "nope", s)}), 401, "wrong")
+    expect_eq(wrong.get("errcode"), "M_FORBIDDEN", "a failed stage's errcode")
+    expect_eq(wrong.get("session"), s, "the same session")
+
+    s = session_of(alice.post("/delete_devices", {"devices": [second]}), "challenge")
+    expect_error(alice.post("/delete_devices", {"devices": [second, victim],
+                                                 "auth": auth(mallory, mallory.password, s)}),
+                 403, "M_FORBIDDEN", "POST /delete_devices with another user's password")
+
+    s = session_of(alice.post("/account/password", {"new_password": "x"}), "challenge")
+    expect_error(alice.post("/account/password", {"new_password": "x",
+                                                   "auth": auth(mallory, mallory.password, s)}),
+                 403, "M_FORBIDDEN", "password change with another user's password")
+
+    s = session_of(alice.post("/account/deactivate", {}), "challenge")
+    expect_error(alice.post("/account/deactivate", {"auth": auth(mallory, mallory.password, s)}),
+                 403, "M_FORBIDDEN", "deactivation with another user's password")
+
+    # Cross-signing keys replaced once some exist: UIA needed.
+    master = CSKey().key(alice.user_id, "master")
+    expect_ok(alice.post("/keys/device_signing/upload", {"master_key": master}), "first master key")
+    other = CSKey().key(alice.user_id, "master")
+    s = session_of(alice.post("/keys/device_signing/upload", {"master_key": other}), "challenge")
+    expect_error(alice.post("/keys/device_signing/upload",
+                            {"master_key": other, "auth": auth(mallory, mallory.password, s)}),
+                 403, "M_FORBIDDEN", "cross-signing upload with another user's password")
+
+    # Nothing changed.
+    ids = sorted(d["device_id"] for d in expect_ok(alice.get("/devices"))["devices"])
+    expect_eq(ids, sorted([alice.device_id, second, victim]), "no device deleted")
+    login(ctx, alice)  # the password is unchanged
+    expect_ok(alice.get("/account/whoami"), "not deactivated")
+    # And Alice's own password still works in a fresh session.
+    s = session_of(alice.delete(f"/devices/{q(second)}"), "challenge")
+    expect_ok(alice.request("DELETE", f"/devices/{q(second)}",
+                            body={"auth": auth(alice, alice.password, s)}), "own password")
