@@ -5,9 +5,8 @@
 #include "actors/client/cross_signing.hpp"
 #include "actors/client/routes.hpp"
 #include "actors/client/sync_streams.hpp"
-#include "matrix/base64.hpp"
 #include "matrix/identifiers.hpp"
-#include "matrix/signing.hpp"
+#include "matrix/key_upload.hpp"
 #include "matrix/stream_token.hpp"
 #include "storage/stores/accounts_store.hpp"
 #include "storage/stores/e2e_keys_store.hpp"
@@ -30,48 +29,11 @@ bool is_local(request& req, const std::string& user_id) {
   return matrix::parse_user_id(user_id).has_value() && domain_of(user_id) == server_name(req);
 }
 
-/// Checks a DeviceKeys object of the requesting device (spec DeviceKeys):
-/// ids match the requester, algorithms and keys well-formed, and signed by
-/// the device's own ed25519 key.
-void check_device_keys(request& req, const json& dk) {
-  if (!dk.is_object()) fail(errc::bad_json, "device_keys must be an object");
-  auto& me = req.auth();
-  auto user_id = require_string(dk, "user_id");
-  auto device_id = require_string(dk, "device_id");
-  if (user_id != me.user_id || device_id != me.device_id)
-    fail(errc::invalid_param, "Provided device keys don't match the requesting user and device");
-  auto algs = dk.find("algorithms");
-  if (algs == dk.end()) fail(errc::missing_param, "Missing algorithms");
-  if (!algs->is_array()) fail(errc::bad_json, "algorithms must be an array of strings");
-  for (auto& a : *algs)
-    if (!a.is_string()) fail(errc::bad_json, "algorithms must be an array of strings");
-  auto keys = optional_object(dk, "keys");
-  if (!keys) fail(errc::missing_param, "Missing keys");
-  for (auto& [id, key] : keys->items())
-    if (!key.is_string() || id.find(':') == std::string::npos)
-      fail(errc::bad_json, "keys must map algorithm:key_id to a string");
-  auto sigs = optional_object(dk, "signatures");
-  if (!sigs) fail(errc::missing_param, "Missing signatures");
-  auto key_id = "ed25519:" + device_id;
-  auto ed = keys->find(key_id);
-  if (ed == keys->end()) fail(errc::invalid_param, "Missing the device's " + key_id + " key");
-  auto pub = matrix::base64_decode(ed->get<std::string>());
-  if (!pub || pub->size() != 32) fail(errc::invalid_param, "Invalid " + key_id + " key");
-  if (!matrix::verify_json(dk, user_id, key_id, *pub))
-    fail(errc::invalid_param, "Device keys are not signed by the device's " + key_id + " key");
-}
-
-/// Checks {"algorithm:key_id": key} (a string, or an object with a `key`).
-void check_key_map(const json& keys, const char* what) {
-  if (!keys.is_object()) fail(errc::bad_json, std::string(what) + " must be an object");
-  for (auto& [id, key] : keys.items()) {
-    auto colon = id.find(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == id.size())
-      fail(errc::bad_json, std::string(what) + ": key ids must be algorithm:key_id");
-    bool ok = key.is_string() ||
-              (key.is_object() && key.contains("key") && key["key"].is_string());
-    if (!ok) fail(errc::bad_json, std::string(what) + "[" + id + "] must be a key");
-  }
+/// Raises the Matrix error a refused upload names.
+void check(const std::optional<matrix::upload_problem>& p) {
+  if (!p) return;
+  fail(p->kind == matrix::upload_problem::bad_json ? errc::bad_json : errc::invalid_param,
+       p->message);
 }
 
 /// device_one_time_keys_count / one_time_key_counts from the stored counts.
@@ -152,16 +114,16 @@ response upload_keys(request& req) {
   auto& me = req.auth();
   msg::upload_keys up{me.user_id, me.device_id, "", "", ""};
   if (auto dk = body.find("device_keys"); dk != body.end() && !dk->is_null()) {
-    check_device_keys(req, *dk);
+    check(matrix::check_device_keys(*dk, me.user_id, me.device_id));
     up.device_keys = dk->dump();
   }
   if (auto otk = body.find("one_time_keys"); otk != body.end() && !otk->is_null()) {
-    check_key_map(*otk, "one_time_keys");
+    check(matrix::check_key_map(*otk, "one_time_keys"));
     if (!otk->empty()) up.one_time_keys = otk->dump();
   }
   for (auto* name : {"fallback_keys", "org.matrix.msc2732.fallback_keys"})
     if (auto fk = body.find(name); fk != body.end() && !fk->is_null()) {
-      check_key_map(*fk, name);
+      check(matrix::check_key_map(*fk, name));
       if (!fk->empty()) up.fallback_keys = fk->dump();
     }
   if (!up.device_keys.empty() || !up.one_time_keys.empty() || !up.fallback_keys.empty())

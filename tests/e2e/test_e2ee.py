@@ -174,14 +174,31 @@ def keys_upload_query_claim(ctx):
 def keys_upload_errors_change_nothing(ctx):
     alice, bob = ctx.user(), ctx.user()
     account, dk = device_keys(alice)
-    bad_sig = dict(dk)
-    bad_sig["algorithms"] = ["m.megolm.v1.aes-sha2"]  # signature no longer matches
-    expect_error(alice.post("/keys/upload", {"device_keys": bad_sig}), 400, "M_INVALID_PARAM", "bad signature")
     _, bobs = device_keys(bob)
     expect_error(alice.post("/keys/upload", {"device_keys": bobs}), 400, "M_INVALID_PARAM", "other user's keys")
-    expect_error(alice.post("/keys/upload", {"device_keys": {**dk, "algorithms": "x"}}), 400, "M_BAD_JSON",
-                 "algorithms not a list")
-    expect_error(alice.post("/keys/upload", {"one_time_keys": {"nocolon": "k"}}), 400, "M_BAD_JSON", "bad key id")
+    expect_error(alice.post("/keys/upload", {"device_keys": {**dk, "device_id": "OTHER"}}), 400,
+                 "M_INVALID_PARAM", "another device's keys")
+    # The shape of DeviceKeys and KeyObject (spec), as Synapse checks it: M_BAD_JSON.
+    shapes = {
+        "algorithms not a list": {"device_keys": {**dk, "algorithms": "x"}},
+        "algorithms of non-strings": {"device_keys": {**dk, "algorithms": [1]}},
+        "no algorithms": {"device_keys": {k: v for k, v in dk.items() if k != "algorithms"}},
+        "no keys": {"device_keys": {k: v for k, v in dk.items() if k != "keys"}},
+        "keys not strings": {"device_keys": {**dk, "keys": {f"ed25519:{alice.device_id}": 1}}},
+        "no signatures": {"device_keys": {k: v for k, v in dk.items() if k != "signatures"}},
+        "signatures flat": {"device_keys": {**dk, "signatures": {alice.user_id: "sig"}}},
+        "no user_id": {"device_keys": {k: v for k, v in dk.items() if k != "user_id"}},
+        "device_keys not an object": {"device_keys": ["x"]},
+        "one_time_keys not an object": {"one_time_keys": "x"},
+        "bad key id": {"one_time_keys": {"nocolon": "k"}},
+        "key a number": {"one_time_keys": {"signed_curve25519:A": 5}},
+        "key object without key": {"one_time_keys": {"signed_curve25519:A": {"signatures": {}}}},
+        "key object without signatures": {"one_time_keys": {"signed_curve25519:A": {"key": "k"}}},
+        "fallback not a boolean": {"fallback_keys": {"signed_curve25519:A": {
+            "key": "k", "fallback": "yes", "signatures": {}}}},
+    }
+    for what, body in shapes.items():
+        expect_error(alice.post("/keys/upload", body), 400, "M_BAD_JSON", what)
     got = expect_ok(bob.post("/keys/query", {"device_keys": {alice.user_id: []}}), "query")
     expect_eq(got["device_keys"][alice.user_id], {}, "nothing stored")
     otks = one_time_keys(alice, account, 1)
@@ -193,6 +210,32 @@ def keys_upload_errors_change_nothing(ctx):
     expect_eq(counts["signed_curve25519"], 1, "nothing of a refused upload is stored")
     expect_error(bob.post("/keys/claim", {"one_time_keys": {alice.user_id: "x"}}), 400, "M_BAD_JSON", "bad claim")
     expect_error(bob.post("/keys/query", {}), 400, "M_MISSING_PARAM", "query without device_keys")
+
+
+@e2e_test
+def keys_upload_stores_keys_as_given(ctx):
+    # Synapse neither decodes key strings nor verifies signatures on upload: clients verify
+    # what /keys/query returns.
+    alice, bob = ctx.user(), ctx.user()
+    dk = {"user_id": alice.user_id, "device_id": alice.device_id,
+          "algorithms": ["m.olm.v1.curve25519-aes-sha2"],
+          "keys": {f"curve25519:{alice.device_id}": "not base64!",
+                   f"ed25519:{alice.device_id}": "key1"},
+          "signatures": {alice.user_id: {f"ed25519:{alice.device_id}": "sig1"}}}
+    otks = {"curve25519:AAAA": "??", "signed_curve25519:AAAB": {
+        "key": "%%", "signatures": {alice.user_id: {f"ed25519:{alice.device_id}": "nope"}}}}
+    reply = expect_ok(alice.post("/keys/upload", {"device_keys": dk, "one_time_keys": otks}),
+                      "keys that are not base64")
+    expect_eq(reply["one_time_key_counts"].get("signed_curve25519"), 1, "counted")
+    expect_eq(reply["one_time_key_counts"].get("curve25519"), 1, "counted")
+    got = expect_ok(bob.post("/keys/query", {"device_keys": {alice.user_id: []}}), "query")
+    stored = got["device_keys"][alice.user_id][alice.device_id]
+    expect_eq(stored["keys"], dk["keys"], "keys as uploaded")
+    expect_eq(stored["signatures"], dk["signatures"], "signatures as uploaded")
+    r = expect_ok(bob.post("/keys/claim", {"one_time_keys": {alice.user_id: {
+        alice.device_id: "signed_curve25519"}}}), "claim")
+    expect_eq(r["one_time_keys"][alice.user_id][alice.device_id], {
+        "signed_curve25519:AAAB": otks["signed_curve25519:AAAB"]}, "claimed as uploaded")
 
 
 @e2e_test
