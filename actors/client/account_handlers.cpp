@@ -63,11 +63,19 @@ json uia_challenge(const std::string& session) {
           {"session", session}};
 }
 
-/// Creates the account with its default displayname (the localpart).
-void create_account(request& req, const std::string& user_id, const std::string& password,
+/// The stored form of a password: its argon2id hash, or "" for none.
+std::string hash_or_empty(const std::string& password) {
+  if (password.empty()) return "";
+  auto hash = matrix::hash_password(password);
+  if (hash.empty()) fail(errc::unknown, "Could not hash the password");
+  return hash;
+}
+
+/// Creates the account with its default displayname (the localpart);
+/// `password_hash` empty for an account without a password.
+void create_account(request& req, const std::string& user_id, const std::string& password_hash,
                     bool admin) {
-  auto hash = password.empty() ? std::string() : matrix::hash_password(password);
-  if (!req.ctx->accounts->create_user(user_id, hash, admin, now_ms(req)))
+  if (!req.ctx->accounts->create_user(user_id, password_hash, admin, now_ms(req)))
     fail(errc::user_in_use, "User ID already taken.");
   req.ctx->accounts->set_displayname(user_id, user_id.substr(1, user_id.find(':') - 1));
 }
@@ -94,6 +102,15 @@ response capabilities(request& req) {
              {"m.3pid_changes", {{"enabled", false}}}}}}};
 }
 
+/// What a registration's UIA session remembers (Synapse's
+/// UIAuthSessionDataConstants).
+constexpr const char* session_password_hash = "password_hash";
+constexpr const char* session_registered_user = "registered_user_id";
+
+/// POST /register, following Synapse's RegisterRestServlet: the UIA session
+/// remembers the request's parameters (a retry may send only `auth`), the
+/// first password's hash, and the account it created, so that a retried
+/// request answers for that account instead of failing with M_USER_IN_USE.
 response register_account(request& req) {
   auto& body = req.json_body();
   auto kind = req.query_param("kind").value_or("user");
@@ -103,39 +120,73 @@ response register_account(request& req) {
   rate_limit(req, "rc_registration", req.remote_addr, req.ctx->cfg->rc.registration.per_second,
              req.ctx->cfg->rc.registration.burst_count);
   auto username = optional_string(body, "username");
-  auto password = optional_string(body, "password").value_or("");
-  if (password.size() > 512) fail(errc::invalid_param, "Password too long");
-  auto device_id = optional_string(body, "device_id");
-  auto display = optional_string(body, "initial_device_display_name");
-  auto inhibit = optional_bool(body, "inhibit_login").value_or(false);
-  std::string user_id;
-  if (username) user_id = check_username(req, lower(*username));
+  auto password = optional_string(body, "password");
+  if (password && password->size() > 512) fail(errc::invalid_param, "Password too long");
+  // Checked now, so a malformed retry fails before it uses the session.
+  optional_string(body, "device_id");
+  optional_string(body, "initial_device_display_name");
+  optional_bool(body, "inhibit_login");
+  auto auth = optional_object(body, "auth");
+  std::string session = auth ? optional_string(*auth, "session").value_or("") : "";
+  auto* uia = req.ctx->uia;
+  if (!session.empty() && !uia->exists(session)) session.clear();
+  std::optional<std::string> registered, password_hash;
+  if (!session.empty()) {
+    registered = uia->data(session, session_registered_user);
+    password_hash = uia->data(session, session_password_hash);
+  }
+  if (username) {
+    auto wanted = "@" + lower(*username) + ":" + server_name(req);
+    if (!registered || *registered != wanted) check_username(req, lower(*username));
+  }
+
+  // The parameters: this request's, or (when it sends none) the session's.
+  // The password is never stored, only its hash (serverdict).
+  json params = body;
+  params.erase("auth");
+  params.erase("password");
+  if (session.empty()) {
+    session = uia->create(params);
+  } else if (params.empty()) {
+    params = uia->clientdict(session);
+  } else {
+    uia->set_clientdict(session, params);
+  }
 
   // User-interactive auth: one m.login.dummy stage.
-  auto auth = optional_object(body, "auth");
-  std::string session;
-  if (auth) session = optional_string(*auth, "session").value_or("");
-  if (auth && optional_string(*auth, "type").value_or("") == "m.login.dummy") {
-    if (!session.empty()) req.ctx->uia->complete(session, "m.login.dummy");
-  } else {
-    bool done = !session.empty() && req.ctx->uia->completed(session).count("m.login.dummy");
-    if (!done) {
-      if (auth && auth->contains("type"))
-        fail(errc::bad_request, "Unknown auth type");
-      if (session.empty() || !req.ctx->uia->exists(session)) session = req.ctx->uia->create();
-      return {401, uia_challenge(session)};
-    }
+  auto type = auth ? optional_string(*auth, "type") : std::nullopt;
+  if (type && *type != "m.login.dummy") fail(errc::bad_request, "Unknown auth type " + *type);
+  if (type) uia->complete(session, "m.login.dummy");
+  if (!uia->completed(session).count("m.login.dummy")) {
+    if (password && !password_hash)
+      uia->set_data(session, session_password_hash, hash_or_empty(*password));
+    return {401, uia_challenge(session)};
   }
-  if (!session.empty()) req.ctx->uia->remove(session);
 
-  if (!username) {
-    // Generated names, as Synapse does when none is given.
-    do user_id = "@" + lower(matrix::random_string(12, *req.ctx->env)) + ":" + server_name(req);
-    while (req.ctx->accounts->user_exists(user_id));
+  std::string user_id;
+  if (registered) {
+    user_id = *registered; // a retry: the account exists, log in again
+  } else {
+    // This request's password, else the one the session remembers.
+    auto hash = password ? hash_or_empty(*password) : password_hash.value_or("");
+    if (auto name = params.find("username"); name != params.end() && name->is_string())
+      user_id = check_username(req, lower(name->get<std::string>()));
+    else
+      // Generated names, as Synapse does when none is given.
+      do user_id = "@" + lower(matrix::random_string(12, *req.ctx->env)) + ":" + server_name(req);
+      while (req.ctx->accounts->user_exists(user_id));
+    create_account(req, user_id, hash, false);
+    uia->set_data(session, session_registered_user, user_id);
   }
-  create_account(req, user_id, password, false);
-  if (inhibit) return {200, {{"user_id", user_id}, {"home_server", server_name(req)}}};
-  return {200, issue_session(req, user_id, device_id, display)};
+  auto param_string = [&](const char* key) -> std::optional<std::string> {
+    auto i = params.find(key);
+    if (i == params.end() || !i->is_string()) return std::nullopt;
+    return i->get<std::string>();
+  };
+  if (params.value("inhibit_login", false) == true)
+    return {200, {{"user_id", user_id}, {"home_server", server_name(req)}}};
+  return {200, issue_session(req, user_id, param_string("device_id"),
+                             param_string("initial_device_display_name"))};
 }
 
 response register_available(request& req) {
@@ -184,7 +235,7 @@ response admin_register(request& req) {
     fail(errc::bad_request, "unrecognised nonce");
   if (!matrix::constant_time_equal(want, lower(mac))) fail(errc::forbidden, "HMAC incorrect");
   auto user_id = check_username(req, lower(username));
-  create_account(req, user_id, password, admin);
+  create_account(req, user_id, hash_or_empty(password), admin);
   if (displayname) req.ctx->accounts->set_displayname(user_id, *displayname);
   return {200, issue_session(req, user_id, std::nullopt, std::nullopt)};
 }

@@ -67,11 +67,21 @@ void token_cache::clear() {
   map_.clear();
 }
 
-std::string uia_sessions::create(const nlohmann::json&) {
+std::string uia_sessions::create(const nlohmann::json& clientdict) {
   auto s = matrix::random_string(24, env_);
   auto now = env_.now_ms();
-  store_.create(s, now, now - session_lifetime_ms);
+  store_.create(s, now, now - session_lifetime_ms, clientdict.dump());
   return s;
+}
+
+nlohmann::json uia_sessions::clientdict(const std::string& session) {
+  auto text = store_.clientdict(session);
+  auto j = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json::object();
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+void uia_sessions::set_clientdict(const std::string& session, const nlohmann::json& clientdict) {
+  store_.set_clientdict(session, clientdict.dump());
 }
 
 bool uia_sessions::exists(const std::string& session) { return store_.exists(session); }

@@ -61,11 +61,22 @@ public:
   explicit uia_sessions(storage::pool& pool,
                         matrix::environment& env = matrix::system_environment())
     : store_(pool), env_(env) {}
-  std::string create(const nlohmann::json& params = nlohmann::json::object());
+  /// A new session remembering the request's parameters (`clientdict`).
+  std::string create(const nlohmann::json& clientdict = nlohmann::json::object());
   bool exists(const std::string& session);
   void complete(const std::string& session, const std::string& stage);
   std::unordered_set<std::string> completed(const std::string& session);
   void remove(const std::string& session);
+  /// The parameters the session remembers (an empty object when unknown).
+  nlohmann::json clientdict(const std::string& session);
+  void set_clientdict(const std::string& session, const nlohmann::json& clientdict);
+  /// The server's notes on the session (Synapse's UIAuthSessionDataConstants).
+  std::optional<std::string> data(const std::string& session, const std::string& key) {
+    return store_.data(session, key);
+  }
+  void set_data(const std::string& session, const std::string& key, const std::string& value) {
+    store_.set_data(session, key, value);
+  }
 
 private:
   /// Synapse's default `ui_auth.session_timeout`-independent expiry: 2 days.

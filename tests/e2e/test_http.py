@@ -101,6 +101,56 @@ def register_with_device_id_and_inhibit_login(ctx):
 
 
 @e2e_test
+def register_uia_session_remembers_the_request(ctx):
+    # Synapse's RegisterRestServlet: the UIA session keeps the parameters of the request that
+    # began it, the password's hash, and the account it created.
+    api = ctx.api
+    localpart = unique("sess")
+    first = {"username": localpart, "password": "first pw", "device_id": "SESSDEV",
+             "initial_device_display_name": "remembered"}
+    session = expect_status(api.post("/register", first), 401)["session"]
+    # The client completes the stage sending nothing but `auth`.
+    done = expect_ok(api.post("/register", {"auth": {"type": "m.login.dummy", "session": session}}),
+                     "register with only the session")
+    user_id = f"@{localpart}:{SERVER_NAME}"
+    expect_eq(done.get("user_id"), user_id, "the username of the first request")
+    expect_eq(done.get("device_id"), "SESSDEV", "its device_id")
+    devices = expect_ok(api.get("/devices", token=done["access_token"]))["devices"]
+    expect_eq([(d["device_id"], d.get("display_name")) for d in devices],
+              [("SESSDEV", "remembered")], "its initial_device_display_name")
+    expect_ok(api.post("/login", {"type": "m.login.password", "password": "first pw",
+                                  "identifier": {"type": "m.id.user", "user": localpart}}),
+              "the first request's password")
+
+    # A retry of the whole request (say the response was lost) answers for the same account.
+    again = expect_ok(api.post("/register", {**first, "auth": {"type": "m.login.dummy",
+                                                               "session": session}}),
+                      "retry with the same session")
+    expect_eq(again.get("user_id"), user_id, "the same account, not M_USER_IN_USE")
+    expect_ok(api.get("/account/whoami", token=again["access_token"]), "the retry logs in")
+    again = expect_ok(api.post("/register", {"auth": {"session": session}}), "retry, session only")
+    expect_eq(again.get("user_id"), user_id, "still the same account")
+    # Another session cannot take the name.
+    other = expect_status(api.post("/register", {"username": localpart, "password": "x"}), 400)
+    expect_eq(other.get("errcode"), "M_USER_IN_USE", "a new session gets M_USER_IN_USE")
+
+    # inhibit_login: only the user id (and Synapse's home_server), for the retry too.
+    localpart = unique("inh")
+    body = {"username": localpart, "password": "pw", "inhibit_login": True, "device_id": "NOPE"}
+    session = expect_status(api.post("/register", body), 401)["session"]
+    for what in ("completion", "retry"):
+        reply = expect_ok(api.post("/register", {"auth": {"type": "m.login.dummy", "session": session}}),
+                          f"inhibit_login {what}")
+        expect_eq(reply.get("user_id"), f"@{localpart}:{SERVER_NAME}", "user_id")
+        expect("access_token" not in reply and "device_id" not in reply,
+               f"inhibit_login {what}: no access_token nor device_id: {reply}")
+    login = expect_ok(api.post("/login", {"type": "m.login.password", "password": "pw",
+                                          "identifier": {"type": "m.id.user", "user": localpart}}))
+    devices = expect_ok(api.get("/devices", token=login["access_token"]))["devices"]
+    expect_eq(len(devices), 1, f"no device created by inhibit_login: {devices}")
+
+
+@e2e_test
 def register_available(ctx):
     api = ctx.api
     localpart = unique("avail")

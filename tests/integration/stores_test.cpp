@@ -5,6 +5,7 @@
 #include "storage/stores/accounts_store.hpp"
 #include "storage/stores/events_store.hpp"
 #include "storage/stores/rooms_store.hpp"
+#include "storage/stores/ui_auth_store.hpp"
 #include "tests/integration/pg_fixture.hpp"
 #include "tests/integration/test_databases.hpp"
 
@@ -339,6 +340,36 @@ TEST_CASE_TEMPLATE("accounts_store: registration nonces", DB, sqlite_db, pg_db) 
   acc.add_nonce("new", ts0 + 2 * 3600 * 1000);
   CHECK(count(p, "SELECT COUNT(*) FROM registration_nonces WHERE nonce = 'old'") == 0);
   CHECK(count(p, "SELECT COUNT(*) FROM registration_nonces WHERE nonce = 'new'") == 1);
+}
+
+// ---- user-interactive auth sessions ---------------------------------------------------
+
+TEST_CASE_TEMPLATE("ui_auth_store: sessions remember parameters and notes", DB, sqlite_db, pg_db) {
+  AXON_STORES_OR_SKIP(DB);
+  ui_auth_store uia(p);
+  uia.create("s1", ts0, ts0 - 1, R"({"username":"alice"})");
+  CHECK(uia.clientdict("s1") == R"({"username":"alice"})");
+  CHECK_FALSE(uia.clientdict("none"));
+  uia.set_clientdict("s1", "{}");
+  CHECK(uia.clientdict("s1") == "{}");
+
+  CHECK_FALSE(uia.data("s1", "password_hash"));
+  uia.set_data("s1", "password_hash", "h1");
+  uia.set_data("s1", "registered_user_id", "@alice:x");
+  uia.set_data("s1", "password_hash", "h2"); // replaced, the other kept
+  CHECK(uia.data("s1", "password_hash") == "h2");
+  CHECK(uia.data("s1", "registered_user_id") == "@alice:x");
+  uia.set_data("none", "k", "v"); // an unknown session gets nothing
+  CHECK_FALSE(uia.data("none", "k"));
+
+  uia.complete("s1", "m.login.dummy");
+  CHECK(uia.completed("s1").count("m.login.dummy") == 1);
+  // A new session sweeps the expired ones, notes and all.
+  uia.create("s2", ts0 + 10, ts0 + 1);
+  CHECK_FALSE(uia.exists("s1"));
+  CHECK_FALSE(uia.data("s1", "registered_user_id"));
+  CHECK(uia.completed("s1").empty());
+  CHECK(uia.clientdict("s2") == "{}");
 }
 
 // ---- rooms: aliases ------------------------------------------------------------------
