@@ -20,6 +20,7 @@
 #include "matrix/environment.hpp"
 #include "storage/stores/account_data_store.hpp"
 #include "storage/stores/accounts_store.hpp"
+#include "storage/stores/client_ips_store.hpp"
 #include "storage/stores/cross_signing_store.hpp"
 #include "storage/stores/e2e_keys_store.hpp"
 #include "storage/stores/events_store.hpp"
@@ -82,6 +83,7 @@ struct instance::impl {
   http::token_cache tokens;
   http::rate_limiter limiter;
   std::unique_ptr<http::uia_sessions> uia;
+  std::unique_ptr<storage::client_ips> client_ips;
   std::shared_ptr<replication::txn_memory> replication_txns = replication::make_txn_memory();
   http::server_context ctx;
   std::vector<http::route> routes;
@@ -363,6 +365,9 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   ctx.tokens = &tokens;
   uia = std::make_unique<http::uia_sessions>(pool, *env);
   ctx.uia = uia.get();
+  client_ips = std::make_unique<storage::client_ips>(pool, [e = env] { return e->now_ms(); });
+  client_ips->start();
+  ctx.client_ips = client_ips.get();
   ctx.env = env;
   ctx.replication_txns = replication_txns.get();
   routes = client::all_routes();

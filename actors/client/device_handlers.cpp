@@ -6,11 +6,14 @@
 #include "actors/http/services.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/crypto.hpp"
+#include "matrix/identifiers.hpp"
 #include "storage/stores/accounts_store.hpp"
+#include "storage/stores/client_ips_store.hpp"
 #include "storage/stores/pushers_store.hpp"
 #include "transport/transport.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace axon::client {
 
@@ -20,25 +23,42 @@ namespace {
 
 // ---- helpers -------------------------------------------------------------------
 
-json device_json(const storage::device_row& d) {
-  json out = {{"device_id", d.device_id}};
-  if (d.display_name) out["display_name"] = *d.display_name;
-  if (d.last_seen) out["last_seen_ts"] = *d.last_seen;
+using seen_map = std::map<std::string, storage::client_ip_row>;
+
+/// Each device's latest use (user_ips, with the rows not yet written).
+seen_map last_seen(request& req, const std::string& user_id) {
+  if (!req.ctx->client_ips) return {};
+  return req.ctx->client_ips->last_seen_by_device(user_id);
+}
+
+/// The spec's Device: every field present, null when unknown (as Synapse
+/// answers). The time of the device's latest request, else of its login.
+json device_json(const storage::device_row& d, const seen_map& seen) {
+  json out = {{"device_id", d.device_id},
+              {"display_name", d.display_name ? json(*d.display_name) : json(nullptr)},
+              {"last_seen_ip", nullptr},
+              {"last_seen_ts", d.last_seen ? json(*d.last_seen) : json(nullptr)}};
+  if (auto i = seen.find(d.device_id); i != seen.end()) {
+    out["last_seen_ip"] = i->second.ip;
+    out["last_seen_ts"] = i->second.last_seen;
+  }
   return out;
 }
 
 // ---- handlers --------------------------------------------------------------------
 
 response list_devices(request& req) {
+  auto& me = req.auth().user_id;
+  auto seen = last_seen(req, me);
   json devices = json::array();
-  for (auto& d : req.ctx->accounts->devices(req.auth().user_id)) devices.push_back(device_json(d));
+  for (auto& d : req.ctx->accounts->devices(me)) devices.push_back(device_json(d, seen));
   return {200, {{"devices", devices}}};
 }
 
 response get_device(request& req) {
   auto d = req.ctx->accounts->device(req.auth().user_id, req.params[0]);
   if (!d) fail(errc::not_found, "Device not found");
-  return {200, device_json(*d)};
+  return {200, device_json(*d, last_seen(req, req.auth().user_id))};
 }
 
 response put_device(request& req) {
@@ -78,6 +98,31 @@ response delete_devices_bulk(request& req) {
   return {200, json::object()};
 }
 
+// GET /_synapse/admin/v1/whois/{userId}, also GET /_matrix/client/v3/admin/whois
+// (spec "Server Administration"): a user's connections from user_ips, for
+// the user themselves or a server admin, in Synapse's shape (every session
+// under the device "").
+response whois(request& req) {
+  auto& target = req.params[0];
+  auto parsed = matrix::parse_user_id(target);
+  if (!parsed) fail(errc::invalid_param, "Invalid user id " + target);
+  auto& me = req.auth().user_id;
+  if (target != me) {
+    auto row = req.ctx->accounts->get_user(me);
+    if (!row || !row->admin) fail(errc::forbidden, "You are not a server admin");
+  }
+  if (target.substr(target.find(':') + 1) != server_name(req))
+    fail(errc::invalid_param, "Can only whois a local user");
+  json connections = json::array();
+  if (req.ctx->client_ips)
+    for (auto& r : req.ctx->client_ips->for_user(target))
+      connections.push_back(
+        {{"ip", r.ip}, {"last_seen", r.last_seen}, {"user_agent", r.user_agent}});
+  return {200,
+          {{"user_id", target},
+           {"devices", {{"", {{"sessions", json::array({{{"connections", connections}}})}}}}}}};
+}
+
 } // namespace
 
 /// Deletes the devices (tokens, keys, the pushers their tokens registered)
@@ -102,6 +147,8 @@ void add_device_routes(std::vector<http::route>& out) {
   out.push_back({"PUT", c, "/devices/{deviceId}", true, "client", put_device, "device_lists"});
   out.push_back({"DELETE", c, "/devices/{deviceId}", true, "client", delete_device, "device_lists"});
   out.push_back({"POST", c, "/delete_devices", true, "client", delete_devices_bulk, "device_lists"});
+  out.push_back({"GET", "/_synapse/admin/v1", "/whois/{userId}", true, "client", whois});
+  out.push_back({"GET", c, "/admin/whois/{userId}", true, "client", whois});
 }
 
 } // namespace axon::client

@@ -9,6 +9,7 @@
 #include "matrix/crypto.hpp"
 #include "storage/database.hpp"
 #include "storage/stores/accounts_store.hpp"
+#include "storage/stores/client_ips_store.hpp"
 
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
@@ -96,21 +97,26 @@ const auth_user& request::auth() const {
 
 namespace {
 
+/// Sets req.user from the access token, and notes where the token was used
+/// from (user_ips, as Synapse's Auth.get_user_by_req does).
 void authenticate(request& req) {
   if (req.access_token.empty()) fail(errc::missing_token, "Missing access token.");
   auto h = matrix::token_hash(req.access_token);
   if (auto t = req.ctx->tokens->get(h)) {
     req.user = auth_user{t->user_id, t->device_id, h};
-    return;
+  } else {
+    auto row = req.ctx->accounts->find_token(h);
+    if (!row) {
+      auto e = matrix_error(errc::unknown_token, "Unrecognised access token.");
+      e.extra_json = R"({"soft_logout":false})";
+      throw e;
+    }
+    req.ctx->tokens->put(h, {row->user_id, row->device_id});
+    req.user = auth_user{row->user_id, row->device_id, h};
   }
-  auto t = req.ctx->accounts->find_token(h);
-  if (!t) {
-    auto e = matrix_error(errc::unknown_token, "Unrecognised access token.");
-    e.extra_json = R"({"soft_logout":false})";
-    throw e;
-  }
-  req.ctx->tokens->put(h, {t->user_id, t->device_id});
-  req.user = auth_user{t->user_id, t->device_id, h};
+  if (req.ctx->client_ips)
+    req.ctx->client_ips->record(req.user->user_id, h, req.user->device_id, req.remote_addr,
+                                req.user_agent);
 }
 
 void set_cors(Poco::Net::HTTPServerResponse& res) {
@@ -160,6 +166,7 @@ std::pair<int, json> serve(const router& rt, server_context* ctx, const incoming
     fail(errc::invalid_param, "Malformed query string");
   }
   req.remote_addr = in.remote_addr;
+  req.user_agent = in.user_agent;
   if (in.authorization.rfind("Bearer ", 0) == 0) req.access_token = in.authorization.substr(7);
   if (req.access_token.empty())
     if (auto t = req.query_param("access_token")) req.access_token = *t;
@@ -196,6 +203,7 @@ public:
       req.remote_addr = f.substr(0, f.find(','));
     }
     if (in.has("Authorization")) req.authorization = in.get("Authorization");
+    if (in.has("User-Agent")) req.user_agent = in.get("User-Agent");
     bool body_read = false;
     req.read_body = [&in, &body_read](std::string& body) {
       read_body(in, body);

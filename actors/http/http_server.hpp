@@ -26,6 +26,7 @@ struct incoming {
   std::string uri;           ///< path and query, undecoded
   std::string remote_addr;   ///< the client (X-Forwarded-For already applied)
   std::string authorization; ///< the Authorization header, if any
+  std::string user_agent;    ///< the User-Agent header, if any
   /// Reads the body into its argument; called once the route is known, and
   /// may raise matrix_error (too_large).
   std::function<void(std::string&)> read_body;

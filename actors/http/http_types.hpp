@@ -31,6 +31,7 @@ class to_device_store;
 class receipts_store;
 class push_actions_store;
 class room_keys_store;
+class client_ips;
 } // namespace axon::storage
 namespace axon::transport { class transport; }
 namespace axon::matrix { struct signing_key; }
@@ -62,6 +63,8 @@ struct server_context {
   storage::receipts_store* receipts = nullptr;
   storage::push_actions_store* push_actions = nullptr;
   storage::room_keys_store* room_keys = nullptr;
+  /// Where each access token is used from (user_ips); null: not recorded.
+  storage::client_ips* client_ips = nullptr;
   transport::transport* transport = nullptr;
   /// This instance's own roles only: what the replication listener serves
   /// with (never forwards again). Same as `transport` in one process.
@@ -92,6 +95,7 @@ struct request {
   std::multimap<std::string, std::string> query;
   std::string body;
   std::string remote_addr;
+  std::string user_agent;          ///< the User-Agent header ("" when absent)
   std::string access_token;        ///< from the header or ?access_token=
   std::optional<auth_user> user;   ///< set for routes that require auth
   server_context* ctx = nullptr;

@@ -1,6 +1,8 @@
 """Raw-HTTP tests of device management: user-interactive auth with another user's password,
 and what GET /devices reports (display_name, last_seen_ip, last_seen_ts)."""
 
+import time
+
 from harness import (e2e_test, expect, expect_eq, expect_error, expect_ok, expect_status, q)
 from test_cross_signing import CSKey
 
@@ -73,3 +75,46 @@ def uia_with_another_users_password_is_forbidden(ctx):
     s = session_of(alice.delete(f"/devices/{q(second)}"), "challenge")
     expect_ok(alice.request("DELETE", f"/devices/{q(second)}",
                             body={"auth": auth(alice, alice.password, s)}), "own password")
+
+
+@e2e_test
+def devices_report_last_seen_ip_and_ts(ctx):
+    alice = ctx.user()
+    before = int(time.time() * 1000)
+    second = login(ctx, alice, device_id="SEEN2")
+    # Every field is present, null when unknown.
+    fresh = expect_ok(ctx.api.get("/devices/SEEN2", token=second["access_token"]), "GET device")
+    expect_eq(sorted(fresh), ["device_id", "display_name", "last_seen_ip", "last_seen_ts"],
+              "the fields of a device")
+    expect_eq(fresh["display_name"], None, "no display name: null")
+    expect_eq(fresh["last_seen_ip"], "127.0.0.1", "the request itself is a sighting")
+    expect(fresh["last_seen_ts"] >= before - 1000, f"last_seen_ts {fresh}")
+
+    listed = {d["device_id"]: d for d in expect_ok(alice.get("/devices"))["devices"]}
+    expect_eq(set(listed), {alice.device_id, "SEEN2"}, "both devices")
+    for d in listed.values():
+        expect_eq(sorted(d), ["device_id", "display_name", "last_seen_ip", "last_seen_ts"],
+                  f"fields of {d['device_id']}")
+        expect_eq(d["last_seen_ip"], "127.0.0.1", f"{d['device_id']} seen from loopback")
+        expect(isinstance(d["last_seen_ts"], int), f"{d['device_id']} last_seen_ts {d}")
+
+    # whois: the user themselves, with each connection's user agent.
+    expect_ok(ctx.api.get("/account/whoami", token=second["access_token"],
+                          headers={"User-Agent": "axon-e2e-agent/1.0"}))
+    for path in (f"/_synapse/admin/v1/whois/{q(alice.user_id)}",
+                 f"/_matrix/client/v3/admin/whois/{q(alice.user_id)}"):
+        who = expect_ok(alice.get(path), path)
+        expect_eq(who["user_id"], alice.user_id, "whois user_id")
+        conns = who["devices"][""]["sessions"][0]["connections"]
+        agents = {c["user_agent"] for c in conns}
+        expect("axon-e2e-agent/1.0" in agents, f"the User-Agent is recorded: {conns}")
+        expect(all(c["ip"] == "127.0.0.1" and isinstance(c["last_seen"], int) for c in conns),
+               f"connections {conns}")
+    bob = ctx.user()
+    expect_error(bob.get(f"/_synapse/admin/v1/whois/{q(alice.user_id)}"), 403, "M_FORBIDDEN",
+                 "whois of another user needs a server admin")
+    expect_error(alice.get("/_synapse/admin/v1/whois/@x:elsewhere.example"), 403, "M_FORBIDDEN",
+                 "a non-admin asking about a remote user")
+    expect_error(ctx.api.get(f"/_synapse/admin/v1/whois/{q(alice.user_id)}"), 401,
+                 "M_MISSING_TOKEN", "whois needs an access token")
+

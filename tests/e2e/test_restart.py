@@ -35,3 +35,24 @@ def restart_keeps_everything(ctx):
 def summary(events):
     """What must survive a restart; `unsigned.age` legitimately changes."""
     return [(e["event_id"], e["type"], e["sender"], e["origin_server_ts"], e["content"]) for e in events]
+
+
+@e2e_test
+def devices_last_seen_survives_a_restart(ctx):
+    # Sightings of access tokens (user_ips) are written in batches; what the instance holds
+    # is written when it stops. Read back through another token, whose own sighting is new.
+    alice = ctx.user()
+    other = expect_ok(ctx.api.post("/login", {
+        "type": "m.login.password", "password": alice.password,
+        "identifier": {"type": "m.id.user", "user": alice.localpart}}))["access_token"]
+    ua = {"User-Agent": "before-restart"}
+    seen = expect_ok(alice.get(f"/devices/{q(alice.device_id)}", headers=ua))
+    ctx.server.restart()
+    conns = expect_ok(ctx.api.get(f"/_synapse/admin/v1/whois/{q(alice.user_id)}", token=other))[
+        "devices"][""]["sessions"][0]["connections"]
+    mine = [c for c in conns if c["user_agent"] == "before-restart"]
+    expect_eq(len(mine), 1, f"the sighting before the restart is stored: {conns}")
+    expect_eq(mine[0]["last_seen"], seen["last_seen_ts"], "its time")
+    listed = {d["device_id"]: d for d in expect_ok(ctx.api.get("/devices", token=other))["devices"]}
+    expect_eq(listed[alice.device_id]["last_seen_ts"], seen["last_seen_ts"], "the device's last_seen_ts")
+    expect_eq(listed[alice.device_id]["last_seen_ip"], "127.0.0.1", "its last_seen_ip")

@@ -3,6 +3,7 @@
 // file) and PostgreSQL (a fresh database on AXON_TEST_PG).
 #include "storage/database.hpp"
 #include "storage/stores/accounts_store.hpp"
+#include "storage/stores/client_ips_store.hpp"
 #include "storage/stores/events_store.hpp"
 #include "storage/stores/rooms_store.hpp"
 #include "storage/stores/ui_auth_store.hpp"
@@ -370,6 +371,64 @@ TEST_CASE_TEMPLATE("ui_auth_store: sessions remember parameters and notes", DB, 
   CHECK_FALSE(uia.data("s1", "registered_user_id"));
   CHECK(uia.completed("s1").empty());
   CHECK(uia.clientdict("s2") == "{}");
+}
+
+// ---- client ips (user_ips) -----------------------------------------------------------
+
+TEST_CASE_TEMPLATE("client_ips: batched, with Synapse's 120 s granularity", DB, sqlite_db, pg_db) {
+  AXON_STORES_OR_SKIP(DB);
+  int64_t now = ts0;
+  {
+    client_ips ips(p, [&] { return now; });
+    ips.record(alice, "h1", "D1", "10.0.0.1", "ua/1");
+    CHECK(ips.pending() == 1);
+    CHECK(count(p, "SELECT COUNT(*) FROM user_ips") == 0); // not written yet
+    // Read through the batch.
+    auto seen = ips.last_seen_by_device(alice);
+    REQUIRE(seen.count("D1"));
+    CHECK(seen["D1"].ip == "10.0.0.1");
+    CHECK(seen["D1"].last_seen == ts0);
+    ips.flush();
+    CHECK(ips.pending() == 0);
+    CHECK(count(p, "SELECT COUNT(*) FROM user_ips") == 1);
+
+    // Within 120 s the same token, address and agent are not recorded again.
+    now = ts0 + client_ips::granularity_ms - 1;
+    ips.record(alice, "h1", "D1", "10.0.0.1", "ua/1");
+    CHECK(ips.pending() == 0);
+    // Another address, agent or token is.
+    ips.record(alice, "h1", "D1", "10.0.0.2", "ua/1");
+    ips.record(alice, "h1", "D1", "10.0.0.1", "ua/2");
+    ips.record(alice, "h2", "D2", "10.0.0.1", "ua/1");
+    CHECK(ips.pending() == 3);
+    ips.flush();
+    // (user, token, ip) is one row: the agent is updated in place.
+    CHECK(count(p, "SELECT COUNT(*) FROM user_ips WHERE access_token = 'h1'") == 2);
+    CHECK(count(p, "SELECT COUNT(*) FROM user_ips WHERE user_agent = 'ua/2'") == 1);
+
+    // After 120 s it is recorded again.
+    now = ts0 + client_ips::granularity_ms;
+    ips.record(alice, "h1", "D1", "10.0.0.1", "ua/1");
+    CHECK(ips.pending() == 1);
+    auto seen2 = ips.last_seen_by_device(alice);
+    CHECK(seen2["D1"].last_seen == now);
+    CHECK(seen2["D1"].ip == "10.0.0.1");
+    CHECK(seen2["D2"].last_seen == ts0 + client_ips::granularity_ms - 1);
+    auto all = ips.for_user(alice);
+    REQUIRE(all.size() == 3);
+    CHECK(all[0].last_seen == now); // most recent first, the pending row merged
+    CHECK(ips.for_user(bob).empty());
+  } // the destructor writes what is pending
+  CHECK(count(p, "SELECT COUNT(*) FROM user_ips WHERE last_seen = $1",
+              {ts0 + client_ips::granularity_ms}) == 1);
+
+  // Rows older than 28 days go at the next flush.
+  now = ts0 + client_ips::max_age_ms + 2 * client_ips::granularity_ms;
+  client_ips later(p, [&] { return now; });
+  later.record(bob, "hb", "DB", "10.0.0.9", "ua");
+  later.flush();
+  CHECK(count(p, "SELECT COUNT(*) FROM user_ips WHERE user_id = $1", {alice}) == 0);
+  CHECK(count(p, "SELECT COUNT(*) FROM user_ips WHERE user_id = $1", {bob}) == 1);
 }
 
 // ---- rooms: aliases ------------------------------------------------------------------
