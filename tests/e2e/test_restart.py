@@ -46,7 +46,8 @@ def devices_last_seen_survives_a_restart(ctx):
         "type": "m.login.password", "password": alice.password,
         "identifier": {"type": "m.id.user", "user": alice.localpart}}))["access_token"]
     ua = {"User-Agent": "before-restart"}
-    seen = expect_ok(alice.get(f"/devices/{q(alice.device_id)}", headers=ua))
+    # Through the instance that restarts (in a workers layout, alice may be a worker's).
+    seen = expect_ok(ctx.api.get(f"/devices/{q(alice.device_id)}", token=alice.token, headers=ua))
     ctx.server.restart()
     conns = expect_ok(ctx.api.get(f"/_synapse/admin/v1/whois/{q(alice.user_id)}", token=other))[
         "devices"][""]["sessions"][0]["connections"]
