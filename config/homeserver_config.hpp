@@ -82,6 +82,15 @@ struct rc_config {
 };
 
 /// `redis`: the replication pub/sub connection.
+/// `user_directory` (Synapse's section of the same name).
+struct user_directory_config {
+  bool enabled = true;            ///< false: searches answer no results. Default: true.
+  bool search_all_users = false;  ///< every local user is searchable, not only those
+                                  ///< sharing a room or in a public room. Default: false.
+  bool prefer_local_users = false;///< rank users of this server above remote ones.
+                                  ///< Default: false.
+};
+
 struct redis_config {
   bool enabled = false;          ///< use Redis. Default: false.
   std::string host = "localhost"; ///< Default: "localhost".
@@ -146,6 +155,7 @@ struct homeserver_config {
   int64_t max_event_size = 65536;          ///< internal, not read from YAML: the spec's limit.
   bool enable_media_repo = true;           ///< main runs the media repository. Default: true.
   rc_config rc;                            ///< rate limits.
+  user_directory_config user_directory;    ///< `user_directory`.
 
   // --- placement shared by all instances (Synapse "coordinating workers") ---
   redis_config redis;

@@ -200,6 +200,17 @@ void parse_server(const merged_doc& doc, homeserver_config& cfg) {
       doc.at("use_presence").read(doc.get("use_presence"), "use_presence", cfg.presence_enabled);
     }
   }
+  {
+    // `user_directory` (Synapse's config/user_directory.py).
+    reader r = doc.at("user_directory");
+    const YAML::Node u = doc.get("user_directory");
+    if (present(u) && r.expect_map(u, "user_directory")) {
+      auto& d = cfg.user_directory;
+      r.read(u["enabled"], "user_directory.enabled", d.enabled);
+      r.read(u["search_all_users"], "user_directory.search_all_users", d.search_all_users);
+      r.read(u["prefer_local_users"], "user_directory.prefer_local_users", d.prefer_local_users);
+    }
+  }
 }
 void parse_rate_limits(const merged_doc& doc, rc_config& rc) {
   if (doc.has("rc_message")) {

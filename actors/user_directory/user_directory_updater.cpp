@@ -1,10 +1,14 @@
 // actors/user_directory/user_directory_updater.cpp
 //
-// The updater reads the events it cares about (memberships, join rules,
-// history visibility) from the database in stream order rather than trusting
-// the rows it is sent: a row only says "the stream moved". So a restart or a
-// missed row costs a re-read, never a wrong directory; applying an event
-// twice is harmless.
+// The updater never trusts an event's content for what the directory should
+// say: a membership, join rules or history visibility event only names what
+// to look at again (the user in the room, or the room), and the room's
+// current state decides. So events applied twice, late or out of order
+// (several events writers number events from one sequence, and a row with a
+// lower position can arrive after a higher one) still leave the right
+// directory. A stream row carries the room and state key, so live updates
+// need no read of the events; the stored position only bounds the catch-up
+// at start, which re-reads the events after it.
 #include "actors/user_directory/user_directory_updater.hpp"
 #include "actors/spawn_role.hpp"
 
@@ -13,8 +17,6 @@
 namespace axon::actors {
 
 namespace {
-
-using nlohmann::json;
 
 // ---- constants -----------------------------------------------------------------
 
@@ -33,33 +35,25 @@ using catch_up_atom = caf::atom_constant<caf::atom("catchup")>;
 
 // ---- helpers ---------------------------------------------------------------------
 
-std::optional<std::string> string_field(const json& content, const char* key) {
-  auto i = content.find(key);
-  if (i == content.end() || !i->is_string()) return std::nullopt;
-  return i->get<std::string>();
+bool followed(const std::string& type) {
+  return type == "m.room.member" || type == "m.room.join_rules" ||
+         type == "m.room.history_visibility";
 }
 
-void apply_event(storage::user_directory_store& store, const json& ev) {
-  auto type = ev.value("type", "");
-  auto room_id = ev.value("room_id", "");
-  const auto& content = ev.contains("content") && ev["content"].is_object() ? ev["content"] : json::object();
-  if (type == "m.room.member") {
-    auto user = ev.value("state_key", "");
-    bool joined = string_field(content, "membership").value_or("") == "join";
-    store.set_membership(user, room_id, joined, joined && store.room_is_public(room_id),
-                         string_field(content, "displayname"), string_field(content, "avatar_url"));
-  } else {
-    store.set_room_public(room_id, store.room_is_public(room_id));
-  }
+/// Looks again at what one state event may have changed.
+void apply(storage::user_directory_store& store, const std::string& room_id,
+           const std::string& type, const std::string& state_key) {
+  if (type == "m.room.member") store.refresh_membership(room_id, state_key);
+  else if (state_key.empty()) store.refresh_room(room_id);
 }
 
 /// Applies every relevant event after the stored position up to `to`.
 void catch_up(updater_state& st, int64_t to) {
   while (st.pos < to) {
     auto events = st.store->relevant_events(st.pos, to, batch);
-    for (auto& [pos, ev] : events) {
-      apply_event(*st.store, ev);
-      st.pos = pos;
+    for (auto& e : events) {
+      apply(*st.store, e.room_id, e.type, e.state_key);
+      st.pos = e.pos;
     }
     if (events.size() < batch) st.pos = to;
     st.store->set_position(st.pos);
@@ -85,22 +79,20 @@ caf::behavior updater(caf::stateful_actor<updater_state>* self, storage::pool* p
       }
     },
     [=](const msg::events_advanced& adv) {
-      bool relevant = false;
-      for (auto& r : adv.rows)
-        relevant |= r.type == "m.room.member" || r.type == "m.room.join_rules" ||
-                    r.type == "m.room.history_visibility";
-      if (!relevant && !self->state.behind) {
-        // Nothing to apply (the bus sends only relevant updates, but stay
-        // correct if it doesn't); the stored position catches up with the
-        // next relevant event.
-        if (adv.pos > self->state.pos) self->state.pos = adv.pos;
-        return;
-      }
+      auto& st = self->state;
       try {
-        catch_up(self->state, adv.pos);
-        self->state.behind = false;
+        if (st.behind) {
+          catch_up(st, std::max(st.pos, adv.pos));
+          st.behind = false;
+        }
+        for (auto& r : adv.rows)
+          if (r.is_state && followed(r.type)) apply(*st.store, r.room_id, r.type, r.state_key);
+        if (adv.pos > st.pos) {
+          st.pos = adv.pos;
+          st.store->set_position(st.pos);
+        }
       } catch (const std::exception& e) {
-        self->state.behind = true;
+        st.behind = true;
         caf::aout(self) << "user directory: update failed: " << e.what() << "\n";
       }
     },

@@ -716,3 +716,31 @@ TEST_CASE("the sample config loads back cleanly") {
                                          "test's working directory");
   }
 }
+
+TEST_CASE("user_directory keys") {
+  const std::string base = "server_name: example.com\n";
+  SUBCASE("defaults as Synapse") {
+    const auto r = load_one(base);
+    REQUIRE_MESSAGE(r.config, all_errors(r));
+    CHECK(r.config->user_directory.enabled);
+    CHECK_FALSE(r.config->user_directory.search_all_users);
+    CHECK_FALSE(r.config->user_directory.prefer_local_users);
+  }
+  SUBCASE("set") {
+    const auto r = load_one(base + "user_directory:\n  enabled: false\n  search_all_users: true\n"
+                                   "  prefer_local_users: true\n");
+    REQUIRE_MESSAGE(r.config, all_errors(r));
+    CHECK_FALSE(r.config->user_directory.enabled);
+    CHECK(r.config->user_directory.search_all_users);
+    CHECK(r.config->user_directory.prefer_local_users);
+  }
+  SUBCASE("invalid values name their key") {
+    auto r = load_one(base + "user_directory:\n  search_all_users: sometimes\n");
+    CHECK_FALSE(r.config);
+    CHECK(has_error(r, "homeserver.yaml", "user_directory.search_all_users"));
+    r = load_one(base + "user_directory:\n  enabled: [1]\n");
+    CHECK(has_error(r, "homeserver.yaml", "user_directory.enabled"));
+    r = load_one(base + "user_directory: 3\n");
+    CHECK(has_error(r, "homeserver.yaml", "user_directory"));
+  }
+}
