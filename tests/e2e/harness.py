@@ -55,10 +55,11 @@ def layout_test(fn):
     return e2e_test(fn)
 
 
-def workers_layout(redis_host, redis_port, writer_of=None, events="main"):
+def workers_layout(redis_host, redis_port, writer_of=None, events="main", user_directory="worker1"):
     """homeserver.yaml keys for main + worker1, and (under "_worker1") worker1's own file keys:
     the streams in `writer_of` (default: every stream but events) written by worker1, the
-    events stream by `events`, Redis and HTTP replication between them. Keys starting with "_"
+    events stream by `events`, the user directory updated by `user_directory`, Redis and HTTP
+    replication between them. Keys starting with "_"
     are not for homeserver.yaml: "_replication_listener" is main's replication port."""
     rep_main, rep_w1 = free_port(), free_port()
     streams = writer_of if writer_of is not None else [
@@ -70,6 +71,7 @@ def workers_layout(redis_host, redis_port, writer_of=None, events="main"):
         "instance_map": {"main": {"host": "127.0.0.1", "port": rep_main},
                          "worker1": {"host": "127.0.0.1", "port": rep_w1}},
         "stream_writers": {"events": events, **{s: "worker1" for s in streams}},
+        "update_user_directory_from_worker": user_directory,
         "_replication_listener": rep_main,
         "_worker1": {
             "worker_app": "generic_worker",
