@@ -55,7 +55,7 @@ def layout_test(fn):
     return e2e_test(fn)
 
 
-def workers_layout(redis_host, redis_port, writer_of=None, events="main", user_directory="worker1"):
+def workers_layout(redis_host, redis_port, writer_of=None, events="main", user_directory="main"):
     """homeserver.yaml keys for main + worker1, and (under "_worker1") worker1's own file keys:
     the streams in `writer_of` (default: every stream but events) written by worker1, the
     events stream by `events`, the user directory updated by `user_directory`, Redis and HTTP

@@ -307,8 +307,9 @@ def main():
     workers = []
     try:
         # Two events writers (rooms sharded between main and worker1), every other stream
-        # written by worker1.
-        layout = (harness.workers_layout(*redis_address(), events=["main", "worker1"])
+        # written by worker1, which also updates the user directory.
+        layout = (harness.workers_layout(*redis_address(), events=["main", "worker1"],
+                                         user_directory="worker1")
                   if args.layout == "workers" else None)
         overrides = {k: v for k, v in (layout or {}).items() if not k.startswith("_")}
         if args.layout == "small":
