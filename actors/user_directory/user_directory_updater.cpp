@@ -85,11 +85,17 @@ caf::behavior updater(caf::stateful_actor<updater_state>* self, storage::pool* p
           catch_up(st, std::max(st.pos, adv.pos));
           st.behind = false;
         }
+        bool applied = false;
         for (auto& r : adv.rows)
-          if (r.is_state && followed(r.type)) apply(*st.store, r.room_id, r.type, r.state_key);
+          if (r.is_state && followed(r.type)) {
+            apply(*st.store, r.room_id, r.type, r.state_key);
+            applied = true;
+          }
         if (adv.pos > st.pos) {
           st.pos = adv.pos;
-          st.store->set_position(st.pos);
+          // Stored only with something applied: a stale position costs a
+          // catch-up over events it skips, never a write per message.
+          if (applied) st.store->set_position(st.pos);
         }
       } catch (const std::exception& e) {
         st.behind = true;
