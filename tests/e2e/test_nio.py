@@ -210,3 +210,29 @@ async def nio_redact_and_leave(ctx):
                f"sending after leaving must be M_FORBIDDEN: {refused!r}")
     finally:
         await close_all(alice, bob)
+
+
+@e2e_test
+async def nio_lists_and_deletes_devices(ctx):
+    # nio parses a device list only when every device carries display_name, last_seen_ip and
+    # last_seen_ts; deleting one goes through user-interactive auth with the password.
+    localpart = unique("nio")
+    first = await register_and_login(ctx.url, localpart)
+    second = await login(ctx.url, first.user_id)
+    try:
+        listed = ok(await first.devices(), nio.DevicesResponse, "devices")
+        ids = {d.id for d in listed.devices}
+        expect({first.device_id, second.device_id} <= ids, f"both logins listed: {ids}")
+        mine = [d for d in listed.devices if d.id == first.device_id][0]
+        expect_eq(mine.last_seen_ip, "127.0.0.1", "the device's last_seen_ip")
+        expect(mine.last_seen_date is not None, "the device's last_seen_ts")
+        challenge = ok(await first.delete_devices([second.device_id]), nio.DeleteDevicesAuthResponse,
+                       "delete_devices without auth")
+        auth = {"type": "m.login.password", "session": challenge.session, "password": PASSWORD,
+                "identifier": {"type": "m.id.user", "user": first.user_id}}
+        ok(await first.delete_devices([second.device_id], auth=auth), nio.DeleteDevicesResponse,
+           "delete_devices with the password")
+        after = ok(await first.devices(), nio.DevicesResponse, "devices after deletion")
+        expect_eq({d.id for d in after.devices} & {second.device_id}, set(), "the deleted device is gone")
+    finally:
+        await close_all(first, second)

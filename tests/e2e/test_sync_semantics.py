@@ -4,7 +4,7 @@ lazy-loaded members in incremental and gappy syncs, include_redundant_members, t
 gap, profile changes, and a room joined and left between two syncs.
 """
 
-from harness import e2e_test, expect, expect_eq, q, timeline_bodies
+from harness import e2e_test, expect, expect_eq, expect_ok, q, timeline_bodies
 
 LAZY = {"room": {"state": {"lazy_load_members": True}, "timeline": {"limit": 5}}}
 LAZY_REDUNDANT = {"room": {"state": {"lazy_load_members": True, "include_redundant_members": True},
@@ -140,3 +140,21 @@ def join_and_leave_between_two_syncs(ctx):
     mine = [e["content"]["membership"] for e in left["timeline"]["events"]
             if e["type"] == "m.room.member" and e["state_key"] == bob.user_id]
     expect(mine and mine[-1] == "leave", f"the timeline ends with bob's leave: {mine}")
+
+
+@e2e_test
+def newly_joined_room_brings_its_members_presence(ctx):
+    alice, bob = ctx.user(), ctx.user()
+    expect_ok(alice.put(f"/presence/{q(alice.user_id)}/status", {"presence": "online", "status_msg": "here"}),
+              "alice online")
+    room = alice.create_room(preset="public_chat")
+    since = bob.sync()["next_batch"]
+    # Alice's presence was set before bob's token and did not change since; bob shares no room
+    # with her until he joins, so the incremental sync that brings the room brings her presence.
+    bob.join(room)
+    body = bob.sync(since=since)
+    entry = joined_entry(body, room, "the newly joined room")
+    expect_eq(entry["timeline"]["limited"], True, "a newly joined room's timeline is limited")
+    presence = {e["sender"]: e["content"] for e in body.get("presence", {}).get("events", [])}
+    expect_eq(presence.get(alice.user_id, {}).get("presence"), "online",
+              f"alice's presence with the new room: {body.get('presence')}")
