@@ -4,11 +4,14 @@
 // unread_thread_notifications) and "Listing notifications". The counts come
 // from the push actions the events writer stores with each event.
 #include "actors/client/common.hpp"
+#include "actors/client/history.hpp"
 #include "actors/client/routes.hpp"
 #include "actors/client/sync_streams.hpp"
 #include "storage/stores/push_actions_store.hpp"
+#include "transport/transport.hpp"
 
 #include <map>
+#include <memory>
 
 namespace axon::client {
 
@@ -45,9 +48,21 @@ response get_notifications(request& req) {
   json list = json::array();
   auto rows = req.ctx->push_actions->notifications(me, before, static_cast<size_t>(limit),
                                                    only_highlight);
+  // History visibility applies here too (a notification is an event): one
+  // filter per room, which reads the user's view only for events before
+  // their current join.
+  auto positions = req.ctx->transport->positions();
+  std::map<std::string, std::unique_ptr<history_filter>> visible;
   for (auto& n : rows) {
     auto ev = json::parse(n.event_json, nullptr, false);
     if (!ev.is_object() || ignored.count(ev.value("sender", ""))) continue;
+    auto& filter = visible[n.room_id];
+    if (!filter) {
+      auto who = reader_of(req, n.room_id);
+      filter = std::make_unique<history_filter>(req, n.room_id, who,
+                                                who.until(room_position(req, positions, n.room_id)), false);
+    }
+    if (!filter->allows(ev, n.stream_ordering)) continue;
     auto key = std::make_pair(n.room_id, n.thread_id);
     auto r = read.find(key);
     if (r == read.end())
