@@ -1,6 +1,6 @@
 // actors/client/legacy_sync_handlers.cpp -- the sync API before /sync:
-// GET /events (the event stream, with room_id peeking), GET /initialSync and
-// GET /rooms/{roomId}/initialSync. Deprecated in the spec, still used by
+// GET /events (the event stream, with room_id peeking), GET /initialSync,
+// GET /rooms/{roomId}/initialSync and GET /events/{eventId}. Deprecated in the spec, still used by
 // bots, bridges and test tools; Synapse 1.67 serves them on generic workers
 // (handlers/events.py, handlers/initial_sync.py).
 //
@@ -435,11 +435,27 @@ response room_initial_sync(request& req) {
   return {200, out};
 }
 
+// ---- GET /events/{eventId} --------------------------------------------------------------------
+
+/// The legacy form of GET /rooms/{roomId}/event/{eventId}: the room is the
+/// event's own; the same visibility (not found when hidden).
+response legacy_event(request& req) {
+  auto ev = req.ctx->events->get_event(req.params[0]);
+  if (!ev) fail(errc::not_found, "Event not found.");
+  auto room_id = ev->json.value("room_id", "");
+  auto who = reader_of(req, room_id);
+  if (!history_filter(req, room_id, who, ev->stream_ordering, !who.joined)
+         .allows(ev->json, ev->stream_ordering))
+    fail(errc::not_found, "Event not found.");
+  return {200, client_event(ev->json, &req.auth(), now_ms(req))};
+}
+
 } // namespace
 
 void add_legacy_sync_routes(std::vector<http::route>& out) {
   const char* c = "/_matrix/client/{v}";
   out.push_back({"GET", c, "/events", true, "client", events, "sync"});
+  out.push_back({"GET", c, "/events/{eventId}", true, "client", legacy_event});
   out.push_back({"GET", c, "/initialSync", true, "client", initial_sync, "initial_sync"});
   out.push_back({"GET", c, "/rooms/{roomId}/initialSync", true, "client", room_initial_sync, "initial_sync"});
 }

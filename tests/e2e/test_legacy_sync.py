@@ -46,6 +46,14 @@ def events_stream_delivers_every_event_once(ctx):
     page2 = stream(bob, "/events page 2", **{"from": page["end"], "limit": 2})
     page3 = stream(bob, "/events page 3", **{"from": page2["end"], "limit": 2})
     expect_eq(bodies(page2["chunk"]) + bodies(page3["chunk"]), ["m2", "m3", "m4"], "later pages")
+    # GET /events/{eventId}: one event, by id alone.
+    one = page["chunk"][0]
+    expect_eq(expect_ok(bob.get(f"/events/{q(one['event_id'])}"), "GET /events/{id}")["content"],
+              one["content"], "the event by id")
+    stranger = ctx.user()
+    expect_error(stranger.get(f"/events/{q(one['event_id'])}"), 404, "M_NOT_FOUND",
+                 "an event the user may not see")
+    expect_error(bob.get("/events/$nothing"), 404, "M_NOT_FOUND", "an unknown event")
     rest = stream(bob, "/events at the end", **{"from": page3["end"]})
     expect_eq(bodies(rest["chunk"]), [], "nothing twice")
     # The other streams: typing, receipts, account data and presence come through it too.
