@@ -81,7 +81,6 @@ struct rc_config {
   rate_limit invites_per_user{0.003, 5};      ///< `rc_invites.per_user`. Default: 0.003/s, burst 5.
 };
 
-/// `redis`: the replication pub/sub connection.
 /// `user_directory` (Synapse's section of the same name).
 struct user_directory_config {
   bool enabled = true;            ///< false: searches answer no results. Default: true.
@@ -91,6 +90,18 @@ struct user_directory_config {
                                   ///< Default: false.
 };
 
+/// `http`: limits of Axon's HTTP listeners (each listener has its own of
+/// each). Synapse, on Twisted, has no such keys.
+struct http_config {
+  int request_threads = 32;         ///< threads running handlers (long-polls hold none). Default: 32.
+  int max_connections = 50000;      ///< open connections; newer ones are closed at once. Default: 50000.
+  int max_header_size = 65536;      ///< request line and headers, bytes. Default: 65536.
+  int keep_alive_timeout_ms = 75000;///< an idle connection waits this long for a request. Default: 75000.
+  int header_timeout_ms = 30000;    ///< from a request's first byte to its last header. Default: 30000.
+  int body_timeout_ms = 60000;      ///< to read a request's body. Default: 60000.
+};
+
+/// `redis`: the replication pub/sub connection.
 struct redis_config {
   bool enabled = false;          ///< use Redis. Default: false.
   std::string host = "localhost"; ///< Default: "localhost".
@@ -156,6 +167,7 @@ struct homeserver_config {
   bool enable_media_repo = true;           ///< main runs the media repository. Default: true.
   rc_config rc;                            ///< rate limits.
   user_directory_config user_directory;    ///< `user_directory`.
+  http_config http;                        ///< `http`.
 
   // --- placement shared by all instances (Synapse "coordinating workers") ---
   redis_config redis;

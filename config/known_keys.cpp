@@ -19,7 +19,7 @@ namespace {
 const std::string_view implemented[] = {
     "allow_guest_access", "database", "database_path", "databases", "default_room_version",
     "disable_registration", "enable_media_repo", "enable_registration",
-    "enable_registration_without_verification", "federation_sender_instances", "instance_map",
+    "enable_registration_without_verification", "federation_sender_instances", "http", "instance_map",
     "listeners", "log_config", "max_upload_size", "media_instance_running_background_jobs",
     "media_store_path", "notify_appservices", "notify_appservices_from_worker",
     "outbound_federation_restricted_to", "pid_file", "presence", "public_baseurl",
@@ -28,7 +28,8 @@ const std::string_view implemented[] = {
     "registration_shared_secret", "registration_shared_secret_path", "report_stats",
     "run_background_tasks_on", "send_federation", "server_name", "signing_key_path",
     "start_pushers", "stream_writers", "tls_certificate_path", "tls_private_key_path",
-    "update_user_directory", "update_user_directory_from_worker", "use_presence", "worker_app",
+    "update_user_directory", "update_user_directory_from_worker", "use_presence", "user_directory",
+    "worker_app",
     "worker_listeners", "worker_log_config", "worker_main_http_uri", "worker_name",
     "worker_pid_file", "worker_replication_host", "worker_replication_http_port",
     "worker_replication_http_tls", "worker_replication_port", "worker_replication_secret",
@@ -102,7 +103,7 @@ const std::string_view ignored[] = {
     "url_preview_enabled", "url_preview_ip_range_blacklist", "url_preview_ip_range_whitelist",
     "url_preview_url_blacklist", "use_appservice_legacy_authorization", "use_frozen_dicts",
     "use_insecure_ssl_client_just_for_testing_do_not_use", "user_agent_suffix", "user_consent",
-    "user_directory", "user_ips_max_age", "user_types", "verbose", "web_client",
+    "user_ips_max_age", "user_types", "verbose", "web_client",
     "web_client_location", "worker_daemonize", "worker_manhole",
 };
 

@@ -211,6 +211,20 @@ void parse_server(const merged_doc& doc, homeserver_config& cfg) {
       r.read(u["prefer_local_users"], "user_directory.prefer_local_users", d.prefer_local_users);
     }
   }
+  {
+    // `http` (Axon's listener limits).
+    reader r = doc.at("http");
+    const YAML::Node h = doc.get("http");
+    if (present(h) && r.expect_map(h, "http")) {
+      auto& c = cfg.http;
+      r.read(h["request_threads"], "http.request_threads", c.request_threads, 1, 4096);
+      r.read(h["max_connections"], "http.max_connections", c.max_connections, 1, 10000000);
+      r.read(h["max_header_size"], "http.max_header_size", c.max_header_size, 1024, 16 * 1024 * 1024);
+      r.read(h["keep_alive_timeout_ms"], "http.keep_alive_timeout_ms", c.keep_alive_timeout_ms, 1, 86400000);
+      r.read(h["header_timeout_ms"], "http.header_timeout_ms", c.header_timeout_ms, 1, 86400000);
+      r.read(h["body_timeout_ms"], "http.body_timeout_ms", c.body_timeout_ms, 1, 86400000);
+    }
+  }
 }
 void parse_rate_limits(const merged_doc& doc, rc_config& rc) {
   if (doc.has("rc_message")) {

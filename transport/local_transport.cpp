@@ -133,6 +133,37 @@ public:
     return pos;
   }
 
+  /// A one-shot actor asks the notifier and hands the answer on: the wait
+  /// holds no thread. Without an answer (the notifier gone, a timeout) the
+  /// waiter's own positions come back: nothing new.
+  void wait_for_updates_async(const msg::wait_for_updates& req,
+                              std::function<void(std::vector<int64_t>)> done) override {
+    if (roles_.before_receive) { // a simulated scheduler: stay on its thread
+      done(wait_for_updates(req));
+      return;
+    }
+    auto notifier = roles_.notifier;
+    auto timeout = std::chrono::milliseconds(req.timeout_ms) + request_timeout;
+    sys_.spawn([notifier, timeout, req, done = std::move(done)](caf::event_based_actor* self) {
+      // A notifier that stops (shutdown) answers nobody: end the wait then
+      // rather than at the request's timeout.
+      self->monitor(notifier);
+      self->set_down_handler([=](caf::down_msg&) {
+        done(req.since);
+        self->quit();
+      });
+      self->request(notifier, timeout, req)
+        .then([=](std::vector<int64_t>& p) {
+                done(std::move(p));
+                self->quit();
+              },
+              [=](caf::error&) {
+                done(req.since);
+                self->quit();
+              });
+    });
+  }
+
   void catch_up(const std::vector<int64_t>& target, std::chrono::milliseconds wait) override {
     auto size = std::min(target.size(), roles_.positions->size);
     for (size_t s = 0; s < size; ++s) {

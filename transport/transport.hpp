@@ -17,6 +17,7 @@
 #include "messages/to_device.hpp"
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -82,6 +83,13 @@ public:
   /// Long-poll: returns every stream's position (token order) once a row
   /// past `req.since` concerns the waiter, or when the timeout passes.
   virtual std::vector<int64_t> wait_for_updates(const msg::wait_for_updates& req) = 0;
+  /// The same without a thread: `done` runs with the positions (on an actor
+  /// thread: it must only hand the work on, never block). The default
+  /// blocks the caller, for transports without an event loop.
+  virtual void wait_for_updates_async(const msg::wait_for_updates& req,
+                                      std::function<void(std::vector<int64_t>)> done) {
+    done(wait_for_updates(req));
+  }
 
   /// Waits until readers here can see at least `target` (token order; what
   /// another instance has exposed, so durable). A stream still behind after

@@ -257,9 +257,47 @@ stream_page event_stream(request& req, const std::vector<int64_t>& from,
   return page;
 }
 
+/// Where a GET /events stands between its waits.
+struct stream_wait {
+  std::vector<int64_t> start, pos;
+  int64_t limit = 0;
+  std::optional<std::string> peek_room, only_room;
+  std::chrono::steady_clock::time_point deadline;
+};
+
+response events_step(request& req, stream_wait st) {
+  auto page = event_stream(req, st.start, st.pos, st.limit, st.peek_room);
+  if (st.only_room) {
+    json kept = json::array();
+    for (auto& ev : page.chunk)
+      if (!ev.contains("room_id") || ev["room_id"] == *st.only_room) kept.push_back(ev);
+    page.chunk = std::move(kept);
+  }
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                st.deadline - std::chrono::steady_clock::now()).count();
+  json answer = {{"chunk", page.chunk}, {"start", token_string(req, st.start)},
+                 {"end", token_string(req, page.end)}};
+  if (!page.chunk.empty() || left <= 0) return {200, answer};
+  std::vector<std::string> rooms;
+  if (st.peek_room) rooms.push_back(*st.peek_room);
+  else
+    for (auto& m : memberships_at(req, st.pos, {"join", "invite"})) rooms.push_back(m.room_id);
+  // Nothing for the client yet: park on the notifier (no thread waits); what
+  // wakes it may concern streams this API does not show, then wait again.
+  auto since = st.pos;
+  return http::wait_then(st.peek_room ? "" : req.auth().user_id, since, std::move(rooms), left,
+                         [&req, st = std::move(st), since, answer = std::move(answer)](
+                           std::vector<int64_t> woke) mutable -> response {
+                           if (woke == since) return {200, answer};
+                           st.pos = std::move(woke);
+                           return events_step(req, std::move(st));
+                         });
+}
+
 response events(request& req) {
   auto& me = req.auth().user_id;
-  auto limit = limit_param(req, default_stream_limit);
+  stream_wait st;
+  st.limit = limit_param(req, default_stream_limit);
   int64_t timeout = default_timeout_ms;
   if (req.query_param("timeout")) {
     auto t = int_param(req, "timeout");
@@ -267,12 +305,14 @@ response events(request& req) {
     timeout = *t;
   }
   if (timeout > 0) timeout = std::clamp(timeout, min_timeout_ms, max_timeout_ms);
-  std::optional<std::string> peek_room;
   if (auto room = req.query_param("room_id")) {
     require_room_id(*room);
     if (membership_of(req, me, *room) != "join") {
       if (!world_readable_now(req, *room)) fail(errc::forbidden, "User " + me + " not in room " + *room);
-      peek_room = *room;
+      st.peek_room = *room;
+    } else {
+      // An explicit room_id the user is in narrows the stream to that room.
+      st.only_room = *room;
     }
   }
   std::optional<std::vector<int64_t>> from;
@@ -281,37 +321,11 @@ response events(request& req) {
     if (!t) fail(errc::invalid_param, "'from' parameter is invalid");
     from = token_positions(req, *t);
   }
-  if (!peek_room) presence_on_sync(req, timeout);
-  auto pos = sync_positions(req, from);
-  auto start = from ? *from : pos;
-  // An explicit room_id the user is in narrows the stream to that room.
-  std::optional<std::string> only_room;
-  if (auto room = req.query_param("room_id"); room && !peek_room) only_room = *room;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
-  while (true) {
-    auto page = event_stream(req, start, pos, limit, peek_room);
-    if (only_room) {
-      json kept = json::array();
-      for (auto& ev : page.chunk)
-        if (!ev.contains("room_id") || ev["room_id"] == *only_room) kept.push_back(ev);
-      page.chunk = std::move(kept);
-    }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  deadline - std::chrono::steady_clock::now()).count();
-    if (!page.chunk.empty() || left <= 0)
-      return {200, {{"chunk", page.chunk}, {"start", token_string(req, start)},
-                    {"end", token_string(req, page.end)}}};
-    std::vector<std::string> rooms;
-    if (peek_room) rooms.push_back(*peek_room);
-    else
-      for (auto& m : memberships_at(req, pos, {"join", "invite"})) rooms.push_back(m.room_id);
-    msg::wait_for_updates w{peek_room ? "" : me, pos, rooms, left};
-    auto woke = req.ctx->transport->wait_for_updates(w);
-    if (woke == pos)
-      return {200, {{"chunk", json::array()}, {"start", token_string(req, start)},
-                    {"end", token_string(req, page.end)}}};
-    pos = std::move(woke);
-  }
+  if (!st.peek_room) presence_on_sync(req, timeout);
+  st.pos = sync_positions(req, from);
+  st.start = from ? *from : st.pos;
+  st.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
+  return events_step(req, std::move(st));
 }
 
 // ---- GET /initialSync -------------------------------------------------------------------------

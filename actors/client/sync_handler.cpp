@@ -503,12 +503,15 @@ response sync(request& req) {
   json out;
   bool news = sync_builder(req, p, pos).build(out);
   if (!news && p.since && p.timeout_ms > 0) {
-    msg::wait_for_updates w{req.auth().user_id, pos, joined_room_ids(req), p.timeout_ms};
-    auto woke = req.ctx->transport->wait_for_updates(w);
-    if (woke != pos) {
-      out = json::object();
-      sync_builder(req, p, woke).build(out);
-    }
+    // Nothing yet: park on the notifier (no thread waits) and build again
+    // from what woke it.
+    return http::wait_then(req.auth().user_id, pos, joined_room_ids(req), p.timeout_ms,
+                           [&req, p, pos, out = std::move(out)](std::vector<int64_t> woke) -> response {
+                             if (woke == pos) return {200, out};
+                             json again;
+                             sync_builder(req, p, woke).build(again);
+                             return {200, std::move(again)};
+                           });
   }
   return {200, out};
 }

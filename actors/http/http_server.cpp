@@ -1,5 +1,6 @@
-// actors/http/http_server.cpp -- Poco glue: request in, route, handler,
-// Matrix error table out. The only place errors become HTTP responses.
+// actors/http/http_server.cpp -- request in, route, handler, Matrix error
+// table out: the only place errors become HTTP responses. The wire is
+// listener.cpp's (Boost.Beast); the placement simulation calls dispatch().
 #include "actors/http/http_server.hpp"
 
 #include "actors/http/router.hpp"
@@ -10,18 +11,8 @@
 #include "storage/database.hpp"
 #include "storage/stores/accounts_store.hpp"
 #include "storage/stores/client_ips_store.hpp"
+#include "transport/transport.hpp"
 
-#include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/SecureServerSocket.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
-#include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
 #include <iostream>
@@ -34,8 +25,6 @@ using nlohmann::json;
 
 /// Largest JSON request body accepted; events are further limited to 65536
 /// bytes by the event size check.
-constexpr size_t max_json_body = 1024 * 1024;
-constexpr int max_threads = 2048;
 
 // ---- request helpers (http_types.hpp) ------------------------------------------
 
@@ -119,22 +108,6 @@ void authenticate(request& req) {
                                 req.user_agent);
 }
 
-void set_cors(Poco::Net::HTTPServerResponse& res) {
-  res.set("Access-Control-Allow-Origin", "*");
-  res.set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
-  res.set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization, Date");
-}
-
-void send_json(Poco::Net::HTTPServerResponse& res, int status, const json& body) {
-  auto s = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  // setStatusAndReason: setStatus alone keeps the reason phrase "OK".
-  res.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-  res.setContentType("application/json");
-  res.set("Cache-Control", "no-cache, no-store, must-revalidate");
-  res.setContentLength(static_cast<std::streamsize>(s.size()));
-  res.send().write(s.data(), static_cast<std::streamsize>(s.size()));
-}
-
 json error_body(const matrix_error& e) {
   json b = {{"errcode", info(e.code()).errcode}, {"error", e.what()}};
   if (!e.extra_json.empty()) {
@@ -144,15 +117,17 @@ json error_body(const matrix_error& e) {
   return b;
 }
 
-/// The route, the request and its handler's answer (dispatch() catches).
-std::pair<int, json> serve(const router& rt, server_context* ctx, const incoming& in) {
-  request req;
+/// The route, the request and its handler's answer (guarded() catches). A
+/// deferred answer keeps the request alive until it resumes.
+response serve(const router& rt, server_context* ctx, const incoming& in) {
+  auto held = std::make_shared<request>();
+  auto& req = *held;
   req.ctx = ctx;
   req.method = in.method;
   const auto& uri = in.uri;
   auto q = uri.find('?');
   std::string raw_path = uri.substr(0, q);
-  if (req.method == "OPTIONS") return {200, json::object()};
+  if (req.method == "OPTIONS") return {200, json::object(), nullptr};
   auto m = rt.find(req.method, raw_path);
   if (m.result == router::outcome::no_path) fail(errc::unrecognized, "Unrecognized request");
   if (m.result == router::outcome::wrong_method)
@@ -183,176 +158,72 @@ std::pair<int, json> serve(const router& rt, server_context* ctx, const incoming
     }
   }
   auto out = m.r->handler(req);
-  return {out.status, std::move(out.body)};
+  if (out.later) {
+    auto inner = std::move(out.later->resume);
+    out.later->resume = [held, inner = std::move(inner)](std::vector<int64_t> p) { return inner(std::move(p)); };
+  }
+  return out;
 }
-
-class matrix_handler final : public Poco::Net::HTTPRequestHandler {
-public:
-  matrix_handler(const router& r, server_context* ctx, bool x_forwarded)
-    : router_(r), ctx_(ctx), x_forwarded_(x_forwarded) {}
-
-  void handleRequest(Poco::Net::HTTPServerRequest& in,
-                     Poco::Net::HTTPServerResponse& res) override {
-    set_cors(res);
-    incoming req;
-    req.method = in.getMethod();
-    req.uri = in.getURI();
-    req.remote_addr = in.clientAddress().host().toString();
-    if (x_forwarded_ && in.has("X-Forwarded-For")) {
-      auto f = in.get("X-Forwarded-For");
-      req.remote_addr = f.substr(0, f.find(','));
-    }
-    if (in.has("Authorization")) req.authorization = in.get("Authorization");
-    if (in.has("User-Agent")) req.user_agent = in.get("User-Agent");
-    bool body_read = false;
-    req.read_body = [&in, &body_read](std::string& body) {
-      read_body(in, body);
-      body_read = true;
-    };
-    auto [status, body] = dispatch(router_, ctx_, req);
-    try {
-      // A request answered before its body was read (unknown endpoint, bad
-      // token, rate limit, too large) must not leave that body on the
-      // connection, where it would be parsed as the next request: read and
-      // discard it up to the body limit, or close the connection.
-      if (!body_read && !drain_body(in)) res.setKeepAlive(false);
-      send_json(res, status, body);
-    } catch (const std::exception&) {
-      // client went away
-    }
-  }
-
-private:
-  static void read_body(Poco::Net::HTTPServerRequest& in, std::string& body) {
-    if (!in.getChunkedTransferEncoding() && (!in.hasContentLength() || in.getContentLength64() == 0))
-      return;  // no body framing: no body
-    if (in.hasContentLength() && in.getContentLength64() > static_cast<int64_t>(max_json_body))
-      fail(errc::too_large, "Request body too large");
-    auto& s = in.stream();
-    char buf[16384];
-    while (s) {
-      s.read(buf, sizeof buf);
-      body.append(buf, static_cast<size_t>(s.gcount()));
-      if (body.size() > max_json_body) fail(errc::too_large, "Request body too large");
-    }
-  }
-
-  /// Reads and drops what is left of the request body; false when more than
-  /// the body limit is left (the connection must then close).
-  static bool drain_body(Poco::Net::HTTPServerRequest& in) {
-    // Without a length or chunked framing a request has no body (RFC 9112
-    // section 6.3); reading its stream would wait for the peer to close.
-    if (!in.getChunkedTransferEncoding()) {
-      if (!in.hasContentLength() || in.getContentLength64() == 0) return true;
-      if (in.getContentLength64() > static_cast<int64_t>(max_json_body)) return false;
-    }
-    auto& s = in.stream();
-    char buf[16384];
-    size_t total = 0;
-    while (s) {
-      s.read(buf, sizeof buf);
-      total += static_cast<size_t>(s.gcount());
-      if (total > max_json_body) return false;
-    }
-    return true;
-  }
-
-  const router& router_;
-  server_context* ctx_;
-  bool x_forwarded_;
-};
 
 } // namespace
 
-std::pair<int, json> dispatch(const router& rt, server_context* ctx, const incoming& in) {
+namespace {
+
+/// Runs `step`, turning every failure into its Matrix error response.
+template <class Step>
+response guarded(const incoming& in, Step&& step) {
   try {
-    return serve(rt, ctx, in);
+    return step();
   } catch (const matrix_error& e) {
-    return {info(e.code()).status, error_body(e)};
+    return {info(e.code()).status, error_body(e), nullptr};
   } catch (const storage::db_error& e) {
     std::cerr << "database error on " << in.method << " " << in.uri << ": " << e.what() << "\n";
   } catch (const std::exception& e) {
     std::cerr << "error on " << in.method << " " << in.uri << ": " << e.what() << "\n";
   }
-  return {500, {{"errcode", "M_UNKNOWN"}, {"error", "Internal server error"}}};
+  return {500, {{"errcode", "M_UNKNOWN"}, {"error", "Internal server error"}}, nullptr};
 }
 
-namespace {
+msg::wait_for_updates wait_of(const deferred& d) {
+  return {d.user_id, d.since, d.room_ids, d.timeout_ms};
+}
 
-class factory final : public Poco::Net::HTTPRequestHandlerFactory {
-public:
-  factory(std::shared_ptr<router> r, server_context* ctx, bool xf)
-    : router_(std::move(r)), ctx_(ctx), xf_(xf) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new matrix_handler(*router_, ctx_, xf_);
-  }
-
-private:
-  std::shared_ptr<router> router_;
-  server_context* ctx_;
-  bool xf_;
-};
-
-class poco_listener final : public listener {
-public:
-  poco_listener(const config::listener_config& lc, const std::vector<route>& routes,
-                server_context* ctx, const std::string& cert, const std::string& key)
-    : pool_(16, max_threads, 60, 256 * 1024) {
-    std::vector<std::string> resources;
-    for (auto& r : lc.resources)
-      for (auto& n : r.names) resources.push_back(n);
-    auto rt = std::make_shared<router>(routes, resources);
-    auto addrs = lc.bind_addresses.empty() ? std::vector<std::string>{"0.0.0.0"} : lc.bind_addresses;
-    for (auto& a : addrs) {
-      Poco::Net::ServerSocket sock;
-      Poco::Net::SocketAddress sa(a, static_cast<Poco::UInt16>(lc.port));
-      try {
-        if (lc.tls) {
-          Poco::Net::Context::Ptr tls = new Poco::Net::Context(
-            Poco::Net::Context::TLS_SERVER_USE, key, cert, "", Poco::Net::Context::VERIFY_NONE);
-          Poco::Net::SecureServerSocket ss(tls);
-          ss.bind(sa, true, a.find(':') != std::string::npos);
-          ss.listen(4096);
-          sock = ss;
-        } else {
-          sock.bind(sa, true, a.find(':') != std::string::npos);
-          sock.listen(4096);
-        }
-      } catch (const std::exception& e) {
-        throw std::runtime_error("cannot listen on " + sa.toString() + ": " + e.what());
-      }
-      port_ = sock.address().port();
-      auto params = new Poco::Net::HTTPServerParams;
-      params->setMaxThreads(max_threads);
-      params->setMaxQueued(4096);
-      params->setKeepAlive(true);
-      params->setMaxKeepAliveRequests(0);
-      params->setKeepAliveTimeout(Poco::Timespan(75, 0));
-      params->setTimeout(Poco::Timespan(120, 0));
-      servers_.push_back(std::make_unique<Poco::Net::HTTPServer>(
-        new factory(rt, ctx, lc.x_forwarded), pool_, sock, params));
-      servers_.back()->start();
-    }
-  }
-  ~poco_listener() override { stop(); }
-  void stop() override {
-    for (auto& s : servers_) s->stopAll(true);
-    servers_.clear();
-  }
-  int port() const override { return port_; }
-
-private:
-  Poco::ThreadPool pool_;
-  std::vector<std::unique_ptr<Poco::Net::HTTPServer>> servers_;
-  int port_ = 0;
-};
+/// Waits (without a thread) for `later`, resumes on a request thread, and
+/// so on until an answer.
+void continue_async(std::shared_ptr<deferred> later, server_context* ctx, std::shared_ptr<incoming> in,
+                    std::function<void(std::function<void()>)> post,
+                    std::function<void(int, json)> done) {
+  auto w = wait_of(*later);
+  ctx->transport->wait_for_updates_async(
+    w, [later, ctx, in, post, done](std::vector<int64_t> positions) {
+      post([later, ctx, in, post, done, positions = std::move(positions)]() mutable {
+        auto r = guarded(*in, [&] { return later->resume(std::move(positions)); });
+        if (r.later) continue_async(std::move(r.later), ctx, in, post, done);
+        else done(r.status, std::move(r.body));
+      });
+    });
+}
 
 } // namespace
 
-std::unique_ptr<listener> start_listener(const config::listener_config& lc,
-                                         const std::vector<route>& routes, server_context* ctx,
-                                         const std::string& tls_cert, const std::string& tls_key) {
-  return std::make_unique<poco_listener>(lc, routes, ctx, tls_cert, tls_key);
+std::pair<int, json> dispatch(const router& rt, server_context* ctx, const incoming& in) {
+  auto r = guarded(in, [&] { return serve(rt, ctx, in); });
+  while (r.later) {
+    auto later = std::move(r.later);
+    r = guarded(in, [&] {
+      auto positions = ctx->transport->wait_for_updates(wait_of(*later));
+      return later->resume(std::move(positions));
+    });
+  }
+  return {r.status, std::move(r.body)};
+}
+
+void dispatch_async(const router& rt, server_context* ctx, std::shared_ptr<incoming> in,
+                    std::function<void(std::function<void()>)> post,
+                    std::function<void(int, json)> done) {
+  auto r = guarded(*in, [&] { return serve(rt, ctx, *in); });
+  if (!r.later) return done(r.status, std::move(r.body));
+  continue_async(std::move(r.later), ctx, std::move(in), std::move(post), std::move(done));
 }
 
 } // namespace axon::http

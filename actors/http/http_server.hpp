@@ -1,8 +1,12 @@
-// actors/http/http_server.hpp -- the HTTP listener role: one Poco server per
-// configured listener, dispatching to the route table.
+// actors/http/http_server.hpp -- the HTTP listener role: one event-driven
+// server per configured listener (listener.cpp, Boost.Beast on Asio),
+// dispatching to the route table.
 //
-// Request threads belong to Poco's pool, not to CAF's scheduler, so handlers
-// may block on the database and on transport calls.
+// Connections wait in the listener's event loop, not in threads. A parsed
+// request runs on the listener's bounded pool of request threads (not CAF's
+// scheduler), where handlers may block on the database and on transport
+// calls; a long-poll parks on the notifier without a thread (deferred in
+// http_types.hpp) and resumes on that pool.
 #pragma once
 
 #include "actors/http/http_types.hpp"
@@ -18,6 +22,10 @@ namespace axon::config { struct listener_config; }
 namespace axon::http {
 
 class router;
+
+/// Largest request body accepted; events are further limited to 65536
+/// bytes by the event size check.
+constexpr size_t max_json_body = 1024 * 1024;
 
 /// One request as it arrived, apart from the wire that brought it (Poco's
 /// listener below; the placement simulation calls dispatch() directly).
@@ -35,7 +43,16 @@ struct incoming {
 /// Routes, authenticates and runs the handler; every failure becomes the
 /// Matrix error's status and JSON body. The only place errors become
 /// responses.
+/// A deferred answer (a long-poll) is waited for here, blocking the caller:
+/// for the placement simulation and tests.
 std::pair<int, nlohmann::json> dispatch(const router& r, server_context* ctx, const incoming& in);
+
+/// The same without blocking on waits: call it on a request thread; a
+/// deferred answer parks on the notifier and resumes through `post` (which
+/// runs its argument on a request thread); `done` gets the answer.
+void dispatch_async(const router& r, server_context* ctx, std::shared_ptr<incoming> in,
+                    std::function<void(std::function<void()>)> post,
+                    std::function<void(int, nlohmann::json)> done);
 
 class listener {
 public:

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -110,10 +111,41 @@ private:
   std::optional<nlohmann::json> parsed_;
 };
 
+struct deferred;
+
 struct response {
+  response(int s = 200, nlohmann::json b = nlohmann::json::object(), std::shared_ptr<deferred> l = nullptr)
+    : status(s), body(std::move(b)), later(std::move(l)) {}
   int status = 200;
   nlohmann::json body = nlohmann::json::object();
+  /// Set when the answer must wait for the streams (a long-poll): the
+  /// listener parks the request without a thread and finishes it with
+  /// `later->resume` once the notifier answers; status and body are unused.
+  std::shared_ptr<deferred> later;
 };
+
+/// A long-poll's rest: wait as transport::wait_for_updates (these fields),
+/// then `resume` with the positions the notifier answered computes the
+/// response (which may wait again). It runs on a request thread with the
+/// same request, which the listener keeps alive until then.
+struct deferred {
+  std::string user_id;
+  std::vector<int64_t> since;
+  std::vector<std::string> room_ids;
+  int64_t timeout_ms = 0;
+  std::function<response(std::vector<int64_t>)> resume;
+};
+
+/// A response that waits for updates concerning `user_id` or `room_ids`
+/// after `since`, at most `timeout_ms`, then answers `resume(positions)`.
+inline response wait_then(std::string user_id, std::vector<int64_t> since,
+                          std::vector<std::string> room_ids, int64_t timeout_ms,
+                          std::function<response(std::vector<int64_t>)> resume) {
+  response r;
+  r.later = std::make_shared<deferred>(
+    deferred{std::move(user_id), std::move(since), std::move(room_ids), timeout_ms, std::move(resume)});
+  return r;
+}
 
 using handler_fn = std::function<response(request&)>;
 

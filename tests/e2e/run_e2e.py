@@ -51,6 +51,7 @@ import test_visibility  # noqa: E402,F401
 import test_sync_semantics  # noqa: E402,F401
 import test_room_content  # noqa: E402,F401
 import test_legacy_sync  # noqa: E402,F401
+import test_http_wire  # noqa: E402,F401
 import test_devices  # noqa: E402,F401
 
 

@@ -744,3 +744,35 @@ TEST_CASE("user_directory keys") {
     CHECK(has_error(r, "homeserver.yaml", "user_directory"));
   }
 }
+
+TEST_CASE("http listener limits") {
+  const std::string base = "server_name: example.com\n";
+  SUBCASE("defaults") {
+    const auto r = load_one(base);
+    REQUIRE_MESSAGE(r.config, all_errors(r));
+    CHECK(r.config->http.request_threads == 32);
+    CHECK(r.config->http.max_connections == 50000);
+    CHECK(r.config->http.header_timeout_ms == 30000);
+  }
+  SUBCASE("set") {
+    const auto r = load_one(base + "http:\n  request_threads: 4\n  max_connections: 100\n"
+                                   "  max_header_size: 8192\n  keep_alive_timeout_ms: 5000\n"
+                                   "  header_timeout_ms: 1000\n  body_timeout_ms: 2000\n");
+    REQUIRE_MESSAGE(r.config, all_errors(r));
+    CHECK(r.config->http.request_threads == 4);
+    CHECK(r.config->http.max_connections == 100);
+    CHECK(r.config->http.max_header_size == 8192);
+    CHECK(r.config->http.keep_alive_timeout_ms == 5000);
+    CHECK(r.config->http.header_timeout_ms == 1000);
+    CHECK(r.config->http.body_timeout_ms == 2000);
+  }
+  SUBCASE("invalid values name their key") {
+    auto r = load_one(base + "http:\n  request_threads: 0\n");
+    CHECK_FALSE(r.config);
+    CHECK(has_error(r, "homeserver.yaml", "http.request_threads"));
+    r = load_one(base + "http:\n  header_timeout_ms: soon\n");
+    CHECK(has_error(r, "homeserver.yaml", "http.header_timeout_ms"));
+    r = load_one(base + "http: [1]\n");
+    CHECK(has_error(r, "homeserver.yaml", "http"));
+  }
+}

@@ -1,0 +1,453 @@
+// actors/http/listener.cpp -- the HTTP/1.1 wire of a listener: Boost.Beast
+// on Asio (Debian's Boost 1.81). Chosen over Poco's thread-per-connection
+// server so that idle keep-alive connections and parked long-polls cost a
+// socket and a few KiB, not a thread: connections wait in one event loop
+// (epoll) and Beast's parser reads requests there (no parsing by hand).
+//
+// A parsed request runs on the listener's bounded pool of request threads
+// (`http.request_threads`, dispatch_async); a long-poll parks on the notifier and resumes there; the
+// answer is written back on the event loop. Body limits, header limits and
+// timeouts are enforced while reading: an oversize body is refused before it
+// is read and the connection closed, a client that sends its headers too
+// slowly (slowloris) is dropped, bad HTTP gets a 400 and a closed connection.
+#include "actors/http/http_server.hpp"
+
+#include "actors/http/router.hpp"
+#include "config/homeserver_config.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <iostream>
+#include <mutex>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace axon::http {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = net::ip::tcp;
+using unix_socket = net::local::stream_protocol;
+using nlohmann::json;
+
+// ---- constants ---------------------------------------------------------------------------
+
+constexpr auto write_timeout = std::chrono::seconds(60);
+
+/// Raises the open-files limit to the hard limit, once: every connection
+/// is a descriptor, and the default soft limit (1024) would cap them.
+void raise_file_limit() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+      lim.rlim_cur = lim.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &lim);
+    }
+  });
+}
+
+std::string http_date() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+json error_json(const char* errcode, const char* text) { return {{"errcode", errcode}, {"error", text}}; }
+
+/// What every session of a listener shares. Held by each session, so a
+/// request that resumes after the listener stopped finds it still there.
+struct listener_core {
+  std::shared_ptr<router> rt;
+  server_context* ctx = nullptr;
+  bool x_forwarded = false;
+  config::http_config limits;
+  net::io_context io{1};
+  std::unique_ptr<net::thread_pool> workers;
+  std::unique_ptr<ssl::context> tls;
+  // Counters an admin needs to see overload (the metrics endpoint comes
+  // later): open connections, refused ones, requests running, queued for
+  // a request thread or parked on the notifier.
+  std::atomic<int> open{0};
+  std::atomic<uint64_t> refused{0};
+  std::atomic<int> in_flight{0};
+};
+
+// ---- one connection ----------------------------------------------------------------------
+
+template <class Stream>
+class session : public std::enable_shared_from_this<session<Stream>> {
+public:
+  session(Stream stream, std::shared_ptr<listener_core> core, std::string peer)
+    : stream_(std::move(stream)), core_(std::move(core)), peer_(std::move(peer)) {
+    ++core_->open;
+  }
+  ~session() { --core_->open; }
+
+  void start() {
+    if constexpr (is_tls) {
+      lowest().expires_after(std::chrono::milliseconds(core_->limits.header_timeout_ms));
+      stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (!ec) self->read_head();
+      });
+    } else {
+      read_head();
+    }
+  }
+
+private:
+  static constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream> &&
+                                 !std::is_same_v<Stream, beast::basic_stream<unix_socket>>;
+
+  auto& lowest() { return beast::get_lowest_layer(stream_); }
+
+  /// Between requests: wait (keep_alive_timeout_ms) for the next one's
+  /// first bytes, then give its head header_timeout_ms (a client that sends
+  /// it a byte at a time is dropped).
+  void read_head() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(core_->limits.max_header_size));
+    parser_->body_limit(max_json_body);
+    if (buffer_.size() > 0) return read_rest_of_head();
+    lowest().expires_after(std::chrono::milliseconds(core_->limits.keep_alive_timeout_ms));
+    stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) return self->close();
+      self->buffer_.commit(n);
+      self->read_rest_of_head();
+    });
+  }
+
+  void read_rest_of_head() {
+    lowest().expires_after(std::chrono::milliseconds(core_->limits.header_timeout_ms));
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                               self->on_head(ec);
+                             });
+  }
+
+  void on_head(beast::error_code ec) {
+    if (ec) return bad_input(ec);
+    auto& h = parser_->get();
+    keep_alive_ = h.keep_alive();
+    method_ = std::string(h.method_string());
+    // A declared body over the limit is refused unread (reading megabytes
+    // only to discard them would be the attack), and the connection closes.
+    if (auto len = parser_->content_length(); len && *len > max_json_body)
+      return answer(413, error_json("M_TOO_LARGE", "Request body too large"), true);
+    if (parser_->is_done()) return run();
+    auto expect = h[bhttp::field::expect];
+    if (beast::iequals(expect, "100-continue")) {
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, h.version());
+      bhttp::async_write(stream_, *cont, [self = this->shared_from_this(), cont](beast::error_code ec, size_t) {
+        if (ec) return self->close();
+        self->read_body();
+      });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    lowest().expires_after(std::chrono::milliseconds(core_->limits.body_timeout_ms));
+    bhttp::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->bad_input(ec);
+      self->run();
+    });
+  }
+
+  /// A read that failed: the peer went away or timed out (close), or sent
+  /// what is not HTTP or too much of it (answer, then close).
+  void bad_input(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset)
+      return close();
+    if (ec == bhttp::error::body_limit)
+      return answer(413, error_json("M_TOO_LARGE", "Request body too large"), true);
+    if (ec == bhttp::error::header_limit)
+      return answer(431, error_json("M_UNKNOWN", "Request header fields too large"), true);
+    if (&ec.category() == &bhttp::make_error_code(bhttp::error::bad_target).category())
+      return answer(400, error_json("M_UNKNOWN", "Malformed HTTP request"), true);
+    close();
+  }
+
+  /// The request is complete: run it on a request thread.
+  void run() {
+    auto req = parser_->release();
+    auto in = std::make_shared<incoming>();
+    in->method = std::string(req.method_string());
+    in->uri = std::string(req.target());
+    in->remote_addr = peer_;
+    if (core_->x_forwarded) {
+      auto f = req["X-Forwarded-For"];
+      if (!f.empty()) in->remote_addr = std::string(f.substr(0, f.find(',')));
+    }
+    in->authorization = std::string(req[bhttp::field::authorization]);
+    in->user_agent = std::string(req[bhttp::field::user_agent]);
+    auto body = std::make_shared<std::string>(std::move(req.body()));
+    in->read_body = [body](std::string& out) { out = std::move(*body); };
+    auto self = this->shared_from_this();
+    auto core = core_;
+    ++core->in_flight;
+    net::post(*core->workers, [self, core, in] {
+      dispatch_async(
+        *core->rt, core->ctx, in,
+        [core](std::function<void()> fn) { net::post(*core->workers, std::move(fn)); },
+        [self, core](int status, json body) {
+          --core->in_flight;
+          // Back on the connection's event loop for the write.
+          net::post(self->stream_.get_executor(), [self, status, body = std::move(body)]() mutable {
+            self->answer(status, std::move(body), false);
+          });
+        });
+    });
+  }
+
+  void answer(int status, json body, bool close_after) {
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+    res->version(11);
+    res->result(static_cast<unsigned>(status));
+    res->set(bhttp::field::date, http_date());
+    res->set(bhttp::field::access_control_allow_origin, "*");
+    res->set(bhttp::field::access_control_allow_methods, "GET, HEAD, POST, PUT, DELETE, OPTIONS");
+    res->set(bhttp::field::access_control_allow_headers, "X-Requested-With, Content-Type, Authorization, Date");
+    res->set(bhttp::field::content_type, "application/json");
+    res->set(bhttp::field::cache_control, "no-cache, no-store, must-revalidate");
+    auto text = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (method_ == "HEAD") {
+      res->content_length(text.size());
+    } else {
+      res->body() = std::move(text);
+      res->prepare_payload();
+    }
+    bool keep = keep_alive_ && !close_after;
+    res->keep_alive(keep);
+    lowest().expires_after(write_timeout);
+    bhttp::async_write(stream_, *res, [self = this->shared_from_this(), res, keep](beast::error_code ec, size_t) {
+      if (ec || !keep) return self->close();
+      self->read_head();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    if constexpr (is_tls) {
+      lowest().expires_after(std::chrono::seconds(5));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+        beast::error_code ignored;
+        self->lowest().socket().shutdown(net::socket_base::shutdown_both, ignored);
+      });
+    } else {
+      lowest().socket().shutdown(net::socket_base::shutdown_send, ec);
+      linger();
+    }
+  }
+
+  /// After our side is shut: read and drop what the peer still sends, for
+  /// a while, so that closing with unread input (an oversize body) does not
+  /// reset the connection before the peer has read the answer.
+  void linger() {
+    lowest().expires_after(std::chrono::seconds(2));
+    lowest().async_read_some(net::buffer(scratch_), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+      self->lingered_ += n;
+      if (!ec && self->lingered_ < 4 * max_json_body) self->linger();
+    });
+  }
+
+  Stream stream_;
+  std::shared_ptr<listener_core> core_;
+  std::string peer_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bool keep_alive_ = true;
+  std::string method_;
+  std::array<char, 16384> scratch_{};
+  size_t lingered_ = 0;
+};
+
+// ---- accepting ---------------------------------------------------------------------------
+
+template <class Protocol>
+class acceptor : public std::enable_shared_from_this<acceptor<Protocol>> {
+public:
+  acceptor(std::shared_ptr<listener_core> core, typename Protocol::acceptor a)
+    : core_(std::move(core)), acceptor_(std::move(a)) {}
+
+  void accept() {
+    acceptor_.async_accept(net::make_strand(core_->io),
+                           [self = this->shared_from_this()](beast::error_code ec, typename Protocol::socket s) {
+                             if (ec == net::error::operation_aborted) return;
+                             if (!ec) self->start_session(std::move(s));
+                             self->accept();
+                           });
+  }
+
+  void stop() {
+    beast::error_code ec;
+    acceptor_.close(ec);
+  }
+
+private:
+  void start_session(typename Protocol::socket s) {
+    if (core_->open.load() >= core_->limits.max_connections) {
+      ++core_->refused;
+      beast::error_code ec;
+      s.close(ec);
+      return;
+    }
+    std::string peer = "127.0.0.1";
+    if constexpr (std::is_same_v<Protocol, tcp>) {
+      beast::error_code ec;
+      auto ep = s.remote_endpoint(ec);
+      if (!ec) {
+        auto a = ep.address();
+        peer = a.is_v6() && a.to_v6().is_v4_mapped() ? net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).to_string() : a.to_string();
+      }
+      s.set_option(tcp::no_delay(true), ec);
+    }
+    using plain = beast::basic_stream<Protocol>;
+    if (core_->tls) {
+      if constexpr (std::is_same_v<Protocol, tcp>) {
+        using secure = beast::ssl_stream<beast::tcp_stream>;
+        std::make_shared<session<secure>>(secure(beast::tcp_stream(std::move(s)), *core_->tls), core_,
+                                          std::move(peer))
+          ->start();
+        return;
+      }
+    }
+    std::make_shared<session<plain>>(plain(std::move(s)), core_, std::move(peer))->start();
+  }
+
+  std::shared_ptr<listener_core> core_;
+  typename Protocol::acceptor acceptor_;
+};
+
+class beast_listener final : public listener {
+public:
+  beast_listener(const config::listener_config& lc, const std::vector<route>& routes, server_context* ctx,
+                 const std::string& cert, const std::string& key)
+    : core_(std::make_shared<listener_core>()) {
+    std::vector<std::string> resources;
+    for (auto& r : lc.resources)
+      for (auto& n : r.names) resources.push_back(n);
+    core_->rt = std::make_shared<router>(routes, resources);
+    core_->ctx = ctx;
+    if (ctx->cfg) core_->limits = ctx->cfg->http;
+    core_->workers = std::make_unique<net::thread_pool>(static_cast<size_t>(core_->limits.request_threads));
+    raise_file_limit();
+    core_->x_forwarded = lc.x_forwarded || !lc.path.empty();
+    if (lc.tls) {
+      core_->tls = std::make_unique<ssl::context>(ssl::context::tls_server);
+      try {
+        core_->tls->use_certificate_chain_file(cert);
+        core_->tls->use_private_key_file(key, ssl::context::pem);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("cannot load the TLS certificate " + cert + " or key " + key + ": " + e.what());
+      }
+    }
+    if (!lc.path.empty()) {
+      ::unlink(lc.path.c_str());
+      unix_socket::acceptor a(core_->io);
+      try {
+        a.open();
+        a.bind(unix_socket::endpoint(lc.path));
+        a.listen(4096);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("cannot listen on " + lc.path + ": " + e.what());
+      }
+      ::chmod(lc.path.c_str(), static_cast<mode_t>(lc.mode));
+      auto acc = std::make_shared<acceptor<unix_socket>>(core_, std::move(a));
+      unix_.push_back(acc);
+      acc->accept();
+    } else {
+      auto addrs = lc.bind_addresses.empty() ? std::vector<std::string>{"0.0.0.0"} : lc.bind_addresses;
+      int port = lc.port;
+      for (auto& text : addrs) {
+        beast::error_code ec;
+        auto addr = net::ip::make_address(text, ec);
+        if (ec) throw std::runtime_error("cannot listen on " + text + ": not an address");
+        tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+        tcp::acceptor a(core_->io);
+        try {
+          a.open(ep.protocol());
+          a.set_option(net::socket_base::reuse_address(true));
+          if (addr.is_v6()) a.set_option(net::ip::v6_only(true));
+          a.bind(ep);
+          a.listen(4096);
+        } catch (const std::exception& e) {
+          throw std::runtime_error("cannot listen on " + text + ":" + std::to_string(port) + ": " + e.what());
+        }
+        // Port 0: the first address picks one, the others take the same.
+        port = a.local_endpoint().port();
+        port_ = port;
+        auto acc = std::make_shared<acceptor<tcp>>(core_, std::move(a));
+        tcp_.push_back(acc);
+        acc->accept();
+      }
+    }
+    io_thread_ = std::thread([core = core_] {
+      for (;;) {
+        try {
+          core->io.run();
+          return;
+        } catch (const std::exception& e) {
+          std::cerr << "http listener: " << e.what() << "\n";
+        }
+      }
+    });
+  }
+
+  ~beast_listener() override { stop(); }
+
+  void stop() override {
+    if (!io_thread_.joinable()) return;
+    net::post(core_->io, [this] {
+      for (auto& a : tcp_) a->stop();
+      for (auto& a : unix_) a->stop();
+    });
+    // Requests running now finish; then the loop stops with whatever waits.
+    core_->workers->join();
+    core_->io.stop();
+    io_thread_.join();
+  }
+
+  int port() const override { return port_; }
+
+private:
+  std::shared_ptr<listener_core> core_;
+  std::vector<std::shared_ptr<acceptor<tcp>>> tcp_;
+  std::vector<std::shared_ptr<acceptor<unix_socket>>> unix_;
+  std::thread io_thread_;
+  int port_ = 0;
+};
+
+} // namespace
+
+std::unique_ptr<listener> start_listener(const config::listener_config& lc, const std::vector<route>& routes,
+                                         server_context* ctx, const std::string& tls_cert,
+                                         const std::string& tls_key) {
+  return std::make_unique<beast_listener>(lc, routes, ctx, tls_cert, tls_key);
+}
+
+} // namespace axon::http
