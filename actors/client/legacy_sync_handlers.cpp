@@ -285,7 +285,8 @@ response events_step(request& req, stream_wait st) {
   // Nothing for the client yet: park on the notifier (no thread waits); what
   // wakes it may concern streams this API does not show, then wait again.
   auto since = st.pos;
-  return http::wait_then(st.peek_room ? "" : req.auth().user_id, since, std::move(rooms), left,
+  std::string waiter = st.peek_room ? "" : req.auth().user_id; // before st moves
+  return http::wait_then(std::move(waiter), since, std::move(rooms), left,
                          [&req, st = std::move(st), since, answer = std::move(answer)](
                            std::vector<int64_t> woke) mutable -> response {
                            if (woke == since) return {200, answer};
