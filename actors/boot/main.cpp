@@ -9,6 +9,7 @@
 
 #include "config/homeserver_config.hpp"
 
+#include <malloc.h>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -24,6 +25,11 @@ void usage(std::ostream& os) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // glibc gives every thread that allocates an arena of its own and keeps
+  // what each ever held: with a pool of request threads per listener that
+  // is most of the memory a burst of requests leaves behind. A few arenas
+  // serve these threads as well.
+  mallopt(M_ARENA_MAX, 4);
   axon::boot::options opts;
   std::vector<std::string> args(argv + 1, argv + argc);
   // `axon routes nginx|haproxy ...`: reverse-proxy config for the layout.

@@ -195,6 +195,10 @@ private:
   /// The request is complete: run it on a request thread.
   void run() {
     auto req = parser_->release();
+    parser_.reset(); // read_head makes the next one
+    // A parked request keeps its connection: give back the read buffer's
+    // memory when nothing of a next request is in it yet.
+    if (buffer_.size() == 0) buffer_.shrink_to_fit();
     auto in = std::make_shared<incoming>();
     in->method = std::string(req.method_string());
     in->uri = std::string(req.target());
@@ -268,8 +272,9 @@ private:
   /// a while, so that closing with unread input (an oversize body) does not
   /// reset the connection before the peer has read the answer.
   void linger() {
+    if (!scratch_) scratch_ = std::make_unique<std::array<char, 16384>>();
     lowest().expires_after(std::chrono::seconds(2));
-    lowest().async_read_some(net::buffer(scratch_), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+    lowest().async_read_some(net::buffer(*scratch_), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
       self->lingered_ += n;
       if (!ec && self->lingered_ < 4 * max_json_body) self->linger();
     });
@@ -282,7 +287,7 @@ private:
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool keep_alive_ = true;
   std::string method_;
-  std::array<char, 16384> scratch_{};
+  std::unique_ptr<std::array<char, 16384>> scratch_; ///< only while lingering
   size_t lingered_ = 0;
 };
 
