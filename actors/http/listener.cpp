@@ -19,6 +19,7 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -303,14 +304,25 @@ public:
     acceptor_.async_accept(net::make_strand(core_->io),
                            [self = this->shared_from_this()](beast::error_code ec, typename Protocol::socket s) {
                              if (ec == net::error::operation_aborted) return;
-                             if (!ec) self->start_session(std::move(s));
-                             self->accept();
+                             if (!ec) {
+                               self->start_session(std::move(s));
+                               return self->accept();
+                             }
+                             // Out of descriptors (EMFILE) or the like: the
+                             // connection stays in the backlog; try again
+                             // shortly instead of spinning on the error.
+                             ++self->core_->refused;
+                             self->retry_.expires_after(std::chrono::milliseconds(100));
+                             self->retry_.async_wait([self](beast::error_code e) {
+                               if (!e) self->accept();
+                             });
                            });
   }
 
   void stop() {
     beast::error_code ec;
     acceptor_.close(ec);
+    retry_.cancel();
   }
 
 private:
@@ -346,6 +358,7 @@ private:
 
   std::shared_ptr<listener_core> core_;
   typename Protocol::acceptor acceptor_;
+  net::steady_timer retry_{core_->io};
 };
 
 class beast_listener final : public listener {
