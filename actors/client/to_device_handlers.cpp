@@ -61,7 +61,7 @@ std::vector<msg::to_device_delivery> deliveries(request& req, const json& messag
   for (auto& [user_id, devices] : messages.items()) {
     if (matrix::server_of(user_id) != server_name(req)) {
       // Federation (m.direct_to_device EDUs) comes with the federation sender.
-      std::cerr << "to_device: not delivering " << type << " from " << me << " to remote user "
+      std::cerr << "[" << req.request_id << "] to_device: not delivering " << type << " from " << me << " to remote user "
                 << user_id << " (federation not implemented)\n";
       continue;
     }

@@ -142,6 +142,7 @@ response serve(const router& rt, server_context* ctx, const incoming& in) {
   }
   req.remote_addr = in.remote_addr;
   req.user_agent = in.user_agent;
+  req.request_id = in.request_id;
   if (in.authorization.rfind("Bearer ", 0) == 0) req.access_token = in.authorization.substr(7);
   if (req.access_token.empty())
     if (auto t = req.query_param("access_token")) req.access_token = *t;
@@ -177,9 +178,11 @@ response guarded(const incoming& in, Step&& step) {
   } catch (const matrix_error& e) {
     return {info(e.code()).status, error_body(e), nullptr};
   } catch (const storage::db_error& e) {
-    std::cerr << "database error on " << in.method << " " << in.uri << ": " << e.what() << "\n";
+    std::cerr << "[" << in.request_id << "] database error on " << in.method << " " << in.uri << ": "
+              << e.what() << "\n";
   } catch (const std::exception& e) {
-    std::cerr << "error on " << in.method << " " << in.uri << ": " << e.what() << "\n";
+    std::cerr << "[" << in.request_id << "] error on " << in.method << " " << in.uri << ": " << e.what()
+              << "\n";
   }
   return {500, {{"errcode", "M_UNKNOWN"}, {"error", "Internal server error"}}, nullptr};
 }

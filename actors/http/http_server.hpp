@@ -35,6 +35,7 @@ struct incoming {
   std::string remote_addr;   ///< the client (X-Forwarded-For already applied)
   std::string authorization; ///< the Authorization header, if any
   std::string user_agent;    ///< the User-Agent header, if any
+  std::string request_id;    ///< e.g. "GET-42": in every log line the request causes
   /// Reads the body into its argument; called once the route is known, and
   /// may raise matrix_error (too_large).
   std::function<void(std::string&)> read_body;

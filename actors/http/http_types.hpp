@@ -97,6 +97,7 @@ struct request {
   std::string body;
   std::string remote_addr;
   std::string user_agent;          ///< the User-Agent header ("" when absent)
+  std::string request_id;          ///< "GET-42", from accept to response, for log lines
   std::string access_token;        ///< from the header or ?access_token=
   std::optional<auth_user> user;   ///< set for routes that require auth
   server_context* ctx = nullptr;

@@ -202,6 +202,8 @@ private:
     if (buffer_.size() == 0) buffer_.shrink_to_fit();
     auto in = std::make_shared<incoming>();
     in->method = std::string(req.method_string());
+    static std::atomic<uint64_t> requests{0};
+    in->request_id = in->method + "-" + std::to_string(++requests);
     in->uri = std::string(req.target());
     in->remote_addr = peer_;
     if (core_->x_forwarded) {

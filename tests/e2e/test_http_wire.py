@@ -6,6 +6,7 @@ Each test runs a server of its own with small limits."""
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -16,7 +17,8 @@ import urllib.request
 
 import aiohttp
 
-from harness import Api, e2e_test, expect, expect_eq, expect_ok, free_port, q, register
+from harness import (Api, e2e_test, expect, expect_eq, expect_ok, free_port, q, register,
+                     wait_until)
 
 SMALL = {"http": {"request_threads": 2, "header_timeout_ms": 1000, "keep_alive_timeout_ms": 3000,
                   "body_timeout_ms": 1000, "max_header_size": 4096}}
@@ -217,3 +219,22 @@ def tls_listener(ctx):
     finally:
         server.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@e2e_test
+def request_ids_in_log_lines(ctx):
+    # A request that causes a log line names itself in it ("PUT-42"), from accept to response.
+    server = ctx.make_server("wire-ids", {})
+    server.start()
+    try:
+        alice = register(server.api)
+        expect_ok(alice.put("/sendToDevice/m.test/ids1",
+                            {"messages": {"@someone:elsewhere.example": {"DEV": {"x": 1}}}}), "sendToDevice")
+        def logged():
+            with open(server.log_path, errors="replace") as f:
+                return [line for line in f if "to_device: not delivering" in line]
+        lines = wait_until(logged, timeout=5)
+        expect(lines, "the to-device request's log line")
+        expect(re.match(r"^\[PUT-\d+\] ", lines[-1]), f"the request id starts the line: {lines[-1]!r}")
+    finally:
+        server.stop()
