@@ -27,8 +27,9 @@ class router;
 /// bytes by the event size check.
 constexpr size_t max_json_body = 1024 * 1024;
 
-/// One request as it arrived, apart from the wire that brought it (Poco's
-/// listener below; the placement simulation calls dispatch() directly).
+/// One request as it arrived, apart from the wire that brought it (the
+/// Beast listener, listener.cpp; the placement simulation calls dispatch()
+/// directly).
 struct incoming {
   std::string method;
   std::string uri;           ///< path and query, undecoded
