@@ -26,11 +26,6 @@ namespace {
 
 // ---- helpers -------------------------------------------------------------------
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 /// Issues a device and access token for the user; the login response.
 json issue_session(request& req, const std::string& user_id, std::optional<std::string> device_id,
                    const std::optional<std::string>& display_name) {

@@ -9,6 +9,8 @@
 #include "storage/stores/rooms_store.hpp"
 #include "transport/transport.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 
 namespace axon::client {
@@ -133,6 +135,11 @@ json client_event(const json& stored, const http::auth_user* viewer, int64_t now
 
 json sync_event(const json& stored, const http::auth_user* viewer, int64_t now) {
   return format_event(stored, viewer, now, false);
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
 }
 
 std::string membership_of(request& req, const std::string& user_id, const std::string& room_id) {

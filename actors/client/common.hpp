@@ -53,6 +53,9 @@ int64_t room_position(const request& req, const std::vector<int64_t>& p, const s
 /// events writer's (writer_slot), or 0 with one writer.
 size_t room_entry(const request& req, const std::string& room_id);
 
+/// ASCII lower case (user ids compare case-insensitively, as in Synapse).
+std::string lower(std::string s);
+
 /// The user's current membership in the room, or "" when none.
 std::string membership_of(request& req, const std::string& user_id, const std::string& room_id);
 /// M_FORBIDDEN unless the requesting user is joined to the room.

@@ -111,7 +111,7 @@ response whois(request& req) {
     auto row = req.ctx->accounts->get_user(me);
     if (!row || !row->admin) fail(errc::forbidden, "You are not a server admin");
   }
-  if (target.substr(target.find(':') + 1) != server_name(req))
+  if (parsed->server != server_name(req))
     fail(errc::invalid_param, "Can only whois a local user");
   json connections = json::array();
   if (req.ctx->client_ips)

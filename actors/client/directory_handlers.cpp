@@ -64,10 +64,6 @@ json room_chunk(request& req, const storage::room_row& room) {
 
 bool matches(const json& chunk, const std::string& term) {
   if (term.empty()) return true;
-  auto lower = [](std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return std::tolower(ch); });
-    return s;
-  };
   auto t = lower(term);
   for (auto k : {"name", "topic", "canonical_alias"})
     if (chunk.contains(k) && lower(chunk[k].get<std::string>()).find(t) != std::string::npos)

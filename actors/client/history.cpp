@@ -28,13 +28,17 @@ bool world_readable_now(request& req, const std::string& room_id) {
 room_reader reader_of(request& req, const std::string& room_id) {
   room_reader r;
   auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
-  if (m && m->membership == "join") {
+  if (!m) return r;
+  if (m->membership == "join") {
     r.joined = true;
     r.joined_since = m->stream_ordering;
-  } else if (m && (m->membership == "leave" || m->membership == "ban")) {
+  } else if (m->membership == "leave" || m->membership == "ban") {
     r.departed = true;
     r.left_at = m->stream_ordering;
+  } else {
+    return r;
   }
+  r.membership = m->membership;
   return r;
 }
 
@@ -42,6 +46,11 @@ bool require_reader(request& req, const std::string& room_id, const room_reader&
   if (r.joined || r.departed) return false;
   if (world_readable_now(req, room_id)) return true;
   http::fail(errc::forbidden, "User " + req.auth().user_id + " not in room " + room_id);
+}
+
+bool may_see_event(request& req, const std::string& room_id, const json& event, int64_t position) {
+  auto who = reader_of(req, room_id);
+  return history_filter(req, room_id, who, position, !who.joined).allows(event, position);
 }
 
 bool history_filter::allows(const json& event, int64_t position) {

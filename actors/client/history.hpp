@@ -27,6 +27,7 @@ bool world_readable_now(request& req, const std::string& room_id);
 struct room_reader {
   bool joined = false;
   bool departed = false;
+  std::string membership;           ///< join, leave or ban; "" for neither
   int64_t joined_since = INT64_MAX; ///< the current join, while joined
   int64_t left_at = INT64_MAX;      ///< the leave or ban, while departed
 
@@ -41,6 +42,11 @@ room_reader reader_of(request& req, const std::string& room_id);
 /// world_readable (Synapse's check_user_in_room_or_world_readable, departed
 /// users allowed). Returns whether they read as a peeker (never a member).
 bool require_reader(request& req, const std::string& room_id, const room_reader& r);
+
+/// Whether the requesting user may see `event` at `position` of room
+/// `room_id` (Synapse's get_event: whoever is not joined now reads as a
+/// peeker). An event they may not see is "not found".
+bool may_see_event(request& req, const std::string& room_id, const json& event, int64_t position);
 
 /// Filters events as they are read, loading the user's view only when an
 /// event needs it: events at or after `always_from` (the user's current

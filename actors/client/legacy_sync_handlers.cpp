@@ -66,6 +66,15 @@ std::vector<storage::membership_row> memberships_at(request& req, const std::vec
   return out;
 }
 
+/// Positions `pos` with room `room_id`'s events ending at `at` (a departed
+/// room ends at the leave).
+std::vector<int64_t> ending_at(request& req, std::vector<int64_t> pos, const std::string& room_id,
+                               int64_t at) {
+  pos[0] = std::min(pos[0], at);
+  pos[room_entry(req, room_id)] = at;
+  return pos;
+}
+
 /// The newest `limit` events of a room in (0, upto] the user may see,
 /// oldest first, and the position just before the oldest (a /messages
 /// `from` that continues backwards from there).
@@ -163,6 +172,7 @@ void ephemeral_into(const json& out, json& chunk, const char* only_type = nullpt
 struct stream_page {
   json chunk = json::array();
   std::vector<int64_t> end;
+  std::vector<std::string> wait_rooms; ///< what a wait for more listens to
 };
 
 struct room_candidate {
@@ -200,9 +210,11 @@ stream_page event_stream(request& req, const std::vector<int64_t>& from,
     auto hi = room_position(req, pos, *peek_room);
     history_filter visible(req, *peek_room, hi, true);
     read_room(*peek_room, hi, visible);
+    page.wait_rooms.push_back(*peek_room);
   } else {
     for (auto& m : memberships_at(req, pos, {"join", "invite", "leave", "ban"})) {
       auto lo = room_position(req, from, m.room_id);
+      if (m.membership == "join" || m.membership == "invite") page.wait_rooms.push_back(m.room_id);
       if (m.membership == "join") {
         joined.push_back(m.room_id);
         auto hi = room_position(req, pos, m.room_id);
@@ -278,15 +290,11 @@ response events_step(request& req, stream_wait st) {
   json answer = {{"chunk", page.chunk}, {"start", token_string(req, st.start)},
                  {"end", token_string(req, page.end)}};
   if (!page.chunk.empty() || left <= 0) return {200, answer};
-  std::vector<std::string> rooms;
-  if (st.peek_room) rooms.push_back(*st.peek_room);
-  else
-    for (auto& m : memberships_at(req, st.pos, {"join", "invite"})) rooms.push_back(m.room_id);
   // Nothing for the client yet: park on the notifier (no thread waits); what
   // wakes it may concern streams this API does not show, then wait again.
   auto since = st.pos;
   std::string waiter = st.peek_room ? "" : req.auth().user_id; // before st moves
-  return http::wait_then(std::move(waiter), since, std::move(rooms), left,
+  return http::wait_then(std::move(waiter), since, std::move(page.wait_rooms), left,
                          [&req, st = std::move(st), since, answer = std::move(answer)](
                            std::vector<int64_t> woke) mutable -> response {
                            if (woke == since) return {200, answer};
@@ -342,12 +350,13 @@ response initial_sync(request& req) {
   std::vector<std::string> joined;
   for (auto& m : memberships)
     if (m.membership == "join") joined.push_back(m.room_id);
+  std::set<std::string> published;
+  for (auto& r : req.ctx->rooms->public_rooms()) published.insert(r.room_id);
   json rooms = json::array();
   for (auto& m : memberships) {
-    auto room = req.ctx->rooms->get_room(m.room_id);
     json d = {{"room_id", m.room_id},
               {"membership", m.membership},
-              {"visibility", room && room->is_public ? "public" : "private"}};
+              {"visibility", published.count(m.room_id) ? "public" : "private"}};
     if (m.membership == "invite") {
       if (auto ev = req.ctx->events->get_event(m.event_id)) {
         d["inviter"] = ev->json.value("sender", "");
@@ -358,12 +367,7 @@ response initial_sync(request& req) {
       auto upto = in ? room_position(req, pos, m.room_id) : m.stream_ordering;
       history_filter visible(req, m.room_id, upto, false, in ? m.stream_ordering : INT64_MAX);
       auto page = recent_events(req, m.room_id, upto, limit, visible);
-      auto end = pos;
-      if (!in) {
-        // A departed room ends at the leave.
-        end[0] = std::min(end[0], m.stream_ordering);
-        end[room_entry(req, m.room_id)] = m.stream_ordering;
-      }
+      auto end = in ? pos : ending_at(req, pos, m.room_id, m.stream_ordering);
       d["messages"] = {{"chunk", page.chunk},
                        {"start", matrix::stream_token{page.start, {}, {}}.to_string()},
                        {"end", token_string(req, end)}};
@@ -408,11 +412,7 @@ response room_initial_sync(request& req) {
   history_filter visible(req, room_id, who, upto, peeking);
   auto page = recent_events(req, room_id, upto, limit, visible);
   json out = {{"room_id", room_id}};
-  auto end = pos;
-  if (who.departed) {
-    end[0] = std::min(end[0], who.left_at);
-    end[room_entry(req, room_id)] = who.left_at;
-  }
+  auto end = who.departed ? ending_at(req, pos, room_id, who.left_at) : pos;
   out["messages"] = {{"chunk", page.chunk},
                      {"start", matrix::stream_token{page.start, {}, {}}.to_string()},
                      {"end", token_string(req, end)}};
@@ -440,10 +440,7 @@ response room_initial_sync(request& req) {
     out["presence"] = presence;
     out["receipts"] = receipts;
   }
-  if (!peeking) {
-    auto m = req.ctx->rooms->membership(req.auth().user_id, room_id);
-    out["membership"] = m ? m->membership : "join";
-  }
+  if (!peeking) out["membership"] = who.membership;
   auto account = account_data_of(req, pos[index(stream_id::account_data)]);
   auto a = account.rooms.find(room_id);
   out["account_data"] = a == account.rooms.end() ? json::array() : a->second;
@@ -457,10 +454,7 @@ response room_initial_sync(request& req) {
 response legacy_event(request& req) {
   auto ev = req.ctx->events->get_event(req.params[0]);
   if (!ev) fail(errc::not_found, "Event not found.");
-  auto room_id = ev->json.value("room_id", "");
-  auto who = reader_of(req, room_id);
-  if (!history_filter(req, room_id, who, ev->stream_ordering, !who.joined)
-         .allows(ev->json, ev->stream_ordering))
+  if (!may_see_event(req, ev->json.value("room_id", ""), ev->json, ev->stream_ordering))
     fail(errc::not_found, "Event not found.");
   return {200, client_event(ev->json, &req.auth(), now_ms(req))};
 }

@@ -408,23 +408,17 @@ response put_state_event(request& req) {
 
 // ---- sending -----------------------------------------------------------------------------
 
+/// PUT .../send/{eventType}/{txnId}, idempotent per transaction id; also
+/// the legacy POST .../send/{eventType} (Synapse's RoomSendEventRestServlet)
+/// without one, where every request is a new event.
 response send_message(request& req) {
   auto& room_id = req.params[0];
   require_room_id(room_id); // the writer answers 404 for unknown rooms
-  auto& content = req.json_body();
-  auto d = draft(req.auth().user_id, req.params[1], content);
-  d.txn_device = req.auth().device_id;
-  d.txn_id = req.params[2];
-  return {200, {{"event_id", send_event(req, room_id, std::move(d))}}};
-}
-
-/// The legacy POST /rooms/{roomId}/send/{eventType} (Synapse's
-/// RoomSendEventRestServlet): no transaction id, so no idempotence; every
-/// request is a new event.
-response send_message_without_txn(request& req) {
-  auto& room_id = req.params[0];
-  require_room_id(room_id);
   auto d = draft(req.auth().user_id, req.params[1], req.json_body());
+  if (req.params.size() > 2) {
+    d.txn_device = req.auth().device_id;
+    d.txn_id = req.params[2];
+  }
   return {200, {{"event_id", send_event(req, room_id, std::move(d))}}};
 }
 
@@ -451,10 +445,7 @@ response get_event(request& req) {
   // History visibility at the event decides (Synapse's get_event: whoever
   // is not joined now reads as a peeker); an event the user may not see is
   // not found (spec: 404 "or you do not have permission to read it").
-  auto who = reader_of(req, room_id);
-  if (!history_filter(req, room_id, who, ev->stream_ordering, !who.joined)
-         .allows(ev->json, ev->stream_ordering))
-    fail(errc::not_found, "Event not found.");
+  if (!may_see_event(req, room_id, ev->json, ev->stream_ordering)) fail(errc::not_found, "Event not found.");
   return {200, client_event(ev->json, &req.auth(), now_ms(req))};
 }
 
@@ -561,7 +552,7 @@ void add_room_routes(std::vector<http::route>& out) {
     {"PUT", c, "/rooms/{roomId}/state/{eventType}/{stateKey}", true, "client", put_state_event, "events"});
   out.push_back(
     {"PUT", c, "/rooms/{roomId}/send/{eventType}/{txnId}", true, "client", send_message, "events"});
-  out.push_back({"POST", c, "/rooms/{roomId}/send/{eventType}", true, "client", send_message_without_txn, "events"});
+  out.push_back({"POST", c, "/rooms/{roomId}/send/{eventType}", true, "client", send_message, "events"});
   out.push_back({"PUT", c, "/rooms/{roomId}/redact/{eventId}/{txnId}", true, "client", redact, "events"});
   out.push_back({"GET", c, "/rooms/{roomId}/event/{eventId}", true, "client", get_event});
   out.push_back({"GET", c, "/directory/room/{roomAlias}", false, "client", get_alias});

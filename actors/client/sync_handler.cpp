@@ -215,6 +215,8 @@ public:
         if (show) left_room(leave, m);
       }
     }
+    for (auto& m : memberships)
+      if (m.membership == "join" || m.membership == "invite") wait_rooms_.push_back(m.room_id);
     bool news = !join.empty() || !invite.empty() || !leave.empty();
     out["rooms"] = {{"join", join}, {"invite", invite}, {"leave", leave}};
     sync_context c{req_, p_.filter, p_.since, positions_, p_.full_state, {}, {}, {}, {}, {}};
@@ -233,6 +235,10 @@ public:
     out["next_batch"] = token_string(req_, np);
     return news;
   }
+
+  /// The rooms a long-poll after this response listens to (joined and
+  /// invited), read by build().
+  std::vector<std::string>& wait_rooms() { return wait_rooms_; }
 
 private:
   /// How far the client's token / this response cover room `room_id`.
@@ -487,25 +493,20 @@ private:
   int64_t now_;
   int64_t limit_;
   std::unordered_set<std::string> ignored_; ///< m.ignored_user_list, read once per response
+  std::vector<std::string> wait_rooms_;
 };
-
-std::vector<std::string> joined_room_ids(request& req) {
-  std::vector<std::string> out;
-  for (auto& m : req.ctx->rooms->memberships(req.auth().user_id))
-    if (m.membership == "join" || m.membership == "invite") out.push_back(m.room_id);
-  return out;
-}
 
 response sync(request& req) {
   auto p = parse_params(req);
   presence_on_sync(req, p.timeout_ms);
   auto pos = sync_positions(req, p.since);
   json out;
-  bool news = sync_builder(req, p, pos).build(out);
+  sync_builder first(req, p, pos);
+  bool news = first.build(out);
   if (!news && p.since && p.timeout_ms > 0) {
     // Nothing yet: park on the notifier (no thread waits) and build again
     // from what woke it.
-    return http::wait_then(req.auth().user_id, pos, joined_room_ids(req), p.timeout_ms,
+    return http::wait_then(req.auth().user_id, pos, std::move(first.wait_rooms()), p.timeout_ms,
                            [&req, p, pos, out = std::move(out)](std::vector<int64_t> woke) -> response {
                              if (woke == pos) return {200, out};
                              json again;

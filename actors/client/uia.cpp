@@ -8,9 +8,6 @@
 #include "matrix/crypto.hpp"
 #include "storage/stores/accounts_store.hpp"
 
-#include <algorithm>
-#include <cctype>
-
 namespace axon::client {
 
 using http::fail;
@@ -50,8 +47,7 @@ std::optional<response> password_uia(request& req) {
     fail(errc::missing_param, "Missing identifier");
   }
   // As /login reads it: user ids are case-insensitive.
-  std::transform(user.begin(), user.end(), user.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
+  user = lower(std::move(user));
   if (user.rfind('@', 0) != 0) user = "@" + user + ":" + server_name(req);
   auto password = require_string(*auth, "password");
   auto& rc = req.ctx->cfg->rc;

@@ -1,6 +1,7 @@
 #include "storage/stores/user_directory_store.hpp"
 
 #include "matrix/user_directory_search.hpp"
+#include "matrix/visibility.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -33,7 +34,7 @@ bool is_public(connection& c, const std::string& room_id) {
     if (row.str(0) == "m.room.join_rules" && string_field(content, "join_rule") == "public")
       return true;
     if (row.str(0) == "m.room.history_visibility" &&
-        string_field(content, "history_visibility") == "world_readable")
+        matrix::parse_history_visibility(content) == matrix::history_visibility::world_readable)
       return true;
   }
   return false;
