@@ -105,6 +105,21 @@ struct notifier_shortcut {
   std::function<void(const msg::stream_caught_up&)> caught_up;
 };
 
+/// Long-polls that wait without a thread and without an actor of their own
+/// (the HTTP listener's /sync and /events; actors/notifier/notifier.cpp).
+/// `wait` registers a waiter with the notifier; the wake-up (a row that
+/// concerns it, its timeout, the notifier stopping) runs `done` with every
+/// positions entry on the waking thread, where it must only hand the work
+/// on. Returns the waiter's id for `cancel` (0 when `done` already ran).
+/// `cancel` forgets a waiter whose client went away: `done` never runs, and
+/// what it holds is freed now rather than at the timeout. `waiting` counts
+/// the waiters (for overload figures).
+struct notifier_waits {
+  std::function<uint64_t(const msg::wait_for_updates&, std::function<void(std::vector<int64_t>)>)> wait;
+  std::function<void(uint64_t)> cancel;
+  std::function<size_t()> waiting;
+};
+
 /// Registers every message type and the error category.
 void register_message_types(caf::actor_system_config& cfg);
 

@@ -133,15 +133,18 @@ public:
     return pos;
   }
 
-  /// A one-shot actor asks the notifier and hands the answer on: the wait
-  /// holds no thread. Without an answer (the notifier gone, a timeout) the
-  /// waiter's own positions come back: nothing new.
-  void wait_for_updates_async(const msg::wait_for_updates& req,
-                              std::function<void(std::vector<int64_t>)> done) override {
+  /// The notifier's own registry when there is one (notifier_waits: a
+  /// few hundred bytes per wait); else a one-shot actor asks the notifier
+  /// and hands the answer on. Either way the wait holds no thread. Without
+  /// an answer (the notifier gone, a timeout) the waiter's own positions
+  /// come back: nothing new.
+  uint64_t wait_for_updates_async(const msg::wait_for_updates& req,
+                                  std::function<void(std::vector<int64_t>)> done) override {
     if (roles_.before_receive) { // a simulated scheduler: stay on its thread
       done(wait_for_updates(req));
-      return;
+      return 0;
     }
+    if (roles_.waits.wait) return roles_.waits.wait(req, std::move(done));
     auto notifier = roles_.notifier;
     auto timeout = std::chrono::milliseconds(req.timeout_ms) + request_timeout;
     sys_.spawn([notifier, timeout, req, done = std::move(done)](caf::event_based_actor* self) {
@@ -162,6 +165,11 @@ public:
                 self->quit();
               });
     });
+    return 0;
+  }
+
+  void cancel_wait(uint64_t id) override {
+    if (id != 0 && roles_.waits.cancel) roles_.waits.cancel(id);
   }
 
   void catch_up(const std::vector<int64_t>& target, std::chrono::milliseconds wait) override {

@@ -21,6 +21,9 @@ struct local_roles {
   typing_writer_actor typing_writer;     ///< null when another instance writes it
   receipts_writer_actor receipts_writer; ///< null when another instance writes it
   notifier_actor notifier;
+  /// Waits without an actor (spawn_notifier fills them in); unset: each
+  /// asynchronous wait asks the notifier from an actor of its own.
+  notifier_waits waits;
   /// The notifier's stream positions (see spawn_notifier).
   std::shared_ptr<stream_positions> positions;
   /// Called before each blocking receive of a request thread, with the

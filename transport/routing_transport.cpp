@@ -97,10 +97,11 @@ public:
   std::vector<int64_t> wait_for_updates(const msg::wait_for_updates& req) override {
     return local_->wait_for_updates(req);
   }
-  void wait_for_updates_async(const msg::wait_for_updates& req,
-                              std::function<void(std::vector<int64_t>)> done) override {
-    local_->wait_for_updates_async(req, std::move(done));
+  uint64_t wait_for_updates_async(const msg::wait_for_updates& req,
+                                  std::function<void(std::vector<int64_t>)> done) override {
+    return local_->wait_for_updates_async(req, std::move(done));
   }
+  void cancel_wait(uint64_t id) override { local_->cancel_wait(id); }
   void catch_up(const std::vector<int64_t>& target, std::chrono::milliseconds wait) override {
     local_->catch_up(target, wait);
   }

@@ -83,13 +83,18 @@ public:
   /// Long-poll: returns every stream's position (token order) once a row
   /// past `req.since` concerns the waiter, or when the timeout passes.
   virtual std::vector<int64_t> wait_for_updates(const msg::wait_for_updates& req) = 0;
-  /// The same without a thread: `done` runs with the positions (on an actor
-  /// thread: it must only hand the work on, never block). The default
+  /// The same without a thread: `done` runs with the positions (on the
+  /// thread that wakes it: it must only hand the work on, never block).
+  /// Returns an id for cancel_wait, 0 when `done` already ran. The default
   /// blocks the caller, for transports without an event loop.
-  virtual void wait_for_updates_async(const msg::wait_for_updates& req,
-                                      std::function<void(std::vector<int64_t>)> done) {
+  virtual uint64_t wait_for_updates_async(const msg::wait_for_updates& req,
+                                          std::function<void(std::vector<int64_t>)> done) {
     done(wait_for_updates(req));
+    return 0;
   }
+  /// Forgets a wait whose client went away (its `done` never runs); an id
+  /// already answered is ignored.
+  virtual void cancel_wait(uint64_t /*id*/) {}
 
   /// Waits until readers here can see at least `target` (token order; what
   /// another instance has exposed, so durable). A stream still behind after

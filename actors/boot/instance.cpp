@@ -179,7 +179,8 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   // (actors/streams/typing_writer.hpp).
   if (hosts(cfg.stream_writers.typing)) start[index(stream_id::typing)] = env->now_ms() * 1000;
   roles.notifier =
-    actors::spawn_notifier(sys, start, roles.positions, writers_start, liveness, &shortcut);
+    actors::spawn_notifier(sys, start, roles.positions, writers_start, liveness, &shortcut,
+                           &roles.waits);
   std::vector<transport::bus_subscriber> subscribers{
     {caf::actor_cast<caf::actor>(roles.notifier), {}, true, ""}};
   if (cfg.update_user_directory_from_worker == name) {

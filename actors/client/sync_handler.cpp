@@ -506,9 +506,11 @@ response sync(request& req) {
   if (!news && p.since && p.timeout_ms > 0) {
     // Nothing yet: park on the notifier (no thread waits) and build again
     // from what woke it.
+    // The empty answer waits as its text: a JSON tree would cost a KiB per
+    // parked poll.
     return http::wait_then(req.auth().user_id, pos, std::move(first.wait_rooms()), p.timeout_ms,
-                           [&req, p, pos, out = std::move(out)](std::vector<int64_t> woke) -> response {
-                             if (woke == pos) return {200, out};
+                           [&req, p, pos, text = out.dump()](std::vector<int64_t> woke) -> response {
+                             if (woke == pos) return {200, json::parse(text)};
                              json again;
                              sync_builder(req, p, woke).build(again);
                              return {200, std::move(again)};

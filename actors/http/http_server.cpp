@@ -192,22 +192,74 @@ msg::wait_for_updates wait_of(const deferred& d) {
 }
 
 /// Waits (without a thread) for `later`, resumes on a request thread, and
-/// so on until an answer.
+/// so on until an answer. A client that went away meanwhile (wait_link)
+/// gets none: its wait is cancelled, or its resumption skipped.
 void continue_async(std::shared_ptr<deferred> later, server_context* ctx, std::shared_ptr<incoming> in,
                     std::function<void(std::function<void()>)> post,
                     std::function<void(int, json)> done) {
   auto w = wait_of(*later);
-  ctx->transport->wait_for_updates_async(
-    w, [later, ctx, in, post, done](std::vector<int64_t> positions) {
+  auto park = in->link ? in->link->begin_park() : 0;
+  auto id = ctx->transport->wait_for_updates_async(
+    w, [later, ctx, in, post, done, park](std::vector<int64_t> positions) {
+      if (in->link) in->link->woken(park);
       post([later, ctx, in, post, done, positions = std::move(positions)]() mutable {
+        if (in->link && in->link->gone()) return;
         auto r = guarded(*in, [&] { return later->resume(std::move(positions)); });
         if (r.later) continue_async(std::move(r.later), ctx, in, post, done);
         else done(r.status, std::move(r.body));
       });
     });
+  if (in->link) in->link->parked(park, ctx->transport, id);
 }
 
 } // namespace
+
+uint64_t wait_link::begin_park() {
+  std::lock_guard<std::mutex> lock(mu_);
+  woken_ = false;
+  id_ = 0;
+  return ++park_;
+}
+
+void wait_link::parked(uint64_t park, transport::transport* t, uint64_t id) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (gone_) {
+    lock.unlock();
+    if (id != 0) t->cancel_wait(id);
+    return;
+  }
+  // Already woken (on another thread, before the wait call returned), or a
+  // later park took over: nothing waits under this id.
+  if (park != park_ || woken_ || id == 0) return;
+  transport_ = t;
+  id_ = id;
+  auto notify = on_park;
+  lock.unlock();
+  if (notify) notify();
+}
+
+void wait_link::woken(uint64_t park) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (park != park_) return;
+  woken_ = true;
+  id_ = 0;
+}
+
+void wait_link::client_gone() {
+  std::unique_lock<std::mutex> lock(mu_);
+  gone_ = true;
+  auto id = std::exchange(id_, 0);
+  auto* t = transport_;
+  lock.unlock();
+  // Outside the lock: the notifier's lock is taken here, and a wake-up
+  // holds that one while it calls woken().
+  if (id != 0 && t) t->cancel_wait(id);
+}
+
+bool wait_link::gone() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return gone_;
+}
 
 std::pair<int, json> dispatch(const router& rt, server_context* ctx, const incoming& in) {
   auto r = guarded(in, [&] { return serve(rt, ctx, in); });

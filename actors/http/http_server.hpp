@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,31 @@ class router;
 /// bytes by the event size check.
 constexpr size_t max_json_body = 1024 * 1024;
 
+/// Between a parked request and its connection. dispatch_async tells it
+/// when the request parks (with the transport's wait id) and wakes; the wire
+/// calls client_gone() when the client disconnects meanwhile: the wait is
+/// cancelled (what it holds is freed now, not at its timeout) and the
+/// handler does not resume. `on_park` (set by the wire) runs when the
+/// request has parked, so the wire can watch the connection only then.
+class wait_link {
+public:
+  std::function<void()> on_park;
+
+  uint64_t begin_park();
+  void parked(uint64_t park, transport::transport* t, uint64_t id);
+  void woken(uint64_t park);
+  void client_gone();
+  bool gone() const;
+
+private:
+  mutable std::mutex mu_;
+  uint64_t park_ = 0;  ///< the current park's number
+  bool woken_ = false; ///< the current park has been answered
+  bool gone_ = false;
+  transport::transport* transport_ = nullptr;
+  uint64_t id_ = 0; ///< the current park's wait id (0: none to cancel)
+};
+
 /// One request as it arrived, apart from the wire that brought it (the
 /// Beast listener, listener.cpp; the placement simulation calls dispatch()
 /// directly).
@@ -40,6 +66,9 @@ struct incoming {
   /// Reads the body into its argument; called once the route is known, and
   /// may raise matrix_error (too_large).
   std::function<void(std::string&)> read_body;
+  /// The connection's side of a long-poll (null: nobody watches, e.g. the
+  /// simulation).
+  std::shared_ptr<wait_link> link;
 };
 
 /// Routes, authenticates and runs the handler; every failure becomes the

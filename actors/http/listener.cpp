@@ -33,7 +33,9 @@
 #include <ctime>
 #include <iostream>
 #include <mutex>
+#include <cerrno>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -216,13 +218,22 @@ private:
     in->read_body = [body](std::string& out) { out = std::move(*body); };
     auto self = this->shared_from_this();
     auto core = core_;
+    // A parked request: watch the connection, so that a client that goes
+    // away frees its wait now.
+    in->link = std::make_shared<wait_link>();
+    in->link->on_park = [weak = std::weak_ptr<session>(self)] {
+      if (auto s = weak.lock()) net::post(s->stream_.get_executor(), [s] { s->watch(); });
+    };
+    link_ = in->link;
+    // Counted until the last copy of the answer callback is gone: answered,
+    // or dropped with a cancelled wait.
     ++core->in_flight;
-    net::post(*core->workers, [self, core, in] {
+    std::shared_ptr<void> counted(nullptr, [core](void*) { --core->in_flight; });
+    net::post(*core->workers, [self, core, in, counted] {
       dispatch_async(
         *core->rt, core->ctx, in,
         [core](std::function<void()> fn) { net::post(*core->workers, std::move(fn)); },
-        [self, core](int status, json body) {
-          --core->in_flight;
+        [self, counted](int status, json body) {
           // Back on the connection's event loop for the write.
           net::post(self->stream_.get_executor(), [self, status, body = std::move(body)]() mutable {
             self->answer(status, std::move(body), false);
@@ -231,7 +242,35 @@ private:
     });
   }
 
+  /// While its request is parked, the connection is read only to see the
+  /// client leave (end of stream, reset). Bytes that arrive instead are the
+  /// next request: they stay in the socket for after the answer.
+  void watch() {
+    if (!link_ || watching_) return;
+    watching_ = true;
+    lowest().expires_never();
+    lowest().socket().async_wait(net::socket_base::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
+      self->watching_ = false;
+      if (ec || !self->link_) return; // cancelled: the answer is on its way
+      char c;
+      auto n = ::recv(self->lowest().socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0) return;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return self->watch();
+      auto link = std::move(self->link_);
+      link->client_gone();
+      beast::error_code ignored;
+      self->lowest().socket().close(ignored);
+    });
+  }
+
   void answer(int status, json body, bool close_after) {
+    link_.reset();
+    if (watching_) {
+      // Only the watch is outstanding now (no read before the answer).
+      beast::error_code ignored;
+      lowest().socket().cancel(ignored);
+    }
+    if (!lowest().socket().is_open()) return;
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
     res->version(11);
     res->result(static_cast<unsigned>(status));
@@ -290,6 +329,8 @@ private:
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool keep_alive_ = true;
   std::string method_;
+  std::shared_ptr<wait_link> link_; ///< the request being served (null between requests)
+  bool watching_ = false;           ///< watch() is waiting on the socket
   std::unique_ptr<std::array<char, 16384>> scratch_; ///< only while lingering
   size_t lingered_ = 0;
 };

@@ -76,10 +76,15 @@ struct entry {
   int writer = -1; ///< events with several writers: the writer's index
 };
 
+/// A /sync waiting: answered through its response promise (a request from
+/// an actor) or by running `done` (notifier_waits: a listener's long-poll,
+/// which has no actor; `since` is its answer when the notifier stops).
 struct waiter {
   std::string user_id;
   std::unordered_set<std::string> rooms;
   caf::typed_response_promise<std::vector<int64_t>> rp;
+  std::function<void(std::vector<int64_t>)> done;
+  std::vector<int64_t> since;
 };
 
 struct notifier_state {
@@ -109,6 +114,7 @@ struct notifier_state {
 struct notifier_core {
   std::mutex mu;
   notifier_state st;
+  bool stopped = false; ///< the actor is gone: waits are answered at once
   /// Catch-ups the shortcut sent that the actor has not handled yet.
   std::atomic<int> pending{0};
 };
@@ -144,10 +150,9 @@ int64_t since_at(const std::vector<int64_t>& since, size_t slot) {
   return slot < since.size() ? since[slot] : 0;
 }
 
-void wake(notifier_state& st, uint64_t id) {
-  auto i = st.waiters.find(id);
-  if (i == st.waiters.end()) return;
-  i->second.rp.deliver(st.pos);
+/// Forgets waiter `id` (woken, timed out or cancelled).
+void forget(notifier_state& st, std::unordered_map<uint64_t, waiter>::iterator i) {
+  auto id = i->first;
   for (auto& r : i->second.rooms) {
     auto j = st.by_room.find(r);
     if (j != st.by_room.end() && (j->second.erase(id), j->second.empty())) st.by_room.erase(j);
@@ -155,6 +160,14 @@ void wake(notifier_state& st, uint64_t id) {
   auto u = st.by_user.find(i->second.user_id);
   if (u != st.by_user.end() && (u->second.erase(id), u->second.empty())) st.by_user.erase(u);
   st.waiters.erase(i);
+}
+
+void wake(notifier_state& st, uint64_t id) {
+  auto i = st.waiters.find(id);
+  if (i == st.waiters.end()) return;
+  if (i->second.done) i->second.done(st.pos);
+  else i->second.rp.deliver(st.pos);
+  forget(st, i);
 }
 
 void wake_all(notifier_state& st) {
@@ -356,6 +369,17 @@ bool ready_now(const notifier_state& st, const waiter& w, const std::vector<int6
   return false;
 }
 
+/// Registers `w` unless something past `req.since` concerns it already (or
+/// it does not wait): returns its id, or 0 when it must be answered now.
+uint64_t add_waiter(notifier_state& st, waiter w, const msg::wait_for_updates& req) {
+  if (req.timeout_ms <= 0 || ready_now(st, w, req.since)) return 0;
+  auto id = ++st.next_id;
+  for (auto& r : w.rooms) st.by_room[r].insert(id);
+  st.by_user[w.user_id].insert(id);
+  st.waiters.emplace(id, std::move(w));
+  return id;
+}
+
 /// The rows of an events message, with whom they concern.
 std::vector<entry> rows_of(const msg::events_advanced& adv) {
   std::vector<entry> rows;
@@ -434,10 +458,17 @@ void init_core(notifier_core& core, std::vector<int64_t> start,
 caf::behavior notifier(notifier_self self, std::shared_ptr<notifier_core> core) {
   self->state.core = std::move(core);
   // The shortcut may outlive this actor: drop the promises (they hold it).
+  // Waiters without an actor are answered "nothing new" now rather than
+  // at their timeout.
   self->attach_functor([c = self->state.core] {
     std::lock_guard<std::mutex> lock(c->mu);
+    for (auto& [id, w] : c->st.waiters)
+      if (w.done) w.done(w.since);
     c->st.waiters.clear();
+    c->st.by_room.clear();
+    c->st.by_user.clear();
     c->st.position_waiters.clear();
+    c->stopped = true;
   });
   // Every handler holds the core's lock (the shortcut may run meanwhile).
   return {
@@ -462,16 +493,9 @@ caf::behavior notifier(notifier_self self, std::shared_ptr<notifier_core> core) 
       std::lock_guard<std::mutex> lock(self->state.core->mu);
       auto& st = state_of(self);
       auto rp = self->make_response_promise<std::vector<int64_t>>();
-      waiter w{req.user_id, {req.room_ids.begin(), req.room_ids.end()}, rp};
-      if (req.timeout_ms <= 0 || ready_now(st, w, req.since)) {
-        rp.deliver(st.pos);
-        return rp;
-      }
-      auto id = st.next_id++;
-      for (auto& r : w.rooms) st.by_room[r].insert(id);
-      st.by_user[w.user_id].insert(id);
-      st.waiters.emplace(id, std::move(w));
-      self->delayed_send(self, std::chrono::milliseconds(req.timeout_ms), timeout_atom::value, id);
+      auto id = add_waiter(st, {req.user_id, {req.room_ids.begin(), req.room_ids.end()}, rp, {}, {}}, req);
+      if (id == 0) rp.deliver(st.pos);
+      else self->delayed_send(self, std::chrono::milliseconds(req.timeout_ms), timeout_atom::value, id);
       return rp;
     },
     [=](msg::stream_caught_up& req) {
@@ -522,7 +546,8 @@ caf::behavior notifier(notifier_self self, std::shared_ptr<notifier_core> core) 
 notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start,
                               std::shared_ptr<stream_positions> positions,
                               std::vector<std::pair<std::string, int64_t>> events_writers,
-                              writer_liveness_actor liveness, notifier_shortcut* shortcut) {
+                              writer_liveness_actor liveness, notifier_shortcut* shortcut,
+                              notifier_waits* waits) {
   auto core = std::make_shared<notifier_core>();
   init_core(*core, std::move(start), std::move(positions), events_writers, std::move(liveness));
   if (shortcut) {
@@ -547,7 +572,42 @@ notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start
       return true;
     };
   }
-  auto n = caf::actor_cast<notifier_actor>(sys.spawn(notifier, core));
+  auto untyped = sys.spawn(notifier, core);
+  auto n = caf::actor_cast<notifier_actor>(untyped);
+  if (waits) {
+    // Straight into the state (under its lock, as the shortcut): no
+    // message, no actor and no promise per long-poll; the timeout is one
+    // delayed message to the notifier.
+    waits->wait = [core, weak = caf::actor_cast<caf::weak_actor_ptr>(untyped)](
+                    const msg::wait_for_updates& req, std::function<void(std::vector<int64_t>)> done) {
+      std::unique_lock<std::mutex> lock(core->mu);
+      auto& st = core->st;
+      auto now = core->stopped ? req.since : st.pos;
+      uint64_t id = 0;
+      if (!core->stopped)
+        id = add_waiter(st, {req.user_id, {req.room_ids.begin(), req.room_ids.end()}, {}, done, req.since}, req);
+      if (id == 0) {
+        lock.unlock();
+        done(std::move(now));
+        return id;
+      }
+      if (auto strong = caf::actor_cast<caf::actor>(weak))
+        caf::delayed_anon_send(strong, std::chrono::milliseconds(req.timeout_ms), timeout_atom::value, id);
+      return id;
+    };
+    waits->cancel = [core](uint64_t id) {
+      std::function<void(std::vector<int64_t>)> dropped;
+      std::lock_guard<std::mutex> lock(core->mu);
+      auto i = core->st.waiters.find(id);
+      if (i == core->st.waiters.end()) return;
+      dropped = std::move(i->second.done); // freed after the lock: it may hold a lot
+      forget(core->st, i);
+    };
+    waits->waiting = [core] {
+      std::lock_guard<std::mutex> lock(core->mu);
+      return core->st.waiters.size();
+    };
+  }
   if (shortcut)
     shortcut->caught_up = [core, n](const msg::stream_caught_up& req) {
       ++core->pending;

@@ -23,11 +23,12 @@ namespace axon::actors {
 /// the lowest writer's (see the .cpp).
 /// `liveness` (several events writers): asked when a writer holds the
 /// position back; one that is not running is then left out (null: never).
-/// `shortcut`: filled in when given.
+/// `shortcut`, `waits`: filled in when given.
 notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start,
                               std::shared_ptr<stream_positions> positions,
                               std::vector<std::pair<std::string, int64_t>> events_writers = {},
                               writer_liveness_actor liveness = {},
-                              notifier_shortcut* shortcut = nullptr);
+                              notifier_shortcut* shortcut = nullptr,
+                              notifier_waits* waits = nullptr);
 
 } // namespace axon::actors
