@@ -90,7 +90,9 @@ public:
 
   lease acquire() override {
     std::unique_lock<std::mutex> lk(mu_);
+    ++waiting_;
     cv_.wait(lk, [&] { return !idle_.empty() || open_count_ < max_; });
+    --waiting_;
     if (!idle_.empty()) {
       auto c = std::move(idle_.back());
       idle_.pop_back();
@@ -110,6 +112,11 @@ public:
   }
 
   engine_kind kind() const override { return kind_; }
+
+  figures_t figures() const override {
+    std::lock_guard<std::mutex> lk(mu_);
+    return {open_count_, open_count_ - static_cast<int>(idle_.size()), waiting_, max_};
+  }
 
 protected:
   void release(std::unique_ptr<connection> c) override {
@@ -134,8 +141,9 @@ private:
   const int max_;
   std::function<std::unique_ptr<connection>()> open_;
   std::function<void(connection&)> tidy_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
+  int waiting_ = 0; // threads in acquire(); guarded by mu_
   std::vector<std::unique_ptr<connection>> idle_; // guarded by mu_
   int open_count_ = 0;                            // idle + leased; guarded by mu_
 };

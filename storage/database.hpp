@@ -130,6 +130,15 @@ public:
   virtual ~pool() = default;
   /// Blocks until a connection is free.
   virtual lease acquire() = 0;
+  /// Overload figures: connections open and leased, and threads waiting
+  /// for one (the queue in front of the database).
+  struct figures_t {
+    int open = 0;
+    int in_use = 0;
+    int waiting = 0;
+    int max = 0;
+  };
+  virtual figures_t figures() const { return {}; }
   virtual engine_kind kind() const = 0;
 
 protected:

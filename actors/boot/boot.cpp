@@ -118,6 +118,25 @@ int generate_keys(const options& opts) {
   return write_key(cfg->signing_key_path) ? 0 : 1;
 }
 
+/// What an admin needs to see overload: per listener the connections open,
+/// refused so far, requests in flight (queued for a request thread among
+/// them); the database pool's connections in use and requests waiting for
+/// one; the long-polls parked.
+std::string load_line(const std::vector<std::unique_ptr<http::listener>>& listeners, const storage::pool& pool,
+                      const instance& self) {
+  std::string out;
+  for (auto& l : listeners) {
+    auto f = l->figures();
+    out += "port " + std::to_string(l->port()) + ": " + std::to_string(f.open) + " connections, " +
+           std::to_string(f.refused) + " refused, " + std::to_string(f.in_flight) + " requests (" +
+           std::to_string(f.queued) + " queued); ";
+  }
+  auto db = pool.figures();
+  out += "database: " + std::to_string(db.in_use) + " of " + std::to_string(db.max) + " connections in use, " +
+         std::to_string(db.waiting) + " waiting; long-polls: " + std::to_string(self.long_polls_waiting());
+  return out;
+}
+
 int run(const options& opts) {
   auto cfg_opt = load(opts);
   if (!cfg_opt) return 1;
@@ -199,8 +218,18 @@ int run(const options& opts) {
   write_pid(cfg.is_worker() ? cfg.worker_pid_file : cfg.pid_file);
   std::cerr << "axon: " << cfg.server_name << " ready\n";
 
+  // Until a signal: every minute, the overload figures when they changed
+  // (the metrics endpoint comes later).
   int sig = 0;
-  sigwait(&sigs, &sig);
+  std::string last_load;
+  for (;;) {
+    timespec minute{60, 0};
+    sig = sigtimedwait(&sigs, nullptr, &minute);
+    if (sig > 0) break;
+    auto line = load_line(listeners, *pool, *self);
+    if (line != last_load) std::cerr << "axon: " << name << " load: " << line << "\n";
+    last_load = std::move(line);
+  }
   std::cerr << "axon: shutting down (signal " << sig << ")\n";
   for (auto& l : listeners) l->stop();
   listeners.clear();

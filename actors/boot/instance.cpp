@@ -434,4 +434,8 @@ const std::vector<http::route>& instance::routes() const { return impl_->routes;
 
 notifier_actor instance::notifier() const { return impl_->roles.notifier; }
 
+size_t instance::long_polls_waiting() const {
+  return impl_->roles.waits.waiting ? impl_->roles.waits.waiting() : 0;
+}
+
 } // namespace axon::boot

@@ -56,6 +56,8 @@ public:
   const std::vector<http::route>& routes() const;
   /// The notifier (the simulation waits on it as /sync does).
   notifier_actor notifier() const;
+  /// Long-polls parked on the notifier now (overload figures).
+  size_t long_polls_waiting() const;
 
   instance(const instance&) = delete;
   instance& operator=(const instance&) = delete;

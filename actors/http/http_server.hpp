@@ -85,11 +85,20 @@ void dispatch_async(const router& r, server_context* ctx, std::shared_ptr<incomi
                     std::function<void(std::function<void()>)> post,
                     std::function<void(int, nlohmann::json)> done);
 
+/// A listener's overload figures (the metrics endpoint comes later).
+struct listener_figures {
+  int64_t open = 0;      ///< connections open now
+  uint64_t refused = 0;  ///< connections refused so far (http.max_connections, out of descriptors)
+  int64_t in_flight = 0; ///< requests running, queued for a request thread, or parked
+  size_t queued = 0;     ///< of those, waiting for a request thread
+};
+
 class listener {
 public:
   virtual ~listener() = default;
   virtual void stop() = 0;
   virtual int port() const = 0;
+  virtual listener_figures figures() const = 0;
 };
 
 /// Starts serving `lc` (HTTP or HTTPS per `lc.tls`); throws std::runtime_error

@@ -96,6 +96,7 @@ struct listener_core {
   std::atomic<int> open{0};
   std::atomic<uint64_t> refused{0};
   std::atomic<int> in_flight{0};
+  std::atomic<int64_t> queued{0}; ///< posted to the request threads, not started
 };
 
 // ---- one connection ----------------------------------------------------------------------
@@ -229,10 +230,18 @@ private:
     // or dropped with a cancelled wait.
     ++core->in_flight;
     std::shared_ptr<void> counted(nullptr, [core](void*) { --core->in_flight; });
+    ++core->queued;
     net::post(*core->workers, [self, core, in, counted] {
+      --core->queued;
       dispatch_async(
         *core->rt, core->ctx, in,
-        [core](std::function<void()> fn) { net::post(*core->workers, std::move(fn)); },
+        [core](std::function<void()> fn) {
+          ++core->queued;
+          net::post(*core->workers, [core, fn = std::move(fn)] {
+            --core->queued;
+            fn();
+          });
+        },
         [self, counted](int status, json body) {
           // Back on the connection's event loop for the write.
           net::post(self->stream_.get_executor(), [self, status, body = std::move(body)]() mutable {
@@ -494,6 +503,11 @@ public:
   }
 
   int port() const override { return port_; }
+
+  listener_figures figures() const override {
+    return {core_->open.load(), core_->refused.load(), core_->in_flight.load(),
+            static_cast<size_t>(std::max<int64_t>(0, core_->queued.load()))};
+  }
 
 private:
   std::shared_ptr<listener_core> core_;

@@ -148,9 +148,13 @@ TEST_CASE("a parked long-poll whose client disconnects frees its waiter") {
   setsockopt(fds[1], SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
   ::close(fds[1]);
   CHECK(f.eventually([&] { return f.waiting() == 1; }));
+  // The listener's figures follow: one request in flight, one connection.
+  CHECK(f.eventually([&] { return f.server->figures().in_flight == 1 && f.server->figures().open == 1; }));
   f.wake_alice();
   auto got = f.read_responses(fds[2], 1);
   CHECK(got.find(R"({"woke":true})") != std::string::npos);
+  CHECK(f.eventually([&] { return f.server->figures().in_flight == 0; }));
+  CHECK(f.server->figures().queued == 0);
   ::close(fds[2]);
 }
 
