@@ -115,7 +115,7 @@ public:
 
   figures_t figures() const override {
     std::lock_guard<std::mutex> lk(mu_);
-    return {open_count_, open_count_ - static_cast<int>(idle_.size()), waiting_, max_};
+    return {open_count_ - static_cast<int>(idle_.size()), waiting_, max_};
   }
 
 protected:

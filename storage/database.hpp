@@ -130,10 +130,9 @@ public:
   virtual ~pool() = default;
   /// Blocks until a connection is free.
   virtual lease acquire() = 0;
-  /// Overload figures: connections open and leased, and threads waiting
-  /// for one (the queue in front of the database).
+  /// Overload figures: connections leased, threads waiting for one (the
+  /// queue in front of the database), and the most it opens.
   struct figures_t {
-    int open = 0;
     int in_use = 0;
     int waiting = 0;
     int max = 0;

@@ -133,39 +133,13 @@ public:
     return pos;
   }
 
-  /// The notifier's own registry when there is one (notifier_waits: a
-  /// few hundred bytes per wait); else a one-shot actor asks the notifier
-  /// and hands the answer on. Either way the wait holds no thread. Without
-  /// an answer (the notifier gone, a timeout) the waiter's own positions
-  /// come back: nothing new.
+  /// The notifier's own registry (notifier_waits: a few hundred bytes per
+  /// wait, no thread); without one, the blocking default.
   uint64_t wait_for_updates_async(const msg::wait_for_updates& req,
                                   std::function<void(std::vector<int64_t>)> done) override {
-    if (roles_.before_receive) { // a simulated scheduler: stay on its thread
-      done(wait_for_updates(req));
-      return 0;
-    }
-    if (roles_.waits.wait) return roles_.waits.wait(req, std::move(done));
-    auto notifier = roles_.notifier;
-    auto timeout = std::chrono::milliseconds(req.timeout_ms) + request_timeout;
-    sys_.spawn([notifier, timeout, req, done = std::move(done)](caf::event_based_actor* self) {
-      // A notifier that stops (shutdown) answers nobody: end the wait then
-      // rather than at the request's timeout.
-      self->monitor(notifier);
-      self->set_down_handler([=](caf::down_msg&) {
-        done(req.since);
-        self->quit();
-      });
-      self->request(notifier, timeout, req)
-        .then([=](std::vector<int64_t>& p) {
-                done(std::move(p));
-                self->quit();
-              },
-              [=](caf::error&) {
-                done(req.since);
-                self->quit();
-              });
-    });
-    return 0;
+    // A simulated scheduler (before_receive) stays on its thread.
+    if (roles_.before_receive || !roles_.waits.wait) return transport::wait_for_updates_async(req, std::move(done));
+    return roles_.waits.wait(req, std::move(done));
   }
 
   void cancel_wait(uint64_t id) override {

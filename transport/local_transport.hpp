@@ -21,8 +21,8 @@ struct local_roles {
   typing_writer_actor typing_writer;     ///< null when another instance writes it
   receipts_writer_actor receipts_writer; ///< null when another instance writes it
   notifier_actor notifier;
-  /// Waits without an actor (spawn_notifier fills them in); unset: each
-  /// asynchronous wait asks the notifier from an actor of its own.
+  /// Waits without an actor or a thread (spawn_notifier fills them in);
+  /// unset: asynchronous waits block (transport's default).
   notifier_waits waits;
   /// The notifier's stream positions (see spawn_notifier).
   std::shared_ptr<stream_positions> positions;

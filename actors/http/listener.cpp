@@ -220,28 +220,23 @@ private:
     auto self = this->shared_from_this();
     auto core = core_;
     // A parked request: watch the connection, so that a client that goes
-    // away frees its wait now.
-    in->link = std::make_shared<wait_link>();
-    in->link->on_park = [weak = std::weak_ptr<session>(self)] {
-      if (auto s = weak.lock()) net::post(s->stream_.get_executor(), [s] { s->watch(); });
-    };
-    link_ = in->link;
+    // away frees its wait now. One link per connection, made when its
+    // first request comes (each park has its own number there).
+    if (!link_) {
+      link_ = std::make_shared<wait_link>();
+      link_->on_park = [weak = std::weak_ptr<session>(self)] {
+        if (auto s = weak.lock()) net::post(s->stream_.get_executor(), [s] { s->watch(); });
+      };
+    }
+    in->link = link_;
+    serving_ = true;
     // Counted until the last copy of the answer callback is gone: answered,
     // or dropped with a cancelled wait.
     ++core->in_flight;
     std::shared_ptr<void> counted(nullptr, [core](void*) { --core->in_flight; });
-    ++core->queued;
-    net::post(*core->workers, [self, core, in, counted] {
-      --core->queued;
+    to_workers(core, [self, core, in, counted] {
       dispatch_async(
-        *core->rt, core->ctx, in,
-        [core](std::function<void()> fn) {
-          ++core->queued;
-          net::post(*core->workers, [core, fn = std::move(fn)] {
-            --core->queued;
-            fn();
-          });
-        },
+        *core->rt, core->ctx, in, [core](std::function<void()> fn) { to_workers(core, std::move(fn)); },
         [self, counted](int status, json body) {
           // Back on the connection's event loop for the write.
           net::post(self->stream_.get_executor(), [self, status, body = std::move(body)]() mutable {
@@ -251,29 +246,38 @@ private:
     });
   }
 
+  /// Runs `fn` on a request thread, counted as queued until it starts.
+  template <class Fn>
+  static void to_workers(const std::shared_ptr<listener_core>& core, Fn fn) {
+    ++core->queued;
+    net::post(*core->workers, [core, fn = std::move(fn)]() mutable {
+      --core->queued;
+      fn();
+    });
+  }
+
   /// While its request is parked, the connection is read only to see the
   /// client leave (end of stream, reset). Bytes that arrive instead are the
   /// next request: they stay in the socket for after the answer.
   void watch() {
-    if (!link_ || watching_) return;
+    if (!serving_ || watching_) return;
     watching_ = true;
-    lowest().expires_never();
     lowest().socket().async_wait(net::socket_base::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
       self->watching_ = false;
-      if (ec || !self->link_) return; // cancelled: the answer is on its way
+      if (ec || !self->serving_) return; // cancelled: the answer is on its way
       char c;
       auto n = ::recv(self->lowest().socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
       if (n > 0) return;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return self->watch();
-      auto link = std::move(self->link_);
-      link->client_gone();
+      self->serving_ = false;
+      self->link_->client_gone();
       beast::error_code ignored;
       self->lowest().socket().close(ignored);
     });
   }
 
   void answer(int status, json body, bool close_after) {
-    link_.reset();
+    serving_ = false;
     if (watching_) {
       // Only the watch is outstanding now (no read before the answer).
       beast::error_code ignored;
@@ -338,7 +342,8 @@ private:
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool keep_alive_ = true;
   std::string method_;
-  std::shared_ptr<wait_link> link_; ///< the request being served (null between requests)
+  std::shared_ptr<wait_link> link_; ///< this connection's side of its parked requests
+  bool serving_ = false;            ///< a request is out (between run() and its answer)
   bool watching_ = false;           ///< watch() is waiting on the socket
   std::unique_ptr<std::array<char, 16384>> scratch_; ///< only while lingering
   size_t lingered_ = 0;

@@ -369,9 +369,10 @@ bool ready_now(const notifier_state& st, const waiter& w, const std::vector<int6
   return false;
 }
 
-/// Registers `w` unless something past `req.since` concerns it already (or
-/// it does not wait): returns its id, or 0 when it must be answered now.
-uint64_t add_waiter(notifier_state& st, waiter w, const msg::wait_for_updates& req) {
+/// Registers `w` (moved from) unless something past `req.since` concerns
+/// it already (or it does not wait): returns its id, or 0 when it must be
+/// answered now (`w` left as it was).
+uint64_t add_waiter(notifier_state& st, waiter& w, const msg::wait_for_updates& req) {
   if (req.timeout_ms <= 0 || ready_now(st, w, req.since)) return 0;
   auto id = ++st.next_id;
   for (auto& r : w.rooms) st.by_room[r].insert(id);
@@ -493,7 +494,8 @@ caf::behavior notifier(notifier_self self, std::shared_ptr<notifier_core> core) 
       std::lock_guard<std::mutex> lock(self->state.core->mu);
       auto& st = state_of(self);
       auto rp = self->make_response_promise<std::vector<int64_t>>();
-      auto id = add_waiter(st, {req.user_id, {req.room_ids.begin(), req.room_ids.end()}, rp, {}, {}}, req);
+      waiter w{req.user_id, {req.room_ids.begin(), req.room_ids.end()}, rp, {}, {}};
+      auto id = add_waiter(st, w, req);
       if (id == 0) rp.deliver(st.pos);
       else self->delayed_send(self, std::chrono::milliseconds(req.timeout_ms), timeout_atom::value, id);
       return rp;
@@ -583,12 +585,11 @@ notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start
       std::unique_lock<std::mutex> lock(core->mu);
       auto& st = core->st;
       auto now = core->stopped ? req.since : st.pos;
-      uint64_t id = 0;
-      if (!core->stopped)
-        id = add_waiter(st, {req.user_id, {req.room_ids.begin(), req.room_ids.end()}, {}, done, req.since}, req);
+      waiter w{req.user_id, {req.room_ids.begin(), req.room_ids.end()}, {}, std::move(done), req.since};
+      auto id = core->stopped ? 0 : add_waiter(st, w, req);
       if (id == 0) {
         lock.unlock();
-        done(std::move(now));
+        w.done(std::move(now));
         return id;
       }
       if (auto strong = caf::actor_cast<caf::actor>(weak))
