@@ -101,6 +101,23 @@ struct http_config {
   int body_timeout_ms = 60000;      ///< to read a request's body. Default: 60000.
 };
 
+/// `http_client`: Axon's outbound HTTP client, one per instance
+/// (actors/http/http_client.hpp): HTTP replication now; federation, push
+/// gateways and application services next. Synapse has no such keys.
+struct http_client_config {
+  int connect_timeout_ms = 5000;              ///< DNS, TCP connect and TLS handshake. Default: 5000.
+  int request_timeout_ms = 60000;             ///< a request's whole life, queueing included, unless
+                                              ///< the request sets its own. Default: 60000.
+  int max_connections_per_destination = 32;   ///< open to one host and port (or socket); more
+                                              ///< requests queue. Default: 32.
+  int max_connections = 1024;                 ///< open to all destinations together. Default: 1024.
+  int idle_timeout_ms = 60000;                ///< an idle kept-alive connection is closed after. Default: 60000.
+  int64_t max_response_size = 50 * 1024 * 1024; ///< body bytes; "50M" style. Default: 50M.
+  std::vector<std::string> ca_files;          ///< PEM files of CAs trusted beside the system's
+                                              ///< (e.g. the one signing TLS replication
+                                              ///< listeners' certificates). Default: none.
+};
+
 /// `redis`: the replication pub/sub connection.
 struct redis_config {
   bool enabled = false;          ///< use Redis. Default: false.
@@ -168,6 +185,7 @@ struct homeserver_config {
   rc_config rc;                            ///< rate limits.
   user_directory_config user_directory;    ///< `user_directory`.
   http_config http;                        ///< `http`.
+  http_client_config http_client;          ///< `http_client`.
 
   // --- placement shared by all instances (Synapse "coordinating workers") ---
   redis_config redis;

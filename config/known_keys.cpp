@@ -19,7 +19,7 @@ namespace {
 const std::string_view implemented[] = {
     "allow_guest_access", "database", "database_path", "databases", "default_room_version",
     "disable_registration", "enable_media_repo", "enable_registration",
-    "enable_registration_without_verification", "federation_sender_instances", "http", "instance_map",
+    "enable_registration_without_verification", "federation_sender_instances", "http", "http_client", "instance_map",
     "listeners", "log_config", "max_upload_size", "media_instance_running_background_jobs",
     "media_store_path", "notify_appservices", "notify_appservices_from_worker",
     "outbound_federation_restricted_to", "pid_file", "presence", "public_baseurl",

@@ -1,5 +1,6 @@
 // config/server.cpp -- server, registration, media, presence and rate-limit keys.
 #include <arpa/inet.h>
+#include <fstream>
 
 #include "config/sections.hpp"
 #include "matrix/room_version.hpp"
@@ -223,6 +224,26 @@ void parse_server(const merged_doc& doc, homeserver_config& cfg) {
       r.read(h["keep_alive_timeout_ms"], "http.keep_alive_timeout_ms", c.keep_alive_timeout_ms, 1, 86400000);
       r.read(h["header_timeout_ms"], "http.header_timeout_ms", c.header_timeout_ms, 1, 86400000);
       r.read(h["body_timeout_ms"], "http.body_timeout_ms", c.body_timeout_ms, 1, 86400000);
+    }
+  }
+  {
+    // `http_client` (Axon's outbound HTTP client).
+    reader r = doc.at("http_client");
+    const YAML::Node h = doc.get("http_client");
+    if (present(h) && r.expect_map(h, "http_client")) {
+      auto& c = cfg.http_client;
+      r.read(h["connect_timeout_ms"], "http_client.connect_timeout_ms", c.connect_timeout_ms, 1, 86400000);
+      r.read(h["request_timeout_ms"], "http_client.request_timeout_ms", c.request_timeout_ms, 1, 86400000);
+      r.read(h["max_connections_per_destination"], "http_client.max_connections_per_destination",
+             c.max_connections_per_destination, 1, 100000);
+      r.read(h["max_connections"], "http_client.max_connections", c.max_connections, 1, 1000000);
+      r.read(h["idle_timeout_ms"], "http_client.idle_timeout_ms", c.idle_timeout_ms, 1, 86400000);
+      if (r.read_size(h["max_response_size"], "http_client.max_response_size", c.max_response_size) &&
+          c.max_response_size <= 0)
+        r.error("http_client.max_response_size", "must be larger than 0");
+      if (r.read_list(h["ca_files"], "http_client.ca_files", c.ca_files))
+        for (auto& f : c.ca_files)
+          if (!std::ifstream(f)) r.error("http_client.ca_files", "cannot read " + f);
     }
   }
 }

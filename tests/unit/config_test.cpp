@@ -745,6 +745,55 @@ TEST_CASE("user_directory keys") {
   }
 }
 
+TEST_CASE("http client limits") {
+  const std::string base = "server_name: example.com\n";
+  SUBCASE("defaults") {
+    const auto r = load_one(base);
+    REQUIRE_MESSAGE(r.config, all_errors(r));
+    const auto& c = r.config->http_client;
+    CHECK(c.connect_timeout_ms == 5000);
+    CHECK(c.request_timeout_ms == 60000);
+    CHECK(c.max_connections_per_destination == 32);
+    CHECK(c.max_connections == 1024);
+    CHECK(c.idle_timeout_ms == 60000);
+    CHECK(c.max_response_size == 50 * 1024 * 1024);
+    CHECK(c.ca_files.empty());
+  }
+  SUBCASE("set") {
+    const auto ca = (std::filesystem::temp_directory_path() / "axon_config_test_ca.pem").string();
+    std::ofstream(ca) << "-----BEGIN CERTIFICATE-----\n";
+    const auto r = load_one(base + "http_client:\n  connect_timeout_ms: 100\n  request_timeout_ms: 2000\n"
+                                   "  max_connections_per_destination: 2\n  max_connections: 10\n"
+                                   "  idle_timeout_ms: 300\n  max_response_size: 1M\n"
+                                   "  ca_files: [" + ca + "]\n");
+    REQUIRE_MESSAGE(r.config, all_errors(r));
+    const auto& c = r.config->http_client;
+    CHECK(c.connect_timeout_ms == 100);
+    CHECK(c.request_timeout_ms == 2000);
+    CHECK(c.max_connections_per_destination == 2);
+    CHECK(c.max_connections == 10);
+    CHECK(c.idle_timeout_ms == 300);
+    CHECK(c.max_response_size == 1024 * 1024);
+    CHECK(c.ca_files == std::vector<std::string>{ca});
+    std::filesystem::remove(ca);
+  }
+  SUBCASE("invalid values name their key") {
+    auto r = load_one(base + "http_client:\n  max_connections: 0\n");
+    CHECK_FALSE(r.config);
+    CHECK(has_error(r, "homeserver.yaml", "http_client.max_connections"));
+    r = load_one(base + "http_client:\n  connect_timeout_ms: soon\n");
+    CHECK(has_error(r, "homeserver.yaml", "http_client.connect_timeout_ms"));
+    r = load_one(base + "http_client:\n  max_connections_per_destination: -1\n");
+    CHECK(has_error(r, "homeserver.yaml", "http_client.max_connections_per_destination"));
+    r = load_one(base + "http_client:\n  max_response_size: 0\n");
+    CHECK(has_error(r, "homeserver.yaml", "http_client.max_response_size"));
+    r = load_one(base + "http_client:\n  ca_files: [/nonexistent/axon-ca.pem]\n");
+    CHECK(has_error(r, "homeserver.yaml", "http_client.ca_files"));
+    r = load_one(base + "http_client: [1]\n");
+    CHECK(has_error(r, "homeserver.yaml", "http_client"));
+  }
+}
+
 TEST_CASE("http listener limits") {
   const std::string base = "server_name: example.com\n";
   SUBCASE("defaults") {
