@@ -47,6 +47,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<msg::device_list_changed>("device_list_changed");
   cfg.add_message_type<msg::upload_cross_signing_keys>("upload_cross_signing_keys");
   cfg.add_message_type<msg::upload_signatures>("upload_signatures");
+  cfg.add_message_type<msg::outbound_request>("outbound_request");
+  cfg.add_message_type<msg::outbound_response>("outbound_response");
   cfg.add_error_category(caf::atom("matrix"),
                          [](uint8_t code, caf::atom_value, const caf::message& ctx) -> std::string {
                            std::string s = to_string(static_cast<errc>(code));

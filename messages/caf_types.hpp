@@ -8,6 +8,7 @@
 #include "messages/ephemeral.hpp"
 #include "messages/errors.hpp"
 #include "messages/events.hpp"
+#include "messages/outbound_http.hpp"
 #include "messages/presence.hpp"
 #include "messages/push_rules.hpp"
 #include "messages/streams.hpp"
@@ -119,6 +120,15 @@ struct notifier_waits {
   std::function<void(uint64_t)> cancel;
   std::function<size_t()> waiting;
 };
+/// The event loop's answer to the http client actor's request `id`
+/// (internal: a response promise is delivered on the actor's own thread).
+using http_answer_atom = caf::atom_constant<caf::atom("httpanswer")>;
+
+/// http client: one per instance, over actors/http/http_client.hpp; answers
+/// every request (an HTTP status, or a transport failure in `error`).
+using http_client_actor = caf::typed_actor<
+  caf::replies_to<msg::outbound_request>::with<msg::outbound_response>,
+  caf::reacts_to<http_answer_atom, uint64_t, msg::outbound_response>>;
 
 /// Registers every message type and the error category.
 void register_message_types(caf::actor_system_config& cfg);

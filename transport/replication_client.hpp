@@ -2,13 +2,17 @@
 // POST /_axon/replication/<wire_name> to the instance that owns a role,
 // found through `instance_map`, with `worker_replication_secret` as a bearer
 // token. Bodies: {"txn", "positions", "request"} -> {"positions", "reply"}.
+// The wire is the instance's outbound HTTP client (actors/http/http_client),
+// handed in as a function: transport/ sits below actors/.
 #pragma once
 
 #include "config/homeserver_config.hpp"
+#include "messages/outbound_http.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,22 +47,32 @@ std::string replication_body(const std::string& txn, const nlohmann::json& reque
 /// receiver's error raised as matrix_error.
 replication_reply replication_answer(const std::string& instance, int status, nlohmann::json body);
 
+/// Sends one request and waits for its answer (http::http_client::call).
+using http_call = std::function<msg::outbound_response(msg::outbound_request)>;
+
+/// The URL of `wire_name` on `loc`: http(s)://host:port/... or, for a unix
+/// socket, unix:<path>:/...
+std::string replication_url(const config::instance_location& loc, const std::string& wire_name);
+
 class replication_client final : public remote_calls {
 public:
   replication_client(std::map<std::string, config::instance_location> instance_map,
-                     std::string secret);
+                     std::string secret, http_call http);
   ~replication_client() override;
 
   /// Retries once on a connection failure with the same transaction id (the
   /// receiver answers a repeated id from memory, so a retried write happens
-  /// once).
+  /// once); the client also retries a kept-alive connection the receiver
+  /// closed, on a fresh one. A timeout is not retried: the request may be
+  /// running there still.
   replication_reply call(const std::string& instance, const std::string& wire_name,
                          const nlohmann::json& request,
                          const std::vector<int64_t>& positions) override;
 
 private:
-  struct impl;
-  std::unique_ptr<impl> impl_;
+  std::map<std::string, config::instance_location> instances_;
+  std::string secret_;
+  http_call http_;
 };
 
 } // namespace axon::transport

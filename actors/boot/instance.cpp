@@ -3,6 +3,8 @@
 
 #include "actors/client/routes.hpp"
 #include "actors/events/events_writer.hpp"
+#include "actors/http/http_client.hpp"
+#include "actors/http/http_client_actor.hpp"
 #include "actors/http/services.hpp"
 #include "actors/notifier/notifier.hpp"
 #include "actors/notifier/writer_liveness.hpp"
@@ -78,6 +80,9 @@ struct instance::impl {
   notifier_shortcut shortcut; ///< for the pub/sub thread (actors/notifier)
   caf::actor bus, directory_updater;
   std::unique_ptr<transport::pubsub_wire> pubsub;
+  /// Outbound HTTP (replication now; federation, pushers, appservices next).
+  std::shared_ptr<http::http_client> http_client;
+  http_client_actor outbound;
   std::unique_ptr<transport::transport> local, routed;
   transport::transport* local_tr = nullptr;
   http::token_cache tokens;
@@ -139,6 +144,8 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   before_receive = links.before_receive;
   roles.positions = std::make_shared<stream_positions>();
   roles.before_receive = links.before_receive;
+  http_client = std::make_shared<http::http_client>(http::client_options(cfg.http_client));
+  outbound = http::spawn_http_client_actor(sys, http_client);
   auto start = db_positions();
   auto start_pos = start[index(stream_id::events)];
   // Several events writers and this instance one of them: positions come
@@ -317,8 +324,9 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   if (several) {
     auto remote = links.remote;
     if (!remote)
-      remote = std::make_shared<transport::replication_client>(cfg.instance_map,
-                                                               cfg.worker_replication_secret);
+      remote = std::make_shared<transport::replication_client>(
+        cfg.instance_map, cfg.worker_replication_secret,
+        [c = http_client](msg::outbound_request r) { return c->call(std::move(r)); });
     transport::invalidator inv;
     if (pubsub)
       inv = [w = pubsub.get()](const std::string& c, const std::vector<std::string>& k) {
@@ -383,6 +391,7 @@ std::vector<caf::actor> instance::impl::actors() const {
   add(liveness);
   add(bus);
   add(directory_updater);
+  add(outbound);
   for (auto& w : roles.events_writers) add(w);
   add(roles.presence_writer);
   add(roles.account_data_writer);
@@ -437,5 +446,6 @@ notifier_actor instance::notifier() const { return impl_->roles.notifier; }
 size_t instance::long_polls_waiting() const {
   return impl_->roles.waits.waiting ? impl_->roles.waits.waiting() : 0;
 }
+http_client_actor instance::http_client() const { return impl_->outbound; }
 
 } // namespace axon::boot

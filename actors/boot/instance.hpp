@@ -58,6 +58,8 @@ public:
   notifier_actor notifier() const;
   /// Long-polls parked on the notifier now (overload figures).
   size_t long_polls_waiting() const;
+  /// The outbound HTTP client actor (actors/http/http_client_actor.hpp).
+  http_client_actor http_client() const;
 
   instance(const instance&) = delete;
   instance& operator=(const instance&) = delete;

@@ -127,6 +127,15 @@ bool operator==(const user_syncing& a, const user_syncing& b) {
          std::tie(b.user_id, b.presence, b.timeout_ms);
 }
 
+bool operator==(const outbound_request& a, const outbound_request& b) {
+  return std::tie(a.method, a.url, a.headers, a.body, a.timeout_ms, a.tls_server_name, a.retry) ==
+         std::tie(b.method, b.url, b.headers, b.body, b.timeout_ms, b.tls_server_name, b.retry);
+}
+bool operator==(const outbound_response& a, const outbound_response& b) {
+  return std::tie(a.status, a.headers, a.body, a.error, a.timed_out) ==
+         std::tie(b.status, b.headers, b.body, b.error, b.timed_out);
+}
+
 bool operator==(const change_push_rule& a, const change_push_rule& b) {
   return std::tie(a.user_id, a.op, a.kind, a.rule_id, a.body, a.before, a.after, a.enabled) ==
          std::tie(b.user_id, b.op, b.kind, b.rule_id, b.body, b.before, b.after, b.enabled);
@@ -332,6 +341,7 @@ TEST_CASE("every registered message type is covered here, under its wire name") 
     msg::typing_room::wire_name, msg::typing_snapshot::wire_name,
     msg::put_receipt::wire_name, msg::set_presence::wire_name,
     msg::user_syncing::wire_name, msg::change_push_rule::wire_name,
+    msg::outbound_request::wire_name, msg::outbound_response::wire_name,
   };
   auto registered = registered_names();
   for (auto& name : registered) CHECK_MESSAGE(covered.count(name), "not covered: " << name);
@@ -583,4 +593,12 @@ TEST_CASE_FIXTURE(system_fixture, "push_rules writer requests round-trip") {
   msg::change_push_rule enable{"@a:x", msg::change_push_rule::set_enabled, "override",
                                ".m.rule.master", "", "", "", true};
   check_round_trips(*this, enable);
+}
+
+TEST_CASE_FIXTURE(system_fixture, "outbound HTTP client messages round-trip") {
+  check_round_trips(*this, msg::outbound_request{"POST", "unix:/run/axon.sock:/_axon/replication/x",
+                                                 {{"Authorization", "Bearer s"}, {"X-É", "ü"}},
+                                                 R"({"txn":"t"})", 2500, "example.org", true});
+  check_round_trips(*this, msg::outbound_response{200, {{"Content-Type", "application/json"}}, "{}", "", false});
+  check_round_trips(*this, msg::outbound_response{0, {}, "", "timed out after 5 ms", true});
 }

@@ -635,7 +635,6 @@ TEST_CASE_FIXTURE(own_notifier, "several events writers: one that is down stops 
   auto n = actors::spawn_notifier(sys, at(start), published, {{"w1", start}, {"w2", start}}, liveness);
   sched.run();
   caf::scoped_actor self{sys, true}, waiter{sys, true};
-  auto events = index(stream_id::events);
   auto w2 = writer_slot(1);
   // Bob waits in w2's room.
   waiter->send(n, msg::wait_for_updates{bob, at(start), {room_s}, 60000});
