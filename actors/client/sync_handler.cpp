@@ -8,6 +8,7 @@
 #include "actors/client/common.hpp"
 #include "actors/client/history.hpp"
 #include "actors/client/routes.hpp"
+#include "actors/client/sync_share.hpp"
 #include "actors/client/sync_streams.hpp"
 #include "matrix/filter.hpp"
 #include "matrix/stream_token.hpp"
@@ -496,6 +497,21 @@ private:
   std::vector<std::string> wait_rooms_;
 };
 
+/// What makes two /sync requests identical (Synapse's request key: user,
+/// timeout, since, filter, full_state, device), on this instance (its
+/// context).
+std::string share_key(request& req) {
+  std::string key = std::to_string(reinterpret_cast<uintptr_t>(req.ctx));
+  for (auto part : {req.auth().user_id, req.auth().device_id, req.query_param("since").value_or(""),
+                    req.query_param("filter").value_or(""), req.query_param("full_state").value_or(""),
+                    req.query_param("timeout").value_or("")}) {
+    // Length-prefixed: a part holding the separator can't pass for two.
+    key += '|' + std::to_string(part.size()) + ':';
+    key += part;
+  }
+  return key;
+}
+
 response sync(request& req) {
   auto p = parse_params(req);
   presence_on_sync(req, p.timeout_ms);
@@ -508,12 +524,16 @@ response sync(request& req) {
     // from what woke it.
     // The empty answer waits as its text: a JSON tree would cost a KiB per
     // parked poll.
+    // Identical polls woken together build their answer once (sync_share).
+    auto share = shared_answers::instance().join(share_key(req));
     return http::wait_then(req.auth().user_id, pos, std::move(first.wait_rooms()), p.timeout_ms,
-                           [&req, p, pos, text = out.dump()](std::vector<int64_t> woke) -> response {
+                           [&req, p, pos, text = out.dump(), share](std::vector<int64_t> woke) -> response {
                              if (woke == pos) return {200, json::parse(text)};
-                             json again;
-                             sync_builder(req, p, woke).build(again);
-                             return {200, std::move(again)};
+                             return shared_answers::instance().answer(*share, woke, [&]() -> response {
+                               json again;
+                               sync_builder(req, p, woke).build(again);
+                               return {200, std::move(again)};
+                             });
                            });
   }
   return {200, out};

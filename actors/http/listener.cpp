@@ -238,9 +238,11 @@ private:
       dispatch_async(
         *core->rt, core->ctx, in, [core](std::function<void()> fn) { to_workers(core, std::move(fn)); },
         [self, counted](int status, json body) {
-          // Back on the connection's event loop for the write.
-          net::post(self->stream_.get_executor(), [self, status, body = std::move(body)]() mutable {
-            self->answer(status, std::move(body), false);
+          // Serialised here, on the request thread (many long-polls woken at
+          // once share one event loop); written on the connection's loop.
+          auto text = serialise(body);
+          net::post(self->stream_.get_executor(), [self, status, text = std::move(text)]() mutable {
+            self->answer_text(status, std::move(text), false);
           });
         });
     });
@@ -276,7 +278,11 @@ private:
     });
   }
 
-  void answer(int status, json body, bool close_after) {
+  static std::string serialise(const json& body) { return body.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+  void answer(int status, const json& body, bool close_after) { answer_text(status, serialise(body), close_after); }
+
+  void answer_text(int status, std::string text, bool close_after) {
     serving_ = false;
     if (watching_) {
       // Only the watch is outstanding now (no read before the answer).
@@ -293,7 +299,6 @@ private:
     res->set(bhttp::field::access_control_allow_headers, "X-Requested-With, Content-Type, Authorization, Date");
     res->set(bhttp::field::content_type, "application/json");
     res->set(bhttp::field::cache_control, "no-cache, no-store, must-revalidate");
-    auto text = body.dump(-1, ' ', false, json::error_handler_t::replace);
     if (method_ == "HEAD") {
       res->content_length(text.size());
     } else {

@@ -40,10 +40,13 @@
 // store.
 #include "actors/notifier/notifier.hpp"
 
+#include <caf/actor_clock.hpp>
+
 #include <deque>
 #include <atomic>
 #include <mutex>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -79,12 +82,15 @@ struct entry {
 /// A /sync waiting: answered through its response promise (a request from
 /// an actor) or by running `done` (notifier_waits: a listener's long-poll,
 /// which has no actor; `since` is its answer when the notifier stops).
+using deadline_map = std::multimap<caf::actor_clock::time_point, uint64_t>;
+
 struct waiter {
   std::string user_id;
   std::unordered_set<std::string> rooms;
   caf::typed_response_promise<std::vector<int64_t>> rp;
   std::function<void(std::vector<int64_t>)> done;
   std::vector<int64_t> since;
+  deadline_map::iterator deadline; ///< its entry in notifier_state::deadlines
 };
 
 struct notifier_state {
@@ -96,6 +102,13 @@ struct notifier_state {
   std::unordered_map<uint64_t, waiter> waiters;
   /// room id -> waiters interested in it; user id -> waiters of that user.
   std::unordered_map<std::string, std::unordered_set<uint64_t>> by_room, by_user;
+  /// Each waiter's timeout, earliest first. One tick message comes at the
+  /// earliest (not one delayed message per waiter: those stay queued in the
+  /// clock until their time even when the waiter was answered long before,
+  /// and keep the memory of thousands of ended long-polls pinned).
+  deadline_map deadlines;
+  /// When the earliest tick on its way comes (max: none).
+  caf::actor_clock::time_point next_tick = caf::actor_clock::time_point::max();
   /// Requests waiting for a positions entry to reach a position: (entry, pos).
   std::multimap<std::pair<size_t, int64_t>, caf::typed_response_promise<int64_t>> position_waiters;
   /// Several events writers: their names in order (entry writer_slot(i)),
@@ -126,7 +139,7 @@ struct notifier_actor_state {
 
 using notifier_self = caf::stateful_actor<notifier_actor_state>*;
 notifier_state& state_of(notifier_self self) { return self->state.core->st; }
-using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using stall_atom = caf::atom_constant<caf::atom("stall")>;
 
 // ---- helpers -------------------------------------------------------------------
@@ -159,6 +172,7 @@ void forget(notifier_state& st, std::unordered_map<uint64_t, waiter>::iterator i
   }
   auto u = st.by_user.find(i->second.user_id);
   if (u != st.by_user.end() && (u->second.erase(id), u->second.empty())) st.by_user.erase(u);
+  st.deadlines.erase(i->second.deadline);
   st.waiters.erase(i);
 }
 
@@ -217,11 +231,13 @@ void advance(notifier_state& st, size_t slot, int64_t pos, std::vector<entry> ro
       st.history.pop_front();
     }
   }
-  // Positions first: whoever wakes reads them.
+  // Positions first: whoever wakes reads them. Then the writes waiting to
+  // be seen (the sender's own answer), before thousands of long-polls
+  // queue for the request threads.
   st.pos[slot] = std::max(st.pos[slot], pos);
   st.published->at[slot].store(st.pos[slot]);
-  for (auto id : to_wake) wake(st, id);
   answer_position_waiters(st, slot);
+  for (auto id : to_wake) wake(st, id);
 }
 
 /// Entry `slot` is durable up to `pos` but its rows are unknown here: expose
@@ -371,14 +387,39 @@ bool ready_now(const notifier_state& st, const waiter& w, const std::vector<int6
 
 /// Registers `w` (moved from) unless something past `req.since` concerns
 /// it already (or it does not wait): returns its id, or 0 when it must be
-/// answered now (`w` left as it was).
-uint64_t add_waiter(notifier_state& st, waiter& w, const msg::wait_for_updates& req) {
+/// answered now (`w` left as it was). Its timeout counts from `now`; when
+/// it is earlier than every tick on its way, `tick_in` says when one must
+/// come (send tick_atom then).
+uint64_t add_waiter(notifier_state& st, waiter& w, const msg::wait_for_updates& req,
+                    caf::actor_clock::time_point now, std::optional<caf::timespan>& tick_in) {
   if (req.timeout_ms <= 0 || ready_now(st, w, req.since)) return 0;
   auto id = ++st.next_id;
   for (auto& r : w.rooms) st.by_room[r].insert(id);
   st.by_user[w.user_id].insert(id);
+  auto at = now + std::chrono::milliseconds(req.timeout_ms);
+  w.deadline = st.deadlines.emplace(at, id);
+  if (at < st.next_tick) {
+    st.next_tick = at;
+    tick_in = at - now;
+  }
   st.waiters.emplace(id, std::move(w));
   return id;
+}
+
+/// A tick at `now`: answers every waiter whose timeout passed; returns when
+/// the next tick must come, if no earlier one is on its way.
+std::optional<caf::timespan> expire(notifier_state& st, caf::actor_clock::time_point now) {
+  if (now >= st.next_tick) st.next_tick = caf::actor_clock::time_point::max();
+  while (!st.deadlines.empty() && st.deadlines.begin()->first <= now) {
+    auto id = st.deadlines.begin()->second;
+    if (!st.waiters.count(id)) st.deadlines.erase(st.deadlines.begin()); // never: forget() erases it
+    else wake(st, id);
+  }
+  if (st.deadlines.empty()) return std::nullopt;
+  auto earliest = st.deadlines.begin()->first;
+  if (earliest >= st.next_tick) return std::nullopt;
+  st.next_tick = earliest;
+  return earliest - now;
 }
 
 /// The rows of an events message, with whom they concern.
@@ -468,6 +509,7 @@ caf::behavior notifier(notifier_self self, std::shared_ptr<notifier_core> core) 
     c->st.waiters.clear();
     c->st.by_room.clear();
     c->st.by_user.clear();
+    c->st.deadlines.clear();
     c->st.position_waiters.clear();
     c->stopped = true;
   });
@@ -494,10 +536,11 @@ caf::behavior notifier(notifier_self self, std::shared_ptr<notifier_core> core) 
       std::lock_guard<std::mutex> lock(self->state.core->mu);
       auto& st = state_of(self);
       auto rp = self->make_response_promise<std::vector<int64_t>>();
-      waiter w{req.user_id, {req.room_ids.begin(), req.room_ids.end()}, rp, {}, {}};
-      auto id = add_waiter(st, w, req);
+      waiter w{req.user_id, {req.room_ids.begin(), req.room_ids.end()}, rp, {}, {}, {}};
+      std::optional<caf::timespan> tick_in;
+      auto id = add_waiter(st, w, req, self->clock().now(), tick_in);
       if (id == 0) rp.deliver(st.pos);
-      else self->delayed_send(self, std::chrono::milliseconds(req.timeout_ms), timeout_atom::value, id);
+      else if (tick_in) self->delayed_send(self, *tick_in, tick_atom::value);
       return rp;
     },
     [=](msg::stream_caught_up& req) {
@@ -509,9 +552,9 @@ caf::behavior notifier(notifier_self self, std::shared_ptr<notifier_core> core) 
       caught_up(self, req);
       --self->state.core->pending;
     },
-    [=](timeout_atom, uint64_t id) {
+    [=](tick_atom) {
       std::lock_guard<std::mutex> lock(self->state.core->mu);
-      wake(state_of(self), id);
+      if (auto next = expire(state_of(self), self->clock().now())) self->delayed_send(self, *next, tick_atom::value);
     },
     [=](stall_atom, int64_t mark) {
       std::lock_guard<std::mutex> lock(self->state.core->mu);
@@ -578,22 +621,23 @@ notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start
   auto n = caf::actor_cast<notifier_actor>(untyped);
   if (waits) {
     // Straight into the state (under its lock, as the shortcut): no
-    // message, no actor and no promise per long-poll; the timeout is one
-    // delayed message to the notifier.
-    waits->wait = [core, weak = caf::actor_cast<caf::weak_actor_ptr>(untyped)](
+    // message, no actor and no promise per long-poll; timeouts come with
+    // the notifier's ticks.
+    waits->wait = [core, clock = &sys.clock(), weak = caf::actor_cast<caf::weak_actor_ptr>(untyped)](
                     const msg::wait_for_updates& req, std::function<void(std::vector<int64_t>)> done) {
       std::unique_lock<std::mutex> lock(core->mu);
       auto& st = core->st;
       auto now = core->stopped ? req.since : st.pos;
-      waiter w{req.user_id, {req.room_ids.begin(), req.room_ids.end()}, {}, std::move(done), req.since};
-      auto id = core->stopped ? 0 : add_waiter(st, w, req);
+      waiter w{req.user_id, {req.room_ids.begin(), req.room_ids.end()}, {}, std::move(done), req.since, {}};
+      std::optional<caf::timespan> tick_in;
+      auto id = core->stopped ? 0 : add_waiter(st, w, req, clock->now(), tick_in);
       if (id == 0) {
         lock.unlock();
         w.done(std::move(now));
         return id;
       }
-      if (auto strong = caf::actor_cast<caf::actor>(weak))
-        caf::delayed_anon_send(strong, std::chrono::milliseconds(req.timeout_ms), timeout_atom::value, id);
+      if (tick_in)
+        if (auto strong = caf::actor_cast<caf::actor>(weak)) caf::delayed_anon_send(strong, *tick_in, tick_atom::value);
       return id;
     };
     waits->cancel = [core](uint64_t id) {
