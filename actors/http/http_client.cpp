@@ -272,7 +272,6 @@ struct destination {
   std::string server_name; ///< TLS name (SNI, verification); the host when unset
   std::shared_ptr<pool_counters> counters = std::make_shared<pool_counters>();
   std::vector<std::shared_ptr<connection_base>> idle; ///< newest last
-  int open = 0;
 };
 
 /// What a connection tells the pool when its request ends.
@@ -319,7 +318,6 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   std::map<std::string, std::shared_ptr<destination>> dests;
   std::deque<std::shared_ptr<pending>> queue;
   std::set<std::shared_ptr<connection_base>> all;
-  int open = 0;
   bool stopped = false;
 
   void count(destination& d, std::atomic<int> pool_counters::*field, int delta) {
@@ -601,12 +599,11 @@ bool http_client::impl::try_assign(const std::shared_ptr<pending>& p) {
       }
       return take(std::move(c));
     }
-  if (d->open >= opt.max_connections_per_destination) return false;
-  if (open >= opt.max_connections && !close_an_idle_connection()) return false;
+  // The counters are the pool's own figures (only this thread changes them).
+  if (d->counters->open >= opt.max_connections_per_destination) return false;
+  if (total.open >= opt.max_connections && !close_an_idle_connection()) return false;
   auto c = make_connection(d);
   all.insert(c);
-  ++open;
-  ++d->open;
   count(*d, &pool_counters::open, 1);
   ++d->counters->connections_opened;
   ++total.connections_opened;
@@ -688,8 +685,6 @@ void http_client::impl::discard(const std::shared_ptr<connection_base>& c) {
   c->abort();
   if (c->idle_timer) c->idle_timer->cancel();
   all.erase(c);
-  --open;
-  --c->dest->open;
   count(*c->dest, &pool_counters::open, -1);
 }
 

@@ -12,6 +12,8 @@
 // Usage: axon-bench --hs http://127.0.0.1:8008 [--pid PID] [--messages 2000] [--clients 20]
 //                   [--per-client 500] [--samples 200] [--only abcd] [--wait SECONDS]
 
+#include "percent_encode.hpp"
+
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -106,21 +108,7 @@ options parse_options(int argc, char** argv) {
 
 // ---- helpers --------------------------------------------------------------------------------
 
-/// Percent-encodes everything but RFC 3986 unreserved characters (for path segments and query).
-std::string enc(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
+std::string enc(const std::string& s) { return axon::bench::percent_encode(s); }
 
 double ms_between(bench_clock::time_point a, bench_clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();

@@ -11,6 +11,8 @@
 // poll, "KIND ARRIVAL EVENT_ID...", KIND one of body, status-NNN, error, late (ARRIVAL "-" when
 // none); and "end". The bodies are parsed only after the last answer, so the parsing delays no
 // arrival.
+#include "percent_encode.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -47,21 +49,6 @@ double monotonic_now() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-std::string url_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 struct poll_result {
@@ -164,7 +151,7 @@ parked_poll::parked_poll(client& c, size_t i, std::string token, std::string sin
   : c_(c), index(i), socket(c.io) {
   req.version(11);
   req.method(bhttp::verb::get);
-  req.target("/_matrix/client/v3/sync?since=" + url_encode(since) + "&timeout=" + poll_timeout_ms +
+  req.target("/_matrix/client/v3/sync?since=" + axon::bench::percent_encode(since) + "&timeout=" + poll_timeout_ms +
              "&set_presence=offline");
   req.set(bhttp::field::host, c.host_header);
   req.set(bhttp::field::authorization, "Bearer " + token);
