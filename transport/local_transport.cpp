@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
+#include <mutex>
 
 #include "config/layout.hpp"
 
@@ -16,6 +18,58 @@ constexpr auto request_timeout = std::chrono::seconds(30);
   throw matrix_error(code, text);
 }
 
+/// Blocking actors for the calls threads make, kept between calls: a
+/// scoped_actor per call costs an actor's start and, at its end, a wake-up
+/// of CAF's clock thread (cancel_timeouts) on every send. Calls through
+/// them never use a CAF request timeout (no clock entry could answer a later
+/// call); one whose answer may still come (a timeout) is not reused.
+class callers {
+public:
+  explicit callers(caf::actor_system& sys) : sys_(sys) {}
+
+  class lease {
+  public:
+    lease(callers& from, std::unique_ptr<caf::scoped_actor> a) : from_(from), a_(std::move(a)) {}
+    lease(const lease&) = delete;
+    lease& operator=(const lease&) = delete;
+    ~lease() {
+      if (a_ && !spoiled_) from_.give_back(std::move(a_));
+    }
+    caf::scoped_actor& operator*() { return *a_; }
+    /// An answer may still arrive for it: not reused.
+    void spoil() { spoiled_ = true; }
+
+  private:
+    callers& from_;
+    std::unique_ptr<caf::scoped_actor> a_;
+    bool spoiled_ = false;
+  };
+
+  lease take() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      if (!free_.empty()) {
+        auto a = std::move(free_.back());
+        free_.pop_back();
+        return {*this, std::move(a)};
+      }
+    }
+    // Hidden: a pooled caller is not a running actor the system waits for.
+    return {*this, std::make_unique<caf::scoped_actor>(sys_, true)};
+  }
+
+private:
+  void give_back(std::unique_ptr<caf::scoped_actor> a) {
+    std::lock_guard<std::mutex> g(m_);
+    if (free_.size() < max_free) free_.push_back(std::move(a));
+  }
+  static constexpr size_t max_free = 256;
+
+  caf::actor_system& sys_;
+  std::mutex m_;
+  std::vector<std::unique_ptr<caf::scoped_actor>> free_;
+};
+
 class local_transport final : public transport {
 public:
   local_transport(caf::actor_system& sys, local_roles roles) : sys_(sys), roles_(std::move(roles)) {}
@@ -27,22 +81,19 @@ public:
     while (i < names.size() && names[i] != owner) ++i;
     if (i >= roles_.events_writers.size() || !roles_.events_writers[i])
       throw matrix_error(errc::unavailable, "events writer " + owner + " is not reachable");
-    caf::scoped_actor self{sys_};
+    auto caller = callers_.take();
+    auto& self = *caller;
     msg::send_events_reply out;
     // A plain send answered by the writer's response promise, with the
     // deadline kept by this thread's own receive: a CAF request timeout would
     // go through the actor clock thread, two wake-ups per event.
     self->send(roles_.events_writers[i], req);
-    bool timed_out = false;
-    pump(self);
-    self->receive([&](msg::send_events_reply& r) { out = std::move(r); },
-                  [&](caf::error& err) { raise(err); },
-                  caf::after(request_timeout) >> [&] { timed_out = true; });
-    if (timed_out) throw matrix_error(errc::timeout, "the events writer did not answer in time");
+    receive_one(caller, [&](msg::send_events_reply& r) { out = std::move(r); },
+                "the events writer did not answer in time");
     // Read-your-writes: don't answer before this instance's readers can see
     // what was just written (DESIGN.md, "Streams and positions"): with
     // several writers, this writer's entry, whatever the others do.
-    await_slot(self, names.size() > 1 ? writer_slot(i) : index(stream_id::events), out.stream_pos);
+    await_slot(caller, names.size() > 1 ? writer_slot(i) : index(stream_id::events), out.stream_pos);
     return out;
   }
 
@@ -202,11 +253,10 @@ private:
   template <class Reply, class Handle, class Request>
   Reply ask(const Handle& who, const Request& req, const std::string& what) {
     if (!who) throw matrix_error(errc::unavailable, what + " is not reachable");
-    caf::scoped_actor self{sys_};
+    auto caller = callers_.take();
     Reply out;
-    auto h = self->request(who, request_timeout, req);
-    pump(self);
-    h.receive([&](Reply& r) { out = std::move(r); }, [&](caf::error& err) { raise(err); });
+    (*caller)->send(who, req);
+    receive_one(caller, [&](Reply& r) { out = std::move(r); }, what + " did not answer in time");
     return out;
   }
 
@@ -217,31 +267,38 @@ private:
     if (!writer)
       throw matrix_error(errc::unavailable,
                          std::string("the ") + stream_name(s) + " writer is not reachable");
-    caf::scoped_actor self{sys_};
+    auto caller = callers_.take();
     int64_t pos = 0;
-    bool timed_out = false;
-    self->send(writer, req);
-    pump(self);
-    self->receive([&](int64_t p) { pos = p; }, [&](caf::error& err) { raise(err); },
-                  caf::after(request_timeout) >> [&] { timed_out = true; });
-    if (timed_out)
-      throw matrix_error(errc::timeout, std::string("the ") + stream_name(s) + " writer did not answer in time");
-    await_position(self, s, pos);
+    (*caller)->send(writer, req);
+    receive_one(caller, [&](int64_t p) { pos = p; },
+                std::string("the ") + stream_name(s) + " writer did not answer in time");
+    // Read-your-writes: returns once this instance's readers can see `pos`
+    // (DESIGN.md, "Streams and positions").
+    await_slot(caller, index(s), pos);
     return pos;
   }
 
-  /// Read-your-writes: returns once this instance's readers can see `pos` of
-  /// stream `s` (DESIGN.md, "Streams and positions").
-  void await_position(caf::scoped_actor& self, stream_id s, int64_t pos) {
-    await_slot(self, index(s), pos);
-  }
-  /// The same for a positions entry (a stream's or an events writer's).
-  void await_slot(caf::scoped_actor& self, size_t slot, int64_t pos) {
+  /// Returns once this instance's readers can see `pos` of a positions entry
+  /// (a stream's or an events writer's).
+  void await_slot(callers::lease& caller, size_t slot, int64_t pos) {
     if (roles_.positions->at[slot].load() >= pos) return;
-    auto h = self->request(roles_.notifier, request_timeout,
-                           msg::await_stream_position{static_cast<uint8_t>(slot), pos});
+    (*caller)->send(roles_.notifier, msg::await_stream_position{static_cast<uint8_t>(slot), pos});
+    receive_one(caller, [](int64_t) {}, "this instance did not see its own write in time");
+  }
+
+  /// The one answer to what the caller just sent, within request_timeout;
+  /// a caf::error answer is raised as the Matrix error it stands for.
+  template <class OnValue>
+  void receive_one(callers::lease& caller, OnValue on_value, const std::string& late) {
+    auto& self = *caller;
+    bool timed_out = false;
     pump(self);
-    h.receive([](int64_t) {}, [&](caf::error& err) { raise(err); });
+    self->receive(std::move(on_value), [&](caf::error& err) { raise(err); },
+                  caf::after(request_timeout) >> [&] { timed_out = true; });
+    if (timed_out) {
+      caller.spoil();
+      throw matrix_error(errc::timeout, late);
+    }
   }
 
   /// Before a blocking receive: a simulation runs its scheduler until the
@@ -252,6 +309,7 @@ private:
 
   caf::actor_system& sys_;
   local_roles roles_;
+  callers callers_{sys_};
 };
 
 bool wants(const bus_subscriber& s, const msg::stream_advanced& adv) {
@@ -260,6 +318,7 @@ bool wants(const bus_subscriber& s, const msg::stream_advanced& adv) {
 
 bool wants(const bus_subscriber& s, const msg::events_advanced& adv) {
   if (!s.only_instance.empty() && adv.instance != s.only_instance) return false;
+  if (!s.skip_events_of.empty() && adv.instance == s.skip_events_of) return false;
   if (s.event_types.empty()) return true;
   for (auto& r : adv.rows)
     if (std::find(s.event_types.begin(), s.event_types.end(), r.type) != s.event_types.end())
@@ -297,7 +356,7 @@ caf::behavior stream_bus(caf::stateful_actor<stream_bus_state>* self,
     [=](subscribe_atom, caf::actor who, std::vector<std::string> event_types, bool streams,
         std::string only_instance) {
       auto& st = self->state;
-      st.subscribers.push_back({std::move(who), std::move(event_types), streams, std::move(only_instance)});
+      st.subscribers.push_back({std::move(who), std::move(event_types), streams, std::move(only_instance), ""});
       // A publisher subscribing after the writers started: where each one
       // is, without rows (its readers catch up on what they missed from
       // the database), so no writer's start announcement is lost to the

@@ -51,6 +51,9 @@ struct bus_subscriber {
   /// When set, only updates written by this instance (the Redis publisher:
   /// rows from elsewhere are not woken up for at all).
   std::string only_instance;
+  /// When set, not the events updates of this instance (its events writers
+  /// tell the notifier themselves, actors/events/events_writer.hpp).
+  std::string skip_events_of;
 };
 
 caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<bus_subscriber> subscribers);

@@ -188,14 +188,15 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   roles.notifier =
     actors::spawn_notifier(sys, start, roles.positions, writers_start, liveness, &shortcut,
                            &roles.waits);
+  // This instance's events writers tell the notifier themselves.
   std::vector<transport::bus_subscriber> subscribers{
-    {caf::actor_cast<caf::actor>(roles.notifier), {}, true, ""}};
+    {caf::actor_cast<caf::actor>(roles.notifier), {}, true, "", name}};
   if (cfg.update_user_directory_from_worker == name) {
     directory_updater = actors::spawn_user_directory_updater(sys, &pool);
     // Only the event types the directory follows: a message wakes nothing.
     subscribers.push_back(
       {directory_updater, {"m.room.member", "m.room.join_rules", "m.room.history_visibility"}, false,
-       ""});
+       "", ""});
   }
   bus = transport::spawn_stream_bus(sys, subscribers);
   actors::stream_writer_deps stream_deps{&pool, name, bus, env};
@@ -226,7 +227,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
     roles.typing_writer =
       actors::spawn_typing_writer(sys, stream_deps, start[index(stream_id::typing)]);
     transport::subscribe_to_bus(bus, {caf::actor_cast<caf::actor>(roles.typing_writer),
-                                      {"m.room.member"}, false, ""});
+                                      {"m.room.member"}, false, "", ""});
   }
   if (hosts(cfg.stream_writers.receipts))
     roles.receipts_writer =
@@ -264,6 +265,8 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
     d.key = key;
     d.instance_name = name;
     d.publisher = bus;
+    d.notifier = caf::actor_cast<caf::actor>(roles.notifier);
+    d.notify_here = shortcut.events;
     d.start_pos = start_pos;
     d.push_rules_position = push_rules_position;
     d.env = env;
@@ -276,7 +279,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
     roles.events_writers.push_back(actors::spawn_events_writer(sys, std::move(d)));
     if (several_events_writers)
       transport::subscribe_to_bus(
-        bus, {caf::actor_cast<caf::actor>(roles.events_writers.back()), {}, false, ""});
+        bus, {caf::actor_cast<caf::actor>(roles.events_writers.back()), {}, false, "", ""});
   }
   local = transport::make_local_transport(sys, roles);
   local_tr = local.get(); // the replication listener serves with this
@@ -289,13 +292,13 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
     rd.subscribers = subscribers;
     if (roles.typing_writer) {
       rd.subscribers.push_back(
-        {caf::actor_cast<caf::actor>(roles.typing_writer), {"m.room.member"}, false, ""});
+        {caf::actor_cast<caf::actor>(roles.typing_writer), {"m.room.member"}, false, "", ""});
       rd.caught_up_too.push_back(caf::actor_cast<caf::actor>(roles.typing_writer));
     }
     if (several_events_writers)
       for (auto& w : roles.events_writers)
         if (w) {
-          rd.subscribers.push_back({caf::actor_cast<caf::actor>(w), {}, false, ""});
+          rd.subscribers.push_back({caf::actor_cast<caf::actor>(w), {}, false, "", ""});
           rd.caught_up_too.push_back(caf::actor_cast<caf::actor>(w));
         }
     rd.notifier = roles.notifier;
@@ -319,7 +322,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
       pubsub = std::make_unique<transport::redis_link>(sys, std::move(r));
     }
     // Only what this instance's writers publish goes out.
-    transport::subscribe_to_bus(bus, {pubsub->publisher(), {}, true, name});
+    transport::subscribe_to_bus(bus, {pubsub->publisher(), {}, true, name, ""});
   }
   if (several) {
     auto remote = links.remote;

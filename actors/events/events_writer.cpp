@@ -100,6 +100,14 @@ constexpr size_t max_event_bytes = 65536;
 constexpr int64_t txn_retention_ms = 24 * 3600 * 1000;
 
 /// The position of the next event built.
+/// Tells this instance's notifier (first, see events_writer_deps) and the
+/// stream bus that the stream reached `adv.pos`.
+void publish(events_writer_state& st, msg::events_advanced adv) {
+  if (st.deps.notifier && !(st.deps.notify_here && st.deps.notify_here(adv)))
+    caf::anon_send(st.deps.notifier, adv);
+  caf::anon_send(st.deps.publisher, std::move(adv));
+}
+
 int64_t next_position(events_writer_state& st) {
   if (!st.shared) return ++st.pos;
   if (st.ids.empty()) { // more events than drafts counted: take one more
@@ -444,7 +452,7 @@ void flush(events_writer_state& st) {
   if (!adv.rows.empty() || st.shared) {
     adv.pos = st.pos;
     st.published = st.pos;
-    caf::anon_send(st.deps.publisher, std::move(adv));
+    publish(st, std::move(adv));
   }
   for (size_t i = 0; i < queue.size(); ++i) {
     if (built[i].error) queue[i].rp.deliver(make_error(built[i].error->first, built[i].error->second));
@@ -496,7 +504,7 @@ caf::behavior events_writer(caf::stateful_actor<events_writer_state>* self,
   // catch up on what it may have stored but not published before it stopped
   // (transport/pubsub.cpp).
   st.published = st.pos;
-  caf::anon_send(st.deps.publisher, msg::events_advanced{st.deps.instance_name, st.pos, {}});
+  publish(st, msg::events_advanced{st.deps.instance_name, st.pos, {}});
   return {
     [=](msg::send_events& req) {
       auto rp = self->make_response_promise<msg::send_events_reply>();
@@ -525,7 +533,7 @@ caf::behavior events_writer(caf::stateful_actor<events_writer_state>* self,
       st.claim_scheduled = false;
       if (st.published >= st.pos) return; // a batch carried it
       st.published = st.pos;
-      caf::anon_send(st.deps.publisher, msg::events_advanced{st.deps.instance_name, st.pos, {}});
+      publish(st, msg::events_advanced{st.deps.instance_name, st.pos, {}});
     },
     [=](record_atom) {
       auto& st = self->state;

@@ -19,6 +19,14 @@ struct events_writer_deps {
   matrix::signing_key key;
   std::string instance_name;  ///< this writer's instance (rows name it)
   caf::actor publisher;       ///< receives msg::events_advanced (transport's stream bus)
+  /// This instance's notifier, told before the publisher and directly:
+  /// `notify_here` applies the update on the writer's thread when that is
+  /// safe (actors/notifier: it answers no response promise), otherwise it
+  /// goes to `notifier` as a message. So the sender's read-your-writes check
+  /// finds its position already there. Null: the publisher tells it (then
+  /// the bus must not skip it).
+  caf::actor notifier;
+  std::function<bool(const msg::events_advanced&)> notify_here;
   int64_t start_pos = 0;      ///< events stream position already persisted
   /// Several events writers (DESIGN.md "Streams and positions"): every
   /// writer's instance name, this one's included. With one, positions are

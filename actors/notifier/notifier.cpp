@@ -5,11 +5,14 @@
 // "the waiter is registered": rows that arrived in between are checked on
 // registration; a waiter older than the history wakes at once.
 //
-// Rows from other instances arrive on the pub/sub thread. Most concern no
-// one waiting here, and handing each to this actor would wake a second
-// thread per row; so that thread applies such rows itself (the shortcut,
-// spawn_notifier) under the lock every handler holds, and sends only the
-// rows that wake or answer someone. Everything here only moves forward
+// Rows from other instances arrive on the pub/sub thread, and this
+// instance's events writers tell the notifier directly. Handing each row to
+// this actor would wake another thread per row (and a sender's
+// read-your-writes wait would need a round trip to it); so those threads
+// apply rows themselves (the shortcut, spawn_notifier) under the lock every
+// handler holds, waking the long-polls that wait with a callback, and send
+// only the rows that answer a response promise (a position wait, a blocking
+// long-poll), which are the actor's to deliver. Everything here only moves forward
 // (positions are maxima, rows wake whoever they concern whenever they
 // come), so the order between the two paths does not matter.
 //
@@ -443,13 +446,23 @@ std::vector<entry> rows_of(const msg::stream_advanced& adv) {
   return rows;
 }
 
-/// True when advancing entry `slot` to `pos` with `rows` wakes no one and
-/// answers no one: the shortcut may then do it on its own thread.
+/// True when advancing entry `slot` to `pos` with `rows` answers no response
+/// promise (it may wake long-polls that wait with a callback): the shortcut
+/// may then do it on its caller's thread.
 bool quiet(const notifier_state& st, size_t slot, int64_t pos, const std::vector<entry>& rows) {
+  // Long-polls waiting with a callback may be woken from any thread; a
+  // response promise is the actor's to deliver.
+  auto callbacks_only = [&](const std::unordered_set<uint64_t>& ids) {
+    for (auto id : ids)
+      if (auto w = st.waiters.find(id); w != st.waiters.end() && !w->second.done) return false;
+    return true;
+  };
   for (auto& e : rows) {
-    if (!e.room_id.empty() && st.by_room.count(e.room_id)) return false;
+    if (!e.room_id.empty())
+      if (auto i = st.by_room.find(e.room_id); i != st.by_room.end() && !callbacks_only(i->second))
+        return false;
     for (auto& u : e.users)
-      if (st.by_user.count(u)) return false;
+      if (auto i = st.by_user.find(u); i != st.by_user.end() && !callbacks_only(i->second)) return false;
   }
   auto i = st.position_waiters.lower_bound({slot, INT64_MIN});
   return i == st.position_waiters.end() || i->first.first != slot || i->first.second > pos;
