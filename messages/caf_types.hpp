@@ -102,6 +102,10 @@ using notifier_actor = caf::typed_actor<
 /// position would make the catch-up look done, and wake no one).
 struct notifier_shortcut {
   std::function<bool(const msg::events_advanced&)> events;
+  /// The same for this instance's events writer: `visible` runs once the
+  /// positions are there and before the long-polls are woken (the writer
+  /// answers its senders then); not run when it returns false.
+  std::function<bool(const msg::events_advanced&, const std::function<void()>& visible)> own_events;
   std::function<bool(const msg::stream_advanced&)> stream;
   std::function<void(const msg::stream_caught_up&)> caught_up;
 };

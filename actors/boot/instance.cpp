@@ -266,7 +266,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
     d.instance_name = name;
     d.publisher = bus;
     d.notifier = caf::actor_cast<caf::actor>(roles.notifier);
-    d.notify_here = shortcut.events;
+    d.notify_here = shortcut.own_events;
     d.start_pos = start_pos;
     d.push_rules_position = push_rules_position;
     d.env = env;

@@ -101,10 +101,19 @@ constexpr int64_t txn_retention_ms = 24 * 3600 * 1000;
 
 /// The position of the next event built.
 /// Tells this instance's notifier (first, see events_writer_deps) and the
-/// stream bus that the stream reached `adv.pos`.
-void publish(events_writer_state& st, msg::events_advanced adv) {
-  if (st.deps.notifier && !(st.deps.notify_here && st.deps.notify_here(adv)))
+/// stream bus that the stream reached `adv.pos`; `visible` runs once, as
+/// soon as the notifier has the position or has been sent it.
+void publish(events_writer_state& st, msg::events_advanced adv,
+             const std::function<void()>& visible = [] {}) {
+  if (!st.deps.notifier) {
+    caf::anon_send(st.deps.publisher, std::move(adv));
+    visible();
+    return;
+  }
+  if (!(st.deps.notify_here && st.deps.notify_here(adv, visible))) {
     caf::anon_send(st.deps.notifier, adv);
+    visible();
+  }
   caf::anon_send(st.deps.publisher, std::move(adv));
 }
 
@@ -447,16 +456,21 @@ void flush(events_writer_state& st) {
       return;
     }
   }
-  // Publish first: readers then usually know the new position by the time
-  // the requester asks for it (read-your-writes).
+  auto answer = [&] {
+    for (size_t i = 0; i < queue.size(); ++i) {
+      if (built[i].error) queue[i].rp.deliver(make_error(built[i].error->first, built[i].error->second));
+      else queue[i].rp.deliver(std::move(built[i].reply));
+    }
+  };
+  // Publish first: readers then know the new position by the time the
+  // requester asks for it (read-your-writes); answered before the
+  // long-polls are woken.
   if (!adv.rows.empty() || st.shared) {
     adv.pos = st.pos;
     st.published = st.pos;
-    publish(st, std::move(adv));
-  }
-  for (size_t i = 0; i < queue.size(); ++i) {
-    if (built[i].error) queue[i].rp.deliver(make_error(built[i].error->first, built[i].error->second));
-    else queue[i].rp.deliver(std::move(built[i].reply));
+    publish(st, std::move(adv), answer);
+  } else {
+    answer();
   }
 }
 

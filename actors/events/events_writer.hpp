@@ -22,11 +22,14 @@ struct events_writer_deps {
   /// This instance's notifier, told before the publisher and directly:
   /// `notify_here` applies the update on the writer's thread when that is
   /// safe (actors/notifier: it answers no response promise), otherwise it
-  /// goes to `notifier` as a message. So the sender's read-your-writes check
-  /// finds its position already there. Null: the publisher tells it (then
-  /// the bus must not skip it).
+  /// goes to `notifier` as a message. The senders are answered once the
+  /// position is there and before thousands of long-polls are woken, so
+  /// their read-your-writes check finds it without a round trip. Null: the
+  /// publisher tells it (then the bus must not skip it).
   caf::actor notifier;
-  std::function<bool(const msg::events_advanced&)> notify_here;
+  /// (notifier_shortcut::own_events: `visible` runs once the position is
+  /// there, before long-polls are woken; not run when it returns false.)
+  std::function<bool(const msg::events_advanced&, const std::function<void()>& visible)> notify_here;
   int64_t start_pos = 0;      ///< events stream position already persisted
   /// Several events writers (DESIGN.md "Streams and positions"): every
   /// writer's instance name, this one's included. With one, positions are

@@ -217,7 +217,8 @@ void set_position(notifier_state& st, size_t slot, int64_t pos) {
 }
 
 /// Records rows of entry `slot` up to `pos` and wakes whoever they concern.
-void advance(notifier_state& st, size_t slot, int64_t pos, std::vector<entry> rows) {
+void advance(notifier_state& st, size_t slot, int64_t pos, std::vector<entry> rows,
+             const std::function<void()>* visible = nullptr) {
   std::unordered_set<uint64_t> to_wake;
   for (auto& e : rows) {
     if (!e.room_id.empty())
@@ -240,6 +241,7 @@ void advance(notifier_state& st, size_t slot, int64_t pos, std::vector<entry> ro
   st.pos[slot] = std::max(st.pos[slot], pos);
   st.published->at[slot].store(st.pos[slot]);
   answer_position_waiters(st, slot);
+  if (visible) (*visible)();
   for (auto id : to_wake) wake(st, id);
 }
 
@@ -609,15 +611,18 @@ notifier_actor spawn_notifier(caf::actor_system& sys, std::vector<int64_t> start
   auto core = std::make_shared<notifier_core>();
   init_core(*core, std::move(start), std::move(positions), events_writers, std::move(liveness));
   if (shortcut) {
-    shortcut->events = [core](const msg::events_advanced& adv) {
+    shortcut->own_events = [core](const msg::events_advanced& adv, const std::function<void()>& visible) {
       std::lock_guard<std::mutex> lock(core->mu);
       auto& st = core->st;
       if (!st.writers.empty()) return false; // the lowest position's logic: the actor's
       if (core->pending > 0) return false;   // behind a catch-up
       auto rows = rows_of(adv);
       if (!quiet(st, index(stream_id::events), adv.pos, rows)) return false;
-      advance(st, index(stream_id::events), adv.pos, std::move(rows));
+      advance(st, index(stream_id::events), adv.pos, std::move(rows), &visible);
       return true;
+    };
+    shortcut->events = [own = shortcut->own_events](const msg::events_advanced& adv) {
+      return own(adv, [] {});
     };
     shortcut->stream = [core](const msg::stream_advanced& adv) {
       if (adv.stream >= stream_count) return true; // ignored either way
