@@ -118,6 +118,23 @@ struct http_client_config {
                                               ///< listeners' certificates). Default: none.
 };
 
+/// One `old_signing_keys` entry: a key this server signed with before,
+/// still served (old_verify_keys) so others can check what it signed.
+struct old_signing_key {
+  std::string key_id;     ///< "ed25519:<version>"
+  std::string public_key; ///< 32 raw bytes (from the entry's unpadded base64 `key`)
+  int64_t expired_ts = 0; ///< when it stopped being used, ms since the epoch
+};
+
+/// One `trusted_key_servers` entry: a notary asked for other servers' keys.
+struct trusted_key_server {
+  std::string server_name;
+  /// key id -> 32 raw bytes; the notary's answers must be signed by one of
+  /// them. Empty: its own published keys are used (fetched over TLS).
+  std::map<std::string, std::string> verify_keys;
+  bool accept_keys_insecurely = false; ///< Synapse's escape hatch; Default: false.
+};
+
 /// `redis`: the replication pub/sub connection.
 struct redis_config {
   bool enabled = false;          ///< use Redis. Default: false.
@@ -186,6 +203,14 @@ struct homeserver_config {
   user_directory_config user_directory;    ///< `user_directory`.
   http_config http;                        ///< `http`.
   http_client_config http_client;          ///< `http_client`.
+
+  // --- federation: this server's keys and whose keys it trusts ---
+  std::vector<old_signing_key> old_signing_keys; ///< Default: none.
+  int64_t key_refresh_interval_ms = 86400000;    ///< our keys' validity (valid_until_ts =
+                                                 ///< now + this); a duration. Default: 1d.
+  /// Default: matrix.org (with a warning, as Synapse: say so explicitly).
+  std::vector<trusted_key_server> trusted_key_servers{{"matrix.org", {}, false}};
+  bool suppress_key_server_warning = false;      ///< Default: false.
 
   // --- placement shared by all instances (Synapse "coordinating workers") ---
   redis_config redis;

@@ -10,6 +10,7 @@
 #include <limits>
 #include <sstream>
 
+#include "config/duration.hpp"
 #include "config/size.hpp"
 
 namespace axon::config::detail {
@@ -225,6 +226,16 @@ bool reader::read_size(const YAML::Node& n, const std::string& key, int64_t& out
   const auto v = parse_size(n);
   if (!v)
     return type_error(n, key, "a size such as 1048576, \"10K\", \"50M\" or \"1G\"");
+  out = *v;
+  return true;
+}
+
+bool reader::read_duration(const YAML::Node& n, const std::string& key, int64_t& out) {
+  if (!present(n))
+    return false;
+  const auto v = parse_duration(n);
+  if (!v)
+    return type_error(n, key, "a duration such as 3600000 (milliseconds), \"30s\", \"5m\", \"1h\" or \"1d\"");
   out = *v;
   return true;
 }

@@ -50,6 +50,8 @@ public:
   bool read_list(const YAML::Node& n, const std::string& key, std::vector<std::string>& out);
   /// A byte size ("50M", see size.hpp).
   bool read_size(const YAML::Node& n, const std::string& key, int64_t& out);
+  /// A duration in milliseconds (3600000, "30s", "1d", see duration.hpp).
+  bool read_duration(const YAML::Node& n, const std::string& key, int64_t& out);
   /// The contents of the file named by a string node, trailing whitespace
   /// removed (secret files usually end in a newline).
   bool read_file_contents(const YAML::Node& n, const std::string& key, std::string& out);

@@ -47,6 +47,8 @@ private:
 
 /// server_name, public_baseurl, paths, registration, media, presence, room versions.
 void parse_server(const merged_doc& doc, homeserver_config& cfg);
+/// old_signing_keys, key_refresh_interval, trusted_key_servers, suppress_key_server_warning.
+void parse_keys(const merged_doc& doc, homeserver_config& cfg);
 /// `database` (and legacy `database_path`).
 void parse_database(const merged_doc& doc, database_config& db);
 /// `rc_*` rate limits.

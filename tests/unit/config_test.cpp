@@ -214,7 +214,13 @@ TEST_CASE("stream_writer_for matches Synapse's sharding") {
 TEST_CASE("a minimal config gets Synapse's defaults") {
   const auto r = load_one("server_name: example.com\n");
   REQUIRE_MESSAGE(r.config, all_errors(r));
-  CHECK(r.warnings.empty());
+  // Synapse's one warning for a minimal config: keys fetched via matrix.org.
+  REQUIRE_MESSAGE(r.warnings.size() == 1, all_warnings(r));
+  CHECK(has_warning(r, "trusted_key_servers is not set"));
+  REQUIRE(r.config->trusted_key_servers.size() == 1);
+  CHECK(r.config->trusted_key_servers[0].server_name == "matrix.org");
+  CHECK(r.config->key_refresh_interval_ms == 86400000);
+  CHECK(r.config->old_signing_keys.empty());
   const auto& c = *r.config;
   CHECK(c.server_name == "example.com");
   CHECK(c.public_baseurl == "https://example.com/");
@@ -551,6 +557,7 @@ TEST_CASE("unknown keys are warnings; Synapse's known keys are silent") {
 
   SUBCASE("ignoring a key that restricts access is worth a warning") {
     const auto r2 = load_one("server_name: example.com\n"
+                             "trusted_key_servers: []\n"
                              "registration_requires_token: true\n"
                              "app_service_config_files: [/etc/bridge.yaml]\n",
                              "hs.yaml");
@@ -823,5 +830,73 @@ TEST_CASE("http listener limits") {
     CHECK(has_error(r, "homeserver.yaml", "http.header_timeout_ms"));
     r = load_one(base + "http: [1]\n");
     CHECK(has_error(r, "homeserver.yaml", "http"));
+  }
+}
+
+TEST_CASE("federation keys: old_signing_keys, key_refresh_interval, trusted_key_servers") {
+  // A real ed25519 public key (32 bytes), unpadded base64.
+  const std::string pub = "Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw";
+  const auto r = load_one("server_name: example.com\n"
+                          "old_signing_keys:\n"
+                          "  \"ed25519:old1\": {key: \"" + pub + "\", expired_ts: 1600000000000}\n"
+                          "key_refresh_interval: 2h\n"
+                          "trusted_key_servers:\n"
+                          "  - server_name: notary.example\n"
+                          "    verify_keys: {\"ed25519:a_1\": \"" + pub + "\"}\n"
+                          "  - server_name: other.example\n",
+                          "hs.yaml");
+  REQUIRE_MESSAGE(r.config, all_errors(r));
+  CHECK_MESSAGE(r.warnings.empty(), all_warnings(r));
+  const auto& c = *r.config;
+  REQUIRE(c.old_signing_keys.size() == 1);
+  CHECK(c.old_signing_keys[0].key_id == "ed25519:old1");
+  CHECK(c.old_signing_keys[0].public_key.size() == 32);
+  CHECK(c.old_signing_keys[0].expired_ts == 1600000000000);
+  CHECK(c.key_refresh_interval_ms == 2 * 3600 * 1000);
+  REQUIRE(c.trusted_key_servers.size() == 2);
+  CHECK(c.trusted_key_servers[0].server_name == "notary.example");
+  CHECK(c.trusted_key_servers[0].verify_keys.at("ed25519:a_1").size() == 32);
+  CHECK(c.trusted_key_servers[1].verify_keys.empty());
+
+  SUBCASE("an empty list trusts no notary, silently") {
+    const auto r2 = load_one("server_name: example.com\ntrusted_key_servers: []\n");
+    REQUIRE_MESSAGE(r2.config, all_errors(r2));
+    CHECK(r2.warnings.empty());
+    CHECK(r2.config->trusted_key_servers.empty());
+  }
+  SUBCASE("matrix.org named explicitly warns unless suppressed") {
+    const auto r2 = load_one("server_name: example.com\ntrusted_key_servers: [{server_name: matrix.org}]\n");
+    REQUIRE_MESSAGE(r2.config, all_errors(r2));
+    CHECK(has_warning(r2, "suppress_key_server_warning"));
+  }
+  SUBCASE("durations in Synapse's forms") {
+    for (auto [text, ms] : {std::pair{"3600000", int64_t{3600000}}, {"\"30s\"", int64_t{30000}},
+                            {"5m", int64_t{300000}}, {"250ms", int64_t{250}}, {"1w", int64_t{604800000}},
+                            {"1y", int64_t{31536000000}}}) {
+      const auto r2 = load_one(std::string("server_name: example.com\ntrusted_key_servers: []\n"
+                                           "key_refresh_interval: ") + text + "\n");
+      REQUIRE_MESSAGE(r2.config, all_errors(r2));
+      CHECK(r2.config->key_refresh_interval_ms == ms);
+    }
+  }
+  SUBCASE("bad values stop start-up naming the key") {
+    const std::vector<std::pair<std::string, std::string>> bad = {
+           {"old_signing_keys: {\"rsa:x\": {key: abc, expired_ts: 1}}\n", "old_signing_keys.rsa:x"},
+           {"old_signing_keys: {\"ed25519:x\": {key: \"bm90IGEga2V5\", expired_ts: 1}}\n",
+            "old_signing_keys.ed25519:x.key"},
+           {"old_signing_keys: {\"ed25519:x\": {key: \"" + std::string(pub) + "\"}}\n",
+            "old_signing_keys.ed25519:x.expired_ts"},
+           {"key_refresh_interval: soon\n", "key_refresh_interval"},
+           {"key_refresh_interval: -5\n", "key_refresh_interval"},
+           {"trusted_key_servers: matrix.org\n", "trusted_key_servers"},
+           {"trusted_key_servers: [{verify_keys: {}}]\n", "trusted_key_servers[0].server_name"},
+           {"trusted_key_servers: [{server_name: n.example, verify_keys: {\"ed25519:k\": \"short\"}}]\n",
+            "trusted_key_servers[0].verify_keys.ed25519:k"},
+    };
+    for (const auto& [yaml, key] : bad) {
+      const auto r2 = load_one("server_name: example.com\n" + yaml, "hs.yaml");
+      CHECK_FALSE_MESSAGE(r2.config, yaml);
+      CHECK_MESSAGE(has_error(r2, "hs.yaml", key), yaml, all_errors(r2));
+    }
   }
 }
