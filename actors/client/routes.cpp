@@ -1,5 +1,6 @@
 #include "actors/client/routes.hpp"
 
+#include "actors/federation/routes.hpp"
 #include "actors/replication/replication_handler.hpp"
 
 namespace axon::client {
@@ -25,6 +26,7 @@ std::vector<http::route> all_routes() {
   add_cross_signing_routes(out);
   add_notification_routes(out);
   add_room_keys_routes(out);
+  federation::add_key_routes(out);
   replication::add_replication_routes(out);
   return out;
 }

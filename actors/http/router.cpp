@@ -1,6 +1,7 @@
 #include "actors/http/router.hpp"
 
 #include <algorithm>
+#include <string_view>
 
 namespace axon::http {
 
@@ -51,7 +52,11 @@ bool split_path(const std::string& raw, std::vector<std::string>& out) {
 
 router::router(std::vector<route> routes, const std::vector<std::string>& resources) {
   for (auto& r : routes) {
-    if (std::find(resources.begin(), resources.end(), r.resource) == resources.end()) continue;
+    auto has = [&](const char* name) {
+      return std::find(resources.begin(), resources.end(), name) != resources.end();
+    };
+    // A `federation` listener serves the key server too (Synapse's `keys`).
+    if (!has(r.resource) && !(std::string_view(r.resource) == "keys" && has("federation"))) continue;
     compiled c{r, {}};
     split_path(std::string(r.prefix) + r.path, c.segments);
     routes_.push_back(std::move(c));

@@ -28,6 +28,10 @@ import urllib.request
 CLIENT = "/_matrix/client/v3"
 CLIENT_R0 = "/_matrix/client/r0"
 SERVER_NAME = "localhost"
+# base_config's old_signing_keys entry (a real ed25519 public key).
+OLD_KEY_ID = "ed25519:old_1"
+OLD_KEY_B64 = "Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw"
+OLD_KEY_EXPIRED_TS = 1600000000000
 
 # Rate limits high enough that no test trips them, except the rate-limit test's own server.
 HIGH = {"per_second": 10000, "burst_count": 10000}
@@ -364,6 +368,9 @@ def base_config(directory, port, database):
         "media_store_path": os.path.join(directory, "media_store"),
         "signing_key_path": os.path.join(directory, "hs.signing.key"),
         "trusted_key_servers": [],
+        # A rotated key, published as old_verify_keys (test_federation_keys).
+        "old_signing_keys": {OLD_KEY_ID: {"key": OLD_KEY_B64, "expired_ts": OLD_KEY_EXPIRED_TS}},
+        "key_refresh_interval": "2h",
         "enable_registration": True,
         "enable_registration_without_verification": True,
         "registration_shared_secret": "s3cret",

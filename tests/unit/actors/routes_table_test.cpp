@@ -19,7 +19,7 @@ database:
   name: psycopg2
   args: {user: axon, dbname: axon}
 listeners:
-  - {port: 8008, bind_addresses: ['127.0.0.1'], type: http, resources: [{names: [client]}]}
+  - {port: 8008, bind_addresses: ['127.0.0.1'], type: http, resources: [{names: [client, federation]}]}
   - {port: 9093, bind_addresses: ['127.0.0.1'], type: http, resources: [{names: [replication]}]}
 redis: {enabled: true}
 instance_map:
@@ -106,6 +106,12 @@ TEST_CASE("every endpoint of the table is routed by its own rule to its owner") 
       continue;
     }
     REQUIRE_MESSAGE(hit, path);
+    if (e.resource == "federation" || e.resource == "keys") {
+      // Whole prefixes to the federation listeners (keys included).
+      CHECK(hit->kind == config::location_rule::prefix);
+      CHECK(hit->pool == "axon_federation");
+      continue;
+    }
     // The first matching rule is the template's own, not a neighbour's.
     CHECK(hit->pattern == config::template_regex(e.prefix, e.path));
     if (e.owner.empty()) CHECK(hit->pool == "axon_client");
