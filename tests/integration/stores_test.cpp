@@ -6,6 +6,7 @@
 #include "storage/stores/client_ips_store.hpp"
 #include "storage/stores/events_store.hpp"
 #include "storage/stores/rooms_store.hpp"
+#include "storage/stores/server_keys_store.hpp"
 #include "storage/stores/ui_auth_store.hpp"
 #include "tests/integration/pg_fixture.hpp"
 #include "tests/integration/test_databases.hpp"
@@ -371,6 +372,49 @@ TEST_CASE_TEMPLATE("ui_auth_store: sessions remember parameters and notes", DB, 
   CHECK_FALSE(uia.data("s1", "registered_user_id"));
   CHECK(uia.completed("s1").empty());
   CHECK(uia.clientdict("s2") == "{}");
+}
+
+// ---- other servers' keys (server_signature_keys, server_keys_json) ---------------------
+
+TEST_CASE_TEMPLATE("server_keys_store: checked answers, never shortened", DB, sqlite_db, pg_db) {
+  AXON_STORES_OR_SKIP(DB);
+  server_keys_store keys(p);
+  auto current = axon::matrix::signing_key::generate();
+  auto old = axon::matrix::signing_key::generate();
+  auto answer = axon::matrix::own_server_keys("remote.example", current,
+                                              {{old.key_id(), old.public_key, ts0 - 1000}}, ts0 + 86400000);
+  auto checked = axon::matrix::check_server_keys(answer, "remote.example");
+  REQUIRE(checked);
+  keys.store(*checked, answer.dump(), "remote.example", ts0);
+
+  auto k = keys.key("remote.example", current.key_id());
+  REQUIRE(k);
+  CHECK(k->public_key == current.public_key);
+  CHECK(k->valid_until_ts == ts0 + 86400000);
+  CHECK(k->from_server == "remote.example");
+  CHECK(k->added_ts == ts0);
+  auto o = keys.key("remote.example", old.key_id());
+  REQUIRE(o);
+  CHECK(o->public_key == old.public_key);
+  CHECK(o->valid_until_ts == ts0 - 1000);
+  CHECK_FALSE(keys.key("remote.example", "ed25519:none"));
+  CHECK_FALSE(keys.key("other.example", current.key_id()));
+
+  auto stored = keys.answers("remote.example");
+  REQUIRE(stored.size() == 2);
+  CHECK(nlohmann::json::parse(stored[0].json) == answer); // signatures intact
+  CHECK(keys.answers("remote.example", current.key_id()).size() == 1);
+
+  // A notary's older copy (shorter validity) changes nothing ...
+  auto stale = axon::matrix::own_server_keys("remote.example", current, {}, ts0 + 1000);
+  keys.store(*axon::matrix::check_server_keys(stale, "remote.example"), stale.dump(), "notary.example", ts0 + 5);
+  CHECK(keys.key("remote.example", current.key_id())->valid_until_ts == ts0 + 86400000);
+  CHECK(keys.key("remote.example", current.key_id())->from_server == "remote.example");
+  // ... a fresher one extends it.
+  auto fresh = axon::matrix::own_server_keys("remote.example", current, {}, ts0 + 2 * 86400000);
+  keys.store(*axon::matrix::check_server_keys(fresh, "remote.example"), fresh.dump(), "remote.example", ts0 + 10);
+  CHECK(keys.key("remote.example", current.key_id())->valid_until_ts == ts0 + 2 * 86400000);
+  CHECK(nlohmann::json::parse(keys.answers("remote.example", current.key_id())[0].json) == fresh);
 }
 
 // ---- client ips (user_ips) -----------------------------------------------------------
