@@ -212,6 +212,23 @@ struct homeserver_config {
   std::vector<trusted_key_server> trusted_key_servers{{"matrix.org", {}, false}};
   bool suppress_key_server_warning = false;      ///< Default: false.
 
+  // --- outbound requests: where they may go ---
+  /// CIDR ranges outbound requests (federation, push, ...) are refused
+  /// for: `ip_range_blocklist` or its older name `ip_range_blacklist`.
+  /// Default: Synapse's private ranges (matrix::default_ip_range_blocklist);
+  /// 0.0.0.0 and :: always.
+  std::vector<std::string> ip_range_blocklist;
+  bool ip_range_blocklist_set = false; ///< false: the default applies
+  /// Ranges allowed even though blocked: `ip_range_allowlist` or
+  /// `ip_range_whitelist`. Default: none.
+  std::vector<std::string> ip_range_allowlist;
+  /// Federation only (Synapse's deprecated `federation_ip_range_blacklist`):
+  /// replaces the blocklist, and no allowlist applies. Default: unset.
+  std::optional<std::vector<std::string>> federation_ip_range_blocklist;
+  /// The only servers federated with (`federation_domain_whitelist`);
+  /// unset: every server. Default: unset.
+  std::optional<std::vector<std::string>> federation_domain_whitelist;
+
   // --- placement shared by all instances (Synapse "coordinating workers") ---
   redis_config redis;
   std::map<std::string, instance_location> instance_map; ///< Default: empty.

@@ -49,6 +49,9 @@ private:
 void parse_server(const merged_doc& doc, homeserver_config& cfg);
 /// old_signing_keys, key_refresh_interval, trusted_key_servers, suppress_key_server_warning.
 void parse_keys(const merged_doc& doc, homeserver_config& cfg);
+/// ip_range_blocklist/allowlist (and Synapse 1.67's *_blacklist/*_whitelist),
+/// federation_ip_range_blacklist, federation_domain_whitelist.
+void parse_federation(const merged_doc& doc, homeserver_config& cfg);
 /// `database` (and legacy `database_path`).
 void parse_database(const merged_doc& doc, database_config& db);
 /// `rc_*` rate limits.

@@ -900,3 +900,39 @@ TEST_CASE("federation keys: old_signing_keys, key_refresh_interval, trusted_key_
     }
   }
 }
+
+TEST_CASE("outbound filters: ip ranges in both spellings, federation_domain_whitelist") {
+  const auto d = load_one("server_name: example.com\ntrusted_key_servers: []\n");
+  REQUIRE_MESSAGE(d.config, all_errors(d));
+  CHECK_FALSE(d.config->ip_range_blocklist_set);
+  CHECK(d.config->ip_range_blocklist.size() == 19); // Synapse's default
+  CHECK(d.config->ip_range_allowlist.empty());
+  CHECK_FALSE(d.config->federation_domain_whitelist);
+  CHECK_FALSE(d.config->federation_ip_range_blocklist);
+
+  for (auto [block, allow] : {std::pair{"ip_range_blacklist", "ip_range_whitelist"},
+                              {"ip_range_blocklist", "ip_range_allowlist"}}) {
+    const auto r = load_one(std::string("server_name: example.com\ntrusted_key_servers: []\n") + block +
+                            ": ['10.0.0.0/8', 'fc00::/7']\n" + allow + ": ['10.1.0.0/16']\n"
+                            "federation_domain_whitelist: [a.example, 'b.example:8448']\n"
+                            "federation_ip_range_blacklist: []\n");
+    REQUIRE_MESSAGE(r.config, all_errors(r));
+    CHECK_MESSAGE(r.warnings.empty(), all_warnings(r));
+    CHECK(r.config->ip_range_blocklist == std::vector<std::string>{"10.0.0.0/8", "fc00::/7"});
+    CHECK(r.config->ip_range_allowlist == std::vector<std::string>{"10.1.0.0/16"});
+    CHECK(*r.config->federation_domain_whitelist == std::vector<std::string>{"a.example", "b.example:8448"});
+    CHECK(r.config->federation_ip_range_blocklist->empty());
+  }
+  const std::vector<std::pair<std::string, std::string>> bad = {
+    {"ip_range_blacklist: ['10.0.0.0/33']\n", "ip_range_blacklist[0]"},
+    {"ip_range_whitelist: 10.0.0.0/8\n", "ip_range_whitelist"},
+    {"ip_range_blacklist: []\nip_range_blocklist: []\n", "ip_range_blacklist"},
+    {"federation_domain_whitelist: ['not a name']\n", "federation_domain_whitelist[0]"},
+    {"federation_domain_whitelist: a.example\n", "federation_domain_whitelist"},
+  };
+  for (const auto& [yaml, key] : bad) {
+    const auto r = load_one("server_name: example.com\n" + yaml, "hs.yaml");
+    CHECK_FALSE_MESSAGE(r.config, yaml);
+    CHECK_MESSAGE(has_error(r, "hs.yaml", key), yaml, all_errors(r));
+  }
+}
