@@ -225,6 +225,16 @@ struct homeserver_config {
   /// Federation only (Synapse's deprecated `federation_ip_range_blacklist`):
   /// replaces the blocklist, and no allowlist applies. Default: unset.
   std::optional<std::vector<std::string>> federation_ip_range_blocklist;
+  /// Outbound federation TLS (Synapse's tls section): verify the other
+  /// server's certificate (Default: true), except for server names matching
+  /// one of these globs (`*`, `?`; case-insensitive; Default: none); the
+  /// lowest TLS version offered ("1", "1.1", "1.2", "1.3"; Default: "1");
+  /// PEM files of the only CAs trusted for federation instead of the
+  /// system's, when set (Default: unset: the system's CAs).
+  bool federation_verify_certificates = true;
+  std::vector<std::string> federation_certificate_verification_whitelist;
+  std::string federation_client_minimum_tls_version = "1";
+  std::optional<std::vector<std::string>> federation_custom_ca_list;
   /// The only servers federated with (`federation_domain_whitelist`);
   /// unset: every server. Default: unset.
   std::optional<std::vector<std::string>> federation_domain_whitelist;

@@ -63,6 +63,11 @@ void parse_trusted_key_servers(const merged_doc& doc, homeserver_config& cfg) {
     .read(doc.get("suppress_key_server_warning"), "suppress_key_server_warning", suppress);
   cfg.suppress_key_server_warning = suppress;
   if (!doc.find(key)) {
+    if (!cfg.federation_verify_certificates) {
+      r.error(key, "the default (matrix.org without verify_keys) is refused while "
+                   "federation_verify_certificates is false: list the notaries with their verify_keys");
+      return;
+    }
     // Synapse's default, with its warning.
     r.warn("trusted_key_servers is not set: other servers' keys will be fetched through "
            "matrix.org (the default); set trusted_key_servers to choose (an empty list: "
@@ -103,6 +108,18 @@ void parse_trusted_key_servers(const merged_doc& doc, homeserver_config& cfg) {
         else r.error(kw, "unable to parse key '" + id + "' for server " + t.server_name +
                            ": not a 32-byte ed25519 public key in base64");
       }
+    }
+    // Without certificate checks a notary is known only by its keys
+    // (Synapse's INSECURE_NOTARY_ERROR and RELYING_ON_MATRIX_KEY_ERROR).
+    if (!cfg.federation_verify_certificates && !t.accept_keys_insecurely) {
+      if (t.verify_keys.empty())
+        r.error(where + ".verify_keys",
+                "is required while federation_verify_certificates is false (the notary's keys "
+                "could otherwise be anyone's); or set accept_keys_insecurely: true");
+      else if (t.server_name == "matrix.org" && t.verify_keys.count("ed25519:auto"))
+        r.error(where + ".verify_keys",
+                "trusts matrix.org's key ed25519:auto, which is known to have been compromised; "
+                "use its current key, or turn federation_verify_certificates back on");
     }
     cfg.trusted_key_servers.push_back(std::move(t));
   }

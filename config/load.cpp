@@ -128,8 +128,8 @@ load_result load_documents(const std::vector<std::pair<std::string, std::string>
         homeserver_config cfg;
         cfg.config_dir = config_dir;
         parse_server(doc, cfg);
+        parse_federation(doc, cfg); // before parse_keys: notaries depend on certificate checks
         parse_keys(doc, cfg);
-        parse_federation(doc, cfg);
         parse_database(doc, cfg.database);
         parse_rate_limits(doc, cfg.rc);
         parse_redis(doc, cfg.redis);

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -935,4 +936,56 @@ TEST_CASE("outbound filters: ip ranges in both spellings, federation_domain_whit
     CHECK_FALSE_MESSAGE(r.config, yaml);
     CHECK_MESSAGE(has_error(r, "hs.yaml", key), yaml, all_errors(r));
   }
+}
+
+TEST_CASE("federation TLS: certificate checks, minimum version, whitelist, custom CAs") {
+  const auto d = load_one("server_name: example.com\ntrusted_key_servers: []\n");
+  REQUIRE_MESSAGE(d.config, all_errors(d));
+  CHECK(d.config->federation_verify_certificates);
+  CHECK(d.config->federation_client_minimum_tls_version == "1");
+  CHECK(d.config->federation_certificate_verification_whitelist.empty());
+  CHECK_FALSE(d.config->federation_custom_ca_list);
+
+  temp_dir dir;
+  const auto ca = (dir.path / "ca.pem").string();
+  const auto cmd = "openssl req -x509 -newkey ed25519 -nodes -days 1 -subj /CN=test-ca -keyout '" +
+                   (dir.path / "ca.key").string() + "' -out '" + ca + "' >/dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  const auto junk = (dir.path / "junk.pem").string();
+  std::ofstream(junk) << "not a certificate\n";
+  const auto with_ca = load_one("server_name: example.com\ntrusted_key_servers: []\n"
+                                "federation_custom_ca_list: ['" + ca + "']\n");
+  REQUIRE_MESSAGE(with_ca.config, all_errors(with_ca));
+  CHECK(*with_ca.config->federation_custom_ca_list == std::vector<std::string>{ca});
+  const auto r = load_one("server_name: example.com\ntrusted_key_servers: []\n"
+                          "federation_verify_certificates: false\n"
+                          "federation_client_minimum_tls_version: 1.2\n"
+                          "federation_certificate_verification_whitelist: ['lon.example.com', '*.domain.com']\n");
+  REQUIRE_MESSAGE(r.config, all_errors(r));
+  CHECK_FALSE(r.config->federation_verify_certificates);
+  CHECK(r.config->federation_client_minimum_tls_version == "1.2");
+  CHECK(r.config->federation_certificate_verification_whitelist ==
+        std::vector<std::string>{"lon.example.com", "*.domain.com"});
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+    {"trusted_key_servers: []\nfederation_client_minimum_tls_version: 2\n", "federation_client_minimum_tls_version"},
+    {"trusted_key_servers: []\nfederation_custom_ca_list: []\n", "federation_custom_ca_list"},
+    {"trusted_key_servers: []\nfederation_custom_ca_list: ['" + junk + "']\n", "federation_custom_ca_list[0]"},
+    {"trusted_key_servers: []\nfederation_custom_ca_list: ['" + (dir.path / "none.pem").string() + "']\n",
+     "federation_custom_ca_list[0]"},
+    {"trusted_key_servers: []\nfederation_certificate_verification_whitelist: ['b\u00fccher.example']\n",
+     "federation_certificate_verification_whitelist[0]"},
+    // Without certificate checks, notaries need their keys (Synapse's checks).
+    {"federation_verify_certificates: false\n", "trusted_key_servers"},
+    {"federation_verify_certificates: false\ntrusted_key_servers: [{server_name: n.example}]\n",
+     "trusted_key_servers[0].verify_keys"},
+  };
+  for (const auto& [yaml, key] : bad) {
+    const auto b = load_one("server_name: example.com\n" + yaml, "hs.yaml");
+    CHECK_FALSE_MESSAGE(b.config, yaml);
+    CHECK_MESSAGE(has_error(b, "hs.yaml", key), yaml, all_errors(b));
+  }
+  const auto insecure = load_one("server_name: example.com\nfederation_verify_certificates: false\n"
+                                 "trusted_key_servers: [{server_name: n.example, accept_keys_insecurely: true}]\n");
+  CHECK_MESSAGE(insecure.config, all_errors(insecure));
 }
