@@ -4,7 +4,7 @@
 // synapse/config/key.py; the same errors and warnings).
 #include "config/sections.hpp"
 
-#include "matrix/base64.hpp"
+#include "matrix/server_keys.hpp"
 
 namespace axon::config::detail {
 
@@ -17,13 +17,6 @@ bool supported_key_id(const std::string& id) {
   for (char c : id.substr(prefix.size()))
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
   return true;
-}
-
-/// 32 raw bytes from unpadded (or padded) standard base64.
-std::optional<std::string> public_key_of(const std::string& b64) {
-  auto raw = matrix::base64_decode(b64);
-  if (!raw || raw->size() != 32) return std::nullopt;
-  return raw;
 }
 
 void parse_old_signing_keys(const merged_doc& doc, homeserver_config& cfg) {
@@ -44,7 +37,7 @@ void parse_old_signing_keys(const merged_doc& doc, homeserver_config& cfg) {
     std::string b64;
     if (!present(it->second["key"])) r.error(where + ".key", "is required (the old public key, base64)");
     else if (r.read(it->second["key"], where + ".key", b64)) {
-      if (auto raw = public_key_of(b64)) k.public_key = *raw;
+      if (auto raw = matrix::ed25519_public_key(b64)) k.public_key = *raw;
       else r.error(where + ".key", "is not a 32-byte ed25519 public key in base64");
     }
     if (!present(it->second["expired_ts"]))
@@ -104,7 +97,7 @@ void parse_trusted_key_servers(const merged_doc& doc, homeserver_config& cfg) {
         }
         std::string b64;
         if (!r.read(k->second, kw, b64)) continue;
-        if (auto raw = public_key_of(b64)) t.verify_keys[id] = *raw;
+        if (auto raw = matrix::ed25519_public_key(b64)) t.verify_keys[id] = *raw;
         else r.error(kw, "unable to parse key '" + id + "' for server " + t.server_name +
                            ": not a 32-byte ed25519 public key in base64");
       }

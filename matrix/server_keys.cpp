@@ -20,6 +20,12 @@ json own_server_keys(const std::string& server_name, const signing_key& key,
   return out;
 }
 
+std::optional<std::string> ed25519_public_key(const std::string& b64) {
+  auto raw = base64_decode(b64);
+  if (!raw || raw->size() != 32) return std::nullopt;
+  return raw;
+}
+
 namespace {
 
 bool is_ed25519(const std::string& key_id) { return key_id.rfind("ed25519:", 0) == 0 && key_id.size() > 8; }
@@ -29,9 +35,7 @@ std::optional<std::string> key_bytes(const json& entry) {
   if (!entry.is_object()) return std::nullopt;
   auto k = entry.find("key");
   if (k == entry.end() || !k->is_string()) return std::nullopt;
-  auto raw = base64_decode(k->get<std::string>());
-  if (!raw || raw->size() != 32) return std::nullopt;
-  return raw;
+  return ed25519_public_key(k->get<std::string>());
 }
 
 std::optional<server_keys> refuse(std::string* why, std::string reason) {

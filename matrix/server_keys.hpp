@@ -22,6 +22,10 @@ struct old_verify_key {
   int64_t expired_ts = 0; ///< ms since the epoch
 };
 
+/// The 32 raw bytes of an ed25519 public key given in base64 (padded or
+/// not), or nullopt.
+std::optional<std::string> ed25519_public_key(const std::string& b64);
+
 /// This server's answer to /_matrix/key/v2/server: server_name,
 /// verify_keys (the current key), old_verify_keys, valid_until_ts, signed
 /// by the current key.

@@ -1,6 +1,7 @@
 #include "matrix/server_resolution.hpp"
 
 #include "matrix/identifiers.hpp"
+#include "matrix/ip_range.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -20,22 +21,7 @@ std::optional<server_address> parse_server_address(std::string_view name) {
   } else {
     colon = name.find(':');
     out.host = std::string(name.substr(0, colon));
-    // A dotted quad of numbers is an IPv4 literal (DNS names may contain
-    // digits, but not all-numeric labels in every position of four).
-    int labels = 0;
-    bool numeric = true;
-    size_t start = 0;
-    while (numeric && start <= out.host.size()) {
-      auto end = out.host.find('.', start);
-      if (end == std::string::npos) end = out.host.size();
-      auto label = out.host.substr(start, end - start);
-      numeric = !label.empty() && label.size() <= 3 &&
-                std::all_of(label.begin(), label.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
-                std::stoi(label) <= 255;
-      ++labels;
-      start = end + 1;
-    }
-    out.ip_literal = numeric && labels == 4;
+    out.ip_literal = parse_ip(out.host).has_value(); // a dotted-quad IPv4 literal
   }
   if (colon != std::string_view::npos) {
     int port = 0;
