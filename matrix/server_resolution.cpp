@@ -3,9 +3,13 @@
 #include "matrix/identifiers.hpp"
 #include "matrix/ip_range.hpp"
 
+#include <Poco/DateTime.h>
+#include <Poco/DateTimeParser.h>
+#include <Poco/Timestamp.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 
 namespace axon::matrix {
 
@@ -94,6 +98,44 @@ std::vector<federation_target> by_srv(const std::string& host, const resolution_
 }
 
 } // namespace
+
+std::optional<int64_t> well_known_cache_period(const std::string& cache_control, const std::string& expires,
+                                               int64_t now_ms) {
+  auto trim = [](std::string s) {
+    auto b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+  };
+  auto lower = [](std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::optional<std::string> max_age;
+  bool no_store = false;
+  size_t start = 0;
+  while (start <= cache_control.size()) {
+    auto end = cache_control.find(',', start);
+    if (end == std::string::npos) end = cache_control.size();
+    auto directive = cache_control.substr(start, end - start);
+    auto eq = directive.find('=');
+    auto name = lower(trim(directive.substr(0, eq)));
+    if (name == "no-store") no_store = true;
+    if (name == "max-age" && eq != std::string::npos) max_age = trim(directive.substr(eq + 1));
+    start = end + 1;
+  }
+  if (no_store) return 0;
+  if (max_age && !max_age->empty() && max_age->size() < 12 &&
+      std::all_of(max_age->begin(), max_age->end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::stoll(*max_age) * 1000;
+  if (!trim(expires).empty()) {
+    Poco::DateTime at;
+    int tz = 0;
+    // RFC 9111 5.3: an invalid date means "already expired".
+    if (!Poco::DateTimeParser::tryParse(trim(expires), at, tz)) return 0;
+    auto ms = (at.timestamp().epochMicroseconds() - static_cast<int64_t>(tz) * 1000000) / 1000;
+    return std::max<int64_t>(0, ms - now_ms);
+  }
+  return std::nullopt;
+}
 
 std::vector<federation_target> resolve_server_name(const std::string& server_name,
                                                    const resolution_lookups& io) {

@@ -33,6 +33,26 @@ std::optional<server_address> parse_server_address(std::string_view name);
 /// (the spec then goes on as if there were no delegation).
 std::optional<std::string> parse_well_known_server(std::string_view body);
 
+/// How long a /.well-known/matrix/server answer is kept (Synapse 1.67's
+/// well_known_resolver): a valid answer 24 h (the caller adds jitter) unless
+/// its headers say otherwise, within [5 min, 48 h]; a failed or invalid one
+/// 1 h, or 2 min when a valid one was seen lately.
+namespace well_known_cache {
+constexpr int64_t default_ms = 24LL * 3600 * 1000;
+constexpr int64_t min_ms = 5LL * 60 * 1000;
+constexpr int64_t max_ms = 48LL * 3600 * 1000;
+constexpr int64_t invalid_ms = 3600LL * 1000;
+constexpr int64_t down_ms = 2LL * 60 * 1000;
+constexpr int64_t max_size = 50 * 1024; ///< bytes of answer read at most
+} // namespace well_known_cache
+
+/// The caching period an answer's `Cache-Control` and `Expires` headers give,
+/// in ms (RFC 9111 as Synapse reads it): 0 for no-store, max-age's seconds,
+/// else Expires minus `now_ms` (0 for an unreadable date); nullopt when
+/// neither says anything. Not yet clamped to [min_ms, max_ms].
+std::optional<int64_t> well_known_cache_period(const std::string& cache_control, const std::string& expires,
+                                               int64_t now_ms);
+
 /// One SRV record's target.
 struct srv_record {
   std::string target; ///< a host name (the trailing dot removed)

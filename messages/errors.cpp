@@ -33,10 +33,21 @@ errc_info info(errc e) {
     case errc::invalid_signature: return {"M_INVALID_SIGNATURE", 400};
     case errc::wrong_room_keys_version: return {"M_WRONG_ROOM_KEYS_VERSION", 403};
     case errc::bad_alias: return {"M_BAD_ALIAS", 400};
+    case errc::bad_gateway: return {"M_UNKNOWN", 502};
   }
   return {"M_UNKNOWN", 500};
 }
 
 const char* to_string(errc e) { return info(e).errcode; }
+
+errc errc_from(const std::string& errcode, int status) {
+  for (int i = static_cast<int>(errc::unknown); i <= static_cast<int>(errc::bad_gateway); ++i) {
+    auto e = static_cast<errc>(i);
+    auto x = info(e);
+    // M_UNKNOWN of any status is not passed on as if it were ours.
+    if (x.status == status && errcode == x.errcode && errcode != "M_UNKNOWN") return e;
+  }
+  return errc::bad_gateway;
+}
 
 } // namespace axon

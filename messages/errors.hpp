@@ -42,6 +42,7 @@ enum class errc : uint8_t {
   invalid_signature,  ///< M_INVALID_SIGNATURE 400 (e.g. a cross-signing key)
   wrong_room_keys_version, ///< M_WRONG_ROOM_KEYS_VERSION 403 (key backup: not the current version)
   bad_alias,          ///< M_BAD_ALIAS 400 (m.room.canonical_alias: not an alias of this room)
+  bad_gateway,        ///< M_UNKNOWN 502: another server did not answer, or not sensibly
 };
 
 struct errc_info {
@@ -52,6 +53,9 @@ struct errc_info {
 /// The Matrix errcode and HTTP status of `e`.
 errc_info info(errc e);
 const char* to_string(errc e);
+/// The code whose errcode and status are these (another server's error,
+/// passed on to a client), or bad_gateway when none is.
+errc errc_from(const std::string& errcode, int status);
 
 /// An error on a request thread; carries what the client will see.
 class matrix_error : public std::runtime_error {

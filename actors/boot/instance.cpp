@@ -3,6 +3,8 @@
 
 #include "actors/client/routes.hpp"
 #include "actors/events/events_writer.hpp"
+#include "actors/federation/federation_client.hpp"
+#include "actors/federation/keyring.hpp"
 #include "actors/http/http_client.hpp"
 #include "actors/http/http_client_actor.hpp"
 #include "actors/http/services.hpp"
@@ -83,6 +85,11 @@ struct instance::impl {
   /// Outbound HTTP (replication now; federation, pushers, appservices next).
   std::shared_ptr<http::http_client> http_client;
   http_client_actor outbound;
+  /// Requests to other homeservers: their own pool, with the federation
+  /// TLS and address policy (actors/federation/federation_client.hpp).
+  std::shared_ptr<http::http_client> federation_http;
+  std::unique_ptr<federation::federation_client> federation;
+  std::unique_ptr<federation::keyring> keyring;
   std::unique_ptr<transport::transport> local, routed;
   transport::transport* local_tr = nullptr;
   http::token_cache tokens;
@@ -373,6 +380,11 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   ctx.transport = tr;
   ctx.local_transport = local_tr;
   ctx.key = &key;
+  federation_http = std::make_shared<http::http_client>(federation::federation_http_options(cfg));
+  federation = std::make_unique<federation::federation_client>(cfg, key, federation_http, *env);
+  keyring = std::make_unique<federation::keyring>(cfg, key, pool, *federation, *env);
+  ctx.federation = federation.get();
+  ctx.keyring = keyring.get();
   ctx.limiter = &limiter;
   ctx.tokens = &tokens;
   uia = std::make_unique<http::uia_sessions>(pool, *env);

@@ -4,6 +4,7 @@
 // "Filtering"; Synapse admin API "Shared-Secret Registration".
 #include "actors/client/common.hpp"
 #include "actors/client/routes.hpp"
+#include "actors/federation/federation_client.hpp"
 #include "actors/http/services.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/access_token.hpp"
@@ -304,8 +305,36 @@ response whoami(request& req) {
 
 // ---- profiles ----------------------------------------------------------------------
 
-json profile_json(request& req, const std::string& user_id) {
+/// A remote user's profile, asked of their server (GET
+/// /_matrix/federation/v1/query/profile): its error passed on when it is a
+/// Matrix error, 502 when the server can't be reached, as Synapse does.
+json remote_profile_json(request& req, const std::string& user_id, const char* field) {
+  auto server = matrix::server_of(user_id);
+  if (!req.ctx->federation || !req.ctx->federation->allowed(server))
+    fail(errc::forbidden, "Federation denied with " + server + ".");
+  std::string path = "/_matrix/federation/v1/query/profile?user_id=" + federation::escape(user_id);
+  if (field) path += std::string("&field=") + field;
+  auto r = req.ctx->federation->request(server, "GET", path);
+  if (r.status == 0) fail(errc::bad_gateway, "Failed to fetch profile: " + r.error);
+  if (r.status != 200) {
+    auto code = errc_from(r.errcode(), r.status);
+    auto text = r.body.is_object() && r.body.contains("error") && r.body["error"].is_string()
+                  ? r.body["error"].get<std::string>()
+                  : "Failed to fetch profile";
+    fail(code, code == errc::bad_gateway ? "Failed to fetch profile (HTTP " + std::to_string(r.status) + ")" : text);
+  }
+  if (!r.body.is_object()) fail(errc::bad_gateway, "Failed to fetch profile: " + r.error);
+  // Only the two fields, and only strings: the rest of another server's
+  // answer is not passed on.
+  json out = json::object();
+  for (const char* f : {"displayname", "avatar_url"})
+    if (r.body.contains(f) && r.body[f].is_string()) out[f] = r.body[f];
+  return out;
+}
+
+json profile_json(request& req, const std::string& user_id, const char* field = nullptr) {
   if (!matrix::parse_user_id(user_id)) fail(errc::invalid_param, "Invalid user id");
+  if (matrix::server_of(user_id) != req.ctx->cfg->server_name) return remote_profile_json(req, user_id, field);
   if (!req.ctx->accounts->user_exists(user_id)) fail(errc::not_found, "Profile was not found");
   auto p = req.ctx->accounts->get_profile(user_id);
   json out = json::object();
@@ -317,7 +346,7 @@ json profile_json(request& req, const std::string& user_id) {
 response get_profile(request& req) { return {200, profile_json(req, req.params[0])}; }
 
 response get_profile_field(request& req, const char* field) {
-  auto p = profile_json(req, req.params[0]);
+  auto p = profile_json(req, req.params[0], field);
   if (!p.contains(field)) fail(errc::not_found, std::string("The ") + field + " is not set");
   return {200, {{field, p[field]}}};
 }

@@ -9,7 +9,18 @@
 
 namespace axon::federation {
 
-/// /_matrix/key/v2/server and /_matrix/federation/v1/version.
+/// /_matrix/key/v2/server, the notary's /_matrix/key/v2/query and
+/// /_matrix/federation/v1/version.
 void add_key_routes(std::vector<http::route>& out);
+
+/// /_matrix/federation/v1/query/*: profile.
+void add_query_routes(std::vector<http::route>& out);
+
+/// Checks the request's X-Matrix signature (server-server API, "Request
+/// Authentication") and sets `req.origin`: 401 M_UNAUTHORIZED when the
+/// header is missing or malformed, names another destination, or its
+/// signature does not verify with the origin's key (fetched when needed);
+/// 403 M_FORBIDDEN when the origin is not in federation_domain_whitelist.
+void authenticate_server(http::request& req);
 
 } // namespace axon::federation

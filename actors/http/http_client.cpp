@@ -401,12 +401,31 @@ private:
       resolver_.async_resolve(dest->where.host, std::to_string(dest->where.port),
                               [self = self()](beast::error_code ec, tcp::resolver::results_type found) {
                                 if (ec) return self->fail_connect("cannot resolve " + self->dest->where.host, ec);
-                                net::async_connect(self->socket(), found,
-                                                   [self](beast::error_code e, const tcp::endpoint&) {
-                                                     self->on_connect(e);
-                                                   });
+                                self->connect_to(found);
                               });
     }
+  }
+
+  /// Connects to the first of `found` that answers, among those the
+  /// address filter allows (checked after resolution, so a name cannot
+  /// smuggle a refused address in).
+  void connect_to(const tcp::resolver::results_type& found) {
+    std::vector<tcp::endpoint> allowed;
+    for (auto& e : found) {
+      auto address = e.endpoint().address();
+      if (address.is_v6() && address.to_v6().is_v4_mapped())
+        address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+      if (!core_->opt.address_allowed || core_->opt.address_allowed(address.to_string()))
+        allowed.push_back(e.endpoint());
+    }
+    if (allowed.empty()) {
+      connect_timer_.cancel();
+      exchange_result r;
+      r.response = failure("no allowed address for " + dest->where.host + " (ip_range_blocklist)");
+      return end(std::move(r));
+    }
+    net::async_connect(socket(), allowed,
+                       [self = self()](beast::error_code e, const tcp::endpoint&) { self->on_connect(e); });
   }
 
   void on_connect(beast::error_code ec) {
@@ -418,7 +437,8 @@ private:
     if constexpr (is_tls) {
       // RFC 6066: SNI carries host names only, never an address.
       if (!is_ip_literal(name())) SSL_set_tlsext_host_name(stream_.native_handle(), name().c_str());
-      if (core_->opt.verify_certificates) {
+      if (core_->opt.verify_certificates &&
+          !(core_->opt.skip_verification && core_->opt.skip_verification(name()))) {
         stream_.set_verify_mode(ssl::verify_peer);
         // RFC 2818 / 6125: the leaf must name the host (or the address).
         stream_.set_verify_callback(ssl::host_name_verification(name()));
@@ -758,12 +778,14 @@ http_client_options client_options(const config::http_client_config& c) {
 
 http_client::http_client(http_client_options options) : impl_(std::make_shared<impl>(std::move(options))) {
   auto& tls = impl_->tls;
-  tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                  ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3);
+  auto& v = impl_->opt.minimum_tls_version;
+  int version = v == "1" ? TLS1_VERSION : v == "1.1" ? TLS1_1_VERSION : v == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+  SSL_CTX_set_min_proto_version(tls.native_handle(), version);
   beast::error_code ec;
   // The system's CAs (Debian: /etc/ssl/certs); a host without any still
   // verifies against ca_files.
-  tls.set_default_verify_paths(ec);
+  if (impl_->opt.system_cas) tls.set_default_verify_paths(ec);
   for (auto& f : impl_->opt.ca_files) {
     tls.load_verify_file(f, ec);
     if (ec) throw std::runtime_error("http_client.ca_files: cannot load " + f + ": " + ec.message());

@@ -53,10 +53,25 @@ struct http_client_options {
   int max_connections = 1024;
   int idle_timeout_ms = 60000;
   int64_t max_response_size = 50 * 1024 * 1024;
-  std::vector<std::string> ca_files; ///< trusted beside the system's CAs
+  std::vector<std::string> ca_files; ///< trusted beside the system's CAs (or instead: below)
+  /// false: only `ca_files` are trusted (federation_custom_ca_list replaces
+  /// the system's CAs). Default: true.
+  bool system_cas = true;
   /// false: accept any certificate (federation_verify_certificates: false,
   /// tests). Default: true.
   bool verify_certificates = true;
+  /// The TLS name (SNI, certificate name) whose certificate is not checked
+  /// even though verify_certificates is true
+  /// (federation_certificate_verification_whitelist). Default: none.
+  std::function<bool(const std::string& tls_name)> skip_verification;
+  /// Oldest TLS version offered: "1", "1.1", "1.2" or "1.3"
+  /// (federation_client_minimum_tls_version). Default: "1.2".
+  std::string minimum_tls_version = "1.2";
+  /// Whether a resolved (or literal) address may be connected to, given as
+  /// text ("127.0.0.1", "::1"): addresses it refuses are skipped, and a
+  /// host with none left fails "no allowed address" (ip_range_blocklist
+  /// for federation). Unix sockets are not filtered. Default: all allowed.
+  std::function<bool(const std::string& address)> address_allowed;
 };
 
 /// The options of `http_client` (verify_certificates stays true).

@@ -3,6 +3,7 @@
 // listener.cpp's (Boost.Beast); the placement simulation calls dispatch().
 #include "actors/http/http_server.hpp"
 
+#include "actors/federation/routes.hpp"
 #include "actors/http/router.hpp"
 #include "actors/http/services.hpp"
 #include "config/homeserver_config.hpp"
@@ -133,6 +134,7 @@ response serve(const router& rt, server_context* ctx, const incoming& in) {
   if (m.result == router::outcome::wrong_method)
     fail(errc::method_not_allowed, "Unrecognized request");
   req.path = raw_path;
+  req.uri = uri;
   req.params = std::move(m.params);
   try {
     Poco::URI parsed(uri);
@@ -143,13 +145,18 @@ response serve(const router& rt, server_context* ctx, const incoming& in) {
   req.remote_addr = in.remote_addr;
   req.user_agent = in.user_agent;
   req.request_id = in.request_id;
+  req.authorization = in.authorization;
   if (in.authorization.rfind("Bearer ", 0) == 0) req.access_token = in.authorization.substr(7);
   if (req.access_token.empty())
     if (auto t = req.query_param("access_token")) req.access_token = *t;
   if (in.read_body) in.read_body(req.body);
   if (req.body.size() > max_json_body) fail(errc::too_large, "Request body too large");
-  if (m.r->requires_auth) authenticate(req);
-  else if (!req.access_token.empty() && std::string(m.r->path) != "/login" &&
+  bool server_route = std::string_view(m.r->resource) == "federation";
+  if (m.r->requires_auth && server_route) federation::authenticate_server(req);
+  else if (m.r->requires_auth) authenticate(req);
+  else if (server_route) {
+    // Unauthenticated server routes (version, keys) take no access token.
+  } else if (!req.access_token.empty() && std::string(m.r->path) != "/login" &&
            std::string(m.r->resource) != "replication") {
     // Optional auth: endpoints like /register use it when given.
     try {

@@ -36,6 +36,10 @@ class client_ips;
 } // namespace axon::storage
 namespace axon::transport { class transport; }
 namespace axon::matrix { struct signing_key; }
+namespace axon::federation {
+class federation_client;
+class keyring;
+} // namespace axon::federation
 
 namespace axon::replication { class txn_memory; }
 
@@ -79,6 +83,9 @@ struct server_context {
   /// Several events writers: each one's number for tokens (instance_ids),
   /// in stream_writers.events order; empty with one writer.
   std::vector<int64_t> events_writer_ids;
+  /// Requests to other servers and their signing keys (null: no federation).
+  federation::federation_client* federation = nullptr;
+  federation::keyring* keyring = nullptr;
   /// The clock and randomness requests use (a simulation injects its own).
   matrix::environment* env = &matrix::system_environment();
 };
@@ -92,6 +99,7 @@ struct auth_user {
 struct request {
   std::string method;
   std::string path;
+  std::string uri;                 ///< the request target as sent (path and query, undecoded)
   std::vector<std::string> params; ///< decoded `{...}` path segments, in order
   std::multimap<std::string, std::string> query;
   std::string body;
@@ -99,6 +107,10 @@ struct request {
   std::string user_agent;          ///< the User-Agent header ("" when absent)
   std::string request_id;          ///< "GET-42", from accept to response, for log lines
   std::string access_token;        ///< from the header or ?access_token=
+  std::string authorization;       ///< the Authorization header as sent ("" when absent)
+  /// The server that signed the request (X-Matrix), for federation routes
+  /// that require auth; "" otherwise.
+  std::string origin;
   std::optional<auth_user> user;   ///< set for routes that require auth
   server_context* ctx = nullptr;
 
@@ -157,7 +169,7 @@ struct route {
   const char* method;
   const char* prefix;   ///< e.g. "/_matrix/client/{v}" -- {v} is r0, v3
   const char* path;     ///< e.g. "/rooms/{roomId}/send/{eventType}/{txnId}"
-  bool requires_auth;
+  bool requires_auth;   ///< an access token; on `federation` routes, an X-Matrix signature
   const char* resource; ///< listener resource
   handler_fn handler;
   /// The role best placed to serve it, for generated reverse-proxy routes

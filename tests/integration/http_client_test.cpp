@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -494,6 +495,56 @@ TEST_CASE("http client: TLS verifies the certificate against ca_files and the na
     auto o = small_limits();
     o.ca_files = {pki.dir.string() + "/missing.pem"};
     CHECK_THROWS_WITH_AS(http::http_client{o}, doctest::Contains("http_client.ca_files"), std::runtime_error);
+  }
+}
+
+TEST_CASE("http client: the address filter is applied after resolution (ip_range_blocklist)") {
+  server s;
+  auto o = small_limits();
+  std::vector<std::string> asked;
+  std::mutex mu;
+  o.address_allowed = [&](const std::string& a) {
+    std::lock_guard<std::mutex> lock(mu);
+    asked.push_back(a);
+    return a != "127.0.0.1";
+  };
+  http::http_client client(o);
+  // A literal and a name that resolves to it: both refused unsent.
+  for (auto host : {"127.0.0.1", "localhost"}) {
+    auto r = client.call(get(s.url("/_test/echo", host)));
+    CHECK(r.status == 0);
+    CHECK_MESSAGE(r.error.find("no allowed address") != std::string::npos, r.error);
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  CHECK(std::count(asked.begin(), asked.end(), "127.0.0.1") >= 2);
+}
+
+TEST_CASE("http client: system_cas false trusts ca_files only; skip_verification by TLS name") {
+  test_pki pki;
+  REQUIRE_MESSAGE(pki.ok, "openssl could not make the test certificates");
+  server s(true, pki.cert, pki.key);
+  auto url = "https://127.0.0.1:" + std::to_string(s.port) + "/_test/echo";
+  {
+    auto o = small_limits();
+    o.ca_files = {pki.ca};
+    o.system_cas = false;
+    o.minimum_tls_version = "1.3";
+    http::http_client client(o);
+    auto r = client.call(get(url));
+    CHECK_MESSAGE(r.status == 200, r.error);
+  }
+  {
+    // No CA at all: nothing verifies, except the names the whitelist skips.
+    auto o = small_limits();
+    o.system_cas = false;
+    o.skip_verification = [](const std::string& name) { return name == "skipped.example"; };
+    http::http_client client(o);
+    auto r = client.call(get(url));
+    CHECK(r.status == 0);
+    auto skipped = get(url);
+    skipped.tls_server_name = "skipped.example";
+    r = client.call(skipped);
+    CHECK_MESSAGE(r.status == 200, r.error);
   }
 }
 

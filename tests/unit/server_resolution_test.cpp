@@ -127,3 +127,21 @@ TEST_CASE("order_srv: priority first, weighted within one priority") {
   CHECK(highest[2].target == "b");
   CHECK(order_srv({{".", 0, 0, 0}}, [](uint64_t) { return 0; }).empty());
 }
+
+TEST_CASE("well_known_cache_period: Cache-Control before Expires, as Synapse reads them") {
+  // 2026-01-01T00:00:00Z in ms.
+  const int64_t now = 1767225600000;
+  CHECK(well_known_cache_period("", "", now) == std::nullopt);
+  CHECK(well_known_cache_period("max-age=3600", "", now) == 3600000);
+  CHECK(well_known_cache_period("public, Max-Age = 60 ", "", now) == 60000);
+  CHECK(well_known_cache_period("max-age=60, no-store", "", now) == 0);
+  // An unreadable max-age falls through to Expires.
+  CHECK(well_known_cache_period("max-age=soon", "Thu, 01 Jan 2026 02:00:00 GMT", now) == 7200000);
+  CHECK(well_known_cache_period("", "Thu, 01 Jan 2026 00:10:00 GMT", now) == 600000);
+  // In the past, or not a date: already expired.
+  CHECK(well_known_cache_period("", "Wed, 31 Dec 2025 00:00:00 GMT", now) == 0);
+  CHECK(well_known_cache_period("", "0", now) == 0);
+  // The caller clamps to [5 min, 48 h].
+  CHECK(well_known_cache::min_ms == 300000);
+  CHECK(well_known_cache::max_ms == 48LL * 3600 * 1000);
+}

@@ -528,8 +528,8 @@ TEST_CASE("from_caf_error maps CAF's own errors") {
 
 TEST_CASE("every errc has an M_ errcode and a 4xx/5xx status") {
   const auto first = static_cast<int>(errc::unknown);
-  const auto last = static_cast<int>(errc::conflict);
-  // `conflict` is the last value; a new one goes before it or extends `last`.
+  const auto last = static_cast<int>(errc::bad_gateway);
+  // `bad_gateway` is the last value; a new one extends `last`.
   for (int i = first; i <= last; ++i) {
     auto e = static_cast<errc>(i);
     auto inf = info(e);
@@ -542,6 +542,12 @@ TEST_CASE("every errc has an M_ errcode and a 4xx/5xx status") {
   }
   CHECK(info(errc::forbidden).status == 403);
   CHECK(std::string(info(errc::forbidden).errcode) == "M_FORBIDDEN");
+  // Another server's error passes on when it is one of ours, else 502.
+  CHECK(errc_from("M_NOT_FOUND", 404) == errc::not_found);
+  CHECK(errc_from("M_NOT_FOUND", 400) == errc::bad_gateway);
+  CHECK(errc_from("M_UNKNOWN", 500) == errc::bad_gateway);
+  CHECK(errc_from("M_WHATEVER", 403) == errc::bad_gateway);
+  CHECK(info(errc::bad_gateway).status == 502);
   CHECK(info(errc::limit_exceeded).status == 429);
   CHECK(info(errc::unknown_token).status == 401);
   CHECK(info(errc::timeout).status == 504);

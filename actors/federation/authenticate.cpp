@@ -1,0 +1,44 @@
+// actors/federation/authenticate.cpp -- the X-Matrix check on every
+// federation request that requires auth (server-server API, "Request
+// Authentication"; Synapse's federation/transport/server/_base.py
+// Authenticator), before its handler runs.
+#include "actors/federation/keyring.hpp"
+#include "actors/federation/routes.hpp"
+
+#include "config/homeserver_config.hpp"
+#include "matrix/x_matrix.hpp"
+
+#include <algorithm>
+
+namespace axon::federation {
+
+void authenticate_server(http::request& req) {
+  auto& cfg = *req.ctx->cfg;
+  if (!req.ctx->keyring) http::fail(errc::unrecognized, "Federation is not served here");
+  if (req.authorization.empty())
+    http::fail(errc::unauthorized, "Missing Authorization headers");
+  auto auth = matrix::parse_x_matrix(req.authorization);
+  if (!auth) http::fail(errc::unauthorized, "Malformed Authorization header");
+  if (!auth->destination.empty() && auth->destination != cfg.server_name)
+    http::fail(errc::unauthorized, "Destination mismatch in auth header");
+  if (auth->origin == cfg.server_name)
+    http::fail(errc::unauthorized, "Requests from this server's own name are not accepted");
+  // Before any key is fetched for it.
+  if (cfg.federation_domain_whitelist) {
+    auto& list = *cfg.federation_domain_whitelist;
+    if (std::find(list.begin(), list.end(), auth->origin) == list.end())
+      http::fail(errc::forbidden, "Federation denied with " + auth->origin + ".");
+  }
+  // The body is part of what is signed: JSON it must be (M_NOT_JSON).
+  nlohmann::json content = nullptr;
+  if (!req.body.empty()) content = req.json_body();
+  std::string why;
+  auto pub = req.ctx->keyring->verify_key(auth->origin, auth->key_id, req.ctx->env->now_ms(), &why);
+  if (!pub)
+    http::fail(errc::unauthorized, "Failed to find any key to satisfy the request from " + auth->origin + ": " + why);
+  if (!matrix::verify_request(*auth, *pub, req.method, req.uri, cfg.server_name, content))
+    http::fail(errc::unauthorized, "Invalid signature for server " + auth->origin + " with key " + auth->key_id);
+  req.origin = auth->origin;
+}
+
+} // namespace axon::federation

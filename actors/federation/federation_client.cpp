@@ -1,0 +1,310 @@
+// actors/federation/federation_client.cpp -- see federation_client.hpp.
+//
+// SRV records come from libresolv (res_nquery, ns_parserr: glibc's own
+// DNS client, in every Debian system; no hand-written DNS parsing), run on
+// the calling thread, never on an event loop. Answers are cached for their
+// TTL (at least a minute), and a failed lookup falls back to what was
+// cached, as Synapse's SrvResolver does.
+#include "actors/federation/federation_client.hpp"
+
+#include "actors/http/http_client.hpp"
+#include "config/homeserver_config.hpp"
+#include "matrix/environment.hpp"
+#include "matrix/identifiers.hpp"
+#include "matrix/ip_range.hpp"
+#include "matrix/push_rules.hpp"
+#include "matrix/x_matrix.hpp"
+
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+namespace axon::federation {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr int max_redirects = 5;
+/// Tries of a well-known fetch for a host that had a valid one lately.
+constexpr int well_known_attempts = 3;
+constexpr int64_t min_srv_ttl_ms = 60 * 1000;
+constexpr size_t max_cached_hosts = 10000;
+
+/// A host for a URL: IPv6 literals in brackets.
+std::string url_host(const std::string& host) {
+  if (host.find(':') != std::string::npos && host.front() != '[') return "[" + host + "]";
+  return host;
+}
+
+/// A name for TLS: IPv6 literals without brackets.
+std::string bare(const std::string& host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') return host.substr(1, host.size() - 2);
+  return host;
+}
+
+/// Plus or minus 10 %, as Synapse spreads expiries.
+int64_t jitter(int64_t ms, matrix::environment& env) {
+  auto spread = ms / 10;
+  if (spread <= 0) return ms;
+  return ms - spread + static_cast<int64_t>(env.uniform(static_cast<uint32_t>(std::min<int64_t>(2 * spread, UINT32_MAX))));
+}
+
+/// Where a redirect leads: an absolute https URL, or a path on the same host.
+std::optional<std::string> redirect_target(const std::string& from, const std::string& location) {
+  if (location.rfind("https://", 0) == 0) return location;
+  if (location.rfind("http://", 0) == 0) return std::nullopt; // never downgrade
+  if (location.empty() || location[0] != '/') return std::nullopt;
+  auto host_end = from.find('/', 8);
+  return from.substr(0, host_end) + location;
+}
+
+} // namespace
+
+std::string escape(std::string_view text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') out += c;
+    else {
+      out += '%';
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    }
+  }
+  return out;
+}
+
+std::string remote_response::errcode() const {
+  if (body.is_object() && body.contains("errcode") && body["errcode"].is_string())
+    return body["errcode"].get<std::string>();
+  return {};
+}
+
+http::http_client_options federation_http_options(const config::homeserver_config& cfg) {
+  auto o = http::client_options(cfg.http_client);
+  o.ca_files.clear();
+  if (cfg.federation_custom_ca_list) {
+    o.ca_files = *cfg.federation_custom_ca_list;
+    o.system_cas = false;
+  }
+  o.verify_certificates = cfg.federation_verify_certificates;
+  auto globs = cfg.federation_certificate_verification_whitelist;
+  if (!globs.empty())
+    o.skip_verification = [globs](const std::string& name) {
+      return std::any_of(globs.begin(), globs.end(),
+                         [&](const std::string& g) { return matrix::push_glob_matches(g, name, false); });
+    };
+  o.minimum_tls_version = cfg.federation_client_minimum_tls_version;
+  // The config checked every range (config/federation.cpp): from() can't fail here.
+  matrix::ip_set blocked, allowed;
+  if (cfg.federation_ip_range_blocklist) {
+    blocked = matrix::ip_set::from(*cfg.federation_ip_range_blocklist).value_or(matrix::ip_set{});
+  } else {
+    blocked = matrix::ip_set::from(cfg.ip_range_blocklist_set ? cfg.ip_range_blocklist
+                                                              : matrix::default_ip_range_blocklist())
+                .value_or(matrix::ip_set{});
+    allowed = matrix::ip_set::from(cfg.ip_range_allowlist).value_or(matrix::ip_set{});
+  }
+  o.address_allowed = [blocked, allowed](const std::string& address) {
+    auto ip = matrix::parse_ip(address);
+    return ip && matrix::ip_allowed(*ip, blocked, allowed);
+  };
+  return o;
+}
+
+federation_client::federation_client(const config::homeserver_config& cfg, const matrix::signing_key& key,
+                                     std::shared_ptr<http::http_client> http, matrix::environment& env)
+  : cfg_(cfg), key_(key), http_(std::move(http)), env_(env) {}
+
+bool federation_client::allowed(const std::string& server) const {
+  if (!matrix::valid_server_name(server) || server == cfg_.server_name) return false;
+  if (!cfg_.federation_domain_whitelist) return true;
+  auto& list = *cfg_.federation_domain_whitelist;
+  return std::find(list.begin(), list.end(), server) != list.end();
+}
+
+std::optional<std::string> federation_client::well_known(const std::string& host) {
+  auto now = env_.now_ms();
+  std::optional<std::string> previous;
+  bool had_valid = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto i = well_known_.find(host); i != well_known_.end()) {
+      // Fresh enough: within the first 80 % of its life (Synapse's grace period).
+      if (now < i->second.expires_ms - i->second.ttl_ms / 5) return i->second.server;
+      previous = i->second.server;
+    }
+    auto v = had_valid_.find(host);
+    had_valid = v != had_valid_.end() && v->second > now;
+  }
+  // Fetch: redirects followed (https only), a 5xx or no answer retried when
+  // the host had a valid answer lately.
+  std::optional<std::string> result;
+  int64_t period = 0;
+  bool temporary = false;
+  bool answered = false;
+  for (int attempt = 1; attempt <= (had_valid ? well_known_attempts : 1); ++attempt) {
+    if (attempt > 1) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::string url = "https://" + url_host(host) + "/.well-known/matrix/server";
+    msg::outbound_response r;
+    for (int hop = 0; hop <= max_redirects; ++hop) {
+      msg::outbound_request req;
+      req.url = url;
+      req.retry = true;
+      r = http_->call(std::move(req));
+      if (r.status < 300 || r.status >= 400) break;
+      auto next = redirect_target(url, r.header("Location"));
+      if (!next || hop == max_redirects) {
+        r.status = 0;
+        r.error = "bad or too many redirects";
+        break;
+      }
+      url = *next;
+    }
+    if (r.status == 0 || r.status >= 500) {
+      temporary = true;
+      continue;
+    }
+    answered = true;
+    temporary = false;
+    if (static_cast<int64_t>(r.body.size()) > matrix::well_known_cache::max_size) {
+      temporary = true; // Synapse: too large counts as temporary
+      answered = false;
+      break;
+    }
+    if (r.status == 200) result = matrix::parse_well_known_server(r.body);
+    if (result) {
+      auto p = matrix::well_known_cache_period(r.header("Cache-Control"), r.header("Expires"), now);
+      if (!p) period = jitter(matrix::well_known_cache::default_ms, env_);
+      else
+        period = std::clamp(*p, matrix::well_known_cache::min_ms, matrix::well_known_cache::max_ms);
+    }
+    break;
+  }
+  if (!answered && temporary && previous) return previous;
+  if (!result) period = jitter(had_valid ? matrix::well_known_cache::down_ms : matrix::well_known_cache::invalid_ms, env_);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (well_known_.size() > max_cached_hosts) well_known_.clear();
+  if (had_valid_.size() > max_cached_hosts) had_valid_.clear();
+  if (period > 0) well_known_[host] = {result, now + period, period};
+  if (result) had_valid_[host] = now + period + 3600 * 1000;
+  return result;
+}
+
+std::vector<matrix::srv_record> federation_client::srv(const std::string& name) {
+  auto now = env_.now_ms();
+  std::optional<std::vector<matrix::srv_record>> cached;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto i = srv_.find(name); i != srv_.end()) {
+      if (now < i->second.expires_ms)
+        return matrix::order_srv(i->second.records, [this](uint64_t n) {
+          return env_.uniform(static_cast<uint32_t>(std::min<uint64_t>(n, UINT32_MAX)));
+        });
+      cached = i->second.records;
+    }
+  }
+  std::vector<matrix::srv_record> found;
+  int64_t ttl_ms = INT64_MAX;
+  bool failed = true;
+  struct __res_state state {};
+  if (res_ninit(&state) == 0) {
+    std::vector<unsigned char> answer(65536);
+    int n = res_nquery(&state, name.c_str(), ns_c_in, ns_t_srv, answer.data(), static_cast<int>(answer.size()));
+    // No such name, or no SRV record: an answer too (nothing to use).
+    if (n < 0) failed = state.res_h_errno != HOST_NOT_FOUND && state.res_h_errno != NO_DATA;
+    ns_msg msg;
+    if (n >= 0 && ns_initparse(answer.data(), n, &msg) == 0) {
+      failed = false;
+      for (int i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {
+        ns_rr rr;
+        if (ns_parserr(&msg, ns_s_an, i, &rr) != 0 || ns_rr_type(rr) != ns_t_srv || ns_rr_rdlen(rr) < 7) continue;
+        const unsigned char* data = ns_rr_rdata(rr);
+        char target[NS_MAXDNAME];
+        if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), data + 6, target, sizeof target) < 0) continue;
+        matrix::srv_record rec;
+        rec.priority = ns_get16(data);
+        rec.weight = ns_get16(data + 2);
+        rec.port = ns_get16(data + 4);
+        rec.target = target;
+        if (rec.target.empty()) rec.target = "."; // the root: "no service"
+        found.push_back(std::move(rec));
+        ttl_ms = std::min<int64_t>(ttl_ms, static_cast<int64_t>(ns_rr_ttl(rr)) * 1000);
+      }
+    }
+    res_nclose(&state);
+  }
+  if (failed && cached) found = *cached;
+  else {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (srv_.size() > max_cached_hosts) srv_.clear();
+    srv_[name] = {found, now + std::max(min_srv_ttl_ms, ttl_ms == INT64_MAX ? min_srv_ttl_ms : ttl_ms)};
+  }
+  return matrix::order_srv(std::move(found), [this](uint64_t n) {
+    return env_.uniform(static_cast<uint32_t>(std::min<uint64_t>(n, UINT32_MAX)));
+  });
+}
+
+std::vector<matrix::federation_target> federation_client::resolve(const std::string& server_name) {
+  matrix::resolution_lookups io;
+  io.well_known = [this](const std::string& host) { return well_known(host); };
+  io.srv = [this](const std::string& name) { return srv(name); };
+  return matrix::resolve_server_name(server_name, io);
+}
+
+remote_response federation_client::request(const std::string& destination, const std::string& method,
+                                           const std::string& path, const json& content, bool sign,
+                                           int64_t timeout_ms) {
+  remote_response out;
+  if (!allowed(destination)) {
+    out.error = "federation with " + destination + " is not allowed (federation_domain_whitelist)";
+    return out;
+  }
+  auto targets = resolve(destination);
+  if (targets.empty()) {
+    out.error = "cannot resolve server name " + destination;
+    return out;
+  }
+  std::string authorization;
+  if (sign) authorization = matrix::sign_request(key_, method, path, cfg_.server_name, destination, content);
+  std::string body = content.is_null() ? std::string() : content.dump();
+  for (auto& t : targets) {
+    msg::outbound_request req;
+    req.method = method;
+    req.url = "https://" + url_host(t.connect_host) + ":" + std::to_string(t.port) + path;
+    req.tls_server_name = bare(t.tls_name);
+    req.headers.push_back({"Host", t.host_header});
+    if (sign) req.headers.push_back({"Authorization", authorization});
+    if (!content.is_null()) {
+      req.headers.push_back({"Content-Type", "application/json"});
+      req.body = body;
+    }
+    req.timeout_ms = timeout_ms;
+    req.retry = method == "GET";
+    auto r = http_->call(std::move(req));
+    if (r.status == 0) {
+      out.error = r.error;
+      continue; // the next target
+    }
+    out.status = r.status;
+    out.error.clear();
+    out.body = json::parse(r.body, nullptr, false);
+    if (out.body.is_discarded()) {
+      out.body = nullptr;
+      out.error = "answer from " + destination + " is not JSON (HTTP " + std::to_string(r.status) + ")";
+    }
+    return out;
+  }
+  return out;
+}
+
+} // namespace axon::federation

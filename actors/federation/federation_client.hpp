@@ -1,0 +1,105 @@
+// actors/federation/federation_client.hpp -- requests to other homeservers:
+// where a server name leads (matrix/server_resolution: IP literals, ports,
+// /.well-known/matrix/server cached by Synapse's rules, SRV records), the
+// X-Matrix signature on every request, and the outbound policy
+// (federation_domain_whitelist; ip_range_blocklist, TLS verification and
+// the federation CA list are the HTTP client's, see
+// federation_http_options).
+//
+// Blocking calls for request threads (and, later, the federation sender's
+// own threads); thread-safe. No CAF here.
+#pragma once
+
+#include "matrix/server_resolution.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace axon::config { struct homeserver_config; }
+namespace axon::matrix {
+class environment;
+struct signing_key;
+} // namespace axon::matrix
+namespace axon::http {
+class http_client;
+struct http_client_options;
+} // namespace axon::http
+
+namespace axon::federation {
+
+/// Another server's answer.
+struct remote_response {
+  int status = 0;      ///< 0: no HTTP answer (unreachable, refused by policy, timed out)
+  nlohmann::json body; ///< the answer's JSON; null when it was not JSON
+  std::string error;   ///< why there is no answer, or no JSON
+  bool ok() const { return status == 200 && body.is_object(); }
+  /// The Matrix errcode of an error answer, or "".
+  std::string errcode() const;
+};
+
+/// `text` percent-encoded for a path segment or query value: everything
+/// but RFC 3986's unreserved characters.
+std::string escape(std::string_view text);
+
+/// The outbound HTTP client's options for federation: the `http_client`
+/// timeouts and limits, federation_verify_certificates with its
+/// verification whitelist, federation_custom_ca_list instead of the
+/// system's CAs when set, federation_client_minimum_tls_version, and the
+/// address filter of ip_range_blocklist / ip_range_allowlist (or the
+/// deprecated federation_ip_range_blacklist, which replaces both).
+http::http_client_options federation_http_options(const config::homeserver_config& cfg);
+
+class federation_client {
+public:
+  federation_client(const config::homeserver_config& cfg, const matrix::signing_key& key,
+                    std::shared_ptr<http::http_client> http, matrix::environment& env);
+
+  /// Whether requests to `server` may be sent: a valid server name, not
+  /// this server, and in federation_domain_whitelist when that is set.
+  bool allowed(const std::string& server) const;
+
+  /// Sends `method` `path` (path and query as they go on the wire, already
+  /// percent-encoded) to `destination`, signed with X-Matrix unless `sign`
+  /// is false (key requests), with `content` as the JSON body unless null.
+  /// Tries the resolution's targets in order until one answers.
+  /// `timeout_ms` 0: http_client.request_timeout_ms.
+  remote_response request(const std::string& destination, const std::string& method, const std::string& path,
+                          const nlohmann::json& content = nullptr, bool sign = true, int64_t timeout_ms = 0);
+
+  /// Where requests for `server_name` go, in order (cached lookups).
+  std::vector<matrix::federation_target> resolve(const std::string& server_name);
+
+private:
+  std::optional<std::string> well_known(const std::string& host);
+  std::vector<matrix::srv_record> srv(const std::string& name);
+
+  const config::homeserver_config& cfg_;
+  const matrix::signing_key& key_;
+  std::shared_ptr<http::http_client> http_;
+  matrix::environment& env_;
+
+  struct well_known_entry {
+    std::optional<std::string> server; ///< m.server; nullopt: no delegation
+    int64_t expires_ms = 0;
+    int64_t ttl_ms = 0;
+  };
+  struct srv_entry {
+    std::vector<matrix::srv_record> records;
+    int64_t expires_ms = 0;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, well_known_entry> well_known_;
+  /// Hosts whose well-known was valid lately (until the ms here).
+  std::unordered_map<std::string, int64_t> had_valid_;
+  std::unordered_map<std::string, srv_entry> srv_;
+};
+
+} // namespace axon::federation

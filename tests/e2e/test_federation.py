@@ -1,0 +1,156 @@
+"""Two Axon servers federating on loopback (fedlib: names localhost:PORT, TLS from a CA made
+here, certificate checks on): remote profiles both ways (server-name resolution, X-Matrix
+signing and verification, key fetching), the key notary, and the outbound policy (an unknown
+CA, private addresses). Bad requests from a "server": unsigned, wrongly signed, replayed for
+another path or body, for another destination, from a server whose keys can't be fetched.
+"""
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from fedlib import (canonical, federating_server, federation_request, other_ca, signing_key,
+                    x_matrix)
+from harness import e2e_test, expect, expect_eq, expect_error, expect_ok, q, register
+from test_federation_keys import unpadded_b64decode
+
+_PAIR = {}
+
+
+def pair(ctx):
+    """Servers A and B, started once for this module's tests."""
+    if not _PAIR:
+        a = federating_server(ctx, "fed-a")
+        b = federating_server(ctx, "fed-b")
+        a.start()
+        b.start()
+        _PAIR["servers"] = (a, b)
+    return _PAIR["servers"]
+
+
+def verify_signed(body, server, key_b64_by_id):
+    signed = {k: v for k, v in body.items() if k not in ("signatures", "unsigned")}
+    sigs = body.get("signatures", {}).get(server, {})
+    expect(sigs, f"not signed by {server}: {body}")
+    for key_id, sig in sigs.items():
+        raw = unpadded_b64decode(key_b64_by_id[key_id])
+        try:
+            Ed25519PublicKey.from_public_bytes(raw).verify(unpadded_b64decode(sig), canonical(signed))
+        except InvalidSignature:
+            raise AssertionError(f"{server}'s signature by {key_id} does not verify: {body}")
+
+
+@e2e_test
+def remote_profiles_both_ways(ctx):
+    a, b = pair(ctx)
+    alice, bob = register(a.api), register(b.api)
+    expect(alice.user_id.endswith(":" + a.server_name), f"a user of {a.server_name}: {alice.user_id}")
+    expect_ok(alice.put(f"/profile/{q(alice.user_id)}/displayname", {"displayname": "Alice of A"}))
+    expect_ok(bob.put(f"/profile/{q(bob.user_id)}/avatar_url", {"avatar_url": "mxc://b/avatar"}))
+    # B asks A (its keys fetched and checked by A), A asks B.
+    got = expect_ok(bob.get(f"/profile/{q(alice.user_id)}"), "Alice's profile through B")
+    expect_eq(got.get("displayname"), "Alice of A", "remote displayname")
+    got = expect_ok(alice.get(f"/profile/{q(bob.user_id)}/avatar_url"), "Bob's avatar through A")
+    expect_eq(got, {"avatar_url": "mxc://b/avatar"}, "remote avatar_url")
+    # Registration sets the displayname; Alice has no avatar.
+    expect_error(bob.get(f"/profile/{q(alice.user_id)}/avatar_url"), 404, "M_NOT_FOUND",
+                 "an unset remote field")
+    expect_error(bob.get(f"/profile/{q('@nobody:' + a.server_name)}"), 404, "M_NOT_FOUND",
+                 "an unknown remote user")
+
+
+@e2e_test
+def notary_serves_keys_it_fetched(ctx):
+    a, b = pair(ctx)
+    own = federation_request(a, "GET", "/_matrix/key/v2/server")
+    expect_eq(own.status, 200, f"A's keys: {own}")
+    a_keys = {k: v["key"] for k, v in own.json["verify_keys"].items()}
+    b_own = federation_request(b, "GET", "/_matrix/key/v2/server").json
+    b_keys = {k: v["key"] for k, v in b_own["verify_keys"].items()}
+    # B fetches A's keys from A now, and answers with A's answer, countersigned.
+    for reply in (federation_request(b, "GET", f"/_matrix/key/v2/query/{a.server_name}"),
+                  federation_request(b, "POST", "/_matrix/key/v2/query",
+                                     {"server_keys": {a.server_name: {}}})):
+        expect_eq(reply.status, 200, f"B as notary for A: {reply}")
+        entries = reply.json["server_keys"]
+        expect_eq(len(entries), 1, f"one answer for A: {entries}")
+        entry = entries[0]
+        expect_eq(entry["server_name"], a.server_name, "server_name")
+        expect_eq({k: v["key"] for k, v in entry["verify_keys"].items()}, a_keys, "A's keys")
+        verify_signed(entry, a.server_name, a_keys)
+        verify_signed(entry, b.server_name, b_keys)
+    # B about itself: its own answer; about a server that doesn't exist: nothing.
+    me = federation_request(b, "GET", f"/_matrix/key/v2/query/{b.server_name}").json["server_keys"]
+    expect_eq([e["server_name"] for e in me], [b.server_name], "B's own keys")
+    none = federation_request(b, "POST", "/_matrix/key/v2/query",
+                              {"server_keys": {"localhost:1": {"ed25519:x": {}}}})
+    expect_eq((none.status, none.json), (200, {"server_keys": []}), "an unreachable server")
+    for bad in ({"server_keys": []}, {"server_keys": {a.server_name: []}},
+                {"server_keys": {a.server_name: {"k": {"minimum_valid_until_ts": "soon"}}}}):
+        r = federation_request(b, "POST", "/_matrix/key/v2/query", bad)
+        expect_eq((r.status, (r.json or {}).get("errcode")), (400, "M_BAD_JSON"), f"{bad}: {r}")
+    r = federation_request(b, "GET", f"/_matrix/key/v2/query/{a.server_name}?minimum_valid_until_ts=x")
+    expect_eq((r.status, r.json.get("errcode")), (400, "M_INVALID_PARAM"), f"a bad minimum: {r}")
+
+
+@e2e_test
+def signed_requests_only(ctx):
+    a, b = pair(ctx)
+    alice = register(a.api)
+    uri = f"/_matrix/federation/v1/query/profile?user_id={q(alice.user_id)}"
+    key = signing_key(b)
+    # Signed as B with B's own key (what B itself would send): served.
+    good = federation_request(a, "GET", uri, authorization=x_matrix(b.server_name, a.server_name, key, "GET", uri))
+    expect_eq(good.status, 200, f"a correctly signed request: {good}")
+
+    def refused(authorization, what, target=uri, method="GET", body=None):
+        r = federation_request(a, method, target, body=body, authorization=authorization)
+        expect_eq((r.status, (r.json or {}).get("errcode")), (401, "M_UNAUTHORIZED"), f"{what}: {r}")
+
+    refused(None, "no Authorization header")
+    refused("X-Matrix garbage", "a malformed header")
+    refused("Bearer abc", "an access token instead of a signature")
+    # The signature of another request, replayed here.
+    other = f"/_matrix/federation/v1/query/profile?user_id={q('@someone:' + a.server_name)}"
+    refused(x_matrix(b.server_name, a.server_name, key, "GET", other), "a signature for another uri")
+    refused(x_matrix(b.server_name, b.server_name, key, "GET", uri), "a request for another destination")
+    stranger = ("ed25519:" + key[0].split(":")[1], Ed25519PrivateKey.generate())
+    refused(x_matrix(b.server_name, a.server_name, stranger, "GET", uri), "signed with a key B doesn't have")
+    refused(x_matrix("localhost:1", a.server_name, key, "GET", uri), "an origin whose keys can't be fetched")
+    # A body is covered too: a signed PUT whose body was changed.
+    put_uri = "/_matrix/federation/v1/query/profile"
+    auth = x_matrix(b.server_name, a.server_name, key, "GET", put_uri, {"a": 1})
+    refused(auth, "a body that isn't the one signed", target=put_uri, body={"a": 2})
+    # Still serving.
+    expect_eq(federation_request(a, "GET", uri, authorization=x_matrix(b.server_name, a.server_name, key, "GET", uri)).status,
+              200, "after the refusals")
+    # Field checks of /query/profile itself.
+    for target, status, code in ((f"/_matrix/federation/v1/query/profile", 400, "M_MISSING_PARAM"),
+                                 (uri + "&field=email", 400, "M_INVALID_PARAM"),
+                                 (f"/_matrix/federation/v1/query/profile?user_id={q('@x:' + b.server_name)}",
+                                  400, "M_INVALID_PARAM")):
+        r = federation_request(a, "GET", target, authorization=x_matrix(b.server_name, a.server_name, key, "GET", target))
+        expect_eq((r.status, (r.json or {}).get("errcode")), (status, code), f"{target}: {r}")
+
+
+@e2e_test
+def outbound_policy_unknown_ca_and_private_addresses(ctx):
+    a, _ = pair(ctx)
+    alice = register(a.api)
+    expect_ok(alice.put(f"/profile/{q(alice.user_id)}/displayname", {"displayname": "Alice"}))
+    # C trusts another CA only: A's certificate fails verification. D trusts the right CA but
+    # keeps the default ip_range_blacklist: loopback is refused before connecting.
+    c = federating_server(ctx, "fed-c", federation_custom_ca_list=[other_ca()])
+    d = federating_server(ctx, "fed-d", ip_range_whitelist=[])
+    c.start()
+    d.start()
+    try:
+        for server, why in ((c, "an unknown CA"), (d, "a private address")):
+            carol = register(server.api)
+            r = carol.get(f"/profile/{q(alice.user_id)}")
+            expect_error(r, 502, "M_UNKNOWN", f"{why}: {r.body}")
+        # A itself still answers, and federation_domain_whitelist-less servers may ask it.
+        expect_eq(expect_ok(register(_PAIR['servers'][1].api).get(f"/profile/{q(alice.user_id)}"))["displayname"],
+                  "Alice", "B still reaches A")
+    finally:
+        c.stop()
+        d.stop()
