@@ -8,6 +8,7 @@
 #include "messages/ephemeral.hpp"
 #include "messages/errors.hpp"
 #include "messages/events.hpp"
+#include "messages/federation.hpp"
 #include "messages/outbound_http.hpp"
 #include "messages/presence.hpp"
 #include "messages/push_rules.hpp"
@@ -74,6 +75,21 @@ using presence_writer_actor = caf::typed_actor<
 using to_device_writer_actor = caf::typed_actor<
   caf::replies_to<msg::send_to_device>::with<int64_t>,
   caf::replies_to<msg::ack_to_device>::with<int64_t>>;
+
+/// The federation sender's own messages: a transaction ended (destination,
+/// the outbox position it covered, the HTTP status or 0, why it failed),
+/// a retry is due, the periodic scan.
+using txn_done_atom = caf::atom_constant<caf::atom("txndone")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using scan_atom = caf::atom_constant<caf::atom("scan")>;
+
+/// federation sender: one queue per destination, one transaction in
+/// flight to each (actors/federation/federation_sender.hpp).
+using federation_sender_actor = caf::typed_actor<
+  caf::reacts_to<msg::wake_federation>,
+  caf::reacts_to<txn_done_atom, std::string, int64_t, int, std::string>,
+  caf::reacts_to<retry_atom, std::string>,
+  caf::reacts_to<scan_atom>>;
 
 /// push_rules writer: owns the push_rules stream (every user's push rules).
 using push_rules_writer_actor = caf::typed_actor<

@@ -25,6 +25,22 @@ typename Inspector::result_type inspect(Inspector& f, to_device_delivery& x) {
 }
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(to_device_delivery, user_id, device_id, message)
 
+/// The messages of one request for the users of one other server: an
+/// m.direct_to_device EDU the federation sender delivers (Synapse's
+/// device_federation_outbox).
+struct remote_to_device {
+  std::string destination;
+  std::string message_id;
+  std::string content; ///< JSON object text: the EDU content {sender, type, message_id, messages}
+  static constexpr const char* wire_name = "remote_to_device";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remote_to_device& x) {
+  return f(caf::meta::type_name("remote_to_device"), x.destination, x.message_id, x.content);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(remote_to_device, destination, message_id, content)
+
 /// PUT /sendToDevice with `*` already expanded: stores every delivery at one
 /// new to_device position and replies with it. A transaction id the sending
 /// device used before stores nothing and replies with the first position.
@@ -33,15 +49,18 @@ struct send_to_device {
   std::string sender_device; ///< the device of the access token (transaction scope)
   std::string txn_id;
   std::vector<to_device_delivery> deliveries; ///< at most one per (user_id, device_id)
+  /// For other servers' users: stored in the same transaction, at the same
+  /// position, then sent by the federation sender. At most one per destination.
+  std::vector<remote_to_device> remote;
   static constexpr const char* wire_name = "send_to_device";
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, send_to_device& x) {
   return f(caf::meta::type_name("send_to_device"), x.sender, x.sender_device, x.txn_id,
-           x.deliveries);
+           x.deliveries, x.remote);
 }
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(send_to_device, sender, sender_device, txn_id, deliveries)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(send_to_device, sender, sender_device, txn_id, deliveries, remote)
 
 /// The device has received every message up to `up_to` (it synced with a
 /// token at or past it): deletes them; replies with the stream position.

@@ -122,6 +122,10 @@ public:
     return ask_writer(roles_.presence_writer, req, stream_id::presence);
   }
 
+  void wake_federation(const msg::wake_federation& req) override {
+    if (roles_.federation_sender) caf::anon_send(roles_.federation_sender, req);
+  }
+
   void user_syncing(const msg::user_syncing& req, bool wait) override {
     if (!roles_.presence_writer) return;
     if (!wait) {

@@ -20,6 +20,7 @@ struct local_roles {
   to_device_writer_actor to_device_writer; ///< null when another instance writes it
   typing_writer_actor typing_writer;     ///< null when another instance writes it
   receipts_writer_actor receipts_writer; ///< null when another instance writes it
+  federation_sender_actor federation_sender; ///< null when another instance sends federation
   notifier_actor notifier;
   /// Waits without an actor or a thread (spawn_notifier fills them in);
   /// unset: asynchronous waits block (transport's default).

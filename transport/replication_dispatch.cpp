@@ -50,6 +50,10 @@ const std::map<std::string, handler>& table() {
     entry<msg::upload_signatures>([](transport& t, const msg::upload_signatures& r) { return json(t.upload_signatures(r)); }),
     entry<msg::send_to_device>([](transport& t, const msg::send_to_device& r) { return json(t.send_to_device(r)); }),
     entry<msg::ack_to_device>([](transport& t, const msg::ack_to_device& r) { return json(t.ack_to_device(r)); }),
+    entry<msg::wake_federation>([](transport& t, const msg::wake_federation& r) {
+      t.wake_federation(r);
+      return json(0);
+    }),
     entry<msg::set_typing>([](transport& t, const msg::set_typing& r) { return json(t.set_typing(r)); }),
     entry<msg::get_typing>([](transport& t, const msg::get_typing& r) { return json(t.get_typing(r)); }),
     entry<msg::put_receipt>([](transport& t, const msg::put_receipt& r) { return json(t.put_receipt(r)); }),

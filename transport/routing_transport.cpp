@@ -2,6 +2,8 @@
 
 #include "config/layout.hpp"
 
+#include <map>
+
 namespace axon::transport {
 
 using nlohmann::json;
@@ -79,6 +81,27 @@ public:
   }
   int64_t ack_to_device(const msg::ack_to_device& req) override {
     return single(cfg_.stream_writers.to_device, req, &transport::ack_to_device);
+  }
+  void wake_federation(const msg::wake_federation& req) override {
+    auto& senders = cfg_.federation_sender_instances;
+    if (senders.empty()) return;
+    std::map<std::string, msg::wake_federation> by_sender;
+    for (auto& dest : req.destinations) {
+      auto& part = by_sender[config::stream_writer_for(senders, dest)];
+      part.server_up = req.server_up;
+      part.destinations.push_back(dest);
+    }
+    for (auto& [owner, part] : by_sender) {
+      if (owner == me_) {
+        local_->wake_federation(part);
+        continue;
+      }
+      try {
+        forward(owner, part, false);
+      } catch (const std::exception&) {
+        // Best effort: the sender's periodic scan finds the queue.
+      }
+    }
   }
   int64_t set_typing(const msg::set_typing& req) override {
     return single(cfg_.stream_writers.typing, req, &transport::set_typing);

@@ -11,6 +11,7 @@
 #include "messages/device_lists.hpp"
 #include "messages/ephemeral.hpp"
 #include "messages/events.hpp"
+#include "messages/federation.hpp"
 #include "messages/presence.hpp"
 #include "messages/push_rules.hpp"
 #include "messages/streams.hpp"
@@ -68,6 +69,13 @@ public:
   /// to_device position once this instance's readers can see it.
   virtual int64_t send_to_device(const msg::send_to_device& req) = 0;
   virtual int64_t ack_to_device(const msg::ack_to_device& req) = 0;
+
+  /// Tells the federation sender of each destination (federation_sender_instances,
+  /// sharded as Synapse shards them) that its queue has something new, or,
+  /// with server_up, that the server just reached us. Best effort: never
+  /// fails the caller, never waits for an answer (the senders also scan
+  /// their queues every minute).
+  virtual void wake_federation(const msg::wake_federation& req) = 0;
 
   /// Asks the typing writer to start/stop a typing notice; returns the typing
   /// position once this instance's readers can see it.

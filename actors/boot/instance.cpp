@@ -4,6 +4,7 @@
 #include "actors/client/routes.hpp"
 #include "actors/events/events_writer.hpp"
 #include "actors/federation/federation_client.hpp"
+#include "actors/federation/federation_sender.hpp"
 #include "actors/federation/keyring.hpp"
 #include "actors/http/http_client.hpp"
 #include "actors/http/http_client_actor.hpp"
@@ -288,6 +289,19 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
       transport::subscribe_to_bus(
         bus, {caf::actor_cast<caf::actor>(roles.events_writers.back()), {}, false, "", ""});
   }
+  // Federation: requests to other servers, their keys, and (on
+  // federation_sender_instances) the sender of what is queued for them.
+  federation_http = std::make_shared<http::http_client>(federation::federation_http_options(cfg));
+  federation = std::make_unique<federation::federation_client>(cfg, key, federation_http, *env);
+  keyring = std::make_unique<federation::keyring>(cfg, key, pool, *federation, *env);
+  if (hosts(cfg.federation_sender_instances)) {
+    federation::federation_sender_deps fd;
+    fd.pool = &pool;
+    fd.client = federation.get();
+    fd.server_name = cfg.server_name;
+    fd.env = env;
+    roles.federation_sender = federation::spawn_federation_sender(sys, std::move(fd));
+  }
   local = transport::make_local_transport(sys, roles);
   local_tr = local.get(); // the replication listener serves with this
   // Several instances: requests for roles hosted elsewhere go to their
@@ -380,9 +394,6 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   ctx.transport = tr;
   ctx.local_transport = local_tr;
   ctx.key = &key;
-  federation_http = std::make_shared<http::http_client>(federation::federation_http_options(cfg));
-  federation = std::make_unique<federation::federation_client>(cfg, key, federation_http, *env);
-  keyring = std::make_unique<federation::keyring>(cfg, key, pool, *federation, *env);
   ctx.federation = federation.get();
   ctx.keyring = keyring.get();
   ctx.limiter = &limiter;
@@ -415,6 +426,7 @@ std::vector<caf::actor> instance::impl::actors() const {
   add(roles.typing_writer);
   add(roles.receipts_writer);
   add(roles.to_device_writer);
+  add(roles.federation_sender);
   return out;
 }
 

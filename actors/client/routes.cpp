@@ -28,6 +28,7 @@ std::vector<http::route> all_routes() {
   add_room_keys_routes(out);
   federation::add_key_routes(out);
   federation::add_query_routes(out);
+  federation::add_transaction_routes(out);
   replication::add_replication_routes(out);
   return out;
 }

@@ -9,6 +9,8 @@
 #include "actors/client/common.hpp"
 #include "actors/client/routes.hpp"
 #include "actors/client/sync_streams.hpp"
+#include "actors/federation/federation_client.hpp"
+#include "matrix/environment.hpp"
 #include "matrix/identifiers.hpp"
 #include "storage/stores/to_device_store.hpp"
 #include "transport/transport.hpp"
@@ -59,12 +61,8 @@ std::vector<msg::to_device_delivery> deliveries(request& req, const json& messag
   auto& me = req.auth().user_id;
   std::vector<msg::to_device_delivery> out;
   for (auto& [user_id, devices] : messages.items()) {
-    if (matrix::server_of(user_id) != server_name(req)) {
-      // Federation (m.direct_to_device EDUs) comes with the federation sender.
-      std::cerr << "[" << req.request_id << "] to_device: not delivering " << type << " from " << me << " to remote user "
-                << user_id << " (federation not implemented)\n";
-      continue;
-    }
+    if (matrix::server_of(user_id) != server_name(req)) continue; // remote_messages
+
     auto existing = req.ctx->to_device->devices_of(user_id);
     std::map<std::string, const json*> by_device;
     if (auto all = devices.find("*"); all != devices.end())
@@ -83,6 +81,30 @@ std::vector<msg::to_device_delivery> deliveries(request& req, const json& messag
   return out;
 }
 
+/// One m.direct_to_device EDU per other server, its users' messages as
+/// sent (their server expands "*"); servers federation may not reach
+/// (federation_domain_whitelist) are left out, as Synapse does.
+std::vector<msg::remote_to_device> remote_messages(request& req, const json& messages, const std::string& type) {
+  std::map<std::string, json> by_server;
+  for (auto& [user_id, devices] : messages.items()) {
+    auto server = matrix::server_of(user_id);
+    if (server == server_name(req)) continue;
+    if (!req.ctx->federation || !req.ctx->federation->allowed(server)) {
+      std::cerr << "[" << req.request_id << "] to_device: not sending " << type << " to " << user_id
+                << ": federation with " << server << " is not allowed\n";
+      continue;
+    }
+    by_server[server][user_id] = devices;
+  }
+  std::vector<msg::remote_to_device> out;
+  for (auto& [server, users] : by_server) {
+    auto message_id = matrix::random_string(16, *req.ctx->env);
+    json edu = {{"sender", req.auth().user_id}, {"type", type}, {"message_id", message_id}, {"messages", users}};
+    out.push_back({server, message_id, edu.dump()});
+  }
+  return out;
+}
+
 // ---- handlers ----------------------------------------------------------------------
 
 response send_to_device(request& req) {
@@ -91,8 +113,14 @@ response send_to_device(request& req) {
   auto& body = req.json_body();
   validate(body, req.auth().user_id, type);
   msg::send_to_device out{req.auth().user_id, req.auth().device_id, txn_id,
-                          deliveries(req, body.at("messages"), type)};
+                          deliveries(req, body.at("messages"), type),
+                          remote_messages(req, body.at("messages"), type)};
   req.ctx->transport->send_to_device(out);
+  if (!out.remote.empty()) {
+    msg::wake_federation wake;
+    for (auto& r : out.remote) wake.destinations.push_back(r.destination);
+    req.ctx->transport->wake_federation(wake);
+  }
   return {200, json::object()};
 }
 

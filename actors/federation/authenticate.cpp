@@ -2,11 +2,13 @@
 // federation request that requires auth (server-server API, "Request
 // Authentication"; Synapse's federation/transport/server/_base.py
 // Authenticator), before its handler runs.
+#include "actors/federation/federation_client.hpp"
 #include "actors/federation/keyring.hpp"
 #include "actors/federation/routes.hpp"
 
 #include "config/homeserver_config.hpp"
 #include "matrix/x_matrix.hpp"
+#include "transport/transport.hpp"
 
 #include <algorithm>
 
@@ -39,6 +41,9 @@ void authenticate_server(http::request& req) {
   if (!matrix::verify_request(*auth, *pub, req.method, req.uri, cfg.server_name, content))
     http::fail(errc::unauthorized, "Invalid signature for server " + auth->origin + " with key " + auth->key_id);
   req.origin = auth->origin;
+  // It is up: whatever waits for it goes now (Synapse's notify_remote_server_up).
+  if (req.ctx->federation && req.ctx->federation->note_contact(auth->origin))
+    req.ctx->transport->wake_federation({{auth->origin}, true});
 }
 
 } // namespace axon::federation

@@ -37,6 +37,11 @@ constexpr int max_redirects = 5;
 constexpr int well_known_attempts = 3;
 constexpr int64_t min_srv_ttl_ms = 60 * 1000;
 constexpr size_t max_cached_hosts = 10000;
+/// Threads for request_async's lookups (.well-known, SRV); names with an
+/// explicit port or an IP need none.
+constexpr int lookup_threads = 2;
+/// A server that contacts us wakes its queue at most this often.
+constexpr int64_t contact_interval_ms = 60 * 1000;
 
 /// A host for a URL: IPv6 literals in brackets.
 std::string url_host(const std::string& host) {
@@ -123,7 +128,51 @@ http::http_client_options federation_http_options(const config::homeserver_confi
 
 federation_client::federation_client(const config::homeserver_config& cfg, const matrix::signing_key& key,
                                      std::shared_ptr<http::http_client> http, matrix::environment& env)
-  : cfg_(cfg), key_(key), http_(std::move(http)), env_(env) {}
+  : cfg_(cfg), key_(key), http_(std::move(http)), env_(env) {
+  for (int i = 0; i < lookup_threads; ++i) lookups_.emplace_back([this] { lookup_loop(); });
+}
+
+federation_client::~federation_client() {
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    stopping_ = true;
+    jobs_.clear(); // their callers are stopping too
+  }
+  jobs_cv_.notify_all();
+  for (auto& t : lookups_) t.join();
+}
+
+void federation_client::lookup_loop() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock<std::mutex> lock(jobs_mu_);
+      jobs_cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    try {
+      job();
+    } catch (const std::exception& e) {
+      std::cerr << "federation lookup: " << e.what() << "\n";
+    }
+  }
+}
+
+bool federation_client::note_contact(const std::string& origin) {
+  auto now = env_.now_ms();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& last = contacts_[origin];
+  if (contacts_.size() > max_cached_hosts) {
+    contacts_.clear();
+    contacts_[origin] = now;
+    return true;
+  }
+  if (last != 0 && now - last < contact_interval_ms) return false;
+  last = now;
+  return true;
+}
 
 bool federation_client::allowed(const std::string& server) const {
   if (!matrix::valid_server_name(server) || server == cfg_.server_name) return false;
@@ -261,17 +310,19 @@ std::vector<matrix::federation_target> federation_client::resolve(const std::str
   return matrix::resolve_server_name(server_name, io);
 }
 
-remote_response federation_client::request(const std::string& destination, const std::string& method,
-                                           const std::string& path, const json& content, bool sign,
-                                           int64_t timeout_ms) {
-  remote_response out;
+std::vector<msg::outbound_request> federation_client::wire_requests(const std::string& destination,
+                                                                   const std::string& method,
+                                                                   const std::string& path, const json& content,
+                                                                   bool sign, int64_t timeout_ms,
+                                                                   std::string& why) {
+  std::vector<msg::outbound_request> out;
   if (!allowed(destination)) {
-    out.error = "federation with " + destination + " is not allowed (federation_domain_whitelist)";
+    why = "federation with " + destination + " is not allowed (federation_domain_whitelist)";
     return out;
   }
   auto targets = resolve(destination);
   if (targets.empty()) {
-    out.error = "cannot resolve server name " + destination;
+    why = "cannot resolve server name " + destination;
     return out;
   }
   std::string authorization;
@@ -290,21 +341,88 @@ remote_response federation_client::request(const std::string& destination, const
     }
     req.timeout_ms = timeout_ms;
     req.retry = method == "GET";
+    out.push_back(std::move(req));
+  }
+  return out;
+}
+
+namespace {
+
+/// An HTTP answer as another server's: its JSON, or why it is not JSON.
+remote_response answer_of(const std::string& destination, const msg::outbound_response& r) {
+  remote_response out;
+  out.status = r.status;
+  out.body = json::parse(r.body, nullptr, false);
+  if (out.body.is_discarded()) {
+    out.body = nullptr;
+    out.error = "answer from " + destination + " is not JSON (HTTP " + std::to_string(r.status) + ")";
+  }
+  return out;
+}
+
+/// request_async's rest: the targets in order, each on the event loop.
+struct async_call {
+  std::shared_ptr<http::http_client> http;
+  std::string destination;
+  std::vector<msg::outbound_request> requests;
+  std::function<void(remote_response)> done;
+  std::string error;
+};
+
+void try_target(const std::shared_ptr<async_call>& call, size_t i) {
+  if (i >= call->requests.size()) {
+    remote_response out;
+    out.error = call->error;
+    return call->done(std::move(out));
+  }
+  call->http->request(call->requests[i], [call, i](msg::outbound_response r) {
+    if (r.status == 0) {
+      call->error = r.error;
+      return try_target(call, i + 1);
+    }
+    call->done(answer_of(call->destination, r));
+  });
+}
+
+} // namespace
+
+remote_response federation_client::request(const std::string& destination, const std::string& method,
+                                           const std::string& path, const json& content, bool sign,
+                                           int64_t timeout_ms) {
+  remote_response out;
+  auto requests = wire_requests(destination, method, path, content, sign, timeout_ms, out.error);
+  for (auto& req : requests) {
     auto r = http_->call(std::move(req));
     if (r.status == 0) {
       out.error = r.error;
       continue; // the next target
     }
-    out.status = r.status;
-    out.error.clear();
-    out.body = json::parse(r.body, nullptr, false);
-    if (out.body.is_discarded()) {
-      out.body = nullptr;
-      out.error = "answer from " + destination + " is not JSON (HTTP " + std::to_string(r.status) + ")";
-    }
-    return out;
+    return answer_of(destination, r);
   }
   return out;
+}
+
+void federation_client::request_async(const std::string& destination, const std::string& method,
+                                      const std::string& path, json content, bool sign, int64_t timeout_ms,
+                                      std::function<void(remote_response)> done) {
+  auto job = [this, destination, method, path, content = std::move(content), sign, timeout_ms,
+              done = std::move(done)]() mutable {
+    auto call = std::make_shared<async_call>();
+    call->http = http_;
+    call->destination = destination;
+    call->done = std::move(done);
+    call->requests = wire_requests(destination, method, path, content, sign, timeout_ms, call->error);
+    try_target(call, 0);
+  };
+  // A name with an explicit port (or an IP) needs no lookup: no thread hop.
+  auto name = matrix::parse_server_address(destination);
+  if (name && (name->ip_literal || name->port)) return job();
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    if (stopping_) return;
+    jobs_.push_back(std::move(job));
+  }
+  jobs_cv_.notify_one();
 }
 
 } // namespace axon::federation

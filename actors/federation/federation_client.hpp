@@ -11,15 +11,20 @@
 #pragma once
 
 #include "matrix/server_resolution.hpp"
+#include "messages/outbound_http.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -74,10 +79,33 @@ public:
   remote_response request(const std::string& destination, const std::string& method, const std::string& path,
                           const nlohmann::json& content = nullptr, bool sign = true, int64_t timeout_ms = 0);
 
+  /// The same without blocking the caller: resolution needing lookups
+  /// (.well-known, SRV) runs on the client's own lookup threads, the
+  /// request on the HTTP client's event loop, where `done` runs (keep it
+  /// short: hand the answer on).
+  void request_async(const std::string& destination, const std::string& method, const std::string& path,
+                     nlohmann::json content, bool sign, int64_t timeout_ms,
+                     std::function<void(remote_response)> done);
+
   /// Where requests for `server_name` go, in order (cached lookups).
   std::vector<matrix::federation_target> resolve(const std::string& server_name);
 
+  /// Whether a signed request from `origin` should tell the federation
+  /// sender that it is up (at most once a minute per origin).
+  bool note_contact(const std::string& origin);
+
+  ~federation_client();
+  federation_client(const federation_client&) = delete;
+  federation_client& operator=(const federation_client&) = delete;
+
 private:
+  /// The wire requests for each target of `destination`, signed; empty,
+  /// with the reason in `why`, when there are none.
+  std::vector<msg::outbound_request> wire_requests(const std::string& destination, const std::string& method,
+                                                   const std::string& path, const nlohmann::json& content,
+                                                   bool sign, int64_t timeout_ms, std::string& why);
+  void lookup_loop();
+
   std::optional<std::string> well_known(const std::string& host);
   std::vector<matrix::srv_record> srv(const std::string& name);
 
@@ -100,6 +128,14 @@ private:
   /// Hosts whose well-known was valid lately (until the ms here).
   std::unordered_map<std::string, int64_t> had_valid_;
   std::unordered_map<std::string, srv_entry> srv_;
+  std::unordered_map<std::string, int64_t> contacts_;
+
+  // Lookup threads for request_async.
+  std::mutex jobs_mu_;
+  std::condition_variable jobs_cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  std::vector<std::thread> lookups_;
 };
 
 } // namespace axon::federation

@@ -13,6 +13,9 @@ namespace axon::federation {
 /// /_matrix/federation/v1/version.
 void add_key_routes(std::vector<http::route>& out);
 
+/// PUT /_matrix/federation/v1/send/{txnId}.
+void add_transaction_routes(std::vector<http::route>& out);
+
 /// /_matrix/federation/v1/query/*: profile.
 void add_query_routes(std::vector<http::route>& out);
 

@@ -44,11 +44,14 @@ int64_t send(writer_pointer self, const msg::send_to_device& req) {
     messages.push_back({d.user_id, d.device_id, d.message});
     recipients.insert(d.user_id);
   }
+  std::vector<storage::outbox_message> remote;
+  for (auto& r : req.remote) remote.push_back({r.destination, r.message_id, r.content});
   // Nothing to deliver: remember the transaction at the current position.
-  auto pos = messages.empty() ? st.pos : st.pos + 1;
+  bool nothing = messages.empty() && remote.empty();
+  auto pos = nothing ? st.pos : st.pos + 1;
   st.store->add_messages(req.sender, req.sender_device, req.txn_id, messages, pos,
-                         st.deps.instance_name, st.deps.env->now_ms());
-  if (messages.empty()) return pos;
+                         st.deps.instance_name, st.deps.env->now_ms(), remote);
+  if (nothing) return pos;
   st.pos = pos;
   msg::stream_advanced adv{static_cast<uint8_t>(stream_id::to_device), st.deps.instance_name,
                            pos, {}};

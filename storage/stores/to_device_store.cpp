@@ -27,7 +27,8 @@ std::optional<int64_t> to_device_store::find_txn(const std::string& user_id,
 void to_device_store::add_messages(const std::string& sender, const std::string& sender_device,
                                    const std::string& txn_id,
                                    const std::vector<inbox_message>& messages, int64_t pos,
-                                   const std::string& instance, int64_t now_ms) {
+                                   const std::string& instance, int64_t now_ms,
+                                   const std::vector<outbox_message>& remote) {
   std::vector<statement> st;
   st.push_back({"INSERT INTO device_inbox_txn_id (user_id, device_id, txn_id, stream_id, "
                 "inserted_ts) VALUES ($1, $2, $3, $4, $5)",
@@ -36,7 +37,11 @@ void to_device_store::add_messages(const std::string& sender, const std::string&
     st.push_back({"INSERT INTO device_inbox (user_id, device_id, stream_id, message_json) VALUES "
                   "($1, $2, $3, $4)",
                   {m.user_id, m.device_id, pos, m.message_json}});
-  if (!messages.empty())
+  for (auto& m : remote)
+    st.push_back({"INSERT INTO device_federation_outbox (destination, stream_id, message_id, queued_ts, "
+                  "messages_json) VALUES ($1, $2, $3, $4, $5)",
+                  {m.destination, pos, m.message_id, now_ms, m.messages_json}});
+  if (!messages.empty() || !remote.empty())
     st.push_back({"INSERT INTO stream_positions (stream_name, instance_name, stream_id) VALUES "
                   "('to_device', $1, $2) ON CONFLICT (stream_name, instance_name) DO UPDATE SET "
                   "stream_id = excluded.stream_id",

@@ -16,6 +16,14 @@ struct inbox_message {
   std::string message_json; ///< {sender, type, content}
 };
 
+/// An m.direct_to_device EDU for another server (device_federation_outbox,
+/// read by storage/stores/federation_store.hpp).
+struct outbox_message {
+  std::string destination;
+  std::string message_id;
+  std::string messages_json; ///< the EDU content
+};
+
 struct inbox_row {
   int64_t stream_id = 0;
   std::string message_json;
@@ -38,7 +46,8 @@ public:
   /// transaction id is stored (at `pos`).
   void add_messages(const std::string& sender, const std::string& sender_device,
                     const std::string& txn_id, const std::vector<inbox_message>& messages,
-                    int64_t pos, const std::string& instance, int64_t now_ms);
+                    int64_t pos, const std::string& instance, int64_t now_ms,
+                    const std::vector<outbox_message>& remote = {});
 
   /// The device's messages with stream_id in (from, to], oldest first, at
   /// most `limit`.

@@ -55,6 +55,7 @@ import test_http_wire  # noqa: E402,F401
 import test_devices  # noqa: E402,F401
 import test_federation_keys  # noqa: E402,F401
 import test_federation  # noqa: E402,F401
+import test_federation_edus  # noqa: E402,F401
 
 
 def parse_conninfo(conninfo):

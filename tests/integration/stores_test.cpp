@@ -5,8 +5,10 @@
 #include "storage/stores/accounts_store.hpp"
 #include "storage/stores/client_ips_store.hpp"
 #include "storage/stores/events_store.hpp"
+#include "storage/stores/federation_store.hpp"
 #include "storage/stores/rooms_store.hpp"
 #include "storage/stores/server_keys_store.hpp"
+#include "storage/stores/to_device_store.hpp"
 #include "storage/stores/ui_auth_store.hpp"
 #include "tests/integration/pg_fixture.hpp"
 #include "tests/integration/test_databases.hpp"
@@ -778,4 +780,56 @@ TEST_CASE_TEMPLATE("rooms_store: rooms, memberships and current state", DB, sqli
   CHECK(members("leave") == std::set<std::string>{dave});
   CHECK(members("ban").empty());
   CHECK(rooms.current_members("!none:test").empty());
+}
+
+// ---- federation queues (device_federation_outbox, destinations, received_transactions) -----
+
+TEST_CASE_TEMPLATE("federation_store: the to-device outbox, retry state, answered transactions", DB,
+                   sqlite_db, pg_db) {
+  AXON_STORES_OR_SKIP(DB);
+  to_device_store td(p);
+  federation_store fed(p);
+  // Written with the request, at its position; one row per destination.
+  td.add_messages("@a:hs", "DEV", "t1", {}, 5, "main", ts0,
+                  {{"b.example", "m1", R"({"message_id":"m1"})"}, {"c.example:8448", "m2", R"({"message_id":"m2"})"}});
+  td.add_messages("@a:hs", "DEV", "t2", {}, 6, "main", ts0, {{"b.example", "m3", R"({"message_id":"m3"})"}});
+  auto dests = fed.destinations_with_outbox();
+  std::sort(dests.begin(), dests.end());
+  CHECK(dests == std::vector<std::string>{"b.example", "c.example:8448"});
+  auto rows = fed.outbox("b.example", 10);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].stream_id == 5);
+  CHECK(rows[0].message_id == "m1");
+  CHECK(rows[1].messages_json == R"({"message_id":"m3"})");
+  CHECK(fed.outbox("b.example", 1).size() == 1);
+  // The same transaction id again stores nothing (the writer finds it first;
+  // here the insert itself is refused and nothing of it stays).
+  CHECK_THROWS(td.add_messages("@a:hs", "DEV", "t1", {}, 7, "main", ts0, {{"b.example", "m9", "{}"}}));
+  CHECK(fed.outbox("b.example", 10).size() == 2);
+  fed.delete_outbox_up_to("b.example", 5);
+  rows = fed.outbox("b.example", 10);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].stream_id == 6);
+  CHECK(fed.outbox("c.example:8448", 10).size() == 1);
+
+  CHECK(fed.retry_states().empty());
+  fed.set_retry("b.example", ts0, 600000);
+  fed.set_retry("b.example", ts0 + 1, 1200000);
+  auto r = fed.retry_states();
+  REQUIRE(r.count("b.example"));
+  CHECK(r["b.example"].retry_last_ts == ts0 + 1);
+  CHECK(r["b.example"].retry_interval == 1200000);
+  fed.clear_retry("b.example");
+  CHECK(fed.retry_states().empty());
+
+  CHECK_FALSE(fed.answered("b.example", "txn1"));
+  fed.remember_answer("b.example", "txn1", 200, R"({"pdus":{}})", ts0);
+  fed.remember_answer("b.example", "txn1", 200, R"({"pdus":{"x":{}}})", ts0 + 5); // the first stays
+  auto a = fed.answered("b.example", "txn1");
+  REQUIRE(a);
+  CHECK(a->code == 200);
+  CHECK(a->response_json == R"({"pdus":{}})");
+  CHECK_FALSE(fed.answered("c.example:8448", "txn1")); // per origin
+  fed.forget_answers_before(ts0 + 1);
+  CHECK_FALSE(fed.answered("b.example", "txn1"));
 }

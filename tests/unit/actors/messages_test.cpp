@@ -93,9 +93,15 @@ bool operator==(const upload_signatures& a, const upload_signatures& b) {
 bool operator==(const to_device_delivery& a, const to_device_delivery& b) {
   return std::tie(a.user_id, a.device_id, a.message) == std::tie(b.user_id, b.device_id, b.message);
 }
+bool operator==(const remote_to_device& a, const remote_to_device& b) {
+  return std::tie(a.destination, a.message_id, a.content) == std::tie(b.destination, b.message_id, b.content);
+}
 bool operator==(const send_to_device& a, const send_to_device& b) {
-  return std::tie(a.sender, a.sender_device, a.txn_id, a.deliveries) ==
-         std::tie(b.sender, b.sender_device, b.txn_id, b.deliveries);
+  return std::tie(a.sender, a.sender_device, a.txn_id, a.deliveries, a.remote) ==
+         std::tie(b.sender, b.sender_device, b.txn_id, b.deliveries, b.remote);
+}
+bool operator==(const wake_federation& a, const wake_federation& b) {
+  return std::tie(a.destinations, a.server_up) == std::tie(b.destinations, b.server_up);
 }
 bool operator==(const ack_to_device& a, const ack_to_device& b) {
   return std::tie(a.user_id, a.device_id, a.up_to) == std::tie(b.user_id, b.device_id, b.up_to);
@@ -336,7 +342,8 @@ TEST_CASE("every registered message type is covered here, under its wire name") 
     msg::claim_keys_reply::wire_name, msg::device_list_changed::wire_name,
     msg::upload_cross_signing_keys::wire_name, msg::upload_signatures::wire_name,
     msg::to_device_delivery::wire_name, msg::send_to_device::wire_name,
-    msg::ack_to_device::wire_name,
+    msg::ack_to_device::wire_name, msg::remote_to_device::wire_name,
+    msg::wake_federation::wire_name,
     msg::set_typing::wire_name, msg::get_typing::wire_name,
     msg::typing_room::wire_name, msg::typing_snapshot::wire_name,
     msg::put_receipt::wire_name, msg::set_presence::wire_name,
@@ -571,6 +578,11 @@ TEST_CASE_FIXTURE(system_fixture, "to_device writer requests round-trip") {
   check_round_trips(*this, d1);
   check_round_trips(*this, msg::send_to_device{"@a:x", "ADEV", "txn-1", {d1, d2}});
   check_round_trips(*this, msg::send_to_device{"@a:x", "ADEV", "txn-2", {}});
+  msg::remote_to_device r1{"other.example:8448", "mid1", R"({"sender":"@a:x","messages":{}})"};
+  check_round_trips(*this, r1);
+  check_round_trips(*this, msg::send_to_device{"@a:x", "ADEV", "txn-3", {d1}, {r1}});
+  check_round_trips(*this, msg::wake_federation{{"a.example", "b.example:8448"}, false});
+  check_round_trips(*this, msg::wake_federation{{"a.example"}, true});
   check_round_trips(*this, msg::ack_to_device{"@b:x", "BDEV", 12345678901234});
 }
 

@@ -1,0 +1,201 @@
+// actors/federation/federation_sender.cpp -- see federation_sender.hpp.
+//
+// Per destination (Synapse's PerDestinationQueue): woken by a
+// wake_federation, a finished transaction or the periodic scan, it reads up
+// to `max_edus` queued EDUs, sends them as one PUT /send/{txnId} through the
+// federation client (asynchronously: the answer comes back as a
+// txn_done message), and on a 200 deletes what was sent and looks again.
+// A failure is retried twice, seconds apart; then the destination backs off
+// as Synapse's does (10 min, doubling with jitter, at most a week), kept in
+// `destinations` across restarts, until the time passes or the server sends
+// us a signed request (server_up).
+#include "actors/federation/federation_sender.hpp"
+
+#include "actors/federation/federation_client.hpp"
+#include "actors/spawn_role.hpp"
+#include "storage/stores/federation_store.hpp"
+
+#include <chrono>
+#include <iostream>
+#include <map>
+
+namespace axon::federation {
+
+namespace {
+
+using nlohmann::json;
+
+// ---- constants ---------------------------------------------------------------------------
+
+/// Synapse: at most 100 EDUs per transaction.
+constexpr size_t max_edus = 100;
+constexpr auto scan_interval = std::chrono::seconds(60);
+/// A transaction's answer is waited for this long (Synapse's client_timeout).
+constexpr int64_t txn_timeout_ms = 60 * 1000;
+/// Tries of one transaction before the destination backs off, and the wait
+/// before each retry.
+constexpr int attempts_before_backoff = 3;
+constexpr auto retry_delay = std::chrono::seconds(2);
+/// Synapse's destination_min_retry_interval, _retry_multiplier and
+/// _max_retry_interval defaults.
+constexpr int64_t min_retry_ms = 10LL * 60 * 1000;
+constexpr int64_t retry_multiplier = 2;
+constexpr int64_t max_retry_ms = 7LL * 24 * 3600 * 1000;
+
+// ---- state -------------------------------------------------------------------------------
+
+struct destination_state {
+  bool in_flight = false;
+  int attempts = 0;           ///< failed tries of the current transaction
+  int64_t retry_last_ts = 0;  ///< backoff: since then...
+  int64_t retry_interval = 0; ///< ...wait this long; 0: none
+};
+
+struct federation_sender_state {
+  federation_sender_deps deps;
+  std::unique_ptr<storage::federation_store> store;
+  std::map<std::string, destination_state> destinations;
+  /// Transaction ids: a counter from the start time, as Synapse's.
+  int64_t next_txn = 0;
+  static inline const char* name = "federation_sender";
+};
+
+using sender_pointer = federation_sender_actor::stateful_pointer<federation_sender_state>;
+
+// ---- helpers -----------------------------------------------------------------------------
+
+bool backing_off(const federation_sender_state& st, const destination_state& d) {
+  return d.retry_interval > 0 && st.deps.env->now_ms() < d.retry_last_ts + d.retry_interval;
+}
+
+/// Sends the destination's queue if nothing is in flight and it isn't
+/// backing off.
+void send_queue(sender_pointer self, const std::string& destination) {
+  auto& st = self->state;
+  auto& d = st.destinations[destination];
+  if (d.in_flight || backing_off(st, d)) return;
+  std::vector<storage::outbox_row> rows;
+  try {
+    rows = st.store->outbox(destination, max_edus);
+  } catch (const std::exception& e) {
+    std::cerr << "federation sender: reading the queue of " << destination << ": " << e.what() << "\n";
+    return;
+  }
+  if (rows.empty()) return;
+  json edus = json::array();
+  for (auto& r : rows) {
+    auto content = json::parse(r.messages_json, nullptr, false);
+    if (!content.is_object()) continue; // never stored so; skipped rather than blocking the queue
+    edus.push_back({{"edu_type", "m.direct_to_device"}, {"content", std::move(content)}});
+  }
+  auto up_to = rows.back().stream_id;
+  auto txn_id = std::to_string(st.next_txn++);
+  json txn = {{"origin", st.deps.server_name},
+              {"origin_server_ts", st.deps.env->now_ms()},
+              {"pdus", json::array()},
+              {"edus", std::move(edus)}};
+  d.in_flight = true;
+  federation_sender_actor me = self;
+  st.deps.client->request_async(destination, "PUT", "/_matrix/federation/v1/send/" + escape(txn_id), std::move(txn),
+                                true, txn_timeout_ms, [me, destination, up_to](remote_response r) {
+                                  caf::anon_send(me, txn_done_atom::value, destination, up_to, r.status,
+                                                 r.status ? std::string() : r.error);
+                                });
+}
+
+void txn_done(sender_pointer self, const std::string& destination, int64_t up_to, int status,
+              const std::string& error) {
+  auto& st = self->state;
+  auto& d = st.destinations[destination];
+  d.in_flight = false;
+  auto now = st.deps.env->now_ms();
+  try {
+    if (status == 200) {
+      st.store->delete_outbox_up_to(destination, up_to);
+      if (d.retry_interval > 0) st.store->clear_retry(destination);
+      d.attempts = 0;
+      d.retry_interval = 0;
+      return send_queue(self, destination);
+    }
+    // Synapse's /send backs off on every error code, not just 5xx.
+    std::cerr << "federation sender: transaction to " << destination << " failed: "
+              << (status ? "HTTP " + std::to_string(status) : error) << "\n";
+    if (++d.attempts < attempts_before_backoff) {
+      self->delayed_send(self, retry_delay * d.attempts, retry_atom::value, destination);
+      return;
+    }
+    d.attempts = 0;
+    auto interval = d.retry_interval == 0 ? min_retry_ms : d.retry_interval * retry_multiplier;
+    // Jitter: x U(0.8, 1.4).
+    interval = interval * (800 + static_cast<int64_t>(st.deps.env->uniform(601))) / 1000;
+    d.retry_interval = std::min(interval, max_retry_ms);
+    d.retry_last_ts = now;
+    st.store->set_retry(destination, now, d.retry_interval);
+  } catch (const std::exception& e) {
+    std::cerr << "federation sender: after a transaction to " << destination << ": " << e.what() << "\n";
+  }
+}
+
+/// Every destination with a queue, and what the database says of backoffs.
+void scan(sender_pointer self) {
+  auto& st = self->state;
+  try {
+    for (auto& dest : st.store->destinations_with_outbox()) send_queue(self, dest);
+  } catch (const std::exception& e) {
+    std::cerr << "federation sender: scanning the queues: " << e.what() << "\n";
+  }
+}
+
+// ---- behavior ----------------------------------------------------------------------------
+
+federation_sender_actor::behavior_type federation_sender(sender_pointer self, federation_sender_deps deps) {
+  auto& st = self->state;
+  st.store = std::make_unique<storage::federation_store>(*deps.pool);
+  st.next_txn = deps.env->now_ms();
+  st.deps = std::move(deps);
+  try {
+    for (auto& [dest, r] : st.store->retry_states()) {
+      auto& d = st.destinations[dest];
+      d.retry_last_ts = r.retry_last_ts;
+      d.retry_interval = r.retry_interval;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "federation sender: reading retry state: " << e.what() << "\n";
+  }
+  self->send(self, scan_atom::value);
+  return {
+    [=](msg::wake_federation& w) {
+      for (auto& dest : w.destinations) {
+        if (w.server_up) {
+          auto& d = self->state.destinations[dest];
+          if (d.retry_interval > 0) {
+            d.retry_interval = 0;
+            d.attempts = 0;
+            try {
+              self->state.store->clear_retry(dest);
+            } catch (const std::exception& e) {
+              std::cerr << "federation sender: clearing the backoff of " << dest << ": " << e.what() << "\n";
+            }
+          }
+        }
+        send_queue(self, dest);
+      }
+    },
+    [=](txn_done_atom, std::string& dest, int64_t up_to, int status, std::string& error) {
+      txn_done(self, dest, up_to, status, error);
+    },
+    [=](retry_atom, std::string& dest) { send_queue(self, dest); },
+    [=](scan_atom) {
+      scan(self);
+      self->delayed_send(self, scan_interval, scan_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+federation_sender_actor spawn_federation_sender(caf::actor_system& sys, federation_sender_deps deps) {
+  return actors::spawn_role(sys, federation_sender, std::move(deps));
+}
+
+} // namespace axon::federation

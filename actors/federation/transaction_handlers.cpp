@@ -1,0 +1,140 @@
+// actors/federation/transaction_handlers.cpp -- transactions from other
+// servers (server-server API "Transactions": PUT
+// /_matrix/federation/v1/send/{txnId}). The whole body is checked before
+// anything happens; an answered transaction id is answered the same again
+// (received_transactions, a day); EDUs are handled apart from PDUs, so
+// to-device messages never wait behind a room.
+//
+// EDUs handled: m.direct_to_device (to this server's users' devices, once
+// per message_id: the to_device writer's transaction ids make a replay
+// deliver nothing twice). PDUs: rooms do not federate yet, so a PDU for a
+// room this server knows is refused with its error in the answer (the
+// spec's per-PDU result) and one for a room it doesn't know is skipped, as
+// Synapse does; other EDU types are ignored for now.
+#include "actors/federation/routes.hpp"
+
+#include "config/homeserver_config.hpp"
+#include "matrix/event_hash.hpp"
+#include "matrix/identifiers.hpp"
+#include "matrix/room_version.hpp"
+#include "storage/stores/federation_store.hpp"
+#include "storage/stores/rooms_store.hpp"
+#include "storage/stores/to_device_store.hpp"
+#include "transport/transport.hpp"
+
+#include <algorithm>
+#include <iostream>
+#include <map>
+
+namespace axon::federation {
+
+namespace {
+
+using http::request;
+using http::response;
+using nlohmann::json;
+
+// ---- constants ---------------------------------------------------------------------------
+
+/// The spec's limits on one transaction.
+constexpr size_t max_pdus = 50;
+constexpr size_t max_edus = 100;
+/// A day: how long an answer is kept for a retried transaction (Synapse).
+constexpr int64_t answer_lifetime_ms = 24LL * 3600 * 1000;
+/// One cleanup of old answers per this many transactions.
+constexpr int cleanup_every = 1000;
+
+// ---- helpers -----------------------------------------------------------------------------
+
+/// An m.direct_to_device EDU from `origin`: its messages for this server's
+/// users' devices ("*": all of them), stored once per message_id.
+void to_device_edu(request& req, const std::string& origin, const json& content) {
+  auto sender = content.value("sender", json());
+  auto type = content.value("type", json());
+  auto message_id = content.value("message_id", json());
+  auto messages = content.value("messages", json());
+  if (!sender.is_string() || !type.is_string() || !message_id.is_string() || !messages.is_object()) return;
+  auto sender_id = sender.get<std::string>();
+  // A server speaks only for its own users.
+  if (!matrix::parse_user_id(sender_id) || matrix::server_of(sender_id) != origin) return;
+  msg::send_to_device out;
+  out.sender = sender_id;
+  out.sender_device = "";
+  out.txn_id = "m.direct_to_device/" + message_id.get<std::string>();
+  auto& me = req.ctx->cfg->server_name;
+  for (auto& [user_id, devices] : messages.items()) {
+    if (!matrix::parse_user_id(user_id) || matrix::server_of(user_id) != me || !devices.is_object()) continue;
+    auto existing = req.ctx->to_device->devices_of(user_id);
+    std::map<std::string, const json*> by_device;
+    if (auto all = devices.find("*"); all != devices.end() && all->is_object())
+      for (auto& d : existing) by_device[d] = &*all;
+    for (auto& [device_id, body] : devices.items()) {
+      if (device_id == "*" || !body.is_object()) continue;
+      if (std::binary_search(existing.begin(), existing.end(), device_id)) by_device[device_id] = &body;
+    }
+    for (auto& [device_id, body] : by_device) {
+      json ev = {{"sender", sender_id}, {"type", type}, {"content", *body}};
+      out.deliveries.push_back({user_id, device_id, ev.dump()});
+    }
+  }
+  req.ctx->transport->send_to_device(out);
+}
+
+/// The PDU results: an error for each PDU of a room this server has (it
+/// can't take part in rooms over federation yet); PDUs of unknown rooms
+/// are skipped.
+json pdu_results(request& req, const json& pdus) {
+  json results = json::object();
+  for (auto& pdu : pdus) {
+    if (!pdu.is_object() || !pdu.contains("room_id") || !pdu["room_id"].is_string()) continue;
+    auto room = req.ctx->rooms->get_room(pdu["room_id"].get<std::string>());
+    if (!room) continue;
+    auto* version = matrix::find_room_version(room->room_version);
+    if (!version) continue;
+    auto id = matrix::compute_event_id(pdu, *version);
+    if (id.empty()) continue;
+    results[id] = {{"error", "This server does not accept events from other servers into its rooms yet"}};
+  }
+  return results;
+}
+
+// ---- handlers ----------------------------------------------------------------------------
+
+response send_transaction(request& req) {
+  auto& origin = req.origin;
+  auto& txn_id = req.params[0];
+  auto& body = req.json_body();
+  auto pdus = body.find("pdus");
+  if (pdus == body.end() || !pdus->is_array()) http::fail(errc::bad_json, "pdus must be an array");
+  auto edus = body.find("edus");
+  if (edus != body.end() && !edus->is_array()) http::fail(errc::bad_json, "edus must be an array");
+  if (pdus->size() > max_pdus || (edus != body.end() && edus->size() > max_edus))
+    http::fail(errc::bad_json, "Transaction has more than 50 PDUs or 100 EDUs");
+  storage::federation_store store(*req.ctx->pool);
+  if (auto done = store.answered(origin, txn_id)) {
+    auto j = json::parse(done->response_json, nullptr, false);
+    if (!j.is_discarded()) return {done->code, j};
+  }
+  // EDUs first: they never wait for a room.
+  if (edus != body.end())
+    for (auto& edu : *edus) {
+      if (!edu.is_object() || !edu.contains("edu_type") || !edu["edu_type"].is_string()) continue;
+      auto type = edu["edu_type"].get<std::string>();
+      auto content = edu.value("content", json::object());
+      if (!content.is_object()) continue;
+      if (type == "m.direct_to_device") to_device_edu(req, origin, content);
+    }
+  json answer = {{"pdus", pdu_results(req, *pdus)}};
+  auto now = req.ctx->env->now_ms();
+  store.remember_answer(origin, txn_id, 200, answer.dump(), now);
+  if (req.ctx->env->uniform(cleanup_every) == 0) store.forget_answers_before(now - answer_lifetime_ms);
+  return {200, answer};
+}
+
+} // namespace
+
+void add_transaction_routes(std::vector<http::route>& out) {
+  out.push_back({"PUT", "/_matrix/federation/v1", "/send/{txnId}", true, "federation", send_transaction});
+}
+
+} // namespace axon::federation

@@ -1,0 +1,76 @@
+#include "storage/stores/federation_store.hpp"
+
+namespace axon::storage {
+
+std::vector<outbox_row> federation_store::outbox(const std::string& destination, size_t limit) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT stream_id, message_id, messages_json FROM device_federation_outbox "
+                   "WHERE destination = $1 ORDER BY stream_id LIMIT $2",
+                   {destination, static_cast<int64_t>(limit)});
+  std::vector<outbox_row> out;
+  for (auto& row : r.rows) out.push_back({row.i64(0), row.str(1), row.str(2)});
+  return out;
+}
+
+void federation_store::delete_outbox_up_to(const std::string& destination, int64_t stream_id) {
+  auto c = pool_.acquire();
+  c->exec("DELETE FROM device_federation_outbox WHERE destination = $1 AND stream_id <= $2",
+          {destination, stream_id});
+}
+
+std::vector<std::string> federation_store::destinations_with_outbox() {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT DISTINCT destination FROM device_federation_outbox");
+  std::vector<std::string> out;
+  for (auto& row : r.rows) out.push_back(row.str(0));
+  return out;
+}
+
+std::map<std::string, retry_state> federation_store::retry_states() {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT destination, retry_last_ts, retry_interval FROM destinations WHERE retry_interval > 0");
+  std::map<std::string, retry_state> out;
+  for (auto& row : r.rows) out[row.str(0)] = {row.i64(1), row.i64(2)};
+  return out;
+}
+
+void federation_store::set_retry(const std::string& destination, int64_t now_ms, int64_t interval) {
+  auto c = pool_.acquire();
+  c->exec("INSERT INTO destinations (destination, retry_last_ts, retry_interval, failure_ts) "
+          "VALUES ($1, $2, $3, $2) ON CONFLICT (destination) DO UPDATE SET "
+          "retry_last_ts = excluded.retry_last_ts, retry_interval = excluded.retry_interval, "
+          "failure_ts = COALESCE(destinations.failure_ts, excluded.failure_ts)",
+          {destination, now_ms, interval});
+}
+
+void federation_store::clear_retry(const std::string& destination) {
+  auto c = pool_.acquire();
+  c->exec("UPDATE destinations SET retry_last_ts = 0, retry_interval = 0, failure_ts = NULL "
+          "WHERE destination = $1",
+          {destination});
+}
+
+std::optional<answered_transaction> federation_store::answered(const std::string& origin,
+                                                              const std::string& txn_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT response_code, response_json FROM received_transactions WHERE "
+                   "transaction_id = $1 AND origin = $2",
+                   {txn_id, origin});
+  if (r.empty()) return std::nullopt;
+  return answered_transaction{static_cast<int>(r.rows[0].i64(0)), r.rows[0].str(1)};
+}
+
+void federation_store::remember_answer(const std::string& origin, const std::string& txn_id, int code,
+                                       const std::string& response_json, int64_t now_ms) {
+  auto c = pool_.acquire();
+  c->exec("INSERT INTO received_transactions (transaction_id, origin, ts, response_code, response_json) "
+          "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (transaction_id, origin) DO NOTHING",
+          {txn_id, origin, now_ms, static_cast<int64_t>(code), response_json});
+}
+
+void federation_store::forget_answers_before(int64_t before_ms) {
+  auto c = pool_.acquire();
+  c->exec("DELETE FROM received_transactions WHERE ts < $1", {before_ms});
+}
+
+} // namespace axon::storage

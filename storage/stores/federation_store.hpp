@@ -1,0 +1,65 @@
+// storage/stores/federation_store.hpp -- the federation sender's queues and
+// retry state, and the inbound transactions answered (migration 018).
+#pragma once
+
+#include "storage/database.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace axon::storage {
+
+/// One queued m.direct_to_device EDU.
+struct outbox_row {
+  int64_t stream_id = 0;
+  std::string message_id;
+  std::string messages_json; ///< the EDU content
+};
+
+/// A destination's retry state (Synapse's destinations row): since
+/// `retry_last_ts`, wait `retry_interval` ms before trying again; 0: none.
+struct retry_state {
+  int64_t retry_last_ts = 0;
+  int64_t retry_interval = 0;
+};
+
+/// A PUT /send/{txnId} answered before.
+struct answered_transaction {
+  int code = 200;
+  std::string response_json;
+};
+
+class federation_store {
+public:
+  explicit federation_store(pool& p) : pool_(p) {}
+
+  /// The destination's queued EDUs, oldest first, at most `limit`.
+  std::vector<outbox_row> outbox(const std::string& destination, size_t limit);
+  /// Drops what `destination` acknowledged: its rows up to `stream_id`.
+  void delete_outbox_up_to(const std::string& destination, int64_t stream_id);
+  /// Every destination with something queued.
+  std::vector<std::string> destinations_with_outbox();
+
+  /// Every destination in backoff.
+  std::map<std::string, retry_state> retry_states();
+  /// Records a failure: wait `interval` ms from `now_ms`.
+  void set_retry(const std::string& destination, int64_t now_ms, int64_t interval);
+  /// Success, or the server contacted us: no more waiting.
+  void clear_retry(const std::string& destination);
+
+  /// The answer given to `origin`'s transaction `txn_id`, if any.
+  std::optional<answered_transaction> answered(const std::string& origin, const std::string& txn_id);
+  /// Remembers the answer (a retry gets the same); the first one stays.
+  void remember_answer(const std::string& origin, const std::string& txn_id, int code,
+                       const std::string& response_json, int64_t now_ms);
+  /// Forgets answers older than `before_ms` (Synapse keeps them a day).
+  void forget_answers_before(int64_t before_ms);
+
+private:
+  pool& pool_;
+};
+
+} // namespace axon::storage

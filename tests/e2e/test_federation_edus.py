@@ -1,0 +1,126 @@
+"""Transactions between two Axon servers (fedlib): to-device messages both ways through the
+federation sender (PUT /send/{txnId}), delivered once per message_id; a receiving server that is
+down while messages are queued, and the sending server restarted meanwhile, gets them when it is
+back (the queue lives in the database, and a signed request from the server that returned
+wakes it). Bad transactions: oversized, malformed, unsigned, replayed, and EDUs speaking for
+another server's users.
+"""
+
+import time
+
+from fedlib import federation_request, signing_key, x_matrix
+from harness import e2e_test, expect, expect_eq, expect_ok, q, register, unique, wait_until
+from test_federation import pair
+from test_to_device import send, to_device
+
+
+def received(user, since, what, timeout=15.0):
+    """Syncs `user` from `since` until to-device events arrive; returns (events, next_batch)."""
+    deadline = time.monotonic() + timeout
+    events = []
+    while not events:
+        body = user.sync(since=since, timeout=1000)
+        events = to_device(body)
+        since = body["next_batch"]
+        expect(events or time.monotonic() < deadline, f"{what}: nothing within {timeout} s")
+    return events, since
+
+
+@e2e_test
+def to_device_both_ways(ctx):
+    a, b = pair(ctx)
+    alice, bob = register(a.api), register(b.api)
+    a_since, b_since = alice.sync()["next_batch"], bob.sync()["next_batch"]
+    send(alice, {bob.user_id: {bob.device_id: {"n": 1}}}, "m.test.a2b")
+    events, b_since = received(bob, b_since, "A to B")
+    expect_eq([(e["sender"], e["type"], e["content"]) for e in events],
+              [(alice.user_id, "m.test.a2b", {"n": 1})], "delivered on B")
+    send(bob, {alice.user_id: {"*": {"n": 2}}}, "m.test.b2a")
+    events, a_since = received(alice, a_since, "B to A")
+    expect_eq([(e["sender"], e["content"]) for e in events], [(bob.user_id, {"n": 2})], "delivered on A")
+    # Once: nothing more comes.
+    again = bob.sync(since=b_since, timeout=500)
+    expect_eq(to_device(again), [], "no second delivery")
+
+
+def signed_send(origin_server, destination, txn_id, body):
+    uri = f"/_matrix/federation/v1/send/{q(txn_id)}"
+    auth = x_matrix(origin_server.server_name, destination.server_name, signing_key(origin_server), "PUT", uri, body)
+    return federation_request(destination, "PUT", uri, body=body, authorization=auth)
+
+
+def direct_to_device(sender, user, device, content, message_id):
+    return {"edu_type": "m.direct_to_device",
+            "content": {"sender": sender, "type": "m.test.raw", "message_id": message_id,
+                        "messages": {user.user_id: {device: content}}}}
+
+
+@e2e_test
+def transactions_replayed_oversized_or_forged(ctx):
+    a, b = pair(ctx)
+    alice = register(a.api)
+    since = alice.sync()["next_batch"]
+    bob_id = f"@{unique('bob')}:{b.server_name}"
+    txn = {"origin": b.server_name, "origin_server_ts": int(time.time() * 1000), "pdus": [],
+           "edus": [direct_to_device(bob_id, alice, alice.device_id, {"n": 1}, unique("mid"))]}
+    first = signed_send(b, a, "t1", txn)
+    expect_eq((first.status, first.json), (200, {"pdus": {}}), f"a transaction: {first}")
+    # The same transaction id again, even with another body: the first answer, nothing delivered.
+    again = dict(txn, edus=[direct_to_device(bob_id, alice, alice.device_id, {"n": 99}, unique("mid"))])
+    second = signed_send(b, a, "t1", again)
+    expect_eq((second.status, second.json), (200, {"pdus": {}}), f"a replayed transaction: {second}")
+    # The same message_id in a new transaction: delivered once only.
+    third = signed_send(b, a, "t2", txn)
+    expect_eq(third.status, 200, f"a new transaction, same message: {third}")
+    # B speaking for a user of another server: ignored.
+    forged = dict(txn, edus=[direct_to_device("@eve:evil.example", alice, "*", {"n": 66}, unique("mid"))])
+    expect_eq(signed_send(b, a, "t3", forged).status, 200, "a forged sender's transaction")
+    events, since = received(alice, since, "the raw transaction")
+    time.sleep(0.5)
+    more = to_device(alice.sync(since=since, timeout=500))
+    expect_eq([e["content"] for e in events + more], [{"n": 1}], "exactly the first message, once")
+    expect_eq(events[0]["sender"], bob_id, "the sender as the EDU says")
+
+    def bad(body, status, errcode, what, raw=None):
+        uri = "/_matrix/federation/v1/send/" + unique("t")
+        auth = x_matrix(b.server_name, a.server_name, signing_key(b), "PUT", uri, body)
+        r = federation_request(a, "PUT", uri, body=None if raw else body, authorization=auth, raw=raw)
+        expect_eq((r.status, (r.json or {}).get("errcode")), (status, errcode), f"{what}: {r}")
+
+    bad(dict(txn, pdus=[{}] * 51), 400, "M_BAD_JSON", "51 PDUs")
+    bad(dict(txn, edus=[{}] * 101), 400, "M_BAD_JSON", "101 EDUs")
+    bad(dict(txn, pdus={}), 400, "M_BAD_JSON", "pdus not a list")
+    bad(dict(txn, edus="x"), 400, "M_BAD_JSON", "edus not a list")
+    bad({"x": 1}, 400, "M_NOT_JSON", "malformed JSON", raw=b'{"pdus": [')
+    unsigned = federation_request(a, "PUT", "/_matrix/federation/v1/send/u1", body=txn)
+    expect_eq((unsigned.status, unsigned.json.get("errcode")), (401, "M_UNAUTHORIZED"), f"unsigned: {unsigned}")
+    # A PDU for a room of A: refused in the per-PDU answer (rooms don't federate yet), not stored.
+    room = alice.create_room()
+    pdu = {"room_id": room, "type": "m.room.message", "sender": bob_id, "content": {"body": "hi"},
+           "origin_server_ts": 1, "depth": 5, "prev_events": [], "auth_events": [],
+           "hashes": {"sha256": "x"}, "signatures": {}}
+    r = signed_send(b, a, unique("t"), dict(txn, edus=[], pdus=[pdu]))
+    expect_eq(r.status, 200, f"a PDU: {r}")
+    results = r.json["pdus"]
+    expect(len(results) == 1 and "error" in next(iter(results.values())), f"the PDU's error: {results}")
+    bodies = [e["content"].get("body") for e in alice.messages(room, limit=20)["chunk"]]
+    expect("hi" not in bodies, f"the refused PDU is not in the room: {bodies}")
+
+
+@e2e_test
+def queued_while_down_delivered_when_back(ctx):
+    a, b = pair(ctx)
+    alice, bob = register(a.api), register(b.api)
+    b_since = bob.sync()["next_batch"]
+    b.stop()
+    try:
+        send(alice, {bob.user_id: {bob.device_id: {"n": "while down"}}})
+        time.sleep(0.5)
+        # A restarts too: what is queued for B is in A's database, not its memory.
+        a.restart()
+    finally:
+        b.start()
+    # B reaches A (a signed request: Bob looks Alice up), which wakes A's queue for B.
+    wait_until(lambda: bob.get(f"/profile/{q(alice.user_id)}").status == 200, timeout=10)
+    events, _ = received(bob, b_since, "after B came back", timeout=20)
+    expect_eq([e["content"] for e in events], [{"n": "while down"}], "caught up")
