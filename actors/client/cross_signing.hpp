@@ -13,9 +13,11 @@ namespace axon::client {
 /// uploaded signatures into their device keys (`device_keys` is
 /// {user: {device: DeviceKeys}}) and adds master_keys, self_signing_keys and
 /// (the requester's own only) user_signing_keys to `out`. Signatures shown
-/// are those by the key's owner and by the requester (spec: a user's
-/// signatures of others' master keys are visible to that user only).
+/// are those by the key's owner and by the requester `viewer` (spec: a
+/// user's signatures of others' master keys are visible to that user only);
+/// another server (`viewer` "") sees the owners' only, and no
+/// user_signing_keys.
 void add_cross_signing_to_query(request& req, const std::vector<std::string>& users,
-                                json& device_keys, json& out);
+                                json& device_keys, json& out, const std::string& viewer);
 
 } // namespace axon::client

@@ -283,8 +283,8 @@ void merge_signatures(json& obj, const std::string& owner, const std::string& ta
 // ---- /keys/query -----------------------------------------------------------------------
 
 void add_cross_signing_to_query(request& req, const std::vector<std::string>& users,
-                                json& device_keys, json& out) {
-  auto& me = req.auth().user_id;
+                                json& device_keys, json& out, const std::string& viewer) {
+  auto& me = viewer;
   json master = json::object(), self_signing = json::object(), user_signing = json::object();
   for (auto& user : users) {
     auto keys = req.ctx->cross_signing->keys(user);
@@ -297,12 +297,12 @@ void add_cross_signing_to_query(request& req, const std::vector<std::string>& us
       if (auto pub = matrix::public_key_of(key)) merge_signatures(key, user, pub->base64, me, sigs);
       if (type == "master") master[user] = std::move(key);
       else if (type == "self_signing") self_signing[user] = std::move(key);
-      else if (type == "user_signing" && user == me) user_signing[user] = std::move(key);
+      else if (type == "user_signing" && !me.empty() && user == me) user_signing[user] = std::move(key);
     }
   }
   out["master_keys"] = master;
   out["self_signing_keys"] = self_signing;
-  out["user_signing_keys"] = user_signing;
+  if (!me.empty()) out["user_signing_keys"] = user_signing;
 }
 
 void add_cross_signing_routes(std::vector<http::route>& out) {

@@ -3,8 +3,10 @@
 // Encryption" (Key management API, tracking the device list for a user).
 #include "actors/client/common.hpp"
 #include "actors/client/cross_signing.hpp"
+#include "actors/client/keys.hpp"
 #include "actors/client/routes.hpp"
 #include "actors/client/sync_streams.hpp"
+#include "actors/federation/federation_client.hpp"
 #include "matrix/identifiers.hpp"
 #include "matrix/key_upload.hpp"
 #include "matrix/stream_token.hpp"
@@ -12,7 +14,11 @@
 #include "storage/stores/e2e_keys_store.hpp"
 #include "transport/transport.hpp"
 
+#include <algorithm>
+#include <functional>
+#include <future>
 #include <map>
+#include <memory>
 #include <set>
 
 namespace axon::client {
@@ -107,6 +113,94 @@ std::set<std::string> left_for(request& req, const std::string& me, const events
   return out;
 }
 
+/// How long other servers are waited for: the body's `timeout` (ms),
+/// default 10 s as in Synapse, at most a minute.
+int64_t remote_timeout(const json& body) {
+  auto t = body.find("timeout");
+  if (t == body.end() || !t->is_number_integer()) return 10000;
+  return std::clamp<int64_t>(t->get<int64_t>(), 1000, 60000);
+}
+
+/// Asks each server in `queries` at once and waits for all (each within
+/// `timeout_ms`): `done(server, answer)` for each, on this thread.
+void ask_servers(request& req, const std::map<std::string, json>& queries, const std::string& path,
+                 const char* field, int64_t timeout_ms,
+                 const std::function<void(const std::string&, const federation::remote_response&)>& done) {
+  std::vector<std::pair<std::string, std::future<federation::remote_response>>> waits;
+  for (auto& [server, query] : queries) {
+    auto answer = std::make_shared<std::promise<federation::remote_response>>();
+    waits.emplace_back(server, answer->get_future());
+    if (!req.ctx->federation || !req.ctx->federation->allowed(server)) {
+      federation::remote_response r;
+      r.error = "federation with " + server + " is not allowed";
+      answer->set_value(std::move(r));
+      continue;
+    }
+    req.ctx->federation->request_async(server, "POST", path, json{{field, query}}, true, timeout_ms,
+                                       [answer](federation::remote_response r) { answer->set_value(std::move(r)); });
+  }
+  for (auto& [server, f] : waits) done(server, f.get());
+}
+
+/// The failure entry for a server that did not answer as it should.
+json server_failure(const federation::remote_response& r) {
+  if (r.status == 0) return {{"status", 503}, {"message", "Not ready for retry"}};
+  return {{"status", r.status}, {"message", r.error.empty() ? "Error from the remote server" : r.error}};
+}
+
+/// Merges other servers' /user/keys/query answers into `answer`: only the
+/// users asked of that server, device keys that name their user and
+/// device, cross-signing keys that name their user (another server's
+/// answer is not trusted further).
+void add_remote_keys(request& req, const std::map<std::string, json>& remote, int64_t timeout_ms, json& answer) {
+  ask_servers(req, remote, "/_matrix/federation/v1/user/keys/query", "device_keys", timeout_ms,
+              [&](const std::string& server, const federation::remote_response& r) {
+                if (!r.ok()) {
+                  answer["failures"][server] = server_failure(r);
+                  return;
+                }
+                auto& asked = remote.at(server);
+                auto dk = r.body.value("device_keys", json::object());
+                for (auto& [user, wanted] : asked.items()) {
+                  json devices = json::object();
+                  if (dk.is_object() && dk.contains(user) && dk[user].is_object())
+                    for (auto& [device, keys] : dk[user].items()) {
+                      bool asked_for = wanted.empty() || std::find(wanted.begin(), wanted.end(), device) != wanted.end();
+                      if (asked_for && keys.is_object() && keys.value("user_id", json()) == json(user) &&
+                          keys.value("device_id", json()) == json(device))
+                        devices[device] = keys;
+                    }
+                  answer["device_keys"][user] = std::move(devices);
+                  for (const char* kind : {"master_keys", "self_signing_keys"}) {
+                    auto all = r.body.value(kind, json::object());
+                    if (all.is_object() && all.contains(user) && all[user].is_object() &&
+                        all[user].value("user_id", json()) == json(user))
+                      answer[kind][user] = all[user];
+                  }
+                }
+              });
+}
+
+/// Merges other servers' /user/keys/claim answers: only what was asked.
+void add_remote_claims(request& req, const std::map<std::string, json>& remote, int64_t timeout_ms, json& answer) {
+  ask_servers(req, remote, "/_matrix/federation/v1/user/keys/claim", "one_time_keys", timeout_ms,
+              [&](const std::string& server, const federation::remote_response& r) {
+                if (!r.ok()) {
+                  answer["failures"][server] = server_failure(r);
+                  return;
+                }
+                auto otk = r.body.value("one_time_keys", json::object());
+                if (!otk.is_object()) return;
+                for (auto& [user, devices] : remote.at(server).items()) {
+                  if (!otk.contains(user) || !otk[user].is_object()) continue;
+                  json mine = json::object();
+                  for (auto& [device, keys] : otk[user].items())
+                    if (devices.contains(device) && keys.is_object()) mine[device] = keys;
+                  if (!mine.empty()) answer["one_time_keys"][user] = std::move(mine);
+                }
+              });
+}
+
 // ---- handlers --------------------------------------------------------------------
 
 response upload_keys(request& req) {
@@ -136,38 +230,23 @@ response query_keys(request& req) {
   auto& body = req.json_body();
   auto wanted = optional_object(body, "device_keys");
   if (!wanted) fail(errc::missing_param, "Missing device_keys");
+  auto timeout = remote_timeout(body);
   json keys = json::object(), failures = json::object();
   std::vector<std::string> local_users;
-  for (auto& [user, devices] : wanted->items()) {
-    if (!devices.is_array() && !devices.is_null())
-      fail(errc::bad_json, "device_keys values must be arrays of device ids");
-    std::vector<std::string> ids;
-    if (devices.is_array())
-      for (auto& d : devices) {
-        if (!d.is_string()) fail(errc::bad_json, "device_keys values must be arrays of device ids");
-        ids.push_back(d.get<std::string>());
-      }
-    if (!matrix::parse_user_id(user)) continue;
+  std::map<std::string, json> remote; // server -> its users' query
+  for (auto& [user, ids] : device_keys_query(*wanted)) {
     if (!is_local(req, user)) {
-      // No federation yet: other servers can't be asked.
-      failures[domain_of(user)] = {{"status", 503}, {"message", "Not ready for retry"}};
+      json list = json::array();
+      for (auto& d : ids) list.push_back(d);
+      remote[domain_of(user)][user] = std::move(list);
       continue;
     }
     local_users.push_back(user);
-    json out = json::object();
-    for (auto& [device, text] : req.ctx->e2e_keys->device_keys(user, ids)) {
-      auto k = json::parse(text);
-      k.erase("unsigned");
-      auto d = req.ctx->accounts->device(user, device);
-      json unsig = json::object();
-      if (d && d->display_name) unsig["device_display_name"] = *d->display_name;
-      k["unsigned"] = unsig;
-      out[device] = std::move(k);
-    }
-    keys[user] = std::move(out);
+    keys[user] = local_device_keys(req, user, ids);
   }
   json answer = {{"device_keys", keys}, {"failures", failures}};
-  add_cross_signing_to_query(req, local_users, answer["device_keys"], answer);
+  add_cross_signing_to_query(req, local_users, answer["device_keys"], answer, req.auth().user_id);
+  if (!remote.empty()) add_remote_keys(req, remote, timeout, answer);
   return {200, answer};
 }
 
@@ -175,21 +254,22 @@ response claim_keys(request& req) {
   auto& body = req.json_body();
   auto wanted = optional_object(body, "one_time_keys");
   if (!wanted) fail(errc::missing_param, "Missing one_time_keys");
+  auto timeout = remote_timeout(body);
   json local = json::object(), failures = json::object();
-  for (auto& [user, devices] : wanted->items()) {
-    if (!devices.is_object()) fail(errc::bad_json, "one_time_keys values must be objects");
-    for (auto& [device, alg] : devices.items())
-      if (!alg.is_string()) fail(errc::bad_json, "one_time_keys must map devices to algorithms");
-    if (!matrix::parse_user_id(user)) continue;
+  std::map<std::string, json> remote;
+  auto claims = one_time_keys_claim(*wanted);
+  for (auto& [user, devices] : claims.items()) {
     if (!is_local(req, user)) {
-      failures[domain_of(user)] = {{"status", 503}, {"message", "Not ready for retry"}};
+      remote[domain_of(user)][user] = devices;
       continue;
     }
     if (!devices.empty()) local[user] = devices;
   }
   json claimed = json::object();
   if (!local.empty()) claimed = json::parse(req.ctx->transport->claim_keys({local.dump()}).one_time_keys);
-  return {200, {{"one_time_keys", claimed}, {"failures", failures}}};
+  json answer = {{"one_time_keys", claimed}, {"failures", failures}};
+  if (!remote.empty()) add_remote_claims(req, remote, timeout, answer);
+  return {200, answer};
 }
 
 response key_changes(request& req) {
@@ -217,6 +297,49 @@ response key_changes(request& req) {
 }
 
 } // namespace
+
+// ---- shared with the federation API ---------------------------------------------------
+
+json local_device_keys(request& req, const std::string& user_id, const std::vector<std::string>& device_ids) {
+  json out = json::object();
+  for (auto& [device, text] : req.ctx->e2e_keys->device_keys(user_id, device_ids)) {
+    auto k = json::parse(text);
+    k.erase("unsigned");
+    auto d = req.ctx->accounts->device(user_id, device);
+    json unsig = json::object();
+    if (d && d->display_name) unsig["device_display_name"] = *d->display_name;
+    k["unsigned"] = unsig;
+    out[device] = std::move(k);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::vector<std::string>>> device_keys_query(const json& wanted) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  for (auto& [user, devices] : wanted.items()) {
+    if (!devices.is_array() && !devices.is_null())
+      fail(errc::bad_json, "device_keys values must be arrays of device ids");
+    std::vector<std::string> ids;
+    if (devices.is_array())
+      for (auto& d : devices) {
+        if (!d.is_string()) fail(errc::bad_json, "device_keys values must be arrays of device ids");
+        ids.push_back(d.get<std::string>());
+      }
+    if (matrix::parse_user_id(user)) out.emplace_back(user, std::move(ids));
+  }
+  return out;
+}
+
+json one_time_keys_claim(const json& wanted) {
+  json out = json::object();
+  for (auto& [user, devices] : wanted.items()) {
+    if (!devices.is_object()) fail(errc::bad_json, "one_time_keys values must be objects");
+    for (auto& [device, alg] : devices.items())
+      if (!alg.is_string()) fail(errc::bad_json, "one_time_keys must map devices to algorithms");
+    if (matrix::parse_user_id(user)) out[user] = devices;
+  }
+  return out;
+}
 
 // ---- /sync ---------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ std::vector<http::route> all_routes() {
   federation::add_key_routes(out);
   federation::add_query_routes(out);
   federation::add_transaction_routes(out);
+  federation::add_user_routes(out);
   replication::add_replication_routes(out);
   return out;
 }

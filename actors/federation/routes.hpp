@@ -16,6 +16,9 @@ void add_key_routes(std::vector<http::route>& out);
 /// PUT /_matrix/federation/v1/send/{txnId}.
 void add_transaction_routes(std::vector<http::route>& out);
 
+/// /_matrix/federation/v1/user/*: keys/query, keys/claim, devices/{userId}.
+void add_user_routes(std::vector<http::route>& out);
+
 /// /_matrix/federation/v1/query/*: profile.
 void add_query_routes(std::vector<http::route>& out);
 

@@ -73,6 +73,9 @@ def federating_server(ctx, name, **overrides):
     }
     config.update(overrides)
     server = ctx.make_server(name, config)
+    # Every server may be asked (they are all on loopback): no whitelist.
+    if "federation_domain_whitelist" not in overrides:
+        server.config.pop("federation_domain_whitelist", None)
     server.config["listeners"].append({
         "port": port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": True,
         "resources": [{"names": ["federation"]}]})

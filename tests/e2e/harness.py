@@ -368,6 +368,9 @@ def base_config(directory, port, database):
         "media_store_path": os.path.join(directory, "media_store"),
         "signing_key_path": os.path.join(directory, "hs.signing.key"),
         "trusted_key_servers": [],
+        # Federate with no one: a test's remote user ids are never looked up, nothing leaves
+        # loopback. Federation tests (fedlib) remove it.
+        "federation_domain_whitelist": [],
         # A rotated key, published as old_verify_keys (test_federation_keys).
         "old_signing_keys": {OLD_KEY_ID: {"key": OLD_KEY_B64, "expired_ts": OLD_KEY_EXPIRED_TS}},
         "key_refresh_interval": "2h",

@@ -1,4 +1,4 @@
-"""Transactions between two Axon servers (fedlib): to-device messages both ways through the
+"""Transactions and E2EE keys between two Axon servers (fedlib): to-device messages both ways through the
 federation sender (PUT /send/{txnId}), delivered once per message_id; a receiving server that is
 down while messages are queued, and the sending server restarted meanwhile, gets them when it is
 back (the queue lives in the database, and a signed request from the server that returned
@@ -11,6 +11,7 @@ import time
 from fedlib import federation_request, signing_key, x_matrix
 from harness import e2e_test, expect, expect_eq, expect_ok, q, register, unique, wait_until
 from test_federation import pair
+from test_e2ee import device_keys, one_time_keys
 from test_to_device import send, to_device
 
 
@@ -124,3 +125,50 @@ def queued_while_down_delivered_when_back(ctx):
     wait_until(lambda: bob.get(f"/profile/{q(alice.user_id)}").status == 200, timeout=10)
     events, _ = received(bob, b_since, "after B came back", timeout=20)
     expect_eq([e["content"] for e in events], [{"n": "while down"}], "caught up")
+
+
+@e2e_test
+def e2ee_keys_query_and_claim_across_servers(ctx):
+    a, b = pair(ctx)
+    alice, bob = register(a.api), register(b.api)
+    account, dk = device_keys(alice)
+    otks = one_time_keys(alice, account, 2)
+    expect_ok(alice.post("/keys/upload", {"device_keys": dk, "one_time_keys": otks}), "upload on A")
+    expect_ok(alice.put(f"/devices/{q(alice.device_id)}", {"display_name": "laptop"}), "rename")
+    # Bob on B asks for Alice's keys (B asks A over federation), with a local user mixed in.
+    got = expect_ok(bob.post("/keys/query", {"device_keys": {alice.user_id: [], bob.user_id: []}}), "query")
+    expect_eq(got["failures"], {}, "no failures")
+    keys = got["device_keys"][alice.user_id][alice.device_id]
+    expect_eq((keys["keys"], keys["signatures"]), (dk["keys"], dk["signatures"]), "Alice's keys through B")
+    expect_eq(keys["unsigned"], {"device_display_name": "laptop"}, "the device name")
+    expect(bob.user_id in got["device_keys"], "Bob's own entry")
+    # Claims: each one-time key once, across servers.
+    seen = set()
+    for _ in range(2):
+        r = expect_ok(bob.post("/keys/claim", {"one_time_keys": {alice.user_id: {alice.device_id: "signed_curve25519"}}}),
+                      "claim through B")
+        expect_eq(r["failures"], {}, "claim failures")
+        (key_id, _), = r["one_time_keys"][alice.user_id][alice.device_id].items()
+        expect(key_id in otks and key_id not in seen, f"claimed {key_id}")
+        seen.add(key_id)
+    r = expect_ok(bob.post("/keys/claim", {"one_time_keys": {alice.user_id: {alice.device_id: "signed_curve25519"}}}))
+    expect_eq(r["one_time_keys"], {}, "none left")
+    # A server that can't be reached is a failure entry, not an error.
+    r = expect_ok(bob.post("/keys/query", {"device_keys": {"@x:localhost:1": []}, "timeout": 2000}))
+    expect_eq(r["failures"].get("localhost:1", {}).get("status"), 503, f"unreachable: {r}")
+    # The federation endpoints themselves, signed as B.
+    key = signing_key(b)
+    uri = f"/_matrix/federation/v1/user/devices/{q(alice.user_id)}"
+    d = federation_request(a, "GET", uri, authorization=x_matrix(b.server_name, a.server_name, key, "GET", uri))
+    expect_eq(d.status, 200, f"/user/devices: {d}")
+    expect_eq(d.json["user_id"], alice.user_id, "user_id")
+    expect_eq([(x["device_id"], x.get("device_display_name"), x["keys"]["keys"]) for x in d.json["devices"]],
+              [(alice.device_id, "laptop", dk["keys"])], "the device list")
+    expect(isinstance(d.json["stream_id"], int), "stream_id")
+    body = {"device_keys": {"@nobody:" + b.server_name: []}}
+    uri = "/_matrix/federation/v1/user/keys/query"
+    r = federation_request(a, "POST", uri, body=body, authorization=x_matrix(b.server_name, a.server_name, key, "POST", uri, body))
+    expect_eq((r.status, r.json["device_keys"]), (200, {}), f"another server's users are not answered for: {r}")
+    bad = {"device_keys": {alice.user_id: "all"}}
+    r = federation_request(a, "POST", uri, body=bad, authorization=x_matrix(b.server_name, a.server_name, key, "POST", uri, bad))
+    expect_eq((r.status, r.json.get("errcode")), (400, "M_BAD_JSON"), f"a malformed query: {r}")
