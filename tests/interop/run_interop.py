@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Axon against Synapse 1.67 on loopback: the federation scenarios Axon supports so far, run in
+both directions with one side Axon and the other Synapse (scripts/interop runs this).
+
+Both servers are named localhost:PORT, serve federation over TLS with a certificate from a CA
+made here (tests/e2e/fedlib.py) and trust only that CA with certificate checks on; both may
+reach loopback (ip_range_whitelist). Synapse comes from ../shared/tools/synapse (SYN_ROOT); this
+is not part of scripts/test (CI has no Synapse) and exits 77 (skipped) without it.
+
+    tests/interop/run_interop.py --binary build-test/axon [--keep] [-k NAME]
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+
+import fedlib  # noqa: E402
+import harness  # noqa: E402
+from harness import Api, expect, expect_eq, expect_ok, free_port, q, register, to_yaml  # noqa: E402
+from test_e2ee import device_keys, one_time_keys  # noqa: E402
+from test_federation import verify_signed  # noqa: E402
+
+SKIPPED = 77
+
+
+class Synapse:
+    """One Synapse 1.67 process: client API on plain HTTP, federation on TLS (fedlib's CA)."""
+
+    def __init__(self, root, directory, name="synapse"):
+        self.root, self.directory, self.name = root, directory, name
+        os.makedirs(directory, exist_ok=True)
+        ca, crt, key = fedlib.test_ca()
+        self.port = free_port()
+        self.federation_port = free_port()
+        self.server_name = f"localhost:{self.federation_port}"
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.api = Api(self.url)
+        self.log_path = os.path.join(directory, "synapse.log")
+        high = {"per_second": 1000, "burst_count": 1000}
+        self.config = {
+            "server_name": self.server_name,
+            "pid_file": os.path.join(directory, "homeserver.pid"),
+            "report_stats": False,
+            "listeners": [
+                {"port": self.port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": False,
+                 "x_forwarded": False, "resources": [{"names": ["client"], "compress": False}]},
+                {"port": self.federation_port, "bind_addresses": ["127.0.0.1"], "type": "http",
+                 "tls": True, "resources": [{"names": ["federation"], "compress": False}]},
+            ],
+            "tls_certificate_path": crt,
+            "tls_private_key_path": key,
+            "federation_custom_ca_list": [ca],
+            "ip_range_whitelist": ["127.0.0.0/8", "::1/128"],
+            "trusted_key_servers": [],
+            "suppress_key_server_warning": True,
+            "database": {"name": "sqlite3", "args": {"database": os.path.join(directory, "homeserver.db")}},
+            "media_store_path": os.path.join(directory, "media_store"),
+            "signing_key_path": os.path.join(directory, "signing.key"),
+            "enable_registration": True,
+            "enable_registration_without_verification": True,
+            "registration_shared_secret": "s3cret",
+            "bcrypt_rounds": 4,
+            "rc_message": high, "rc_registration": high,
+            "rc_login": {"address": high, "account": high, "failed_attempts": high},
+            "rc_joins": {"local": high, "remote": high},
+            "rc_federation": {"window_size": 1000, "sleep_limit": 1000, "reject_limit": 1000},
+        }
+        self.config_path = os.path.join(directory, "homeserver.yaml")
+        with open(self.config_path, "w") as f:
+            f.write(to_yaml(self.config) + "\n")
+        self.proc = None
+
+    def start(self, timeout=60):
+        binary = os.path.join(self.root, "bin", "synapse")
+        if not os.path.exists(self.config["signing_key_path"]):
+            subprocess.run([binary, "-c", self.config_path, "--generate-keys"], check=True,
+                           capture_output=True, cwd=self.directory)
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([binary, "-c", self.config_path], stdout=self._log,
+                                     stderr=subprocess.STDOUT, cwd=self.directory)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"synapse exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                if self.api.get("/_matrix/client/versions", timeout=2).status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"synapse did not answer within {timeout} s; see {self.log_path}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class Context:
+    """What fedlib.federating_server needs: make_server for Axon servers on SQLite."""
+
+    def __init__(self, binary, tmp):
+        self.binary, self.tmp, self.servers = binary, tmp, []
+
+    def make_server(self, name, overrides=None):
+        directory = os.path.join(self.tmp, name)
+        database = {"name": "sqlite3", "args": {"database": os.path.join(directory, "hs.db")}}
+        s = harness.Server(self.binary, directory, database, overrides, name=name)
+        self.servers.append(s)
+        return s
+
+
+def received_to_device(user, since, what, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        body = user.sync(since=since, timeout=1000)
+        events = body.get("to_device", {}).get("events", [])
+        if events:
+            return events
+        since = body["next_batch"]
+        expect(time.monotonic() < deadline, f"{what}: nothing within {timeout} s")
+
+
+# ---- scenarios: (axon, synapse) ----------------------------------------------------------------
+
+def keys_through_each_others_notary(axon, syn):
+    a_keys = {k: v["key"] for k, v in fedlib.federation_request(axon, "GET", "/_matrix/key/v2/server").json["verify_keys"].items()}
+    s_own = fedlib.federation_request(syn, "GET", "/_matrix/key/v2/server")
+    expect_eq(s_own.status, 200, f"Synapse's keys: {s_own}")
+    s_keys = {k: v["key"] for k, v in s_own.json["verify_keys"].items()}
+    # Axon as notary for Synapse, Synapse as notary for Axon. The key ids are named: asked for
+    # "all keys", Synapse 1.67 answers only what it has cached, fetching nothing.
+    for notary, notary_keys, subject, subject_keys in ((axon, a_keys, syn, s_keys), (syn, s_keys, axon, a_keys)):
+        wanted = {key_id: {} for key_id in subject_keys}
+        r = fedlib.federation_request(notary, "POST", "/_matrix/key/v2/query",
+                                      {"server_keys": {subject.server_name: wanted}})
+        expect_eq(r.status, 200, f"{notary.server_name} as notary: {r}")
+        entries = [e for e in r.json["server_keys"] if e["server_name"] == subject.server_name]
+        expect(entries, f"{notary.server_name} answers for {subject.server_name}: {r.json}")
+        verify_signed(entries[0], subject.server_name, subject_keys)
+        verify_signed(entries[0], notary.server_name, notary_keys)
+
+
+def profiles_both_ways(axon, syn):
+    alice, sam = register(axon.api), register(syn.api)
+    expect_ok(alice.put(f"/profile/{q(alice.user_id)}/displayname", {"displayname": "Alice on Axon"}))
+    expect_ok(sam.put(f"/profile/{q(sam.user_id)}/displayname", {"displayname": "Sam on Synapse"}))
+    got = expect_ok(alice.get(f"/profile/{q(sam.user_id)}"), "Axon asks Synapse")
+    expect_eq(got.get("displayname"), "Sam on Synapse", "Synapse user's name through Axon")
+    got = expect_ok(sam.get(f"/profile/{q(alice.user_id)}"), "Synapse asks Axon")
+    expect_eq(got.get("displayname"), "Alice on Axon", "Axon user's name through Synapse")
+    r = alice.get(f"/profile/{q('@nobody:' + syn.server_name)}")
+    expect_eq(r.status, 404, f"an unknown Synapse user through Axon: {r}")
+
+
+def to_device_both_ways(axon, syn):
+    alice, sam = register(axon.api), register(syn.api)
+    a_since, s_since = alice.sync()["next_batch"], sam.sync()["next_batch"]
+    expect_ok(alice.put(f"/sendToDevice/m.test/{harness.unique('t')}",
+                        {"messages": {sam.user_id: {sam.device_id: {"n": "axon to synapse"}}}}))
+    events = received_to_device(sam, s_since, "Axon to Synapse")
+    expect_eq([(e["sender"], e["content"]) for e in events], [(alice.user_id, {"n": "axon to synapse"})],
+              "on Synapse")
+    expect_ok(sam.put(f"/sendToDevice/m.test/{harness.unique('t')}",
+                      {"messages": {alice.user_id: {"*": {"n": "synapse to axon"}}}}))
+    events = received_to_device(alice, a_since, "Synapse to Axon")
+    expect_eq([(e["sender"], e["content"]) for e in events], [(sam.user_id, {"n": "synapse to axon"})],
+              "on Axon")
+
+
+def e2ee_keys_both_ways(axon, syn):
+    for owner_server, asker_server, what in ((syn, axon, "Axon asks Synapse"), (axon, syn, "Synapse asks Axon")):
+        owner, asker = register(owner_server.api), register(asker_server.api)
+        account, dk = device_keys(owner)
+        otks = one_time_keys(owner, account, 1)
+        expect_ok(owner.post("/keys/upload", {"device_keys": dk, "one_time_keys": otks}), "upload")
+        got = expect_ok(asker.post("/keys/query", {"device_keys": {owner.user_id: []}}), what)
+        expect_eq(got.get("failures"), {}, f"{what}: failures")
+        keys = got["device_keys"].get(owner.user_id, {}).get(owner.device_id)
+        expect(keys and keys["keys"] == dk["keys"], f"{what}: device keys {got}")
+        r = expect_ok(asker.post("/keys/claim", {"one_time_keys": {owner.user_id: {owner.device_id: "signed_curve25519"}}}),
+                      f"{what}: claim")
+        claimed = r["one_time_keys"].get(owner.user_id, {}).get(owner.device_id, {})
+        expect_eq(list(claimed), list(otks), f"{what}: the one-time key")
+
+
+SCENARIOS = [keys_through_each_others_notary, profiles_both_ways, to_device_both_ways, e2ee_keys_both_ways]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", default=os.path.join(HERE, "..", "..", "build-test", "axon"))
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("-k", dest="select", action="append", default=[])
+    args = parser.parse_args()
+    root = os.environ.get("SYN_ROOT", "/opt/synapse-1.67")
+    if not os.path.exists(os.path.join(root, "bin", "synapse")):
+        print(f"interop: no Synapse at {root} (../shared/tools/synapse/README.md): skipped")
+        return SKIPPED
+    tmp = tempfile.mkdtemp(prefix="axon-interop-")
+    ctx = Context(os.path.abspath(args.binary), tmp)
+    syn = Synapse(root, os.path.join(tmp, "synapse"))
+    axon = fedlib.federating_server(ctx, "axon")
+    results = []
+    try:
+        axon.start()
+        syn.start()
+        for fn in SCENARIOS:
+            if args.select and not any(s in fn.__name__ for s in args.select):
+                continue
+            t0 = time.monotonic()
+            try:
+                fn(axon, syn)
+                results.append((fn.__name__, True, ""))
+                print(f"PASS {fn.__name__} ({time.monotonic() - t0:.2f} s)")
+            except Exception as e:  # noqa: BLE001 - report every failure
+                results.append((fn.__name__, False, str(e)))
+                print(f"FAIL {fn.__name__}: {e}")
+                traceback.print_exc()
+    finally:
+        for s in ctx.servers:
+            s.stop()
+        syn.stop()
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    failed = [r for r in results if not r[1]]
+    print(f"interop (Axon <-> Synapse 1.67): {len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
