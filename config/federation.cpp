@@ -140,6 +140,12 @@ void parse_federation_tls(const merged_doc& doc, homeserver_config& cfg) {
 
 void parse_federation(const merged_doc& doc, homeserver_config& cfg) {
   parse_federation_tls(doc, cfg);
+  {
+    bool allow = false;
+    doc.at("allow_public_rooms_over_federation")
+      .read(doc.get("allow_public_rooms_over_federation"), "allow_public_rooms_over_federation", allow);
+    cfg.allow_public_rooms_over_federation = allow;
+  }
   cfg.ip_range_blocklist_set = read_ranges(doc, {"ip_range_blocklist", "ip_range_blacklist"}, cfg.ip_range_blocklist);
   if (!cfg.ip_range_blocklist_set) cfg.ip_range_blocklist = matrix::default_ip_range_blocklist();
   read_ranges(doc, {"ip_range_allowlist", "ip_range_whitelist"}, cfg.ip_range_allowlist);

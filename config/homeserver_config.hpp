@@ -238,6 +238,9 @@ struct homeserver_config {
   /// The only servers federated with (`federation_domain_whitelist`);
   /// unset: every server. Default: unset.
   std::optional<std::vector<std::string>> federation_domain_whitelist;
+  /// Other servers may read this server's public room directory
+  /// (/_matrix/federation/v1/publicRooms). Default: false, as Synapse.
+  bool allow_public_rooms_over_federation = false;
 
   // --- placement shared by all instances (Synapse "coordinating workers") ---
   redis_config redis;

@@ -17,7 +17,7 @@ namespace {
 
 // Sorted, for binary search.
 const std::string_view implemented[] = {
-    "allow_guest_access", "database", "database_path", "databases", "default_room_version",
+    "allow_guest_access", "allow_public_rooms_over_federation", "database", "database_path", "databases", "default_room_version",
     "disable_registration", "enable_media_repo", "enable_registration",
     "enable_registration_without_verification", "federation_certificate_verification_whitelist",
     "federation_client_minimum_tls_version", "federation_custom_ca_list",
@@ -45,7 +45,7 @@ const std::string_view ignored[] = {
     "account_threepid_delegates", "account_validity", "acme", "admin_contact",
     "alias_creation_rules", "allow_device_name_lookup_over_federation",
     "allow_per_room_profiles", "allow_profile_lookup_over_federation",
-    "allow_public_rooms_over_federation", "allow_public_rooms_without_auth",
+    "allow_public_rooms_without_auth",
     "allow_underscore_prefixed_registration", "allowed_avatar_mimetypes",
     "allowed_local_3pids", "app_service_config_files", "auto_accept_invites",
     "auto_join_mxid_localpart", "auto_join_rooms", "auto_join_rooms_for_guests",

@@ -2,9 +2,12 @@
 // Spec: client-server API "Room Directory" (/publicRooms,
 // /directory/list/room/{roomId}).
 #include "actors/client/common.hpp"
+#include "actors/client/directory.hpp"
 #include "actors/client/routes.hpp"
+#include "actors/federation/federation_client.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/auth_rules.hpp"
+#include "matrix/identifiers.hpp"
 #include "storage/stores/rooms_store.hpp"
 
 #include <algorithm>
@@ -84,10 +87,11 @@ int64_t parse_since(const std::string& since) {
   }
 }
 
-response list_public_rooms(request& req, std::optional<int64_t> limit, int64_t offset,
-                           const std::string& term) {
-  if (auto server = req.query_param("server"); server && *server != server_name(req))
-    fail(errc::bad_request, "Searching other servers' directories is not supported yet");
+} // namespace
+
+json public_rooms_page(request& req, std::optional<int64_t> limit, const std::optional<std::string>& since,
+                       const std::string& term) {
+  auto offset = since ? parse_since(*since) : 0;
   std::vector<json> all;
   for (auto& room : req.ctx->rooms->public_rooms()) {
     auto c = room_chunk(req, room);
@@ -106,27 +110,77 @@ response list_public_rooms(request& req, std::optional<int64_t> limit, int64_t o
   json out = {{"chunk", chunk}, {"total_room_count_estimate", total}};
   if (offset + n < total) out["next_batch"] = "p" + std::to_string(offset + n);
   if (offset > 0) out["prev_batch"] = "p" + std::to_string(std::max<int64_t>(0, offset - n));
+  return out;
+}
+
+public_rooms_query public_rooms_body(const json& body) {
+  public_rooms_query q;
+  if (auto l = body.find("limit"); l != body.end() && !l->is_null()) {
+    if (!l->is_number_integer() || l->get<int64_t>() < 0) fail(errc::bad_json, "limit must be a non-negative integer");
+    q.limit = l->get<int64_t>();
+  }
+  q.since = optional_string(body, "since");
+  if (auto f = optional_object(body, "filter")) q.term = optional_string(*f, "generic_search_term").value_or("");
+  return q;
+}
+
+namespace {
+
+/// Another server's directory (?server=), asked over federation: GET
+/// without a search term, POST with one, as Synapse does; its error passed
+/// on, 502 when it can't be reached.
+response remote_public_rooms(request& req, const std::string& server, const public_rooms_query& q) {
+  if (!matrix::valid_server_name(server)) fail(errc::invalid_param, "Invalid server name");
+  if (!req.ctx->federation || !req.ctx->federation->allowed(server))
+    fail(errc::forbidden, "Federation denied with " + server + ".");
+  federation::remote_response r;
+  if (q.term.empty()) {
+    std::string path = "/_matrix/federation/v1/publicRooms";
+    std::string sep = "?";
+    if (q.limit) path += sep + "limit=" + std::to_string(*q.limit), sep = "&";
+    if (q.since) path += sep + "since=" + federation::escape(*q.since);
+    r = req.ctx->federation->request(server, "GET", path);
+  } else {
+    json body = {{"filter", {{"generic_search_term", q.term}}}};
+    if (q.limit) body["limit"] = *q.limit;
+    if (q.since) body["since"] = *q.since;
+    r = req.ctx->federation->request(server, "POST", "/_matrix/federation/v1/publicRooms", body);
+  }
+  if (r.status == 0) fail(errc::bad_gateway, "Failed to fetch room list: " + r.error);
+  if (r.status != 200) {
+    auto code = errc_from(r.errcode(), r.status);
+    fail(code, code == errc::bad_gateway ? "Failed to fetch room list (HTTP " + std::to_string(r.status) + ")"
+                                         : r.body.value("error", std::string("Failed to fetch room list")));
+  }
+  if (!r.body.is_object() || !r.body.contains("chunk") || !r.body["chunk"].is_array())
+    fail(errc::bad_gateway, "Failed to fetch room list: not a directory answer");
+  // Only the directory's fields, and only well-formed entries.
+  json out = {{"chunk", json::array()}};
+  for (auto& c : r.body["chunk"])
+    if (c.is_object() && c.contains("room_id") && c["room_id"].is_string()) out["chunk"].push_back(c);
+  for (const char* k : {"next_batch", "prev_batch"})
+    if (r.body.contains(k) && r.body[k].is_string()) out[k] = r.body[k];
+  if (r.body.contains("total_room_count_estimate") && r.body["total_room_count_estimate"].is_number_integer())
+    out["total_room_count_estimate"] = r.body["total_room_count_estimate"];
   return {200, out};
 }
 
 // ---- handlers ----------------------------------------------------------------------
 
 response get_public_rooms(request& req) {
-  auto since = req.query_param("since");
-  return list_public_rooms(req, int_param(req, "limit"), since ? parse_since(*since) : 0, "");
+  public_rooms_query q;
+  q.limit = int_param(req, "limit");
+  q.since = req.query_param("since");
+  if (auto server = req.query_param("server"); server && *server != server_name(req))
+    return remote_public_rooms(req, *server, q);
+  return {200, public_rooms_page(req, q.limit, q.since, "")};
 }
 
 response post_public_rooms(request& req) {
-  auto& body = req.json_body();
-  std::optional<int64_t> limit;
-  if (auto l = body.find("limit"); l != body.end() && !l->is_null()) {
-    if (!l->is_number_integer() || l->get<int64_t>() < 0) fail(errc::bad_json, "limit must be a non-negative integer");
-    limit = l->get<int64_t>();
-  }
-  auto since = optional_string(body, "since");
-  std::string term;
-  if (auto f = optional_object(body, "filter")) term = optional_string(*f, "generic_search_term").value_or("");
-  return list_public_rooms(req, limit, since ? parse_since(*since) : 0, term);
+  auto q = public_rooms_body(req.json_body());
+  if (auto server = req.query_param("server"); server && *server != server_name(req))
+    return remote_public_rooms(req, *server, q);
+  return {200, public_rooms_page(req, q.limit, q.since, q.term)};
 }
 
 response get_visibility(request& req) {

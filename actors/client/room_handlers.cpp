@@ -4,6 +4,7 @@
 #include "actors/client/common.hpp"
 #include "actors/client/history.hpp"
 #include "actors/client/routes.hpp"
+#include "actors/federation/federation_client.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/auth_rules.hpp"
 #include "matrix/identifiers.hpp"
@@ -456,8 +457,35 @@ std::string check_alias(request& req, const std::string& alias) {
   return alias;
 }
 
+/// An alias of another server, asked of it (GET
+/// /_matrix/federation/v1/query/directory): its room and servers as it
+/// says, when well-formed; its error passed on, 502 when unreachable.
+response remote_alias(request& req, const std::string& alias) {
+  auto server = matrix::server_of(alias);
+  if (!req.ctx->federation || !req.ctx->federation->allowed(server))
+    fail(errc::forbidden, "Federation denied with " + server + ".");
+  auto r = req.ctx->federation->request(server, "GET",
+                                        "/_matrix/federation/v1/query/directory?room_alias=" + federation::escape(alias));
+  if (r.status == 0) fail(errc::bad_gateway, "Failed to resolve the alias: " + r.error);
+  if (r.status != 200) {
+    auto code = errc_from(r.errcode(), r.status);
+    if (code == errc::not_found) fail(errc::not_found, "Room alias " + alias + " not found");
+    fail(code, "Failed to resolve the alias (HTTP " + std::to_string(r.status) + ")");
+  }
+  auto room_id = r.body.is_object() ? r.body.value("room_id", json()) : json();
+  if (!room_id.is_string() || !matrix::valid_room_id(room_id.get<std::string>()))
+    fail(errc::bad_gateway, "Failed to resolve the alias: no room id in the answer");
+  json servers = json::array();
+  if (r.body.contains("servers") && r.body["servers"].is_array())
+    for (auto& s : r.body["servers"])
+      if (s.is_string() && matrix::valid_server_name(s.get<std::string>())) servers.push_back(s);
+  if (servers.empty()) servers.push_back(server);
+  return {200, {{"room_id", room_id}, {"servers", servers}}};
+}
+
 response get_alias(request& req) {
   auto alias = check_alias(req, req.params[0]);
+  if (matrix::server_of(alias) != server_name(req)) return remote_alias(req, alias);
   auto room = req.ctx->rooms->resolve_alias(alias);
   if (!room) fail(errc::not_found, "Room alias " + alias + " not found");
   return {200, {{"room_id", *room}, {"servers", json::array({server_name(req)})}}};

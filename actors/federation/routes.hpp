@@ -19,6 +19,13 @@ void add_transaction_routes(std::vector<http::route>& out);
 /// /_matrix/federation/v1/user/*: keys/query, keys/claim, devices/{userId}.
 void add_user_routes(std::vector<http::route>& out);
 
+/// /_matrix/federation/v1/publicRooms (GET, POST) and /query/directory.
+void add_directory_routes(std::vector<http::route>& out);
+
+/// POST /user/{userId}/openid/request_token (client) and
+/// /_matrix/federation/v1/openid/userinfo (the `openid` resource).
+void add_openid_routes(std::vector<http::route>& out);
+
 /// /_matrix/federation/v1/query/*: profile.
 void add_query_routes(std::vector<http::route>& out);
 

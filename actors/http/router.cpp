@@ -55,8 +55,10 @@ router::router(std::vector<route> routes, const std::vector<std::string>& resour
     auto has = [&](const char* name) {
       return std::find(resources.begin(), resources.end(), name) != resources.end();
     };
-    // A `federation` listener serves the key server too (Synapse's `keys`).
-    if (!has(r.resource) && !(std::string_view(r.resource) == "keys" && has("federation"))) continue;
+    // A `federation` listener serves the key server and OpenID userinfo too
+    // (Synapse's `keys` and `openid`).
+    std::string_view res = r.resource;
+    if (!has(r.resource) && !((res == "keys" || res == "openid") && has("federation"))) continue;
     compiled c{r, {}};
     split_path(std::string(r.prefix) + r.path, c.segments);
     routes_.push_back(std::move(c));

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from fedlib import (canonical, federating_server, federation_request, other_ca, signing_key,
                     x_matrix)
-from harness import e2e_test, expect, expect_eq, expect_error, expect_ok, q, register
+from harness import e2e_test, expect, expect_eq, expect_error, expect_ok, q, register, unique
 from test_federation_keys import unpadded_b64decode
 
 _PAIR = {}
@@ -19,7 +19,8 @@ _PAIR = {}
 def pair(ctx):
     """Servers A and B, started once for this module's tests."""
     if not _PAIR:
-        a = federating_server(ctx, "fed-a")
+        # A lets other servers read its public room directory; B keeps Synapse's default (no).
+        a = federating_server(ctx, "fed-a", allow_public_rooms_over_federation=True)
         b = federating_server(ctx, "fed-b")
         a.start()
         b.start()
@@ -154,3 +155,50 @@ def outbound_policy_unknown_ca_and_private_addresses(ctx):
     finally:
         c.stop()
         d.stop()
+
+
+@e2e_test
+def public_rooms_and_aliases_of_another_server(ctx):
+    a, b = pair(ctx)
+    alice, bob = register(a.api), register(b.api)
+    name = unique("Lobby")
+    room = alice.create_room(preset="public_chat", name=name, room_alias_name=unique("lobby"),
+                             visibility="public")
+    alias = expect_ok(alice.get(f"/rooms/{q(room)}/state/m.room.canonical_alias"))["alias"]
+    # B's user reads A's directory: GET, and POST with a search term.
+    listed = expect_ok(bob.get("/publicRooms", query={"server": a.server_name}), "A's directory through B")
+    entry = [c for c in listed["chunk"] if c["room_id"] == room]
+    expect(entry and entry[0].get("name") == name, f"the room in A's directory: {listed}")
+    found = expect_ok(bob.post("/publicRooms?server=" + q(a.server_name), {"filter": {"generic_search_term": name}}))
+    expect_eq([c["room_id"] for c in found["chunk"]], [room], "searched")
+    none = expect_ok(bob.post("/publicRooms?server=" + q(a.server_name), {"filter": {"generic_search_term": unique("zz")}}))
+    expect_eq(none["chunk"], [], "nothing found")
+    # B does not publish its directory over federation (the default).
+    expect_error(alice.get("/publicRooms", query={"server": b.server_name}), 403, "M_FORBIDDEN", "B's directory")
+    expect_error(alice.get("/publicRooms", query={"server": "localhost:1"}), 502, "M_UNKNOWN", "an unreachable server")
+    # A's alias resolved through B.
+    got = expect_ok(bob.get(f"/directory/room/{q(alias)}"), "A's alias through B")
+    expect_eq((got["room_id"], got["servers"]), (room, [a.server_name]), "room and servers")
+    expect_error(bob.get(f"/directory/room/{q('#' + unique('none') + ':' + a.server_name)}"), 404, "M_NOT_FOUND",
+                 "an unknown alias of A")
+
+
+@e2e_test
+def openid_tokens_checked_by_a_third_party(ctx):
+    a, _ = pair(ctx)
+    alice, other = register(a.api), register(a.api)
+    got = expect_ok(alice.post(f"/user/{q(alice.user_id)}/openid/request_token", {}), "request_token")
+    expect_eq((got["token_type"], got["matrix_server_name"], got["expires_in"]), ("Bearer", a.server_name, 3600),
+              f"the token: {got}")
+    expect_error(alice.post(f"/user/{q(other.user_id)}/openid/request_token", {}), 403, "M_FORBIDDEN",
+                 "a token for another user")
+    # A third party (no signature) asks A's federation listener whose token it is.
+    r = federation_request(a, "GET", "/_matrix/federation/v1/openid/userinfo?access_token=" + q(got["access_token"]))
+    expect_eq((r.status, r.json), (200, {"sub": alice.user_id}), f"userinfo: {r}")
+    r = federation_request(a, "GET", "/_matrix/federation/v1/openid/userinfo?access_token=nope")
+    expect_eq((r.status, r.json.get("errcode")), (401, "M_UNKNOWN_TOKEN"), f"an unknown token: {r}")
+    r = federation_request(a, "GET", "/_matrix/federation/v1/openid/userinfo")
+    expect_eq((r.status, r.json.get("errcode")), (401, "M_MISSING_TOKEN"), f"no token: {r}")
+    # The user's access token is not an OpenID token.
+    r = federation_request(a, "GET", "/_matrix/federation/v1/openid/userinfo?access_token=" + q(alice.token))
+    expect_eq(r.status, 401, f"an access token: {r}")

@@ -62,6 +62,7 @@ class Synapse:
             "ip_range_whitelist": ["127.0.0.0/8", "::1/128"],
             "trusted_key_servers": [],
             "suppress_key_server_warning": True,
+            "allow_public_rooms_over_federation": True,
             "database": {"name": "sqlite3", "args": {"database": os.path.join(directory, "homeserver.db")}},
             "media_store_path": os.path.join(directory, "media_store"),
             "signing_key_path": os.path.join(directory, "signing.key"),
@@ -198,7 +199,29 @@ def e2ee_keys_both_ways(axon, syn):
         expect_eq(list(claimed), list(otks), f"{what}: the one-time key")
 
 
-SCENARIOS = [keys_through_each_others_notary, profiles_both_ways, to_device_both_ways, e2ee_keys_both_ways]
+def directories_both_ways(axon, syn):
+    for owner_server, asker_server, what in ((syn, axon, "Axon reads Synapse's"), (axon, syn, "Synapse reads Axon's")):
+        owner, asker = register(owner_server.api), register(asker_server.api)
+        name = harness.unique("Lobby")
+        local = harness.unique("lobby")
+        room = expect_ok(owner.post("/createRoom", {"preset": "public_chat", "name": name, "visibility": "public",
+                                                     "room_alias_name": local}))["room_id"]
+        # Synapse fills its directory's room names in the background: wait for it.
+        def listed():
+            got = expect_ok(asker.get("/publicRooms", query={"server": owner_server.server_name}), f"{what} directory")
+            return [c for c in got["chunk"] if c["room_id"] == room and c.get("name") == name]
+        expect(harness.wait_until(listed, timeout=10), f"{what} directory lists the room with its name")
+        found = expect_ok(asker.post("/publicRooms?server=" + q(owner_server.server_name),
+                                     {"filter": {"generic_search_term": name}}), f"{what} directory, searched")
+        expect_eq([c["room_id"] for c in found["chunk"]], [room], f"{what} search")
+        alias = f"#{local}:{owner_server.server_name}"
+        got = expect_ok(asker.get(f"/directory/room/{q(alias)}"), f"{what} alias")
+        expect_eq(got["room_id"], room, f"{what} alias's room")
+        expect(owner_server.server_name in got["servers"], f"{what} alias's servers: {got}")
+
+
+SCENARIOS = [keys_through_each_others_notary, profiles_both_ways, to_device_both_ways, e2ee_keys_both_ways,
+             directories_both_ways]
 
 
 def main():
@@ -214,7 +237,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="axon-interop-")
     ctx = Context(os.path.abspath(args.binary), tmp)
     syn = Synapse(root, os.path.join(tmp, "synapse"))
-    axon = fedlib.federating_server(ctx, "axon")
+    axon = fedlib.federating_server(ctx, "axon", allow_public_rooms_over_federation=True)
     results = []
     try:
         axon.start()

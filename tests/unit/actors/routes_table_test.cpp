@@ -106,7 +106,7 @@ TEST_CASE("every endpoint of the table is routed by its own rule to its owner") 
       continue;
     }
     REQUIRE_MESSAGE(hit, path);
-    if (e.resource == "federation" || e.resource == "keys") {
+    if (e.resource == "federation" || e.resource == "keys" || e.resource == "openid") {
       // Whole prefixes to the federation listeners (keys included).
       CHECK(hit->kind == config::location_rule::prefix);
       // Transactions go by the sender's address (one origin, one instance).

@@ -1,0 +1,29 @@
+// actors/client/directory.hpp -- this server's public room directory as
+// answers give it, shared by the client API (/publicRooms) and the
+// federation API (/_matrix/federation/v1/publicRooms).
+#pragma once
+
+#include "actors/client/common.hpp"
+
+#include <optional>
+#include <string>
+
+namespace axon::client {
+
+struct public_rooms_query {
+  std::optional<int64_t> limit;
+  std::optional<std::string> since; ///< a next_batch/prev_batch token
+  std::string term;                 ///< filter.generic_search_term
+};
+
+/// The POST /publicRooms body's limit, since and filter.generic_search_term
+/// (M_BAD_JSON for a bad limit).
+public_rooms_query public_rooms_body(const json& body);
+
+/// One page of the public rooms, largest first: {chunk, next_batch?,
+/// prev_batch?, total_room_count_estimate}. M_INVALID_PARAM for a bad
+/// since token.
+json public_rooms_page(request& req, std::optional<int64_t> limit, const std::optional<std::string>& since,
+                       const std::string& term);
+
+} // namespace axon::client
