@@ -5,6 +5,7 @@
 // /_matrix/federation/v1/query/directory). Signed requests only.
 #include "actors/federation/routes.hpp"
 
+#include "actors/client/common.hpp"
 #include "actors/client/directory.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/identifiers.hpp"
@@ -29,17 +30,7 @@ void check_allowed(request& req) {
 /// networks this server doesn't bridge: nothing more to list).
 response get_public_rooms(request& req) {
   check_allowed(req);
-  std::optional<int64_t> limit;
-  if (auto l = req.query_param("limit")) {
-    size_t used = 0;
-    try {
-      limit = std::stoll(*l, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != l->size() || *limit < 0)
-      http::fail(errc::invalid_param, "limit must be a non-negative integer");
-  }
+  auto limit = client::int_param(req, "limit");
   return {200, client::public_rooms_page(req, limit, req.query_param("since"), "")};
 }
 

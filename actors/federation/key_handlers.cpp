@@ -7,6 +7,7 @@
 // "Server implementation".
 #include "actors/federation/routes.hpp"
 
+#include "actors/client/common.hpp"
 #include "actors/federation/keyring.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/identifiers.hpp"
@@ -49,17 +50,7 @@ response query_one(request& req) {
   auto& server = req.params[0];
   std::vector<std::string> key_ids;
   if (req.params.size() > 1) key_ids.push_back(req.params[1]);
-  int64_t min_valid = 0;
-  if (auto v = req.query_param("minimum_valid_until_ts")) {
-    size_t used = 0;
-    try {
-      min_valid = std::stoll(*v, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != v->size() || min_valid < 0)
-      http::fail(errc::invalid_param, "minimum_valid_until_ts must be a non-negative integer");
-  }
+  int64_t min_valid = client::int_param(req, "minimum_valid_until_ts").value_or(0);
   nlohmann::json list = nlohmann::json::array();
   if (matrix::valid_server_name(server))
     for (auto& a : notary(req).notary_answers(server, key_ids, min_valid)) list.push_back(std::move(a));

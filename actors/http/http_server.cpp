@@ -150,7 +150,7 @@ response serve(const router& rt, server_context* ctx, const incoming& in) {
   if (req.access_token.empty())
     if (auto t = req.query_param("access_token")) req.access_token = *t;
   if (in.read_body) in.read_body(req.body);
-  if (req.body.size() > max_json_body) fail(errc::too_large, "Request body too large");
+  if (req.body.size() > body_limit_for(uri)) fail(errc::too_large, "Request body too large");
   // Server routes take no access token: X-Matrix where they need auth
   // (openid's ?access_token= is an OpenID token, its handler's).
   bool server_route = std::string_view(m.r->resource) == "federation" || std::string_view(m.r->resource) == "openid";

@@ -9,6 +9,8 @@
 // http_types.hpp) and resumes on that pool.
 #pragma once
 
+#include <string_view>
+
 #include "actors/http/http_types.hpp"
 
 #include <functional>
@@ -27,6 +29,14 @@ class router;
 /// Largest request body accepted; events are further limited to 65536
 /// bytes by the event size check.
 constexpr size_t max_json_body = 1024 * 1024;
+/// Largest federation transaction (PUT /_matrix/federation/v1/send/...):
+/// 50 PDUs and 100 EDUs of up to 64 KiB each, with room to spare.
+constexpr size_t max_transaction_body = 12 * 1024 * 1024;
+
+/// The body limit for a request target (path and query as sent).
+inline size_t body_limit_for(std::string_view target) {
+  return target.rfind("/_matrix/federation/v1/send/", 0) == 0 ? max_transaction_body : max_json_body;
+}
 
 /// Between a parked request and its connection. dispatch_async tells it
 /// when the request parks (with the transport's wait id) and wakes; the wire

@@ -133,7 +133,9 @@ private:
   void read_head() {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(core_->limits.max_header_size));
-    parser_->body_limit(max_json_body);
+    // The largest limit of any target: Beast checks a declared length against
+    // it at the end of the head; on_head then applies the target's own.
+    parser_->body_limit(max_transaction_body);
     if (buffer_.size() > 0) return read_rest_of_head();
     lowest().expires_after(std::chrono::milliseconds(core_->limits.keep_alive_timeout_ms));
     stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
@@ -158,8 +160,10 @@ private:
     method_ = std::string(h.method_string());
     // A declared body over the limit is refused unread (reading megabytes
     // only to discard them would be the attack), and the connection closes.
-    if (auto len = parser_->content_length(); len && *len > max_json_body)
+    auto limit = body_limit_for(std::string_view(h.target().data(), h.target().size()));
+    if (auto len = parser_->content_length(); len && *len > limit)
       return answer(413, error_json("M_TOO_LARGE", "Request body too large"), true);
+    parser_->body_limit(limit);
     if (parser_->is_done()) return run();
     auto expect = h[bhttp::field::expect];
     if (beast::iequals(expect, "100-continue")) {

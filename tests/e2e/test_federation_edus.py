@@ -6,9 +6,11 @@ wakes it). Bad transactions: oversized, malformed, unsigned, replayed, and EDUs 
 another server's users.
 """
 
+import socket
+import ssl
 import time
 
-from fedlib import federation_request, signing_key, x_matrix
+from fedlib import federation_request, signing_key, test_ca, x_matrix
 from harness import e2e_test, expect, expect_eq, expect_ok, q, register, unique, wait_until
 from test_federation import pair
 from test_e2ee import device_keys, one_time_keys
@@ -93,6 +95,21 @@ def transactions_replayed_oversized_or_forged(ctx):
     bad(dict(txn, pdus={}), 400, "M_BAD_JSON", "pdus not a list")
     bad(dict(txn, edus="x"), 400, "M_BAD_JSON", "edus not a list")
     bad({"x": 1}, 400, "M_NOT_JSON", "malformed JSON", raw=b'{"pdus": [')
+    # A transaction may be larger than a client request (50 PDUs, 100 EDUs of 64 KiB): 2 MiB
+    # goes through; past the limit, 413 unread.
+    padding = "x" * 50000
+    big = dict(txn, edus=[direct_to_device(bob_id, alice, "NODEVICE", {"pad": padding}, unique("mid"))
+                          for _ in range(40)])
+    r = signed_send(b, a, unique("t"), big)
+    expect_eq(r.status, 200, f"a 2 MiB transaction: {r}")
+    ca, _, _ = test_ca()
+    tls = ssl.create_default_context(cafile=ca)
+    with socket.create_connection(("127.0.0.1", a.federation_port), timeout=10) as raw, \
+            tls.wrap_socket(raw, server_hostname="localhost") as s:
+        s.sendall((f"PUT /_matrix/federation/v1/send/{unique('t')} HTTP/1.1\r\nHost: {a.server_name}\r\n"
+                   f"Content-Type: application/json\r\nContent-Length: {13 * 1024 * 1024}\r\n\r\n").encode())
+        answer = s.recv(65536)
+    expect(answer.startswith(b"HTTP/1.1 413"), f"a declared 13 MiB transaction: {answer[:80]!r}")
     unsigned = federation_request(a, "PUT", "/_matrix/federation/v1/send/u1", body=txn)
     expect_eq((unsigned.status, unsigned.json.get("errcode")), (401, "M_UNAUTHORIZED"), f"unsigned: {unsigned}")
     # A PDU for a room of A: refused in the per-PDU answer (rooms don't federate yet), not stored.
