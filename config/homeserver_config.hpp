@@ -68,8 +68,19 @@ struct rate_limit {
   int burst_count = 3;      ///< bucket size. Default: 3.
 };
 
+/// `rc_federation`: each other server's requests (all but transactions),
+/// as Synapse's FederationRateLimiter counts them.
+struct federation_rate_limit {
+  int window_size_ms = 1000; ///< the window requests are counted in. Default: 1000.
+  int sleep_limit = 10;      ///< past this many in a window, each waits sleep_delay. Default: 10.
+  int sleep_delay_ms = 500;  ///< Default: 500.
+  int reject_limit = 50;     ///< past this many in a window, 429. Default: 50.
+  int concurrent = 3;        ///< handled at once; more wait their turn. Default: 3.
+};
+
 /// The `rc_*` keys Axon enforces, with Synapse's defaults.
 struct rc_config {
+  federation_rate_limit federation;           ///< `rc_federation`.
   rate_limit message{0.2, 10};                ///< `rc_message`. Default: 0.2/s, burst 10.
   rate_limit registration{0.17, 3};           ///< `rc_registration`. Default: 0.17/s, burst 3.
   rate_limit login_address{0.003, 5};         ///< `rc_login.address`. Default: 0.003/s, burst 5.

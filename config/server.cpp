@@ -272,6 +272,18 @@ void parse_rate_limits(const merged_doc& doc, rc_config& rc) {
   read_rate_limit(doc, "rc_joins", {"remote"}, rc.joins_remote);
   read_rate_limit(doc, "rc_invites", {"per_room"}, rc.invites_per_room);
   read_rate_limit(doc, "rc_invites", {"per_user"}, rc.invites_per_user);
+  if (doc.has("rc_federation")) {
+    reader r = doc.at("rc_federation");
+    auto n = doc.get("rc_federation");
+    if (r.expect_map(n, "rc_federation")) {
+      auto& f = rc.federation;
+      r.read(n["window_size"], "rc_federation.window_size", f.window_size_ms, 1, 3600000);
+      r.read(n["sleep_limit"], "rc_federation.sleep_limit", f.sleep_limit, 0, 1000000000);
+      r.read(n["sleep_delay"], "rc_federation.sleep_delay", f.sleep_delay_ms, 0, 3600000);
+      r.read(n["reject_limit"], "rc_federation.reject_limit", f.reject_limit, 0, 1000000000);
+      r.read(n["concurrent"], "rc_federation.concurrent", f.concurrent, 1, 1000000000);
+    }
+  }
 }
 
 } // namespace axon::config::detail

@@ -6,6 +6,7 @@
 #include "actors/federation/federation_client.hpp"
 #include "actors/federation/federation_sender.hpp"
 #include "actors/federation/keyring.hpp"
+#include "actors/federation/rate_limit.hpp"
 #include "actors/http/http_client.hpp"
 #include "actors/http/http_client_actor.hpp"
 #include "actors/http/services.hpp"
@@ -91,6 +92,7 @@ struct instance::impl {
   std::shared_ptr<http::http_client> federation_http;
   std::unique_ptr<federation::federation_client> federation;
   std::unique_ptr<federation::keyring> keyring;
+  std::unique_ptr<federation::origin_limiter> federation_limiter;
   std::unique_ptr<transport::transport> local, routed;
   transport::transport* local_tr = nullptr;
   http::token_cache tokens;
@@ -396,6 +398,8 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   ctx.key = &key;
   ctx.federation = federation.get();
   ctx.keyring = keyring.get();
+  federation_limiter = std::make_unique<federation::origin_limiter>(cfg.rc.federation);
+  ctx.federation_limiter = federation_limiter.get();
   ctx.limiter = &limiter;
   ctx.tokens = &tokens;
   uia = std::make_unique<http::uia_sessions>(pool, *env);

@@ -39,6 +39,7 @@ namespace axon::matrix { struct signing_key; }
 namespace axon::federation {
 class federation_client;
 class keyring;
+class origin_limiter;
 } // namespace axon::federation
 
 namespace axon::replication { class txn_memory; }
@@ -86,6 +87,8 @@ struct server_context {
   /// Requests to other servers and their signing keys (null: no federation).
   federation::federation_client* federation = nullptr;
   federation::keyring* keyring = nullptr;
+  /// rc_federation, per origin (null: no limits).
+  federation::origin_limiter* federation_limiter = nullptr;
   /// The clock and randomness requests use (a simulation injects its own).
   matrix::environment* env = &matrix::system_environment();
 };

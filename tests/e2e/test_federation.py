@@ -5,6 +5,8 @@ CA, private addresses). Bad requests from a "server": unsigned, wrongly signed, 
 another path or body, for another destination, from a server whose keys can't be fetched.
 """
 
+import time
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -202,3 +204,35 @@ def openid_tokens_checked_by_a_third_party(ctx):
     # The user's access token is not an OpenID token.
     r = federation_request(a, "GET", "/_matrix/federation/v1/openid/userinfo?access_token=" + q(alice.token))
     expect_eq(r.status, 401, f"an access token: {r}")
+
+
+@e2e_test
+def rc_federation_slows_then_refuses_a_flood(ctx):
+    _, b = pair(ctx)
+    # E: 2 requests a 10 s window at once, 3 more each after 300 ms, then 429.
+    e = federating_server(ctx, "fed-e", rc_federation={"window_size": 10000, "sleep_limit": 2, "sleep_delay": 300,
+                                                       "reject_limit": 5, "concurrent": 1})
+    e.start()
+    try:
+        user = register(e.api)
+        uri = f"/_matrix/federation/v1/query/profile?user_id={q(user.user_id)}"
+        key = signing_key(b)
+        outcomes = []
+        for _ in range(7):
+            t0 = time.monotonic()
+            r = federation_request(e, "GET", uri, authorization=x_matrix(b.server_name, e.server_name, key, "GET", uri))
+            outcomes.append((r.status, time.monotonic() - t0, r.json))
+        statuses = [s for s, _, _ in outcomes]
+        expect_eq(statuses, [200, 200, 200, 200, 200, 429, 429], f"the flood's answers: {outcomes}")
+        expect(all(t >= 0.28 for _, t, _ in outcomes[2:5]), f"requests 3-5 waited 300 ms: {outcomes}")
+        expect_eq((outcomes[5][2]["errcode"], outcomes[5][2]["retry_after_ms"]), ("M_LIMIT_EXCEEDED", 10000),
+                  "the refusal")
+        # Transactions are not limited.
+        for i in range(4):
+            uri_t = f"/_matrix/federation/v1/send/{unique('t')}"
+            body = {"origin": b.server_name, "origin_server_ts": 1, "pdus": []}
+            r = federation_request(e, "PUT", uri_t, body=body,
+                                   authorization=x_matrix(b.server_name, e.server_name, key, "PUT", uri_t, body))
+            expect_eq(r.status, 200, f"transaction {i} during the flood: {r}")
+    finally:
+        e.stop()

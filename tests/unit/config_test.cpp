@@ -989,3 +989,36 @@ TEST_CASE("federation TLS: certificate checks, minimum version, whitelist, custo
                                  "trusted_key_servers: [{server_name: n.example, accept_keys_insecurely: true}]\n");
   CHECK_MESSAGE(insecure.config, all_errors(insecure));
 }
+
+TEST_CASE("rc_federation and allow_public_rooms_over_federation, with Synapse's defaults") {
+  const auto d = load_one("server_name: example.com\ntrusted_key_servers: []\n");
+  REQUIRE_MESSAGE(d.config, all_errors(d));
+  auto& f = d.config->rc.federation;
+  CHECK(f.window_size_ms == 1000);
+  CHECK(f.sleep_limit == 10);
+  CHECK(f.sleep_delay_ms == 500);
+  CHECK(f.reject_limit == 50);
+  CHECK(f.concurrent == 3);
+  CHECK_FALSE(d.config->allow_public_rooms_over_federation);
+  const auto r = load_one("server_name: example.com\ntrusted_key_servers: []\n"
+                          "allow_public_rooms_over_federation: true\n"
+                          "rc_federation:\n  window_size: 2000\n  sleep_limit: 5\n  sleep_delay: 100\n"
+                          "  reject_limit: 20\n  concurrent: 1\n");
+  REQUIRE_MESSAGE(r.config, all_errors(r));
+  CHECK_MESSAGE(r.warnings.empty(), all_warnings(r));
+  auto& g = r.config->rc.federation;
+  CHECK(g.window_size_ms == 2000);
+  CHECK(g.sleep_limit == 5);
+  CHECK(g.sleep_delay_ms == 100);
+  CHECK(g.reject_limit == 20);
+  CHECK(g.concurrent == 1);
+  CHECK(r.config->allow_public_rooms_over_federation);
+  for (auto [yaml, key] : {std::pair{"rc_federation: 5\n", "rc_federation"},
+                           {"rc_federation:\n  concurrent: 0\n", "rc_federation.concurrent"},
+                           {"rc_federation:\n  sleep_delay: -1\n", "rc_federation.sleep_delay"},
+                           {"allow_public_rooms_over_federation: maybe\n", "allow_public_rooms_over_federation"}}) {
+    const auto bad = load_one(std::string("server_name: example.com\n") + yaml, "hs.yaml");
+    CHECK_FALSE_MESSAGE(bad.config, yaml);
+    CHECK_MESSAGE(has_error(bad, "hs.yaml", key), yaml, all_errors(bad));
+  }
+}
