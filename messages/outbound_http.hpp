@@ -41,16 +41,20 @@ struct outbound_request {
   /// byte of the answer came is then retried once on a fresh connection.
   /// Default: false.
   bool retry = false;
+  /// To another homeserver: the client's federation TLS policy and address
+  /// filter apply (federation_custom_ca_list, ip_range_blocklist, ...), on
+  /// connections of their own. Default: false.
+  bool federation = false;
   static constexpr const char* wire_name = "outbound_request";
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, outbound_request& x) {
   return f(caf::meta::type_name("outbound_request"), x.method, x.url, x.headers, x.body, x.timeout_ms,
-           x.tls_server_name, x.retry);
+           x.tls_server_name, x.retry, x.federation);
 }
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(outbound_request, method, url, headers, body, timeout_ms, tls_server_name,
-                                   retry)
+                                   retry, federation)
 
 /// The answer to an outbound_request: an HTTP response (any status), or a
 /// transport failure in `error`.

@@ -87,9 +87,8 @@ struct instance::impl {
   /// Outbound HTTP (replication now; federation, pushers, appservices next).
   std::shared_ptr<http::http_client> http_client;
   http_client_actor outbound;
-  /// Requests to other homeservers: their own pool, with the federation
-  /// TLS and address policy (actors/federation/federation_client.hpp).
-  std::shared_ptr<http::http_client> federation_http;
+  /// Requests to other homeservers (through http_client, under the
+  /// federation TLS and address policy).
   std::unique_ptr<federation::federation_client> federation;
   std::unique_ptr<federation::keyring> keyring;
   std::unique_ptr<federation::origin_limiter> federation_limiter;
@@ -154,7 +153,13 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   before_receive = links.before_receive;
   roles.positions = std::make_shared<stream_positions>();
   roles.before_receive = links.before_receive;
-  http_client = std::make_shared<http::http_client>(http::client_options(cfg.http_client));
+  {
+    // One client for all outbound HTTP; requests to other homeservers
+    // under the federation policy.
+    auto o = http::client_options(cfg.http_client);
+    o.federation = federation::federation_tls_policy(cfg);
+    http_client = std::make_shared<http::http_client>(std::move(o));
+  }
   outbound = http::spawn_http_client_actor(sys, http_client);
   auto start = db_positions();
   auto start_pos = start[index(stream_id::events)];
@@ -293,8 +298,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   }
   // Federation: requests to other servers, their keys, and (on
   // federation_sender_instances) the sender of what is queued for them.
-  federation_http = std::make_shared<http::http_client>(federation::federation_http_options(cfg));
-  federation = std::make_unique<federation::federation_client>(cfg, key, federation_http, *env);
+  federation = std::make_unique<federation::federation_client>(cfg, key, http_client, *env);
   keyring = std::make_unique<federation::keyring>(cfg, key, pool, *federation, *env);
   if (hosts(cfg.federation_sender_instances)) {
     federation::federation_sender_deps fd;

@@ -94,9 +94,8 @@ std::string remote_response::errcode() const {
   return {};
 }
 
-http::http_client_options federation_http_options(const config::homeserver_config& cfg) {
-  auto o = http::client_options(cfg.http_client);
-  o.ca_files.clear();
+http::tls_policy federation_tls_policy(const config::homeserver_config& cfg) {
+  http::tls_policy o;
   if (cfg.federation_custom_ca_list) {
     o.ca_files = *cfg.federation_custom_ca_list;
     o.system_cas = false;
@@ -209,6 +208,7 @@ std::optional<std::string> federation_client::well_known(const std::string& host
       msg::outbound_request req;
       req.url = url;
       req.retry = true;
+      req.federation = true;
       r = http_->call(std::move(req));
       if (r.status < 300 || r.status >= 400) break;
       auto next = redirect_target(url, r.header("Location"));
@@ -341,6 +341,7 @@ std::vector<msg::outbound_request> federation_client::wire_requests(const std::s
     }
     req.timeout_ms = timeout_ms;
     req.retry = method == "GET";
+    req.federation = true;
     out.push_back(std::move(req));
   }
   return out;

@@ -2,12 +2,13 @@
 // where a server name leads (matrix/server_resolution: IP literals, ports,
 // /.well-known/matrix/server cached by Synapse's rules, SRV records), the
 // X-Matrix signature on every request, and the outbound policy
-// (federation_domain_whitelist; ip_range_blocklist, TLS verification and
-// the federation CA list are the HTTP client's, see
-// federation_http_options).
+// (federation_domain_whitelist here; ip_range_blocklist, TLS verification
+// and the federation CA list are the instance's one HTTP client's, for
+// requests marked `federation`, with the policy federation_tls_policy
+// gives).
 //
-// Blocking calls for request threads (and, later, the federation sender's
-// own threads); thread-safe. No CAF here.
+// Blocking calls for request threads, and request_async for actors (the
+// federation sender); thread-safe. No CAF here.
 #pragma once
 
 #include "matrix/server_resolution.hpp"
@@ -35,7 +36,7 @@ struct signing_key;
 } // namespace axon::matrix
 namespace axon::http {
 class http_client;
-struct http_client_options;
+struct tls_policy;
 } // namespace axon::http
 
 namespace axon::federation {
@@ -54,13 +55,13 @@ struct remote_response {
 /// but RFC 3986's unreserved characters.
 std::string escape(std::string_view text);
 
-/// The outbound HTTP client's options for federation: the `http_client`
-/// timeouts and limits, federation_verify_certificates with its
+/// How the instance's HTTP client checks requests to other homeservers
+/// (outbound_request::federation): federation_verify_certificates with its
 /// verification whitelist, federation_custom_ca_list instead of the
 /// system's CAs when set, federation_client_minimum_tls_version, and the
 /// address filter of ip_range_blocklist / ip_range_allowlist (or the
 /// deprecated federation_ip_range_blacklist, which replaces both).
-http::http_client_options federation_http_options(const config::homeserver_config& cfg);
+http::tls_policy federation_tls_policy(const config::homeserver_config& cfg);
 
 class federation_client {
 public:

@@ -268,6 +268,7 @@ struct pending {
 
 struct destination {
   std::string key;
+  bool federation = false; ///< the federation policy (tls_policy) applies
   target where;
   std::string server_name; ///< TLS name (SNI, verification); the host when unset
   std::shared_ptr<pool_counters> counters = std::make_shared<pool_counters>();
@@ -308,6 +309,10 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   net::io_context io{1};
   net::executor_work_guard<net::io_context::executor_type> work{io.get_executor()};
   ssl::context tls{ssl::context::tls_client};
+  ssl::context federation_tls{ssl::context::tls_client}; ///< used when opt.federation is set
+  const tls_policy& policy(const destination& d) const {
+    return d.federation && opt.federation ? *opt.federation : opt.tls;
+  }
   std::thread loop;
   std::thread::id loop_id;
   std::atomic<bool> stopping{false};
@@ -415,7 +420,8 @@ private:
       auto address = e.endpoint().address();
       if (address.is_v6() && address.to_v6().is_v4_mapped())
         address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
-      if (!core_->opt.address_allowed || core_->opt.address_allowed(address.to_string()))
+      auto& allowed_by = core_->policy(*dest).address_allowed;
+      if (!allowed_by || allowed_by(address.to_string()))
         allowed.push_back(e.endpoint());
     }
     if (allowed.empty()) {
@@ -437,8 +443,8 @@ private:
     if constexpr (is_tls) {
       // RFC 6066: SNI carries host names only, never an address.
       if (!is_ip_literal(name())) SSL_set_tlsext_host_name(stream_.native_handle(), name().c_str());
-      if (core_->opt.verify_certificates &&
-          !(core_->opt.skip_verification && core_->opt.skip_verification(name()))) {
+      auto& p = core_->policy(*dest);
+      if (p.verify_certificates && !(p.skip_verification && p.skip_verification(name()))) {
         stream_.set_verify_mode(ssl::verify_peer);
         // RFC 2818 / 6125: the leaf must name the host (or the address).
         stream_.set_verify_callback(ssl::host_name_verification(name()));
@@ -536,7 +542,8 @@ std::shared_ptr<connection_base> http_client::impl::make_connection(const std::s
   case scheme::unix_socket:
     return std::make_shared<connection<unix_socket::socket>>(this, d, unix_socket::socket(io));
   case scheme::https:
-    return std::make_shared<connection<ssl::stream<tcp::socket>>>(this, d, ssl::stream<tcp::socket>(io, tls));
+    return std::make_shared<connection<ssl::stream<tcp::socket>>>(
+      this, d, ssl::stream<tcp::socket>(io, d->federation && opt.federation ? federation_tls : tls));
   case scheme::http: break;
   }
   return std::make_shared<connection<tcp::socket>>(this, d, tcp::socket(io));
@@ -552,7 +559,8 @@ void http_client::impl::submit(std::shared_ptr<pending> p) {
   std::string server_name = p->req.tls_server_name;
   if (!server_name.empty() && (!is_field_value(server_name) || server_name.find_first_of(" /") != std::string::npos))
     return finish(p, failure("bad tls_server_name \"" + server_name + "\""));
-  auto key = destination_key(p->where, server_name);
+  // Federation connections are pooled apart: another policy checked them.
+  auto key = (p->req.federation ? "federation " : "") + destination_key(p->where, server_name);
   std::shared_ptr<destination> d;
   {
     std::lock_guard<std::mutex> lock(dests_mu);
@@ -562,6 +570,7 @@ void http_client::impl::submit(std::shared_ptr<pending> p) {
       slot->key = key;
       slot->where = p->where;
       slot->server_name = server_name.empty() ? p->where.host : server_name;
+      slot->federation = p->req.federation;
     }
     d = slot;
   }
@@ -772,24 +781,33 @@ http_client_options client_options(const config::http_client_config& c) {
   o.max_connections = c.max_connections;
   o.idle_timeout_ms = c.idle_timeout_ms;
   o.max_response_size = c.max_response_size;
-  o.ca_files = c.ca_files;
+  o.tls.ca_files = c.ca_files;
   return o;
 }
 
-http_client::http_client(http_client_options options) : impl_(std::make_shared<impl>(std::move(options))) {
-  auto& tls = impl_->tls;
-  tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3);
-  auto& v = impl_->opt.minimum_tls_version;
+namespace {
+
+/// Sets `ctx` up for `p`; `key` names the config key in errors.
+void configure_tls(ssl::context& ctx, const tls_policy& p, const std::string& key) {
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3);
+  auto& v = p.minimum_tls_version;
   int version = v == "1" ? TLS1_VERSION : v == "1.1" ? TLS1_1_VERSION : v == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
-  SSL_CTX_set_min_proto_version(tls.native_handle(), version);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), version);
   beast::error_code ec;
   // The system's CAs (Debian: /etc/ssl/certs); a host without any still
   // verifies against ca_files.
-  if (impl_->opt.system_cas) tls.set_default_verify_paths(ec);
-  for (auto& f : impl_->opt.ca_files) {
-    tls.load_verify_file(f, ec);
-    if (ec) throw std::runtime_error("http_client.ca_files: cannot load " + f + ": " + ec.message());
+  if (p.system_cas) ctx.set_default_verify_paths(ec);
+  for (auto& f : p.ca_files) {
+    ctx.load_verify_file(f, ec);
+    if (ec) throw std::runtime_error(key + ": cannot load " + f + ": " + ec.message());
   }
+}
+
+} // namespace
+
+http_client::http_client(http_client_options options) : impl_(std::make_shared<impl>(std::move(options))) {
+  configure_tls(impl_->tls, impl_->opt.tls, "http_client.ca_files");
+  if (impl_->opt.federation) configure_tls(impl_->federation_tls, *impl_->opt.federation, "federation_custom_ca_list");
   impl_->loop = std::thread([core = impl_] {
     for (;;) {
       try {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,13 +47,9 @@ struct pool_snapshot {
   uint64_t connections_opened = 0, answered = 0, failed = 0;
 };
 
-struct http_client_options {
-  int connect_timeout_ms = 5000;
-  int request_timeout_ms = 60000;
-  int max_connections_per_destination = 32;
-  int max_connections = 1024;
-  int idle_timeout_ms = 60000;
-  int64_t max_response_size = 50 * 1024 * 1024;
+/// How connections of one kind are checked: whose certificates are
+/// trusted and which addresses may be connected to.
+struct tls_policy {
   std::vector<std::string> ca_files; ///< trusted beside the system's CAs (or instead: below)
   /// false: only `ca_files` are trusted (federation_custom_ca_list replaces
   /// the system's CAs). Default: true.
@@ -74,7 +71,24 @@ struct http_client_options {
   std::function<bool(const std::string& address)> address_allowed;
 };
 
-/// The options of `http_client` (verify_certificates stays true).
+struct http_client_options {
+  int connect_timeout_ms = 5000;
+  int request_timeout_ms = 60000;
+  int max_connections_per_destination = 32;
+  int max_connections = 1024;
+  int idle_timeout_ms = 60000;
+  int64_t max_response_size = 50 * 1024 * 1024;
+  /// Requests of the instance's own (replication; later push gateways and
+  /// application services): the system's CAs plus `http_client.ca_files`.
+  tls_policy tls;
+  /// Requests marked `federation` (outbound_request::federation): other
+  /// homeservers, with the federation TLS keys and ip_range_blocklist.
+  /// Default: the same as `tls`.
+  std::optional<tls_policy> federation;
+};
+
+/// The options of the `http_client` config section (the federation policy
+/// is the caller's: actors/federation/federation_client.hpp).
 http_client_options client_options(const config::http_client_config& c);
 
 class http_client {

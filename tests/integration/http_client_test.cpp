@@ -458,7 +458,7 @@ TEST_CASE("http client: TLS verifies the certificate against ca_files and the na
   };
   {
     auto o = small_limits();
-    o.ca_files = {pki.ca};
+    o.tls.ca_files = {pki.ca};
     http::http_client client(o);
     auto r = client.call(get(https("127.0.0.1")));
     REQUIRE_MESSAGE(r.error.empty(), r.error);
@@ -485,7 +485,7 @@ TEST_CASE("http client: TLS verifies the certificate against ca_files and the na
   }
   {
     auto o = small_limits();
-    o.verify_certificates = false;
+    o.tls.verify_certificates = false;
     http::http_client client(o);
     auto r = client.call(get(https("127.0.0.1")));
     CHECK_MESSAGE(r.error.empty(), r.error);
@@ -493,7 +493,7 @@ TEST_CASE("http client: TLS verifies the certificate against ca_files and the na
   }
   {
     auto o = small_limits();
-    o.ca_files = {pki.dir.string() + "/missing.pem"};
+    o.tls.ca_files = {pki.dir.string() + "/missing.pem"};
     CHECK_THROWS_WITH_AS(http::http_client{o}, doctest::Contains("http_client.ca_files"), std::runtime_error);
   }
 }
@@ -503,7 +503,7 @@ TEST_CASE("http client: the address filter is applied after resolution (ip_range
   auto o = small_limits();
   std::vector<std::string> asked;
   std::mutex mu;
-  o.address_allowed = [&](const std::string& a) {
+  o.tls.address_allowed = [&](const std::string& a) {
     std::lock_guard<std::mutex> lock(mu);
     asked.push_back(a);
     return a != "127.0.0.1";
@@ -519,6 +519,24 @@ TEST_CASE("http client: the address filter is applied after resolution (ip_range
   CHECK(std::count(asked.begin(), asked.end(), "127.0.0.1") >= 2);
 }
 
+TEST_CASE("http client: requests marked federation follow the federation policy, on connections of their own") {
+  server s;
+  auto o = small_limits();
+  http::tls_policy fed;
+  fed.address_allowed = [](const std::string& a) { return a != "127.0.0.1"; };
+  o.federation = fed;
+  http::http_client client(o);
+  auto plain = client.call(get(s.url("/_test/echo")));
+  CHECK_MESSAGE(plain.status == 200, plain.error);
+  auto marked = get(s.url("/_test/echo"));
+  marked.federation = true;
+  auto r = client.call(marked);
+  CHECK(r.status == 0);
+  CHECK_MESSAGE(r.error.find("no allowed address") != std::string::npos, r.error);
+  // The plain pool's kept-alive connection is not lent to federation.
+  CHECK(client.counters("federation http://127.0.0.1:" + std::to_string(s.port)) != nullptr);
+}
+
 TEST_CASE("http client: system_cas false trusts ca_files only; skip_verification by TLS name") {
   test_pki pki;
   REQUIRE_MESSAGE(pki.ok, "openssl could not make the test certificates");
@@ -526,9 +544,9 @@ TEST_CASE("http client: system_cas false trusts ca_files only; skip_verification
   auto url = "https://127.0.0.1:" + std::to_string(s.port) + "/_test/echo";
   {
     auto o = small_limits();
-    o.ca_files = {pki.ca};
-    o.system_cas = false;
-    o.minimum_tls_version = "1.3";
+    o.tls.ca_files = {pki.ca};
+    o.tls.system_cas = false;
+    o.tls.minimum_tls_version = "1.3";
     http::http_client client(o);
     auto r = client.call(get(url));
     CHECK_MESSAGE(r.status == 200, r.error);
@@ -536,8 +554,8 @@ TEST_CASE("http client: system_cas false trusts ca_files only; skip_verification
   {
     // No CA at all: nothing verifies, except the names the whitelist skips.
     auto o = small_limits();
-    o.system_cas = false;
-    o.skip_verification = [](const std::string& name) { return name == "skipped.example"; };
+    o.tls.system_cas = false;
+    o.tls.skip_verification = [](const std::string& name) { return name == "skipped.example"; };
     http::http_client client(o);
     auto r = client.call(get(url));
     CHECK(r.status == 0);

@@ -134,8 +134,8 @@ bool operator==(const user_syncing& a, const user_syncing& b) {
 }
 
 bool operator==(const outbound_request& a, const outbound_request& b) {
-  return std::tie(a.method, a.url, a.headers, a.body, a.timeout_ms, a.tls_server_name, a.retry) ==
-         std::tie(b.method, b.url, b.headers, b.body, b.timeout_ms, b.tls_server_name, b.retry);
+  return std::tie(a.method, a.url, a.headers, a.body, a.timeout_ms, a.tls_server_name, a.retry, a.federation) ==
+         std::tie(b.method, b.url, b.headers, b.body, b.timeout_ms, b.tls_server_name, b.retry, b.federation);
 }
 bool operator==(const outbound_response& a, const outbound_response& b) {
   return std::tie(a.status, a.headers, a.body, a.error, a.timed_out) ==
@@ -617,6 +617,8 @@ TEST_CASE_FIXTURE(system_fixture, "outbound HTTP client messages round-trip") {
   check_round_trips(*this, msg::outbound_request{"POST", "unix:/run/axon.sock:/_axon/replication/x",
                                                  {{"Authorization", "Bearer s"}, {"X-É", "ü"}},
                                                  R"({"txn":"t"})", 2500, "example.org", true});
+  check_round_trips(*this, msg::outbound_request{"PUT", "https://b.example:8448/_matrix/federation/v1/send/1", {},
+                                                 "{}", 0, "b.example", false, true});
   check_round_trips(*this, msg::outbound_response{200, {{"Content-Type", "application/json"}}, "{}", "", false});
   check_round_trips(*this, msg::outbound_response{0, {}, "", "timed out after 5 ms", true});
 }
