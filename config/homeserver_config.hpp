@@ -188,6 +188,15 @@ struct homeserver_config {
   // --- server ---
   std::string server_name;         ///< required; cannot change once users exist.
   std::string public_baseurl;      ///< always ends in '/'. Default: "https://<server_name>/".
+  /// Serve /.well-known/matrix/server ({"m.server": "<server_name host>:443"},
+  /// or the server name's own port). Default: false.
+  bool serve_server_wellknown = false;
+  /// Serve /.well-known/matrix/client (m.homeserver: public_baseurl): true
+  /// when public_baseurl is set, as Synapse. Default: false.
+  bool serve_client_wellknown = false;
+  /// `extra_well_known_client_content`: more keys of that answer, a JSON
+  /// object's text. Default: "{}".
+  std::string extra_well_known_client_content = "{}";
   std::string pid_file;            ///< Default: none.
   std::string signing_key_path;    ///< Default: "<config_dir>/<server_name>.signing.key".
   std::string log_config;          ///< Python-logging YAML; Default: none (log to stderr).

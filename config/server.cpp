@@ -5,9 +5,42 @@
 #include "config/sections.hpp"
 #include "matrix/room_version.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace axon::config::detail {
 
 namespace {
+
+/// A YAML value as JSON: maps, lists, and plain scalars read as YAML 1.2's
+/// core schema does (null, true/false, integers, floats; the rest and every
+/// quoted scalar a string).
+nlohmann::json yaml_to_json(const YAML::Node& n) {
+  if (n.IsMap()) {
+    auto out = nlohmann::json::object();
+    for (auto it = n.begin(); it != n.end(); ++it) out[it->first.as<std::string>()] = yaml_to_json(it->second);
+    return out;
+  }
+  if (n.IsSequence()) {
+    auto out = nlohmann::json::array();
+    for (auto it = n.begin(); it != n.end(); ++it) out.push_back(yaml_to_json(*it));
+    return out;
+  }
+  if (!n.IsScalar()) return nullptr;
+  const auto& v = n.Scalar();
+  if (n.Tag() == "!") return v; // quoted
+  if (v == "~" || v == "null" || v == "Null" || v == "NULL") return nullptr;
+  if (v == "true" || v == "True" || v == "TRUE") return true;
+  if (v == "false" || v == "False" || v == "FALSE") return false;
+  try {
+    size_t used = 0;
+    auto i = std::stoll(v, &used);
+    if (used == v.size()) return i;
+    auto d = std::stod(v, &used);
+    if (used == v.size()) return d;
+  } catch (const std::exception&) {
+  }
+  return v;
+}
 
 bool valid_dns_name(std::string_view host) {
   // Synapse's VALID_HOST_REGEX: labels of [0-9A-Za-z-] joined by single dots.
@@ -122,8 +155,25 @@ void parse_server(const merged_doc& doc, homeserver_config& cfg) {
       if (!cfg.public_baseurl.empty() && cfg.public_baseurl.back() != '/')
         cfg.public_baseurl += '/';
     }
+    cfg.serve_client_wellknown = !cfg.public_baseurl.empty();
     if (cfg.public_baseurl.empty() && !cfg.server_name.empty())
       cfg.public_baseurl = "https://" + cfg.server_name + "/";
+  }
+  doc.at("serve_server_wellknown")
+    .read(doc.get("serve_server_wellknown"), "serve_server_wellknown", cfg.serve_server_wellknown);
+  if (doc.has("extra_well_known_client_content")) {
+    const std::string key = "extra_well_known_client_content";
+    reader r = doc.at(key);
+    auto n = doc.get(key);
+    if (r.expect_map(n, key)) {
+      auto j = yaml_to_json(n);
+      if (j.contains("m.homeserver"))
+        r.error(key, "m.homeserver is not supported here, use public_baseurl instead");
+      else if (j.contains("m.identity_server"))
+        r.error(key, "m.identity_server is not supported here, use default_identity_server instead");
+      else
+        cfg.extra_well_known_client_content = j.dump();
+    }
   }
   for (auto [key, field] : {std::pair{"pid_file", &cfg.pid_file},
                             {"log_config", &cfg.log_config},

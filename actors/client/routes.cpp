@@ -26,6 +26,7 @@ std::vector<http::route> all_routes() {
   add_cross_signing_routes(out);
   add_notification_routes(out);
   add_room_keys_routes(out);
+  add_well_known_routes(out);
   federation::add_key_routes(out);
   federation::add_query_routes(out);
   federation::add_transaction_routes(out);

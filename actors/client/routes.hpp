@@ -32,5 +32,7 @@ void add_keys_routes(std::vector<http::route>& out);
 void add_cross_signing_routes(std::vector<http::route>& out);
 void add_notification_routes(std::vector<http::route>& out);
 void add_room_keys_routes(std::vector<http::route>& out);
+/// /.well-known/matrix/server and /client.
+void add_well_known_routes(std::vector<http::route>& out);
 
 } // namespace axon::client

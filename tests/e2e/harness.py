@@ -155,9 +155,9 @@ class Api:
 
     def request(self, method, path, body=None, token=None, query=None, raw=None,
                 headers=None, timeout=60):
-        """`body` is sent as JSON; `raw` (bytes) is sent as is; `path` starts with /_matrix or
-        is relative to the v3 client API ("/sync" means /_matrix/client/v3/sync)."""
-        if not path.startswith("/_"):
+        """`body` is sent as JSON; `raw` (bytes) is sent as is; `path` starts with /_matrix (or
+        /.well-known/) or is relative to the v3 client API ("/sync" means /_matrix/client/v3/sync)."""
+        if not path.startswith(("/_", "/.well-known/")):
             path = CLIENT + path
         url = self.base + path
         if query:

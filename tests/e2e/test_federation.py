@@ -5,12 +5,16 @@ CA, private addresses). Bad requests from a "server": unsigned, wrongly signed, 
 another path or body, for another destination, from a server whose keys can't be fetched.
 """
 
+import http.server
+import json
+import ssl
+import threading
 import time
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from fedlib import (canonical, federating_server, federation_request, other_ca, signing_key,
+from fedlib import (canonical, federating_server, federation_request, other_ca, signing_key, test_ca,
                     x_matrix)
 from harness import e2e_test, expect, expect_eq, expect_error, expect_ok, q, register, unique
 from test_federation_keys import unpadded_b64decode
@@ -236,3 +240,70 @@ def rc_federation_slows_then_refuses_a_flood(ctx):
             expect_eq(r.status, 200, f"transaction {i} during the flood: {r}")
     finally:
         e.stop()
+
+
+def serve_well_known(port, body, hits):
+    """An HTTPS page server on 127.0.0.1:`port` (the test CA's localhost certificate) answering
+    /.well-known/matrix/server with `body`; counts its answers in `hits`."""
+    ca, crt, key = test_ca()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path != "/.well-known/matrix/server":
+                self.send_error(404)
+                return
+            hits.append(self.path)
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "max-age=3600")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(crt, key)
+    httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+@e2e_test
+def delegation_through_well_known(ctx):
+    # A server named plainly "localhost" (no port): others find it through
+    # https://localhost/.well-known/matrix/server, which needs port 443 on loopback.
+    _, b = pair(ctx)
+    x = federating_server(ctx, "fed-x", server_name="localhost", serve_server_wellknown=True,
+                          public_baseurl="https://matrix.localhost/")
+    hits = []
+    try:
+        page = serve_well_known(443, {"m.server": f"localhost:{x.federation_port}"}, hits)
+    except (PermissionError, OSError) as e:
+        print(f"    (delegation_through_well_known: 127.0.0.1:443 is not available here: {e}; "
+              "only the served documents are checked)")
+        page = None
+    x.start()
+    try:
+        # X's own discovery documents (client listener), as Synapse serves them.
+        expect_eq(expect_ok(x.api.get("/.well-known/matrix/server")), {"m.server": "localhost:443"},
+                  "X's server well-known")
+        expect_eq(expect_ok(x.api.get("/.well-known/matrix/client")),
+                  {"m.homeserver": {"base_url": "https://matrix.localhost/"}}, "X's client well-known")
+        expect_error(b.api.get("/.well-known/matrix/server"), 404, "M_NOT_FOUND", "B serves none")
+        if page is None:
+            return
+        xavier, bob = register(x.api), register(b.api)
+        expect(xavier.user_id.endswith(":localhost"), f"a user of localhost: {xavier.user_id}")
+        for _ in range(2):
+            got = expect_ok(bob.get(f"/profile/{q(xavier.user_id)}"), "X through its delegation")
+            expect_eq(got.get("displayname"), xavier.localpart, "X's user's name")
+        expect_eq(len(hits), 1, f"the well-known was fetched once, then cached: {hits}")
+    finally:
+        x.stop()
+        if page:
+            page.shutdown()
+            page.server_close()

@@ -13,6 +13,8 @@
 #include "config/layout.hpp"
 #include "config/size.hpp"
 
+#include <nlohmann/json.hpp>
+
 using namespace axon::config;
 
 namespace {
@@ -1017,6 +1019,31 @@ TEST_CASE("rc_federation and allow_public_rooms_over_federation, with Synapse's 
                            {"rc_federation:\n  concurrent: 0\n", "rc_federation.concurrent"},
                            {"rc_federation:\n  sleep_delay: -1\n", "rc_federation.sleep_delay"},
                            {"allow_public_rooms_over_federation: maybe\n", "allow_public_rooms_over_federation"}}) {
+    const auto bad = load_one(std::string("server_name: example.com\n") + yaml, "hs.yaml");
+    CHECK_FALSE_MESSAGE(bad.config, yaml);
+    CHECK_MESSAGE(has_error(bad, "hs.yaml", key), yaml, all_errors(bad));
+  }
+}
+
+TEST_CASE("well-known documents: serve_server_wellknown, public_baseurl, extra_well_known_client_content") {
+  const auto d = load_one("server_name: example.com\ntrusted_key_servers: []\n");
+  REQUIRE_MESSAGE(d.config, all_errors(d));
+  CHECK_FALSE(d.config->serve_server_wellknown);
+  CHECK_FALSE(d.config->serve_client_wellknown); // public_baseurl not set: as Synapse
+  CHECK(d.config->public_baseurl == "https://example.com/");
+  const auto r = load_one("server_name: example.com\ntrusted_key_servers: []\nserve_server_wellknown: true\n"
+                          "public_baseurl: https://matrix.example.com\n"
+                          "extra_well_known_client_content:\n  io.element.e2ee:\n    default: false\n"
+                          "  org.example.n: 3\n  org.example.s: '3'\n");
+  REQUIRE_MESSAGE(r.config, all_errors(r));
+  CHECK_MESSAGE(r.warnings.empty(), all_warnings(r));
+  CHECK(r.config->serve_server_wellknown);
+  CHECK(r.config->serve_client_wellknown);
+  CHECK(nlohmann::json::parse(r.config->extra_well_known_client_content) ==
+        nlohmann::json{{"io.element.e2ee", {{"default", false}}}, {"org.example.n", 3}, {"org.example.s", "3"}});
+  for (auto [yaml, key] : {std::pair{"extra_well_known_client_content: [1]\n", "extra_well_known_client_content"},
+                           {"extra_well_known_client_content:\n  m.homeserver: {}\n", "extra_well_known_client_content"},
+                           {"serve_server_wellknown: perhaps\n", "serve_server_wellknown"}}) {
     const auto bad = load_one(std::string("server_name: example.com\n") + yaml, "hs.yaml");
     CHECK_FALSE_MESSAGE(bad.config, yaml);
     CHECK_MESSAGE(has_error(bad, "hs.yaml", key), yaml, all_errors(bad));
