@@ -1,12 +1,12 @@
 // actors/federation/federation_client.cpp -- see federation_client.hpp.
 //
-// SRV records come from libresolv (res_nquery, ns_parserr: glibc's own
-// DNS client, in every Debian system; no hand-written DNS parsing), run on
-// the calling thread, never on an event loop. Answers are cached for their
-// TTL (at least a minute), and a failed lookup falls back to what was
-// cached, as Synapse's SrvResolver does.
+// SRV records come from srv_lookup.hpp (libresolv), run on the calling
+// thread, never on an event loop. Answers are cached for their TTL (at
+// least a minute), and a failed lookup falls back to what was cached, as
+// Synapse's SrvResolver does.
 #include "actors/federation/federation_client.hpp"
 
+#include "actors/federation/srv_lookup.hpp"
 #include "actors/http/http_client.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/environment.hpp"
@@ -14,11 +14,6 @@
 #include "matrix/ip_range.hpp"
 #include "matrix/push_rules.hpp"
 #include "matrix/x_matrix.hpp"
-
-#include <arpa/nameser.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <resolv.h>
 
 #include <algorithm>
 #include <cctype>
@@ -262,36 +257,11 @@ std::vector<matrix::srv_record> federation_client::srv(const std::string& name) 
       cached = i->second.records;
     }
   }
-  std::vector<matrix::srv_record> found;
-  int64_t ttl_ms = INT64_MAX;
-  bool failed = true;
-  struct __res_state state {};
-  if (res_ninit(&state) == 0) {
-    std::vector<unsigned char> answer(65536);
-    int n = res_nquery(&state, name.c_str(), ns_c_in, ns_t_srv, answer.data(), static_cast<int>(answer.size()));
-    // No such name, or no SRV record: an answer too (nothing to use).
-    if (n < 0) failed = state.res_h_errno != HOST_NOT_FOUND && state.res_h_errno != NO_DATA;
-    ns_msg msg;
-    if (n >= 0 && ns_initparse(answer.data(), n, &msg) == 0) {
-      failed = false;
-      for (int i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {
-        ns_rr rr;
-        if (ns_parserr(&msg, ns_s_an, i, &rr) != 0 || ns_rr_type(rr) != ns_t_srv || ns_rr_rdlen(rr) < 7) continue;
-        const unsigned char* data = ns_rr_rdata(rr);
-        char target[NS_MAXDNAME];
-        if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), data + 6, target, sizeof target) < 0) continue;
-        matrix::srv_record rec;
-        rec.priority = ns_get16(data);
-        rec.weight = ns_get16(data + 2);
-        rec.port = ns_get16(data + 4);
-        rec.target = target;
-        if (rec.target.empty()) rec.target = "."; // the root: "no service"
-        found.push_back(std::move(rec));
-        ttl_ms = std::min<int64_t>(ttl_ms, static_cast<int64_t>(ns_rr_ttl(rr)) * 1000);
-      }
-    }
-    res_nclose(&state);
-  }
+  srv_answer answer;
+  auto outcome = lookup_srv(name, answer);
+  bool failed = outcome == srv_outcome::failed;
+  auto found = std::move(answer.records);
+  int64_t ttl_ms = answer.ttl_ms < 0 ? INT64_MAX : answer.ttl_ms;
   if (failed && cached) found = *cached;
   else {
     std::lock_guard<std::mutex> lock(mu_);
