@@ -6,6 +6,7 @@ wakes it). Bad transactions: oversized, malformed, unsigned, replayed, and EDUs 
 another server's users.
 """
 
+import json
 import socket
 import ssl
 import time
@@ -189,3 +190,51 @@ def e2ee_keys_query_and_claim_across_servers(ctx):
     bad = {"device_keys": {alice.user_id: "all"}}
     r = federation_request(a, "POST", uri, body=bad, authorization=x_matrix(b.server_name, a.server_name, key, "POST", uri, bad))
     expect_eq((r.status, r.json.get("errcode")), (400, "M_BAD_JSON"), f"a malformed query: {r}")
+
+
+@e2e_test
+def hostile_bodies_on_every_federation_endpoint(ctx):
+    # Every federation endpoint, correctly signed by B (so the body itself is what is judged),
+    # with bodies of the wrong shape: each answered 4xx (or 200 where the spec ignores junk),
+    # never 5xx, and A still serving.
+    a, b = pair(ctx)
+    alice = register(a.api)
+    key = signing_key(b)
+    uid = q(alice.user_id)
+    endpoints = [
+        ("PUT", "/_matrix/federation/v1/send/" + unique("t")),
+        ("POST", "/_matrix/federation/v1/user/keys/query"),
+        ("POST", "/_matrix/federation/v1/user/keys/claim"),
+        ("GET", f"/_matrix/federation/v1/user/devices/{uid}"),
+        ("GET", f"/_matrix/federation/v1/query/profile?user_id={uid}"),
+        ("GET", "/_matrix/federation/v1/query/directory?room_alias=%23x%3A" + q(a.server_name)),
+        ("GET", "/_matrix/federation/v1/publicRooms?limit=5"),
+        ("POST", "/_matrix/federation/v1/publicRooms"),
+        ("POST", "/_matrix/key/v2/query"),
+    ]
+    bodies = [
+        [], "text", 12, None, {"pdus": "x", "edus": {}}, {"device_keys": []}, {"one_time_keys": {"@u:x": []}},
+        {"server_keys": {"x": {"k": []}}}, {"limit": -1}, {"limit": "5"}, {"filter": []},
+        {"pdus": [None, 1, "x", [], {"room_id": 5}]}, {"edus": [None, {"edu_type": 5}, {"edu_type": "m.typing"}]},
+        {"a": {"b": {"c": [[[[[[[[[[1]]]]]]]]]]}}}, {"device_keys": {alice.user_id: [1, None]}},
+        {"one_time_keys": {alice.user_id: {"DEV": 5}}}, {"x": 1e308}, {"x": -9007199254740993},
+    ]
+    for method, uri in endpoints:
+        for body in bodies if method in ("PUT", "POST") else [None]:
+            auth = x_matrix(b.server_name, a.server_name, key, method, uri, body)
+            r = federation_request(a, method, uri, body=body, authorization=auth)
+            expect(r.status < 500, f"{method} {uri} with {str(body)[:60]}: {r}")
+            if r.status >= 400:
+                expect(isinstance(r.json, dict) and str(r.json.get("errcode", "")).startswith("M_"),
+                       f"{method} {uri} with {str(body)[:60]}: a Matrix error: {r}")
+        # Raw bytes that are not JSON at all, and a truncated document.
+        if method in ("PUT", "POST"):
+            for raw in (b"\xff\xfe\x00garbage", b'{"pdus": [', b"[" * 5000):
+                r = federation_request(a, method, uri, raw=raw, authorization=x_matrix(b.server_name, a.server_name, key, method, uri))
+                expect(400 <= r.status < 500, f"{method} {uri} with raw {raw[:20]!r}: {r}")
+    # Deeply nested JSON, signed: refused before parsing, not a crash.
+    deep = {"pdus": [], "x": json.loads("[" * 200 + "]" * 200)}
+    uri = "/_matrix/federation/v1/send/" + unique("t")
+    r = federation_request(a, "PUT", uri, body=deep, authorization=x_matrix(b.server_name, a.server_name, key, "PUT", uri, deep))
+    expect(400 <= r.status < 500, f"deep nesting: {r}")
+    expect_ok(alice.get("/account/whoami"), "A still serving")
