@@ -51,6 +51,16 @@ bool has_warning(const load_result& r, const std::string& text) {
   return false;
 }
 
+/// Each (yaml, key): the config after "server_name: example.com" is refused,
+/// naming `key` in hs.yaml.
+void check_refused(const std::vector<std::pair<std::string, std::string>>& cases) {
+  for (const auto& [yaml, key] : cases) {
+    const auto r = load_one("server_name: example.com\n" + yaml, "hs.yaml");
+    CHECK_FALSE_MESSAGE(r.config, yaml);
+    CHECK_MESSAGE(has_error(r, "hs.yaml", key), yaml, all_errors(r));
+  }
+}
+
 /// A fresh directory under the system temp dir, removed on destruction.
 struct temp_dir {
   std::filesystem::path path;
@@ -935,11 +945,7 @@ TEST_CASE("outbound filters: ip ranges in both spellings, federation_domain_whit
     {"federation_domain_whitelist: ['not a name']\n", "federation_domain_whitelist[0]"},
     {"federation_domain_whitelist: a.example\n", "federation_domain_whitelist"},
   };
-  for (const auto& [yaml, key] : bad) {
-    const auto r = load_one("server_name: example.com\n" + yaml, "hs.yaml");
-    CHECK_FALSE_MESSAGE(r.config, yaml);
-    CHECK_MESSAGE(has_error(r, "hs.yaml", key), yaml, all_errors(r));
-  }
+  check_refused(bad);
 }
 
 TEST_CASE("federation TLS: certificate checks, minimum version, whitelist, custom CAs") {
@@ -1017,14 +1023,10 @@ TEST_CASE("rc_federation and allow_public_rooms_over_federation, with Synapse's 
   CHECK(g.reject_limit == 20);
   CHECK(g.concurrent == 1);
   CHECK(r.config->allow_public_rooms_over_federation);
-  for (auto [yaml, key] : {std::pair{"rc_federation: 5\n", "rc_federation"},
-                           {"rc_federation:\n  concurrent: 0\n", "rc_federation.concurrent"},
-                           {"rc_federation:\n  sleep_delay: -1\n", "rc_federation.sleep_delay"},
-                           {"allow_public_rooms_over_federation: maybe\n", "allow_public_rooms_over_federation"}}) {
-    const auto bad = load_one(std::string("server_name: example.com\n") + yaml, "hs.yaml");
-    CHECK_FALSE_MESSAGE(bad.config, yaml);
-    CHECK_MESSAGE(has_error(bad, "hs.yaml", key), yaml, all_errors(bad));
-  }
+  check_refused({{"rc_federation: 5\n", "rc_federation"},
+                 {"rc_federation:\n  concurrent: 0\n", "rc_federation.concurrent"},
+                 {"rc_federation:\n  sleep_delay: -1\n", "rc_federation.sleep_delay"},
+                 {"allow_public_rooms_over_federation: maybe\n", "allow_public_rooms_over_federation"}});
 }
 
 TEST_CASE("well-known documents: serve_server_wellknown, public_baseurl, extra_well_known_client_content") {
@@ -1043,11 +1045,7 @@ TEST_CASE("well-known documents: serve_server_wellknown, public_baseurl, extra_w
   CHECK(r.config->serve_client_wellknown);
   CHECK(nlohmann::json::parse(r.config->extra_well_known_client_content) ==
         nlohmann::json{{"io.element.e2ee", {{"default", false}}}, {"org.example.n", 3}, {"org.example.s", "3"}});
-  for (auto [yaml, key] : {std::pair{"extra_well_known_client_content: [1]\n", "extra_well_known_client_content"},
-                           {"extra_well_known_client_content:\n  m.homeserver: {}\n", "extra_well_known_client_content"},
-                           {"serve_server_wellknown: perhaps\n", "serve_server_wellknown"}}) {
-    const auto bad = load_one(std::string("server_name: example.com\n") + yaml, "hs.yaml");
-    CHECK_FALSE_MESSAGE(bad.config, yaml);
-    CHECK_MESSAGE(has_error(bad, "hs.yaml", key), yaml, all_errors(bad));
-  }
+  check_refused({{"extra_well_known_client_content: [1]\n", "extra_well_known_client_content"},
+                 {"extra_well_known_client_content:\n  m.homeserver: {}\n", "extra_well_known_client_content"},
+                 {"serve_server_wellknown: perhaps\n", "serve_server_wellknown"}});
 }
