@@ -33,6 +33,7 @@ std::vector<http::route> all_routes() {
   federation::add_user_routes(out);
   federation::add_directory_routes(out);
   federation::add_openid_routes(out);
+  federation::add_admin_routes(out);
   replication::add_replication_routes(out);
   return out;
 }

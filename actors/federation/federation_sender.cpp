@@ -49,6 +49,7 @@ struct destination_state {
   int attempts = 0;           ///< failed tries of the current transaction
   int64_t retry_last_ts = 0;  ///< backoff: since then...
   int64_t retry_interval = 0; ///< ...wait this long; 0: none
+  bool recorded = false;      ///< a success is in `destinations` (the admin API lists it)
 };
 
 struct federation_sender_state {
@@ -112,7 +113,8 @@ void txn_done(sender_pointer self, const std::string& destination, int64_t up_to
   try {
     if (status == 200) {
       st.store->delete_outbox_up_to(destination, up_to);
-      if (d.retry_interval > 0) st.store->clear_retry(destination);
+      if (d.retry_interval > 0 || !d.recorded) st.store->record_success(destination);
+      d.recorded = true;
       d.attempts = 0;
       d.retry_interval = 0;
       return send_queue(self, destination);
@@ -158,6 +160,7 @@ federation_sender_actor::behavior_type federation_sender(sender_pointer self, fe
       auto& d = st.destinations[dest];
       d.retry_last_ts = r.retry_last_ts;
       d.retry_interval = r.retry_interval;
+      d.recorded = true;
     }
   } catch (const std::exception& e) {
     std::cerr << "federation sender: reading retry state: " << e.what() << "\n";

@@ -26,6 +26,9 @@ void add_directory_routes(std::vector<http::route>& out);
 /// /_matrix/federation/v1/openid/userinfo (the `openid` resource).
 void add_openid_routes(std::vector<http::route>& out);
 
+/// Synapse's federation admin API: /_synapse/admin/v1/federation/destinations...
+void add_admin_routes(std::vector<http::route>& out);
+
 /// /_matrix/federation/v1/query/*: profile.
 void add_query_routes(std::vector<http::route>& out);
 

@@ -50,6 +50,69 @@ void federation_store::clear_retry(const std::string& destination) {
           {destination});
 }
 
+void federation_store::record_success(const std::string& destination) {
+  auto c = pool_.acquire();
+  c->exec("INSERT INTO destinations (destination, retry_last_ts, retry_interval) VALUES ($1, 0, 0) "
+          "ON CONFLICT (destination) DO UPDATE SET retry_last_ts = 0, retry_interval = 0, failure_ts = NULL",
+          {destination});
+}
+
+namespace {
+
+destination_row destination_of(const row& r) {
+  destination_row d;
+  d.destination = r.str(0);
+  d.retry_last_ts = r.i64_or(1, 0);
+  d.retry_interval = r.i64_or(2, 0);
+  if (!r.is_null(3)) d.failure_ts = r.i64(3);
+  return d;
+}
+
+} // namespace
+
+std::pair<std::vector<destination_row>, int64_t> federation_store::destinations(int64_t from, int64_t limit,
+                                                                                const std::string& filter,
+                                                                                const std::string& order_by,
+                                                                                bool descending) {
+  // order_by is one of the caller's checked names; never a client's text.
+  std::string column = order_by == "retry_last_ts" || order_by == "retry_interval" || order_by == "failure_ts"
+                         ? order_by
+                         : "destination";
+  std::string dir = descending ? " DESC" : " ASC";
+  std::string where = filter.empty() ? "" : " WHERE destination LIKE $1";
+  sql_params p;
+  if (!filter.empty()) {
+    std::string escaped;
+    for (char ch : filter) {
+      if (ch == '%' || ch == '_' || ch == '\\') escaped += '\\';
+      escaped += ch;
+    }
+    p.push_back("%" + escaped + "%");
+  }
+  if (!filter.empty()) where += " ESCAPE '\\'";
+  auto c = pool_.acquire();
+  auto total = c->exec("SELECT COUNT(*) FROM destinations" + where, p).rows.at(0).i64(0);
+  auto q = p;
+  q.push_back(limit);
+  q.push_back(from);
+  auto n = std::to_string(q.size() - 1), m = std::to_string(q.size());
+  auto r = c->exec("SELECT destination, retry_last_ts, retry_interval, failure_ts FROM destinations" + where +
+                     " ORDER BY " + column + dir + ", destination" + dir + " LIMIT $" + n + " OFFSET $" + m,
+                   q);
+  std::vector<destination_row> out;
+  for (auto& row : r.rows) out.push_back(destination_of(row));
+  return {out, total};
+}
+
+std::optional<destination_row> federation_store::destination(const std::string& destination) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT destination, retry_last_ts, retry_interval, failure_ts FROM destinations "
+                   "WHERE destination = $1",
+                   {destination});
+  if (r.empty()) return std::nullopt;
+  return destination_of(r.rows[0]);
+}
+
 std::optional<answered_transaction> federation_store::answered(const std::string& origin,
                                                               const std::string& txn_id) {
   auto c = pool_.acquire();

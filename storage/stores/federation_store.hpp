@@ -26,6 +26,15 @@ struct retry_state {
   int64_t retry_interval = 0;
 };
 
+/// A destinations row as the admin API shows it.
+struct destination_row {
+  std::string destination;
+  int64_t retry_last_ts = 0;
+  int64_t retry_interval = 0;
+  std::optional<int64_t> failure_ts;
+  std::optional<int64_t> last_successful_stream_ordering; ///< PDUs: none sent yet
+};
+
 /// A PUT /send/{txnId} answered before.
 struct answered_transaction {
   int code = 200;
@@ -49,6 +58,16 @@ public:
   void set_retry(const std::string& destination, int64_t now_ms, int64_t interval);
   /// Success, or the server contacted us: no more waiting.
   void clear_retry(const std::string& destination);
+  /// A transaction reached `destination`: it is known (listed), not waiting.
+  void record_success(const std::string& destination);
+
+  /// The admin API's list: `filter` a substring of the name ("" all),
+  /// ordered by `order_by` (destination, retry_last_ts, retry_interval,
+  /// failure_ts, last_successful_stream_ordering; the caller checks it),
+  /// descending when `descending`; `from`..`from`+`limit`. Also the total.
+  std::pair<std::vector<destination_row>, int64_t> destinations(int64_t from, int64_t limit, const std::string& filter,
+                                                                const std::string& order_by, bool descending);
+  std::optional<destination_row> destination(const std::string& destination);
 
   /// The answer given to `origin`'s transaction `txn_id`, if any.
   std::optional<answered_transaction> answered(const std::string& origin, const std::string& txn_id);

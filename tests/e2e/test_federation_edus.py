@@ -11,8 +11,9 @@ import socket
 import ssl
 import time
 
+from fedlib import federating_server as fedlib_server
 from fedlib import federation_request, signing_key, test_ca, x_matrix
-from harness import e2e_test, expect, expect_eq, expect_ok, q, register, unique, wait_until
+from harness import e2e_test, expect, expect_eq, expect_error, expect_ok, q, register, unique, wait_until
 from test_federation import pair
 from test_e2ee import device_keys, one_time_keys
 from test_to_device import send, to_device
@@ -238,3 +239,59 @@ def hostile_bodies_on_every_federation_endpoint(ctx):
     r = federation_request(a, "PUT", uri, body=deep, authorization=x_matrix(b.server_name, a.server_name, key, "PUT", uri, deep))
     expect(400 <= r.status < 500, f"deep nesting: {r}")
     expect_ok(alice.get("/account/whoami"), "A still serving")
+
+
+def admin_of(server):
+    """A server admin of `server`, through shared-secret registration."""
+    from harness import User
+    from test_http import ADMIN_REGISTER, shared_secret_mac
+    localpart = unique("admin")
+    nonce = expect_ok(server.api.get(ADMIN_REGISTER))["nonce"]
+    body = expect_ok(server.api.post(ADMIN_REGISTER, {
+        "nonce": nonce, "username": localpart, "password": "pw", "admin": True,
+        "mac": shared_secret_mac(nonce, localpart, "pw", admin=True)}), "admin registration")
+    return User(server.api, localpart, "pw", body["user_id"], body["access_token"], body["device_id"])
+
+
+@e2e_test
+def destinations_admin_api_shows_and_resets_a_backoff(ctx):
+    a, b = pair(ctx)
+    admin, alice = admin_of(a), register(a.api)
+    # C goes away: what A sends it fails, twice retried, then A backs off (10 min).
+    c = fedlib_server(ctx, "fed-dest")
+    c.start()
+    carol = register(c.api)
+    c.stop()
+    send(alice, {carol.user_id: {carol.device_id: {"n": 1}}})
+    path = f"/_synapse/admin/v1/federation/destinations/{q(c.server_name)}"
+
+    def backing_off():
+        r = admin.get(path)
+        return r.status == 200 and r.json["retry_interval"] > 0 and r.json
+    row = wait_until(backing_off, timeout=15)
+    expect(row, f"A backs off C: {admin.get(path)}")
+    expect(480000 <= row["retry_interval"] <= 840000 and row["failure_ts"], f"10 min x U(0.8, 1.4): {row}")
+    listed = expect_ok(admin.get("/_synapse/admin/v1/federation/destinations",
+                                 query={"destination": c.server_name.split(":")[1]}))
+    expect_eq([d["destination"] for d in listed["destinations"]], [c.server_name], f"filtered list: {listed}")
+    expect_eq(listed["total"], 1, "total")
+    page = expect_ok(admin.get("/_synapse/admin/v1/federation/destinations", query={"limit": 1, "order_by": "retry_interval",
+                                                                                   "dir": "b"}))
+    expect(len(page["destinations"]) == 1 and page["destinations"][0]["destination"] == c.server_name,
+           f"the longest backoff first: {page}")
+    # Errors: not an admin, unknown destination, bad order, nothing to reset.
+    expect_error(alice.get(path), 403, "M_FORBIDDEN", "not an admin")
+    expect_error(admin.get("/_synapse/admin/v1/federation/destinations/nowhere.example"), 404, "M_NOT_FOUND", "unknown")
+    expect_error(admin.get("/_synapse/admin/v1/federation/destinations", query={"order_by": "x"}), 400,
+                 "M_INVALID_PARAM", "bad order_by")
+    expect_error(admin.get(path + "/rooms"), 404, "M_UNRECOGNIZED", "rooms per destination: not served")
+    # C is back; the admin resets the backoff: A sends at once.
+    c.start()
+    c_since = carol.sync()["next_batch"]
+    expect_ok(admin.post(path + "/reset_connection", {}), "reset_connection")
+    events = received(carol, c_since, "after the reset", timeout=15)[0]
+    expect_eq([e["content"] for e in events], [{"n": 1}], "the queued message")
+    row = wait_until(lambda: admin.get(path).json["retry_interval"] == 0 and admin.get(path).json, timeout=10)
+    expect(row and row["retry_last_ts"] == 0, f"no backoff after the success: {admin.get(path)}")
+    expect_error(admin.post(path + "/reset_connection", {}), 400, "M_UNKNOWN", "nothing to reset")
+    c.stop()
