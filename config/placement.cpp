@@ -119,9 +119,6 @@ void parse_placement(const merged_doc& doc, homeserver_config& cfg) {
       for (const auto& name : cfg.outbound_federation_restricted_to)
         if (!cfg.instance_map.count(name))
           r.error(key, "instance '" + name + "' is not in instance_map");
-      // Honest about what is not done yet: the proxying through the listed
-      // instances comes with the federation workers.
-      r.warn(key + " is not enforced yet: every instance sends its own federation requests");
     }
   }
 }

@@ -34,6 +34,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<msg::remote_to_device>("remote_to_device");
   cfg.add_message_type<msg::send_to_device>("send_to_device");
   cfg.add_message_type<msg::wake_federation>("wake_federation");
+  cfg.add_message_type<msg::federation_request>("federation_request");
+  cfg.add_message_type<msg::federation_reply>("federation_reply");
   cfg.add_message_type<msg::ack_to_device>("ack_to_device");
   cfg.add_message_type<msg::stream_row>("stream_row");
   cfg.add_message_type<msg::stream_advanced>("stream_advanced");

@@ -5,6 +5,7 @@
 #include <caf/meta/type_name.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -26,5 +27,39 @@ typename Inspector::result_type inspect(Inspector& f, wake_federation& x) {
   return f(caf::meta::type_name("wake_federation"), x.destinations, x.server_up);
 }
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(wake_federation, destinations, server_up)
+
+/// A request to another homeserver, made by an instance that may send
+/// federation requests (outbound_federation_restricted_to) for one that may
+/// not: it is signed and sent there, and the answer comes back.
+struct federation_request {
+  std::string destination;
+  std::string method;
+  std::string path;    ///< path and query, percent-encoded
+  std::string content; ///< JSON body text; "" for none
+  bool sign = true;
+  int64_t timeout_ms = 0;
+  static constexpr const char* wire_name = "federation_request";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, federation_request& x) {
+  return f(caf::meta::type_name("federation_request"), x.destination, x.method, x.path, x.content, x.sign,
+           x.timeout_ms);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(federation_request, destination, method, path, content, sign, timeout_ms)
+
+/// Its answer: the other server's status and body, or why none came.
+struct federation_reply {
+  int status = 0; ///< 0: no answer
+  std::string body;
+  std::string error;
+  static constexpr const char* wire_name = "federation_reply";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, federation_reply& x) {
+  return f(caf::meta::type_name("federation_reply"), x.status, x.body, x.error);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(federation_reply, status, body, error)
 
 } // namespace axon::msg

@@ -126,6 +126,12 @@ public:
     if (roles_.federation_sender) caf::anon_send(roles_.federation_sender, req);
   }
 
+  msg::federation_reply send_federation_request(const msg::federation_request& req) override {
+    if (!roles_.federation_requests)
+      throw matrix_error(errc::unavailable, "federation requests are not sent from this instance");
+    return roles_.federation_requests(req);
+  }
+
   void user_syncing(const msg::user_syncing& req, bool wait) override {
     if (!roles_.presence_writer) return;
     if (!wait) {

@@ -21,6 +21,9 @@ struct local_roles {
   typing_writer_actor typing_writer;     ///< null when another instance writes it
   receipts_writer_actor receipts_writer; ///< null when another instance writes it
   federation_sender_actor federation_sender; ///< null when another instance sends federation
+  /// Sends a federation request from this instance (the federation client);
+  /// unset: federation requests are not served here.
+  std::function<msg::federation_reply(const msg::federation_request&)> federation_requests;
   notifier_actor notifier;
   /// Waits without an actor or a thread (spawn_notifier fills them in);
   /// unset: asynchronous waits block (transport's default).

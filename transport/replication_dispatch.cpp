@@ -54,6 +54,9 @@ const std::map<std::string, handler>& table() {
       t.wake_federation(r);
       return json(0);
     }),
+    entry<msg::federation_request>([](transport& t, const msg::federation_request& r) {
+      return json(t.send_federation_request(r));
+    }),
     entry<msg::set_typing>([](transport& t, const msg::set_typing& r) { return json(t.set_typing(r)); }),
     entry<msg::get_typing>([](transport& t, const msg::get_typing& r) { return json(t.get_typing(r)); }),
     entry<msg::put_receipt>([](transport& t, const msg::put_receipt& r) { return json(t.put_receipt(r)); }),

@@ -2,6 +2,7 @@
 
 #include "config/layout.hpp"
 
+#include <algorithm>
 #include <map>
 
 namespace axon::transport {
@@ -102,6 +103,13 @@ public:
         // Best effort: the sender's periodic scan finds the queue.
       }
     }
+  }
+  msg::federation_reply send_federation_request(const msg::federation_request& req) override {
+    auto& allowed = cfg_.outbound_federation_restricted_to;
+    if (allowed.empty() || std::find(allowed.begin(), allowed.end(), me_) != allowed.end())
+      return local_->send_federation_request(req);
+    // No read-your-writes wait: another server's answer moves no stream here.
+    return forward(config::stream_writer_for(allowed, req.destination), req, false).get<msg::federation_reply>();
   }
   int64_t set_typing(const msg::set_typing& req) override {
     return single(cfg_.stream_writers.typing, req, &transport::set_typing);

@@ -76,6 +76,11 @@ public:
   /// fails the caller, never waits for an answer (the senders also scan
   /// their queues every minute).
   virtual void wake_federation(const msg::wake_federation& req) = 0;
+  /// Sends a request to another homeserver from an instance that may
+  /// (outbound_federation_restricted_to, sharded by destination): here when
+  /// this one may, else through one that may. matrix_error when that
+  /// instance can't be reached.
+  virtual msg::federation_reply send_federation_request(const msg::federation_request& req) = 0;
 
   /// Asks the typing writer to start/stop a typing notice; returns the typing
   /// position once this instance's readers can see it.

@@ -308,6 +308,9 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
     fd.env = env;
     roles.federation_sender = federation::spawn_federation_sender(sys, std::move(fd));
   }
+  auto& restricted = cfg.outbound_federation_restricted_to;
+  if (restricted.empty() || hosts(restricted))
+    roles.federation_requests = [fc = federation.get()](const msg::federation_request& r) { return fc->send_here(r); };
   local = transport::make_local_transport(sys, roles);
   local_tr = local.get(); // the replication listener serves with this
   // Several instances: requests for roles hosted elsewhere go to their
@@ -366,6 +369,10 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
                                                [this] { return db_positions(); });
   }
   auto* tr = routed ? routed.get() : local.get();
+  // outbound_federation_restricted_to without this instance: its federation
+  // requests go through a listed one (the transport picks it).
+  if (!restricted.empty() && !hosts(restricted))
+    federation->set_relay([tr](const msg::federation_request& r) { return tr->send_federation_request(r); });
   // Several events writers: claims reach the database only lazily, so ask
   // each other writer where it is before serving anyone (one that is down is
   // waited for through its claims later).

@@ -357,9 +357,63 @@ void try_target(const std::shared_ptr<async_call>& call, size_t i) {
 
 } // namespace
 
+namespace {
+
+msg::federation_request relayed(const std::string& destination, const std::string& method, const std::string& path,
+                                const json& content, bool sign, int64_t timeout_ms) {
+  return {destination, method, path, content.is_null() ? std::string() : content.dump(), sign, timeout_ms};
+}
+
+remote_response from_reply(const std::string& destination, const msg::federation_reply& r) {
+  if (r.status == 0) {
+    remote_response out;
+    out.error = r.error;
+    return out;
+  }
+  msg::outbound_response http;
+  http.status = r.status;
+  http.body = r.body;
+  return answer_of(destination, http);
+}
+
+/// The relay's answer, or its failure as an unreachable server's.
+remote_response through(const federation_client::relay_fn& relay, const msg::federation_request& req) {
+  try {
+    return from_reply(req.destination, relay(req));
+  } catch (const std::exception& e) {
+    remote_response out;
+    out.error = std::string("the instance sending federation requests could not: ") + e.what();
+    return out;
+  }
+}
+
+} // namespace
+
+msg::federation_reply federation_client::send_here(const msg::federation_request& req) {
+  json content = nullptr;
+  if (!req.content.empty()) {
+    content = json::parse(req.content, nullptr, false);
+    if (content.is_discarded()) return {0, "", "the relayed request's body is not JSON"};
+  }
+  // Sent from here: never relayed again.
+  auto r = request_direct(req.destination, req.method, req.path, content, req.sign, req.timeout_ms);
+  msg::federation_reply out;
+  out.status = r.status;
+  out.body = r.body.is_null() ? std::string() : r.body.dump();
+  out.error = r.error;
+  return out;
+}
+
 remote_response federation_client::request(const std::string& destination, const std::string& method,
                                            const std::string& path, const json& content, bool sign,
                                            int64_t timeout_ms) {
+  if (relay_) return through(relay_, relayed(destination, method, path, content, sign, timeout_ms));
+  return request_direct(destination, method, path, content, sign, timeout_ms);
+}
+
+remote_response federation_client::request_direct(const std::string& destination, const std::string& method,
+                                                  const std::string& path, const json& content, bool sign,
+                                                  int64_t timeout_ms) {
   remote_response out;
   auto requests = wire_requests(destination, method, path, content, sign, timeout_ms, out.error);
   for (auto& req : requests) {
@@ -376,6 +430,15 @@ remote_response federation_client::request(const std::string& destination, const
 void federation_client::request_async(const std::string& destination, const std::string& method,
                                       const std::string& path, json content, bool sign, int64_t timeout_ms,
                                       std::function<void(remote_response)> done) {
+  if (relay_) {
+    // The relay blocks (HTTP replication): on the lookup threads.
+    auto req = relayed(destination, method, path, content, sign, timeout_ms);
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    if (stopping_) return;
+    jobs_.push_back([relay = relay_, req = std::move(req), done = std::move(done)] { done(through(relay, req)); });
+    jobs_cv_.notify_one();
+    return;
+  }
   auto job = [this, destination, method, path, content = std::move(content), sign, timeout_ms,
               done = std::move(done)]() mutable {
     auto call = std::make_shared<async_call>();

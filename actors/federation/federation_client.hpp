@@ -12,6 +12,7 @@
 #pragma once
 
 #include "matrix/server_resolution.hpp"
+#include "messages/federation.hpp"
 #include "messages/outbound_http.hpp"
 
 #include <nlohmann/json.hpp>
@@ -91,6 +92,16 @@ public:
   /// Where requests for `server_name` go, in order (cached lookups).
   std::vector<matrix::federation_target> resolve(const std::string& server_name);
 
+  /// outbound_federation_restricted_to, when this instance is not listed:
+  /// every request goes to `relay` (the transport's
+  /// send_federation_request), which has a listed instance send it. Set at
+  /// start, before any request.
+  using relay_fn = std::function<msg::federation_reply(const msg::federation_request&)>;
+  void set_relay(relay_fn relay) { relay_ = std::move(relay); }
+  /// `request` from this instance itself, whatever the relay (what a listed
+  /// instance does for the others).
+  msg::federation_reply send_here(const msg::federation_request& req);
+
   /// Whether a signed request from `origin` should tell the federation
   /// sender that it is up (at most once a minute per origin).
   bool note_contact(const std::string& origin);
@@ -100,6 +111,8 @@ public:
   federation_client& operator=(const federation_client&) = delete;
 
 private:
+  remote_response request_direct(const std::string& destination, const std::string& method, const std::string& path,
+                                 const nlohmann::json& content, bool sign, int64_t timeout_ms);
   /// The wire requests for each target of `destination`, signed; empty,
   /// with the reason in `why`, when there are none.
   std::vector<msg::outbound_request> wire_requests(const std::string& destination, const std::string& method,
@@ -130,6 +143,7 @@ private:
   std::unordered_map<std::string, int64_t> had_valid_;
   std::unordered_map<std::string, srv_entry> srv_;
   std::unordered_map<std::string, int64_t> contacts_;
+  relay_fn relay_;
 
   // Lookup threads for request_async.
   std::mutex jobs_mu_;

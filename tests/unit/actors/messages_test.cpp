@@ -100,6 +100,13 @@ bool operator==(const send_to_device& a, const send_to_device& b) {
   return std::tie(a.sender, a.sender_device, a.txn_id, a.deliveries, a.remote) ==
          std::tie(b.sender, b.sender_device, b.txn_id, b.deliveries, b.remote);
 }
+bool operator==(const federation_request& a, const federation_request& b) {
+  return std::tie(a.destination, a.method, a.path, a.content, a.sign, a.timeout_ms) ==
+         std::tie(b.destination, b.method, b.path, b.content, b.sign, b.timeout_ms);
+}
+bool operator==(const federation_reply& a, const federation_reply& b) {
+  return std::tie(a.status, a.body, a.error) == std::tie(b.status, b.body, b.error);
+}
 bool operator==(const wake_federation& a, const wake_federation& b) {
   return std::tie(a.destinations, a.server_up) == std::tie(b.destinations, b.server_up);
 }
@@ -343,7 +350,7 @@ TEST_CASE("every registered message type is covered here, under its wire name") 
     msg::upload_cross_signing_keys::wire_name, msg::upload_signatures::wire_name,
     msg::to_device_delivery::wire_name, msg::send_to_device::wire_name,
     msg::ack_to_device::wire_name, msg::remote_to_device::wire_name,
-    msg::wake_federation::wire_name,
+    msg::wake_federation::wire_name, msg::federation_request::wire_name, msg::federation_reply::wire_name,
     msg::set_typing::wire_name, msg::get_typing::wire_name,
     msg::typing_room::wire_name, msg::typing_snapshot::wire_name,
     msg::put_receipt::wire_name, msg::set_presence::wire_name,
@@ -583,6 +590,11 @@ TEST_CASE_FIXTURE(system_fixture, "to_device writer requests round-trip") {
   check_round_trips(*this, msg::send_to_device{"@a:x", "ADEV", "txn-3", {d1}, {r1}});
   check_round_trips(*this, msg::wake_federation{{"a.example", "b.example:8448"}, false});
   check_round_trips(*this, msg::wake_federation{{"a.example"}, true});
+  check_round_trips(*this, msg::federation_request{"b.example", "POST", "/_matrix/federation/v1/user/keys/query",
+                                                   R"({"device_keys":{}})", true, 10000});
+  check_round_trips(*this, msg::federation_request{"b.example", "GET", "/_matrix/key/v2/server", "", false, 0});
+  check_round_trips(*this, msg::federation_reply{200, R"({"ü":1})", ""});
+  check_round_trips(*this, msg::federation_reply{0, "", "cannot connect"});
   check_round_trips(*this, msg::ack_to_device{"@b:x", "BDEV", 12345678901234});
 }
 
