@@ -310,25 +310,16 @@ response whoami(request& req) {
 /// Matrix error, 502 when the server can't be reached, as Synapse does.
 json remote_profile_json(request& req, const std::string& user_id, const char* field) {
   auto server = matrix::server_of(user_id);
-  if (!req.ctx->federation || !req.ctx->federation->allowed(server))
-    fail(errc::forbidden, "Federation denied with " + server + ".");
+  req.ctx->federation->require_allowed(server);
   std::string path = "/_matrix/federation/v1/query/profile?user_id=" + federation::escape(user_id);
   if (field) path += std::string("&field=") + field;
   auto r = req.ctx->federation->request(server, "GET", path);
-  if (r.status == 0) fail(errc::bad_gateway, "Failed to fetch profile: " + r.error);
-  if (r.status != 200) {
-    auto code = errc_from(r.errcode(), r.status);
-    auto text = r.body.is_object() && r.body.contains("error") && r.body["error"].is_string()
-                  ? r.body["error"].get<std::string>()
-                  : "Failed to fetch profile";
-    fail(code, code == errc::bad_gateway ? "Failed to fetch profile (HTTP " + std::to_string(r.status) + ")" : text);
-  }
-  if (!r.body.is_object()) fail(errc::bad_gateway, "Failed to fetch profile: " + r.error);
+  auto& body = federation::body_or_fail(r, "Failed to fetch profile");
   // Only the two fields, and only strings: the rest of another server's
   // answer is not passed on.
   json out = json::object();
   for (const char* f : {"displayname", "avatar_url"})
-    if (r.body.contains(f) && r.body[f].is_string()) out[f] = r.body[f];
+    if (body.contains(f) && body[f].is_string()) out[f] = body[f];
   return out;
 }
 

@@ -131,8 +131,7 @@ namespace {
 /// on, 502 when it can't be reached.
 response remote_public_rooms(request& req, const std::string& server, const public_rooms_query& q) {
   if (!matrix::valid_server_name(server)) fail(errc::invalid_param, "Invalid server name");
-  if (!req.ctx->federation || !req.ctx->federation->allowed(server))
-    fail(errc::forbidden, "Federation denied with " + server + ".");
+  req.ctx->federation->require_allowed(server);
   federation::remote_response r;
   if (q.term.empty()) {
     std::string path = "/_matrix/federation/v1/publicRooms";
@@ -146,22 +145,17 @@ response remote_public_rooms(request& req, const std::string& server, const publ
     if (q.since) body["since"] = *q.since;
     r = req.ctx->federation->request(server, "POST", "/_matrix/federation/v1/publicRooms", body);
   }
-  if (r.status == 0) fail(errc::bad_gateway, "Failed to fetch room list: " + r.error);
-  if (r.status != 200) {
-    auto code = errc_from(r.errcode(), r.status);
-    fail(code, code == errc::bad_gateway ? "Failed to fetch room list (HTTP " + std::to_string(r.status) + ")"
-                                         : r.body.value("error", std::string("Failed to fetch room list")));
-  }
-  if (!r.body.is_object() || !r.body.contains("chunk") || !r.body["chunk"].is_array())
+  auto& body = federation::body_or_fail(r, "Failed to fetch room list");
+  if (!body.contains("chunk") || !body["chunk"].is_array())
     fail(errc::bad_gateway, "Failed to fetch room list: not a directory answer");
   // Only the directory's fields, and only well-formed entries.
   json out = {{"chunk", json::array()}};
-  for (auto& c : r.body["chunk"])
+  for (auto& c : body["chunk"])
     if (c.is_object() && c.contains("room_id") && c["room_id"].is_string()) out["chunk"].push_back(c);
   for (const char* k : {"next_batch", "prev_batch"})
-    if (r.body.contains(k) && r.body[k].is_string()) out[k] = r.body[k];
-  if (r.body.contains("total_room_count_estimate") && r.body["total_room_count_estimate"].is_number_integer())
-    out["total_room_count_estimate"] = r.body["total_room_count_estimate"];
+    if (body.contains(k) && body[k].is_string()) out[k] = body[k];
+  if (body.contains("total_room_count_estimate") && body["total_room_count_estimate"].is_number_integer())
+    out["total_room_count_estimate"] = body["total_room_count_estimate"];
   return {200, out};
 }
 

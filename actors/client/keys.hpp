@@ -11,6 +11,9 @@
 
 namespace axon::client {
 
+/// A valid user id of this server.
+bool is_local_user(request& req, const std::string& user_id);
+
 /// The device keys of local `user_id` for `device_ids` (every device when
 /// empty): {device_id: DeviceKeys}, each with unsigned.device_display_name
 /// when the device has a name.

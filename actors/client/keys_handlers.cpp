@@ -31,9 +31,6 @@ namespace {
 
 std::string domain_of(const std::string& user_id) { return user_id.substr(user_id.find(':') + 1); }
 
-bool is_local(request& req, const std::string& user_id) {
-  return matrix::parse_user_id(user_id).has_value() && domain_of(user_id) == server_name(req);
-}
 
 /// Raises the Matrix error a refused upload names.
 void check(const std::optional<matrix::upload_problem>& p) {
@@ -231,11 +228,11 @@ response query_keys(request& req) {
   auto wanted = optional_object(body, "device_keys");
   if (!wanted) fail(errc::missing_param, "Missing device_keys");
   auto timeout = remote_timeout(body);
-  json keys = json::object(), failures = json::object();
+  json keys = json::object();
   std::vector<std::string> local_users;
   std::map<std::string, json> remote; // server -> its users' query
   for (auto& [user, ids] : device_keys_query(*wanted)) {
-    if (!is_local(req, user)) {
+    if (!is_local_user(req, user)) {
       json list = json::array();
       for (auto& d : ids) list.push_back(d);
       remote[domain_of(user)][user] = std::move(list);
@@ -244,7 +241,7 @@ response query_keys(request& req) {
     local_users.push_back(user);
     keys[user] = local_device_keys(req, user, ids);
   }
-  json answer = {{"device_keys", keys}, {"failures", failures}};
+  json answer = {{"device_keys", keys}, {"failures", json::object()}};
   add_cross_signing_to_query(req, local_users, answer["device_keys"], answer, req.auth().user_id);
   if (!remote.empty()) add_remote_keys(req, remote, timeout, answer);
   return {200, answer};
@@ -255,11 +252,11 @@ response claim_keys(request& req) {
   auto wanted = optional_object(body, "one_time_keys");
   if (!wanted) fail(errc::missing_param, "Missing one_time_keys");
   auto timeout = remote_timeout(body);
-  json local = json::object(), failures = json::object();
+  json local = json::object();
   std::map<std::string, json> remote;
   auto claims = one_time_keys_claim(*wanted);
   for (auto& [user, devices] : claims.items()) {
-    if (!is_local(req, user)) {
+    if (!is_local_user(req, user)) {
       remote[domain_of(user)][user] = devices;
       continue;
     }
@@ -267,7 +264,7 @@ response claim_keys(request& req) {
   }
   json claimed = json::object();
   if (!local.empty()) claimed = json::parse(req.ctx->transport->claim_keys({local.dump()}).one_time_keys);
-  json answer = {{"one_time_keys", claimed}, {"failures", failures}};
+  json answer = {{"one_time_keys", claimed}, {"failures", json::object()}};
   if (!remote.empty()) add_remote_claims(req, remote, timeout, answer);
   return {200, answer};
 }
@@ -299,6 +296,10 @@ response key_changes(request& req) {
 } // namespace
 
 // ---- shared with the federation API ---------------------------------------------------
+
+bool is_local_user(request& req, const std::string& user_id) {
+  return matrix::parse_user_id(user_id).has_value() && domain_of(user_id) == server_name(req);
+}
 
 json local_device_keys(request& req, const std::string& user_id, const std::vector<std::string>& device_ids) {
   json out = json::object();

@@ -462,22 +462,17 @@ std::string check_alias(request& req, const std::string& alias) {
 /// says, when well-formed; its error passed on, 502 when unreachable.
 response remote_alias(request& req, const std::string& alias) {
   auto server = matrix::server_of(alias);
-  if (!req.ctx->federation || !req.ctx->federation->allowed(server))
-    fail(errc::forbidden, "Federation denied with " + server + ".");
+  req.ctx->federation->require_allowed(server);
   auto r = req.ctx->federation->request(server, "GET",
                                         "/_matrix/federation/v1/query/directory?room_alias=" + federation::escape(alias));
-  if (r.status == 0) fail(errc::bad_gateway, "Failed to resolve the alias: " + r.error);
-  if (r.status != 200) {
-    auto code = errc_from(r.errcode(), r.status);
-    if (code == errc::not_found) fail(errc::not_found, "Room alias " + alias + " not found");
-    fail(code, "Failed to resolve the alias (HTTP " + std::to_string(r.status) + ")");
-  }
-  auto room_id = r.body.is_object() ? r.body.value("room_id", json()) : json();
+  if (errc_from(r.errcode(), r.status) == errc::not_found) fail(errc::not_found, "Room alias " + alias + " not found");
+  auto& body = federation::body_or_fail(r, "Failed to resolve the alias");
+  auto room_id = body.value("room_id", json());
   if (!room_id.is_string() || !matrix::valid_room_id(room_id.get<std::string>()))
     fail(errc::bad_gateway, "Failed to resolve the alias: no room id in the answer");
   json servers = json::array();
-  if (r.body.contains("servers") && r.body["servers"].is_array())
-    for (auto& s : r.body["servers"])
+  if (body.contains("servers") && body["servers"].is_array())
+    for (auto& s : body["servers"])
       if (s.is_string() && matrix::valid_server_name(s.get<std::string>())) servers.push_back(s);
   if (servers.empty()) servers.push_back(server);
   return {200, {{"room_id", room_id}, {"servers", servers}}};

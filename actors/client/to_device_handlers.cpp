@@ -9,6 +9,7 @@
 #include "actors/client/common.hpp"
 #include "actors/client/routes.hpp"
 #include "actors/client/sync_streams.hpp"
+#include "actors/client/to_device.hpp"
 #include "actors/federation/federation_client.hpp"
 #include "matrix/environment.hpp"
 #include "matrix/identifiers.hpp"
@@ -54,33 +55,6 @@ void validate(const json& body, const std::string& sender, const std::string& ty
   }
 }
 
-/// One delivery per (local user, existing device); an explicit device id
-/// overrides "*" for that device (Synapse keeps one message per device).
-std::vector<msg::to_device_delivery> deliveries(request& req, const json& messages,
-                                                const std::string& type) {
-  auto& me = req.auth().user_id;
-  std::vector<msg::to_device_delivery> out;
-  for (auto& [user_id, devices] : messages.items()) {
-    if (matrix::server_of(user_id) != server_name(req)) continue; // remote_messages
-
-    auto existing = req.ctx->to_device->devices_of(user_id);
-    std::map<std::string, const json*> by_device;
-    if (auto all = devices.find("*"); all != devices.end())
-      for (auto& d : existing) by_device[d] = &*all;
-    for (auto& [device_id, content] : devices.items()) {
-      if (device_id == "*") continue;
-      // Unknown device ids are skipped silently, as Synapse does.
-      if (std::binary_search(existing.begin(), existing.end(), device_id))
-        by_device[device_id] = &content;
-    }
-    for (auto& [device_id, content] : by_device) {
-      json ev = {{"sender", me}, {"type", type}, {"content", *content}};
-      out.push_back({user_id, device_id, ev.dump()});
-    }
-  }
-  return out;
-}
-
 /// One m.direct_to_device EDU per other server, its users' messages as
 /// sent (their server expands "*"); servers federation may not reach
 /// (federation_domain_whitelist) are left out, as Synapse does.
@@ -113,7 +87,7 @@ response send_to_device(request& req) {
   auto& body = req.json_body();
   validate(body, req.auth().user_id, type);
   msg::send_to_device out{req.auth().user_id, req.auth().device_id, txn_id,
-                          deliveries(req, body.at("messages"), type),
+                          local_deliveries(req, body.at("messages"), req.auth().user_id, type),
                           remote_messages(req, body.at("messages"), type)};
   req.ctx->transport->send_to_device(out);
   if (!out.remote.empty()) {
@@ -125,6 +99,32 @@ response send_to_device(request& req) {
 }
 
 } // namespace
+
+// ---- shared with the federation API ---------------------------------------------------
+
+std::vector<msg::to_device_delivery> local_deliveries(request& req, const json& messages, const std::string& sender,
+                                                      const std::string& type) {
+  std::vector<msg::to_device_delivery> out;
+  for (auto& [user_id, devices] : messages.items()) {
+    // Other servers' users: remote_messages (or, from another server, not ours to deliver).
+    if (!matrix::parse_user_id(user_id) || matrix::server_of(user_id) != server_name(req) || !devices.is_object())
+      continue;
+    auto existing = req.ctx->to_device->devices_of(user_id);
+    std::map<std::string, const json*> by_device;
+    if (auto all = devices.find("*"); all != devices.end() && all->is_object())
+      for (auto& d : existing) by_device[d] = &*all;
+    for (auto& [device_id, content] : devices.items()) {
+      if (device_id == "*" || !content.is_object()) continue;
+      // Unknown device ids are skipped silently, as Synapse does.
+      if (std::binary_search(existing.begin(), existing.end(), device_id)) by_device[device_id] = &content;
+    }
+    for (auto& [device_id, content] : by_device) {
+      json ev = {{"sender", sender}, {"type", type}, {"content", *content}};
+      out.push_back({user_id, device_id, ev.dump()});
+    }
+  }
+  return out;
+}
 
 // ---- /sync ---------------------------------------------------------------------------
 

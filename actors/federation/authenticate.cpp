@@ -10,7 +10,6 @@
 #include "matrix/x_matrix.hpp"
 #include "transport/transport.hpp"
 
-#include <algorithm>
 
 namespace axon::federation {
 
@@ -26,11 +25,7 @@ void authenticate_server(http::request& req) {
   if (auth->origin == cfg.server_name)
     http::fail(errc::unauthorized, "Requests from this server's own name are not accepted");
   // Before any key is fetched for it.
-  if (cfg.federation_domain_whitelist) {
-    auto& list = *cfg.federation_domain_whitelist;
-    if (std::find(list.begin(), list.end(), auth->origin) == list.end())
-      http::fail(errc::forbidden, "Federation denied with " + auth->origin + ".");
-  }
+  if (!may_federate(cfg, auth->origin)) http::fail(errc::forbidden, "Federation denied with " + auth->origin + ".");
   // The body is part of what is signed: JSON it must be (M_NOT_JSON).
   nlohmann::json content = nullptr;
   if (!req.body.empty()) content = req.json_body();

@@ -7,6 +7,7 @@
 
 #include "actors/client/common.hpp"
 #include "actors/client/directory.hpp"
+#include "actors/federation/rate_limit.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/identifiers.hpp"
 #include "storage/stores/rooms_store.hpp"
@@ -62,9 +63,9 @@ response query_directory(request& req) {
 } // namespace
 
 void add_directory_routes(std::vector<http::route>& out) {
-  out.push_back({"GET", "/_matrix/federation/v1", "/publicRooms", true, "federation", get_public_rooms});
-  out.push_back({"POST", "/_matrix/federation/v1", "/publicRooms", true, "federation", post_public_rooms});
-  out.push_back({"GET", "/_matrix/federation/v1", "/query/directory", true, "federation", query_directory});
+  out.push_back({"GET", "/_matrix/federation/v1", "/publicRooms", true, "federation", rate_limited(get_public_rooms)});
+  out.push_back({"POST", "/_matrix/federation/v1", "/publicRooms", true, "federation", rate_limited(post_public_rooms)});
+  out.push_back({"GET", "/_matrix/federation/v1", "/query/directory", true, "federation", rate_limited(query_directory)});
 }
 
 } // namespace axon::federation

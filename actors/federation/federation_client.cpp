@@ -14,6 +14,7 @@
 #include "matrix/ip_range.hpp"
 #include "matrix/push_rules.hpp"
 #include "matrix/x_matrix.hpp"
+#include "messages/errors.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -87,6 +88,24 @@ std::string remote_response::errcode() const {
   if (body.is_object() && body.contains("errcode") && body["errcode"].is_string())
     return body["errcode"].get<std::string>();
   return {};
+}
+
+const json& body_or_fail(const remote_response& r, const std::string& what) {
+  if (r.status == 0) throw matrix_error(errc::bad_gateway, what + ": " + r.error);
+  if (r.status != 200) {
+    auto code = errc_from(r.errcode(), r.status);
+    if (code != errc::bad_gateway && r.body.contains("error") && r.body["error"].is_string())
+      throw matrix_error(code, r.body["error"].get<std::string>());
+    throw matrix_error(code, what + " (HTTP " + std::to_string(r.status) + ")");
+  }
+  if (!r.body.is_object()) throw matrix_error(errc::bad_gateway, what + ": " + r.error);
+  return r.body;
+}
+
+bool may_federate(const config::homeserver_config& cfg, const std::string& server) {
+  if (!cfg.federation_domain_whitelist) return true;
+  auto& list = *cfg.federation_domain_whitelist;
+  return std::find(list.begin(), list.end(), server) != list.end();
 }
 
 http::tls_policy federation_tls_policy(const config::homeserver_config& cfg) {
@@ -169,10 +188,26 @@ bool federation_client::note_contact(const std::string& origin) {
 }
 
 bool federation_client::allowed(const std::string& server) const {
-  if (!matrix::valid_server_name(server) || server == cfg_.server_name) return false;
-  if (!cfg_.federation_domain_whitelist) return true;
-  auto& list = *cfg_.federation_domain_whitelist;
-  return std::find(list.begin(), list.end(), server) != list.end();
+  return matrix::valid_server_name(server) && server != cfg_.server_name && may_federate(cfg_, server);
+}
+
+void federation_client::require_allowed(const std::string& server) const {
+  if (!allowed(server)) throw matrix_error(errc::forbidden, "Federation denied with " + server + ".");
+}
+
+void federation_client::enqueue(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    if (stopping_) return;
+    jobs_.push_back(std::move(job));
+  }
+  jobs_cv_.notify_one();
+}
+
+std::vector<matrix::srv_record> federation_client::ordered(std::vector<matrix::srv_record> records) {
+  return matrix::order_srv(std::move(records), [this](uint64_t n) {
+    return env_.uniform(static_cast<uint32_t>(std::min<uint64_t>(n, UINT32_MAX)));
+  });
 }
 
 std::optional<std::string> federation_client::well_known(const std::string& host) {
@@ -193,8 +228,7 @@ std::optional<std::string> federation_client::well_known(const std::string& host
   // the host had a valid answer lately.
   std::optional<std::string> result;
   int64_t period = 0;
-  bool temporary = false;
-  bool answered = false;
+  bool temporary = false; ///< no answer (or a 5xx, or too large): keep what was cached
   for (int attempt = 1; attempt <= (had_valid ? well_known_attempts : 1); ++attempt) {
     if (attempt > 1) std::this_thread::sleep_for(std::chrono::milliseconds(500));
     std::string url = "https://" + url_host(host) + "/.well-known/matrix/server";
@@ -218,11 +252,9 @@ std::optional<std::string> federation_client::well_known(const std::string& host
       temporary = true;
       continue;
     }
-    answered = true;
     temporary = false;
     if (static_cast<int64_t>(r.body.size()) > matrix::well_known_cache::max_size) {
       temporary = true; // Synapse: too large counts as temporary
-      answered = false;
       break;
     }
     if (r.status == 200) result = matrix::parse_well_known_server(r.body);
@@ -234,7 +266,7 @@ std::optional<std::string> federation_client::well_known(const std::string& host
     }
     break;
   }
-  if (!answered && temporary && previous) return previous;
+  if (temporary && previous) return previous;
   if (!result) period = jitter(had_valid ? matrix::well_known_cache::down_ms : matrix::well_known_cache::invalid_ms, env_);
   std::lock_guard<std::mutex> lock(mu_);
   if (well_known_.size() > max_cached_hosts) well_known_.clear();
@@ -250,10 +282,7 @@ std::vector<matrix::srv_record> federation_client::srv(const std::string& name) 
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto i = srv_.find(name); i != srv_.end()) {
-      if (now < i->second.expires_ms)
-        return matrix::order_srv(i->second.records, [this](uint64_t n) {
-          return env_.uniform(static_cast<uint32_t>(std::min<uint64_t>(n, UINT32_MAX)));
-        });
+      if (now < i->second.expires_ms) return ordered(i->second.records);
       cached = i->second.records;
     }
   }
@@ -268,9 +297,7 @@ std::vector<matrix::srv_record> federation_client::srv(const std::string& name) 
     if (srv_.size() > max_cached_hosts) srv_.clear();
     srv_[name] = {found, now + std::max(min_srv_ttl_ms, ttl_ms == INT64_MAX ? min_srv_ttl_ms : ttl_ms)};
   }
-  return matrix::order_srv(std::move(found), [this](uint64_t n) {
-    return env_.uniform(static_cast<uint32_t>(std::min<uint64_t>(n, UINT32_MAX)));
-  });
+  return ordered(std::move(found));
 }
 
 std::vector<matrix::federation_target> federation_client::resolve(const std::string& server_name) {
@@ -355,10 +382,6 @@ void try_target(const std::shared_ptr<async_call>& call, size_t i) {
   });
 }
 
-} // namespace
-
-namespace {
-
 msg::federation_request relayed(const std::string& destination, const std::string& method, const std::string& path,
                                 const json& content, bool sign, int64_t timeout_ms) {
   return {destination, method, path, content.is_null() ? std::string() : content.dump(), sign, timeout_ms};
@@ -433,11 +456,7 @@ void federation_client::request_async(const std::string& destination, const std:
   if (relay_) {
     // The relay blocks (HTTP replication): on the lookup threads.
     auto req = relayed(destination, method, path, content, sign, timeout_ms);
-    std::lock_guard<std::mutex> lock(jobs_mu_);
-    if (stopping_) return;
-    jobs_.push_back([relay = relay_, req = std::move(req), done = std::move(done)] { done(through(relay, req)); });
-    jobs_cv_.notify_one();
-    return;
+    return enqueue([relay = relay_, req = std::move(req), done = std::move(done)] { done(through(relay, req)); });
   }
   auto job = [this, destination, method, path, content = std::move(content), sign, timeout_ms,
               done = std::move(done)]() mutable {
@@ -451,12 +470,7 @@ void federation_client::request_async(const std::string& destination, const std:
   // A name with an explicit port (or an IP) needs no lookup: no thread hop.
   auto name = matrix::parse_server_address(destination);
   if (name && (name->ip_literal || name->port)) return job();
-  {
-    std::lock_guard<std::mutex> lock(jobs_mu_);
-    if (stopping_) return;
-    jobs_.push_back(std::move(job));
-  }
-  jobs_cv_.notify_one();
+  enqueue(std::move(job));
 }
 
 } // namespace axon::federation

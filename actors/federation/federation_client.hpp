@@ -52,6 +52,16 @@ struct remote_response {
   std::string errcode() const;
 };
 
+/// For a client request answered by another server: the body of `r` when
+/// a 200 JSON object came. Otherwise it throws the error the client gets:
+/// the other server's own (errcode and message) when it is one of ours
+/// (errc_from), else 502 M_UNKNOWN "`what`: why".
+const nlohmann::json& body_or_fail(const remote_response& r, const std::string& what);
+
+/// Whether `server` is in federation_domain_whitelist, when that is set
+/// (both directions: requests sent and requests accepted).
+bool may_federate(const config::homeserver_config& cfg, const std::string& server);
+
 /// `text` percent-encoded for a path segment or query value: everything
 /// but RFC 3986's unreserved characters.
 std::string escape(std::string_view text);
@@ -70,8 +80,11 @@ public:
                     std::shared_ptr<http::http_client> http, matrix::environment& env);
 
   /// Whether requests to `server` may be sent: a valid server name, not
-  /// this server, and in federation_domain_whitelist when that is set.
+  /// this server, and may_federate.
   bool allowed(const std::string& server) const;
+  /// The same for a client's request: M_FORBIDDEN "Federation denied with
+  /// <server>." when not.
+  void require_allowed(const std::string& server) const;
 
   /// Sends `method` `path` (path and query as they go on the wire, already
   /// percent-encoded) to `destination`, signed with X-Matrix unless `sign`
@@ -119,6 +132,10 @@ private:
                                                    const std::string& path, const nlohmann::json& content,
                                                    bool sign, int64_t timeout_ms, std::string& why);
   void lookup_loop();
+  /// Hands `job` to the lookup threads (dropped when stopping).
+  void enqueue(std::function<void()> job);
+  /// `records` in the order to try them (matrix::order_srv with env_).
+  std::vector<matrix::srv_record> ordered(std::vector<matrix::srv_record> records);
 
   std::optional<std::string> well_known(const std::string& host);
   std::vector<matrix::srv_record> srv(const std::string& name);

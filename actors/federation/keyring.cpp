@@ -25,6 +25,8 @@ constexpr int64_t max_trust_ms = 7LL * 24 * 3600 * 1000;
 /// (a flood of requests naming it must not become a flood of fetches).
 constexpr int64_t failure_backoff_ms = 10 * 1000;
 constexpr int64_t fetch_timeout_ms = 10 * 1000;
+/// Keys remembered in memory at most (then forgotten all at once).
+constexpr size_t max_known_keys = 10000;
 
 bool refuse(std::string* why, std::string text) {
   if (why) *why = std::move(text);
@@ -51,12 +53,24 @@ void keyring::failed(const std::string& server) {
 
 std::optional<std::string> keyring::stored(const std::string& server, const std::string& key_id,
                                            int64_t valid_at_ms) {
-  storage::server_keys_store store(pool_);
-  auto k = store.key(server, key_id);
+  // Every signed request asks: memory first. What is remembered is used
+  // only while it was valid when read (a stored key only ever gains
+  // validity); past that the database is asked again.
+  auto name = server + '\n' + key_id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto i = known_.find(name); i != known_.end() && i->second.until >= valid_at_ms) return i->second.public_key;
+  }
+  auto k = storage::server_keys_store(pool_).key(server, key_id);
   if (!k) return std::nullopt;
   auto until = std::min(k->valid_until_ts, k->added_ts + max_trust_ms);
   // An old key's expired_ts is already in the past of its fetch.
   if (k->valid_until_ts < k->added_ts) until = k->valid_until_ts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (known_.size() > max_known_keys) known_.clear();
+    known_[name] = {k->public_key, until};
+  }
   if (until < valid_at_ms) return std::nullopt;
   return k->public_key;
 }

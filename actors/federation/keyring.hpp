@@ -48,7 +48,8 @@ public:
                                              int64_t minimum_valid_until_ts);
 
 private:
-  /// The stored key's public bytes if valid at `valid_at_ms`.
+  /// The stored key's public bytes if valid at `valid_at_ms` (remembered
+  /// in memory once read).
   std::optional<std::string> stored(const std::string& server, const std::string& key_id, int64_t valid_at_ms);
   bool fetch_direct(const std::string& server, std::string* why);
   bool fetch_from_notaries(const std::string& server, const std::string& key_id, int64_t valid_at_ms,
@@ -64,6 +65,12 @@ private:
   matrix::environment& env_;
   std::mutex mu_;
   std::unordered_map<std::string, int64_t> failed_until_;
+  struct known_key {
+    std::string public_key;
+    int64_t until = 0; ///< trusted up to (stored's rules)
+  };
+  /// "server\nkey id" -> the stored key, as last read.
+  std::unordered_map<std::string, known_key> known_;
 };
 
 } // namespace axon::federation

@@ -3,6 +3,7 @@
 // /_matrix/federation/v1/query/profile. Signed requests only.
 #include "actors/federation/routes.hpp"
 
+#include "actors/federation/rate_limit.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/identifiers.hpp"
 #include "storage/stores/accounts_store.hpp"
@@ -37,7 +38,7 @@ response query_profile(request& req) {
 } // namespace
 
 void add_query_routes(std::vector<http::route>& out) {
-  out.push_back({"GET", "/_matrix/federation/v1", "/query/profile", true, "federation", query_profile});
+  out.push_back({"GET", "/_matrix/federation/v1", "/query/profile", true, "federation", rate_limited(query_profile)});
 }
 
 } // namespace axon::federation

@@ -47,4 +47,10 @@ private:
 /// `req.ctx->federation_limiter` (none: at once).
 http::response limited(http::request& req, const http::handler_fn& handler);
 
+/// `handler` under rc_federation: what the federation route tables register
+/// for every signed endpoint but transactions (as Synapse).
+inline http::handler_fn rate_limited(http::handler_fn handler) {
+  return [handler = std::move(handler)](http::request& req) { return limited(req, handler); };
+}
+
 } // namespace axon::federation

@@ -13,18 +13,17 @@
 // Synapse does; other EDU types are ignored for now.
 #include "actors/federation/routes.hpp"
 
+#include "actors/client/to_device.hpp"
+
 #include "config/homeserver_config.hpp"
 #include "matrix/event_hash.hpp"
 #include "matrix/identifiers.hpp"
 #include "matrix/room_version.hpp"
 #include "storage/stores/federation_store.hpp"
 #include "storage/stores/rooms_store.hpp"
-#include "storage/stores/to_device_store.hpp"
 #include "transport/transport.hpp"
 
-#include <algorithm>
 #include <iostream>
-#include <map>
 
 namespace axon::federation {
 
@@ -61,22 +60,7 @@ void to_device_edu(request& req, const std::string& origin, const json& content)
   out.sender = sender_id;
   out.sender_device = "";
   out.txn_id = "m.direct_to_device/" + message_id.get<std::string>();
-  auto& me = req.ctx->cfg->server_name;
-  for (auto& [user_id, devices] : messages.items()) {
-    if (!matrix::parse_user_id(user_id) || matrix::server_of(user_id) != me || !devices.is_object()) continue;
-    auto existing = req.ctx->to_device->devices_of(user_id);
-    std::map<std::string, const json*> by_device;
-    if (auto all = devices.find("*"); all != devices.end() && all->is_object())
-      for (auto& d : existing) by_device[d] = &*all;
-    for (auto& [device_id, body] : devices.items()) {
-      if (device_id == "*" || !body.is_object()) continue;
-      if (std::binary_search(existing.begin(), existing.end(), device_id)) by_device[device_id] = &body;
-    }
-    for (auto& [device_id, body] : by_device) {
-      json ev = {{"sender", sender_id}, {"type", type}, {"content", *body}};
-      out.deliveries.push_back({user_id, device_id, ev.dump()});
-    }
-  }
+  out.deliveries = client::local_deliveries(req, messages, sender_id, type.get<std::string>());
   req.ctx->transport->send_to_device(out);
 }
 

@@ -7,6 +7,7 @@
 
 #include "actors/client/cross_signing.hpp"
 #include "actors/client/keys.hpp"
+#include "actors/federation/rate_limit.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/identifiers.hpp"
 #include "storage/stores/accounts_store.hpp"
@@ -21,10 +22,6 @@ using http::request;
 using http::response;
 using nlohmann::json;
 
-bool is_local(request& req, const std::string& user_id) {
-  return matrix::parse_user_id(user_id) && matrix::server_of(user_id) == req.ctx->cfg->server_name;
-}
-
 /// {"device_keys": {user: [device ids]}}: the keys of this server's users,
 /// with their master and self-signing keys (owners' signatures only).
 response query_keys(request& req) {
@@ -34,7 +31,7 @@ response query_keys(request& req) {
   json keys = json::object();
   std::vector<std::string> users;
   for (auto& [user, ids] : client::device_keys_query(*wanted)) {
-    if (!is_local(req, user)) continue;
+    if (!client::is_local_user(req, user)) continue;
     users.push_back(user);
     keys[user] = client::local_device_keys(req, user, ids);
   }
@@ -52,7 +49,7 @@ response claim_keys(request& req) {
   json local = json::object();
   auto claims = client::one_time_keys_claim(*wanted);
   for (auto& [user, devices] : claims.items())
-    if (is_local(req, user) && !devices.empty()) local[user] = devices;
+    if (client::is_local_user(req, user) && !devices.empty()) local[user] = devices;
   json claimed = json::object();
   if (!local.empty()) claimed = json::parse(req.ctx->transport->claim_keys({local.dump()}).one_time_keys);
   return {200, {{"one_time_keys", claimed}}};
@@ -63,7 +60,7 @@ response claim_keys(request& req) {
 response user_devices(request& req) {
   auto& user = req.params[0];
   if (!matrix::parse_user_id(user)) http::fail(errc::invalid_param, "Invalid user id");
-  if (!is_local(req, user)) http::fail(errc::invalid_param, "User is not hosted on this homeserver");
+  if (!client::is_local_user(req, user)) http::fail(errc::invalid_param, "User is not hosted on this homeserver");
   auto keys = client::local_device_keys(req, user, {});
   json devices = json::array();
   for (auto& d : req.ctx->accounts->devices(user)) {
@@ -89,9 +86,9 @@ response user_devices(request& req) {
 } // namespace
 
 void add_user_routes(std::vector<http::route>& out) {
-  out.push_back({"POST", "/_matrix/federation/v1", "/user/keys/query", true, "federation", query_keys});
-  out.push_back({"POST", "/_matrix/federation/v1", "/user/keys/claim", true, "federation", claim_keys});
-  out.push_back({"GET", "/_matrix/federation/v1", "/user/devices/{userId}", true, "federation", user_devices});
+  out.push_back({"POST", "/_matrix/federation/v1", "/user/keys/query", true, "federation", rate_limited(query_keys)});
+  out.push_back({"POST", "/_matrix/federation/v1", "/user/keys/claim", true, "federation", rate_limited(claim_keys)});
+  out.push_back({"GET", "/_matrix/federation/v1", "/user/devices/{userId}", true, "federation", rate_limited(user_devices)});
 }
 
 } // namespace axon::federation

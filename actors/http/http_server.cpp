@@ -3,7 +3,6 @@
 // listener.cpp's (Boost.Beast); the placement simulation calls dispatch().
 #include "actors/http/http_server.hpp"
 
-#include "actors/federation/rate_limit.hpp"
 #include "actors/federation/routes.hpp"
 #include "actors/http/router.hpp"
 #include "actors/http/services.hpp"
@@ -168,9 +167,7 @@ response serve(const router& rt, server_context* ctx, const incoming& in) {
       req.user.reset();
     }
   }
-  // Other servers' requests under rc_federation; transactions are not (Synapse).
-  bool limited = server_route && m.r->requires_auth && std::string_view(m.r->path) != "/send/{txnId}";
-  auto out = limited ? federation::limited(req, m.r->handler) : m.r->handler(req);
+  auto out = m.r->handler(req);
   if (out.later) {
     auto inner = std::move(out.later->resume);
     out.later->resume = [held, inner = std::move(inner)](std::vector<int64_t> p) { return inner(std::move(p)); };
