@@ -34,6 +34,9 @@ errc_info info(errc e) {
     case errc::wrong_room_keys_version: return {"M_WRONG_ROOM_KEYS_VERSION", 403};
     case errc::bad_alias: return {"M_BAD_ALIAS", 400};
     case errc::bad_gateway: return {"M_UNKNOWN", 502};
+    case errc::incompatible_room_version: return {"M_INCOMPATIBLE_ROOM_VERSION", 400};
+    case errc::unable_to_authorise_join: return {"M_UNABLE_TO_AUTHORISE_JOIN", 400};
+    case errc::unable_to_grant_join: return {"M_UNABLE_TO_GRANT_JOIN", 400};
   }
   return {"M_UNKNOWN", 500};
 }
@@ -41,7 +44,7 @@ errc_info info(errc e) {
 const char* to_string(errc e) { return info(e).errcode; }
 
 errc errc_from(const std::string& errcode, int status) {
-  for (int i = static_cast<int>(errc::unknown); i <= static_cast<int>(errc::bad_gateway); ++i) {
+  for (int i = static_cast<int>(errc::unknown); i <= static_cast<int>(errc::last); ++i) {
     auto e = static_cast<errc>(i);
     auto x = info(e);
     // M_UNKNOWN of any status is not passed on as if it were ours.

@@ -43,6 +43,10 @@ enum class errc : uint8_t {
   wrong_room_keys_version, ///< M_WRONG_ROOM_KEYS_VERSION 403 (key backup: not the current version)
   bad_alias,          ///< M_BAD_ALIAS 400 (m.room.canonical_alias: not an alias of this room)
   bad_gateway,        ///< M_UNKNOWN 502: another server did not answer, or not sensibly
+  incompatible_room_version, ///< M_INCOMPATIBLE_ROOM_VERSION 400 (a join: the server lacks the room's version)
+  unable_to_authorise_join,  ///< M_UNABLE_TO_AUTHORISE_JOIN 400 (restricted room: no allowed membership)
+  unable_to_grant_join,      ///< M_UNABLE_TO_GRANT_JOIN 400 (restricted room: nobody here may let them in)
+  last = unable_to_grant_join,
 };
 
 struct errc_info {

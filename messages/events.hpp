@@ -40,19 +40,37 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(event_draft, type, is_state, state_key, sende
 /// Request to the events writer owning `room_id`: build, authorise, sign and
 /// persist `drafts` in order, atomically (all or none). With `new_room` the
 /// room must not exist and the first draft must be its m.room.create.
+///
+/// Events other servers built (federation) come as `pdus` instead, each a
+/// full PDU (JSON text with `event_id`) that passed the spec's first checks
+/// (format, signatures, hashes: actors/federation/pdu_intake); the writer
+/// runs the rest (auth against its auth events, against the state before
+/// it, soft failure against the current state) and places each one. They
+/// may reference `outliers` (auth chains they need, stored first) and, to
+/// join a room this server does not have yet (new_room), `join_state`: the
+/// room's state before pdus[0] as the resident server gave it.
 struct send_events {
   std::string room_id;
   std::string room_version; ///< only with new_room
   bool new_room = false;
   std::vector<event_draft> drafts;
+  std::vector<std::string> pdus;
+  std::vector<std::string> outliers;
+  std::vector<std::string> join_state;
+  std::string origin; ///< the server the pdus came from
+  /// The pdus go on to the room's other servers (a resident server's
+  /// send_join, send_leave and send_knock: it vouches for them).
+  bool relay = false;
   static constexpr const char* wire_name = "send_events";
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, send_events& x) {
-  return f(caf::meta::type_name("send_events"), x.room_id, x.room_version, x.new_room, x.drafts);
+  return f(caf::meta::type_name("send_events"), x.room_id, x.room_version, x.new_room, x.drafts,
+           x.pdus, x.outliers, x.join_state, x.origin, x.relay);
 }
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(send_events, room_id, room_version, new_room, drafts)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(send_events, room_id, room_version, new_room, drafts, pdus,
+                                   outliers, join_state, origin, relay)
 
 struct send_events_reply {
   /// One per draft. A state draft with the sender and content of the room's
@@ -61,14 +79,18 @@ struct send_events_reply {
   /// transaction id.
   std::vector<std::string> event_ids;
   int64_t stream_pos = 0; ///< events stream position of the last event
+  /// One per pdu: "" when it was accepted (into the timeline, or already
+  /// known), else why not ("rejected: ...", "soft-failed: ...", "missing
+  /// prev events", ...).
+  std::vector<std::string> pdu_errors;
   static constexpr const char* wire_name = "send_events_reply";
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, send_events_reply& x) {
-  return f(caf::meta::type_name("send_events_reply"), x.event_ids, x.stream_pos);
+  return f(caf::meta::type_name("send_events_reply"), x.event_ids, x.stream_pos, x.pdu_errors);
 }
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(send_events_reply, event_ids, stream_pos)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(send_events_reply, event_ids, stream_pos, pdu_errors)
 
 /// To an events writer (several writers): how far it has persisted, as a
 /// claim (between batches nothing is in flight). An instance starting asks

@@ -5,6 +5,7 @@
 #include "actors/client/history.hpp"
 #include "actors/client/routes.hpp"
 #include "actors/federation/federation_client.hpp"
+#include "actors/federation/remote_membership.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/auth_rules.hpp"
 #include "matrix/identifiers.hpp"
@@ -199,11 +200,44 @@ std::string resolve_room(request& req, const std::string& id_or_alias) {
   return id_or_alias;
 }
 
+response remote_alias(request& req, const std::string& alias);
+
+/// Whether a user of this server is joined: the room can be joined here
+/// (else through another server, over federation).
+bool host_in_room(request& req, const std::string& room_id) {
+  if (!req.ctx->rooms->get_room(room_id)) return false;
+  for (auto& m : req.ctx->rooms->current_members(room_id, "join"))
+    if (matrix::server_of(m.value("state_key", "")) == server_name(req)) return true;
+  return false;
+}
+
 response join(request& req) {
-  auto room_id = resolve_room(req, req.params[0]);
-  require_room(req, room_id);
+  // An alias of another server names its servers too; ?server_name= and
+  // ?via= (MSC4156's spelling) name more, and a room id its creator's.
+  std::vector<std::string> servers;
+  std::string room_id;
+  auto& target = req.params[0];
+  if (!target.empty() && target[0] == '#' && matrix::valid_room_alias(target) &&
+      matrix::server_of(target) != server_name(req) && req.ctx->federation) {
+    auto found = remote_alias(req, target).body;
+    room_id = found.value("room_id", "");
+    for (auto& s : found.value("servers", json::array()))
+      if (s.is_string()) servers.push_back(s.get<std::string>());
+  } else {
+    room_id = resolve_room(req, target);
+  }
+  for (auto* key : {"server_name", "via"})
+    for (auto [i, end] = req.query.equal_range(key); i != end; ++i)
+      if (matrix::valid_server_name(i->second)) servers.push_back(i->second);
   auto& rc = req.ctx->cfg->rc.joins_local;
   auto& me = req.auth().user_id;
+  bool remote = req.ctx->federation && !host_in_room(req, room_id) && membership_of(req, me, room_id) != "join";
+  if (remote) {
+    auto creator_server = matrix::server_of(room_id);
+    if (!creator_server.empty()) servers.push_back(creator_server);
+  } else {
+    require_room(req, room_id);
+  }
   // The client's content is the member event's (reason and any custom
   // keys, a per-room displayname or avatar_url), as Synapse keeps it; the
   // membership is ours, the profile fills what it leaves out, and what only
@@ -217,6 +251,12 @@ response join(request& req) {
   for (auto& [k, v] : profile.items())
     if (!content.contains(k)) content[k] = v;
   content["membership"] = "join";
+  if (remote) {
+    auto& rr = req.ctx->cfg->rc.joins_remote;
+    rate_limit(req, "rc_joins.remote", me, rr.per_second, rr.burst_count);
+    federation::join_remote_room(req, room_id, servers, me, content);
+    return {200, {{"room_id", room_id}}};
+  }
   if (membership_of(req, me, room_id) != "join")
     rate_limit(req, "rc_joins.local", me, rc.per_second, rc.burst_count);
   send_event(req, room_id, draft(me, "m.room.member", content, me));

@@ -30,6 +30,8 @@ std::vector<http::route> all_routes() {
   federation::add_key_routes(out);
   federation::add_query_routes(out);
   federation::add_transaction_routes(out);
+  federation::add_membership_routes(out);
+  federation::add_event_routes(out);
   federation::add_user_routes(out);
   federation::add_directory_routes(out);
   federation::add_openid_routes(out);

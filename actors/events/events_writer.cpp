@@ -20,6 +20,7 @@
 #include "actors/spawn_role.hpp"
 
 #include "actors/events/push_actions.hpp"
+#include "actors/events/writer_room.hpp"
 #include "matrix/auth_rules.hpp"
 #include "matrix/canonical_json.hpp"
 #include "matrix/event_hash.hpp"
@@ -45,27 +46,6 @@ using claim_atom = caf::atom_constant<caf::atom("claim")>;
 constexpr auto claim_every = std::chrono::milliseconds(20);
 
 // ---- state -----------------------------------------------------------------
-
-/// Recent transaction ids of a room and when they were used.
-struct txn_map {
-  std::unordered_map<std::string, std::pair<std::string, int64_t>> ids; ///< key -> (event, ts)
-  size_t prune_at = 1024;
-};
-
-/// What the writer keeps of a room it owns: enough to build and authorise the
-/// next event without reading the database.
-struct room_cache {
-  const matrix::room_version* version = nullptr;
-  matrix::auth_state state; ///< current state, full events
-  std::vector<std::string> extremities;
-  /// Rooms v1/v2 only: the extremities' reference hashes, in the same order
-  /// (their `prev_events` name each event with its hash).
-  std::vector<std::string> extremity_hashes;
-  int64_t depth = 0;
-  /// Transaction ids of the last day ("user\ndevice\ntxn" -> event id): the
-  /// writer is the only one writing this room, so memory is authoritative.
-  std::shared_ptr<txn_map> txns;
-};
 
 struct pending_request {
   msg::send_events req;
@@ -136,15 +116,6 @@ void return_positions(events_writer_state& st, const std::vector<int64_t>& newes
   }
 }
 
-/// Result of building one request: the events to write or an error.
-struct built_request {
-  std::vector<storage::event_to_persist> events;
-  std::vector<msg::events_row> rows;
-  msg::send_events_reply reply;
-  std::optional<std::pair<errc, std::string>> error;
-  bool touched_cache = false;
-};
-
 room_cache* load_room(events_writer_state& st, const std::string& room_id) {
   auto i = st.rooms.find(room_id);
   if (i != st.rooms.end()) return &i->second;
@@ -165,6 +136,8 @@ room_cache* load_room(events_writer_state& st, const std::string& room_id) {
       rc.extremity_hashes.push_back(matrix::compute_reference_hash(ev->json, *rc.version));
     }
   rc.depth = snap->max_depth;
+  rc.group = snap->state_group;
+  rc.chain = max_group_chain; // not known: the next state group is written whole
   rc.txns = std::make_shared<txn_map>();
   auto now = st.deps.env->now_ms();
   for (auto& [k, id] : st.store->recent_txns(room_id, now - txn_retention_ms))
@@ -308,6 +281,23 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
     return std::make_pair(errc::too_large, "event too large: events are limited to 65536 bytes");
   }
 
+  if (d.is_state) rc.state[{d.type, d.state_key}] = ev;
+  assign_group(p, d.is_state, ev, rc.group, rc.chain, rc.state, &rc.group, &rc.chain);
+  if (d.type == "m.room.member") rc.servers_stale = true;
+  if (rc.servers_stale) {
+    rc.servers = joined_servers(rc.state, st.deps.server_name);
+    rc.servers_stale = false;
+  }
+  p.destinations = rc.servers;
+  // A user of another server who leaves, is kicked or banned: their server
+  // hears of it too.
+  if (p.local_member == false && d.type == "m.room.member") {
+    auto server = matrix::server_of(d.state_key);
+    if (!server.empty() && server != st.deps.server_name &&
+        std::find(p.destinations.begin(), p.destinations.end(), server) == p.destinations.end())
+      p.destinations.push_back(server);
+  }
+
   msg::events_row row{p.stream_ordering, event_id, room_id, d.type, d.is_state, d.state_key,
                       p.membership};
   out.rows.push_back(std::move(row));
@@ -315,7 +305,6 @@ build_event(events_writer_state& st, const std::string& room_id, room_cache& rc,
   out.reply.stream_pos = p.stream_ordering;
   out.events.push_back(std::move(p));
 
-  if (d.is_state) rc.state[{d.type, d.state_key}] = std::move(ev);
   rc.extremities = {event_id};
   if (rc.version->format == matrix::event_format::v1) rc.extremity_hashes = {reference_hash};
   rc.depth += 1;
@@ -341,11 +330,55 @@ void remember_txns(txn_map& m, const msg::send_events& req, const std::vector<st
 /// The positions of a request's events that won't be written.
 void give_back(events_writer_state& st, const built_request& out) {
   std::vector<int64_t> ids;
-  for (auto i = out.events.rbegin(); i != out.events.rend(); ++i) ids.push_back(i->stream_ordering);
+  for (auto i = out.events.rbegin(); i != out.events.rend(); ++i)
+    if (i->stream_ordering > 0) ids.push_back(i->stream_ordering);
   return_positions(st, ids);
 }
 
+/// Events other servers built (send_events.pdus; writer_room.hpp).
+built_request build_remote(events_writer_state& st, const msg::send_events& req, room_cache* rc) {
+  built_request out;
+  auto fail = [&](errc e, std::string why) {
+    give_back(st, out);
+    out.events.clear();
+    out.rows.clear();
+    out.error = std::make_pair(e, std::move(why));
+    return std::move(out);
+  };
+  room_cache fresh;
+  if (!rc) {
+    if (!req.new_room) return fail(errc::not_found, "Unknown room " + req.room_id);
+    fresh.version = matrix::find_room_version(req.room_version);
+    if (!fresh.version)
+      return fail(errc::unsupported_room_version, "unsupported room version " + req.room_version);
+    fresh.txns = std::make_shared<txn_map>();
+    rc = &fresh;
+  }
+  remote_context ctx{*st.store, st.deps.server_name, [&st] { return next_position(st); },
+                     [&st](const json& ev, const matrix::auth_state& before) {
+                       return st.push->evaluate(ev, before);
+                     },
+                     st.deps.env->now_ms()};
+  std::optional<std::pair<errc, std::string>> err;
+  try {
+    err = accept_remote(ctx, req, *rc, out);
+  } catch (...) {
+    st.rooms.erase(req.room_id); // the cache may be half changed: read again next time
+    throw;
+  }
+  if (err) {
+    st.rooms.erase(req.room_id);
+    return fail(err->first, err->second);
+  }
+  if (rc == &fresh) st.rooms[req.room_id] = std::move(fresh);
+  out.touched_cache = true;
+  if (out.events.empty() || out.rows.empty()) out.reply.stream_pos = std::max(out.reply.stream_pos, st.pos);
+  return out;
+}
+
 built_request build_request(events_writer_state& st, const msg::send_events& req) {
+  if (!req.pdus.empty() || !req.outliers.empty() || !req.join_state.empty())
+    return build_remote(st, req, load_room(st, req.room_id));
   built_request out;
   auto fail = [&](errc e, std::string why) {
     out.error = std::make_pair(e, std::move(why));
@@ -411,7 +444,7 @@ void flush(events_writer_state& st) {
     // The batch's positions, one round trip; what it doesn't use is never
     // used (a gap in the stream, which readers don't mind).
     size_t n = 0;
-    for (auto& p : queue) n += p.req.drafts.size();
+    for (auto& p : queue) n += p.req.drafts.size() + p.req.pdus.size() + p.req.join_state.size();
     try {
       auto ids = st.deps.allocate(std::max<size_t>(n, 1));
       st.ids.assign(ids.begin(), ids.end());

@@ -13,6 +13,8 @@
 
 #include "actors/federation/federation_client.hpp"
 #include "actors/spawn_role.hpp"
+#include "actors/federation/pdu_intake.hpp"
+#include "matrix/room_version.hpp"
 #include "storage/stores/federation_store.hpp"
 
 #include <chrono>
@@ -27,7 +29,8 @@ using nlohmann::json;
 
 // ---- constants ---------------------------------------------------------------------------
 
-/// Synapse: at most 100 EDUs per transaction.
+/// The spec: at most 50 PDUs and 100 EDUs per transaction.
+constexpr size_t max_pdus = 50;
 constexpr size_t max_edus = 100;
 constexpr auto scan_interval = std::chrono::seconds(60);
 /// A transaction's answer is waited for this long (Synapse's client_timeout).
@@ -46,6 +49,7 @@ constexpr int64_t max_retry_ms = 7LL * 24 * 3600 * 1000;
 
 struct destination_state {
   bool in_flight = false;
+  int64_t pdus_up_to = 0;     ///< the PDUs of the transaction in flight reach here
   int attempts = 0;           ///< failed tries of the current transaction
   int64_t retry_last_ts = 0;  ///< backoff: since then...
   int64_t retry_interval = 0; ///< ...wait this long; 0: none
@@ -58,6 +62,8 @@ struct federation_sender_state {
   std::map<std::string, destination_state> destinations;
   /// Transaction ids: a counter from the start time, as Synapse's.
   int64_t next_txn = 0;
+  /// The newest queued PDU seen (federation_pdu_outbox).
+  int64_t pdus_seen = 0;
   static inline const char* name = "federation_sender";
 };
 
@@ -76,24 +82,34 @@ void send_queue(sender_pointer self, const std::string& destination) {
   auto& d = st.destinations[destination];
   if (d.in_flight || backing_off(st, d)) return;
   std::vector<storage::outbox_row> rows;
+  std::vector<storage::federation_store::pdu_row> pdu_rows;
   try {
     rows = st.store->outbox(destination, max_edus);
+    pdu_rows = st.store->pdu_outbox(destination, max_pdus);
   } catch (const std::exception& e) {
     std::cerr << "federation sender: reading the queue of " << destination << ": " << e.what() << "\n";
     return;
   }
-  if (rows.empty()) return;
+  if (rows.empty() && pdu_rows.empty()) return;
+  json pdus = json::array();
+  for (auto& r : pdu_rows) {
+    auto ev = json::parse(r.json, nullptr, false);
+    auto* v = matrix::find_room_version(r.room_version);
+    if (!ev.is_object() || !v) continue;
+    pdus.push_back(wire_pdu(std::move(ev), *v, st.deps.env->now_ms()));
+  }
   json edus = json::array();
   for (auto& r : rows) {
     auto content = json::parse(r.messages_json, nullptr, false);
     if (!content.is_object()) continue; // never stored so; skipped rather than blocking the queue
     edus.push_back({{"edu_type", "m.direct_to_device"}, {"content", std::move(content)}});
   }
-  auto up_to = rows.back().stream_id;
+  auto up_to = rows.empty() ? int64_t{0} : rows.back().stream_id;
+  d.pdus_up_to = pdu_rows.empty() ? 0 : pdu_rows.back().stream_ordering;
   auto txn_id = std::to_string(st.next_txn++);
   json txn = {{"origin", st.deps.server_name},
               {"origin_server_ts", st.deps.env->now_ms()},
-              {"pdus", json::array()},
+              {"pdus", std::move(pdus)},
               {"edus", std::move(edus)}};
   d.in_flight = true;
   federation_sender_actor me = self;
@@ -112,7 +128,9 @@ void txn_done(sender_pointer self, const std::string& destination, int64_t up_to
   auto now = st.deps.env->now_ms();
   try {
     if (status == 200) {
-      st.store->delete_outbox_up_to(destination, up_to);
+      if (up_to) st.store->delete_outbox_up_to(destination, up_to);
+      if (d.pdus_up_to) st.store->delete_pdu_outbox_up_to(destination, d.pdus_up_to);
+      d.pdus_up_to = 0;
       if (d.retry_interval > 0 || !d.recorded) st.store->record_success(destination);
       d.recorded = true;
       d.attempts = 0;
@@ -182,6 +200,19 @@ federation_sender_actor::behavior_type federation_sender(sender_pointer self, fe
           }
         }
         send_queue(self, dest);
+      }
+    },
+    // Events were written: PDUs may be queued (the writers queue them with
+    // the events, federation_pdu_outbox).
+    [=](const msg::events_advanced& adv) {
+      if (adv.rows.empty()) return;
+      auto& st = self->state;
+      try {
+        auto [dests, newest] = st.store->destinations_with_pdus_after(st.pdus_seen);
+        st.pdus_seen = newest;
+        for (auto& dest : dests) send_queue(self, dest);
+      } catch (const std::exception& e) {
+        std::cerr << "federation sender: reading the PDU queues: " << e.what() << "\n";
       }
     },
     [=](txn_done_atom, std::string& dest, int64_t up_to, int status, std::string& error) {

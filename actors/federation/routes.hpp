@@ -32,6 +32,12 @@ void add_admin_routes(std::vector<http::route>& out);
 /// /_matrix/federation/v1/query/*: profile.
 void add_query_routes(std::vector<http::route>& out);
 
+/// Joining rooms this server is in: make_join, send_join (v1, v2).
+void add_membership_routes(std::vector<http::route>& out);
+/// Reading rooms: /event, /state, /state_ids, /event_auth,
+/// /get_missing_events, /backfill.
+void add_event_routes(std::vector<http::route>& out);
+
 /// Checks the request's X-Matrix signature (server-server API, "Request
 /// Authentication") and sets `req.origin`: 401 M_UNAUTHORIZED when the
 /// header is missing or malformed, names another destination, or its

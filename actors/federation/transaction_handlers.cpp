@@ -7,13 +7,12 @@
 //
 // EDUs handled: m.direct_to_device (to this server's users' devices, once
 // per message_id: the to_device writer's transaction ids make a replay
-// deliver nothing twice). PDUs: rooms do not federate yet, so a PDU for a
-// room this server knows is refused with its error in the answer (the
-// spec's per-PDU result) and one for a room it doesn't know is skipped, as
-// Synapse does; other EDU types are ignored for now.
+// deliver nothing twice). PDUs: see pdu_results; other EDU types are
+// ignored for now.
 #include "actors/federation/routes.hpp"
 
 #include "actors/client/to_device.hpp"
+#include "actors/federation/pdu_intake.hpp"
 
 #include "config/homeserver_config.hpp"
 #include "matrix/event_hash.hpp"
@@ -64,21 +63,39 @@ void to_device_edu(request& req, const std::string& origin, const json& content)
   req.ctx->transport->send_to_device(out);
 }
 
-/// The PDU results: an error for each PDU of a room this server has (it
-/// can't take part in rooms over federation yet); PDUs of unknown rooms
-/// are skipped.
-json pdu_results(request& req, const json& pdus) {
+/// The PDU results (the spec's map of event id to {} or {"error"}): each
+/// room's PDUs checked (steps 1-3), refused when the room's ACL bans the
+/// origin, and handed to the room's writer with what they need fetched
+/// (pdu_intake). PDUs of rooms this server doesn't have are skipped, as
+/// Synapse does.
+json pdu_results(request& req, const std::string& origin, const json& pdus) {
   json results = json::object();
+  std::map<std::string, std::vector<json>> by_room;
+  std::map<std::string, const matrix::room_version*> versions;
   for (auto& pdu : pdus) {
     if (!pdu.is_object() || !pdu.contains("room_id") || !pdu["room_id"].is_string()) continue;
-    auto room = req.ctx->rooms->get_room(pdu["room_id"].get<std::string>());
-    if (!room) continue;
-    auto* version = matrix::find_room_version(room->room_version);
+    auto room_id = pdu["room_id"].get<std::string>();
+    auto vi = versions.find(room_id);
+    if (vi == versions.end()) vi = versions.emplace(room_id, room_version_of(*req.ctx, room_id)).first;
+    auto* version = vi->second;
     if (!version) continue;
     auto id = matrix::compute_event_id(pdu, *version);
     if (id.empty()) continue;
-    results[id] = {{"error", "This server does not accept events from other servers into its rooms yet"}};
+    if (!acl_allows(*req.ctx, room_id, origin)) {
+      results[id] = {{"error", "Server is banned from room"}};
+      continue;
+    }
+    std::string why;
+    auto ev = check_received_pdu(*req.ctx, pdu, *version, room_id, &why);
+    if (!ev) {
+      results[id] = {{"error", why}};
+      continue;
+    }
+    by_room[room_id].push_back(std::move(*ev));
   }
+  for (auto& [room_id, list] : by_room)
+    for (auto& [id, why] : take_pdus(req, origin, room_id, *versions[room_id], std::move(list)))
+      results[id] = why.empty() ? json::object() : json{{"error", why}};
   return results;
 }
 
@@ -108,7 +125,7 @@ response send_transaction(request& req) {
       if (!content.is_object()) continue;
       if (type == "m.direct_to_device") to_device_edu(req, origin, content);
     }
-  json answer = {{"pdus", pdu_results(req, *pdus)}};
+  json answer = {{"pdus", pdu_results(req, origin, *pdus)}};
   auto now = req.ctx->env->now_ms();
   store.remember_answer(origin, txn_id, 200, answer.dump(), now);
   if (req.ctx->env->uniform(cleanup_every) == 0) store.forget_answers_before(now - answer_lifetime_ms);

@@ -16,14 +16,105 @@ std::optional<stored_event> events_store::get_event(const std::string& event_id)
   return stored_event{r.rows[0].i64(0), json::parse(r.rows[0].str(1))};
 }
 
+std::map<std::string, events_store::dag_event>
+events_store::dag_events(const std::vector<std::string>& ids) {
+  std::map<std::string, dag_event> out;
+  if (ids.empty()) return out;
+  sql_params params(ids.begin(), ids.end());
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT event_id, json, outlier, stream_ordering, state_group FROM events WHERE "
+                   "event_id IN (" + placeholders(1, ids.size()) + ")",
+                   params);
+  for (auto& row : r.rows) {
+    dag_event e;
+    e.json = json::parse(row.str(1), nullptr, false);
+    e.place = row.i64(2) == 1 ? event_place::join_state : event_place::timeline;
+    e.stream_ordering = row.i64(3);
+    e.state_group = row.i64_or(4, 0);
+    out.emplace(row.str(0), std::move(e));
+  }
+  if (out.size() == ids.size()) return out;
+  auto o = c->exec("SELECT event_id, json, rejected, soft_failed, state_group FROM event_outliers "
+                   "WHERE event_id IN (" + placeholders(1, ids.size()) + ")",
+                   params);
+  for (auto& row : o.rows) {
+    dag_event e;
+    e.json = json::parse(row.str(1), nullptr, false);
+    e.place = event_place::outlier;
+    e.rejected = row.str_or(2, "");
+    e.soft_failed = row.i64(3) != 0;
+    e.state_group = row.i64_or(4, 0);
+    out.emplace(row.str(0), std::move(e));
+  }
+  return out;
+}
+
+std::map<std::pair<std::string, std::string>, std::string> events_store::group_state(int64_t group) {
+  auto c = pool_.acquire();
+  // The chain of deltas, nearest first; a key's nearest entry wins.
+  auto r = c->exec("WITH RECURSIVE chain(g, n) AS (SELECT CAST($1 AS BIGINT), 0 UNION ALL SELECT "
+                   "e.prev_state_group, c.n + 1 FROM state_group_edges e JOIN chain c ON "
+                   "e.state_group = c.g) SELECT s.type, s.state_key, s.event_id FROM chain c JOIN "
+                   "state_groups_state s ON s.state_group = c.g ORDER BY c.n DESC",
+                   {group});
+  std::map<std::pair<std::string, std::string>, std::string> out;
+  for (auto& row : r.rows) out[{row.str(0), row.str(1)}] = row.str(2);
+  return out;
+}
+
+std::optional<std::map<std::pair<std::string, std::string>, std::string>>
+events_store::state_after(const std::string& event_id) {
+  auto found = dag_events({event_id});
+  auto i = found.find(event_id);
+  if (i == found.end()) return std::nullopt;
+  if (i->second.state_group) return group_state(i->second.state_group);
+  if (i->second.place != event_place::timeline) return std::nullopt;
+  // Stored before state groups: the room was linear up to it.
+  std::map<std::pair<std::string, std::string>, std::string> out;
+  for (auto& ev : state_at(i->second.json.value("room_id", ""), i->second.stream_ordering))
+    out[{ev.value("type", ""), ev.value("state_key", "")}] = ev.value("event_id", "");
+  return out;
+}
+
+std::vector<json> events_store::auth_chain(const std::vector<std::string>& ids) {
+  std::set<std::string> seen;
+  std::vector<std::string> next;
+  auto add_refs = [&](const json& ev) {
+    auto a = ev.find("auth_events");
+    if (a == ev.end() || !a->is_array()) return;
+    for (auto& ref : *a) {
+      // v1/v2: [id, hashes] pairs; v3+: ids.
+      const json& id = ref.is_array() && !ref.empty() ? ref[0] : ref;
+      if (id.is_string() && seen.insert(id.get<std::string>()).second) next.push_back(id.get<std::string>());
+    }
+  };
+  for (auto& [id, e] : dag_events(ids)) add_refs(e.json);
+  std::vector<json> out;
+  while (!next.empty()) {
+    auto batch = std::move(next);
+    next.clear();
+    for (size_t at = 0; at < batch.size(); at += 500) {
+      std::vector<std::string> part(batch.begin() + at, batch.begin() + std::min(batch.size(), at + 500));
+      for (auto& [id, e] : dag_events(part)) {
+        if (!e.json.is_object()) continue;
+        add_refs(e.json);
+        out.push_back(std::move(e.json));
+      }
+    }
+  }
+  return out;
+}
+
 std::vector<stored_event> events_store::room_events(const std::string& room_id, int64_t from,
                                                     int64_t to, size_t limit, bool newest_first) {
   auto c = pool_.acquire();
   auto sql = newest_first
                ? "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND stream_ordering "
-                 "> $2 AND stream_ordering <= $3 ORDER BY stream_ordering DESC LIMIT $4"
+                 "> $2 AND stream_ordering <= $3 AND outlier = 0 ORDER BY stream_ordering DESC "
+                 "LIMIT $4"
                : "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND stream_ordering "
-                 "> $2 AND stream_ordering <= $3 ORDER BY stream_ordering ASC LIMIT $4";
+                 "> $2 AND stream_ordering <= $3 AND outlier = 0 ORDER BY stream_ordering ASC "
+                 "LIMIT $4";
   auto r = c->exec(sql, {room_id, from, to, static_cast<int64_t>(limit)});
   std::vector<stored_event> out;
   out.reserve(r.rows.size());
@@ -255,6 +346,10 @@ std::optional<room_snapshot> events_store::load_room(const std::string& room_id)
   for (auto& row : st.rows) s.state.push_back(json::parse(row.str(0)));
   auto ex = c->exec("SELECT event_id FROM event_forward_extremities WHERE room_id = $1", {room_id});
   for (auto& row : ex.rows) s.extremities.push_back(row.str(0));
+  if (s.extremities.size() == 1) {
+    auto g = c->exec("SELECT state_group FROM events WHERE event_id = $1", {s.extremities[0]});
+    if (!g.empty()) s.state_group = g.rows[0].i64_or(0, 0);
+  }
   auto d = c->exec("SELECT COALESCE(MAX(depth), 0) FROM events WHERE room_id = $1", {room_id});
   s.max_depth = d.rows[0].i64(0);
   return s;
@@ -270,6 +365,25 @@ void events_store::persist(const std::vector<event_to_persist>& events,
   std::set<std::string> referenced;
   std::map<std::string, std::set<std::string>> prevs_by_room;
   for (auto& e : events) {
+    if (e.new_group) {
+      if (e.group_prev)
+        st.push_back({"INSERT INTO state_group_edges (state_group, prev_state_group) VALUES ($1, $2)",
+                      {e.state_group, e.group_prev}});
+      for (auto& g : e.group_rows)
+        st.push_back({"INSERT INTO state_groups_state (state_group, type, state_key, event_id) "
+                      "VALUES ($1, $2, $3, $4)",
+                      {e.state_group, g.type, g.state_key, g.event_id}});
+    }
+    sql_value group = e.state_group ? sql_value{e.state_group} : sql_value{nullptr};
+    if (e.place == event_place::outlier) {
+      sql_value why = e.rejected.empty() ? sql_value{nullptr} : sql_value{e.rejected};
+      st.push_back({"INSERT INTO event_outliers (event_id, room_id, json, rejected, soft_failed, "
+                    "state_group, received_ts) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT "
+                    "(event_id) DO NOTHING",
+                    {e.event_id, e.room_id, e.json, why, int64_t{e.soft_failed}, group,
+                     e.origin_server_ts}});
+      continue;
+    }
     if (!e.room_version.empty())
       st.push_back({"INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES ($1, $2, "
                     "$3, $4)",
@@ -277,11 +391,38 @@ void events_store::persist(const std::vector<event_to_persist>& events,
     sql_value sk = e.state_key ? sql_value{*e.state_key} : sql_value{nullptr};
     sql_value mem = e.membership.empty() ? sql_value{nullptr} : sql_value{e.membership};
     st.push_back({"INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, "
-                  "depth, origin_server_ts, membership, instance_name, json) VALUES ($1, $2, $3, "
-                  "$4, $5, $6, $7, $8, $9, $10, $11)",
+                  "depth, origin_server_ts, membership, instance_name, json, state_group, outlier) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                   {e.stream_ordering, e.event_id, e.room_id, e.type, sk, e.sender, e.depth,
-                   e.origin_server_ts, mem, instance, e.json}});
-    if (e.state_key) {
+                   e.origin_server_ts, mem, instance, e.json, group,
+                   int64_t{e.place == event_place::join_state ? 1 : 0}}});
+    for (auto& d : e.destinations)
+      st.push_back({"INSERT INTO federation_pdu_outbox (destination, stream_ordering, event_id) "
+                    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    {d, e.stream_ordering, e.event_id}});
+    if (e.current_state) {
+      for (auto& ch : *e.current_state) {
+        sql_value cm = ch.membership.empty() ? sql_value{nullptr} : sql_value{ch.membership};
+        if (ch.event_id.empty()) {
+          st.push_back({"DELETE FROM current_state_events WHERE room_id = $1 AND type = $2 AND "
+                        "state_key = $3",
+                        {e.room_id, ch.type, ch.state_key}});
+          continue;
+        }
+        st.push_back({"INSERT INTO current_state_events (room_id, type, state_key, event_id, "
+                      "membership, stream_ordering) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT "
+                      "(room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, "
+                      "membership = excluded.membership, stream_ordering = excluded.stream_ordering",
+                      {e.room_id, ch.type, ch.state_key, ch.event_id, cm, ch.stream_ordering}});
+        if (ch.local_member)
+          st.push_back({"INSERT INTO local_current_membership (user_id, room_id, event_id, "
+                        "membership, stream_ordering, forgotten) VALUES ($1, $2, $3, $4, $5, 0) ON "
+                        "CONFLICT (user_id, room_id) DO UPDATE SET event_id = excluded.event_id, "
+                        "membership = excluded.membership, stream_ordering = "
+                        "excluded.stream_ordering, forgotten = 0",
+                        {ch.state_key, e.room_id, ch.event_id, ch.membership, ch.stream_ordering}});
+      }
+    } else if (e.state_key) {
       st.push_back({"INSERT INTO current_state_events (room_id, type, state_key, event_id, "
                     "membership, stream_ordering) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT "
                     "(room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, "
@@ -309,6 +450,7 @@ void events_store::persist(const std::vector<event_to_persist>& events,
                     "$8, $9)",
                     {a.user_id, e.room_id, e.event_id, e.stream_ordering, a.thread_id,
                      int64_t{a.notify}, int64_t{a.highlight}, a.actions, e.origin_server_ts}});
+    if (e.place != event_place::timeline) continue;
     for (auto& prev : e.prev_events) {
       referenced.insert(prev);
       prevs_by_room[e.room_id].insert(prev);
@@ -319,7 +461,7 @@ void events_store::persist(const std::vector<event_to_persist>& events,
       st.push_back({"DELETE FROM event_forward_extremities WHERE room_id = $1 AND event_id = $2",
                     {room, prev}});
   for (auto& e : events)
-    if (!referenced.count(e.event_id))
+    if (e.place == event_place::timeline && !referenced.count(e.event_id))
       st.push_back({"INSERT INTO event_forward_extremities (room_id, event_id) VALUES ($1, $2)",
                     {e.room_id, e.event_id}});
   st.push_back({"INSERT INTO stream_positions (stream_name, instance_name, stream_id) VALUES "

@@ -25,6 +25,9 @@ struct room_snapshot {
   std::vector<nlohmann::json> state;    ///< current state events
   std::vector<std::string> extremities; ///< forward extremities
   int64_t max_depth = 0;
+  /// The state group of the current state, when one is known to equal it
+  /// (one extremity, stored with its group); else 0.
+  int64_t state_group = 0;
 };
 
 /// What an event means for one local user's notifications (migration 012).
@@ -36,8 +39,43 @@ struct push_action {
   std::string actions;   ///< JSON array text
 };
 
+/// One (type, state_key) -> event entry of a state group.
+struct state_row {
+  std::string type, state_key, event_id;
+};
+
+/// A change of the room's current state (current_state_events).
+struct current_state_change {
+  std::string type, state_key;
+  std::string event_id;      ///< empty: the key leaves the state
+  std::string membership;    ///< m.room.member's, else empty
+  int64_t stream_ordering = 0;
+  bool local_member = false; ///< state_key is a local user
+};
+
+/// Where an event is kept (migration 020).
+enum class event_place {
+  timeline,     ///< events, in the room's timeline
+  join_state,   ///< events (outlier 1): state another server gave at our join
+  outlier,      ///< event_outliers: auth chains, rejected and soft-failed events
+};
+
 /// One event ready to be written, built and authorised by the writer.
 struct event_to_persist {
+  event_place place = event_place::timeline;
+  std::string rejected;       ///< outlier: why it was refused, else empty
+  bool soft_failed = false;   ///< outlier
+  /// The group of the room's state after the event (0: none), written here
+  /// when group_rows is set: a delta of group_prev, or whole (group_prev 0).
+  int64_t state_group = 0;
+  int64_t group_prev = 0;
+  std::vector<state_row> group_rows;
+  bool new_group = false;
+  /// Set: the room's current state changes so (a resolution), instead of
+  /// this event replacing its own key.
+  std::optional<std::vector<current_state_change>> current_state;
+  /// Servers the federation sender sends the event to (federation_pdu_outbox).
+  std::vector<std::string> destinations;
   int64_t stream_ordering = 0;
   std::string event_id, room_id, type, sender;
   std::optional<std::string> state_key;
@@ -68,6 +106,28 @@ public:
   explicit events_store(pool& p) : pool_(p) {}
 
   std::optional<stored_event> get_event(const std::string& event_id);
+  /// An event known to the room DAG: in events (any place) or event_outliers.
+  struct dag_event {
+    nlohmann::json json;
+    event_place place = event_place::timeline;
+    int64_t stream_ordering = 0; ///< 0 for outliers
+    int64_t state_group = 0;     ///< 0: none recorded
+    std::string rejected;
+    bool soft_failed = false;
+  };
+  /// The events of `ids` that are known, by id (two queries at most).
+  std::map<std::string, dag_event> dag_events(const std::vector<std::string>& ids);
+  /// The state of a state group: (type, state_key) -> event id, resolving
+  /// its chain of deltas in one query.
+  std::map<std::pair<std::string, std::string>, std::string> group_state(int64_t group);
+  /// The room's state after `event_id` as ids: from its state group, or for
+  /// events stored before groups existed, from the stream (rooms were
+  /// linear then). nullopt when the event is unknown or has no state.
+  std::optional<std::map<std::pair<std::string, std::string>, std::string>>
+  state_after(const std::string& event_id);
+  /// The events the auth_events of `ids` lead to, recursively (the auth
+  /// chain), `ids` themselves left out unless reached. Full JSON.
+  std::vector<nlohmann::json> auth_chain(const std::vector<std::string>& ids);
   /// Events of the room with from < stream_ordering <= to, `limit` at most:
   /// the newest of them in descending order when `newest_first`, else the
   /// oldest in ascending order.

@@ -1,5 +1,7 @@
 #include "storage/stores/federation_store.hpp"
 
+#include <algorithm>
+
 namespace axon::storage {
 
 std::vector<outbox_row> federation_store::outbox(const std::string& destination, size_t limit) {
@@ -20,9 +22,45 @@ void federation_store::delete_outbox_up_to(const std::string& destination, int64
 
 std::vector<std::string> federation_store::destinations_with_outbox() {
   auto c = pool_.acquire();
-  auto r = c->exec("SELECT DISTINCT destination FROM device_federation_outbox");
+  auto r = c->exec("SELECT destination FROM device_federation_outbox UNION SELECT destination FROM "
+                   "federation_pdu_outbox");
   std::vector<std::string> out;
   for (auto& row : r.rows) out.push_back(row.str(0));
+  return out;
+}
+
+std::vector<federation_store::pdu_row> federation_store::pdu_outbox(const std::string& destination,
+                                                                   size_t limit) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT o.stream_ordering, e.json, r.room_version FROM federation_pdu_outbox o JOIN "
+                   "events e ON e.event_id = o.event_id JOIN rooms r ON r.room_id = e.room_id WHERE "
+                   "o.destination = $1 ORDER BY o.stream_ordering LIMIT $2",
+                   {destination, static_cast<int64_t>(limit)});
+  std::vector<pdu_row> out;
+  for (auto& row : r.rows) out.push_back({row.i64(0), row.str(1), row.str(2)});
+  return out;
+}
+
+void federation_store::delete_pdu_outbox_up_to(const std::string& destination, int64_t stream_ordering) {
+  auto c = pool_.acquire();
+  c->exec_transaction(
+    {{"DELETE FROM federation_pdu_outbox WHERE destination = $1 AND stream_ordering <= $2",
+      {destination, stream_ordering}},
+     {"INSERT INTO destinations (destination, last_successful_stream_ordering) VALUES ($1, $2) ON "
+      "CONFLICT (destination) DO UPDATE SET last_successful_stream_ordering = excluded.last_successful_stream_ordering",
+      {destination, stream_ordering}}});
+}
+
+std::pair<std::vector<std::string>, int64_t> federation_store::destinations_with_pdus_after(int64_t after) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT destination, MAX(stream_ordering) FROM federation_pdu_outbox WHERE "
+                   "stream_ordering > $1 GROUP BY destination",
+                   {after});
+  std::pair<std::vector<std::string>, int64_t> out{{}, after};
+  for (auto& row : r.rows) {
+    out.first.push_back(row.str(0));
+    out.second = std::max(out.second, row.i64(1));
+  }
   return out;
 }
 
@@ -65,6 +103,7 @@ destination_row destination_of(const row& r) {
   d.retry_last_ts = r.i64_or(1, 0);
   d.retry_interval = r.i64_or(2, 0);
   if (!r.is_null(3)) d.failure_ts = r.i64(3);
+  if (!r.is_null(4)) d.last_successful_stream_ordering = r.i64(4);
   return d;
 }
 
@@ -75,7 +114,8 @@ std::pair<std::vector<destination_row>, int64_t> federation_store::destinations(
                                                                                 const std::string& order_by,
                                                                                 bool descending) {
   // order_by is one of the caller's checked names; never a client's text.
-  std::string column = order_by == "retry_last_ts" || order_by == "retry_interval" || order_by == "failure_ts"
+  std::string column = order_by == "retry_last_ts" || order_by == "retry_interval" || order_by == "failure_ts" ||
+                             order_by == "last_successful_stream_ordering"
                          ? order_by
                          : "destination";
   std::string dir = descending ? " DESC" : " ASC";
@@ -96,7 +136,7 @@ std::pair<std::vector<destination_row>, int64_t> federation_store::destinations(
   q.push_back(limit);
   q.push_back(from);
   auto n = std::to_string(q.size() - 1), m = std::to_string(q.size());
-  auto r = c->exec("SELECT destination, retry_last_ts, retry_interval, failure_ts FROM destinations" + where +
+  auto r = c->exec("SELECT destination, retry_last_ts, retry_interval, failure_ts, last_successful_stream_ordering FROM destinations" + where +
                      " ORDER BY " + column + dir + ", destination" + dir + " LIMIT $" + n + " OFFSET $" + m,
                    q);
   std::vector<destination_row> out;
@@ -106,7 +146,8 @@ std::pair<std::vector<destination_row>, int64_t> federation_store::destinations(
 
 std::optional<destination_row> federation_store::destination(const std::string& destination) {
   auto c = pool_.acquire();
-  auto r = c->exec("SELECT destination, retry_last_ts, retry_interval, failure_ts FROM destinations "
+  auto r = c->exec("SELECT destination, retry_last_ts, retry_interval, failure_ts, "
+                   "last_successful_stream_ordering FROM destinations "
                    "WHERE destination = $1",
                    {destination});
   if (r.empty()) return std::nullopt;

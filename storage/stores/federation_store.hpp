@@ -52,6 +52,21 @@ public:
   /// Every destination with something queued.
   std::vector<std::string> destinations_with_outbox();
 
+  /// One queued PDU: the event as stored and its room's version.
+  struct pdu_row {
+    int64_t stream_ordering = 0;
+    std::string json;
+    std::string room_version;
+  };
+  /// The destination's queued PDUs, oldest first, at most `limit`.
+  std::vector<pdu_row> pdu_outbox(const std::string& destination, size_t limit);
+  /// Drops the PDUs `destination` has up to `stream_ordering`, and records
+  /// it as its last_successful_stream_ordering.
+  void delete_pdu_outbox_up_to(const std::string& destination, int64_t stream_ordering);
+  /// Destinations with PDUs queued past `after`, and the newest position
+  /// queued (`after` when none).
+  std::pair<std::vector<std::string>, int64_t> destinations_with_pdus_after(int64_t after);
+
   /// Every destination in backoff.
   std::map<std::string, retry_state> retry_states();
   /// Records a failure: wait `interval` ms from `now_ms`.

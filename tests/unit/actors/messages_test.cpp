@@ -24,11 +24,12 @@ bool operator==(const event_draft& a, const event_draft& b) {
                                         b.redacts, b.txn_device, b.txn_id);
 }
 bool operator==(const send_events& a, const send_events& b) {
-  return std::tie(a.room_id, a.room_version, a.new_room, a.drafts) ==
-         std::tie(b.room_id, b.room_version, b.new_room, b.drafts);
+  return std::tie(a.room_id, a.room_version, a.new_room, a.drafts, a.pdus, a.outliers, a.join_state, a.origin,
+                  a.relay) ==
+         std::tie(b.room_id, b.room_version, b.new_room, b.drafts, b.pdus, b.outliers, b.join_state, b.origin, b.relay);
 }
 bool operator==(const send_events_reply& a, const send_events_reply& b) {
-  return std::tie(a.event_ids, a.stream_pos) == std::tie(b.event_ids, b.stream_pos);
+  return std::tie(a.event_ids, a.stream_pos, a.pdu_errors) == std::tie(b.event_ids, b.stream_pos, b.pdu_errors);
 }
 bool operator==(const events_row& a, const events_row& b) {
   return std::tie(a.pos, a.event_id, a.room_id, a.type, a.is_state, a.state_key, a.membership) ==
@@ -184,10 +185,11 @@ msg::events_row sample_row(int64_t pos) {
 }
 
 msg::send_events sample_send_events() {
-  return {"!room:example.org", "11", true, {sample_draft(1), sample_draft(2)}};
+  return {"!room:example.org", "11",  true, {sample_draft(1), sample_draft(2)}, {R"({"type":"m.room.message"})"},
+          {R"({"type":"m.room.power_levels"})"}, {R"({"type":"m.room.create"})"}, "remote.example.org", true};
 }
 
-msg::send_events_reply sample_reply() { return {{"$a", "$b", "$c"}, 4711}; }
+msg::send_events_reply sample_reply() { return {{"$a", "$b", "$c"}, 4711, {"", "rejected: no"}}; }
 
 msg::events_advanced sample_advanced() {
   return {"event_persister1", 43, {sample_row(42), sample_row(43)}};
@@ -542,8 +544,8 @@ TEST_CASE("from_caf_error maps CAF's own errors") {
 
 TEST_CASE("every errc has an M_ errcode and a 4xx/5xx status") {
   const auto first = static_cast<int>(errc::unknown);
-  const auto last = static_cast<int>(errc::bad_gateway);
-  // `bad_gateway` is the last value; a new one extends `last`.
+  const auto last = static_cast<int>(errc::last);
+  // `errc::last` names the last value.
   for (int i = first; i <= last; ++i) {
     auto e = static_cast<errc>(i);
     auto inf = info(e);

@@ -1,0 +1,264 @@
+// actors/federation/membership_handlers.cpp -- this server as the resident
+// of a room another server's user joins (server-server API "Joining
+// Rooms"): GET /make_join gives the join event to sign, PUT /send_join
+// (v2; v1 for old servers) takes it, has the room's events writer check and
+// place it like any received PDU, passes it on to the room's other servers,
+// and answers with the room's state before the join and its auth chain
+// (with omit_members, Synapse's and MSC3706's "faster joins": member events
+// left out of the state, except the heroes').
+#include "actors/federation/routes.hpp"
+
+#include "actors/federation/pdu_intake.hpp"
+#include "actors/federation/rate_limit.hpp"
+#include "config/homeserver_config.hpp"
+#include "matrix/auth_rules.hpp"
+#include "matrix/event_hash.hpp"
+#include "matrix/identifiers.hpp"
+#include "matrix/signing.hpp"
+#include "storage/stores/events_store.hpp"
+#include "storage/stores/rooms_store.hpp"
+#include "transport/transport.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace axon::federation {
+
+namespace {
+
+using http::request;
+using http::response;
+using nlohmann::json;
+
+/// How many members a room summary names (the spec's m.heroes).
+constexpr size_t heroes = 5;
+
+/// The room's version, 404 when this server is not in the room, 403 when
+/// its ACL refuses `origin`.
+const matrix::room_version& resident_room(request& req, const std::string& room_id) {
+  auto* v = room_version_of(*req.ctx, room_id);
+  if (!v || req.ctx->rooms->current_members(room_id, "join").empty())
+    http::fail(errc::not_found, "Unknown room " + room_id);
+  if (!acl_allows(*req.ctx, room_id, req.origin)) http::fail(errc::forbidden, "Server is banned from room");
+  return *v;
+}
+
+/// The current state as auth_state.
+matrix::auth_state current_auth_state(request& req, const std::string& room_id) {
+  matrix::auth_state s;
+  for (auto& ev : req.ctx->rooms->current_state(room_id))
+    s[{ev.value("type", ""), ev.value("state_key", "")}] = ev;
+  return s;
+}
+
+/// A local user who may invite in `state` (restricted joins: the resident
+/// vouches through one).
+std::string authorising_user(request& req, const matrix::auth_state& state) {
+  auto need = matrix::named_power_level(state, "invite");
+  for (auto& [key, ev] : state) {
+    if (key.first != "m.room.member" || matrix::server_of(key.second) != req.ctx->cfg->server_name) continue;
+    if (ev.value("content", json::object()).value("membership", "") != "join") continue;
+    if (matrix::user_power_level(state, key.second) >= need) return key.second;
+  }
+  return "";
+}
+
+/// Whether the user is joined to a room the join rules' `allow` names
+/// (m.room_membership), as far as this server knows.
+bool allowed_by_rule(request& req, const matrix::auth_state& state, const std::string& user_id) {
+  auto jr = state.find({"m.room.join_rules", ""});
+  if (jr == state.end()) return false;
+  auto allow = jr->second.value("content", json::object()).value("allow", json::array());
+  if (!allow.is_array()) return false;
+  for (auto& a : allow) {
+    if (!a.is_object() || a.value("type", "") != "m.room_membership") continue;
+    auto room = a.value("room_id", "");
+    if (room.empty()) continue;
+    auto m = req.ctx->rooms->current_state_event(room, "m.room.member", user_id);
+    if (m && m->value("content", json::object()).value("membership", "") == "join") return true;
+  }
+  return false;
+}
+
+response make_join(request& req) {
+  auto& room_id = req.params[0];
+  auto& user_id = req.params[1];
+  if (!matrix::parse_user_id(user_id) || matrix::server_of(user_id) != req.origin)
+    http::fail(errc::forbidden, "The user does not belong to the requesting server");
+  auto& v = resident_room(req, room_id);
+  // The versions the joining server supports (default: "1").
+  std::vector<std::string> ver;
+  for (auto [i, end] = req.query.equal_range("ver"); i != end; ++i) ver.push_back(i->second);
+  if (ver.empty()) ver.push_back("1");
+  if (std::find(ver.begin(), ver.end(), v.id) == ver.end()) {
+    json body = {{"errcode", to_string(errc::incompatible_room_version)},
+                 {"error", "Your homeserver does not support the features required to join this room"},
+                 {"room_version", v.id}};
+    return {info(errc::incompatible_room_version).status, body};
+  }
+  auto state = current_auth_state(req, room_id);
+  json content = {{"membership", "join"}};
+  // Restricted rooms: a user not joined or invited is let in by one of ours.
+  auto jr = state.find({"m.room.join_rules", ""});
+  auto rule = jr == state.end() ? "invite" : jr->second.value("content", json::object()).value("join_rule", "invite");
+  auto mine = state.find({"m.room.member", user_id});
+  auto current = mine == state.end() ? "" : mine->second.value("content", json::object()).value("membership", "");
+  if (v.restricted && (rule == "restricted" || (rule == "knock_restricted" && v.knock_restricted)) &&
+      current != "join" && current != "invite") {
+    if (!allowed_by_rule(req, state, user_id))
+      http::fail(errc::unable_to_authorise_join, "You do not belong to any of the required rooms to join this room.");
+    auto by = authorising_user(req, state);
+    if (by.empty()) http::fail(errc::unable_to_grant_join, "No user on this server can let you in");
+    content["join_authorised_via_users_server"] = by;
+  }
+  auto c = req.ctx->pool->acquire();
+  json prev = json::array();
+  int64_t depth = 0;
+  for (auto& row : c->exec("SELECT f.event_id, e.depth, e.json FROM event_forward_extremities f JOIN events e ON "
+                           "e.event_id = f.event_id WHERE f.room_id = $1",
+                           {room_id})
+                     .rows) {
+    std::string hash;
+    if (v.format == matrix::event_format::v1) {
+      auto ev = json::parse(row.str(2), nullptr, false);
+      if (ev.is_object()) hash = matrix::compute_reference_hash(ev, v);
+    }
+    prev.push_back(matrix::event_reference(row.str(0), hash, v));
+    depth = std::max(depth, row.i64(1));
+  }
+  json ev = {{"type", "m.room.member"},   {"room_id", room_id},      {"sender", user_id},
+             {"state_key", user_id},      {"content", content},      {"origin", req.origin},
+             {"origin_server_ts", req.ctx->env->now_ms()},           {"depth", depth + 1},
+             {"prev_events", prev}};
+  json auth = json::array();
+  for (auto& key : matrix::auth_types_for_event(ev, v)) {
+    auto i = state.find(key);
+    if (i == state.end()) continue;
+    auth.push_back(matrix::event_reference(
+      i->second.value("event_id", ""),
+      v.format == matrix::event_format::v1 ? matrix::compute_reference_hash(i->second, v) : "", v));
+  }
+  ev["auth_events"] = auth;
+  // Would the join be allowed? (Not signed yet: rule 4.2's signature check
+  // doesn't apply to a template.)
+  if (auto why = matrix::check_auth(ev, state, v)) http::fail(errc::forbidden, *why);
+  return {200, {{"event", ev}, {"room_version", v.id}}};
+}
+
+/// The send_join answer's body (both versions).
+json send_join_body(request& req, const std::string& room_id, const matrix::room_version& v, const json& join,
+                    bool omit_members) {
+  auto& store = *req.ctx->events;
+  auto id = join.value("event_id", "");
+  auto after = store.state_after(id);
+  if (!after) http::fail(errc::unknown, "The join was stored without its state");
+  // The state before the join: its own key as its prev events had it.
+  auto state = *after;
+  matrix::state_key_pair mine{"m.room.member", join.value("state_key", "")};
+  state.erase(mine);
+  auto prevs = matrix::referenced_event_ids(join.value("prev_events", json::array()));
+  if (prevs.size() == 1)
+    if (auto before = store.state_after(prevs[0])) {
+      auto i = before->find(mine);
+      if (i != before->end()) state[mine] = i->second;
+    }
+  std::vector<std::string> ids;
+  std::set<std::string> servers;
+  std::vector<std::string> members_kept;
+  for (auto& [key, eid] : state) {
+    if (key.first == "m.room.member") {
+      if (omit_members) continue;
+    }
+    ids.push_back(eid);
+  }
+  auto events = store.dag_events(ids);
+  auto now = req.ctx->env->now_ms();
+  json state_out = json::array();
+  std::vector<std::string> chain_from{id};
+  for (auto& [eid, e] : events) {
+    state_out.push_back(wire_pdu(e.json, v, now));
+    chain_from.push_back(eid);
+  }
+  // Joined servers before the join, and (without a name or alias) the
+  // heroes' member events with their auth chains.
+  std::vector<std::string> hero_ids;
+  for (auto& m : req.ctx->rooms->current_members(room_id, "join")) {
+    auto uid = m.value("state_key", "");
+    if (uid == join.value("state_key", "")) continue;
+    servers.insert(matrix::server_of(uid));
+    if (omit_members && hero_ids.size() < heroes && !state.count({"m.room.name", ""}) &&
+        !state.count({"m.room.canonical_alias", ""}))
+      hero_ids.push_back(m.value("event_id", ""));
+  }
+  if (omit_members)
+    for (auto& [eid, e] : store.dag_events(hero_ids)) {
+      state_out.push_back(wire_pdu(e.json, v, now));
+      chain_from.push_back(eid);
+    }
+  json chain = json::array();
+  std::set<std::string> in_state;
+  for (auto& s : state_out) in_state.insert(matrix::compute_event_id(s, v));
+  for (auto& e : store.auth_chain(chain_from)) {
+    if (omit_members && in_state.count(e.value("event_id", ""))) continue;
+    chain.push_back(wire_pdu(e, v, now));
+  }
+  json body = {{"origin", req.ctx->cfg->server_name}, {"state", state_out}, {"auth_chain", chain},
+               {"event", wire_pdu(join, v, now)}, {"members_omitted", omit_members}};
+  if (omit_members) body["servers_in_room"] = json(std::vector<std::string>(servers.begin(), servers.end()));
+  return body;
+}
+
+/// PUT send_join: checks the join and has it placed (both versions).
+json take_join(request& req, bool v2) {
+  auto& room_id = req.params[0];
+  auto& event_id = req.params[1];
+  auto& v = resident_room(req, room_id);
+  auto& body = req.json_body();
+  if (body.value("type", "") != "m.room.member" || !body.contains("state_key") ||
+      body.value("content", json::object()).value("membership", "") != "join")
+    http::fail(errc::bad_json, "Not a join event");
+  auto sender = body.value("sender", "");
+  if (body.value("state_key", "") != sender || matrix::server_of(sender) != req.origin)
+    http::fail(errc::forbidden, "The join's sender must be the joining server's user");
+  std::string why;
+  // A restricted join is signed by us as well before anything else checks
+  // it (rule 4.3.5's authorising server).
+  json pdu = body;
+  auto via = body.value("content", json::object()).value("join_authorised_via_users_server", json());
+  if (v.restricted && via.is_string() && matrix::server_of(via.get<std::string>()) == req.ctx->cfg->server_name) {
+    pdu.erase("unsigned");
+    matrix::sign_event(pdu, req.ctx->cfg->server_name, *req.ctx->key, v);
+  }
+  auto ev = check_received_pdu(*req.ctx, pdu, v, room_id, &why);
+  if (!ev) http::fail(errc::bad_json, "Invalid join event: " + why);
+  if (ev->value("event_id", "") != event_id) http::fail(errc::bad_json, "The event id does not match the event");
+  json hashed = pdu;
+  hashed.erase("unsigned");
+  if (v.format != matrix::event_format::v1) hashed.erase("event_id");
+  if (!matrix::verify_content_hash(hashed)) http::fail(errc::bad_json, "The join event's content hash does not match");
+  msg::send_events batch;
+  batch.room_id = room_id;
+  batch.origin = req.origin;
+  batch.relay = true;
+  batch.pdus.push_back(ev->dump());
+  auto reply = req.ctx->transport->send_events(batch);
+  if (reply.pdu_errors.empty() || !reply.pdu_errors[0].empty())
+    http::fail(errc::forbidden, reply.pdu_errors.empty() ? "The join was not accepted" : reply.pdu_errors[0]);
+  (void)v2;
+  auto omit = req.query_param("omit_members");
+  return send_join_body(req, room_id, v, *ev, v2 && omit && *omit == "true");
+}
+
+response send_join_v2(request& req) { return {200, take_join(req, true)}; }
+response send_join_v1(request& req) { return {200, json::array({200, take_join(req, false)})}; }
+
+} // namespace
+
+void add_membership_routes(std::vector<http::route>& out) {
+  const char *f1 = "/_matrix/federation/v1", *f2 = "/_matrix/federation/v2";
+  out.push_back({"GET", f1, "/make_join/{roomId}/{userId}", true, "federation", rate_limited(make_join)});
+  out.push_back({"PUT", f1, "/send_join/{roomId}/{eventId}", true, "federation", rate_limited(send_join_v1)});
+  out.push_back({"PUT", f2, "/send_join/{roomId}/{eventId}", true, "federation", rate_limited(send_join_v2)});
+}
+
+} // namespace axon::federation

@@ -1,0 +1,172 @@
+// actors/federation/pdu_intake.cpp -- see pdu_intake.hpp.
+#include "actors/federation/pdu_intake.hpp"
+
+#include "actors/federation/federation_client.hpp"
+#include "actors/federation/keyring.hpp"
+#include "config/homeserver_config.hpp"
+#include "matrix/event_hash.hpp"
+#include "matrix/pdu_checks.hpp"
+#include "matrix/server_acl.hpp"
+#include "storage/stores/events_store.hpp"
+#include "storage/stores/rooms_store.hpp"
+#include "transport/transport.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace axon::federation {
+
+using nlohmann::json;
+
+namespace {
+
+/// Synapse's get_missing_events limit.
+constexpr int missing_events_limit = 10;
+
+std::vector<std::string> refs(const json& ev, const char* key) {
+  auto a = ev.find(key);
+  if (a == ev.end() || !a->is_array()) return {};
+  return matrix::referenced_event_ids(*a);
+}
+
+} // namespace
+
+json wire_pdu(json ev, const matrix::room_version& v, int64_t now_ms) {
+  if (v.format != matrix::event_format::v1) ev.erase("event_id");
+  ev.erase("unsigned");
+  auto ts = ev.value("origin_server_ts", int64_t{0});
+  if (ts > 0 && now_ms >= ts) ev["unsigned"] = {{"age", now_ms - ts}};
+  return ev;
+}
+
+std::optional<json> check_received_pdu(http::server_context& ctx, const json& pdu_in, const matrix::room_version& v,
+                                       const std::string& room_id, std::string* why) {
+  auto fail = [&](std::string reason) -> std::optional<json> {
+    if (why) *why = std::move(reason);
+    return std::nullopt;
+  };
+  if (!pdu_in.is_object()) return fail("not a JSON object");
+  // `unsigned` is nobody's signed word: dropped before anything (an invite's
+  // stripped state travels in the invite request, not here).
+  json pdu = pdu_in;
+  pdu.erase("unsigned");
+  if (v.format != matrix::event_format::v1) pdu.erase("event_id");
+  if (auto bad = matrix::check_pdu_format(pdu, v)) return fail(*bad);
+  if (!room_id.empty() && pdu.value("room_id", "") != room_id) return fail("the event belongs to another room");
+  auto keys = [&ctx](const std::string& server, const std::string& key_id, int64_t valid_at) {
+    return ctx.keyring->verify_key(server, key_id, valid_at ? valid_at : 0, nullptr);
+  };
+  if (auto bad = matrix::check_pdu_signatures(pdu, v, keys)) return fail(*bad);
+  auto checked = matrix::check_pdu_hash(pdu, v);
+  auto id = matrix::compute_event_id(pdu, v);
+  if (id.empty()) return fail("the event has no id");
+  checked.event["event_id"] = id;
+  return std::move(checked.event);
+}
+
+const matrix::room_version* room_version_of(http::server_context& ctx, const std::string& room_id) {
+  auto room = ctx.rooms->get_room(room_id);
+  return room ? matrix::find_room_version(room->room_version) : nullptr;
+}
+
+bool acl_allows(http::server_context& ctx, const std::string& room_id, const std::string& server) {
+  auto acl = ctx.rooms->current_state_event(room_id, "m.room.server_acl", "");
+  if (!acl) return true;
+  return matrix::server_acl_allows(acl->value("content", json::object()), server);
+}
+
+std::map<std::string, std::string> take_pdus(http::request& req, const std::string& origin, const std::string& room_id,
+                                             const matrix::room_version& v, std::vector<json> pdus) {
+  auto& ctx = *req.ctx;
+  std::map<std::string, std::string> results;
+  if (pdus.empty()) return results;
+  std::set<std::string> have_ids;
+  for (auto& p : pdus) have_ids.insert(p.value("event_id", ""));
+
+  // Prev events neither here nor stored: ask the origin for what lies
+  // between the room's forward extremities and these events.
+  std::vector<std::string> wanted;
+  for (auto& p : pdus)
+    for (auto& prev : refs(p, "prev_events"))
+      if (!have_ids.count(prev)) wanted.push_back(prev);
+  if (!wanted.empty()) {
+    auto known = ctx.events->dag_events(wanted);
+    if (known.size() < wanted.size()) {
+      std::vector<std::string> latest;
+      for (auto& p : pdus) latest.push_back(p.value("event_id", ""));
+      json earliest = json::array();
+      auto c = ctx.pool->acquire();
+      for (auto& row : c->exec("SELECT event_id FROM event_forward_extremities WHERE room_id = $1", {room_id}).rows)
+        earliest.push_back(row.str(0));
+      int64_t min_depth = 0;
+      for (auto& p : pdus) {
+        auto d = p.value("depth", int64_t{0});
+        min_depth = min_depth == 0 ? d : std::min(min_depth, d);
+      }
+      auto r = ctx.federation->request(origin, "POST", "/_matrix/federation/v1/get_missing_events/" + escape(room_id),
+                                       {{"earliest_events", earliest},
+                                        {"latest_events", latest},
+                                        {"limit", missing_events_limit},
+                                        {"min_depth", std::max<int64_t>(0, min_depth - missing_events_limit)}});
+      if (r.ok() && r.body.contains("events") && r.body["events"].is_array()) {
+        std::vector<json> got;
+        for (auto& e : r.body["events"]) {
+          std::string why;
+          if (auto ok = check_received_pdu(ctx, e, v, room_id, &why))
+            if (!have_ids.count(ok->value("event_id", ""))) {
+              have_ids.insert(ok->value("event_id", ""));
+              got.push_back(std::move(*ok));
+            }
+        }
+        pdus.insert(pdus.begin(), got.begin(), got.end());
+      }
+    }
+  }
+  // Oldest first: each event's prev events before it.
+  std::stable_sort(pdus.begin(), pdus.end(), [](const json& a, const json& b) {
+    return a.value("depth", int64_t{0}) < b.value("depth", int64_t{0});
+  });
+
+  // Auth events not stored: the origin's auth chain for each such event.
+  std::vector<std::string> auth_wanted;
+  for (auto& p : pdus)
+    for (auto& a : refs(p, "auth_events"))
+      if (!have_ids.count(a)) auth_wanted.push_back(a);
+  std::vector<std::string> outliers;
+  if (!auth_wanted.empty()) {
+    auto known = ctx.events->dag_events(auth_wanted);
+    std::set<std::string> fetched;
+    for (auto& p : pdus) {
+      bool missing = false;
+      for (auto& a : refs(p, "auth_events"))
+        if (!have_ids.count(a) && !known.count(a) && !fetched.count(a)) missing = true;
+      if (!missing) continue;
+      auto id = p.value("event_id", "");
+      auto r = ctx.federation->request(origin, "GET", "/_matrix/federation/v1/event_auth/" + escape(room_id) + "/" +
+                                                        escape(id));
+      if (!r.ok() || !r.body.contains("auth_chain") || !r.body["auth_chain"].is_array()) continue;
+      for (auto& e : r.body["auth_chain"]) {
+        std::string why;
+        auto ok = check_received_pdu(ctx, e, v, room_id, &why);
+        if (!ok || !fetched.insert(ok->value("event_id", "")).second) continue;
+        outliers.push_back(ok->dump());
+      }
+    }
+  }
+
+  msg::send_events batch;
+  batch.room_id = room_id;
+  batch.origin = origin;
+  batch.outliers = std::move(outliers);
+  for (auto& p : pdus) batch.pdus.push_back(p.dump());
+  try {
+    auto reply = ctx.transport->send_events(batch);
+    for (size_t i = 0; i < pdus.size() && i < reply.pdu_errors.size(); ++i)
+      results[pdus[i].value("event_id", "")] = reply.pdu_errors[i];
+  } catch (const matrix_error& e) {
+    for (auto& p : pdus) results[p.value("event_id", "")] = e.what();
+  }
+  return results;
+}
+
+} // namespace axon::federation

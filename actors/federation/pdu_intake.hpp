@@ -1,0 +1,50 @@
+// actors/federation/pdu_intake.hpp -- events between servers: what a PDU
+// looks like on the wire, the first checks on one received (server-server
+// API "Checks performed on receipt of a PDU", steps 1-3: matrix/pdu_checks
+// with the keyring's keys), and handing received PDUs to their room's events
+// writer with what they need fetched first (their auth chain, missing prev
+// events through /get_missing_events). Blocking, for request threads.
+#pragma once
+
+#include "actors/http/http_types.hpp"
+#include "matrix/room_version.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace axon::federation {
+
+/// A stored event as it goes to another server: without `event_id` from
+/// room v3 on (the id is the hash) and without this server's unsigned
+/// data, with `unsigned.age` (ms since origin_server_ts, at `now_ms`).
+nlohmann::json wire_pdu(nlohmann::json ev, const matrix::room_version& v, int64_t now_ms);
+
+/// Steps 1-3 on `pdu` for a room of version `v`: the event to go on with,
+/// carrying its `event_id` and no `unsigned` (the redacted copy when its
+/// content hash did not match), or nullopt with why in `why`. `room_id`
+/// non-empty: the event must belong to that room.
+std::optional<nlohmann::json> check_received_pdu(http::server_context& ctx, const nlohmann::json& pdu,
+                                                 const matrix::room_version& v, const std::string& room_id,
+                                                 std::string* why);
+
+/// Received PDUs of one room this server has (checked: check_received_pdu),
+/// to the room's events writer. What they reference and this server lacks
+/// is fetched from `origin` first: prev events (/get_missing_events, as
+/// Synapse: 10 at most, back to the room's forward extremities) and auth
+/// events (/event_auth). Returns the result per event id: "" accepted (or
+/// known), else why not.
+std::map<std::string, std::string> take_pdus(http::request& req, const std::string& origin,
+                                             const std::string& room_id, const matrix::room_version& v,
+                                             std::vector<nlohmann::json> pdus);
+
+/// The room's version when this server has the room, else nullptr.
+const matrix::room_version* room_version_of(http::server_context& ctx, const std::string& room_id);
+
+/// Whether the room's current m.room.server_acl (if any) lets `server` in.
+bool acl_allows(http::server_context& ctx, const std::string& room_id, const std::string& server);
+
+} // namespace axon::federation

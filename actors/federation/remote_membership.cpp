@@ -1,0 +1,122 @@
+// actors/federation/remote_membership.cpp -- see remote_membership.hpp.
+#include "actors/federation/remote_membership.hpp"
+
+#include "actors/federation/federation_client.hpp"
+#include "actors/federation/pdu_intake.hpp"
+#include "config/homeserver_config.hpp"
+#include "matrix/event_hash.hpp"
+#include "matrix/identifiers.hpp"
+#include "matrix/room_version.hpp"
+#include "transport/transport.hpp"
+
+#include <algorithm>
+
+namespace axon::federation {
+
+using nlohmann::json;
+
+namespace {
+
+/// ver=1&ver=2...: every room version this server can join.
+std::string version_query() {
+  std::string q;
+  for (auto* v = matrix::supported_room_versions(); *v; ++v) q += (q.empty() ? "ver=" : "&ver=") + escape(*v);
+  return q;
+}
+
+} // namespace
+
+void join_remote_room(http::request& req, const std::string& room_id, std::vector<std::string> servers,
+                      const std::string& user_id, json content) {
+  auto& ctx = *req.ctx;
+  auto& fc = *ctx.federation;
+  auto& me = ctx.cfg->server_name;
+  std::vector<std::string> targets;
+  for (auto& s : servers)
+    if (s != me && fc.allowed(s) && std::find(targets.begin(), targets.end(), s) == targets.end()) targets.push_back(s);
+  if (targets.empty()) http::fail(errc::not_found, "No known servers");
+
+  // make_join: the first server that gives a template.
+  remote_response last;
+  std::string resident;
+  json tmpl;
+  const matrix::room_version* v = nullptr;
+  for (auto& s : targets) {
+    auto r = fc.request(s, "GET", "/_matrix/federation/v1/make_join/" + escape(room_id) + "/" + escape(user_id) + "?" +
+                                    version_query());
+    if (r.ok() && r.body.contains("event") && r.body["event"].is_object()) {
+      v = matrix::find_room_version(r.body.value("room_version", "1"));
+      if (!v) {
+        r.status = 400;
+        r.body = {{"errcode", "M_INCOMPATIBLE_ROOM_VERSION"}, {"error", "Unknown room version"}};
+        last = r;
+        continue;
+      }
+      tmpl = r.body["event"];
+      resident = s;
+      break;
+    }
+    last = r;
+  }
+  if (resident.empty()) {
+    if (last.errcode() == "M_INCOMPATIBLE_ROOM_VERSION")
+      http::fail(errc::incompatible_room_version, "This server does not support the room's version");
+    body_or_fail(last, "Failed to join the room");
+  }
+  if (tmpl.value("type", "") != "m.room.member" || tmpl.value("state_key", "") != user_id ||
+      tmpl.value("sender", "") != user_id || tmpl.value("room_id", "") != room_id)
+    http::fail(errc::bad_gateway, "Failed to join the room: " + resident + " gave a wrong join event");
+
+  // The join event, completed and signed here.
+  json ev = tmpl;
+  for (auto k : {"signatures", "hashes", "unsigned", "event_id"}) ev.erase(k);
+  auto given = tmpl.value("content", json::object());
+  if (given.is_object() && given.contains("join_authorised_via_users_server"))
+    content["join_authorised_via_users_server"] = given["join_authorised_via_users_server"];
+  content["membership"] = "join";
+  ev["content"] = content;
+  ev["origin"] = me;
+  ev["origin_server_ts"] = ctx.env->now_ms();
+  if (v->format == matrix::event_format::v1) ev["event_id"] = "$" + matrix::random_string(18, *ctx.env) + ":" + me;
+  auto event_id = matrix::hash_sign_and_id(ev, me, *ctx.key, *v);
+
+  auto path = "/send_join/" + escape(room_id) + "/" + escape(event_id);
+  auto r = fc.request(resident, "PUT", "/_matrix/federation/v2" + path + "?omit_members=false", ev);
+  json answer;
+  if (r.status == 404 || (r.status == 400 && r.errcode() == "M_UNRECOGNIZED")) {
+    r = fc.request(resident, "PUT", "/_matrix/federation/v1" + path, ev);
+    if (r.status == 200 && r.body.is_array() && r.body.size() == 2 && r.body[1].is_object()) {
+      r.body = r.body[1];
+    }
+  }
+  answer = body_or_fail(r, "Failed to join the room");
+  // A restricted join comes back with the resident's signature added.
+  json join = ev;
+  if (answer.contains("event") && answer["event"].is_object() &&
+      matrix::compute_event_id(answer["event"], *v) == event_id)
+    join = answer["event"];
+  std::string why;
+  auto checked_join = check_received_pdu(ctx, join, *v, room_id, &why);
+  if (!checked_join) http::fail(errc::bad_gateway, "Failed to join the room: the join event came back broken: " + why);
+
+  msg::send_events batch;
+  batch.room_id = room_id;
+  batch.room_version = v->id;
+  batch.new_room = true;
+  batch.origin = resident;
+  auto take = [&](const char* key, std::vector<std::string>& out) {
+    auto list = answer.value(key, json::array());
+    if (!list.is_array()) return;
+    for (auto& e : list) {
+      std::string bad;
+      // What fails steps 1-3 is dropped, as Synapse drops it.
+      if (auto ok = check_received_pdu(ctx, e, *v, room_id, &bad)) out.push_back(ok->dump());
+    }
+  };
+  take("state", batch.join_state);
+  take("auth_chain", batch.outliers);
+  batch.pdus.push_back(checked_join->dump());
+  ctx.transport->send_events(batch);
+}
+
+} // namespace axon::federation

@@ -1,0 +1,91 @@
+"""Rooms across two Axon servers (fedlib): a user of B joins a room on A by room id and by alias
+(make_join / send_join), both sides send messages and each server's clients see all of them, in
+the same order; the joined room's state on B is the room's state; members of both servers show
+in /members on both.
+"""
+
+import time
+
+from harness import e2e_test, expect, expect_eq, expect_ok, q, register, timeline_bodies, wait_until
+from test_federation import pair
+
+
+def timeline(user, room_id):
+    """The room's message bodies as `user` reads them with /messages, oldest first."""
+    chunk = user.messages(room_id, limit=100)["chunk"]
+    return list(reversed(timeline_bodies(chunk)))
+
+
+def wait_for_bodies(user, room_id, bodies, timeout=15.0):
+    got = wait_until(lambda: timeline(user, room_id)[-len(bodies):] == bodies and timeline(user, room_id),
+                     timeout=timeout, interval=0.1)
+    expect(got, f"{user} sees {bodies} in {room_id}: has {timeline(user, room_id)}")
+    return timeline(user, room_id)
+
+
+def members(user, room_id):
+    body = expect_ok(user.get(f"/rooms/{q(room_id)}/joined_members"), "joined_members")
+    return sorted(body["joined"])
+
+
+@e2e_test
+def join_remote_room_and_talk(ctx):
+    a, b = pair(ctx)
+    alice, bob = register(a.api), register(b.api)
+    room = alice.create_room(preset="public_chat", room_version="10", name="Federated")
+    alice.send(room, "before bob")
+    # B has never seen the room: the join goes through A (the room id's server).
+    expect_eq(bob.join(room), room, "join by room id")
+    expect_eq(members(bob, room), sorted([alice.user_id, bob.user_id]), "members seen from B")
+    wait_until(lambda: members(alice, room) == sorted([alice.user_id, bob.user_id]), timeout=10)
+    expect_eq(members(alice, room), sorted([alice.user_id, bob.user_id]), "members seen from A")
+    # State on B is the room's.
+    state = {(e["type"], e["state_key"]): e for e in bob.state(room)}
+    expect_eq(state[("m.room.name", "")]["content"]["name"], "Federated", "room name on B")
+    expect_eq(state[("m.room.create", "")]["sender"], alice.user_id, "create event on B")
+    bob.send(room, "hello from B")
+    wait_for_bodies(alice, room, ["hello from B"])
+    alice.send(room, "hello from A")
+    seen_b = wait_for_bodies(bob, room, ["hello from B", "hello from A"])
+    seen_a = timeline(alice, room)
+    expect_eq(seen_a[-2:], seen_b[-2:], "same order on both servers")
+    # B's client sees A's messages in /sync too.
+    body = bob.sync()
+    joined = body["rooms"]["join"]
+    expect(room in joined, f"room in B's sync: {list(joined)}")
+
+
+@e2e_test
+def join_remote_room_by_alias_and_many_messages(ctx):
+    a, b = pair(ctx)
+    alice, bob = register(a.api), register(b.api)
+    alias_local = f"fedroom{int(time.time() * 1000) % 100000000}"
+    room = alice.create_room(preset="public_chat", room_version="10", room_alias_name=alias_local)
+    alias = f"#{alias_local}:{a.server_name}"
+    expect_eq(bob.join(alias), room, "join by alias")
+    # Each message sent once the previous one is on both servers: one order on both.
+    sent = []
+    for i in range(10):
+        who = alice if i % 2 == 0 else bob
+        body = f"m{i}"
+        who.send(room, body)
+        sent.append(body)
+        wait_for_bodies(alice, room, sent)
+        wait_for_bodies(bob, room, sent)
+    expect_eq(timeline(alice, room)[-10:], timeline(bob, room)[-10:], "one order on both servers")
+    # Concurrent sends fork the room's DAG; both servers end with every message, and the next
+    # message joins the branches (its prev_events name both tips) and comes last on both.
+    burst = []
+    for i in range(10):
+        alice.send(room, f"a{i}")
+        bob.send(room, f"b{i}")
+        burst += [f"a{i}", f"b{i}"]
+    for user in (alice, bob):
+        got = wait_until(lambda: set(burst) <= set(timeline(user, room)), timeout=20, interval=0.1)
+        expect(got, f"{user} has every message of the burst: {timeline(user, room)}")
+    last = alice.send(room, "after the burst")
+    wait_for_bodies(bob, room, ["after the burst"])
+    for user in (alice, bob):
+        expect_eq(timeline(user, room)[-1], "after the burst", f"last on {user}'s server")
+    event = expect_ok(bob.get(f"/rooms/{q(room)}/event/{q(last)}"), "the joining event on B")
+    expect_eq(event["event_id"], last, "B has the event")
