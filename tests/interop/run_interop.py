@@ -220,8 +220,40 @@ def directories_both_ways(axon, syn):
         expect(owner_server.server_name in got["servers"], f"{what} alias's servers: {got}")
 
 
+def room_bodies(user, room_id):
+    chunk = expect_ok(user.get(f"/rooms/{q(room_id)}/messages", query={"dir": "b", "limit": "50"}), "/messages")["chunk"]
+    return list(reversed(harness.timeline_bodies(chunk)))
+
+
+def rooms_both_ways(axon, syn):
+    """A room on each side (version 10: Synapse 1.67 knows 1-10), joined from the other by alias;
+    messages both ways, each sent once the previous one arrived, in one order on both."""
+    for owner_server, joiner_server, what in ((syn, axon, "Axon joins Synapse's"), (axon, syn, "Synapse joins Axon's")):
+        owner, joiner = register(owner_server.api), register(joiner_server.api)
+        local = harness.unique("hall")
+        room = expect_ok(owner.post("/createRoom", {"preset": "public_chat", "room_version": "10", "name": what,
+                                                     "room_alias_name": local}), f"{what}: createRoom")["room_id"]
+        expect_ok(owner.put(f"/rooms/{q(room)}/send/m.room.message/t0", {"msgtype": "m.text", "body": "first"}))
+        alias = f"#{local}:{owner_server.server_name}"
+        got = expect_ok(joiner.post(f"/join/{q(alias)}", {}), f"{what}: join")
+        expect_eq(got["room_id"], room, f"{what}: joined room")
+        state = {(e["type"], e["state_key"]): e for e in expect_ok(joiner.get(f"/rooms/{q(room)}/state"), "state")}
+        expect_eq(state[("m.room.name", "")]["content"]["name"], what, f"{what}: the name on the joining side")
+        sent = []
+        for i in range(6):
+            who = owner if i % 2 == 0 else joiner
+            body = f"{what} {i}"
+            expect_ok(who.put(f"/rooms/{q(room)}/send/m.room.message/t{i + 1}", {"msgtype": "m.text", "body": body}),
+                      f"{what}: send {i}")
+            sent.append(body)
+            for reader in (owner, joiner):
+                ok = harness.wait_until(lambda: room_bodies(reader, room)[-len(sent):] == sent, timeout=20, interval=0.2)
+                expect(ok, f"{what}: {reader} sees {sent}: {room_bodies(reader, room)}")
+        expect_eq(room_bodies(owner, room)[-6:], room_bodies(joiner, room)[-6:], f"{what}: one order")
+
+
 SCENARIOS = [keys_through_each_others_notary, profiles_both_ways, to_device_both_ways, e2ee_keys_both_ways,
-             directories_both_ways]
+             directories_both_ways, rooms_both_ways]
 
 
 def main():
