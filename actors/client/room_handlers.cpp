@@ -201,6 +201,7 @@ std::string resolve_room(request& req, const std::string& id_or_alias) {
 }
 
 response remote_alias(request& req, const std::string& alias);
+std::vector<std::string> servers_for(request& req, const std::string& room_id, const std::string& user_id);
 
 /// Whether a user of this server is joined: the room can be joined here
 /// (else through another server, over federation).
@@ -233,8 +234,7 @@ response join(request& req) {
   auto& me = req.auth().user_id;
   bool remote = req.ctx->federation && !host_in_room(req, room_id) && membership_of(req, me, room_id) != "join";
   if (remote) {
-    auto creator_server = matrix::server_of(room_id);
-    if (!creator_server.empty()) servers.push_back(creator_server);
+    for (auto& s : servers_for(req, room_id, me)) servers.push_back(s);
   } else {
     require_room(req, room_id);
   }
@@ -275,17 +275,45 @@ response invite(request& req) {
              rc.invites_per_user.burst_count);
   if (matrix::server_of(target) == server_name(req) && !req.ctx->accounts->user_exists(target))
     fail(errc::not_found, "Unknown user " + target);
+  if (matrix::server_of(target) != server_name(req) && req.ctx->federation) {
+    // The invitee's server signs it first (federation /invite).
+    auto current = membership_of(req, target, room_id);
+    if (current == "join" || current == "invite") fail(errc::forbidden, target + " is already in the room");
+    json content = {{"membership", "invite"}};
+    if (auto reason = optional_string(body, "reason")) content["reason"] = *reason;
+    federation::invite_remote_user(req, room_id, target, content);
+    return {200, json::object()};
+  }
   send_membership(req, room_id, target, "invite", optional_string(body, "reason"));
   return {200, json::object()};
 }
 
+/// The servers that may know a room this server is not in: the sender's of
+/// the user's membership (an invite's inviter), and the room id's.
+std::vector<std::string> servers_for(request& req, const std::string& room_id, const std::string& user_id) {
+  std::vector<std::string> out;
+  if (auto m = req.ctx->rooms->membership(user_id, room_id))
+    if (auto ev = req.ctx->events->dag_events({m->event_id}); !ev.empty())
+      out.push_back(matrix::server_of(ev.begin()->second.json.value("sender", "")));
+  auto creator = matrix::server_of(room_id);
+  if (!creator.empty()) out.push_back(creator);
+  return out;
+}
+
 response leave(request& req) {
   auto& room_id = req.params[0];
-  require_room(req, room_id);
   auto& me = req.auth().user_id;
   auto current = membership_of(req, me, room_id);
   if (current == "leave") return {200, json::object()};
   if (current.empty()) fail(errc::forbidden, "User " + me + " not in room " + room_id);
+  if (req.ctx->federation && !host_in_room(req, room_id)) {
+    // An invite or knock of a room elsewhere: left through its servers.
+    json content = json::object();
+    if (auto reason = optional_string(req.json_body(), "reason")) content["reason"] = *reason;
+    federation::leave_remote_room(req, room_id, servers_for(req, room_id, me), me, content);
+    return {200, json::object()};
+  }
+  require_room(req, room_id);
   send_membership(req, room_id, me, "leave", optional_string(req.json_body(), "reason"));
   return {200, json::object()};
 }

@@ -451,7 +451,21 @@ private:
 
   void invited_room(json& out, const storage::membership_row& m) {
     json events = json::array();
-    for (auto& ev : req_.ctx->events->state_at(m.room_id, m.stream_ordering)) {
+    auto state = req_.ctx->events->state_at(m.room_id, m.stream_ordering);
+    // An invite to a room this server is not in: the inviting server's
+    // stripped state, kept with it.
+    for (auto& ev : state) {
+      if (ev.value("type", "") != "m.room.member" || ev.value("state_key", "") != req_.auth().user_id) continue;
+      auto given = ev.value("unsigned", json::object()).value("invite_room_state", json());
+      if (!given.is_array()) break;
+      for (auto& s : given) events.push_back(s);
+      json mine = format(ev);
+      if (mine.contains("unsigned")) mine["unsigned"].erase("invite_room_state");
+      events.push_back(std::move(mine));
+      out[m.room_id] = {{"invite_state", {{"events", events}}}};
+      return;
+    }
+    for (auto& ev : state) {
       auto type = ev.value("type", "");
       bool mine = type == "m.room.member" && ev.value("state_key", "") == req_.auth().user_id;
       if (!mine && !invite_state_types.count(type)) continue;

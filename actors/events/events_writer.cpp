@@ -346,6 +346,18 @@ built_request build_remote(events_writer_state& st, const msg::send_events& req,
     return std::move(out);
   };
   room_cache fresh;
+  if (out_of_band(req)) {
+    if (rc)
+      for (auto& [key, ev] : rc->state)
+        if (key.first == "m.room.member" && matrix::server_of(key.second) == st.deps.server_name &&
+            ev.value("content", json::object()).value("membership", "") == "join")
+          return fail(errc::bad_state, "This server is in the room: memberships go through the room");
+    remote_context ctx{*st.store, st.deps.server_name, [&st] { return next_position(st); }, {}, st.deps.env->now_ms()};
+    if (auto err = accept_out_of_band(ctx, req, out)) return fail(err->first, err->second);
+    st.rooms.erase(req.room_id); // its current state moved without the cache
+    if (out.rows.empty()) out.reply.stream_pos = st.pos;
+    return out;
+  }
   if (!rc) {
     if (!req.new_room) return fail(errc::not_found, "Unknown room " + req.room_id);
     fresh.version = matrix::find_room_version(req.room_version);

@@ -505,4 +505,42 @@ std::optional<std::pair<errc, std::string>> accept_remote(remote_context& ctx, c
   return std::nullopt;
 }
 
+bool out_of_band(const msg::send_events& req) {
+  return req.pdus.empty() && req.outliers.empty() && req.drafts.empty() && !req.new_room && req.join_state.size() == 1;
+}
+
+std::optional<std::pair<errc, std::string>> accept_out_of_band(remote_context& ctx, const msg::send_events& req,
+                                                               built_request& out) {
+  auto ev = json::parse(req.join_state[0], nullptr, false);
+  if (!ev.is_object() || ev.value("type", "") != "m.room.member" || !ev.contains("state_key") ||
+      !ev["state_key"].is_string() || ev.value("room_id", "") != req.room_id || !ev.contains("event_id"))
+    return std::make_pair(errc::bad_json, "not a membership event of this room");
+  auto user = ev["state_key"].get<std::string>();
+  if (matrix::server_of(user) != ctx.server_name)
+    return std::make_pair(errc::forbidden, "an out-of-band membership is for this server's users");
+  auto id = ev.value("event_id", "");
+  if (!ctx.store.dag_events({id}).empty()) {
+    out.reply.event_ids.push_back(id);
+    return std::nullopt;
+  }
+  storage::event_to_persist p;
+  p.place = storage::event_place::join_state;
+  p.event_id = id;
+  p.room_id = req.room_id;
+  p.type = "m.room.member";
+  p.sender = ev.value("sender", "");
+  p.state_key = user;
+  p.depth = ev.value("depth", int64_t{0});
+  p.origin_server_ts = ev.value("origin_server_ts", int64_t{0});
+  p.membership = ev.value("content", json::object()).value("membership", "");
+  p.local_member = true;
+  p.json = ev.dump();
+  p.stream_ordering = ctx.next_position();
+  out.rows.push_back({p.stream_ordering, id, req.room_id, p.type, true, user, p.membership});
+  out.reply.event_ids.push_back(id);
+  out.reply.stream_pos = p.stream_ordering;
+  out.events.push_back(std::move(p));
+  return std::nullopt;
+}
+
 } // namespace axon::actors

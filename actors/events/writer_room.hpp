@@ -106,4 +106,15 @@ std::optional<std::pair<errc, std::string>> accept_remote(remote_context& ctx,
                                                           const msg::send_events& req,
                                                           room_cache& rc, built_request& out);
 
+/// Whether `req` is an out-of-band membership: one m.room.member event
+/// (join_state, nothing else) of a room this server is not in, an invite
+/// for one of its users or their leave rejecting it, kept without the
+/// room's state to check it against (spec: such events are outliers).
+bool out_of_band(const msg::send_events& req);
+
+/// Places an out-of-band membership: stored as room state at a new
+/// position (readers see the membership; the room's timeline nothing).
+std::optional<std::pair<errc, std::string>> accept_out_of_band(remote_context& ctx, const msg::send_events& req,
+                                                               built_request& out);
+
 } // namespace axon::actors

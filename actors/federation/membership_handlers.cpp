@@ -1,11 +1,13 @@
 // actors/federation/membership_handlers.cpp -- this server as the resident
 // of a room another server's user joins (server-server API "Joining
-// Rooms"): GET /make_join gives the join event to sign, PUT /send_join
-// (v2; v1 for old servers) takes it, has the room's events writer check and
-// place it like any received PDU, passes it on to the room's other servers,
-// and answers with the room's state before the join and its auth chain
-// (with omit_members, Synapse's and MSC3706's "faster joins": member events
-// left out of the state, except the heroes').
+// Rooms", "Leaving Rooms", "Knocking", "Inviting to a room"): GET
+// /make_join gives the join event to sign, PUT /send_join (v2; v1 for old
+// servers) takes it, has the room's events writer check and place it like
+// any received PDU, passes it on to the room's other servers, and answers
+// with the room's state before the join and its auth chain (with
+// omit_members, Synapse's and MSC3706's "faster joins": member events left
+// out of the state, except the heroes'). Leaves and knocks go the same way.
+// PUT /invite takes an invite for one of this server's users.
 #include "actors/federation/routes.hpp"
 
 #include "actors/federation/pdu_intake.hpp"
@@ -15,6 +17,7 @@
 #include "matrix/event_hash.hpp"
 #include "matrix/identifiers.hpp"
 #include "matrix/signing.hpp"
+#include "storage/stores/accounts_store.hpp"
 #include "storage/stores/events_store.hpp"
 #include "storage/stores/rooms_store.hpp"
 #include "transport/transport.hpp"
@@ -51,6 +54,29 @@ matrix::auth_state current_auth_state(request& req, const std::string& room_id) 
   return s;
 }
 
+} // namespace
+
+json stripped_state(const matrix::auth_state& state, const std::string& sender) {
+  static const char* types[] = {"m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar",
+                                "m.room.canonical_alias", "m.room.encryption", "m.room.topic"};
+  json out = json::array();
+  for (auto* t : types) {
+    auto i = state.find({t, ""});
+    if (i == state.end()) continue;
+    out.push_back({{"type", t}, {"state_key", ""}, {"content", i->second.value("content", json::object())},
+                   {"sender", i->second.value("sender", "")}});
+  }
+  if (!sender.empty()) {
+    auto i = state.find({"m.room.member", sender});
+    if (i != state.end())
+      out.push_back({{"type", "m.room.member"}, {"state_key", sender},
+                     {"content", i->second.value("content", json::object())}, {"sender", sender}});
+  }
+  return out;
+}
+
+namespace {
+
 /// A local user who may invite in `state` (restricted joins: the resident
 /// vouches through one).
 std::string authorising_user(request& req, const matrix::auth_state& state) {
@@ -80,70 +106,58 @@ bool allowed_by_rule(request& req, const matrix::auth_state& state, const std::s
   return false;
 }
 
-response make_join(request& req) {
+/// GET make_join / make_leave / make_knock: the event for the joining
+/// server to sign.
+response make_membership(request& req, const std::string& membership) {
   auto& room_id = req.params[0];
   auto& user_id = req.params[1];
   if (!matrix::parse_user_id(user_id) || matrix::server_of(user_id) != req.origin)
     http::fail(errc::forbidden, "The user does not belong to the requesting server");
   auto& v = resident_room(req, room_id);
-  // The versions the joining server supports (default: "1").
-  std::vector<std::string> ver;
-  for (auto [i, end] = req.query.equal_range("ver"); i != end; ++i) ver.push_back(i->second);
-  if (ver.empty()) ver.push_back("1");
-  if (std::find(ver.begin(), ver.end(), v.id) == ver.end()) {
-    json body = {{"errcode", to_string(errc::incompatible_room_version)},
-                 {"error", "Your homeserver does not support the features required to join this room"},
-                 {"room_version", v.id}};
-    return {info(errc::incompatible_room_version).status, body};
-  }
-  auto state = current_auth_state(req, room_id);
-  json content = {{"membership", "join"}};
-  // Restricted rooms: a user not joined or invited is let in by one of ours.
-  auto jr = state.find({"m.room.join_rules", ""});
-  auto rule = jr == state.end() ? "invite" : jr->second.value("content", json::object()).value("join_rule", "invite");
-  auto mine = state.find({"m.room.member", user_id});
-  auto current = mine == state.end() ? "" : mine->second.value("content", json::object()).value("membership", "");
-  if (v.restricted && (rule == "restricted" || (rule == "knock_restricted" && v.knock_restricted)) &&
-      current != "join" && current != "invite") {
-    if (!allowed_by_rule(req, state, user_id))
-      http::fail(errc::unable_to_authorise_join, "You do not belong to any of the required rooms to join this room.");
-    auto by = authorising_user(req, state);
-    if (by.empty()) http::fail(errc::unable_to_grant_join, "No user on this server can let you in");
-    content["join_authorised_via_users_server"] = by;
-  }
-  auto c = req.ctx->pool->acquire();
-  json prev = json::array();
-  int64_t depth = 0;
-  for (auto& row : c->exec("SELECT f.event_id, e.depth, e.json FROM event_forward_extremities f JOIN events e ON "
-                           "e.event_id = f.event_id WHERE f.room_id = $1",
-                           {room_id})
-                     .rows) {
-    std::string hash;
-    if (v.format == matrix::event_format::v1) {
-      auto ev = json::parse(row.str(2), nullptr, false);
-      if (ev.is_object()) hash = matrix::compute_reference_hash(ev, v);
+  if (membership != "leave") {
+    // The versions the joining server supports (default: "1").
+    std::vector<std::string> ver;
+    for (auto [i, end] = req.query.equal_range("ver"); i != end; ++i) ver.push_back(i->second);
+    if (ver.empty() && membership == "join") ver.push_back("1");
+    if (std::find(ver.begin(), ver.end(), v.id) == ver.end() || (membership == "knock" && !v.knock)) {
+      json body = {{"errcode", to_string(errc::incompatible_room_version)},
+                   {"error", "Your homeserver does not support the features required to " + membership + " this room"},
+                   {"room_version", v.id}};
+      return {info(errc::incompatible_room_version).status, body};
     }
-    prev.push_back(matrix::event_reference(row.str(0), hash, v));
-    depth = std::max(depth, row.i64(1));
   }
-  json ev = {{"type", "m.room.member"},   {"room_id", room_id},      {"sender", user_id},
-             {"state_key", user_id},      {"content", content},      {"origin", req.origin},
-             {"origin_server_ts", req.ctx->env->now_ms()},           {"depth", depth + 1},
-             {"prev_events", prev}};
-  json auth = json::array();
-  for (auto& key : matrix::auth_types_for_event(ev, v)) {
-    auto i = state.find(key);
-    if (i == state.end()) continue;
-    auth.push_back(matrix::event_reference(
-      i->second.value("event_id", ""),
-      v.format == matrix::event_format::v1 ? matrix::compute_reference_hash(i->second, v) : "", v));
+  json content = {{"membership", membership}};
+  auto state = current_auth_state(req, room_id);
+  if (membership == "join") {
+    // Restricted rooms: a user not joined or invited is let in by one of ours.
+    auto jr = state.find({"m.room.join_rules", ""});
+    auto rule = jr == state.end() ? "invite" : jr->second.value("content", json::object()).value("join_rule", "invite");
+    auto mine = state.find({"m.room.member", user_id});
+    auto current = mine == state.end() ? "" : mine->second.value("content", json::object()).value("membership", "");
+    if (v.restricted && (rule == "restricted" || (rule == "knock_restricted" && v.knock_restricted)) &&
+        current != "join" && current != "invite") {
+      if (!allowed_by_rule(req, state, user_id))
+        http::fail(errc::unable_to_authorise_join, "You do not belong to any of the required rooms to join this room.");
+      auto by = authorising_user(req, state);
+      if (by.empty()) http::fail(errc::unable_to_grant_join, "No user on this server can let you in");
+      content["join_authorised_via_users_server"] = by;
+    }
   }
-  ev["auth_events"] = auth;
-  // Would the join be allowed? (Not signed yet: rule 4.2's signature check
+  auto [ev, current_state] = event_template(*req.ctx, room_id, v,
+                                            {{"type", "m.room.member"},
+                                             {"sender", user_id},
+                                             {"state_key", user_id},
+                                             {"content", content},
+                                             {"origin", req.origin}});
+  // Would it be allowed? (Not signed yet: rule 4.2's signature check
   // doesn't apply to a template.)
-  if (auto why = matrix::check_auth(ev, state, v)) http::fail(errc::forbidden, *why);
+  if (auto why = matrix::check_auth(ev, current_state, v)) http::fail(errc::forbidden, *why);
   return {200, {{"event", ev}, {"room_version", v.id}}};
 }
+
+response make_join(request& req) { return make_membership(req, "join"); }
+response make_leave(request& req) { return make_membership(req, "leave"); }
+response make_knock(request& req) { return make_membership(req, "knock"); }
 
 /// The send_join answer's body (both versions).
 json send_join_body(request& req, const std::string& room_id, const matrix::room_version& v, const json& join,
@@ -208,34 +222,36 @@ json send_join_body(request& req, const std::string& room_id, const matrix::room
   return body;
 }
 
-/// PUT send_join: checks the join and has it placed (both versions).
-json take_join(request& req, bool v2) {
+/// PUT send_join / send_leave / send_knock: checks the event and has it
+/// placed like any received PDU, passed on to the room's other servers.
+json take_membership(request& req, const std::string& membership) {
   auto& room_id = req.params[0];
   auto& event_id = req.params[1];
   auto& v = resident_room(req, room_id);
   auto& body = req.json_body();
   if (body.value("type", "") != "m.room.member" || !body.contains("state_key") ||
-      body.value("content", json::object()).value("membership", "") != "join")
-    http::fail(errc::bad_json, "Not a join event");
+      body.value("content", json::object()).value("membership", "") != membership)
+    http::fail(errc::bad_json, "Not a " + membership + " event");
   auto sender = body.value("sender", "");
   if (body.value("state_key", "") != sender || matrix::server_of(sender) != req.origin)
-    http::fail(errc::forbidden, "The join's sender must be the joining server's user");
+    http::fail(errc::forbidden, "The event's sender must be the requesting server's user");
   std::string why;
   // A restricted join is signed by us as well before anything else checks
   // it (rule 4.3.5's authorising server).
   json pdu = body;
+  pdu.erase("unsigned");
   auto via = body.value("content", json::object()).value("join_authorised_via_users_server", json());
-  if (v.restricted && via.is_string() && matrix::server_of(via.get<std::string>()) == req.ctx->cfg->server_name) {
-    pdu.erase("unsigned");
+  if (membership == "join" && v.restricted && via.is_string() &&
+      matrix::server_of(via.get<std::string>()) == req.ctx->cfg->server_name) {
+    if (v.format != matrix::event_format::v1) pdu.erase("event_id");
     matrix::sign_event(pdu, req.ctx->cfg->server_name, *req.ctx->key, v);
   }
-  auto ev = check_received_pdu(*req.ctx, pdu, v, room_id, &why);
-  if (!ev) http::fail(errc::bad_json, "Invalid join event: " + why);
-  if (ev->value("event_id", "") != event_id) http::fail(errc::bad_json, "The event id does not match the event");
   json hashed = pdu;
-  hashed.erase("unsigned");
   if (v.format != matrix::event_format::v1) hashed.erase("event_id");
-  if (!matrix::verify_content_hash(hashed)) http::fail(errc::bad_json, "The join event's content hash does not match");
+  if (!matrix::verify_content_hash(hashed)) http::fail(errc::bad_json, "The event's content hash does not match");
+  auto ev = check_received_pdu(*req.ctx, pdu, v, room_id, &why);
+  if (!ev) http::fail(errc::bad_json, "Invalid " + membership + " event: " + why);
+  if (ev->value("event_id", "") != event_id) http::fail(errc::bad_json, "The event id does not match the event");
   msg::send_events batch;
   batch.room_id = room_id;
   batch.origin = req.origin;
@@ -243,14 +259,101 @@ json take_join(request& req, bool v2) {
   batch.pdus.push_back(ev->dump());
   auto reply = req.ctx->transport->send_events(batch);
   if (reply.pdu_errors.empty() || !reply.pdu_errors[0].empty())
-    http::fail(errc::forbidden, reply.pdu_errors.empty() ? "The join was not accepted" : reply.pdu_errors[0]);
-  (void)v2;
-  auto omit = req.query_param("omit_members");
-  return send_join_body(req, room_id, v, *ev, v2 && omit && *omit == "true");
+    http::fail(errc::forbidden, reply.pdu_errors.empty() ? "The event was not accepted" : reply.pdu_errors[0]);
+  return *ev;
 }
 
-response send_join_v2(request& req) { return {200, take_join(req, true)}; }
-response send_join_v1(request& req) { return {200, json::array({200, take_join(req, false)})}; }
+response send_join_v2(request& req) {
+  auto ev = take_membership(req, "join");
+  auto omit = req.query_param("omit_members");
+  return {200, send_join_body(req, req.params[0], *room_version_of(*req.ctx, req.params[0]), ev,
+                              omit && *omit == "true")};
+}
+response send_join_v1(request& req) {
+  auto ev = take_membership(req, "join");
+  return {200, json::array({200, send_join_body(req, req.params[0], *room_version_of(*req.ctx, req.params[0]), ev,
+                                                false)})};
+}
+response send_leave_v2(request& req) {
+  take_membership(req, "leave");
+  return {200, json::object()};
+}
+response send_leave_v1(request& req) {
+  take_membership(req, "leave");
+  return {200, json::array({200, json::object()})};
+}
+response send_knock(request& req) {
+  auto ev = take_membership(req, "knock");
+  return {200, {{"knock_room_state", stripped_state(current_auth_state(req, req.params[0]), "")}}};
+}
+
+/// PUT /invite (v2: {room_version, event, invite_room_state}; v1: the
+/// event, rooms v1/v2): an invite for one of this server's users, signed
+/// here too and kept (out of band, when this server is not in the room)
+/// for the user to see in /sync with the room's stripped state.
+json take_invite(request& req, const json& event, const std::string& version, const json& invite_state) {
+  auto& room_id = req.params[0];
+  auto& event_id = req.params[1];
+  auto* v = matrix::find_room_version(version);
+  if (!v) {
+    matrix_error e(errc::incompatible_room_version, "This server does not support room version " + version);
+    e.extra_json = json{{"room_version", version}}.dump();
+    throw e;
+  }
+  if (!event.is_object() || event.value("type", "") != "m.room.member" ||
+      event.value("content", json::object()).value("membership", "") != "invite")
+    http::fail(errc::bad_json, "Not an invite event");
+  auto target = event.value("state_key", "");
+  if (matrix::server_of(target) != req.ctx->cfg->server_name || !req.ctx->accounts->user_exists(target))
+    http::fail(errc::not_found, "Unknown user " + target);
+  if (matrix::server_of(event.value("sender", "")) != req.origin)
+    http::fail(errc::forbidden, "The invite's sender must be the requesting server's user");
+  std::string why;
+  auto checked = check_received_pdu(*req.ctx, event, *v, room_id, &why);
+  if (!checked) http::fail(errc::forbidden, "Invalid invite event: " + why);
+  if (checked->value("event_id", "") != event_id) http::fail(errc::bad_json, "The event id does not match the event");
+  json signed_ev = event;
+  signed_ev.erase("unsigned");
+  if (v->format != matrix::event_format::v1) signed_ev.erase("event_id");
+  matrix::sign_event(signed_ev, req.ctx->cfg->server_name, *req.ctx->key, *v);
+  bool here = false;
+  for (auto& m : req.ctx->rooms->current_members(room_id, "join"))
+    if (matrix::server_of(m.value("state_key", "")) == req.ctx->cfg->server_name) here = true;
+  if (!here) {
+    // Out of band: no state to check it against; kept with what the
+    // inviting server says of the room (at most 50 stripped events).
+    json stored = signed_ev;
+    stored["event_id"] = event_id;
+    json stripped = json::array();
+    if (invite_state.is_array())
+      for (auto& s : invite_state)
+        if (s.is_object() && s.value("type", json()).is_string() && s.value("state_key", json()).is_string() &&
+            s.value("content", json()).is_object() && stripped.size() < 50)
+          stripped.push_back({{"type", s["type"]}, {"state_key", s["state_key"]}, {"content", s["content"]},
+                              {"sender", s.value("sender", "")}});
+    stored["unsigned"] = {{"invite_room_state", stripped}};
+    msg::send_events batch;
+    batch.room_id = room_id;
+    batch.room_version = v->id;
+    batch.origin = req.origin;
+    batch.join_state.push_back(stored.dump());
+    req.ctx->transport->send_events(batch);
+  }
+  return wire_pdu(signed_ev, *v, req.ctx->env->now_ms());
+}
+
+response invite_v2(request& req) {
+  auto& body = req.json_body();
+  auto version = body.value("room_version", json());
+  if (!version.is_string()) http::fail(errc::bad_json, "room_version must be a string");
+  auto ev = take_invite(req, body.value("event", json()), version.get<std::string>(),
+                        body.value("invite_room_state", json::array()));
+  return {200, {{"event", ev}}};
+}
+response invite_v1(request& req) {
+  auto ev = take_invite(req, req.json_body(), "1", req.json_body().value("unsigned", json::object()).value("invite_room_state", json::array()));
+  return {200, json::array({200, {{"event", ev}}})};
+}
 
 } // namespace
 
@@ -259,6 +362,13 @@ void add_membership_routes(std::vector<http::route>& out) {
   out.push_back({"GET", f1, "/make_join/{roomId}/{userId}", true, "federation", rate_limited(make_join)});
   out.push_back({"PUT", f1, "/send_join/{roomId}/{eventId}", true, "federation", rate_limited(send_join_v1)});
   out.push_back({"PUT", f2, "/send_join/{roomId}/{eventId}", true, "federation", rate_limited(send_join_v2)});
+  out.push_back({"GET", f1, "/make_leave/{roomId}/{userId}", true, "federation", rate_limited(make_leave)});
+  out.push_back({"PUT", f1, "/send_leave/{roomId}/{eventId}", true, "federation", rate_limited(send_leave_v1)});
+  out.push_back({"PUT", f2, "/send_leave/{roomId}/{eventId}", true, "federation", rate_limited(send_leave_v2)});
+  out.push_back({"GET", f1, "/make_knock/{roomId}/{userId}", true, "federation", rate_limited(make_knock)});
+  out.push_back({"PUT", f1, "/send_knock/{roomId}/{eventId}", true, "federation", rate_limited(send_knock)});
+  out.push_back({"PUT", f1, "/invite/{roomId}/{eventId}", true, "federation", rate_limited(invite_v1)});
+  out.push_back({"PUT", f2, "/invite/{roomId}/{eventId}", true, "federation", rate_limited(invite_v2)});
 }
 
 } // namespace axon::federation

@@ -4,6 +4,7 @@
 #include "actors/federation/federation_client.hpp"
 #include "actors/federation/keyring.hpp"
 #include "config/homeserver_config.hpp"
+#include "matrix/auth_rules.hpp"
 #include "matrix/event_hash.hpp"
 #include "matrix/pdu_checks.hpp"
 #include "matrix/server_acl.hpp"
@@ -62,6 +63,41 @@ std::optional<json> check_received_pdu(http::server_context& ctx, const json& pd
   if (id.empty()) return fail("the event has no id");
   checked.event["event_id"] = id;
   return std::move(checked.event);
+}
+
+std::pair<json, std::map<std::pair<std::string, std::string>, json>>
+event_template(http::server_context& ctx, const std::string& room_id, const matrix::room_version& v, json ev) {
+  matrix::auth_state state;
+  for (auto& e : ctx.rooms->current_state(room_id)) state[{e.value("type", ""), e.value("state_key", "")}] = e;
+  auto c = ctx.pool->acquire();
+  json prev = json::array();
+  int64_t depth = 0;
+  for (auto& row : c->exec("SELECT f.event_id, e.depth, e.json FROM event_forward_extremities f JOIN events e ON "
+                           "e.event_id = f.event_id WHERE f.room_id = $1",
+                           {room_id})
+                     .rows) {
+    std::string hash;
+    if (v.format == matrix::event_format::v1) {
+      auto e = json::parse(row.str(2), nullptr, false);
+      if (e.is_object()) hash = matrix::compute_reference_hash(e, v);
+    }
+    prev.push_back(matrix::event_reference(row.str(0), hash, v));
+    depth = std::max(depth, row.i64(1));
+  }
+  ev["room_id"] = room_id;
+  ev["origin_server_ts"] = ctx.env->now_ms();
+  ev["depth"] = depth + 1;
+  ev["prev_events"] = prev;
+  json auth = json::array();
+  for (auto& key : matrix::auth_types_for_event(ev, v)) {
+    auto i = state.find(key);
+    if (i == state.end()) continue;
+    auth.push_back(matrix::event_reference(
+      i->second.value("event_id", ""),
+      v.format == matrix::event_format::v1 ? matrix::compute_reference_hash(i->second, v) : "", v));
+  }
+  ev["auth_events"] = auth;
+  return {std::move(ev), std::move(state)};
 }
 
 const matrix::room_version* room_version_of(http::server_context& ctx, const std::string& room_id) {

@@ -41,6 +41,21 @@ std::map<std::string, std::string> take_pdus(http::request& req, const std::stri
                                              const std::string& room_id, const matrix::room_version& v,
                                              std::vector<nlohmann::json> pdus);
 
+/// A new event of a room this server is in, on top of its current state:
+/// `base` (type, sender, state_key, content, origin) completed with
+/// room_id, origin_server_ts, depth, prev_events (the forward extremities)
+/// and auth_events (the auth rules' selection), not hashed or signed. The
+/// room's current state comes back with it (for the caller's auth check).
+std::pair<nlohmann::json, std::map<std::pair<std::string, std::string>, nlohmann::json>>
+event_template(http::server_context& ctx, const std::string& room_id, const matrix::room_version& v,
+               nlohmann::json base);
+
+/// The stripped state an invite or knock shows of the room (create, join
+/// rules, name, avatar, canonical alias, encryption, topic), and `sender`'s
+/// member event when not empty.
+nlohmann::json stripped_state(const std::map<std::pair<std::string, std::string>, nlohmann::json>& state,
+                              const std::string& sender);
+
 /// The room's version when this server has the room, else nullptr.
 const matrix::room_version* room_version_of(http::server_context& ctx, const std::string& room_id);
 

@@ -3,7 +3,11 @@
 
 #include "actors/federation/federation_client.hpp"
 #include "actors/federation/pdu_intake.hpp"
+#include "actors/federation/keyring.hpp"
 #include "config/homeserver_config.hpp"
+#include "matrix/auth_rules.hpp"
+#include "storage/stores/events_store.hpp"
+#include "storage/stores/rooms_store.hpp"
 #include "matrix/event_hash.hpp"
 #include "matrix/identifiers.hpp"
 #include "matrix/room_version.hpp"
@@ -116,6 +120,129 @@ void join_remote_room(http::request& req, const std::string& room_id, std::vecto
   take("state", batch.join_state);
   take("auth_chain", batch.outliers);
   batch.pdus.push_back(checked_join->dump());
+  ctx.transport->send_events(batch);
+}
+
+void invite_remote_user(http::request& req, const std::string& room_id, const std::string& target, json content) {
+  auto& ctx = *req.ctx;
+  auto& me = ctx.cfg->server_name;
+  auto server = matrix::server_of(target);
+  ctx.federation->require_allowed(server);
+  auto* v = room_version_of(ctx, room_id);
+  if (!v) http::fail(errc::not_found, "Unknown room " + room_id);
+  auto& sender = req.auth().user_id;
+  content["membership"] = "invite";
+  auto [ev, state] = event_template(ctx, room_id, *v,
+                                    {{"type", "m.room.member"},
+                                     {"sender", sender},
+                                     {"state_key", target},
+                                     {"content", content},
+                                     {"origin", me}});
+  if (auto why = matrix::check_auth(ev, state, *v)) http::fail(errc::forbidden, *why);
+  if (v->format == matrix::event_format::v1) ev["event_id"] = "$" + matrix::random_string(18, *ctx.env) + ":" + me;
+  auto event_id = matrix::hash_sign_and_id(ev, me, *ctx.key, *v);
+  auto path = "/invite/" + escape(room_id) + "/" + escape(event_id);
+  auto r = ctx.federation->request(
+    server, "PUT", "/_matrix/federation/v2" + path,
+    {{"room_version", v->id}, {"event", ev}, {"invite_room_state", stripped_state(state, sender)}});
+  if ((r.status == 404 || r.errcode() == "M_UNRECOGNIZED") && v->format == matrix::event_format::v1) {
+    json body = ev;
+    body["unsigned"] = {{"invite_room_state", stripped_state(state, sender)}};
+    r = ctx.federation->request(server, "PUT", "/_matrix/federation/v1" + path, body);
+    if (r.status == 200 && r.body.is_array() && r.body.size() == 2) r.body = r.body[1];
+  }
+  auto& answer = body_or_fail(r, "The invitee's server did not take the invite");
+  auto back = answer.value("event", json());
+  std::string why;
+  auto checked = back.is_object() ? check_received_pdu(ctx, back, *v, room_id, &why) : std::nullopt;
+  if (!checked || checked->value("event_id", "") != event_id)
+    http::fail(errc::bad_gateway, "The invitee's server sent back another event" + (why.empty() ? "" : ": " + why));
+  // The invitee's server must have signed it.
+  bool signed_by_them = false;
+  auto sigs = checked->value("signatures", json::object()).value(server, json::object());
+  for (auto& [key_id, sig] : sigs.items()) {
+    auto pub = ctx.keyring->verify_key(server, key_id, 0, nullptr);
+    json plain = *checked;
+    if (v->format != matrix::event_format::v1) plain.erase("event_id");
+    if (pub && matrix::verify_event_signature(plain, server, key_id, *pub, *v)) signed_by_them = true;
+  }
+  if (!signed_by_them) http::fail(errc::bad_gateway, "The invitee's server did not sign the invite");
+  msg::send_events batch;
+  batch.room_id = room_id;
+  batch.origin = me;
+  batch.relay = true;
+  batch.pdus.push_back(checked->dump());
+  auto reply = ctx.transport->send_events(batch);
+  if (reply.pdu_errors.empty() || !reply.pdu_errors[0].empty())
+    http::fail(errc::forbidden, reply.pdu_errors.empty() ? "The invite was not accepted" : reply.pdu_errors[0]);
+}
+
+void leave_remote_room(http::request& req, const std::string& room_id, std::vector<std::string> servers,
+                       const std::string& user_id, json content) {
+  auto& ctx = *req.ctx;
+  auto& fc = *ctx.federation;
+  auto& me = ctx.cfg->server_name;
+  content["membership"] = "leave";
+  for (auto& s : servers) {
+    if (s == me || !fc.allowed(s)) continue;
+    auto r = fc.request(s, "GET", "/_matrix/federation/v1/make_leave/" + escape(room_id) + "/" + escape(user_id));
+    if (!r.ok() || !r.body.contains("event") || !r.body["event"].is_object()) continue;
+    auto* v = matrix::find_room_version(r.body.value("room_version", "1"));
+    auto tmpl = r.body["event"];
+    if (!v || tmpl.value("type", "") != "m.room.member" || tmpl.value("state_key", "") != user_id ||
+        tmpl.value("sender", "") != user_id || tmpl.value("room_id", "") != room_id)
+      continue;
+    json ev = tmpl;
+    for (auto k : {"signatures", "hashes", "unsigned", "event_id"}) ev.erase(k);
+    ev["content"] = content;
+    ev["origin"] = me;
+    ev["origin_server_ts"] = ctx.env->now_ms();
+    if (v->format == matrix::event_format::v1) ev["event_id"] = "$" + matrix::random_string(18, *ctx.env) + ":" + me;
+    auto event_id = matrix::hash_sign_and_id(ev, me, *ctx.key, *v);
+    auto path = "/send_leave/" + escape(room_id) + "/" + escape(event_id);
+    auto sent = fc.request(s, "PUT", "/_matrix/federation/v2" + path, ev);
+    if (sent.status == 404 || sent.errcode() == "M_UNRECOGNIZED")
+      sent = fc.request(s, "PUT", "/_matrix/federation/v1" + path, ev);
+    if (sent.status != 200) continue;
+    std::string why;
+    auto checked = check_received_pdu(ctx, ev, *v, room_id, &why);
+    if (!checked) continue;
+    msg::send_events batch;
+    batch.room_id = room_id;
+    batch.origin = s;
+    batch.join_state.push_back(checked->dump());
+    ctx.transport->send_events(batch);
+    return;
+  }
+  // Nobody answered: the leave is made here alone, after the membership it
+  // replaces.
+  auto m = ctx.rooms->membership(user_id, room_id);
+  if (!m) http::fail(errc::forbidden, "User " + user_id + " not in room " + room_id);
+  auto prior = ctx.events->dag_events({m->event_id});
+  auto i = prior.find(m->event_id);
+  auto* v = matrix::find_room_version("10");
+  int64_t depth = 1;
+  json refs = json::array();
+  if (i != prior.end()) {
+    depth = i->second.json.value("depth", int64_t{0}) + 1;
+    // The prior membership's room version is not known here; its id format
+    // tells: "$opaque:server" is v1/v2, else v3+ (v4+ URL-safe ids alike).
+    if (m->event_id.find(':') != std::string::npos) v = matrix::find_room_version("1");
+    refs.push_back(matrix::event_reference(
+      m->event_id, v->format == matrix::event_format::v1 ? matrix::compute_reference_hash(i->second.json, *v) : "",
+      *v));
+  }
+  json ev = {{"type", "m.room.member"},  {"room_id", room_id}, {"sender", user_id},   {"state_key", user_id},
+             {"content", content},        {"origin", me},      {"depth", depth},      {"prev_events", refs},
+             {"auth_events", refs},       {"origin_server_ts", ctx.env->now_ms()}};
+  if (v->format == matrix::event_format::v1) ev["event_id"] = "$" + matrix::random_string(18, *ctx.env) + ":" + me;
+  auto event_id = matrix::hash_sign_and_id(ev, me, *ctx.key, *v);
+  ev["event_id"] = event_id;
+  ev["unsigned"] = {{"out_of_band_membership", true}};
+  msg::send_events batch;
+  batch.room_id = room_id;
+  batch.origin = me;
+  batch.join_state.push_back(ev.dump());
   ctx.transport->send_events(batch);
 }
 

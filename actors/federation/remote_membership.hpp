@@ -23,4 +23,20 @@ namespace axon::federation {
 void join_remote_room(http::request& req, const std::string& room_id, std::vector<std::string> servers,
                       const std::string& user_id, nlohmann::json content);
 
+/// Invites `target`, a user of another server, to `room_id` (this server
+/// is in it): the invite built here, signed by the invitee's server too
+/// (PUT /invite v2, v1 for rooms v1/v2 when v2 is unknown), then placed in
+/// the room and sent to its servers. The invitee's server's refusal is the
+/// client's error (403 M_FORBIDDEN...), 502 when it doesn't answer.
+void invite_remote_user(http::request& req, const std::string& room_id, const std::string& target,
+                        nlohmann::json content);
+
+/// `user_id` leaves a room this server is not in (an invite rejected, a
+/// knock withdrawn): make_leave / send_leave through the first of
+/// `servers` that answers; when none does, the leave is made here alone
+/// (out of band, as Synapse's _generate_local_out_of_band_leave), so the
+/// user is out of the room whatever the other servers do.
+void leave_remote_room(http::request& req, const std::string& room_id, std::vector<std::string> servers,
+                       const std::string& user_id, nlohmann::json content);
+
 } // namespace axon::federation

@@ -89,3 +89,68 @@ def join_remote_room_by_alias_and_many_messages(ctx):
         expect_eq(timeline(user, room)[-1], "after the burst", f"last on {user}'s server")
     event = expect_ok(bob.get(f"/rooms/{q(room)}/event/{q(last)}"), "the joining event on B")
     expect_eq(event["event_id"], last, "B has the event")
+
+
+def invites(user, since=None):
+    body = user.sync(since=since)
+    return body["rooms"].get("invite", {}), body["next_batch"]
+
+
+@e2e_test
+def invite_across_servers_then_join(ctx):
+    a, b = pair(ctx)
+    alice, bob = register(a.api), register(b.api)
+    room = alice.create_room(preset="private_chat", room_version="10", name="Private")
+    _, since = invites(bob)
+    alice.invite(room, bob)
+    got = wait_until(lambda: invites(bob)[0].get(room), timeout=10)
+    expect(got, "the invite shows in B's sync")
+    stripped = {(e["type"], e["state_key"]): e for e in got["invite_state"]["events"]}
+    expect_eq(stripped[("m.room.name", "")]["content"]["name"], "Private", "the room's name in the invite")
+    expect_eq(stripped[("m.room.member", bob.user_id)]["content"]["membership"], "invite", "the invite itself")
+    expect_eq(stripped[("m.room.member", bob.user_id)]["sender"], alice.user_id, "invited by alice")
+    # A's view: bob is invited.
+    state = {(e["type"], e["state_key"]): e for e in alice.state(room)}
+    expect_eq(state[("m.room.member", bob.user_id)]["content"]["membership"], "invite", "invite on A")
+    # The room is invite-only: the invite lets bob in.
+    expect_eq(bob.join(room), room, "join through the invite")
+    wait_until(lambda: members(alice, room) == sorted([alice.user_id, bob.user_id]), timeout=10)
+    expect_eq(members(alice, room), sorted([alice.user_id, bob.user_id]), "bob joined, seen from A")
+    bob.send(room, "thanks")
+    wait_for_bodies(alice, room, ["thanks"])
+
+
+@e2e_test
+def uninvited_join_of_private_room_is_refused(ctx):
+    a, b = pair(ctx)
+    alice, bob = register(a.api), register(b.api)
+    room = alice.create_room(preset="private_chat", room_version="10")
+    r = bob.post(f"/join/{q(room)}", {})
+    expect_eq(r.status, 403, f"join without an invite: {r}")
+    expect_eq(r.json.get("errcode"), "M_FORBIDDEN", "errcode")
+    expect_eq(members(alice, room), [alice.user_id], "nobody joined")
+
+
+@e2e_test
+def reject_invite_both_while_up_and_while_inviter_down(ctx):
+    a, b = pair(ctx)
+    alice, bob, carol = register(a.api), register(b.api), register(b.api)
+    room = alice.create_room(preset="private_chat", room_version="10")
+    alice.invite(room, bob)
+    expect(wait_until(lambda: invites(bob)[0].get(room), timeout=10), "invite arrived")
+    expect_ok(bob.post(f"/rooms/{q(room)}/leave", {}), "reject while A is up")
+    expect(wait_until(lambda: room not in invites(bob)[0], timeout=5), "invite gone from B's sync")
+    state = {(e["type"], e["state_key"]): e for e in alice.state(room)}
+    expect_eq(state[("m.room.member", bob.user_id)]["content"]["membership"], "leave", "A saw the rejection")
+    # Now with A down: the rejection is made on B alone.
+    alice.invite(room, carol)
+    expect(wait_until(lambda: invites(carol)[0].get(room), timeout=10), "second invite arrived")
+    a.stop()
+    try:
+        expect_ok(carol.post(f"/rooms/{q(room)}/leave", {}), "reject while A is down")
+        body = carol.sync()
+        expect(room not in body["rooms"].get("invite", {}), "invite gone from carol's sync")
+        expect(room in body["rooms"].get("leave", {}) or room not in body["rooms"].get("join", {}),
+               "carol is not in the room")
+    finally:
+        a.start()
