@@ -16,17 +16,23 @@ namespace axon::msg {
 /// sent us a signed request: any backoff towards them ends and their queue
 /// is sent now (Synapse's notify_remote_server_up). No reply; a lost one
 /// is made good by the sender's periodic scan.
+///
+/// `edus` (JSON text of {"edu_type", "content"} objects) go along to every
+/// destination: room EDUs (typing, receipts, presence), which the sender
+/// keeps in memory only, as Synapse's does (they are soon stale; a typing
+/// notice a server missed while down is better lost than late).
 struct wake_federation {
   std::vector<std::string> destinations;
   bool server_up = false;
+  std::vector<std::string> edus;
   static constexpr const char* wire_name = "wake_federation";
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wake_federation& x) {
-  return f(caf::meta::type_name("wake_federation"), x.destinations, x.server_up);
+  return f(caf::meta::type_name("wake_federation"), x.destinations, x.server_up, x.edus);
 }
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(wake_federation, destinations, server_up)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(wake_federation, destinations, server_up, edus)
 
 /// A request to another homeserver, made by an instance that may send
 /// federation requests (outbound_federation_restricted_to) for one that may

@@ -90,6 +90,7 @@ public:
     for (auto& dest : req.destinations) {
       auto& part = by_sender[config::stream_writer_for(senders, dest)];
       part.server_up = req.server_up;
+      part.edus = req.edus;
       part.destinations.push_back(dest);
     }
     for (auto& [owner, part] : by_sender) {

@@ -4,6 +4,7 @@
 #include "actors/client/common.hpp"
 #include "actors/client/routes.hpp"
 #include "actors/client/sync_streams.hpp"
+#include "actors/federation/room_edus.hpp"
 #include "storage/stores/events_store.hpp"
 #include "storage/stores/receipts_store.hpp"
 #include "transport/transport.hpp"
@@ -45,8 +46,15 @@ std::string thread_of(const json& body) {
 
 void put_receipt(request& req, const std::string& room_id, const std::string& type,
                  const std::string& event_id, const std::string& thread_id) {
-  req.ctx->transport->put_receipt(
-    {room_id, type, req.auth().user_id, event_id, thread_id, json{{"ts", now_ms(req)}}.dump()});
+  auto ts = now_ms(req);
+  req.ctx->transport->put_receipt({room_id, type, req.auth().user_id, event_id, thread_id, json{{"ts", ts}}.dump()});
+  // The room's other servers hear of public receipts.
+  if (type == "m.read") {
+    json data = {{"ts", ts}};
+    if (!thread_id.empty()) data["thread_id"] = thread_id;
+    federation::send_room_edu(*req.ctx, room_id, "m.receipt",
+                              {{room_id, {{"m.read", {{req.auth().user_id, {{"event_ids", {event_id}}, {"data", data}}}}}}}});
+  }
 }
 
 void put_fully_read(request& req, const std::string& room_id, const std::string& event_id) {
@@ -78,6 +86,8 @@ response put_typing(request& req) {
   timeout = std::min(timeout, max_typing_timeout_ms);
   require_joined(req, room_id);
   req.ctx->transport->set_typing({room_id, user_id, t->get<bool>(), timeout});
+  federation::send_room_edu(*req.ctx, room_id, "m.typing",
+                            {{"room_id", room_id}, {"user_id", user_id}, {"typing", t->get<bool>()}});
   return {200, json::object()};
 }
 

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <deque>
 #include <map>
 
 namespace axon::federation {
@@ -32,6 +33,8 @@ using nlohmann::json;
 /// The spec: at most 50 PDUs and 100 EDUs per transaction.
 constexpr size_t max_pdus = 50;
 constexpr size_t max_edus = 100;
+/// Room EDUs kept for one destination at most (memory only).
+constexpr size_t max_queued_edus = 5000;
 constexpr auto scan_interval = std::chrono::seconds(60);
 /// A transaction's answer is waited for this long (Synapse's client_timeout).
 constexpr int64_t txn_timeout_ms = 60 * 1000;
@@ -50,6 +53,10 @@ constexpr int64_t max_retry_ms = 7LL * 24 * 3600 * 1000;
 struct destination_state {
   bool in_flight = false;
   int64_t pdus_up_to = 0;     ///< the PDUs of the transaction in flight reach here
+  /// Room EDUs waiting (memory only, see msg::wake_federation), and how
+  /// many of the first the transaction in flight carries.
+  std::deque<json> edus;
+  size_t edus_in_flight = 0;
   int attempts = 0;           ///< failed tries of the current transaction
   int64_t retry_last_ts = 0;  ///< backoff: since then...
   int64_t retry_interval = 0; ///< ...wait this long; 0: none
@@ -90,7 +97,7 @@ void send_queue(sender_pointer self, const std::string& destination) {
     std::cerr << "federation sender: reading the queue of " << destination << ": " << e.what() << "\n";
     return;
   }
-  if (rows.empty() && pdu_rows.empty()) return;
+  if (rows.empty() && pdu_rows.empty() && d.edus.empty()) return;
   json pdus = json::array();
   for (auto& r : pdu_rows) {
     auto ev = json::parse(r.json, nullptr, false);
@@ -104,6 +111,8 @@ void send_queue(sender_pointer self, const std::string& destination) {
     if (!content.is_object()) continue; // never stored so; skipped rather than blocking the queue
     edus.push_back({{"edu_type", "m.direct_to_device"}, {"content", std::move(content)}});
   }
+  d.edus_in_flight = std::min(d.edus.size(), max_edus - std::min(max_edus, edus.size()));
+  for (size_t i = 0; i < d.edus_in_flight; ++i) edus.push_back(d.edus[i]);
   auto up_to = rows.empty() ? int64_t{0} : rows.back().stream_id;
   d.pdus_up_to = pdu_rows.empty() ? 0 : pdu_rows.back().stream_ordering;
   auto txn_id = std::to_string(st.next_txn++);
@@ -131,6 +140,8 @@ void txn_done(sender_pointer self, const std::string& destination, int64_t up_to
       if (up_to) st.store->delete_outbox_up_to(destination, up_to);
       if (d.pdus_up_to) st.store->delete_pdu_outbox_up_to(destination, d.pdus_up_to);
       d.pdus_up_to = 0;
+      d.edus.erase(d.edus.begin(), d.edus.begin() + std::min(d.edus_in_flight, d.edus.size()));
+      d.edus_in_flight = 0;
       if (d.retry_interval > 0 || !d.recorded) st.store->record_success(destination);
       d.recorded = true;
       d.attempts = 0;
@@ -186,6 +197,20 @@ federation_sender_actor::behavior_type federation_sender(sender_pointer self, fe
   self->send(self, scan_atom::value);
   return {
     [=](msg::wake_federation& w) {
+      std::vector<json> edus;
+      for (auto& text : w.edus) {
+        auto e = json::parse(text, nullptr, false);
+        if (e.is_object()) edus.push_back(std::move(e));
+      }
+      for (auto& dest : w.destinations) {
+        auto& d = self->state.destinations[dest];
+        // A destination that is down gets only the newest few thousand.
+        for (auto& e : edus) d.edus.push_back(e);
+        while (d.edus.size() > max_queued_edus) {
+          d.edus.pop_front();
+          if (d.edus_in_flight) --d.edus_in_flight;
+        }
+      }
       for (auto& dest : w.destinations) {
         if (w.server_up) {
           auto& d = self->state.destinations[dest];

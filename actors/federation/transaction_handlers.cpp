@@ -7,12 +7,13 @@
 //
 // EDUs handled: m.direct_to_device (to this server's users' devices, once
 // per message_id: the to_device writer's transaction ids make a replay
-// deliver nothing twice). PDUs: see pdu_results; other EDU types are
-// ignored for now.
+// deliver nothing twice), m.typing and m.receipt (room_edus.hpp). PDUs:
+// see pdu_results; other EDU types are ignored for now.
 #include "actors/federation/routes.hpp"
 
 #include "actors/client/to_device.hpp"
 #include "actors/federation/pdu_intake.hpp"
+#include "actors/federation/room_edus.hpp"
 
 #include "config/homeserver_config.hpp"
 #include "matrix/event_hash.hpp"
@@ -124,6 +125,8 @@ response send_transaction(request& req) {
       auto content = edu.value("content", json::object());
       if (!content.is_object()) continue;
       if (type == "m.direct_to_device") to_device_edu(req, origin, content);
+      else if (type == "m.typing") receive_typing(req, origin, content);
+      else if (type == "m.receipt") receive_receipts(req, origin, content);
     }
   json answer = {{"pdus", pdu_results(req, origin, *pdus)}};
   auto now = req.ctx->env->now_ms();

@@ -154,3 +154,140 @@ def reject_invite_both_while_up_and_while_inviter_down(ctx):
                "carol is not in the room")
     finally:
         a.start()
+
+
+def joined_pair_room(ctx):
+    """A public room on A that a user of B joined: (a, b, alice, bob, room)."""
+    a, b = pair(ctx)
+    alice, bob = register(a.api), register(b.api)
+    room = alice.create_room(preset="public_chat", room_version="10")
+    bob.join(room)
+    wait_until(lambda: members(alice, room) == sorted([alice.user_id, bob.user_id]), timeout=10)
+    return a, b, alice, bob, room
+
+
+def ephemeral(user, room_id, since, kind, timeout=10.0):
+    """Syncs `user` until an ephemeral event of `kind` shows for the room; returns its content."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = user.sync(since=since, timeout=1000)
+        since = body["next_batch"]
+        for e in body["rooms"].get("join", {}).get(room_id, {}).get("ephemeral", {}).get("events", []):
+            if e["type"] == kind:
+                return e["content"], since
+    raise AssertionError(f"no {kind} for {user} in {room_id} within {timeout} s")
+
+
+@e2e_test
+def typing_and_receipts_across_servers(ctx):
+    a, b, alice, bob, room = joined_pair_room(ctx)
+    since_b = bob.sync()["next_batch"]
+    since_a = alice.sync()["next_batch"]
+    expect_ok(alice.put(f"/rooms/{q(room)}/typing/{q(alice.user_id)}", {"typing": True, "timeout": 20000}), "typing")
+    content, since_b = ephemeral(bob, room, since_b, "m.typing")
+    expect_eq(content["user_ids"], [alice.user_id], "alice typing, seen on B")
+    expect_ok(bob.put(f"/rooms/{q(room)}/typing/{q(bob.user_id)}", {"typing": True}), "typing on B")
+    content, since_a = ephemeral(alice, room, since_a, "m.typing")
+    expect(bob.user_id in content["user_ids"], f"bob typing, seen on A: {content}")
+    event = alice.send(room, "read me")
+    wait_for_bodies(bob, room, ["read me"])
+    expect_ok(bob.post(f"/rooms/{q(room)}/receipt/m.read/{q(event)}", {}), "receipt on B")
+    deadline = time.monotonic() + 10
+    while True:
+        content, since_a = ephemeral(alice, room, since_a, "m.receipt")
+        if bob.user_id in content.get(event, {}).get("m.read", {}):
+            break
+        expect(time.monotonic() < deadline, f"bob's receipt on A: {content}")
+
+
+# ---- hostile PDUs: built and signed here as server B would, sent to A -------------------------
+
+import base64
+import hashlib
+
+from fedlib import canonical, federation_request, signing_key, x_matrix
+
+
+def _b64(raw, urlsafe=False):
+    enc = base64.urlsafe_b64encode(raw) if urlsafe else base64.b64encode(raw)
+    return enc.decode().rstrip("=")
+
+
+# Room v10's redaction: what the reference hash and the signatures cover.
+_KEEP = {"event_id", "type", "room_id", "sender", "state_key", "content", "hashes", "signatures", "depth",
+         "prev_events", "auth_events", "origin", "origin_server_ts", "membership", "prev_state"}
+
+
+def _redacted(ev):
+    out = {k: v for k, v in ev.items() if k in _KEEP}
+    if ev["type"] != "m.room.member":
+        out["content"] = {}
+    else:
+        out["content"] = {k: v for k, v in ev["content"].items() if k in ("membership", "join_authorised_via_users_server")}
+    return out
+
+
+def build_pdu(server, room_id, sender, prev, auth, content, depth, event_type="m.room.message", tamper=None):
+    """A v10 PDU from `server`'s user `sender`, hashed and signed with `server`'s key; `tamper`
+    changes it after signing. Returns (pdu, event_id)."""
+    ev = {"type": event_type, "room_id": room_id, "sender": sender, "content": content, "depth": depth,
+          "origin": server.server_name, "origin_server_ts": int(time.time() * 1000),
+          "prev_events": prev, "auth_events": auth}
+    hashed = {k: v for k, v in ev.items() if k not in ("unsigned", "signatures", "hashes")}
+    ev["hashes"] = {"sha256": _b64(hashlib.sha256(canonical(hashed)).digest())}
+    key_id, private = signing_key(server)
+    signed = {k: v for k, v in _redacted(ev).items() if k not in ("signatures", "unsigned")}
+    ev["signatures"] = {server.server_name: {key_id: _b64(private.sign(canonical(signed)))}}
+    if tamper:
+        tamper(ev)
+    ref = {k: v for k, v in _redacted(ev).items() if k not in ("signatures", "unsigned")}
+    return ev, "$" + _b64(hashlib.sha256(canonical(ref)).digest(), urlsafe=True)
+
+
+def send_pdus(origin, destination, pdus):
+    uri = f"/_matrix/federation/v1/send/hostile{time.monotonic_ns()}"
+    body = {"origin": origin.server_name, "origin_server_ts": int(time.time() * 1000), "pdus": pdus, "edus": []}
+    auth = x_matrix(origin.server_name, destination.server_name, signing_key(origin), "PUT", uri, body)
+    r = federation_request(destination, "PUT", uri, body=body, authorization=auth)
+    expect_eq(r.status, 200, f"transaction: {r}")
+    return r.json["pdus"]
+
+
+@e2e_test
+def hostile_pdus_are_refused_and_nothing_stored(ctx):
+    a, b, alice, bob, room = joined_pair_room(ctx)
+    carol = register(b.api)  # on B, never joined
+    state = {(e["type"], e["state_key"]): e["event_id"] for e in alice.state(room)}
+    latest = alice.messages(room, limit=1)["chunk"][0]
+    prev, depth = [latest["event_id"]], 1000
+    auth = [state[("m.room.create", "")], state[("m.room.power_levels", "")], state[("m.room.member", bob.user_id)]]
+
+    good, good_id = build_pdu(b, room, bob.user_id, prev, auth, {"msgtype": "m.text", "body": "good"}, depth)
+    bad_sig, bad_sig_id = build_pdu(b, room, bob.user_id, prev, auth, {"msgtype": "m.text", "body": "x"}, depth,
+                                    tamper=lambda ev: ev["signatures"][b.server_name].update(
+                                        {k: _b64(b"\0" * 64) for k in ev["signatures"][b.server_name]}))
+    bad_hash, bad_hash_id = build_pdu(b, room, bob.user_id, prev, auth, {"msgtype": "m.text", "body": "orig"}, depth,
+                                      tamper=lambda ev: ev["content"].update({"body": "changed after signing"}))
+    not_member, not_member_id = build_pdu(b, room, carol.user_id, prev,
+                                          [state[("m.room.create", "")], state[("m.room.power_levels", "")]],
+                                          {"msgtype": "m.text", "body": "not a member"}, depth)
+    results = send_pdus(b, a, [good, bad_sig, bad_hash, not_member])
+    expect_eq(results.get(good_id), {}, f"the good PDU: {results}")
+    expect("error" in results.get(bad_sig_id, {}), f"bad signature refused: {results}")
+    expect("error" in results.get(not_member_id, {}), f"a non-member's event refused: {results}")
+    # Not stored where clients could see them.
+    for eid in (bad_sig_id, not_member_id):
+        r = alice.get(f"/rooms/{q(room)}/event/{q(eid)}")
+        expect_eq(r.status, 404, f"{eid} is not visible: {r}")
+    bodies = timeline(alice, room)
+    expect("good" in bodies, f"the good event is in the timeline: {bodies}")
+    expect("x" not in bodies and "not a member" not in bodies, f"refused events not in the timeline: {bodies}")
+    # A content hash that does not match: the event is kept redacted (spec step 3).
+    expect_eq(results.get(bad_hash_id), {}, f"a PDU with a wrong content hash is taken, redacted: {results}")
+    r = alice.get(f"/rooms/{q(room)}/event/{q(bad_hash_id)}")
+    expect_eq(r.status, 200, f"the redacted event: {r}")
+    expect_eq(r.json["content"], {}, f"kept redacted: {r.json}")
+    # The same transaction again, replayed: answered the same, nothing twice.
+    again = send_pdus(b, a, [good])
+    expect_eq(again.get(good_id), {}, "a known event again")
+    expect_eq(timeline(alice, room).count("good"), 1, "stored once")
