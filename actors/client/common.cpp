@@ -143,6 +143,11 @@ std::string lower(std::string s) {
 }
 
 std::string membership_of(request& req, const std::string& user_id, const std::string& room_id) {
+  if (matrix::server_of(user_id) != req.ctx->cfg->server_name) {
+    // Another server's user: the room's current state says.
+    auto ev = req.ctx->rooms->current_state_event(room_id, "m.room.member", user_id);
+    return ev ? ev->value("content", json::object()).value("membership", "") : "";
+  }
   auto m = req.ctx->rooms->membership(user_id, room_id);
   return m ? m->membership : "";
 }

@@ -8,6 +8,7 @@
 
 #include "config/homeserver_config.hpp"
 #include "matrix/x_matrix.hpp"
+#include "storage/stores/federation_store.hpp"
 #include "transport/transport.hpp"
 
 
@@ -36,9 +37,14 @@ void authenticate_server(http::request& req) {
   if (!matrix::verify_request(*auth, *pub, req.method, req.uri, cfg.server_name, content))
     http::fail(errc::unauthorized, "Invalid signature for server " + auth->origin + " with key " + auth->key_id);
   req.origin = auth->origin;
-  // It is up: whatever waits for it goes now (Synapse's notify_remote_server_up).
-  if (req.ctx->federation && req.ctx->federation->note_contact(auth->origin))
-    req.ctx->transport->wake_federation({{auth->origin}, true});
+  // It is up: when we are backing off from it, whatever waits for it goes
+  // now (Synapse's _reset_retry_timings and notify_remote_server_up). One
+  // primary-key read per request: a cached answer could miss the moment a
+  // backoff began, and a server back after one may send us nothing else.
+  if (req.ctx->federation) {
+    auto d = storage::federation_store(*req.ctx->pool).destination(auth->origin);
+    if (d && d->retry_interval > 0) req.ctx->transport->wake_federation({{auth->origin}, true, {}});
+  }
 }
 
 } // namespace axon::federation

@@ -36,8 +36,6 @@ constexpr size_t max_cached_hosts = 10000;
 /// Threads for request_async's lookups (.well-known, SRV); names with an
 /// explicit port or an IP need none.
 constexpr int lookup_threads = 2;
-/// A server that contacts us wakes its queue at most this often.
-constexpr int64_t contact_interval_ms = 60 * 1000;
 
 /// A host for a URL: IPv6 literals in brackets.
 std::string url_host(const std::string& host) {
@@ -171,20 +169,6 @@ void federation_client::lookup_loop() {
       std::cerr << "federation lookup: " << e.what() << "\n";
     }
   }
-}
-
-bool federation_client::note_contact(const std::string& origin) {
-  auto now = env_.now_ms();
-  std::lock_guard<std::mutex> lock(mu_);
-  auto& last = contacts_[origin];
-  if (contacts_.size() > max_cached_hosts) {
-    contacts_.clear();
-    contacts_[origin] = now;
-    return true;
-  }
-  if (last != 0 && now - last < contact_interval_ms) return false;
-  last = now;
-  return true;
 }
 
 bool federation_client::allowed(const std::string& server) const {

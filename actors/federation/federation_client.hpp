@@ -115,9 +115,6 @@ public:
   /// instance does for the others).
   msg::federation_reply send_here(const msg::federation_request& req);
 
-  /// Whether a signed request from `origin` should tell the federation
-  /// sender that it is up (at most once a minute per origin).
-  bool note_contact(const std::string& origin);
 
   ~federation_client();
   federation_client(const federation_client&) = delete;
@@ -159,7 +156,6 @@ private:
   /// Hosts whose well-known was valid lately (until the ms here).
   std::unordered_map<std::string, int64_t> had_valid_;
   std::unordered_map<std::string, srv_entry> srv_;
-  std::unordered_map<std::string, int64_t> contacts_;
   relay_fn relay_;
 
   // Lookup threads for request_async.

@@ -291,3 +291,50 @@ def hostile_pdus_are_refused_and_nothing_stored(ctx):
     again = send_pdus(b, a, [good])
     expect_eq(again.get(good_id), {}, "a known event again")
     expect_eq(timeline(alice, room).count("good"), 1, "stored once")
+
+
+@e2e_test
+def kick_ban_and_power_levels_across_servers(ctx):
+    a, b, alice, bob, room = joined_pair_room(ctx)
+    # Alice (A) makes bob (B) a moderator; bob's server sees it and lets him act on it.
+    levels = expect_ok(alice.get(f"/rooms/{q(room)}/state/m.room.power_levels/"), "power levels")
+    levels["users"][bob.user_id] = 50
+    expect_ok(alice.put(f"/rooms/{q(room)}/state/m.room.power_levels/", levels), "raise bob")
+    wait_until(lambda: expect_ok(bob.get(f"/rooms/{q(room)}/state/m.room.power_levels/"), "pl on B")
+               .get("users", {}).get(bob.user_id) == 50, timeout=10)
+    expect_ok(bob.put(f"/rooms/{q(room)}/state/m.room.topic/", {"topic": "set on B"}), "bob sets the topic")
+    wait_until(lambda: alice.get(f"/rooms/{q(room)}/state/m.room.topic/").json == {"topic": "set on B"}, timeout=10)
+    expect_eq(alice.get(f"/rooms/{q(room)}/state/m.room.topic/").json, {"topic": "set on B"}, "topic on A")
+    # A user of A joins; bob (moderator on B) kicks him; A sees the kick.
+    dave = register(a.api)
+    dave.join(room)
+    wait_until(lambda: dave.user_id in members(bob, room), timeout=10)
+    expect_ok(bob.post(f"/rooms/{q(room)}/kick", {"user_id": dave.user_id, "reason": "test"}), "kick from B")
+    wait_until(lambda: dave.user_id not in members(alice, room), timeout=10)
+    expect(dave.user_id not in members(alice, room), "dave kicked, seen on A")
+    # Alice bans bob: B sees its own user banned and bob can't send any more.
+    expect_ok(alice.post(f"/rooms/{q(room)}/ban", {"user_id": bob.user_id}), "ban bob")
+    def banned_on_b():
+        r = bob.get(f"/rooms/{q(room)}/state/m.room.member/{q(bob.user_id)}")
+        return r.status == 200 and r.json.get("membership") == "ban"
+    expect(wait_until(banned_on_b, timeout=10), "B knows bob is banned")
+    r = bob.put(f"/rooms/{q(room)}/send/m.room.message/after-ban", {"msgtype": "m.text", "body": "no"})
+    expect_eq(r.status, 403, f"a banned user can't send: {r}")
+
+
+@e2e_test
+def server_down_for_a_while_is_caught_up(ctx):
+    a, b, alice, bob, room = joined_pair_room(ctx)
+    b.stop()
+    sent = [f"while down {i}" for i in range(5)]
+    try:
+        for body in sent:
+            alice.send(room, body)
+    finally:
+        b.start()
+    # A signed request from B (its first transaction, a key fetch, or this join's traffic) ends A's
+    # backoff; B's own message makes one.
+    bob.send(room, "back")
+    wait_for_bodies(alice, room, ["back"], timeout=20)
+    got = wait_until(lambda: all(x in timeline(bob, room) for x in sent), timeout=30, interval=0.2)
+    expect(got, f"B caught up: {timeline(bob, room)}")
