@@ -187,8 +187,12 @@ def typing_and_receipts_across_servers(ctx):
     content, since_b = ephemeral(bob, room, since_b, "m.typing")
     expect_eq(content["user_ids"], [alice.user_id], "alice typing, seen on B")
     expect_ok(bob.put(f"/rooms/{q(room)}/typing/{q(bob.user_id)}", {"typing": True}), "typing on B")
-    content, since_a = ephemeral(alice, room, since_a, "m.typing")
-    expect(bob.user_id in content["user_ids"], f"bob typing, seen on A: {content}")
+    deadline = time.monotonic() + 10
+    while True:
+        content, since_a = ephemeral(alice, room, since_a, "m.typing")
+        if bob.user_id in content["user_ids"]:
+            break
+        expect(time.monotonic() < deadline, f"bob typing, seen on A: {content}")
     event = alice.send(room, "read me")
     wait_for_bodies(bob, room, ["read me"])
     expect_ok(bob.post(f"/rooms/{q(room)}/receipt/m.read/{q(event)}", {}), "receipt on B")
