@@ -298,17 +298,15 @@ struct remote_run {
     }
     const auto& v = *rc.version;
     auto prevs = ref_ids(ev, "prev_events");
-    bool extends = same_set(prevs, rc.extremities);
-    matrix::auth_state before;
-    int64_t before_group = 0;
-    int before_chain = 0;
-    if (given_before) {
-      before = *given_before;
-    } else if (extends) {
-      before = rc.state;
-      before_group = rc.group;
-      before_chain = rc.chain;
-    } else {
+    // The common case: the event extends every forward extremity (or is
+    // our join, whose state the room was given): the state before it is
+    // the room's current state, used in place.
+    bool extends = given_before || same_set(prevs, rc.extremities);
+    const matrix::auth_state* before = &rc.state;
+    matrix::auth_state resolved;
+    int64_t before_group = extends ? rc.group : 0;
+    int before_chain = extends ? rc.chain : 0;
+    if (!extends) {
       std::vector<matrix::state_map> sets;
       int64_t single_group = 0;
       known.prefetch(prevs);
@@ -316,6 +314,12 @@ struct remote_run {
         auto a = after_states.find(p);
         if (a != after_states.end()) {
           sets.push_back(a->second);
+          continue;
+        }
+        if (rc.extremities.size() == 1 && rc.extremities[0] == p) {
+          // The room's state is the state after its only extremity.
+          sets.push_back(state_ids(rc.state));
+          single_group = rc.group;
           continue;
         }
         auto e = known.find(p);
@@ -337,26 +341,28 @@ struct remote_run {
         if (!r) return "rejected: " + why;
         ids = std::move(*r);
       }
-      before = load(ids);
+      resolved = load(ids);
+      before = &resolved;
       if (before_group) before_chain = max_group_chain; // its chain length is not known: next one whole
     }
-    if (auto why = matrix::check_auth(ev, before, v)) {
+    if (auto why = matrix::check_auth(ev, *before, v)) {
       store_outlier(ev, "against the state before it: " + *why);
       return "rejected: against the state before it: " + *why;
     }
     bool is_state = ev.contains("state_key") && ev["state_key"].is_string();
-    matrix::auth_state after = before;
-    if (is_state) after[{ev.value("type", ""), ev["state_key"].get<std::string>()}] = ev;
+    matrix::state_key_pair key{ev.value("type", ""), is_state ? ev["state_key"].get<std::string>() : ""};
     auto p = base(ev);
     p.stream_ordering = ctx.next_position(); // also the id of a group it makes
-    int64_t group = 0;
-    int chain = 0;
-    assign_group(p, is_state, ev, before_group, before_chain, after, &group, &chain);
-    after_states[id] = state_ids(after);
-    if (!extends && !given_before) {
+    if (!extends) {
       if (auto why = matrix::check_auth(ev, rc.state, v)) {
         // Step 6: soft failure. Kept with its state (later events may name
         // it), out of the timeline.
+        matrix::auth_state after = *before;
+        if (is_state) after[key] = ev;
+        int64_t g = 0;
+        int c = 0;
+        assign_group(p, is_state, ev, before_group, before_chain, after, &g, &c);
+        after_states[id] = state_ids(after);
         p.place = storage::event_place::outlier;
         p.soft_failed = true;
         dag_event d;
@@ -375,7 +381,7 @@ struct remote_run {
                                           : ev.value("redacts", "");
       auto t = target_id.empty() ? nullptr : known.find(target_id);
       if (t && t->place == storage::event_place::timeline && t->rejected.empty() &&
-          t->json.value("room_id", "") == req.room_id && matrix::redaction_allowed(ev, t->json, before)) {
+          t->json.value("room_id", "") == req.room_id && matrix::redaction_allowed(ev, t->json, *before)) {
         p.redacts = target_id;
         auto red = matrix::redact(t->json, v);
         json because = ev;
@@ -384,7 +390,7 @@ struct remote_run {
         p.redacted_json = red.dump();
       }
     }
-    if (ctx.push) p.push_actions = ctx.push(ev, before);
+    if (ctx.push) p.push_actions = ctx.push(ev, *before);
     p.prev_events = prevs;
     if (given_before) {
       p.prev_events.insert(p.prev_events.end(), dropped_extremities.begin(), dropped_extremities.end());
@@ -392,7 +398,6 @@ struct remote_run {
     }
 
     // The room moves on.
-    auto old_state = rc.state;
     std::vector<std::string> ex, hashes;
     for (size_t i = 0; i < rc.extremities.size(); ++i)
       if (std::find(prevs.begin(), prevs.end(), rc.extremities[i]) == prevs.end()) {
@@ -401,53 +406,63 @@ struct remote_run {
       }
     ex.push_back(id);
     if (v.format == matrix::event_format::v1) hashes.push_back(matrix::compute_reference_hash(ev, v));
-    bool sole = ex.size() == 1;
     rc.extremities = std::move(ex);
     rc.extremity_hashes = std::move(hashes);
     rc.depth = std::max(rc.depth, p.depth);
-    if (sole) {
-      rc.state = std::move(after);
+    int64_t group = 0;
+    int chain = 0;
+    if (extends) {
+      // The state after it is the room's state from now on.
+      if (is_state) rc.state[key] = ev;
+      assign_group(p, is_state, ev, before_group, before_chain, rc.state, &group, &chain);
       rc.group = group;
       rc.chain = chain;
     } else {
-      std::string why;
-      auto r = resolve({state_ids(old_state), after_states[id]}, &why);
-      rc.state = r ? load(*r) : after;
-      rc.group = 0;
-      rc.chain = 0;
-    }
-    if (!(extends && sole)) {
+      matrix::auth_state after = *before;
+      if (is_state) after[key] = ev;
+      assign_group(p, is_state, ev, before_group, before_chain, after, &group, &chain);
+      after_states[id] = state_ids(after);
+      auto old_state = std::move(rc.state);
+      if (rc.extremities.size() == 1) {
+        rc.state = std::move(after);
+        rc.group = group;
+        rc.chain = chain;
+      } else {
+        std::string why;
+        auto r = resolve({state_ids(old_state), after_states[id]}, &why);
+        rc.state = r ? load(*r) : std::move(after);
+        rc.group = 0;
+        rc.chain = 0;
+      }
       // More than the event's own key may have changed.
       std::vector<storage::current_state_change> changes;
       auto now = state_ids(rc.state);
       auto was = state_ids(old_state);
-      for (auto& [key, eid] : now) {
-        auto w = was.find(key);
+      for (auto& [k, eid] : now) {
+        auto w = was.find(k);
         if (w != was.end() && w->second == eid) continue;
         storage::current_state_change ch;
-        ch.type = key.first;
-        ch.state_key = key.second;
+        ch.type = k.first;
+        ch.state_key = k.second;
         ch.event_id = eid;
-        auto& full = rc.state[key];
-        if (key.first == "m.room.member") {
+        auto& full = rc.state[k];
+        if (k.first == "m.room.member") {
           auto c = full.find("content");
           if (c != full.end() && c->is_object()) ch.membership = c->value("membership", "");
-          ch.local_member = matrix::server_of(key.second) == ctx.server_name;
+          ch.local_member = matrix::server_of(k.second) == ctx.server_name;
         }
-        auto k = eid == id ? nullptr : known.find(eid);
-        ch.stream_ordering = k && k->stream_ordering ? k->stream_ordering : p.stream_ordering;
+        auto kn = eid == id ? nullptr : known.find(eid);
+        ch.stream_ordering = kn && kn->stream_ordering ? kn->stream_ordering : p.stream_ordering;
         changes.push_back(std::move(ch));
       }
-      for (auto& [key, eid] : was)
-        if (!now.count(key)) changes.push_back({key.first, key.second, "", "", p.stream_ordering, false});
+      for (auto& [k, eid] : was)
+        if (!now.count(k)) changes.push_back({k.first, k.second, "", "", p.stream_ordering, false});
       p.current_state = std::move(changes);
     }
     if (p.type == "m.room.member") rc.servers_stale = true;
     if (req.relay) {
       for (auto& s : joined_servers(rc.state, ctx.server_name))
         if (s != req.origin) p.destinations.push_back(s);
-      // A membership change of a server's own user reaches that server too
-      // (a kick or ban of its last user).
     }
     dag_event d;
     d.json = ev;
@@ -475,6 +490,18 @@ std::optional<std::pair<errc, std::string>> accept_remote(remote_context& ctx, c
   std::optional<matrix::auth_state> given;
   std::vector<json> pdus;
   for (auto& t : req.pdus) pdus.push_back(json::parse(t, nullptr, false));
+  // Everything the pdus name, read at once (a transaction's events mostly
+  // name each other and the same few auth events).
+  std::vector<std::string> named;
+  for (auto& p : pdus) {
+    if (!p.is_object()) continue;
+    named.push_back(p.value("event_id", ""));
+    for (auto* key : {"prev_events", "auth_events"})
+      for (auto& id : ref_ids(p, key)) named.push_back(id);
+  }
+  std::sort(named.begin(), named.end());
+  named.erase(std::unique(named.begin(), named.end()), named.end());
+  run.known.prefetch(named);
   if (req.new_room) {
     auto create = join_state.find({"m.room.create", ""});
     if (create == join_state.end())

@@ -119,15 +119,25 @@ std::map<std::string, std::string> take_pdus(http::request& req, const std::stri
   std::set<std::string> have_ids;
   for (auto& p : pdus) have_ids.insert(p.value("event_id", ""));
 
+  // What the events name that is not among them: one read for prev and
+  // auth events alike.
+  std::vector<std::string> wanted, named;
+  for (auto& p : pdus)
+    for (auto* key : {"prev_events", "auth_events"})
+      for (auto& id : refs(p, key))
+        if (!have_ids.count(id)) {
+          named.push_back(id);
+          if (key[0] == 'p') wanted.push_back(id);
+        }
+  std::sort(named.begin(), named.end());
+  named.erase(std::unique(named.begin(), named.end()), named.end());
+  auto stored = ctx.events->dag_events(named);
   // Prev events neither here nor stored: ask the origin for what lies
   // between the room's forward extremities and these events.
-  std::vector<std::string> wanted;
-  for (auto& p : pdus)
-    for (auto& prev : refs(p, "prev_events"))
-      if (!have_ids.count(prev)) wanted.push_back(prev);
   if (!wanted.empty()) {
-    auto known = ctx.events->dag_events(wanted);
-    if (known.size() < wanted.size()) {
+    size_t missing = 0;
+    for (auto& id : wanted) missing += stored.count(id) ? 0 : 1;
+    if (missing > 0) {
       std::vector<std::string> latest;
       for (auto& p : pdus) latest.push_back(p.value("event_id", ""));
       json earliest = json::array();
@@ -170,7 +180,7 @@ std::map<std::string, std::string> take_pdus(http::request& req, const std::stri
       if (!have_ids.count(a)) auth_wanted.push_back(a);
   std::vector<std::string> outliers;
   if (!auth_wanted.empty()) {
-    auto known = ctx.events->dag_events(auth_wanted);
+    auto& known = stored;
     std::set<std::string> fetched;
     for (auto& p : pdus) {
       bool missing = false;

@@ -73,6 +73,7 @@ json pdu_results(request& req, const std::string& origin, const json& pdus) {
   json results = json::object();
   std::map<std::string, std::vector<json>> by_room;
   std::map<std::string, const matrix::room_version*> versions;
+  std::map<std::string, bool> acl; // per room: the origin may send
   for (auto& pdu : pdus) {
     if (!pdu.is_object() || !pdu.contains("room_id") || !pdu["room_id"].is_string()) continue;
     auto room_id = pdu["room_id"].get<std::string>();
@@ -82,7 +83,9 @@ json pdu_results(request& req, const std::string& origin, const json& pdus) {
     if (!version) continue;
     auto id = matrix::compute_event_id(pdu, *version);
     if (id.empty()) continue;
-    if (!acl_allows(*req.ctx, room_id, origin)) {
+    auto ai = acl.find(room_id);
+    if (ai == acl.end()) ai = acl.emplace(room_id, acl_allows(*req.ctx, room_id, origin)).first;
+    if (!ai->second) {
       results[id] = {{"error", "Server is banned from room"}};
       continue;
     }

@@ -42,13 +42,17 @@ std::vector<federation_store::pdu_row> federation_store::pdu_outbox(const std::s
 }
 
 void federation_store::delete_pdu_outbox_up_to(const std::string& destination, int64_t stream_ordering) {
-  auto c = pool_.acquire();
-  c->exec_transaction(
-    {{"DELETE FROM federation_pdu_outbox WHERE destination = $1 AND stream_ordering <= $2",
-      {destination, stream_ordering}},
-     {"INSERT INTO destinations (destination, last_successful_stream_ordering) VALUES ($1, $2) ON "
-      "CONFLICT (destination) DO UPDATE SET last_successful_stream_ordering = excluded.last_successful_stream_ordering",
-      {destination, stream_ordering}}});
+  std::vector<statement> st;
+  // Not waited for on disk: lost in a crash, the PDUs go again and the
+  // destination drops what it has (it dedupes by event id).
+  if (pool_.kind() == engine_kind::postgres) st.push_back({"SET LOCAL synchronous_commit = off", {}});
+  st.push_back({"DELETE FROM federation_pdu_outbox WHERE destination = $1 AND stream_ordering <= $2",
+                {destination, stream_ordering}});
+  st.push_back({"INSERT INTO destinations (destination, last_successful_stream_ordering) VALUES ($1, $2) ON "
+                "CONFLICT (destination) DO UPDATE SET last_successful_stream_ordering = "
+                "excluded.last_successful_stream_ordering",
+                {destination, stream_ordering}});
+  pool_.acquire()->exec_transaction(st);
 }
 
 std::pair<std::vector<std::string>, int64_t> federation_store::destinations_with_pdus_after(int64_t after) {
