@@ -342,3 +342,24 @@ def server_down_for_a_while_is_caught_up(ctx):
     wait_for_bodies(alice, room, ["back"], timeout=20)
     got = wait_until(lambda: all(x in timeline(bob, room) for x in sent), timeout=30, interval=0.2)
     expect(got, f"B caught up: {timeline(bob, room)}")
+
+
+@e2e_test
+def restricted_join_through_a_resident_user(ctx):
+    a, b = pair(ctx)
+    alice, bob, carol = register(a.api), register(b.api), register(b.api)
+    space = alice.create_room(preset="public_chat", room_version="10")
+    room = alice.create_room(preset="private_chat", room_version="10", initial_state=[{
+        "type": "m.room.join_rules", "state_key": "",
+        "content": {"join_rule": "restricted", "allow": [{"type": "m.room_membership", "room_id": space}]}}])
+    # carol is in no allowed room: refused with the spec's errcode.
+    r = carol.post(f"/join/{q(room)}", {})
+    expect_eq((r.status, r.json.get("errcode")), (400, "M_UNABLE_TO_AUTHORISE_JOIN"), f"carol: {r}")
+    # bob joins the allowed room, then the restricted one: A vouches (join_authorised_via_users_server).
+    bob.join(space)
+    expect_eq(bob.join(room), room, "restricted join")
+    member = expect_ok(alice.get(f"/rooms/{q(room)}/state/m.room.member/{q(bob.user_id)}"), "bob's member event on A")
+    expect_eq(member["membership"], "join", "bob joined")
+    expect_eq(member.get("join_authorised_via_users_server"), alice.user_id, "authorised by alice")
+    bob.send(room, "in through the space")
+    wait_for_bodies(alice, room, ["in through the space"])

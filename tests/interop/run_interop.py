@@ -252,8 +252,39 @@ def rooms_both_ways(axon, syn):
         expect_eq(room_bodies(owner, room)[-6:], room_bodies(joiner, room)[-6:], f"{what}: one order")
 
 
+def invites_both_ways(axon, syn):
+    """A private room on each side; the owner invites a user of the other server, who sees the
+    invite in /sync with the room's name, joins through it and talks; a second invite is rejected
+    and the owner's server sees the rejection."""
+    for owner_server, guest_server, what in ((syn, axon, "Synapse invites Axon's"), (axon, syn, "Axon invites Synapse's")):
+        owner, guest, other = register(owner_server.api), register(guest_server.api), register(guest_server.api)
+        room = expect_ok(owner.post("/createRoom", {"preset": "private_chat", "room_version": "10", "name": what}),
+                         f"{what}: createRoom")["room_id"]
+        for user in (guest, other):
+            expect_ok(owner.post(f"/rooms/{q(room)}/invite", {"user_id": user.user_id}), f"{what}: invite {user}")
+
+        def invited(user):
+            body = expect_ok(user.get("/sync", query={"timeout": "0"}), "sync")
+            return body["rooms"].get("invite", {}).get(room)
+        got = harness.wait_until(lambda: invited(guest), timeout=20, interval=0.2)
+        expect(got, f"{what}: the invite shows in /sync")
+        names = [e["content"].get("name") for e in got["invite_state"]["events"] if e["type"] == "m.room.name"]
+        expect_eq(names, [what], f"{what}: the room's name in the invite")
+        expect_eq(expect_ok(guest.post(f"/join/{q(room)}", {}), f"{what}: join")["room_id"], room, f"{what}: joined")
+        expect_ok(guest.put(f"/rooms/{q(room)}/send/m.room.message/t1", {"msgtype": "m.text", "body": "hi"}), "send")
+        ok = harness.wait_until(lambda: "hi" in room_bodies(owner, room), timeout=20, interval=0.2)
+        expect(ok, f"{what}: the guest's message reached the owner")
+        expect(harness.wait_until(lambda: invited(other), timeout=20, interval=0.2), f"{what}: second invite")
+        expect_ok(other.post(f"/rooms/{q(room)}/leave", {}), f"{what}: reject")
+
+        def rejected():
+            r = owner.get(f"/rooms/{q(room)}/state/m.room.member/{q(other.user_id)}")
+            return r.status == 200 and r.json.get("membership") == "leave"
+        expect(harness.wait_until(rejected, timeout=20, interval=0.2), f"{what}: the owner's server saw the rejection")
+
+
 SCENARIOS = [keys_through_each_others_notary, profiles_both_ways, to_device_both_ways, e2ee_keys_both_ways,
-             directories_both_ways, rooms_both_ways]
+             directories_both_ways, rooms_both_ways, invites_both_ways]
 
 
 def main():
