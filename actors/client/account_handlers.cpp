@@ -280,7 +280,7 @@ response logout(request& req) {
   req.ctx->tokens->erase(req.auth().token_hash);
   req.ctx->transport->invalidate_cache("access_tokens", {req.auth().token_hash});
   // The device is gone: so are its E2EE keys, and others learn it.
-  req.ctx->transport->device_list_changed({req.auth().user_id, {req.auth().device_id}, true});
+  devices_changed(req, {req.auth().user_id, {req.auth().device_id}, true});
   return {200, json::object()};
 }
 
@@ -292,7 +292,7 @@ response logout_all(request& req) {
   req.ctx->tokens->erase_user(req.auth().user_id);
   req.ctx->transport->invalidate_cache("user_tokens", {req.auth().user_id});
   if (!devices.empty())
-    req.ctx->transport->device_list_changed({req.auth().user_id, devices, true});
+    devices_changed(req, {req.auth().user_id, devices, true});
   return {200, json::object()};
 }
 

@@ -1,5 +1,6 @@
 #include "actors/client/common.hpp"
 
+#include "actors/federation/device_lists.hpp"
 #include "actors/http/services.hpp"
 #include "config/homeserver_config.hpp"
 #include "config/layout.hpp"
@@ -160,6 +161,12 @@ void require_joined(request& req, const std::string& room_id) {
   require_room_id(room_id);
   if (membership_of(req, req.auth().user_id, room_id) != "join")
     fail(errc::forbidden, "User " + req.auth().user_id + " not in room " + room_id);
+}
+
+int64_t devices_changed(request& req, const msg::device_list_changed& change) {
+  auto pos = req.ctx->transport->device_list_changed(change);
+  federation::send_device_list_update(*req.ctx, change.user_id, change.device_ids, change.deleted, pos);
+  return pos;
 }
 
 msg::send_events_reply send_events(request& req, msg::send_events batch) {

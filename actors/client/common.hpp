@@ -5,6 +5,7 @@
 
 #include "actors/http/http_types.hpp"
 #include "matrix/stream_token.hpp"
+#include "messages/device_lists.hpp"
 #include "messages/events.hpp"
 
 #include <nlohmann/json.hpp>
@@ -67,6 +68,9 @@ void require_room_id(const std::string& room_id);
 /// non-state events. Returns the event id.
 std::string send_event(request& req, const std::string& room_id, msg::event_draft draft);
 msg::send_events_reply send_events(request& req, msg::send_events batch);
+/// The user's devices changed (device_lists writer), and the servers
+/// sharing a room with the user hear of it (m.device_list_update).
+int64_t devices_changed(request& req, const msg::device_list_changed& change);
 
 /// The m.room.member content for `user_id` joining/being invited, with the
 /// profile's displayname and avatar_url.

@@ -4,6 +4,7 @@
 // (handlers/e2e_keys.py) where the spec is silent. The device_lists writer
 // stores them (they are E2EE key tables) and advances device_lists.
 #include "actors/client/common.hpp"
+#include "actors/federation/device_lists.hpp"
 #include "actors/client/cross_signing.hpp"
 #include "actors/client/routes.hpp"
 #include "matrix/base64.hpp"
@@ -85,6 +86,7 @@ response upload_signing_keys(request& req) {
   if (up.count("self_signing")) out.self_signing_key = up["self_signing"].dump();
   if (up.count("user_signing")) out.user_signing_key = up["user_signing"].dump();
   req.ctx->transport->upload_cross_signing_keys(out);
+  federation::send_signing_key_update(*req.ctx, me);
   return {200, json::object()};
 }
 

@@ -70,7 +70,7 @@ response put_device(request& req) {
   if (body.contains("display_name")) {
     req.ctx->accounts->set_device_display_name(me, req.params[0], name);
     // The name is part of what /keys/query shows others.
-    req.ctx->transport->device_list_changed({me, {req.params[0]}, false});
+    devices_changed(req, {me, {req.params[0]}, false});
   }
   return {200, json::object()};
 }
@@ -137,7 +137,7 @@ void delete_devices(request& req, const std::vector<std::string>& device_ids) {
   req.ctx->pushers->remove_for_devices(me, existing);
   for (auto& h : hashes) req.ctx->tokens->erase(h);
   req.ctx->transport->invalidate_cache("access_tokens", hashes);
-  req.ctx->transport->device_list_changed({me, existing, true});
+  devices_changed(req, {me, existing, true});
 }
 
 void add_device_routes(std::vector<http::route>& out) {

@@ -2,6 +2,7 @@
 // device_lists part of /sync. Spec: client-server API "End-to-End
 // Encryption" (Key management API, tracking the device list for a user).
 #include "actors/client/common.hpp"
+#include "actors/federation/device_lists.hpp"
 #include "actors/client/cross_signing.hpp"
 #include "actors/client/keys.hpp"
 #include "actors/client/routes.hpp"
@@ -217,8 +218,10 @@ response upload_keys(request& req) {
       check(matrix::check_key_map(*fk, name));
       if (!fk->empty()) up.fallback_keys = fk->dump();
     }
-  if (!up.device_keys.empty() || !up.one_time_keys.empty() || !up.fallback_keys.empty())
-    req.ctx->transport->upload_keys(up);
+  if (!up.device_keys.empty() || !up.one_time_keys.empty() || !up.fallback_keys.empty()) {
+    auto pos = req.ctx->transport->upload_keys(up);
+    if (!up.device_keys.empty()) federation::send_device_list_update(*req.ctx, me.user_id, {me.device_id}, false, pos);
+  }
   return {200, {{"one_time_key_counts",
                  key_counts(req.ctx->e2e_keys->one_time_key_counts(me.user_id, me.device_id))}}};
 }

@@ -7,11 +7,13 @@
 //
 // EDUs handled: m.direct_to_device (to this server's users' devices, once
 // per message_id: the to_device writer's transaction ids make a replay
-// deliver nothing twice), m.typing and m.receipt (room_edus.hpp). PDUs:
+// deliver nothing twice), m.typing and m.receipt (room_edus.hpp),
+// m.device_list_update and m.signing_key_update (device_lists.hpp). PDUs:
 // see pdu_results; other EDU types are ignored for now.
 #include "actors/federation/routes.hpp"
 
 #include "actors/client/to_device.hpp"
+#include "actors/federation/device_lists.hpp"
 #include "actors/federation/pdu_intake.hpp"
 #include "actors/federation/room_edus.hpp"
 
@@ -130,6 +132,8 @@ response send_transaction(request& req) {
       if (type == "m.direct_to_device") to_device_edu(req, origin, content);
       else if (type == "m.typing") receive_typing(req, origin, content);
       else if (type == "m.receipt") receive_receipts(req, origin, content);
+      else if (type == "m.device_list_update" || type == "m.signing_key_update")
+        receive_device_list_update(req, origin, content);
     }
   json answer = {{"pdus", pdu_results(req, origin, *pdus)}};
   auto now = req.ctx->env->now_ms();

@@ -178,6 +178,13 @@ e2e_keys_store::key_state_rows(const result& r) {
   return out;
 }
 
+int64_t e2e_keys_store::previous_change(const std::string& user_id, int64_t pos) {
+  auto r = pool_.acquire()->exec(
+    "SELECT COALESCE(MAX(stream_id), 0) FROM device_lists_stream WHERE user_id = $1 AND stream_id < $2",
+    {user_id, pos});
+  return r.rows.at(0).i64(0);
+}
+
 std::vector<std::string> e2e_keys_store::changed_users(int64_t from, int64_t to) {
   auto c = pool_.acquire();
   auto r = c->exec("SELECT DISTINCT user_id FROM device_lists_stream WHERE stream_id > $1 AND "
@@ -197,9 +204,12 @@ std::vector<std::string> column(result r) {
 } // namespace
 
 std::vector<std::string> e2e_keys_store::joined_rooms(const std::string& user_id) {
+  // Users of other servers too, from the rooms' current state (their
+  // device list updates wake the local users sharing those rooms).
   return column(pool_.acquire()->exec(
     "SELECT room_id FROM local_current_membership WHERE user_id = $1 AND membership = 'join' "
-    "ORDER BY room_id",
+    "UNION SELECT room_id FROM current_state_events WHERE state_key = $1 AND membership = 'join' AND "
+    "type = 'm.room.member' ORDER BY room_id",
     {user_id}));
 }
 

@@ -85,6 +85,8 @@ public:
   key_state_rows(const result& r);
   std::vector<std::string> unused_fallback_key_types(const std::string& user_id,
                                                      const std::string& device_id);
+  /// The user's newest device_lists position before `pos` (0: none).
+  int64_t previous_change(const std::string& user_id, int64_t pos);
   /// Users whose devices changed in (from, to].
   std::vector<std::string> changed_users(int64_t from, int64_t to);
 

@@ -363,3 +363,47 @@ def restricted_join_through_a_resident_user(ctx):
     expect_eq(member.get("join_authorised_via_users_server"), alice.user_id, "authorised by alice")
     bob.send(room, "in through the space")
     wait_for_bodies(alice, room, ["in through the space"])
+
+
+@e2e_test
+def device_list_changes_reach_the_other_server(ctx):
+    from test_e2ee import device_keys
+    a, b, alice, bob, room = joined_pair_room(ctx)
+    since = alice.sync()["next_batch"]
+    # Bob signs in on a new device and uploads its keys: alice's server hears of it.
+    bob2 = harness_login(b, bob)
+    _, dk = device_keys(bob2)
+    expect_ok(bob2.post("/keys/upload", {"device_keys": dk}), "upload on the new device")
+
+    def changed(since_token):
+        body = alice.sync(since=since_token, timeout=1000)
+        return bob.user_id in body.get("device_lists", {}).get("changed", []), body["next_batch"]
+    deadline = time.monotonic() + 15
+    seen = False
+    token = since
+    while not seen and time.monotonic() < deadline:
+        seen, token = changed(token)
+    expect(seen, "bob in alice's device_lists.changed")
+    got = expect_ok(alice.get("/keys/changes", query={"from": since, "to": token}), "/keys/changes")
+    expect(bob.user_id in got["changed"], f"bob in /keys/changes: {got}")
+    keys = expect_ok(alice.post("/keys/query", {"device_keys": {bob.user_id: []}}), "query bob's keys")
+    expect(bob2.device_id in keys["device_keys"].get(bob.user_id, {}), f"the new device: {keys}")
+    # The device signs out: alice hears of that too.
+    since2 = token
+    expect_ok(bob2.post("/logout", {}), "logout")
+    seen = False
+    deadline = time.monotonic() + 15
+    while not seen and time.monotonic() < deadline:
+        seen, since2 = changed(since2)
+    expect(seen, "bob in alice's device_lists.changed after the logout")
+    keys = expect_ok(alice.post("/keys/query", {"device_keys": {bob.user_id: []}}), "query again")
+    expect(bob2.device_id not in keys["device_keys"].get(bob.user_id, {}), f"the device is gone: {keys}")
+
+
+def harness_login(server, user):
+    """A second device of `user` on `server`."""
+    from harness import User
+    body = expect_ok(server.api.post("/login", {"type": "m.login.password", "password": user.password,
+                                                "identifier": {"type": "m.id.user", "user": user.localpart}}),
+                     "login")
+    return User(server.api, user.localpart, user.password, body["user_id"], body["access_token"], body["device_id"])
