@@ -307,8 +307,9 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
     fd.server_name = cfg.server_name;
     fd.env = env;
     roles.federation_sender = federation::spawn_federation_sender(sys, std::move(fd));
-    // Events written here or elsewhere may have queued PDUs for it.
-    transport::subscribe_to_bus(bus, {caf::actor_cast<caf::actor>(roles.federation_sender), {}, false, "", ""});
+    // Events written here or elsewhere may have queued PDUs for it; local
+    // users' presence changes go out through it.
+    transport::subscribe_to_bus(bus, {caf::actor_cast<caf::actor>(roles.federation_sender), {}, true, "", ""});
   }
   auto& restricted = cfg.outbound_federation_restricted_to;
   if (restricted.empty() || hosts(restricted))
@@ -328,7 +329,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
       rd.caught_up_too.push_back(caf::actor_cast<caf::actor>(roles.typing_writer));
     }
     if (roles.federation_sender)
-      rd.subscribers.push_back({caf::actor_cast<caf::actor>(roles.federation_sender), {}, false, "", ""});
+      rd.subscribers.push_back({caf::actor_cast<caf::actor>(roles.federation_sender), {}, true, "", ""});
     if (several_events_writers)
       for (auto& w : roles.events_writers)
         if (w) {

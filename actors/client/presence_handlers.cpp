@@ -7,6 +7,7 @@
 #include "actors/client/sync_streams.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/identifiers.hpp"
+#include "storage/stores/e2e_keys_store.hpp"
 #include "storage/stores/presence_store.hpp"
 #include "storage/stores/rooms_store.hpp"
 #include "transport/transport.hpp"
@@ -26,6 +27,11 @@ bool enabled(const request& req) { return req.ctx->cfg->presence_enabled; }
 
 std::set<std::string> joined_rooms_of(request& req, const std::string& user_id) {
   std::set<std::string> out;
+  if (matrix::server_of(user_id) != req.ctx->cfg->server_name) {
+    // Another server's user: the rooms' current state.
+    for (auto& r : req.ctx->e2e_keys->joined_rooms(user_id)) out.insert(r);
+    return out;
+  }
   for (auto& m : req.ctx->rooms->memberships(user_id))
     if (m.membership == "join") out.insert(m.room_id);
   return out;

@@ -15,12 +15,16 @@
 #include "actors/spawn_role.hpp"
 #include "actors/federation/pdu_intake.hpp"
 #include "matrix/room_version.hpp"
+#include "storage/stores/e2e_keys_store.hpp"
 #include "storage/stores/federation_store.hpp"
+#include "storage/stores/presence_store.hpp"
+#include "matrix/identifiers.hpp"
 
 #include <chrono>
 #include <iostream>
 #include <deque>
 #include <map>
+#include <set>
 
 namespace axon::federation {
 
@@ -66,6 +70,8 @@ struct destination_state {
 struct federation_sender_state {
   federation_sender_deps deps;
   std::unique_ptr<storage::federation_store> store;
+  std::unique_ptr<storage::presence_store> presence;
+  std::unique_ptr<storage::e2e_keys_store> sharing; ///< who shares a room with whom
   std::map<std::string, destination_state> destinations;
   /// Transaction ids: a counter from the start time, as Synapse's.
   int64_t next_txn = 0;
@@ -182,6 +188,8 @@ void scan(sender_pointer self) {
 federation_sender_actor::behavior_type federation_sender(sender_pointer self, federation_sender_deps deps) {
   auto& st = self->state;
   st.store = std::make_unique<storage::federation_store>(*deps.pool);
+  st.presence = std::make_unique<storage::presence_store>(*deps.pool);
+  st.sharing = std::make_unique<storage::e2e_keys_store>(*deps.pool);
   st.next_txn = deps.env->now_ms();
   st.deps = std::move(deps);
   try {
@@ -238,6 +246,44 @@ federation_sender_actor::behavior_type federation_sender(sender_pointer self, fe
         for (auto& dest : dests) send_queue(self, dest);
       } catch (const std::exception& e) {
         std::cerr << "federation sender: reading the PDU queues: " << e.what() << "\n";
+      }
+    },
+    // A local user's presence changed: m.presence to every server sharing
+    // a room with them (Synapse's presence federation; memory only).
+    [=](const msg::stream_advanced& adv) {
+      if (adv.stream != static_cast<uint8_t>(stream_id::presence)) return;
+      auto& st = self->state;
+      std::map<std::string, json> pushes; // destination -> push list
+      try {
+        for (auto& row : adv.rows)
+          for (auto& user : row.user_ids) {
+            if (matrix::server_of(user) != st.deps.server_name) continue; // others' users are their servers' to tell
+            auto p = st.presence->get(user);
+            if (!p) continue;
+            json entry = {{"user_id", user},
+                          {"presence", p->state},
+                          {"last_active_ago", std::max<int64_t>(0, st.deps.env->now_ms() - p->last_active_ts)},
+                          {"currently_active", p->currently_active}};
+            if (!p->status_msg.empty()) entry["status_msg"] = p->status_msg;
+            std::set<std::string> servers;
+            for (auto& other : st.sharing->users_sharing_room(user)) {
+              auto s = matrix::server_of(other);
+              if (!s.empty() && s != st.deps.server_name) servers.insert(s);
+            }
+            for (auto& s : servers) pushes[s].push_back(entry);
+          }
+      } catch (const std::exception& e) {
+        std::cerr << "federation sender: reading presence: " << e.what() << "\n";
+        return;
+      }
+      for (auto& [dest, push] : pushes) {
+        auto& d = st.destinations[dest];
+        d.edus.push_back({{"edu_type", "m.presence"}, {"content", {{"push", push}}}});
+        while (d.edus.size() > max_queued_edus) {
+          d.edus.pop_front();
+          if (d.edus_in_flight) --d.edus_in_flight;
+        }
+        send_queue(self, dest);
       }
     },
     [=](txn_done_atom, std::string& dest, int64_t up_to, int status, std::string& error) {

@@ -4,7 +4,9 @@
 #include "actors/federation/pdu_intake.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/identifiers.hpp"
+#include "storage/stores/e2e_keys_store.hpp"
 #include "storage/stores/rooms_store.hpp"
+#include "messages/presence.hpp"
 #include "transport/transport.hpp"
 
 #include <algorithm>
@@ -54,6 +56,37 @@ void receive_typing(http::request& req, const std::string& origin, const json& c
   if (!may_speak(req, origin, room.get<std::string>(), user.get<std::string>())) return;
   req.ctx->transport->set_typing({room.get<std::string>(), user.get<std::string>(), typing.get<bool>(),
                                   remote_typing_timeout_ms});
+}
+
+void receive_presence(http::request& req, const std::string& origin, const json& content) {
+  if (!req.ctx->cfg->presence_enabled) return;
+  auto push = content.value("push", json());
+  if (!push.is_array()) return;
+  for (auto& p : push) {
+    if (!p.is_object()) continue;
+    auto user = p.value("user_id", json());
+    auto state = p.value("presence", json());
+    if (!user.is_string() || !state.is_string()) continue;
+    auto user_id = user.get<std::string>();
+    if (!matrix::parse_user_id(user_id) || matrix::server_of(user_id) != origin) continue;
+    auto s = state.get<std::string>();
+    if (s != "online" && s != "unavailable" && s != "offline") continue;
+    // Only users joined to a room this server has.
+    if (req.ctx->e2e_keys->joined_rooms(user_id).empty()) continue;
+    msg::set_presence sp;
+    sp.user_id = user_id;
+    sp.presence = s;
+    auto msg_text = p.value("status_msg", json());
+    if (msg_text.is_string() && msg_text.get<std::string>().size() <= 1024) sp.status_msg = msg_text.get<std::string>();
+    sp.remote = true;
+    auto ago = p.value("last_active_ago", json());
+    if (ago.is_number_integer()) sp.last_active_ago = std::max<int64_t>(0, ago.get<int64_t>());
+    sp.currently_active = p.value("currently_active", json()).is_boolean() && p["currently_active"].get<bool>();
+    try {
+      req.ctx->transport->set_presence(sp);
+    } catch (const matrix_error&) {
+    }
+  }
 }
 
 void receive_receipts(http::request& req, const std::string& origin, const json& content) {

@@ -21,6 +21,9 @@ void send_room_edu(http::server_context& ctx, const std::string& room_id, const 
 
 /// An m.typing EDU from `origin`.
 void receive_typing(http::request& req, const std::string& origin, const nlohmann::json& content);
+/// An m.presence EDU from `origin`: its users' presence, for those sharing
+/// a room with a user of this server.
+void receive_presence(http::request& req, const std::string& origin, const nlohmann::json& content);
 /// An m.receipt EDU from `origin`.
 void receive_receipts(http::request& req, const std::string& origin, const nlohmann::json& content);
 

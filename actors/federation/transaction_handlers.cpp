@@ -132,6 +132,7 @@ response send_transaction(request& req) {
       if (type == "m.direct_to_device") to_device_edu(req, origin, content);
       else if (type == "m.typing") receive_typing(req, origin, content);
       else if (type == "m.receipt") receive_receipts(req, origin, content);
+      else if (type == "m.presence") receive_presence(req, origin, content);
       else if (type == "m.device_list_update" || type == "m.signing_key_update")
         receive_device_list_update(req, origin, content);
     }

@@ -16,6 +16,7 @@
 #include "actors/streams/presence_writer.hpp"
 
 #include "storage/stores/presence_store.hpp"
+#include "storage/stores/e2e_keys_store.hpp"
 #include "storage/stores/rooms_store.hpp"
 
 #include <algorithm>
@@ -39,7 +40,14 @@ struct user_presence {
   storage::presence_row row; ///< current state (persisted when announced)
   int64_t syncing_until = 0; ///< a /sync of the user may run until then
   int64_t timer_at = 0;      ///< the pending timer's deadline; 0: none
+  /// Another server's user (msg::set_presence.remote): offline at
+  /// remote_until unless its server says more.
+  bool remote = false;
+  int64_t remote_until = 0;
 };
+
+/// Synapse's FEDERATION_TIMEOUT.
+constexpr int64_t remote_timeout_ms = 30LL * 60 * 1000;
 
 struct presence_writer_state {
   presence_writer_deps deps;
@@ -76,6 +84,10 @@ bool should_notify(const storage::presence_row& prev, const storage::presence_ro
 storage::presence_row timed_out(const user_presence& u, int64_t now, const presence_timeouts& t) {
   auto r = u.row;
   if (r.state == offline) return r;
+  if (u.remote) {
+    if (now >= u.remote_until) r.state = offline;
+    return r;
+  }
   if (r.state == online && now - r.last_active_ts >= ms(t.idle)) r.state = unavailable;
   auto seen = std::max({u.syncing_until, r.last_user_sync_ts, r.last_active_ts});
   if (now - seen >= ms(t.sync_online)) r.state = offline;
@@ -86,6 +98,7 @@ storage::presence_row timed_out(const user_presence& u, int64_t now, const prese
 int64_t next_deadline(const user_presence& u, const presence_timeouts& t) {
   auto& r = u.row;
   if (r.state == offline) return 0;
+  if (u.remote) return u.remote_until;
   auto d = std::max({u.syncing_until, r.last_user_sync_ts, r.last_active_ts}) + ms(t.sync_online);
   if (r.state == online) {
     d = std::min(d, r.last_active_ts + ms(t.idle));
@@ -130,13 +143,19 @@ int64_t update(writer_pointer self, const std::string& user_id, storage::presenc
   auto& st = self->state;
   auto& t = st.deps.timeouts;
   auto& u = entry(self, user_id);
-  next.currently_active =
-    next.state == online && now - next.last_active_ts < ms(t.last_active_granularity);
+  if (!u.remote)
+    next.currently_active =
+      next.state == online && now - next.last_active_ts < ms(t.last_active_granularity);
   if (should_notify(u.row, next, t)) {
     auto pos = st.pos + 1;
     std::vector<msg::stream_row> rows{{pos, "", {user_id}}};
-    for (auto& m : st.rooms->memberships(user_id))
-      if (m.membership == "join") rows.push_back({pos, m.room_id, {}});
+    if (u.remote) {
+      // Another server's user: the rooms' state says where they are.
+      for (auto& room : storage::e2e_keys_store(*st.deps.pool).joined_rooms(user_id)) rows.push_back({pos, room, {}});
+    } else {
+      for (auto& m : st.rooms->memberships(user_id))
+        if (m.membership == "join") rows.push_back({pos, m.room_id, {}});
+    }
     next.stream_id = pos;
     st.store->put(next);
     st.pos = pos;
@@ -179,10 +198,19 @@ caf::behavior presence_writer(writer_pointer self, presence_writer_deps deps, in
         return make_error(errc::invalid_param, "Invalid presence state: " + req.presence);
       try {
         auto now = now_ms(self);
-        auto next = entry(self, req.user_id).row;
+        auto& u = entry(self, req.user_id);
+        auto next = u.row;
         next.state = req.presence;
         next.status_msg = req.status_msg;
-        if (req.presence == online) next.last_active_ts = now;
+        if (req.remote) {
+          u.remote = true;
+          u.remote_until = now + remote_timeout_ms;
+          u.timer_at = 0; // the deadline moved: a new timer
+          next.last_active_ts = now - std::max<int64_t>(0, req.last_active_ago);
+          next.currently_active = req.currently_active;
+        } else if (req.presence == online) {
+          next.last_active_ts = now;
+        }
         return update(self, req.user_id, std::move(next), now);
       } catch (const std::exception& e) {
         return db_failure(e);

@@ -407,3 +407,31 @@ def harness_login(server, user):
                                                 "identifier": {"type": "m.id.user", "user": user.localpart}}),
                      "login")
     return User(server.api, user.localpart, user.password, body["user_id"], body["access_token"], body["device_id"])
+
+
+@e2e_test
+def presence_across_servers(ctx):
+    a, b, alice, bob, room = joined_pair_room(ctx)
+    since = alice.sync()["next_batch"]
+    expect_ok(bob.put(f"/presence/{q(bob.user_id)}/status", {"presence": "online", "status_msg": "on B"}),
+              "bob sets his presence")
+
+    def bobs_presence(token):
+        body = alice.sync(since=token, timeout=1000)
+        for e in body.get("presence", {}).get("events", []):
+            if e["sender"] == bob.user_id:
+                return e["content"], body["next_batch"]
+        return None, body["next_batch"]
+    deadline = time.monotonic() + 15
+    content, token = None, since
+    while content is None and time.monotonic() < deadline:
+        content, token = bobs_presence(token)
+    expect(content, "bob's presence reached alice's /sync")
+    expect_eq((content["presence"], content.get("status_msg")), ("online", "on B"), f"bob's presence: {content}")
+    got = expect_ok(alice.get(f"/presence/{q(bob.user_id)}/status"), "GET bob's presence on A")
+    expect_eq(got["presence"], "online", f"on A: {got}")
+    # And the other way.
+    expect_ok(alice.put(f"/presence/{q(alice.user_id)}/status", {"presence": "unavailable"}), "alice away")
+    ok = wait_until(lambda: expect_ok(bob.get(f"/presence/{q(alice.user_id)}/status"), "on B")["presence"] == "unavailable",
+                    timeout=15, interval=0.2)
+    expect(ok, "alice's presence on B")

@@ -159,6 +159,36 @@ TEST_CASE_TEMPLATE("presence_store: put, get, changed, not_offline", DB, sqlite_
 
 // ---- writer ----------------------------------------------------------------------
 
+TEST_CASE_TEMPLATE("presence writer: another server's user keeps the state its server gave for 30 minutes", DB,
+                   sqlite_db, pg_db) {
+  AXON_ENV_OR_SKIP(DB);
+  const std::string remote = "@carol:other.example.org";
+  // Carol (another server) is joined to room R: her rows name the room.
+  e.pool->acquire()->exec("INSERT INTO current_state_events (room_id, type, state_key, event_id, membership, "
+                          "stream_ordering) VALUES ($1, 'm.room.member', $2, '$c', 'join', 1)",
+                          {room_r, remote});
+  e.spawn();
+  msg::set_presence sp{remote, "online", "away from keyboard", true, 5000, false};
+  CHECK(std::get<int64_t>(e.ask(sp)) == 1);
+  auto r = e.row(remote);
+  CHECK(r.state == "online");
+  CHECK(r.last_active_ts == t0 - 5000);
+  CHECK_FALSE(r.currently_active); // as her server said
+  auto adv = e.published();
+  REQUIRE(adv.size() == 1);
+  REQUIRE(adv[0].rows.size() == 2);
+  CHECK(adv[0].rows[1].room_id == room_r);
+  // None of this server's timers: still online past the sync and idle timeouts...
+  e.advance(actors::presence_sync_online_timeout + 10min);
+  CHECK(e.published().empty());
+  CHECK(e.row(remote).state == "online");
+  // ...until 30 minutes pass without word from her server.
+  e.advance(20min);
+  adv = e.published();
+  REQUIRE(adv.size() == 1);
+  CHECK(e.row(remote).state == "offline");
+}
+
 TEST_CASE_TEMPLATE("presence writer: PUT online, then offline after the sync timeout", DB,
                    sqlite_db, pg_db) {
   AXON_ENV_OR_SKIP(DB);
@@ -297,13 +327,16 @@ TEST_CASE("presence messages round-trip through CAF serialization and JSON") {
     REQUIRE(back.match_elements<T>());
     return back.get_as<T>(0);
   };
-  msg::set_presence sp{alice, "unavailable", "Grüße 🎉"};
+  msg::set_presence sp{alice, "unavailable", "Grüße 🎉", true, 1234, true};
   for (auto& back : {through_caf(sp), nlohmann::json::parse(nlohmann::json(sp).dump()).get<msg::set_presence>()}) {
     CHECK(back.user_id == sp.user_id);
     CHECK(back.presence == sp.presence);
     CHECK(back.status_msg == sp.status_msg);
+    CHECK(back.remote == sp.remote);
+    CHECK(back.last_active_ago == sp.last_active_ago);
+    CHECK(back.currently_active == sp.currently_active);
   }
-  CHECK(nlohmann::json(sp).size() == 3);
+  CHECK(nlohmann::json(sp).size() == 6);
   msg::user_syncing us{bob, "online", 30000};
   for (auto& back : {through_caf(us), nlohmann::json::parse(nlohmann::json(us).dump()).get<msg::user_syncing>()}) {
     CHECK(back.user_id == us.user_id);

@@ -133,8 +133,8 @@ bool operator==(const put_receipt& a, const put_receipt& b) {
          std::tie(b.room_id, b.receipt_type, b.user_id, b.event_id, b.thread_id, b.data);
 }
 bool operator==(const set_presence& a, const set_presence& b) {
-  return std::tie(a.user_id, a.presence, a.status_msg) ==
-         std::tie(b.user_id, b.presence, b.status_msg);
+  return std::tie(a.user_id, a.presence, a.status_msg, a.remote, a.last_active_ago, a.currently_active) ==
+         std::tie(b.user_id, b.presence, b.status_msg, b.remote, b.last_active_ago, b.currently_active);
 }
 bool operator==(const user_syncing& a, const user_syncing& b) {
   return std::tie(a.user_id, a.presence, a.timeout_ms) ==
@@ -614,7 +614,7 @@ TEST_CASE_FIXTURE(system_fixture, "typing and receipts writer requests round-tri
 
 TEST_CASE_FIXTURE(system_fixture, "presence writer requests round-trip") {
   check_round_trips(*this, msg::set_presence{"@a:x", "unavailable", "Grüße 🎉"});
-  check_round_trips(*this, msg::set_presence{"@a:x", "online", ""});
+  check_round_trips(*this, msg::set_presence{"@a:x", "online", "", true, 4200, true});
   check_round_trips(*this, msg::user_syncing{"@a:x", "online", 30000});
 }
 
