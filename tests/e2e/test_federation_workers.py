@@ -7,7 +7,7 @@ could not reach the other server on 127.0.0.1: an answer proves it went through 
 import os
 
 from fedlib import federating_server, test_ca
-from harness import expect_eq, expect_ok, free_port, layout_test, q, register, workers_layout
+from harness import expect, expect_eq, expect_ok, free_port, layout_test, q, register, wait_until, workers_layout
 from test_faults import Redis
 
 
@@ -51,6 +51,24 @@ def outbound_federation_restricted_to_main(ctx):
         # And the other way: C asks the layout (main's federation listener answers).
         got = expect_ok(carol.get(f"/profile/{q(bob.user_id)}"), "the layout's user through C")
         expect_eq(got.get("displayname"), bob.localpart, "the layout user's name")
+        # Rooms: bob (a client of worker1) joins C's room; C's events reach worker1's /sync
+        # (main's events writer over Redis) and bob's reach C (main's federation sender).
+        room = carol.create_room(preset="public_chat", room_version="10")
+        expect_eq(bob.join(room), room, "join through worker1")
+        carol.put(f"/rooms/{q(room)}/send/m.room.message/c1", {"msgtype": "m.text", "body": "from C"})
+
+        def bodies(user):
+            chunk = expect_ok(user.get(f"/rooms/{q(room)}/messages", query={"dir": "b", "limit": "20"}))["chunk"]
+            return [e["content"].get("body") for e in reversed(chunk) if e["type"] == "m.room.message"]
+        expect(wait_until(lambda: bodies(bob) == ["from C"], timeout=15), f"C's message on worker1: {bodies(bob)}")
+        bob.put(f"/rooms/{q(room)}/send/m.room.message/b1", {"msgtype": "m.text", "body": "from the layout"})
+        expect(wait_until(lambda: bodies(carol) == ["from C", "from the layout"], timeout=15),
+               f"the layout's message on C: {bodies(carol)}")
+        # And C's user joins a room of the layout.
+        mine = bob.create_room(preset="public_chat", room_version="10")
+        expect_eq(carol.join(mine), mine, "C joins the layout's room")
+        members = expect_ok(bob.get(f"/rooms/{q(mine)}/joined_members"))["joined"]
+        expect_eq(sorted(members), sorted([bob.user_id, carol.user_id]), "both members seen on worker1")
     finally:
         for s in (worker, main):
             if s:
