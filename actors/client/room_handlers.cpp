@@ -518,6 +518,37 @@ response get_event(request& req) {
   return {200, client_event(ev->json, &req.auth(), now_ms(req))};
 }
 
+/// ?ts= and ?dir= of /timestamp_to_event (client and federation alike).
+std::pair<int64_t, bool> time_and_direction(request& req) {
+  auto ts = req.query_param("ts");
+  auto dir = req.query_param("dir");
+  if (!ts) fail(errc::missing_param, "Missing ts");
+  if (!dir) fail(errc::missing_param, "Missing dir");
+  if (*dir != "f" && *dir != "b") fail(errc::invalid_param, "dir must be 'f' or 'b'");
+  int64_t t = 0;
+  try {
+    size_t used = 0;
+    t = std::stoll(*ts, &used);
+    if (used != ts->size()) throw std::invalid_argument("ts");
+  } catch (const std::exception&) {
+    fail(errc::invalid_param, "ts must be an integer");
+  }
+  return {t, *dir == "f"};
+}
+
+/// GET /rooms/{roomId}/timestamp_to_event (v1): the event closest to `ts`
+/// in direction `dir` among those the user may see.
+response timestamp_to_event(request& req) {
+  auto& room_id = req.params[0];
+  require_room_id(room_id);
+  auto [ts, forward] = time_and_direction(req);
+  require_room(req, room_id);
+  for (auto& ev : req.ctx->events->events_near_time(room_id, ts, forward, 50))
+    if (may_see_event(req, room_id, ev.json, ev.stream_ordering))
+      return {200, {{"event_id", ev.json.value("event_id", "")}, {"origin_server_ts", ev.json.value("origin_server_ts", int64_t{0})}}};
+  fail(errc::not_found, "Unable to find event from " + std::to_string(ts) + " in direction " + (forward ? "f" : "b"));
+}
+
 // ---- aliases -------------------------------------------------------------------------------
 
 std::string check_alias(request& req, const std::string& alias) {
@@ -646,6 +677,7 @@ void add_room_routes(std::vector<http::route>& out) {
   out.push_back({"POST", c, "/rooms/{roomId}/send/{eventType}", true, "client", send_message, "events"});
   out.push_back({"PUT", c, "/rooms/{roomId}/redact/{eventId}/{txnId}", true, "client", redact, "events"});
   out.push_back({"GET", c, "/rooms/{roomId}/event/{eventId}", true, "client", get_event});
+  out.push_back({"GET", "/_matrix/client/v1", "/rooms/{roomId}/timestamp_to_event", true, "client", timestamp_to_event});
   out.push_back({"GET", c, "/directory/room/{roomAlias}", false, "client", get_alias});
   out.push_back({"PUT", c, "/directory/room/{roomAlias}", true, "client", put_alias});
   out.push_back({"DELETE", c, "/directory/room/{roomAlias}", true, "client", delete_alias});

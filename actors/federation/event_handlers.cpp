@@ -1,7 +1,7 @@
 // actors/federation/event_handlers.cpp -- other servers reading a room's
 // DAG (server-server API "Retrieving events", "Backfilling and retrieving
 // missing events"): /event, /state, /state_ids, /event_auth,
-// /get_missing_events, /backfill.
+// /get_missing_events, /backfill, /timestamp_to_event.
 //
 // History visibility holds for servers as for users (Synapse's
 // filter_events_for_server): a server sees an event when the room was
@@ -258,6 +258,29 @@ response backfill(request& req) {
            {"pdus", pdus_of(req, v, events)}}};
 }
 
+/// GET /timestamp_to_event/{roomId}: the event closest to `ts` the asking
+/// server may see.
+response timestamp_to_event(request& req) {
+  auto& room_id = req.params[0];
+  readable_room(req, room_id, true);
+  auto ts_text = req.query_param("ts");
+  auto dir = req.query_param("dir");
+  if (!ts_text || !dir) http::fail(errc::missing_param, "Missing ts or dir");
+  if (*dir != "f" && *dir != "b") http::fail(errc::invalid_param, "dir must be 'f' or 'b'");
+  int64_t ts = 0;
+  try {
+    size_t used = 0;
+    ts = std::stoll(*ts_text, &used);
+    if (used != ts_text->size()) throw std::invalid_argument("ts");
+  } catch (const std::exception&) {
+    http::fail(errc::invalid_param, "ts must be an integer");
+  }
+  for (auto& ev : req.ctx->events->events_near_time(room_id, ts, *dir == "f", 50))
+    if (server_sees(req, ev.json, true))
+      return {200, {{"event_id", ev.json.value("event_id", "")}, {"origin_server_ts", ev.json.value("origin_server_ts", int64_t{0})}}};
+  http::fail(errc::not_found, "Unable to find event from " + *ts_text + " in direction " + *dir);
+}
+
 } // namespace
 
 void add_event_routes(std::vector<http::route>& out) {
@@ -268,6 +291,7 @@ void add_event_routes(std::vector<http::route>& out) {
   out.push_back({"GET", f, "/event_auth/{roomId}/{eventId}", true, "federation", rate_limited(get_event_auth)});
   out.push_back({"POST", f, "/get_missing_events/{roomId}", true, "federation", rate_limited(get_missing_events)});
   out.push_back({"GET", f, "/backfill/{roomId}", true, "federation", rate_limited(backfill)});
+  out.push_back({"GET", f, "/timestamp_to_event/{roomId}", true, "federation", rate_limited(timestamp_to_event)});
 }
 
 } // namespace axon::federation

@@ -76,6 +76,19 @@ events_store::state_after(const std::string& event_id) {
   return out;
 }
 
+std::vector<stored_event> events_store::events_near_time(const std::string& room_id, int64_t ts, bool forward,
+                                                        size_t limit) {
+  auto c = pool_.acquire();
+  auto sql = forward ? "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND origin_server_ts >= $2 AND "
+                       "outlier = 0 ORDER BY origin_server_ts ASC, stream_ordering ASC LIMIT $3"
+                     : "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND origin_server_ts <= $2 AND "
+                       "outlier = 0 ORDER BY origin_server_ts DESC, stream_ordering DESC LIMIT $3";
+  auto r = c->exec(sql, {room_id, ts, static_cast<int64_t>(limit)});
+  std::vector<stored_event> out;
+  for (auto& row : r.rows) out.push_back({row.i64(0), json::parse(row.str(1))});
+  return out;
+}
+
 std::vector<json> events_store::auth_chain(const std::vector<std::string>& ids) {
   std::set<std::string> seen;
   std::vector<std::string> next;

@@ -125,6 +125,10 @@ public:
   /// linear then). nullopt when the event is unknown or has no state.
   std::optional<std::map<std::pair<std::string, std::string>, std::string>>
   state_after(const std::string& event_id);
+  /// The room's timeline events closest to `ts` (origin_server_ts): with
+  /// `forward` the first at or after it, else the last at or before it;
+  /// up to `limit`, nearest first.
+  std::vector<stored_event> events_near_time(const std::string& room_id, int64_t ts, bool forward, size_t limit);
   /// The events the auth_events of `ids` lead to, recursively (the auth
   /// chain), `ids` themselves left out unless reached. Full JSON.
   std::vector<nlohmann::json> auth_chain(const std::vector<std::string>& ids);

@@ -435,3 +435,28 @@ def presence_across_servers(ctx):
     ok = wait_until(lambda: expect_ok(bob.get(f"/presence/{q(alice.user_id)}/status"), "on B")["presence"] == "unavailable",
                     timeout=15, interval=0.2)
     expect(ok, "alice's presence on B")
+
+
+@e2e_test
+def timestamp_to_event_locally_and_over_federation(ctx):
+    a, b, alice, bob, room = joined_pair_room(ctx)
+    first = alice.send(room, "t1")
+    time.sleep(0.05)
+    middle = int(time.time() * 1000)
+    time.sleep(0.05)
+    second = alice.send(room, "t2")
+    wait_for_bodies(bob, room, ["t1", "t2"])
+    for user in (alice, bob):
+        got = expect_ok(user.get(f"/_matrix/client/v1/rooms/{q(room)}/timestamp_to_event",
+                                 query={"ts": str(middle), "dir": "f"}), "forward")
+        expect_eq(got["event_id"], second, f"forward from the middle, {user}")
+        got = expect_ok(user.get(f"/_matrix/client/v1/rooms/{q(room)}/timestamp_to_event",
+                                 query={"ts": str(middle), "dir": "b"}), "backward")
+        expect_eq(got["event_id"], first, f"backward from the middle, {user}")
+    r = alice.get(f"/_matrix/client/v1/rooms/{q(room)}/timestamp_to_event", query={"ts": "x", "dir": "f"})
+    expect_eq((r.status, r.json.get("errcode")), (400, "M_INVALID_PARAM"), f"bad ts: {r}")
+    # The federation endpoint, signed as B.
+    uri = f"/_matrix/federation/v1/timestamp_to_event/{q(room)}?ts={middle}&dir=f"
+    auth = x_matrix(b.server_name, a.server_name, signing_key(b), "GET", uri)
+    r = federation_request(a, "GET", uri, authorization=auth)
+    expect_eq((r.status, r.json.get("event_id")), (200, second), f"over federation: {r}")
