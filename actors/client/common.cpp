@@ -163,6 +163,23 @@ void require_joined(request& req, const std::string& room_id) {
     fail(errc::forbidden, "User " + req.auth().user_id + " not in room " + room_id);
 }
 
+std::pair<int64_t, bool> time_and_direction(const request& req) {
+  auto ts = req.query_param("ts");
+  auto dir = req.query_param("dir");
+  if (!ts) fail(errc::missing_param, "Missing ts");
+  if (!dir) fail(errc::missing_param, "Missing dir");
+  if (*dir != "f" && *dir != "b") fail(errc::invalid_param, "dir must be 'f' or 'b'");
+  int64_t t = 0;
+  try {
+    size_t used = 0;
+    t = std::stoll(*ts, &used);
+    if (used != ts->size()) throw std::invalid_argument("ts");
+  } catch (const std::exception&) {
+    fail(errc::invalid_param, "ts must be an integer");
+  }
+  return {t, *dir == "f"};
+}
+
 int64_t devices_changed(request& req, const msg::device_list_changed& change) {
   auto pos = req.ctx->transport->device_list_changed(change);
   federation::send_device_list_update(*req.ctx, change.user_id, change.device_ids, change.deleted, pos);

@@ -68,6 +68,9 @@ void require_room_id(const std::string& room_id);
 /// non-state events. Returns the event id.
 std::string send_event(request& req, const std::string& room_id, msg::event_draft draft);
 msg::send_events_reply send_events(request& req, msg::send_events batch);
+/// ?ts= (an integer) and ?dir= (f: true, b: false) of /timestamp_to_event
+/// (client and federation): M_MISSING_PARAM / M_INVALID_PARAM otherwise.
+std::pair<int64_t, bool> time_and_direction(const request& req);
 /// The user's devices changed (device_lists writer), and the servers
 /// sharing a room with the user hear of it (m.device_list_update).
 int64_t devices_changed(request& req, const msg::device_list_changed& change);

@@ -518,24 +518,6 @@ response get_event(request& req) {
   return {200, client_event(ev->json, &req.auth(), now_ms(req))};
 }
 
-/// ?ts= and ?dir= of /timestamp_to_event (client and federation alike).
-std::pair<int64_t, bool> time_and_direction(request& req) {
-  auto ts = req.query_param("ts");
-  auto dir = req.query_param("dir");
-  if (!ts) fail(errc::missing_param, "Missing ts");
-  if (!dir) fail(errc::missing_param, "Missing dir");
-  if (*dir != "f" && *dir != "b") fail(errc::invalid_param, "dir must be 'f' or 'b'");
-  int64_t t = 0;
-  try {
-    size_t used = 0;
-    t = std::stoll(*ts, &used);
-    if (used != ts->size()) throw std::invalid_argument("ts");
-  } catch (const std::exception&) {
-    fail(errc::invalid_param, "ts must be an integer");
-  }
-  return {t, *dir == "f"};
-}
-
 /// GET /rooms/{roomId}/timestamp_to_event (v1): the event closest to `ts`
 /// in direction `dir` among those the user may see.
 response timestamp_to_event(request& req) {

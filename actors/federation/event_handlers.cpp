@@ -12,6 +12,7 @@
 // room."), as Synapse checks.
 #include "actors/federation/routes.hpp"
 
+#include "actors/client/common.hpp"
 #include "actors/federation/pdu_intake.hpp"
 #include "actors/federation/rate_limit.hpp"
 #include "config/homeserver_config.hpp"
@@ -263,22 +264,11 @@ response backfill(request& req) {
 response timestamp_to_event(request& req) {
   auto& room_id = req.params[0];
   readable_room(req, room_id, true);
-  auto ts_text = req.query_param("ts");
-  auto dir = req.query_param("dir");
-  if (!ts_text || !dir) http::fail(errc::missing_param, "Missing ts or dir");
-  if (*dir != "f" && *dir != "b") http::fail(errc::invalid_param, "dir must be 'f' or 'b'");
-  int64_t ts = 0;
-  try {
-    size_t used = 0;
-    ts = std::stoll(*ts_text, &used);
-    if (used != ts_text->size()) throw std::invalid_argument("ts");
-  } catch (const std::exception&) {
-    http::fail(errc::invalid_param, "ts must be an integer");
-  }
-  for (auto& ev : req.ctx->events->events_near_time(room_id, ts, *dir == "f", 50))
+  auto [ts, forward] = client::time_and_direction(req);
+  for (auto& ev : req.ctx->events->events_near_time(room_id, ts, forward, 50))
     if (server_sees(req, ev.json, true))
       return {200, {{"event_id", ev.json.value("event_id", "")}, {"origin_server_ts", ev.json.value("origin_server_ts", int64_t{0})}}};
-  http::fail(errc::not_found, "Unable to find event from " + *ts_text + " in direction " + *dir);
+  http::fail(errc::not_found, "Unable to find event from " + std::to_string(ts) + " in direction " + (forward ? "f" : "b"));
 }
 
 } // namespace

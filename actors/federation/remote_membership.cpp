@@ -28,6 +28,26 @@ std::string version_query() {
   return q;
 }
 
+/// Whether a make_join/make_leave template is for `user_id`'s membership
+/// in `room_id`.
+bool template_fits(const json& tmpl, const std::string& room_id, const std::string& user_id) {
+  return tmpl.value("type", "") == "m.room.member" && tmpl.value("state_key", "") == user_id &&
+         tmpl.value("sender", "") == user_id && tmpl.value("room_id", "") == room_id;
+}
+
+/// The resident's template completed here with `content`: our origin and
+/// time, hashed and signed (v1/v2: an event id of ours first). Returns the
+/// event id.
+std::string complete_template(http::server_context& ctx, json& ev, const json& content, const matrix::room_version& v) {
+  auto& me = ctx.cfg->server_name;
+  for (auto k : {"signatures", "hashes", "unsigned", "event_id"}) ev.erase(k);
+  ev["content"] = content;
+  ev["origin"] = me;
+  ev["origin_server_ts"] = ctx.env->now_ms();
+  if (v.format == matrix::event_format::v1) ev["event_id"] = "$" + matrix::random_string(18, *ctx.env) + ":" + me;
+  return matrix::hash_sign_and_id(ev, me, *ctx.key, v);
+}
+
 } // namespace
 
 void join_remote_room(http::request& req, const std::string& room_id, std::vector<std::string> servers,
@@ -67,22 +87,16 @@ void join_remote_room(http::request& req, const std::string& room_id, std::vecto
       http::fail(errc::incompatible_room_version, "This server does not support the room's version");
     body_or_fail(last, "Failed to join the room");
   }
-  if (tmpl.value("type", "") != "m.room.member" || tmpl.value("state_key", "") != user_id ||
-      tmpl.value("sender", "") != user_id || tmpl.value("room_id", "") != room_id)
+  if (!template_fits(tmpl, room_id, user_id))
     http::fail(errc::bad_gateway, "Failed to join the room: " + resident + " gave a wrong join event");
 
   // The join event, completed and signed here.
   json ev = tmpl;
-  for (auto k : {"signatures", "hashes", "unsigned", "event_id"}) ev.erase(k);
   auto given = tmpl.value("content", json::object());
   if (given.is_object() && given.contains("join_authorised_via_users_server"))
     content["join_authorised_via_users_server"] = given["join_authorised_via_users_server"];
   content["membership"] = "join";
-  ev["content"] = content;
-  ev["origin"] = me;
-  ev["origin_server_ts"] = ctx.env->now_ms();
-  if (v->format == matrix::event_format::v1) ev["event_id"] = "$" + matrix::random_string(18, *ctx.env) + ":" + me;
-  auto event_id = matrix::hash_sign_and_id(ev, me, *ctx.key, *v);
+  auto event_id = complete_template(ctx, ev, content, *v);
 
   auto path = "/send_join/" + escape(room_id) + "/" + escape(event_id);
   auto r = fc.request(resident, "PUT", "/_matrix/federation/v2" + path + "?omit_members=false", ev);
@@ -189,16 +203,9 @@ void leave_remote_room(http::request& req, const std::string& room_id, std::vect
     if (!r.ok() || !r.body.contains("event") || !r.body["event"].is_object()) continue;
     auto* v = matrix::find_room_version(r.body.value("room_version", "1"));
     auto tmpl = r.body["event"];
-    if (!v || tmpl.value("type", "") != "m.room.member" || tmpl.value("state_key", "") != user_id ||
-        tmpl.value("sender", "") != user_id || tmpl.value("room_id", "") != room_id)
-      continue;
+    if (!v || !template_fits(tmpl, room_id, user_id)) continue;
     json ev = tmpl;
-    for (auto k : {"signatures", "hashes", "unsigned", "event_id"}) ev.erase(k);
-    ev["content"] = content;
-    ev["origin"] = me;
-    ev["origin_server_ts"] = ctx.env->now_ms();
-    if (v->format == matrix::event_format::v1) ev["event_id"] = "$" + matrix::random_string(18, *ctx.env) + ":" + me;
-    auto event_id = matrix::hash_sign_and_id(ev, me, *ctx.key, *v);
+    auto event_id = complete_template(ctx, ev, content, *v);
     auto path = "/send_leave/" + escape(room_id) + "/" + escape(event_id);
     auto sent = fc.request(s, "PUT", "/_matrix/federation/v2" + path, ev);
     if (sent.status == 404 || sent.errcode() == "M_UNRECOGNIZED")

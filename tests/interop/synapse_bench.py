@@ -45,6 +45,7 @@ def main():
             s.config["database"] = pg.new_database(name.replace("-", "_"))
             high = {"per_second": 100000, "burst_count": 100000}
             s.config.update({"rc_message": high, "rc_registration": high, "rc_joins": {"local": high, "remote": high},
+                             "rc_joins_per_room": high,
                              "rc_login": {"address": high, "account": high, "failed_attempts": high},
                              "rc_federation": {"window_size": 1000, "sleep_limit": 100000, "sleep_delay": 0,
                                                "reject_limit": 100000, "concurrent": 1000}})
