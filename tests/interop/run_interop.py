@@ -252,6 +252,40 @@ def rooms_both_ways(axon, syn):
         expect_eq(room_bodies(owner, room)[-6:], room_bodies(joiner, room)[-6:], f"{what}: one order")
 
 
+def typing_receipts_presence_both_ways(axon, syn):
+    """In a room shared by a user of each server: typing, a read receipt and presence from each
+    side reach the other's /sync."""
+    owner, guest = register(syn.api), register(axon.api)
+    room = expect_ok(owner.post("/createRoom", {"preset": "public_chat", "room_version": "10"}), "createRoom")["room_id"]
+    expect_ok(guest.post(f"/join/{q(room)}", {}, query={"server_name": syn.server_name}), "join")
+    for sender, reader, what in ((owner, guest, "Synapse to Axon"), (guest, owner, "Axon to Synapse")):
+        since = expect_ok(reader.get("/sync", query={"timeout": "0"}))["next_batch"]
+        expect_ok(sender.put(f"/rooms/{q(room)}/typing/{q(sender.user_id)}", {"typing": True, "timeout": 20000}))
+        event = expect_ok(sender.put(f"/rooms/{q(room)}/send/m.room.message/r{time.monotonic_ns()}",
+                                     {"msgtype": "m.text", "body": "read me"}))["event_id"]
+        expect(harness.wait_until(lambda: "read me" in room_bodies(reader, room), timeout=20, interval=0.2),
+               f"{what}: the message")
+        expect_ok(reader.post(f"/rooms/{q(room)}/receipt/m.read/{q(event)}", {}), "receipt")
+        expect_ok(sender.put(f"/presence/{q(sender.user_id)}/status", {"presence": "online", "status_msg": what}))
+        seen = {"typing": False, "presence": False}
+        deadline = time.monotonic() + 30
+        while not all(seen.values()) and time.monotonic() < deadline:
+            body = expect_ok(reader.get("/sync", query={"since": since, "timeout": "1000"}), "sync")
+            since = body["next_batch"]
+            eph = body.get("rooms", {}).get("join", {}).get(room, {}).get("ephemeral", {}).get("events", [])
+            seen["typing"] |= any(e["type"] == "m.typing" and sender.user_id in e["content"]["user_ids"] for e in eph)
+            seen["presence"] |= any(e["sender"] == sender.user_id and e["content"].get("status_msg") == what
+                                    for e in body.get("presence", {}).get("events", []))
+        expect(all(seen.values()), f"{what}: {seen}")
+        # The reader's receipt reaches the sender's server.
+        def receipt_seen():
+            body = expect_ok(sender.get("/sync", query={"timeout": "0"}), "sync")
+            eph = body.get("rooms", {}).get("join", {}).get(room, {}).get("ephemeral", {}).get("events", [])
+            return any(e["type"] == "m.receipt" and reader.user_id in e["content"].get(event, {}).get("m.read", {})
+                       for e in eph)
+        expect(harness.wait_until(receipt_seen, timeout=20, interval=0.3), f"{what}: the reader's receipt came back")
+
+
 def invites_both_ways(axon, syn):
     """A private room on each side; the owner invites a user of the other server, who sees the
     invite in /sync with the room's name, joins through it and talks; a second invite is rejected
@@ -284,7 +318,7 @@ def invites_both_ways(axon, syn):
 
 
 SCENARIOS = [keys_through_each_others_notary, profiles_both_ways, to_device_both_ways, e2ee_keys_both_ways,
-             directories_both_ways, rooms_both_ways, invites_both_ways]
+             directories_both_ways, rooms_both_ways, invites_both_ways, typing_receipts_presence_both_ways]
 
 
 def main():
