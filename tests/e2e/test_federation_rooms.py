@@ -460,3 +460,81 @@ def timestamp_to_event_locally_and_over_federation(ctx):
     auth = x_matrix(b.server_name, a.server_name, signing_key(b), "GET", uri)
     r = federation_request(a, "GET", uri, authorization=auth)
     expect_eq((r.status, r.json.get("event_id")), (200, second), f"over federation: {r}")
+
+
+def signed_get(origin, destination, uri):
+    auth = x_matrix(origin.server_name, destination.server_name, signing_key(origin), "GET", uri)
+    return federation_request(destination, "GET", uri, authorization=auth)
+
+
+@e2e_test
+def servers_read_only_what_their_users_may_see(ctx):
+    a, b = pair(ctx)
+    alice, bob = register(a.api), register(b.api)
+    # A private room with history visible to members only from their join.
+    room = alice.create_room(preset="private_chat", room_version="10", initial_state=[{
+        "type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "joined"}}])
+    secret = alice.send(room, "before B was here")
+    # B has nobody in the room: it may read nothing of it.
+    for uri in (f"/_matrix/federation/v1/event/{q(secret)}",
+                f"/_matrix/federation/v1/state_ids/{q(room)}?event_id={q(secret)}",
+                f"/_matrix/federation/v1/backfill/{q(room)}?v={q(secret)}&limit=10",
+                f"/_matrix/federation/v1/event_auth/{q(room)}/{q(secret)}"):
+        r = signed_get(b, a, uri)
+        expect(r.status in (403, 404), f"{uri} for a server not in the room: {r}")
+    # Bob is invited and joins: B is in the room now, but the event from before its user joined
+    # stays hidden ("joined" visibility), on every path.
+    alice.invite(room, bob)
+    wait_until(lambda: room in bob.sync()["rooms"].get("invite", {}), timeout=10)
+    bob.join(room)
+    after = alice.send(room, "after B joined")
+    wait_for_bodies(bob, room, ["after B joined"])
+    r = signed_get(b, a, f"/_matrix/federation/v1/event/{q(secret)}")
+    expect_eq(r.status, 404, f"the earlier event, asked by B: {r}")
+    r = signed_get(b, a, f"/_matrix/federation/v1/backfill/{q(room)}?v={q(after)}&limit=50")
+    expect_eq(r.status, 200, f"backfill: {r}")
+    bodies = [p.get("content", {}).get("body") for p in r.json["pdus"]]
+    expect("before B was here" not in bodies, f"backfill leaves the hidden event out: {bodies}")
+    expect("after B joined" in bodies, f"backfill has the visible one: {bodies}")
+    r = signed_get(b, a, f"/_matrix/federation/v1/event/{q(after)}")
+    expect_eq(r.status, 200, f"the later event: {r}")
+    # And B's client sees nothing from before the join.
+    expect("before B was here" not in timeline(bob, room), "not in B's /messages")
+    r = bob.get(f"/rooms/{q(room)}/event/{q(secret)}")
+    expect_eq(r.status, 404, f"not by event id on B: {r}")
+
+
+@e2e_test
+def hostile_membership_requests(ctx):
+    a, b = pair(ctx)
+    alice, bob = register(a.api), register(b.api)
+    room = alice.create_room(preset="public_chat", room_version="10")
+    # make_join for a user of another server than the asking one.
+    r = signed_get(b, a, f"/_matrix/federation/v1/make_join/{q(room)}/{q(alice.user_id)}?ver=10")
+    expect_eq(r.status, 403, f"make_join for A's own user, asked by B: {r}")
+    # A room version B says it can't handle.
+    r = signed_get(b, a, f"/_matrix/federation/v1/make_join/{q(room)}/{q(bob.user_id)}?ver=1")
+    expect_eq((r.status, r.json.get("errcode"), r.json.get("room_version")), (400, "M_INCOMPATIBLE_ROOM_VERSION", "10"),
+              f"incompatible version: {r}")
+    r = signed_get(b, a, f"/_matrix/federation/v1/make_join/{q('!nope:' + a.server_name)}/{q(bob.user_id)}?ver=10")
+    expect_eq(r.status, 404, f"unknown room: {r}")
+    # send_join with an event that is not a join, or is for another user, or is unsigned.
+    tmpl = signed_get(b, a, f"/_matrix/federation/v1/make_join/{q(room)}/{q(bob.user_id)}?ver=10").json["event"]
+    before = members(alice, room)
+    bad = dict(tmpl, content={"membership": "leave"})
+    uri = f"/_matrix/federation/v2/send_join/{q(room)}/$x"
+    auth = x_matrix(b.server_name, a.server_name, signing_key(b), "PUT", uri, bad)
+    r = federation_request(a, "PUT", uri, body=bad, authorization=auth)
+    expect_eq(r.status, 400, f"not a join: {r}")
+    unsigned = dict(tmpl, hashes={"sha256": "x"})
+    auth = x_matrix(b.server_name, a.server_name, signing_key(b), "PUT", uri, unsigned)
+    r = federation_request(a, "PUT", uri, body=unsigned, authorization=auth)
+    expect(r.status in (400, 403), f"an unsigned join: {r}")
+    # An invite for a user A doesn't have.
+    inv_uri = f"/_matrix/federation/v2/invite/{q(room)}/$y"
+    body = {"room_version": "10", "event": dict(tmpl, state_key="@ghost:" + a.server_name,
+                                                 content={"membership": "invite"}), "invite_room_state": []}
+    auth = x_matrix(b.server_name, a.server_name, signing_key(b), "PUT", inv_uri, body)
+    r = federation_request(a, "PUT", inv_uri, body=body, authorization=auth)
+    expect(r.status in (403, 404), f"an invite for nobody: {r}")
+    expect_eq(members(alice, room), before, "nothing changed in the room")
