@@ -23,6 +23,8 @@ namespace {
 
 /// Synapse's get_missing_events limit.
 constexpr int missing_events_limit = 10;
+/// /event_auth requests one transaction may cause.
+constexpr int max_auth_fetches = 5;
 
 std::vector<std::string> refs(const json& ev, const char* key) {
   auto a = ev.find(key);
@@ -156,7 +158,10 @@ std::map<std::string, std::string> take_pdus(http::request& req, const std::stri
                                         {"min_depth", std::max<int64_t>(0, min_depth - missing_events_limit)}});
       if (r.ok() && r.body.contains("events") && r.body["events"].is_array()) {
         std::vector<json> got;
+        size_t looked = 0;
         for (auto& e : r.body["events"]) {
+          // No more than asked for: a server sending more costs us nothing.
+          if (++looked > static_cast<size_t>(missing_events_limit)) break;
           std::string why;
           if (auto ok = check_received_pdu(ctx, e, v, room_id, &why))
             if (!have_ids.count(ok->value("event_id", ""))) {
@@ -182,11 +187,15 @@ std::map<std::string, std::string> take_pdus(http::request& req, const std::stri
   if (!auth_wanted.empty()) {
     auto& known = stored;
     std::set<std::string> fetched;
+    int asked = 0;
     for (auto& p : pdus) {
       bool missing = false;
       for (auto& a : refs(p, "auth_events"))
         if (!have_ids.count(a) && !known.count(a) && !fetched.count(a)) missing = true;
       if (!missing) continue;
+      // A few auth chains per transaction; events still lacking theirs
+      // are refused (missing auth events) and may come again.
+      if (++asked > max_auth_fetches) break;
       auto id = p.value("event_id", "");
       auto r = ctx.federation->request(origin, "GET", "/_matrix/federation/v1/event_auth/" + escape(room_id) + "/" +
                                                         escape(id));

@@ -5,6 +5,7 @@
 #include "config/homeserver_config.hpp"
 #include "matrix/identifiers.hpp"
 #include "storage/stores/e2e_keys_store.hpp"
+#include "storage/stores/events_store.hpp"
 #include "storage/stores/rooms_store.hpp"
 #include "messages/presence.hpp"
 #include "transport/transport.hpp"
@@ -101,6 +102,9 @@ void receive_receipts(http::request& req, const std::string& origin, const json&
       auto ids = receipt.value("event_ids", json());
       auto data = receipt.value("data", json::object());
       if (!ids.is_array() || ids.empty() || !ids[0].is_string() || !data.is_object()) continue;
+      // For an event of this room that this server has.
+      auto ev = req.ctx->events->get_event(ids[0].get<std::string>());
+      if (!ev || ev->json.value("room_id", "") != room_id) continue;
       std::string thread;
       if (data.contains("thread_id") && data["thread_id"].is_string()) thread = data["thread_id"].get<std::string>();
       json kept = json::object();
