@@ -263,6 +263,45 @@ response join(request& req) {
   return {200, {{"room_id", room_id}}};
 }
 
+/// POST /knock/{roomIdOrAlias} (spec "Knocking on rooms", room v7+): the
+/// knock as a member event here, or through the room's servers when this
+/// server is not in it.
+response knock(request& req) {
+  std::vector<std::string> servers;
+  std::string room_id;
+  auto& target = req.params[0];
+  if (!target.empty() && target[0] == '#' && matrix::valid_room_alias(target) &&
+      matrix::server_of(target) != server_name(req) && req.ctx->federation) {
+    auto found = remote_alias(req, target).body;
+    room_id = found.value("room_id", "");
+    for (auto& s : found.value("servers", json::array()))
+      if (s.is_string()) servers.push_back(s.get<std::string>());
+  } else {
+    room_id = resolve_room(req, target);
+  }
+  for (auto* key : {"server_name", "via"})
+    for (auto [i, end] = req.query.equal_range(key); i != end; ++i)
+      if (matrix::valid_server_name(i->second)) servers.push_back(i->second);
+  auto& me = req.auth().user_id;
+  json content = {{"membership", "knock"}};
+  if (auto reason = optional_string(req.json_body(), "reason")) content["reason"] = *reason;
+  auto current = membership_of(req, me, room_id);
+  if (current == "join" || current == "ban" || current == "invite")
+    fail(errc::forbidden, "You cannot knock on a room you are " + std::string(current == "join" ? "in" : current == "ban" ? "banned from" : "invited to"));
+  if (req.ctx->federation && !host_in_room(req, room_id)) {
+    auto& rr = req.ctx->cfg->rc.joins_remote;
+    rate_limit(req, "rc_joins.remote", me, rr.per_second, rr.burst_count);
+    for (auto& s : servers_for(req, room_id, me)) servers.push_back(s);
+    federation::knock_remote_room(req, room_id, servers, me, content);
+    return {200, {{"room_id", room_id}}};
+  }
+  require_room(req, room_id);
+  auto& rl = req.ctx->cfg->rc.joins_local;
+  rate_limit(req, "rc_joins.local", me, rl.per_second, rl.burst_count);
+  send_event(req, room_id, draft(me, "m.room.member", content, me));
+  return {200, {{"room_id", room_id}}};
+}
+
 response invite(request& req) {
   auto& room_id = req.params[0];
   require_room(req, room_id);
@@ -634,6 +673,7 @@ void add_room_routes(std::vector<http::route>& out) {
   const char* c = "/_matrix/client/{v}";
   out.push_back({"POST", c, "/createRoom", true, "client", create_room});
   out.push_back({"POST", c, "/join/{roomIdOrAlias}", true, "client", join, "events"});
+  out.push_back({"POST", c, "/knock/{roomIdOrAlias}", true, "client", knock, "events"});
   out.push_back({"POST", c, "/rooms/{roomId}/join", true, "client", join, "events"});
   out.push_back({"POST", c, "/rooms/{roomId}/invite", true, "client", invite, "events"});
   out.push_back({"POST", c, "/rooms/{roomId}/leave", true, "client", leave, "events"});

@@ -157,7 +157,7 @@ public:
     auto& me = req_.auth().user_id;
     // A sync without a token starts over: the client keeps nothing.
     if (!since_ && p_.filter.room.state.lazy_load_members) lazy_members().forget(device_key());
-    json join = json::object(), invite = json::object(), leave = json::object();
+    json join = json::object(), invite = json::object(), leave = json::object(), knock = json::object();
     // The reads every response starts with, in one round trip (a pipeline
     // on PostgreSQL): ignored users, memberships, the device's keys, and
     // with a token the rooms with events since.
@@ -210,6 +210,8 @@ public:
         else if (active.count(m.room_id)) joined_room(join, m, room_since(m.room_id), false);
       } else if (m.membership == "invite") {
         if ((is_new || p_.full_state) && !invite_from_ignored(m)) invited_room(invite, m);
+      } else if (m.membership == "knock") {
+        if (is_new || p_.full_state) knocked_room(knock, m);
       } else if (m.membership == "leave" || m.membership == "ban") {
         bool show = since_ ? (is_new || (p_.full_state && p_.filter.room.include_leave))
                              : p_.filter.room.include_leave;
@@ -217,9 +219,10 @@ public:
       }
     }
     for (auto& m : memberships)
-      if (m.membership == "join" || m.membership == "invite") wait_rooms_.push_back(m.room_id);
-    bool news = !join.empty() || !invite.empty() || !leave.empty();
-    out["rooms"] = {{"join", join}, {"invite", invite}, {"leave", leave}};
+      if (m.membership == "join" || m.membership == "invite" || m.membership == "knock")
+        wait_rooms_.push_back(m.room_id);
+    bool news = !join.empty() || !invite.empty() || !leave.empty() || !knock.empty();
+    out["rooms"] = {{"join", join}, {"invite", invite}, {"leave", leave}, {"knock", knock}};
     sync_context c{req_, p_.filter, p_.since, positions_, p_.full_state, {}, {}, {}, {}, {}};
     c.key_state = storage::e2e_keys_store::key_state_rows(results[2]);
     c.memberships_moved = memberships_moved;
@@ -450,20 +453,30 @@ private:
   }
 
   void invited_room(json& out, const storage::membership_row& m) {
+    out[m.room_id] = {{"invite_state", {{"events", stripped_room(m, "invite_room_state")}}}};
+  }
+
+  /// A room the user knocked on (spec "Knocking on rooms"): what they may
+  /// see of it, as for an invite.
+  void knocked_room(json& out, const storage::membership_row& m) {
+    out[m.room_id] = {{"knock_state", {{"events", stripped_room(m, "knock_room_state")}}}};
+  }
+
+  /// The stripped state of a room the user is invited to or knocked on:
+  /// for a room this server is not in, what the other server gave (kept in
+  /// the membership's unsigned `given`), else the room's state at it.
+  json stripped_room(const storage::membership_row& m, const char* given_key) {
     json events = json::array();
     auto state = req_.ctx->events->state_at(m.room_id, m.stream_ordering);
-    // An invite to a room this server is not in: the inviting server's
-    // stripped state, kept with it.
     for (auto& ev : state) {
       if (ev.value("type", "") != "m.room.member" || ev.value("state_key", "") != req_.auth().user_id) continue;
-      auto given = ev.value("unsigned", json::object()).value("invite_room_state", json());
+      auto given = ev.value("unsigned", json::object()).value(given_key, json());
       if (!given.is_array()) break;
       for (auto& s : given) events.push_back(s);
       json mine = format(ev);
-      if (mine.contains("unsigned")) mine["unsigned"].erase("invite_room_state");
+      if (mine.contains("unsigned")) mine["unsigned"].erase(given_key);
       events.push_back(std::move(mine));
-      out[m.room_id] = {{"invite_state", {{"events", events}}}};
-      return;
+      return events;
     }
     for (auto& ev : state) {
       auto type = ev.value("type", "");
@@ -476,7 +489,7 @@ private:
       if (mine) stripped = format(ev);
       events.push_back(stripped);
     }
-    out[m.room_id] = {{"invite_state", {{"events", events}}}};
+    return events;
   }
 
   /// A room the user left or was banned from: its timeline up to the leave,

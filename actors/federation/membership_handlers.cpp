@@ -284,7 +284,9 @@ response send_leave_v1(request& req) {
 }
 response send_knock(request& req) {
   auto ev = take_membership(req, "knock");
-  return {200, {{"knock_room_state", stripped_state(current_auth_state(req, req.params[0]), "")}}};
+  auto stripped = stripped_state(current_auth_state(req, req.params[0]), "");
+  // The spec's name, and MSC2403's, which Synapse 1.67 reads.
+  return {200, {{"knock_room_state", stripped}, {"knock_state_events", stripped}}};
 }
 
 /// PUT /invite (v2: {room_version, event, invite_room_state}; v1: the

@@ -191,6 +191,56 @@ void invite_remote_user(http::request& req, const std::string& room_id, const st
     http::fail(errc::forbidden, reply.pdu_errors.empty() ? "The invite was not accepted" : reply.pdu_errors[0]);
 }
 
+void knock_remote_room(http::request& req, const std::string& room_id, std::vector<std::string> servers,
+                       const std::string& user_id, json content) {
+  auto& ctx = *req.ctx;
+  auto& fc = *ctx.federation;
+  auto& me = ctx.cfg->server_name;
+  content["membership"] = "knock";
+  remote_response last;
+  bool asked = false;
+  for (auto& s : servers) {
+    if (s == me || !fc.allowed(s)) continue;
+    asked = true;
+    auto r = fc.request(s, "GET", "/_matrix/federation/v1/make_knock/" + escape(room_id) + "/" + escape(user_id) + "?" +
+                                    version_query());
+    if (!r.ok() || !r.body.contains("event") || !r.body["event"].is_object()) {
+      last = r;
+      continue;
+    }
+    auto* v = matrix::find_room_version(r.body.value("room_version", "1"));
+    auto tmpl = r.body["event"];
+    if (!v || !v->knock || !template_fits(tmpl, room_id, user_id)) continue;
+    json ev = tmpl;
+    auto event_id = complete_template(ctx, ev, content, *v);
+    auto sent = fc.request(s, "PUT", "/_matrix/federation/v1/send_knock/" + escape(room_id) + "/" + escape(event_id), ev);
+    auto& answer = body_or_fail(sent, "The room's server did not take the knock");
+    std::string why;
+    auto checked = check_received_pdu(ctx, ev, *v, room_id, &why);
+    if (!checked) http::fail(errc::unknown, "The knock could not be kept: " + why);
+    // What the resident says of the room, at most 50 stripped events.
+    json stripped = json::array();
+    // The spec's name, or Synapse's (before 1.8x, MSC2403's): knock_state_events.
+    auto given = answer.value("knock_room_state", answer.value("knock_state_events", json::array()));
+    if (given.is_array())
+      for (auto& e : given)
+        if (e.is_object() && e.value("type", json()).is_string() && e.value("state_key", json()).is_string() &&
+            e.value("content", json()).is_object() && stripped.size() < 50)
+          stripped.push_back({{"type", e["type"]}, {"state_key", e["state_key"]}, {"content", e["content"]},
+                              {"sender", e.value("sender", "")}});
+    (*checked)["unsigned"] = {{"knock_room_state", stripped}};
+    msg::send_events batch;
+    batch.room_id = room_id;
+    batch.origin = s;
+    batch.join_state.push_back(checked->dump());
+    ctx.transport->send_events(batch);
+    return;
+  }
+  if (!asked) http::fail(errc::not_found, "No known servers");
+  body_or_fail(last, "Failed to knock on the room");
+  http::fail(errc::bad_gateway, "Failed to knock on the room: no server gave a knock event");
+}
+
 void leave_remote_room(http::request& req, const std::string& room_id, std::vector<std::string> servers,
                        const std::string& user_id, json content) {
   auto& ctx = *req.ctx;

@@ -31,6 +31,14 @@ void join_remote_room(http::request& req, const std::string& room_id, std::vecto
 void invite_remote_user(http::request& req, const std::string& room_id, const std::string& target,
                         nlohmann::json content);
 
+/// `user_id` knocks on a room this server is not in (spec "Knocking on
+/// rooms"): make_knock / send_knock through the first of `servers` that
+/// answers; the knock is kept here out of band with the room's stripped
+/// state the resident gave (knock_room_state, shown in /sync's knock
+/// section). Errors as join_remote_room.
+void knock_remote_room(http::request& req, const std::string& room_id, std::vector<std::string> servers,
+                       const std::string& user_id, nlohmann::json content);
+
 /// `user_id` leaves a room this server is not in (an invite rejected, a
 /// knock withdrawn): make_leave / send_leave through the first of
 /// `servers` that answers; when none does, the leave is made here alone

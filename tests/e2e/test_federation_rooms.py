@@ -538,3 +538,35 @@ def hostile_membership_requests(ctx):
     r = federation_request(a, "PUT", inv_uri, body=body, authorization=auth)
     expect(r.status in (403, 404), f"an invite for nobody: {r}")
     expect_eq(members(alice, room), before, "nothing changed in the room")
+
+
+@e2e_test
+def knock_across_servers_then_invited_in(ctx):
+    a, b = pair(ctx)
+    alice, bob, dave = register(a.api), register(b.api), register(a.api)
+    room = alice.create_room(preset="private_chat", room_version="10", name="Knock knock", initial_state=[{
+        "type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}}])
+    # A local knock first (dave, on A), then bob's through A.
+    expect_eq(expect_ok(dave.post(f"/knock/{q(room)}", {"reason": "let me in"}), "local knock")["room_id"], room, "local")
+    got = expect_ok(bob.post(f"/knock/{q(room)}", {"reason": "me too"}, query={"server_name": a.server_name}),
+                    "remote knock")
+    expect_eq(got["room_id"], room, "remote knock's room")
+    for user in (dave, bob):
+        body = user.sync()
+        knocked = body["rooms"].get("knock", {}).get(room)
+        expect(knocked, f"{user}'s sync shows the knock: {body['rooms']}")
+        names = [e["content"].get("name") for e in knocked["knock_state"]["events"] if e["type"] == "m.room.name"]
+        expect_eq(names, ["Knock knock"], f"{user} sees the room's name")
+    state = {(e["type"], e["state_key"]): e for e in alice.state(room)}
+    expect_eq(state[("m.room.member", bob.user_id)]["content"]["membership"], "knock", "A has bob's knock")
+    expect_eq(state[("m.room.member", bob.user_id)]["content"].get("reason"), "me too", "with its reason")
+    # Knocking on a room that doesn't allow it is refused.
+    closed = alice.create_room(preset="private_chat", room_version="10")
+    r = bob.post(f"/knock/{q(closed)}", {}, query={"server_name": a.server_name})
+    expect_eq(r.status, 403, f"knock on an invite-only room: {r}")
+    # Alice lets bob in.
+    alice.invite(room, bob)
+    expect(wait_until(lambda: room in bob.sync()["rooms"].get("invite", {}), timeout=10), "invite after the knock")
+    expect_eq(bob.join(room), room, "join after the invite")
+    wait_until(lambda: bob.user_id in members(alice, room), timeout=10)
+    expect(bob.user_id in members(alice, room), "bob joined")

@@ -286,6 +286,40 @@ def typing_receipts_presence_both_ways(axon, syn):
         expect(harness.wait_until(receipt_seen, timeout=20, interval=0.3), f"{what}: the reader's receipt came back")
 
 
+def knocks_both_ways(axon, syn):
+    """A knock-only room (v10) on each side; a user of the other server knocks (shown in its
+    /sync's knock section with the room's name), is invited and joins."""
+    for owner_server, guest_server, what in ((syn, axon, "Axon knocks on Synapse's"),
+                                             (axon, syn, "Synapse knocks on Axon's")):
+        owner, guest = register(owner_server.api), register(guest_server.api)
+        room = expect_ok(owner.post("/createRoom", {
+            "preset": "private_chat", "room_version": "10", "name": what,
+            "initial_state": [{"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}}]}),
+            f"{what}: createRoom")["room_id"]
+        expect_ok(guest.post(f"/knock/{q(room)}", {"reason": "hello"}, query={"server_name": owner_server.server_name}),
+                  f"{what}: knock")
+
+        def knocked():
+            r = owner.get(f"/rooms/{q(room)}/state/m.room.member/{q(guest.user_id)}")
+            return r.status == 200 and r.json.get("membership") == "knock"
+        expect(harness.wait_until(knocked, timeout=20, interval=0.2), f"{what}: the owner's server has the knock")
+        body = expect_ok(guest.get("/sync", query={"timeout": "0"}), "sync")
+        k = body["rooms"].get("knock", {}).get(room)
+        expect(k, f"{what}: the knock in the guest's sync: {body['rooms'].keys()}")
+        names = [e["content"].get("name") for e in k["knock_state"]["events"] if e["type"] == "m.room.name"]
+        expect_eq(names, [what], f"{what}: the room's name in knock_state")
+        expect_ok(owner.post(f"/rooms/{q(room)}/invite", {"user_id": guest.user_id}), f"{what}: invite")
+        # Incremental syncs: Synapse answers a repeated initial /sync from its cache.
+        since = [body["next_batch"]]
+
+        def invited():
+            got = expect_ok(guest.get("/sync", query={"timeout": "1000", "since": since[0]}), "sync")
+            since[0] = got["next_batch"]
+            return room in got.get("rooms", {}).get("invite", {})
+        expect(harness.wait_until(invited, timeout=20, interval=0.2), f"{what}: the invite")
+        expect_ok(guest.post(f"/join/{q(room)}", {}, query={"server_name": owner_server.server_name}), f"{what}: join")
+
+
 def invites_both_ways(axon, syn):
     """A private room on each side; the owner invites a user of the other server, who sees the
     invite in /sync with the room's name, joins through it and talks; a second invite is rejected
@@ -318,7 +352,7 @@ def invites_both_ways(axon, syn):
 
 
 SCENARIOS = [keys_through_each_others_notary, profiles_both_ways, to_device_both_ways, e2ee_keys_both_ways,
-             directories_both_ways, rooms_both_ways, invites_both_ways, typing_receipts_presence_both_ways]
+             directories_both_ways, rooms_both_ways, invites_both_ways, typing_receipts_presence_both_ways, knocks_both_ways]
 
 
 def main():
