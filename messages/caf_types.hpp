@@ -78,10 +78,12 @@ using to_device_writer_actor = caf::typed_actor<
 
 /// The federation sender's own messages: a transaction ended (destination,
 /// the outbox position it covered, the HTTP status or 0, why it failed),
-/// a retry is due, the periodic scan.
+/// a retry is due, the periodic scan, a look at the PDU queues (once for
+/// all the events updates ahead of it in the mailbox).
 using txn_done_atom = caf::atom_constant<caf::atom("txndone")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using scan_atom = caf::atom_constant<caf::atom("scan")>;
+using pdu_check_atom = caf::atom_constant<caf::atom("pducheck")>;
 
 /// federation sender: one queue per destination, one transaction in
 /// flight to each (actors/federation/federation_sender.hpp).
@@ -91,7 +93,8 @@ using federation_sender_actor = caf::typed_actor<
   caf::reacts_to<msg::stream_advanced>,
   caf::reacts_to<txn_done_atom, std::string, int64_t, int, std::string>,
   caf::reacts_to<retry_atom, std::string>,
-  caf::reacts_to<scan_atom>>;
+  caf::reacts_to<scan_atom>,
+  caf::reacts_to<pdu_check_atom>>;
 
 /// push_rules writer: owns the push_rules stream (every user's push rules).
 using push_rules_writer_actor = caf::typed_actor<

@@ -207,14 +207,15 @@ std::vector<std::string> servers_for(request& req, const std::string& room_id, c
 /// (else through another server, over federation).
 bool host_in_room(request& req, const std::string& room_id) {
   if (!req.ctx->rooms->get_room(room_id)) return false;
-  for (auto& m : req.ctx->rooms->current_members(room_id, "join"))
-    if (matrix::server_of(m.value("state_key", "")) == server_name(req)) return true;
+  for (auto& user : req.ctx->rooms->joined_users(room_id))
+    if (matrix::server_of(user) == server_name(req)) return true;
   return false;
 }
 
-response join(request& req) {
-  // An alias of another server names its servers too; ?server_name= and
-  // ?via= (MSC4156's spelling) name more, and a room id its creator's.
+/// The room a /join or /knock names ({roomIdOrAlias}), and the servers
+/// that may know it: an alias of another server names its servers (asked
+/// of it); ?server_name= and ?via= (MSC4156's spelling) name more.
+std::pair<std::string, std::vector<std::string>> room_and_servers(request& req) {
   std::vector<std::string> servers;
   std::string room_id;
   auto& target = req.params[0];
@@ -230,6 +231,12 @@ response join(request& req) {
   for (auto* key : {"server_name", "via"})
     for (auto [i, end] = req.query.equal_range(key); i != end; ++i)
       if (matrix::valid_server_name(i->second)) servers.push_back(i->second);
+  return {room_id, servers};
+}
+
+response join(request& req) {
+  // Remote: also the inviter's server and the room id's (servers_for).
+  auto [room_id, servers] = room_and_servers(req);
   auto& rc = req.ctx->cfg->rc.joins_local;
   auto& me = req.auth().user_id;
   bool remote = req.ctx->federation && !host_in_room(req, room_id) && membership_of(req, me, room_id) != "join";
@@ -267,21 +274,7 @@ response join(request& req) {
 /// knock as a member event here, or through the room's servers when this
 /// server is not in it.
 response knock(request& req) {
-  std::vector<std::string> servers;
-  std::string room_id;
-  auto& target = req.params[0];
-  if (!target.empty() && target[0] == '#' && matrix::valid_room_alias(target) &&
-      matrix::server_of(target) != server_name(req) && req.ctx->federation) {
-    auto found = remote_alias(req, target).body;
-    room_id = found.value("room_id", "");
-    for (auto& s : found.value("servers", json::array()))
-      if (s.is_string()) servers.push_back(s.get<std::string>());
-  } else {
-    room_id = resolve_room(req, target);
-  }
-  for (auto* key : {"server_name", "via"})
-    for (auto [i, end] = req.query.equal_range(key); i != end; ++i)
-      if (matrix::valid_server_name(i->second)) servers.push_back(i->second);
+  auto [room_id, servers] = room_and_servers(req);
   auto& me = req.auth().user_id;
   json content = {{"membership", "knock"}};
   if (auto reason = optional_string(req.json_body(), "reason")) content["reason"] = *reason;

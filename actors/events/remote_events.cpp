@@ -214,8 +214,9 @@ struct remote_run {
   }
 
   /// Auth chains and the state of a join: each checked against its own
-  /// auth events, oldest first. Returns the accepted join_state events.
-  std::optional<std::pair<errc, std::string>> place_outliers(matrix::auth_state& join_state) {
+  /// auth events, oldest first. The accepted join_state events go into
+  /// `join_state`.
+  void place_outliers(matrix::auth_state& join_state) {
     std::vector<json> all;
     std::set<std::string> state_ids_given;
     auto parse_into = [&](const std::vector<std::string>& texts, bool is_state) {
@@ -284,7 +285,6 @@ struct remote_run {
       }
       pending = std::move(later);
     }
-    return std::nullopt;
   }
 
   /// Steps 4-6 for one PDU; "" when it joined the timeline or was known.
@@ -486,7 +486,7 @@ std::optional<std::pair<errc, std::string>> accept_remote(remote_context& ctx, c
                                                           room_cache& rc, built_request& out) {
   remote_run run{ctx, req, rc, out, known_events{ctx.store, {}, {}}, {}, {}};
   matrix::auth_state join_state;
-  if (auto err = run.place_outliers(join_state)) return err;
+  run.place_outliers(join_state);
   std::optional<matrix::auth_state> given;
   std::vector<json> pdus;
   for (auto& t : req.pdus) pdus.push_back(json::parse(t, nullptr, false));

@@ -16,7 +16,6 @@
 #include "actors/federation/pdu_intake.hpp"
 #include "actors/federation/rate_limit.hpp"
 #include "config/homeserver_config.hpp"
-#include "matrix/auth_rules.hpp"
 #include "matrix/event_hash.hpp"
 #include "matrix/identifiers.hpp"
 #include "storage/stores/events_store.hpp"
@@ -37,8 +36,8 @@ using nlohmann::json;
 constexpr int64_t max_events = 100;
 
 bool server_joined_now(request& req, const std::string& room_id, const std::string& server) {
-  for (auto& m : req.ctx->rooms->current_members(room_id, "join"))
-    if (matrix::server_of(m.value("state_key", "")) == server) return true;
+  for (auto& user : req.ctx->rooms->joined_users(room_id))
+    if (matrix::server_of(user) == server) return true;
   return false;
 }
 
@@ -59,7 +58,7 @@ bool server_sees(request& req, const json& ev, bool joined_now) {
   if (!state) return false;
   // The visibility and memberships before the event count; a state event
   // changing them applies from the next event, as for clients.
-  auto key_of = [](const json& e) { return matrix::state_key_pair{e.value("type", ""), e.value("state_key", "")}; };
+  auto self = ev.value("event_id", "");
   std::vector<std::string> ids;
   auto hv = state->find({"m.room.history_visibility", ""});
   if (hv != state->end()) ids.push_back(hv->second);
@@ -69,7 +68,7 @@ bool server_sees(request& req, const json& ev, bool joined_now) {
   std::string visibility = "shared";
   bool joined = false, invited = false;
   for (auto& [id, e] : found) {
-    if (ev.contains("state_key") && key_of(e.json) == key_of(ev) && id == ev.value("event_id", "")) continue;
+    if (id == self) continue;
     auto content = e.json.value("content", json::object());
     if (e.json.value("type", "") == "m.room.history_visibility") {
       visibility = content.value("history_visibility", "shared");
@@ -118,22 +117,10 @@ std::pair<std::vector<std::string>, std::vector<json>> state_before(request& req
   if (i == found.end() || i->second.json.value("room_id", "") != room_id || !i->second.rejected.empty())
     http::fail(errc::not_found, "Event not found");
   if (!server_sees(req, i->second.json, true)) http::fail(errc::not_found, "Event not found");
-  auto after = store.state_after(event_id);
-  if (!after) http::fail(errc::not_found, "No state known at the event");
-  auto& ev = i->second.json;
-  if (ev.contains("state_key") && ev["state_key"].is_string()) {
-    // Before the event: its own key as its (first) prev event had it.
-    matrix::state_key_pair key{ev.value("type", ""), ev["state_key"].get<std::string>()};
-    after->erase(key);
-    auto prevs = matrix::referenced_event_ids(ev.value("prev_events", json::array()));
-    if (!prevs.empty())
-      if (auto before = store.state_after(prevs[0])) {
-        auto k = before->find(key);
-        if (k != before->end()) (*after)[key] = k->second;
-      }
-  }
+  auto before = store.state_before(i->second.json);
+  if (!before) http::fail(errc::not_found, "No state known at the event");
   std::vector<std::string> ids;
-  for (auto& [k, id] : *after) ids.push_back(id);
+  for (auto& [k, id] : *before) ids.push_back(id);
   return {ids, store.auth_chain(ids)};
 }
 
@@ -186,12 +173,11 @@ std::vector<json> walk_back(request& req, const std::string& room_id, std::vecto
   if (include_from) {
     frontier = from;
   } else {
+    // From the events' prev events; the events themselves are not sent.
+    seen.insert(from.begin(), from.end());
     for (auto& [id, e] : store.dag_events(from))
       for (auto& p : matrix::referenced_event_ids(e.json.value("prev_events", json::array()))) frontier.push_back(p);
   }
-  for (auto& id : from) seen.insert(id);
-  if (include_from)
-    for (auto& id : from) seen.erase(id);
   while (!frontier.empty() && static_cast<int64_t>(out.size()) < limit) {
     std::vector<std::string> want;
     for (auto& id : frontier)

@@ -75,8 +75,10 @@ struct federation_sender_state {
   std::map<std::string, destination_state> destinations;
   /// Transaction ids: a counter from the start time, as Synapse's.
   int64_t next_txn = 0;
-  /// The newest queued PDU seen (federation_pdu_outbox).
+  /// The newest queued PDU seen (federation_pdu_outbox), and whether a
+  /// pdu_check_atom is on its way.
   int64_t pdus_seen = 0;
+  bool pdu_check_pending = false;
   static inline const char* name = "federation_sender";
 };
 
@@ -237,9 +239,16 @@ federation_sender_actor::behavior_type federation_sender(sender_pointer self, fe
     },
     // Events were written: PDUs may be queued (the writers queue them with
     // the events, federation_pdu_outbox).
+    // One look at the queues for all the updates waiting in the mailbox:
+    // the check sent to itself comes after them.
     [=](const msg::events_advanced& adv) {
-      if (adv.rows.empty()) return;
+      if (adv.rows.empty() || self->state.pdu_check_pending) return;
+      self->state.pdu_check_pending = true;
+      self->send(self, pdu_check_atom::value);
+    },
+    [=](pdu_check_atom) {
       auto& st = self->state;
+      st.pdu_check_pending = false;
       try {
         auto [dests, newest] = st.store->destinations_with_pdus_after(st.pdus_seen);
         st.pdus_seen = newest;

@@ -40,18 +40,10 @@ constexpr size_t heroes = 5;
 /// its ACL refuses `origin`.
 const matrix::room_version& resident_room(request& req, const std::string& room_id) {
   auto* v = room_version_of(*req.ctx, room_id);
-  if (!v || req.ctx->rooms->current_members(room_id, "join").empty())
+  if (!v || req.ctx->rooms->joined_users(room_id).empty())
     http::fail(errc::not_found, "Unknown room " + room_id);
   if (!acl_allows(*req.ctx, room_id, req.origin)) http::fail(errc::forbidden, "Server is banned from room");
   return *v;
-}
-
-/// The current state as auth_state.
-matrix::auth_state current_auth_state(request& req, const std::string& room_id) {
-  matrix::auth_state s;
-  for (auto& ev : req.ctx->rooms->current_state(room_id))
-    s[{ev.value("type", ""), ev.value("state_key", "")}] = ev;
-  return s;
 }
 
 } // namespace
@@ -127,7 +119,7 @@ response make_membership(request& req, const std::string& membership) {
     }
   }
   json content = {{"membership", membership}};
-  auto state = current_auth_state(req, room_id);
+  auto state = current_auth_state(*req.ctx, room_id);
   if (membership == "join") {
     // Restricted rooms: a user not joined or invited is let in by one of ours.
     auto jr = state.find({"m.room.join_rules", ""});
@@ -164,37 +156,23 @@ json send_join_body(request& req, const std::string& room_id, const matrix::room
                     bool omit_members) {
   auto& store = *req.ctx->events;
   auto id = join.value("event_id", "");
-  auto after = store.state_after(id);
-  if (!after) http::fail(errc::unknown, "The join was stored without its state");
-  // The state before the join: its own key as its prev events had it.
-  auto state = *after;
-  matrix::state_key_pair mine{"m.room.member", join.value("state_key", "")};
-  state.erase(mine);
-  auto prevs = matrix::referenced_event_ids(join.value("prev_events", json::array()));
-  if (prevs.size() == 1)
-    if (auto before = store.state_after(prevs[0])) {
-      auto i = before->find(mine);
-      if (i != before->end()) state[mine] = i->second;
-    }
+  auto before = store.state_before(join);
+  if (!before) http::fail(errc::unknown, "The join was stored without its state");
+  auto& state = *before;
   std::vector<std::string> ids;
-  std::set<std::string> servers;
-  std::vector<std::string> members_kept;
-  for (auto& [key, eid] : state) {
-    if (key.first == "m.room.member") {
-      if (omit_members) continue;
-    }
-    ids.push_back(eid);
-  }
+  for (auto& [key, eid] : state)
+    if (!omit_members || key.first != "m.room.member") ids.push_back(eid);
   auto events = store.dag_events(ids);
   auto now = req.ctx->env->now_ms();
   json state_out = json::array();
-  std::vector<std::string> chain_from{id};
+  std::set<std::string> in_state;
   for (auto& [eid, e] : events) {
     state_out.push_back(wire_pdu(e.json, v, now));
-    chain_from.push_back(eid);
+    in_state.insert(eid);
   }
   // Joined servers before the join, and (without a name or alias) the
   // heroes' member events with their auth chains.
+  std::set<std::string> servers;
   std::vector<std::string> hero_ids;
   for (auto& m : req.ctx->rooms->current_members(room_id, "join")) {
     auto uid = m.value("state_key", "");
@@ -207,11 +185,11 @@ json send_join_body(request& req, const std::string& room_id, const matrix::room
   if (omit_members)
     for (auto& [eid, e] : store.dag_events(hero_ids)) {
       state_out.push_back(wire_pdu(e.json, v, now));
-      chain_from.push_back(eid);
+      in_state.insert(eid);
     }
+  std::vector<std::string> chain_from(in_state.begin(), in_state.end());
+  chain_from.push_back(id);
   json chain = json::array();
-  std::set<std::string> in_state;
-  for (auto& s : state_out) in_state.insert(matrix::compute_event_id(s, v));
   for (auto& e : store.auth_chain(chain_from)) {
     if (omit_members && in_state.count(e.value("event_id", ""))) continue;
     chain.push_back(wire_pdu(e, v, now));
@@ -283,8 +261,8 @@ response send_leave_v1(request& req) {
   return {200, json::array({200, json::object()})};
 }
 response send_knock(request& req) {
-  auto ev = take_membership(req, "knock");
-  auto stripped = stripped_state(current_auth_state(req, req.params[0]), "");
+  take_membership(req, "knock");
+  auto stripped = stripped_state(current_auth_state(*req.ctx, req.params[0]), "");
   // The spec's name, and MSC2403's, which Synapse 1.67 reads.
   return {200, {{"knock_room_state", stripped}, {"knock_state_events", stripped}}};
 }
@@ -318,22 +296,16 @@ json take_invite(request& req, const json& event, const std::string& version, co
   signed_ev.erase("unsigned");
   if (v->format != matrix::event_format::v1) signed_ev.erase("event_id");
   matrix::sign_event(signed_ev, req.ctx->cfg->server_name, *req.ctx->key, *v);
-  bool here = false;
-  for (auto& m : req.ctx->rooms->current_members(room_id, "join"))
-    if (matrix::server_of(m.value("state_key", "")) == req.ctx->cfg->server_name) here = true;
+  auto joined = req.ctx->rooms->joined_users(room_id);
+  bool here = std::any_of(joined.begin(), joined.end(), [&](const std::string& u) {
+    return matrix::server_of(u) == req.ctx->cfg->server_name;
+  });
   if (!here) {
     // Out of band: no state to check it against; kept with what the
     // inviting server says of the room (at most 50 stripped events).
     json stored = signed_ev;
     stored["event_id"] = event_id;
-    json stripped = json::array();
-    if (invite_state.is_array())
-      for (auto& s : invite_state)
-        if (s.is_object() && s.value("type", json()).is_string() && s.value("state_key", json()).is_string() &&
-            s.value("content", json()).is_object() && stripped.size() < 50)
-          stripped.push_back({{"type", s["type"]}, {"state_key", s["state_key"]}, {"content", s["content"]},
-                              {"sender", s.value("sender", "")}});
-    stored["unsigned"] = {{"invite_room_state", stripped}};
+    stored["unsigned"] = {{"invite_room_state", checked_stripped_state(invite_state)}};
     msg::send_events batch;
     batch.room_id = room_id;
     batch.room_version = v->id;

@@ -67,10 +67,26 @@ std::optional<json> check_received_pdu(http::server_context& ctx, const json& pd
   return std::move(checked.event);
 }
 
-std::pair<json, std::map<std::pair<std::string, std::string>, json>>
-event_template(http::server_context& ctx, const std::string& room_id, const matrix::room_version& v, json ev) {
+matrix::auth_state current_auth_state(http::server_context& ctx, const std::string& room_id) {
   matrix::auth_state state;
   for (auto& e : ctx.rooms->current_state(room_id)) state[{e.value("type", ""), e.value("state_key", "")}] = e;
+  return state;
+}
+
+json checked_stripped_state(const json& given) {
+  json out = json::array();
+  if (!given.is_array()) return out;
+  for (auto& e : given)
+    if (e.is_object() && e.value("type", json()).is_string() && e.value("state_key", json()).is_string() &&
+        e.value("content", json()).is_object() && out.size() < 50)
+      out.push_back({{"type", e["type"]}, {"state_key", e["state_key"]}, {"content", e["content"]},
+                     {"sender", e.value("sender", "")}});
+  return out;
+}
+
+std::pair<json, std::map<std::pair<std::string, std::string>, json>>
+event_template(http::server_context& ctx, const std::string& room_id, const matrix::room_version& v, json ev) {
+  auto state = current_auth_state(ctx, room_id);
   auto c = ctx.pool->acquire();
   json prev = json::array();
   int64_t depth = 0;

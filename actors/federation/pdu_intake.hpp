@@ -41,6 +41,10 @@ std::map<std::string, std::string> take_pdus(http::request& req, const std::stri
                                              const std::string& room_id, const matrix::room_version& v,
                                              std::vector<nlohmann::json> pdus);
 
+/// The room's current state, full events by (type, state_key).
+std::map<std::pair<std::string, std::string>, nlohmann::json> current_auth_state(http::server_context& ctx,
+                                                                                 const std::string& room_id);
+
 /// A new event of a room this server is in, on top of its current state:
 /// `base` (type, sender, state_key, content, origin) completed with
 /// room_id, origin_server_ts, depth, prev_events (the forward extremities)
@@ -49,6 +53,11 @@ std::map<std::string, std::string> take_pdus(http::request& req, const std::stri
 std::pair<nlohmann::json, std::map<std::pair<std::string, std::string>, nlohmann::json>>
 event_template(http::server_context& ctx, const std::string& room_id, const matrix::room_version& v,
                nlohmann::json base);
+
+/// What another server says of a room in an invite's or knock's stripped
+/// state, kept: well-formed entries only (type, state_key, content,
+/// sender), at most 50.
+nlohmann::json checked_stripped_state(const nlohmann::json& given);
 
 /// The stripped state an invite or knock shows of the room (create, join
 /// rules, name, avatar, canonical alias, encryption, topic), and `sender`'s

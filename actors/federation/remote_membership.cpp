@@ -48,6 +48,26 @@ std::string complete_template(http::server_context& ctx, json& ev, const json& c
   return matrix::hash_sign_and_id(ev, me, *ctx.key, v);
 }
 
+/// The template and room version of a make_join / make_leave /
+/// make_knock answer, when it is one (a known version, an event object).
+std::optional<std::pair<const matrix::room_version*, json>> template_of(const remote_response& r) {
+  if (!r.ok() || !r.body.contains("event") || !r.body["event"].is_object()) return std::nullopt;
+  auto* v = matrix::find_room_version(r.body.value("room_version", "1"));
+  if (!v) return std::nullopt;
+  return std::make_pair(v, r.body["event"]);
+}
+
+/// Hands `ev` (checked) to the room's events writer as an out-of-band
+/// membership of a room this server is not in.
+void keep_out_of_band(http::server_context& ctx, const std::string& room_id, const std::string& origin,
+                      const json& ev) {
+  msg::send_events batch;
+  batch.room_id = room_id;
+  batch.origin = origin;
+  batch.join_state.push_back(ev.dump());
+  ctx.transport->send_events(batch);
+}
+
 } // namespace
 
 void join_remote_room(http::request& req, const std::string& room_id, std::vector<std::string> servers,
@@ -204,36 +224,24 @@ void knock_remote_room(http::request& req, const std::string& room_id, std::vect
     asked = true;
     auto r = fc.request(s, "GET", "/_matrix/federation/v1/make_knock/" + escape(room_id) + "/" + escape(user_id) + "?" +
                                     version_query());
-    if (!r.ok() || !r.body.contains("event") || !r.body["event"].is_object()) {
+    auto made = template_of(r);
+    if (!made) {
       last = r;
       continue;
     }
-    auto* v = matrix::find_room_version(r.body.value("room_version", "1"));
-    auto tmpl = r.body["event"];
-    if (!v || !v->knock || !template_fits(tmpl, room_id, user_id)) continue;
-    json ev = tmpl;
+    auto [v, ev] = std::move(*made);
+    if (!v->knock || !template_fits(ev, room_id, user_id)) continue;
     auto event_id = complete_template(ctx, ev, content, *v);
     auto sent = fc.request(s, "PUT", "/_matrix/federation/v1/send_knock/" + escape(room_id) + "/" + escape(event_id), ev);
     auto& answer = body_or_fail(sent, "The room's server did not take the knock");
     std::string why;
     auto checked = check_received_pdu(ctx, ev, *v, room_id, &why);
     if (!checked) http::fail(errc::unknown, "The knock could not be kept: " + why);
-    // What the resident says of the room, at most 50 stripped events.
-    json stripped = json::array();
-    // The spec's name, or Synapse's (before 1.8x, MSC2403's): knock_state_events.
+    // What the resident says of the room: the spec's name, or Synapse's
+    // (before 1.8x, MSC2403's) knock_state_events.
     auto given = answer.value("knock_room_state", answer.value("knock_state_events", json::array()));
-    if (given.is_array())
-      for (auto& e : given)
-        if (e.is_object() && e.value("type", json()).is_string() && e.value("state_key", json()).is_string() &&
-            e.value("content", json()).is_object() && stripped.size() < 50)
-          stripped.push_back({{"type", e["type"]}, {"state_key", e["state_key"]}, {"content", e["content"]},
-                              {"sender", e.value("sender", "")}});
-    (*checked)["unsigned"] = {{"knock_room_state", stripped}};
-    msg::send_events batch;
-    batch.room_id = room_id;
-    batch.origin = s;
-    batch.join_state.push_back(checked->dump());
-    ctx.transport->send_events(batch);
+    (*checked)["unsigned"] = {{"knock_room_state", checked_stripped_state(given)}};
+    keep_out_of_band(ctx, room_id, s, *checked);
     return;
   }
   if (!asked) http::fail(errc::not_found, "No known servers");
@@ -250,11 +258,10 @@ void leave_remote_room(http::request& req, const std::string& room_id, std::vect
   for (auto& s : servers) {
     if (s == me || !fc.allowed(s)) continue;
     auto r = fc.request(s, "GET", "/_matrix/federation/v1/make_leave/" + escape(room_id) + "/" + escape(user_id));
-    if (!r.ok() || !r.body.contains("event") || !r.body["event"].is_object()) continue;
-    auto* v = matrix::find_room_version(r.body.value("room_version", "1"));
-    auto tmpl = r.body["event"];
-    if (!v || !template_fits(tmpl, room_id, user_id)) continue;
-    json ev = tmpl;
+    auto made = template_of(r);
+    if (!made) continue;
+    auto [v, ev] = std::move(*made);
+    if (!template_fits(ev, room_id, user_id)) continue;
     auto event_id = complete_template(ctx, ev, content, *v);
     auto path = "/send_leave/" + escape(room_id) + "/" + escape(event_id);
     auto sent = fc.request(s, "PUT", "/_matrix/federation/v2" + path, ev);
@@ -264,11 +271,7 @@ void leave_remote_room(http::request& req, const std::string& room_id, std::vect
     std::string why;
     auto checked = check_received_pdu(ctx, ev, *v, room_id, &why);
     if (!checked) continue;
-    msg::send_events batch;
-    batch.room_id = room_id;
-    batch.origin = s;
-    batch.join_state.push_back(checked->dump());
-    ctx.transport->send_events(batch);
+    keep_out_of_band(ctx, room_id, s, *checked);
     return;
   }
   // Nobody answered: the leave is made here alone, after the membership it
@@ -296,11 +299,7 @@ void leave_remote_room(http::request& req, const std::string& room_id, std::vect
   auto event_id = matrix::hash_sign_and_id(ev, me, *ctx.key, *v);
   ev["event_id"] = event_id;
   ev["unsigned"] = {{"out_of_band_membership", true}};
-  msg::send_events batch;
-  batch.room_id = room_id;
-  batch.origin = me;
-  batch.join_state.push_back(ev.dump());
-  ctx.transport->send_events(batch);
+  keep_out_of_band(ctx, room_id, me, ev);
 }
 
 } // namespace axon::federation

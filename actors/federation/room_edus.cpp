@@ -38,8 +38,8 @@ void send_room_edu(http::server_context& ctx, const std::string& room_id, const 
                    const json& content) {
   if (!ctx.federation) return;
   std::set<std::string> servers;
-  for (auto& m : ctx.rooms->current_members(room_id, "join")) {
-    auto s = matrix::server_of(m.value("state_key", ""));
+  for (auto& user : ctx.rooms->joined_users(room_id)) {
+    auto s = matrix::server_of(user);
     if (!s.empty() && s != ctx.cfg->server_name) servers.insert(s);
   }
   if (servers.empty()) return;

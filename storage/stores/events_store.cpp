@@ -89,6 +89,25 @@ std::vector<stored_event> events_store::events_near_time(const std::string& room
   return out;
 }
 
+std::optional<std::map<std::pair<std::string, std::string>, std::string>>
+events_store::state_before(const json& ev) {
+  auto state = state_after(ev.value("event_id", ""));
+  auto sk = ev.find("state_key");
+  if (!state || sk == ev.end() || !sk->is_string()) return state;
+  std::pair<std::string, std::string> key{ev.value("type", ""), sk->get<std::string>()};
+  state->erase(key);
+  auto prevs = ev.find("prev_events");
+  if (prevs == ev.end() || !prevs->is_array() || prevs->empty()) return state;
+  // v1/v2: [id, hashes] pairs; v3+: ids.
+  const json& first = (*prevs)[0].is_array() && !(*prevs)[0].empty() ? (*prevs)[0][0] : (*prevs)[0];
+  if (!first.is_string()) return state;
+  if (auto before = state_after(first.get<std::string>())) {
+    auto k = before->find(key);
+    if (k != before->end()) (*state)[key] = k->second;
+  }
+  return state;
+}
+
 std::vector<json> events_store::auth_chain(const std::vector<std::string>& ids) {
   std::set<std::string> seen;
   std::vector<std::string> next;

@@ -125,6 +125,10 @@ public:
   /// linear then). nullopt when the event is unknown or has no state.
   std::optional<std::map<std::pair<std::string, std::string>, std::string>>
   state_after(const std::string& event_id);
+  /// The room's state before `event` (full JSON with event_id): the state
+  /// after it, its own key (a state event) as its first prev event had it.
+  std::optional<std::map<std::pair<std::string, std::string>, std::string>>
+  state_before(const nlohmann::json& event);
   /// The room's timeline events closest to `ts` (origin_server_ts): with
   /// `forward` the first at or after it, else the last at or before it;
   /// up to `limit`, nearest first.

@@ -140,6 +140,16 @@ std::optional<json> rooms_store::current_state_event(const std::string& room_id,
   return json::parse(r.rows[0].str(0));
 }
 
+std::vector<std::string> rooms_store::joined_users(const std::string& room_id) {
+  auto r = pool_.acquire()->exec("SELECT state_key FROM current_state_events WHERE room_id = $1 AND type = "
+                                 "'m.room.member' AND membership = 'join'",
+                                 {room_id});
+  std::vector<std::string> out;
+  out.reserve(r.rows.size());
+  for (auto& row : r.rows) out.push_back(row.str(0));
+  return out;
+}
+
 std::vector<json> rooms_store::current_members(const std::string& room_id,
                                                const std::string& membership) {
   auto c = pool_.acquire();

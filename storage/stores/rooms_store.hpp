@@ -64,6 +64,8 @@ public:
   std::optional<nlohmann::json> current_state_event(const std::string& room_id,
                                                     const std::string& type,
                                                     const std::string& state_key);
+  /// The user ids joined to the room now (its current state; no event read).
+  std::vector<std::string> joined_users(const std::string& room_id);
   /// Member events of the current state, optionally only one membership.
   std::vector<nlohmann::json> current_members(const std::string& room_id,
                                               const std::string& membership = "");
