@@ -61,16 +61,23 @@ struct send_events {
   /// The pdus go on to the room's other servers (a resident server's
   /// send_join, send_leave and send_knock: it vouches for them).
   bool relay = false;
+  /// The pdus are history from `origin` (/backfill) for clients paging
+  /// back: placed at negative positions, never current state.
+  bool backfill = false;
+  /// With backfill: the state after prev events this server lacks, as
+  /// JSON texts {"event_id": id, "state": [[type, state_key, event id]...]}
+  /// (their events among `outliers`).
+  std::vector<std::string> prev_states;
   static constexpr const char* wire_name = "send_events";
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, send_events& x) {
   return f(caf::meta::type_name("send_events"), x.room_id, x.room_version, x.new_room, x.drafts,
-           x.pdus, x.outliers, x.join_state, x.origin, x.relay);
+           x.pdus, x.outliers, x.join_state, x.origin, x.relay, x.backfill, x.prev_states);
 }
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(send_events, room_id, room_version, new_room, drafts, pdus,
-                                   outliers, join_state, origin, relay)
+                                   outliers, join_state, origin, relay, backfill, prev_states)
 
 struct send_events_reply {
   /// One per draft. A state draft with the sender and content of the room's

@@ -55,8 +55,38 @@ bool may_see_event(request& req, const std::string& room_id, const json& event, 
 
 bool history_filter::allows(const json& event, int64_t position) {
   if (position >= always_from_) return true;
+  if (position < 0) return allows_backfilled(event);
   if (!view_) view_ = history_view(req_, room_id_, upto_, peeking_);
   return view_->allows(event, position);
+}
+
+} // namespace axon::client
+
+namespace axon::client {
+
+bool history_filter::allows_backfilled(const json& event) {
+  auto& store = *req_.ctx->events;
+  auto id = event.value("event_id", "");
+  auto found = store.dag_events({id});
+  auto i = found.find(id);
+  // Without its state nothing says it may be seen.
+  if (i == found.end() || !i->second.state_group) return false;
+  auto g = groups_.find(i->second.state_group);
+  if (g == groups_.end()) {
+    auto& user = req_.auth().user_id;
+    auto ids = store.group_state(i->second.state_group, {{"m.room.history_visibility", ""}, {"m.room.member", user}});
+    auto visibility = matrix::history_visibility::shared;
+    std::string membership;
+    std::vector<std::string> want;
+    for (auto& [k, eid] : ids) want.push_back(eid);
+    for (auto& [eid, e] : store.dag_events(want)) {
+      auto content = e.json.value("content", json::object());
+      if (e.json.value("type", "") == "m.room.history_visibility") visibility = matrix::parse_history_visibility(content);
+      else membership = content.is_object() ? content.value("membership", "") : "";
+    }
+    g = groups_.emplace(i->second.state_group, std::make_pair(visibility, membership)).first;
+  }
+  return matrix::event_visible(event, req_.auth().user_id, g->second.first, g->second.second, peeking_);
 }
 
 } // namespace axon::client

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -65,12 +66,18 @@ public:
   bool allows(const json& event, int64_t position);
 
 private:
+  /// For history fetched from other servers (negative positions): the
+  /// state after the event from its state group, not the stream.
+  bool allows_backfilled(const json& event);
+
   request& req_;
   std::string room_id_;
   int64_t upto_;
   bool peeking_;
   int64_t always_from_;
   std::optional<matrix::room_visibility> view_;
+  /// State group -> (history visibility, the user's membership) there.
+  std::map<int64_t, std::pair<matrix::history_visibility, std::string>> groups_;
 };
 
 } // namespace axon::client

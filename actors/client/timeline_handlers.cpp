@@ -2,6 +2,7 @@
 // Spec: client-server API "Syncing" > "Getting events for a room".
 #include "actors/client/common.hpp"
 #include "actors/client/history.hpp"
+#include "actors/federation/backfill.hpp"
 #include "actors/client/routes.hpp"
 #include "matrix/filter.hpp"
 #include "matrix/stream_token.hpp"
@@ -9,6 +10,7 @@
 #include "storage/stores/rooms_store.hpp"
 #include "transport/transport.hpp"
 
+#include <charconv>
 #include <set>
 
 namespace axon::client {
@@ -20,9 +22,24 @@ namespace {
 constexpr int64_t default_limit = 10;
 constexpr int64_t max_limit = 1000;
 
+/// Pagination tokens: "s..." stream tokens (as /sync gives), and "b<n>"
+/// for position -n, in history fetched from other servers (those positions
+/// are below every stream position and never in a stream token).
+std::string position_token(int64_t pos) {
+  return pos < 0 ? "b" + std::to_string(-pos) : matrix::stream_token{pos, {}, {}}.to_string();
+}
+
 /// Where a token stands in room `room_id` (its events writer's position).
 int64_t parse_token(const request& req, const std::string& room_id, const std::string& text,
                     const char* what) {
+  if (!text.empty() && text[0] == 'b') {
+    int64_t n = 0;
+    auto* end = text.data() + text.size();
+    auto [at, ec] = std::from_chars(text.data() + 1, end, n);
+    if (ec != std::errc() || at != end || n <= 0 || text.size() < 2 || text[1] < '0' || text[1] > '9')
+      fail(errc::invalid_param, std::string("Invalid ") + what + " token");
+    return -n;
+  }
   auto t = matrix::parse_stream_token(text);
   if (!t) fail(errc::invalid_param, std::string("Invalid ") + what + " token");
   return room_position(req, token_positions(req, *t), room_id);
@@ -79,7 +96,7 @@ response messages(request& req) {
   if (auto t = req.query_param("to")) to = parse_token(req, room_id, *t, "to");
 
   // Backwards: (to, min(from, until)] newest first. Forwards: (from, min(to, until)].
-  int64_t lo = back ? to.value_or(0) : from;
+  int64_t lo = back ? to.value_or(INT64_MIN) : from;
   int64_t hi = back ? std::min(from, until) : std::min(to.value_or(INT64_MAX), until);
   const int64_t first = back ? hi : lo;
   json chunk = json::array();
@@ -87,6 +104,10 @@ response messages(request& req) {
   auto now = now_ms(req);
   auto fetch = static_cast<size_t>(filter ? limit * 2 + 8 : limit + 1);
   size_t skipped = 0;
+  // Paging back past the start of what this server has: once per request,
+  // the room's other servers are asked for older events (Synapse's
+  // maybe_backfill), which then continue the page.
+  bool backfilled = false;
   while (lo < hi) {
     if (static_cast<int64_t>(chunk.size()) >= limit || skipped > max_skipped) {
       more = true; // the range isn't exhausted: there may be more
@@ -108,13 +129,27 @@ response messages(request& req) {
       more = true;
       break;
     }
-    if (rows.size() < fetch) break; // the range is exhausted
+    if (rows.size() < fetch) {
+      // The range is exhausted; going back without a `to`, older history
+      // may be on other servers.
+      if (back && !to) {
+        // Once per request; after that the next page asks again.
+        if (backfilled) {
+          more = true;
+          break;
+        }
+        backfilled = true;
+        auto want = std::max<int64_t>(limit - static_cast<int64_t>(chunk.size()), 0) * 2 + 20;
+        if (federation::backfill_room(*req.ctx, room_id, static_cast<size_t>(want)) > 0) continue;
+      }
+      break;
+    }
   }
   json out = {{"chunk", chunk}};
   out["start"] = req.query_param("from") ? *req.query_param("from")
-                                         : matrix::stream_token{first, {}, {}}.to_string();
+                                         : position_token(first);
   // `end` is omitted when nothing further is available in that direction.
-  if (more) out["end"] = matrix::stream_token{back ? hi : lo, {}, {}}.to_string();
+  if (more) out["end"] = position_token(back ? hi : lo);
   if (filter && filter->lazy_load_members && !chunk.empty())
     out["state"] = member_state_for(req, room_id, chunk, back ? first : lo);
   return {200, out};
@@ -141,7 +176,7 @@ response context(request& req) {
   auto now = now_ms(req);
   json before = json::array(), after = json::array();
   int64_t start = ev->stream_ordering - 1, end = ev->stream_ordering;
-  for (auto& r : req.ctx->events->room_events(room_id, 0, ev->stream_ordering - 1,
+  for (auto& r : req.ctx->events->room_events(room_id, INT64_MIN, ev->stream_ordering - 1,
                                               static_cast<size_t>(half_before), true)) {
     start = r.stream_ordering - 1;
     if ((!filter || filter->match(r.json)) && visible.allows(r.json, r.stream_ordering))
@@ -168,8 +203,8 @@ response context(request& req) {
           {{"event", client_event(ev->json, &req.auth(), now)},
            {"events_before", before},
            {"events_after", after},
-           {"start", matrix::stream_token{start, {}, {}}.to_string()},
-           {"end", matrix::stream_token{end, {}, {}}.to_string()},
+           {"start", position_token(start)},
+           {"end", position_token(end)},
            {"state", state}}};
 }
 

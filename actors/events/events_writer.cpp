@@ -346,6 +346,14 @@ built_request build_remote(events_writer_state& st, const msg::send_events& req,
     return std::move(out);
   };
   room_cache fresh;
+  if (req.backfill) {
+    if (!rc) return fail(errc::not_found, "Unknown room " + req.room_id);
+    remote_context ctx{*st.store, st.deps.server_name, [&st] { return next_position(st); }, {}, st.deps.env->now_ms()};
+    ctx.backfill_positions = [&st](size_t n) { return st.store->allocate_backfill_positions(n); };
+    if (auto err = accept_backfill(ctx, req, *rc, out)) return fail(err->first, err->second);
+    out.reply.stream_pos = st.pos;
+    return out;
+  }
   if (out_of_band(req)) {
     if (rc)
       for (auto& [key, ev] : rc->state)

@@ -131,6 +131,209 @@ struct remote_run {
   /// Forward extremities a join replaces (a room this server had left):
   /// dropped with it.
   std::vector<std::string> dropped_extremities;
+  /// Redactions stored before their targets, by target (read once).
+  std::map<std::string, std::vector<storage::events_store::pending_redaction>> pending;
+  /// The groups (and chain lengths) of this request's events.
+  std::map<std::string, std::pair<int64_t, int>> groups;
+
+  /// The state after prev events this server lacks, as the request gives it.
+  void read_prev_states() {
+    for (auto& text : req.prev_states) {
+      auto j = json::parse(text, nullptr, false);
+      if (!j.is_object() || !j.value("event_id", json()).is_string() || !j.value("state", json()).is_array())
+        continue;
+      matrix::state_map ids;
+      for (auto& row : j["state"])
+        if (row.is_array() && row.size() == 3 && row[0].is_string() && row[1].is_string() && row[2].is_string())
+          ids[{row[0].get<std::string>(), row[1].get<std::string>()}] = row[2].get<std::string>();
+      after_states[j["event_id"].get<std::string>()] = std::move(ids);
+    }
+  }
+
+  void read_pending(const std::vector<json>& pdus) {
+    std::vector<std::string> ids;
+    for (auto& p : pdus)
+      if (p.is_object()) ids.push_back(p.value("event_id", ""));
+    for (auto& r : ctx.store.pending_redactions(ids)) pending[r.redacts].push_back(std::move(r));
+  }
+
+  /// A redaction `p` (of `ev`, authorised against `before`): applied to its
+  /// target when the spec's rule allows, or kept for a target not known yet.
+  void redaction(storage::event_to_persist& p, const json& ev, const matrix::auth_state& before) {
+    const auto& v = *rc.version;
+    std::string target_id = v.v11_rules ? ev.value("content", json::object()).value("redacts", "")
+                                        : ev.value("redacts", "");
+    if (target_id.empty()) return;
+    auto t = known.find(target_id);
+    if (!t) {
+      p.pending_redacts = target_id;
+      p.pending_by_power = matrix::redaction_allowed(ev, json::object(), before);
+      return;
+    }
+    if ((t->place == storage::event_place::timeline || t->place == storage::event_place::backfilled) &&
+        t->rejected.empty() && t->json.value("room_id", "") == req.room_id &&
+        matrix::redaction_allowed(ev, t->json, before)) {
+      p.redacts = target_id;
+      auto red = matrix::redact(t->json, v);
+      json because = ev;
+      because.erase("unsigned");
+      red["unsigned"] = {{"redacted_because", because}};
+      p.redacted_json = red.dump();
+    }
+  }
+
+  /// `p` (of `ev`) stored redacted when a redaction of it came first.
+  void redacted_on_arrival(storage::event_to_persist& p, const json& ev) {
+    auto i = pending.find(p.event_id);
+    if (i == pending.end()) return;
+    for (auto& r : i->second) {
+      if (r.redaction.value("room_id", "") != req.room_id) continue;
+      auto a = matrix::server_of(r.redaction.value("sender", ""));
+      if (!r.by_power && (a.empty() || a != matrix::server_of(ev.value("sender", "")))) continue;
+      auto red = matrix::redact(ev, *rc.version);
+      json because = r.redaction;
+      because.erase("unsigned");
+      red["unsigned"] = {{"redacted_because", because}};
+      p.json = red.dump();
+      p.redacted_by = r.redaction.value("event_id", "");
+      return;
+    }
+  }
+
+  /// The state before `ev` from its prev events (this request's, stored
+  /// ones with their state, or those given in prev_states), resolved when
+  /// they differ; its group when that is a single known group. "missing:
+  /// ..." or "rejected: ..." when there is none.
+  std::string state_from_prevs(const std::vector<std::string>& prevs, matrix::auth_state* before,
+                               int64_t* before_group, int* before_chain) {
+    std::vector<matrix::state_map> sets;
+    int64_t single_group = 0;
+    int single_chain = max_group_chain;
+    known.prefetch(prevs);
+    for (auto& p : prevs) {
+      auto a = after_states.find(p);
+      if (a != after_states.end()) {
+        sets.push_back(a->second);
+        auto g = groups.find(p);
+        single_group = g == groups.end() ? 0 : g->second.first;
+        single_chain = g == groups.end() ? max_group_chain : g->second.second;
+        continue;
+      }
+      auto e = known.find(p);
+      if (!e) return "missing: prev event " + p + " is not known";
+      if (!e->rejected.empty()) continue; // a rejected event has no state to offer
+      if ((e->place == storage::event_place::join_state || e->place == storage::event_place::outlier) && !e->state_group)
+        return "missing: the state after prev event " + p + " is not known";
+      auto s = ctx.store.state_after(p);
+      if (!s) return "missing: the state after prev event " + p + " is not known";
+      single_group = e->state_group;
+      single_chain = max_group_chain; // its chain length is not known: next one whole
+      sets.push_back(std::move(*s));
+    }
+    if (prevs.empty()) { // the room's create event: nothing before it
+      before->clear();
+      *before_group = 0;
+      *before_chain = 0;
+      return "";
+    }
+    if (sets.empty()) return "rejected: no prev event can be used";
+    matrix::state_map ids;
+    if (sets.size() == 1) {
+      ids = std::move(sets[0]);
+      *before_group = single_group;
+      *before_chain = single_chain;
+    } else {
+      std::string why;
+      auto r = resolve(sets, &why);
+      if (!r) return "rejected: " + why;
+      ids = std::move(*r);
+      *before_group = 0;
+      *before_chain = 0;
+    }
+    *before = load(ids);
+    return "";
+  }
+
+  /// An event of the state given at our join, met again in history: it
+  /// stays where it is, and gets the state group its prev events give it
+  /// (the events after it need the state after it).
+  void state_of_join_state(const json& ev, int64_t pos) {
+    matrix::auth_state before;
+    int64_t before_group = 0;
+    int before_chain = 0;
+    if (!state_from_prevs(ref_ids(ev, "prev_events"), &before, &before_group, &before_chain).empty()) return;
+    auto p = base(ev);
+    p.place = storage::event_place::join_state;
+    p.only_group = true;
+    p.stream_ordering = pos; // the id of its group
+    p.timeline_ordering = pos;
+    matrix::auth_state after = std::move(before);
+    after[{p.type, p.state_key.value_or("")}] = ev;
+    int64_t group = 0;
+    int chain = 0;
+    assign_group(p, true, ev, before_group, before_chain, after, &group, &chain);
+    auto id = p.event_id;
+    after_states[id] = state_ids(after);
+    groups[id] = {group, chain};
+    dag_event d;
+    d.json = ev;
+    d.place = storage::event_place::join_state;
+    d.state_group = group;
+    known.add(id, std::move(d));
+    out.reply.event_ids.push_back(id); // new in the timeline
+    out.events.push_back(std::move(p));
+  }
+
+  /// One event of history (backfill): steps 4-5, then stored at `pos`.
+  std::string place_history(const json& ev, int64_t pos) {
+    auto id = ev.value("event_id", "");
+    if (auto have = known.find(id)) {
+      if (!have->rejected.empty()) return "rejected: " + have->rejected;
+      if (have->place == storage::event_place::join_state && !have->state_group) state_of_join_state(ev, pos);
+      // Known only as an outlier (an auth event, state fetched for a gap):
+      // now it has a place in the timeline.
+      if (have->place != storage::event_place::outlier || have->soft_failed) return "";
+    }
+    if (auto why = check_own_auth(ev)) {
+      if (why->rfind("missing:", 0) == 0) return *why;
+      store_outlier(ev, *why);
+      return "rejected: " + *why;
+    }
+    auto prevs = ref_ids(ev, "prev_events");
+    matrix::auth_state before;
+    int64_t before_group = 0;
+    int before_chain = 0;
+    auto why = state_from_prevs(prevs, &before, &before_group, &before_chain);
+    if (!why.empty()) return why;
+    if (auto bad = matrix::check_auth(ev, before, *rc.version)) {
+      store_outlier(ev, "against the state before it: " + *bad);
+      return "rejected: against the state before it: " + *bad;
+    }
+    bool is_state = ev.contains("state_key") && ev["state_key"].is_string();
+    auto p = base(ev);
+    p.place = storage::event_place::backfilled;
+    p.local_member = false;
+    p.stream_ordering = pos;
+    matrix::auth_state after = std::move(before);
+    if (p.type == "m.room.redaction") redaction(p, ev, after);
+    redacted_on_arrival(p, ev);
+    if (is_state) after[{p.type, *p.state_key}] = ev;
+    int64_t group = 0;
+    int chain = 0;
+    assign_group(p, is_state, ev, before_group, before_chain, after, &group, &chain);
+    after_states[id] = state_ids(after);
+    groups[id] = {group, chain};
+    p.prev_events = prevs;
+    dag_event d;
+    d.json = ev;
+    d.place = storage::event_place::backfilled;
+    d.stream_ordering = pos;
+    d.state_group = p.state_group;
+    known.add(id, std::move(d));
+    out.reply.event_ids.push_back(id);
+    out.events.push_back(std::move(p));
+    return "";
+  }
 
   /// Full events for a state map; entries not known are left out.
   matrix::auth_state load(const matrix::state_map& ids) {
@@ -375,21 +578,10 @@ struct remote_run {
         return "soft-failed: " + *why;
       }
     }
-    // Redactions apply when the spec's rule allows (the target is known).
-    if (p.type == "m.room.redaction") {
-      std::string target_id = v.v11_rules ? ev.value("content", json::object()).value("redacts", "")
-                                          : ev.value("redacts", "");
-      auto t = target_id.empty() ? nullptr : known.find(target_id);
-      if (t && t->place == storage::event_place::timeline && t->rejected.empty() &&
-          t->json.value("room_id", "") == req.room_id && matrix::redaction_allowed(ev, t->json, *before)) {
-        p.redacts = target_id;
-        auto red = matrix::redact(t->json, v);
-        json because = ev;
-        because.erase("unsigned");
-        red["unsigned"] = {{"redacted_because", because}};
-        p.redacted_json = red.dump();
-      }
-    }
+    // Redactions apply when the spec's rule allows (the target is known),
+    // or wait for their target.
+    if (p.type == "m.room.redaction") redaction(p, ev, *before);
+    redacted_on_arrival(p, ev);
     if (ctx.push) p.push_actions = ctx.push(ev, *before);
     p.prev_events = prevs;
     if (given_before) {
@@ -484,9 +676,10 @@ struct remote_run {
 
 std::optional<std::pair<errc, std::string>> accept_remote(remote_context& ctx, const msg::send_events& req,
                                                           room_cache& rc, built_request& out) {
-  remote_run run{ctx, req, rc, out, known_events{ctx.store, {}, {}}, {}, {}};
+  remote_run run{ctx, req, rc, out, known_events{ctx.store, {}, {}}, {}, {}, {}, {}};
   matrix::auth_state join_state;
   run.place_outliers(join_state);
+  run.read_prev_states();
   std::optional<matrix::auth_state> given;
   std::vector<json> pdus;
   for (auto& t : req.pdus) pdus.push_back(json::parse(t, nullptr, false));
@@ -502,6 +695,7 @@ std::optional<std::pair<errc, std::string>> accept_remote(remote_context& ctx, c
   std::sort(named.begin(), named.end());
   named.erase(std::unique(named.begin(), named.end()), named.end());
   run.known.prefetch(named);
+  run.read_pending(pdus);
   if (req.new_room) {
     auto create = join_state.find({"m.room.create", ""});
     if (create == join_state.end())
@@ -528,6 +722,50 @@ std::optional<std::pair<errc, std::string>> accept_remote(remote_context& ctx, c
     if (i == 0 && req.new_room && !why.empty())
       return std::make_pair(errc::forbidden, "the join could not be placed: " + why);
     out.reply.pdu_errors.push_back(std::move(why));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::pair<errc, std::string>> accept_backfill(remote_context& ctx, const msg::send_events& req,
+                                                            room_cache& rc, built_request& out) {
+  remote_run run{ctx, req, rc, out, known_events{ctx.store, {}, {}}, {}, {}, {}, {}};
+  matrix::auth_state unused;
+  run.place_outliers(unused);
+  run.read_prev_states();
+  std::vector<json> pdus;
+  for (auto& t : req.pdus) pdus.push_back(json::parse(t, nullptr, false));
+  // Oldest first: each event's prev events before it.
+  std::vector<size_t> order(pdus.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    auto da = pdus[a].is_object() ? pdus[a].value("depth", int64_t{0}) : 0;
+    auto db = pdus[b].is_object() ? pdus[b].value("depth", int64_t{0}) : 0;
+    return da < db;
+  });
+  std::vector<std::string> named;
+  for (auto& p : pdus) {
+    if (!p.is_object()) continue;
+    named.push_back(p.value("event_id", ""));
+    for (auto* key : {"prev_events", "auth_events"})
+      for (auto& id : ref_ids(p, key)) named.push_back(id);
+  }
+  std::sort(named.begin(), named.end());
+  named.erase(std::unique(named.begin(), named.end()), named.end());
+  run.known.prefetch(named);
+  run.read_pending(pdus);
+  auto positions = pdus.empty() ? std::vector<int64_t>{} : ctx.backfill_positions(pdus.size());
+  out.reply.pdu_errors.assign(pdus.size(), "");
+  size_t next = 0;
+  for (auto i : order) {
+    if (!pdus[i].is_object()) {
+      out.reply.pdu_errors[i] = "not a JSON object";
+      continue;
+    }
+    if (pdus[i].value("room_id", "") != req.room_id) {
+      out.reply.pdu_errors[i] = "not an event of this room";
+      continue;
+    }
+    out.reply.pdu_errors[i] = run.place_history(pdus[i], positions[next++]);
   }
   return std::nullopt;
 }

@@ -94,6 +94,8 @@ struct remote_context {
   /// Push actions for a timeline event, given the state before it.
   std::function<std::vector<storage::push_action>(const nlohmann::json&, const matrix::auth_state&)> push;
   int64_t now_ms = 0;
+  /// `n` negative positions for backfilled history (lowest first).
+  std::function<std::vector<int64_t>(size_t)> backfill_positions = {};
 };
 
 /// Places the events of a request from another server (send_events.pdus,
@@ -105,6 +107,15 @@ struct remote_context {
 std::optional<std::pair<errc, std::string>> accept_remote(remote_context& ctx,
                                                           const msg::send_events& req,
                                                           room_cache& rc, built_request& out);
+
+/// Places history another server gave (send_events.backfill: its pdus,
+/// with their auth chains in .outliers and the state after the prev events
+/// this server lacks in .prev_states): each checked against its own auth
+/// events and the state before it, stored at a negative position with its
+/// state group; the room's current state, extremities and cache stay as
+/// they are. Per-pdu results in out.reply.pdu_errors.
+std::optional<std::pair<errc, std::string>> accept_backfill(remote_context& ctx, const msg::send_events& req,
+                                                            room_cache& rc, built_request& out);
 
 /// Whether `req` is an out-of-band membership: one m.room.member event
 /// (join_state, nothing else) of a room this server is not in, an invite

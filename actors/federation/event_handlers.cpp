@@ -8,7 +8,9 @@
 // world_readable at it, or when one of its users could see it by the
 // visibility then: "shared" any member of it at the event or now, "invited"
 // one invited or joined at the event, "joined" one joined at the event.
-// Reading a room's state or DAG needs a server in the room (403 "Host not in
+// Events it may not see go to it redacted where Synapse does so (/event for
+// a server in the room, /backfill, /get_missing_events), so its copy of the
+// DAG has no holes. Reading a room's state or DAG needs a server in the room (403 "Host not in
 // room."), as Synapse checks.
 #include "actors/federation/routes.hpp"
 
@@ -99,12 +101,15 @@ response get_event(request& req) {
     http::fail(errc::not_found, "Event not found");
   auto room_id = i->second.json.value("room_id", "");
   auto& v = readable_room(req, room_id, false);
-  if (!server_sees(req, i->second.json, server_joined_now(req, room_id, req.origin)))
-    http::fail(errc::not_found, "Event not found");
+  // A server in the room gets an event it may not see redacted (Synapse's
+  // get_persisted_pdu); one with nobody in it, nothing.
+  bool joined_now = server_joined_now(req, room_id, req.origin);
+  bool sees = server_sees(req, i->second.json, joined_now);
+  if (!sees && !joined_now) http::fail(errc::not_found, "Event not found");
   return {200,
           {{"origin", req.ctx->cfg->server_name},
            {"origin_server_ts", req.ctx->env->now_ms()},
-           {"pdus", pdus_of(req, v, {i->second.json})}}};
+           {"pdus", pdus_of(req, v, {sees ? i->second.json : matrix::redact(i->second.json, v)})}}};
 }
 
 /// The state after the event's prev events, i.e. before it (/state,
@@ -161,9 +166,11 @@ response get_event_auth(request& req) {
 }
 
 /// Walks prev_events back from `from` (breadth first, newest depth first as
-/// Synapse), stopping at `stop`, at most `limit` events, each visible to
-/// the origin.
-std::vector<json> walk_back(request& req, const std::string& room_id, std::vector<std::string> from,
+/// Synapse), stopping at `stop`, at most `limit` events; those the origin
+/// may not see redacted (Synapse's filter_events_for_server with redact:
+/// the DAG stays whole, the content stays here).
+std::vector<json> walk_back(request& req, const matrix::room_version& v, const std::string& room_id,
+                            std::vector<std::string> from,
                             const std::set<std::string>& stop, int64_t limit, int64_t min_depth, bool include_from) {
   auto& store = *req.ctx->events;
   std::set<std::string> seen(stop.begin(), stop.end());
@@ -186,7 +193,9 @@ std::vector<json> walk_back(request& req, const std::string& room_id, std::vecto
     auto found = store.dag_events(want);
     std::vector<json> level;
     for (auto& [id, e] : found) {
-      if (e.place != storage::event_place::timeline || e.json.value("room_id", "") != room_id) continue;
+      if ((e.place != storage::event_place::timeline && e.place != storage::event_place::backfilled) ||
+          e.json.value("room_id", "") != room_id)
+        continue;
       if (e.json.value("depth", int64_t{0}) < min_depth) continue;
       level.push_back(e.json);
     }
@@ -196,7 +205,7 @@ std::vector<json> walk_back(request& req, const std::string& room_id, std::vecto
     for (auto& e : level) {
       if (static_cast<int64_t>(out.size()) >= limit) break;
       for (auto& p : matrix::referenced_event_ids(e.value("prev_events", json::array()))) frontier.push_back(p);
-      if (server_sees(req, e, joined_now)) out.push_back(e);
+      out.push_back(server_sees(req, e, joined_now) ? e : matrix::redact(e, v));
     }
   }
   return out;
@@ -217,7 +226,7 @@ response get_missing_events(request& req) {
     if (l.is_string()) from.push_back(l.get<std::string>());
   for (auto& e : earliest)
     if (e.is_string()) stop.insert(e.get<std::string>());
-  auto events = walk_back(req, room_id, from, stop, limit, min_depth, false);
+  auto events = walk_back(req, v, room_id, from, stop, limit, min_depth, false);
   // Oldest first, as Synapse answers.
   std::reverse(events.begin(), events.end());
   return {200, {{"events", pdus_of(req, v, events)}}};
@@ -238,7 +247,7 @@ response backfill(request& req) {
     http::fail(errc::invalid_param, "limit must be an integer");
   }
   limit = std::clamp<int64_t>(limit, 0, max_events);
-  auto events = walk_back(req, room_id, from, {}, limit, 0, true);
+  auto events = walk_back(req, v, room_id, from, {}, limit, 0, true);
   return {200,
           {{"origin", req.ctx->cfg->server_name},
            {"origin_server_ts", req.ctx->env->now_ms()},

@@ -25,6 +25,12 @@ namespace {
 constexpr int missing_events_limit = 10;
 /// /event_auth requests one transaction may cause.
 constexpr int max_auth_fetches = 5;
+/// Gaps one transaction may fill with /state_ids.
+constexpr int max_gap_states = 3;
+/// Entries of a /state_ids answer we take (a room's state and auth chain).
+constexpr size_t max_state_ids = 200000;
+/// Unknown events of a state fetched one by one (/event); beyond, /state.
+constexpr size_t max_single_fetches = 20;
 
 std::vector<std::string> refs(const json& ev, const char* key) {
   auto a = ev.find(key);
@@ -129,6 +135,127 @@ bool acl_allows(http::server_context& ctx, const std::string& room_id, const std
   return matrix::server_acl_allows(acl->value("content", json::object()), server);
 }
 
+std::vector<std::string> fetch_auth_chains(http::server_context& ctx, const std::string& origin,
+                                           const std::string& room_id, const matrix::room_version& v,
+                                           const std::vector<json>& pdus, const std::set<std::string>& have_ids,
+                                           const std::map<std::string, storage::events_store::dag_event>& known) {
+  std::vector<std::string> outliers;
+  std::set<std::string> fetched;
+  int asked = 0;
+  for (auto& p : pdus) {
+    bool missing = false;
+    for (auto& a : refs(p, "auth_events"))
+      if (!have_ids.count(a) && !known.count(a) && !fetched.count(a)) missing = true;
+    if (!missing) continue;
+    // A few auth chains per request; events still lacking theirs are
+    // refused (missing auth events) and may come again.
+    if (++asked > max_auth_fetches) break;
+    auto id = p.value("event_id", "");
+    auto r = ctx.federation->request(origin, "GET", "/_matrix/federation/v1/event_auth/" + escape(room_id) + "/" +
+                                                      escape(id));
+    if (!r.ok() || !r.body.contains("auth_chain") || !r.body["auth_chain"].is_array()) continue;
+    for (auto& e : r.body["auth_chain"]) {
+      std::string why;
+      auto ok = check_received_pdu(ctx, e, v, room_id, &why);
+      if (!ok || !fetched.insert(ok->value("event_id", "")).second) continue;
+      outliers.push_back(ok->dump());
+    }
+  }
+  return outliers;
+}
+
+namespace {
+
+/// The ids of a /state_ids answer's `key`, nullopt unless an array of
+/// strings of a sane size.
+std::optional<std::vector<std::string>> id_list(const json& body, const char* key) {
+  auto a = body.find(key);
+  if (a == body.end() || !a->is_array() || a->size() > max_state_ids) return std::nullopt;
+  std::vector<std::string> out;
+  for (auto& id : *a) {
+    if (!id.is_string()) return std::nullopt;
+    out.push_back(id.get<std::string>());
+  }
+  return out;
+}
+
+} // namespace
+
+std::optional<std::map<std::pair<std::string, std::string>, std::string>>
+remote_state_after(http::server_context& ctx, const std::string& origin, const std::string& room_id,
+                   const matrix::room_version& v, const std::string& event_id, std::vector<json>* fetched) {
+  auto base = "/_matrix/federation/v1/";
+  auto r = ctx.federation->request(origin, "GET", base + std::string("state_ids/") + escape(room_id) +
+                                                    "?event_id=" + escape(event_id));
+  if (!r.ok() || !r.body.is_object()) return std::nullopt;
+  auto state_ids = id_list(r.body, "pdu_ids");
+  auto chain_ids = id_list(r.body, "auth_chain_ids");
+  if (!state_ids || !chain_ids) return std::nullopt;
+  // The event itself: its own key is in the state after it.
+  auto e = ctx.federation->request(origin, "GET", base + std::string("event/") + escape(event_id));
+  if (!e.ok() || !e.body.contains("pdus") || !e.body["pdus"].is_array() || e.body["pdus"].size() != 1)
+    return std::nullopt;
+  std::string why;
+  auto self = check_received_pdu(ctx, e.body["pdus"][0], v, room_id, &why);
+  if (!self || self->value("event_id", "") != event_id) return std::nullopt;
+
+  std::vector<std::string> all = *state_ids;
+  all.insert(all.end(), chain_ids->begin(), chain_ids->end());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  std::map<std::string, json> events; // what the state's entries are
+  for (size_t at = 0; at < all.size(); at += 500) {
+    std::vector<std::string> part(all.begin() + at, all.begin() + std::min(all.size(), at + 500));
+    for (auto& [id, d] : ctx.events->dag_events(part))
+      if (d.rejected.empty() && d.json.is_object()) events.emplace(id, d.json);
+  }
+  std::vector<std::string> unknown;
+  for (auto& id : all)
+    if (!events.count(id)) unknown.push_back(id);
+  auto take = [&](const json& pdu) {
+    std::string bad;
+    auto ok = check_received_pdu(ctx, pdu, v, room_id, &bad);
+    if (!ok) return;
+    auto id = ok->value("event_id", "");
+    if (events.count(id) || !std::binary_search(all.begin(), all.end(), id)) return;
+    events.emplace(id, *ok);
+    fetched->push_back(std::move(*ok));
+  };
+  if (unknown.size() <= max_single_fetches) {
+    for (auto& id : unknown) {
+      auto one = ctx.federation->request(origin, "GET", base + std::string("event/") + escape(id));
+      if (one.ok() && one.body.contains("pdus") && one.body["pdus"].is_array() && one.body["pdus"].size() == 1)
+        take(one.body["pdus"][0]);
+    }
+  } else {
+    // Many: the whole state and auth chain at once.
+    auto full = ctx.federation->request(origin, "GET", base + std::string("state/") + escape(room_id) +
+                                                       "?event_id=" + escape(event_id));
+    if (!full.ok() || !full.body.is_object()) return std::nullopt;
+    for (auto* key : {"pdus", "auth_chain"})
+      if (full.body.contains(key) && full.body[key].is_array())
+        for (auto& pdu : full.body[key]) take(pdu);
+  }
+  std::map<std::pair<std::string, std::string>, std::string> out;
+  for (auto& id : *state_ids) {
+    auto i = events.find(id);
+    if (i == events.end() || !i->second.value("state_key", json()).is_string()) return std::nullopt; // incomplete
+    out[{i->second.value("type", ""), i->second["state_key"].get<std::string>()}] = id;
+  }
+  if (self->value("state_key", json()).is_string()) {
+    out[{self->value("type", ""), (*self)["state_key"].get<std::string>()}] = event_id;
+  }
+  if (!events.count(event_id)) fetched->push_back(*self);
+  return out;
+}
+
+std::string state_entry(const std::string& event_id,
+                        const std::map<std::pair<std::string, std::string>, std::string>& state) {
+  json rows = json::array();
+  for (auto& [k, id] : state) rows.push_back({k.first, k.second, id});
+  return json{{"event_id", event_id}, {"state", rows}}.dump();
+}
+
 std::map<std::string, std::string> take_pdus(http::request& req, const std::string& origin, const std::string& room_id,
                                              const matrix::room_version& v, std::vector<json> pdus) {
   auto& ctx = *req.ctx;
@@ -195,33 +322,25 @@ std::map<std::string, std::string> take_pdus(http::request& req, const std::stri
   });
 
   // Auth events not stored: the origin's auth chain for each such event.
-  std::vector<std::string> auth_wanted;
-  for (auto& p : pdus)
-    for (auto& a : refs(p, "auth_events"))
-      if (!have_ids.count(a)) auth_wanted.push_back(a);
-  std::vector<std::string> outliers;
-  if (!auth_wanted.empty()) {
-    auto& known = stored;
-    std::set<std::string> fetched;
+  auto outliers = fetch_auth_chains(ctx, origin, room_id, v, pdus, have_ids, stored);
+  // Prev events still missing (a gap /get_missing_events did not fill):
+  // the state after each, as the origin has it.
+  std::vector<std::string> prev_states;
+  if (!wanted.empty()) {
+    std::set<std::string> all_ids;
+    for (auto& p : pdus) all_ids.insert(p.value("event_id", ""));
+    std::vector<std::string> gaps;
+    for (auto& id : wanted)
+      if (!all_ids.count(id) && !stored.count(id) && std::find(gaps.begin(), gaps.end(), id) == gaps.end())
+        gaps.push_back(id);
     int asked = 0;
-    for (auto& p : pdus) {
-      bool missing = false;
-      for (auto& a : refs(p, "auth_events"))
-        if (!have_ids.count(a) && !known.count(a) && !fetched.count(a)) missing = true;
-      if (!missing) continue;
-      // A few auth chains per transaction; events still lacking theirs
-      // are refused (missing auth events) and may come again.
-      if (++asked > max_auth_fetches) break;
-      auto id = p.value("event_id", "");
-      auto r = ctx.federation->request(origin, "GET", "/_matrix/federation/v1/event_auth/" + escape(room_id) + "/" +
-                                                        escape(id));
-      if (!r.ok() || !r.body.contains("auth_chain") || !r.body["auth_chain"].is_array()) continue;
-      for (auto& e : r.body["auth_chain"]) {
-        std::string why;
-        auto ok = check_received_pdu(ctx, e, v, room_id, &why);
-        if (!ok || !fetched.insert(ok->value("event_id", "")).second) continue;
-        outliers.push_back(ok->dump());
-      }
+    for (auto& id : gaps) {
+      if (++asked > max_gap_states) break;
+      std::vector<json> fetched;
+      auto state = remote_state_after(ctx, origin, room_id, v, id, &fetched);
+      if (!state) continue;
+      for (auto& e : fetched) outliers.push_back(e.dump());
+      prev_states.push_back(state_entry(id, *state));
     }
   }
 
@@ -229,6 +348,7 @@ std::map<std::string, std::string> take_pdus(http::request& req, const std::stri
   batch.room_id = room_id;
   batch.origin = origin;
   batch.outliers = std::move(outliers);
+  batch.prev_states = std::move(prev_states);
   for (auto& p : pdus) batch.pdus.push_back(p.dump());
   try {
     auto reply = ctx.transport->send_events(batch);

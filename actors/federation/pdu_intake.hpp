@@ -8,11 +8,13 @@
 
 #include "actors/http/http_types.hpp"
 #include "matrix/room_version.hpp"
+#include "storage/stores/events_store.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,28 @@ std::optional<nlohmann::json> check_received_pdu(http::server_context& ctx, cons
 std::map<std::string, std::string> take_pdus(http::request& req, const std::string& origin,
                                              const std::string& room_id, const matrix::room_version& v,
                                              std::vector<nlohmann::json> pdus);
+
+/// The auth chains (/event_auth from `origin`, checked) of those `pdus`
+/// whose auth events are neither in `have_ids` nor `known`: a few per call
+/// (the rest stay refused for missing auth events). JSON texts.
+std::vector<std::string> fetch_auth_chains(http::server_context& ctx, const std::string& origin,
+                                           const std::string& room_id, const matrix::room_version& v,
+                                           const std::vector<nlohmann::json>& pdus,
+                                           const std::set<std::string>& have_ids,
+                                           const std::map<std::string, storage::events_store::dag_event>& known);
+
+/// The state after event `event_id` as `origin` has it: its /state_ids
+/// (the state before it) with the event's own key, the entries this server
+/// lacks fetched and checked (steps 1-3) into `fetched` (one by one when
+/// few, else with /state), the event itself too. nullopt when the answer
+/// is incomplete or malformed.
+std::optional<std::map<std::pair<std::string, std::string>, std::string>>
+remote_state_after(http::server_context& ctx, const std::string& origin, const std::string& room_id,
+                   const matrix::room_version& v, const std::string& event_id, std::vector<nlohmann::json>* fetched);
+
+/// A send_events.prev_states entry.
+std::string state_entry(const std::string& event_id,
+                        const std::map<std::pair<std::string, std::string>, std::string>& state);
 
 /// The room's current state, full events by (type, state_key).
 std::map<std::pair<std::string, std::string>, nlohmann::json> current_auth_state(http::server_context& ctx,

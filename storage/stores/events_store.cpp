@@ -28,8 +28,10 @@ events_store::dag_events(const std::vector<std::string>& ids) {
   for (auto& row : r.rows) {
     dag_event e;
     e.json = json::parse(row.str(1), nullptr, false);
-    e.place = row.i64(2) == 1 ? event_place::join_state : event_place::timeline;
     e.stream_ordering = row.i64(3);
+    e.place = row.i64(2) == 1       ? event_place::join_state
+              : e.stream_ordering < 0 ? event_place::backfilled
+                                      : event_place::timeline;
     e.state_group = row.i64_or(4, 0);
     out.emplace(row.str(0), std::move(e));
   }
@@ -62,13 +64,103 @@ std::map<std::pair<std::string, std::string>, std::string> events_store::group_s
   return out;
 }
 
+std::map<std::pair<std::string, std::string>, std::string>
+events_store::group_state(int64_t group, const std::vector<std::pair<std::string, std::string>>& keys) {
+  std::map<std::pair<std::string, std::string>, std::string> out;
+  if (keys.empty()) return out;
+  sql_params params{group};
+  std::string which;
+  for (auto& [type, key] : keys) {
+    if (!which.empty()) which += " OR ";
+    which += "(s.type = $" + std::to_string(params.size() + 1) + " AND s.state_key = $" +
+             std::to_string(params.size() + 2) + ")";
+    params.push_back(type);
+    params.push_back(key);
+  }
+  auto c = pool_.acquire();
+  auto r = c->exec("WITH RECURSIVE chain(g, n) AS (SELECT CAST($1 AS BIGINT), 0 UNION ALL SELECT "
+                   "e.prev_state_group, c.n + 1 FROM state_group_edges e JOIN chain c ON "
+                   "e.state_group = c.g) SELECT s.type, s.state_key, s.event_id FROM chain c JOIN "
+                   "state_groups_state s ON s.state_group = c.g WHERE " + which + " ORDER BY c.n DESC",
+                   params);
+  for (auto& row : r.rows) out[{row.str(0), row.str(1)}] = row.str(2);
+  return out;
+}
+
+std::vector<std::string> events_store::backward_extremities(const std::string& room_id, size_t limit) {
+  auto c = pool_.acquire();
+  // The oldest timeline events name them; whatever they name that is not
+  // in the timeline is where backfilling goes on.
+  auto r = c->exec("SELECT event_id, json FROM events WHERE room_id = $1 AND timeline_ordering IS NOT NULL "
+                   "ORDER BY timeline_ordering ASC LIMIT 50",
+                   {room_id});
+  std::set<std::string> here;
+  std::vector<std::string> named;
+  for (auto& row : r.rows) {
+    here.insert(row.str(0));
+    auto ev = json::parse(row.str(1), nullptr, false);
+    auto prevs = ev.is_object() ? ev.find("prev_events") : ev.end();
+    if (!ev.is_object() || prevs == ev.end() || !prevs->is_array()) continue;
+    for (auto& ref : *prevs) {
+      const json& id = ref.is_array() && !ref.empty() ? ref[0] : ref;
+      if (id.is_string()) named.push_back(id.get<std::string>());
+    }
+  }
+  std::vector<std::string> want;
+  for (auto& id : named)
+    if (!here.count(id) && std::find(want.begin(), want.end(), id) == want.end()) want.push_back(id);
+  if (want.empty()) return want;
+  auto known = dag_events(want);
+  std::vector<std::string> out;
+  for (auto& id : want) {
+    auto k = known.find(id);
+    // In the timeline, or join state given its place there (its group).
+    if (k != known.end() && (k->second.place == event_place::timeline || k->second.place == event_place::backfilled ||
+                             (k->second.place == event_place::join_state && k->second.state_group) ||
+                             !k->second.rejected.empty()))
+      continue;
+    out.push_back(id);
+    if (out.size() >= limit) break;
+  }
+  return out;
+}
+
+std::vector<int64_t> events_store::allocate_backfill_positions(size_t n) {
+  auto c = pool_.acquire();
+  auto last = c->exec("UPDATE events_backfill_seq SET last_value = last_value - $1 RETURNING last_value",
+                      {static_cast<int64_t>(n)})
+                .rows.at(0)
+                .i64(0);
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) out.push_back(last + i);
+  return out;
+}
+
+std::vector<events_store::pending_redaction> events_store::pending_redactions(const std::vector<std::string>& ids) {
+  std::vector<pending_redaction> out;
+  if (ids.empty()) return out;
+  sql_params params(ids.begin(), ids.end());
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT p.redacts, p.by_power, e.json FROM pending_redactions p JOIN events e ON e.event_id = "
+                   "p.event_id WHERE p.redacts IN (" + placeholders(1, ids.size()) + ")",
+                   params);
+  for (auto& row : r.rows) {
+    pending_redaction p;
+    p.redacts = row.str(0);
+    p.by_power = row.i64(1) != 0;
+    p.redaction = json::parse(row.str(2), nullptr, false);
+    if (p.redaction.is_object()) out.push_back(std::move(p));
+  }
+  return out;
+}
+
 std::optional<std::map<std::pair<std::string, std::string>, std::string>>
 events_store::state_after(const std::string& event_id) {
   auto found = dag_events({event_id});
   auto i = found.find(event_id);
   if (i == found.end()) return std::nullopt;
   if (i->second.state_group) return group_state(i->second.state_group);
-  if (i->second.place != event_place::timeline) return std::nullopt;
+  if (i->second.place != event_place::timeline) return std::nullopt; // backfilled ones have groups
   // Stored before state groups: the room was linear up to it.
   std::map<std::pair<std::string, std::string>, std::string> out;
   for (auto& ev : state_at(i->second.json.value("room_id", ""), i->second.stream_ordering))
@@ -141,12 +233,10 @@ std::vector<stored_event> events_store::room_events(const std::string& room_id, 
                                                     int64_t to, size_t limit, bool newest_first) {
   auto c = pool_.acquire();
   auto sql = newest_first
-               ? "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND stream_ordering "
-                 "> $2 AND stream_ordering <= $3 AND outlier = 0 ORDER BY stream_ordering DESC "
-                 "LIMIT $4"
-               : "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND stream_ordering "
-                 "> $2 AND stream_ordering <= $3 AND outlier = 0 ORDER BY stream_ordering ASC "
-                 "LIMIT $4";
+               ? "SELECT timeline_ordering, json FROM events WHERE room_id = $1 AND timeline_ordering "
+                 "> $2 AND timeline_ordering <= $3 ORDER BY timeline_ordering DESC LIMIT $4"
+               : "SELECT timeline_ordering, json FROM events WHERE room_id = $1 AND timeline_ordering "
+                 "> $2 AND timeline_ordering <= $3 ORDER BY timeline_ordering ASC LIMIT $4";
   auto r = c->exec(sql, {room_id, from, to, static_cast<int64_t>(limit)});
   std::vector<stored_event> out;
   out.reserve(r.rows.size());
@@ -205,9 +295,9 @@ std::vector<visibility_row> events_store::visibility_history(const std::string& 
   auto c = pool_.acquire();
   auto r = c->exec(
     "SELECT stream_ordering, 1, json FROM events WHERE room_id = $1 AND type = "
-    "'m.room.history_visibility' AND state_key = '' AND stream_ordering <= $3 "
+    "'m.room.history_visibility' AND state_key = '' AND stream_ordering > 0 AND stream_ordering <= $3 "
     "UNION ALL SELECT stream_ordering, 0, membership FROM events WHERE room_id = $1 AND type = "
-    "'m.room.member' AND state_key = $2 AND stream_ordering <= $3 ORDER BY 1",
+    "'m.room.member' AND state_key = $2 AND stream_ordering > 0 AND stream_ordering <= $3 ORDER BY 1",
     {room_id, user_id, upto});
   std::vector<visibility_row> out;
   out.reserve(r.rows.size());
@@ -407,6 +497,12 @@ void events_store::persist(const std::vector<event_to_persist>& events,
                       {e.state_group, g.type, g.state_key, g.event_id}});
     }
     sql_value group = e.state_group ? sql_value{e.state_group} : sql_value{nullptr};
+    if (e.only_group) {
+      // Met again in backfilled history: it takes its place in the timeline there.
+      st.push_back({"UPDATE events SET state_group = $2, timeline_ordering = $3 WHERE event_id = $1",
+                    {e.event_id, e.state_group, e.timeline_ordering}});
+      continue;
+    }
     if (e.place == event_place::outlier) {
       sql_value why = e.rejected.empty() ? sql_value{nullptr} : sql_value{e.rejected};
       st.push_back({"INSERT INTO event_outliers (event_id, room_id, json, rejected, soft_failed, "
@@ -423,11 +519,21 @@ void events_store::persist(const std::vector<event_to_persist>& events,
     sql_value sk = e.state_key ? sql_value{*e.state_key} : sql_value{nullptr};
     sql_value mem = e.membership.empty() ? sql_value{nullptr} : sql_value{e.membership};
     st.push_back({"INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, "
-                  "depth, origin_server_ts, membership, instance_name, json, state_group, outlier) "
-                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                  "depth, origin_server_ts, membership, instance_name, json, state_group, outlier, redacted_by, "
+                  "timeline_ordering) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                   {e.stream_ordering, e.event_id, e.room_id, e.type, sk, e.sender, e.depth,
                    e.origin_server_ts, mem, instance, e.json, group,
-                   int64_t{e.place == event_place::join_state ? 1 : 0}}});
+                   int64_t{e.place == event_place::join_state ? 1 : 0},
+                   e.redacted_by.empty() ? sql_value{nullptr} : sql_value{e.redacted_by},
+                   e.place == event_place::join_state ? sql_value{nullptr} : sql_value{e.stream_ordering}}});
+    if (!e.pending_redacts.empty())
+      st.push_back({"INSERT INTO pending_redactions (redacts, event_id, room_id, by_power) VALUES ($1, $2, $3, $4) "
+                    "ON CONFLICT DO NOTHING",
+                    {e.pending_redacts, e.event_id, e.room_id, int64_t{e.pending_by_power}}});
+    if (!e.redacts.empty() && !e.redacted_json.empty())
+      st.push_back({"UPDATE events SET json = $2, redacted_by = $3 WHERE event_id = $1",
+                    {e.redacts, e.redacted_json, e.event_id}});
+    if (e.place == event_place::backfilled) continue; // history: no state, extremities or queues
     for (auto& d : e.destinations)
       st.push_back({"INSERT INTO federation_pdu_outbox (destination, stream_ordering, event_id) "
                     "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -468,9 +574,6 @@ void events_store::persist(const std::vector<event_to_persist>& events,
                       "excluded.stream_ordering, forgotten = 0",
                       {*e.state_key, e.room_id, e.event_id, e.membership, e.stream_ordering}});
     }
-    if (!e.redacts.empty() && !e.redacted_json.empty())
-      st.push_back({"UPDATE events SET json = $2, redacted_by = $3 WHERE event_id = $1",
-                    {e.redacts, e.redacted_json, e.event_id}});
     if (!e.txn_id.empty())
       st.push_back({"INSERT INTO event_txn_id (user_id, device_id, room_id, txn_id, event_id, "
                     "inserted_ts) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -58,6 +58,9 @@ enum class event_place {
   timeline,     ///< events, in the room's timeline
   join_state,   ///< events (outlier 1): state another server gave at our join
   outlier,      ///< event_outliers: auth chains, rejected and soft-failed events
+  /// events, in the timeline at a negative position (migration 022): history
+  /// another server gave for /messages; never current state or extremities
+  backfilled,
 };
 
 /// One event ready to be written, built and authorised by the writer.
@@ -84,6 +87,17 @@ struct event_to_persist {
   bool local_member = false;  ///< state_key is a local user (track membership)
   std::string redacts;        ///< m.room.redaction target, else empty
   std::string redacted_json;  ///< the target's redacted JSON, with redacts
+  /// A redaction whose target is not known yet (pending_redactions): the
+  /// target's id, and whether the redact power level allowed it.
+  std::string pending_redacts;
+  bool pending_by_power = false;
+  /// An event stored before (join state): only its new state group is
+  /// written and recorded as its group, and its place in the timeline
+  /// (timeline_ordering, migration 022) set.
+  bool only_group = false;
+  int64_t timeline_ordering = 0;
+  /// The redaction this event arrives redacted by (json is redacted).
+  std::string redacted_by;
   std::vector<std::string> prev_events;
   std::string json;           ///< full signed event
   std::string txn_user, txn_device, txn_id; ///< transaction id, when given
@@ -120,6 +134,24 @@ public:
   /// The state of a state group: (type, state_key) -> event id, resolving
   /// its chain of deltas in one query.
   std::map<std::pair<std::string, std::string>, std::string> group_state(int64_t group);
+  /// group_state() for the `keys` only (type, state_key).
+  std::map<std::pair<std::string, std::string>, std::string>
+  group_state(int64_t group, const std::vector<std::pair<std::string, std::string>>& keys);
+  /// Where the room's known history begins (Synapse's backward
+  /// extremities): the prev events of its oldest timeline events that are
+  /// not in its timeline, rejected ones left out; at most `limit`.
+  std::vector<std::string> backward_extremities(const std::string& room_id, size_t limit);
+  /// `n` fresh negative positions for backfilled events, increasing (the
+  /// first is the lowest), each batch below every earlier one.
+  std::vector<int64_t> allocate_backfill_positions(size_t n);
+  /// A redaction recorded before its target was known (pending_redactions).
+  struct pending_redaction {
+    std::string redacts;      ///< the target
+    nlohmann::json redaction; ///< the redaction event
+    bool by_power = false;
+  };
+  /// The pending redactions of the events `ids`.
+  std::vector<pending_redaction> pending_redactions(const std::vector<std::string>& ids);
   /// The room's state after `event_id` as ids: from its state group, or for
   /// events stored before groups existed, from the stream (rooms were
   /// linear then). nullopt when the event is unknown or has no state.
@@ -136,7 +168,9 @@ public:
   /// The events the auth_events of `ids` lead to, recursively (the auth
   /// chain), `ids` themselves left out unless reached. Full JSON.
   std::vector<nlohmann::json> auth_chain(const std::vector<std::string>& ids);
-  /// Events of the room with from < stream_ordering <= to, `limit` at most:
+  /// Events of the room's timeline with from < timeline_ordering <= to
+  /// (their stream position, or for join state met in backfilled history
+  /// their place there; stored_event.stream_ordering is that), `limit` at most:
   /// the newest of them in descending order when `newest_first`, else the
   /// oldest in ascending order.
   std::vector<stored_event> room_events(const std::string& room_id, int64_t from, int64_t to,

@@ -1,0 +1,93 @@
+"""History across servers (fedlib's pair): a user of B who joins a room of A pages back with
+/messages past B's join; B fetches the earlier history from A (/backfill, /state_ids) and shows
+what its user may see of it, in A's order, down to the room's m.room.create: the members-only
+stretch stays hidden (on /messages, /event and /context), a message redacted before B joined
+comes redacted, /sync never shows backfilled events, and a second user of B pages the same
+history without B fetching it again.
+"""
+
+from harness import e2e_test, expect, expect_eq, expect_ok, q, register, timeline_bodies, wait_until
+from test_federation import pair
+from test_federation_rooms import wait_for_bodies
+
+
+def page_back(user, room_id, limit=7):
+    """Every event `user` gets paging back from now until /messages gives no `end`, oldest first."""
+    events, token = [], None
+    for _ in range(100):
+        params = {"from": token} if token else {}
+        body = user.messages(room_id, limit=limit, **params)
+        events += body["chunk"]
+        token = body.get("end")
+        if not token:
+            return list(reversed(events))
+    raise AssertionError(f"{user} never reached the start of {room_id}: {len(events)} events")
+
+
+def set_state(user, room_id, event_type, content):
+    return expect_ok(user.put(f"/rooms/{q(room_id)}/state/{q(event_type)}/", content), event_type)["event_id"]
+
+
+@e2e_test
+def history_before_the_join_is_backfilled_for_clients(ctx):
+    a, b = pair(ctx)
+    alice, bob, carol = register(a.api), register(b.api), register(b.api)
+    room = alice.create_room(preset="public_chat", room_version="10", name="Old name")
+    early = [f"h{i}" for i in range(25)]
+    for body in early:
+        alice.send(room, body)
+    set_state(alice, room, "m.room.name", {"name": "New name"})
+    later = [f"h{i}" for i in range(25, 30)]
+    for body in later:
+        alice.send(room, body)
+    oops = alice.send(room, "oops")
+    expect_ok(alice.put(f"/rooms/{q(room)}/redact/{q(oops)}/r1", {"reason": "typo"}), "redact")
+    # A stretch only the members of the time may read.
+    set_state(alice, room, "m.room.history_visibility", {"history_visibility": "joined"})
+    hidden = [alice.send(room, "members only 1"), alice.send(room, "members only 2")]
+    set_state(alice, room, "m.room.history_visibility", {"history_visibility": "shared"})
+    alice.send(room, "after")
+    on_a = [e for e in page_back(alice, room, limit=50)]
+
+    expect_eq(bob.join(room), room, "bob joins through A")
+    bob.send(room, "bob here")
+    wait_for_bodies(alice, room, ["bob here"])
+    got = page_back(bob, room)
+    ids = [e["event_id"] for e in got]
+    expect_eq(got[0]["type"], "m.room.create", f"B's history starts with the room's creation: {got[:3]}")
+    expect_eq(len(ids), len(set(ids)), "each event once")
+    # Every message A shows, bar the hidden ones, in A's order; then B's own.
+    want = [e["event_id"] for e in on_a if e["type"] == "m.room.message" and e["event_id"] not in hidden]
+    messages = [e["event_id"] for e in got if e["type"] == "m.room.message"]
+    expect_eq(messages[:len(want)], want, "A's messages in A's order on B")
+    bodies = timeline_bodies(got)
+    expect_eq(bodies[:len(early)], early, "the earliest messages first")
+    for h in hidden:
+        expect(h not in ids, f"the members-only event {h} is not shown to bob")
+        r = bob.get(f"/rooms/{q(room)}/event/{q(h)}")
+        expect_eq(r.status, 404, f"nor by id: {r}")
+        r = bob.get(f"/rooms/{q(room)}/context/{q(h)}")
+        expect_eq(r.status, 404, f"nor by /context: {r}")
+    redacted = next(e for e in got if e["event_id"] == oops)
+    expect_eq(redacted["content"], {}, f"the message redacted on A comes redacted: {redacted}")
+    names = [e["content"].get("name") for e in got if e["type"] == "m.room.name"]
+    expect_eq(names, ["Old name", "New name"], "the room's state changes are in the history")
+    # /context around a backfilled event reads its neighbours from the backfilled history.
+    h10 = next(e["event_id"] for e in got if e["content"].get("body") == "h10")
+    ctx_body = expect_ok(bob.get(f"/rooms/{q(room)}/context/{q(h10)}", query={"limit": "4"}), "/context")
+    expect_eq(timeline_bodies(ctx_body["events_before"]), ["h9", "h8"], "before h10")
+    expect_eq(timeline_bodies(ctx_body["events_after"]), ["h11", "h12"], "after h10")
+    # Paging forwards from a token in the backfilled history goes on into B's own timeline.
+    body = expect_ok(bob.get(f"/rooms/{q(room)}/messages", query={"dir": "f", "from": ctx_body["end"],
+                                                                  "limit": "100"}), "forwards")
+    expect_eq(timeline_bodies(body["chunk"])[-1], "bob here", f"forwards reaches the newest: {body}")
+    # /sync shows B's timeline only.
+    sync_bodies = timeline_bodies(bob.sync(filter={"room": {"timeline": {"limit": 50}}})
+                                  ["rooms"]["join"][room]["timeline"]["events"])
+    expect("h0" not in sync_bodies and "bob here" in sync_bodies, f"backfilled events stay out of /sync: {sync_bodies}")
+    # Another user of B pages the same history, now B's own.
+    expect_eq(carol.join(room), room, "carol joins")
+    wait_until(lambda: carol.user_id in [e["state_key"] for e in alice.state(room) if e["type"] == "m.room.member"],
+               timeout=10)
+    again = [e["event_id"] for e in page_back(carol, room, limit=20) if e["type"] == "m.room.message"]
+    expect_eq(again[:len(want)], want, "carol's history is bob's")
