@@ -60,13 +60,31 @@ std::optional<matrix::room_event_filter> parse_filter_param(request& req) {
 /// filter) before it ends early with an `end` token to continue from.
 constexpr size_t max_skipped = 1000;
 
-/// Member events for the senders of `events` as of position `pos`.
-json member_state_for(request& req, const std::string& room_id, const json& events, int64_t pos) {
+/// The room's state at timeline position `pos`: from the stream in this
+/// server's own timeline; in backfilled history (negative positions) the
+/// state after `anchor_id`, an event there, from its state group.
+std::vector<json> state_at_position(request& req, const std::string& room_id, int64_t pos,
+                                    const std::string& anchor_id) {
+  if (pos >= 0) return req.ctx->events->state_at(room_id, pos);
+  std::vector<json> out;
+  auto ids = req.ctx->events->state_after(anchor_id);
+  if (!ids) return out;
+  std::vector<std::string> want;
+  for (auto& [k, id] : *ids) want.push_back(id);
+  for (auto& [id, e] : req.ctx->events->dag_events(want))
+    if (e.json.is_object()) out.push_back(e.json);
+  return out;
+}
+
+/// Member events for the senders of `events` as of position `pos` (see
+/// state_at_position).
+json member_state_for(request& req, const std::string& room_id, const json& events, int64_t pos,
+                      const std::string& anchor_id) {
   std::set<std::string> senders;
   for (auto& e : events) senders.insert(e.value("sender", ""));
   json out = json::array();
   auto now = now_ms(req);
-  for (auto& ev : req.ctx->events->state_at(room_id, pos))
+  for (auto& ev : state_at_position(req, room_id, pos, anchor_id))
     if (ev.value("type", "") == "m.room.member" && senders.count(ev.value("state_key", "")))
       out.push_back(client_event(ev, &req.auth(), now));
   return out;
@@ -151,7 +169,7 @@ response messages(request& req) {
   // `end` is omitted when nothing further is available in that direction.
   if (more) out["end"] = position_token(back ? hi : lo);
   if (filter && filter->lazy_load_members && !chunk.empty())
-    out["state"] = member_state_for(req, room_id, chunk, back ? first : lo);
+    out["state"] = member_state_for(req, room_id, chunk, back ? first : lo, chunk[0].value("event_id", ""));
   return {200, out};
 }
 
@@ -176,6 +194,7 @@ response context(request& req) {
   auto now = now_ms(req);
   json before = json::array(), after = json::array();
   int64_t start = ev->stream_ordering - 1, end = ev->stream_ordering;
+  std::string end_id = req.params[1];
   for (auto& r : req.ctx->events->room_events(room_id, INT64_MIN, ev->stream_ordering - 1,
                                               static_cast<size_t>(half_before), true)) {
     start = r.stream_ordering - 1;
@@ -185,6 +204,7 @@ response context(request& req) {
   for (auto& r : req.ctx->events->room_events(room_id, ev->stream_ordering, until,
                                               static_cast<size_t>(half_after), false)) {
     end = r.stream_ordering;
+    end_id = r.json.value("event_id", "");
     if ((!filter || filter->match(r.json)) && visible.allows(r.json, r.stream_ordering))
       after.push_back(client_event(r.json, &req.auth(), now));
   }
@@ -194,9 +214,9 @@ response context(request& req) {
   all.push_back(ev->json);
   for (auto& a : after) all.push_back(a);
   if (lazy) {
-    state = member_state_for(req, room_id, all, end);
+    state = member_state_for(req, room_id, all, end, end_id);
   } else {
-    for (auto& s : req.ctx->events->state_at(room_id, end))
+    for (auto& s : state_at_position(req, room_id, end, end_id))
       state.push_back(client_event(s, &req.auth(), now));
   }
   return {200,

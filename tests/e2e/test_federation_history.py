@@ -77,6 +77,13 @@ def history_before_the_join_is_backfilled_for_clients(ctx):
     ctx_body = expect_ok(bob.get(f"/rooms/{q(room)}/context/{q(h10)}", query={"limit": "4"}), "/context")
     expect_eq(timeline_bodies(ctx_body["events_before"]), ["h9", "h8"], "before h10")
     expect_eq(timeline_bodies(ctx_body["events_after"]), ["h11", "h12"], "after h10")
+    # Lazy-loaded members for a page of backfilled history: its senders' member events there.
+    lazy = expect_ok(bob.get(f"/rooms/{q(room)}/messages", query={
+        "dir": "b", "from": ctx_body["start"], "limit": "3",
+        "filter": '{"lazy_load_members": true}'}), "lazy /messages")
+    expect_eq(timeline_bodies(lazy["chunk"]), ["h7", "h6", "h5"], "the page before the context")
+    expect_eq([(e["type"], e["state_key"]) for e in lazy["state"]], [("m.room.member", alice.user_id)],
+              f"alice's member event with it: {lazy['state']}")
     # Paging forwards from a token in the backfilled history goes on into B's own timeline.
     body = expect_ok(bob.get(f"/rooms/{q(room)}/messages", query={"dir": "f", "from": ctx_body["end"],
                                                                   "limit": "100"}), "forwards")

@@ -351,8 +351,53 @@ def invites_both_ways(axon, syn):
         expect(harness.wait_until(rejected, timeout=20, interval=0.2), f"{what}: the owner's server saw the rejection")
 
 
+def page_back(user, room_id, limit=10):
+    """The message bodies `user` gets paging back until /messages gives no `end`, oldest first."""
+    events, token = [], None
+    for _ in range(100):
+        query = {"dir": "b", "limit": str(limit)}
+        if token:
+            query["from"] = token
+        body = expect_ok(user.get(f"/rooms/{q(room_id)}/messages", query=query), "/messages")
+        events += body["chunk"]
+        token = body.get("end")
+        if not token or not body["chunk"]:
+            break
+    return list(reversed(events))
+
+
+def history_both_ways(axon, syn):
+    """A room with 30 messages and a members-only stretch, joined from the other server: the
+    joining side's client pages back past its join (the joining server backfills from the
+    owner) and sees every message it may, in the owner's order, without the hidden ones."""
+    for owner_server, joiner_server, what in ((syn, axon, "Axon backfills from Synapse"),
+                                              (axon, syn, "Synapse backfills from Axon")):
+        owner, joiner = register(owner_server.api), register(joiner_server.api)
+        room = expect_ok(owner.post("/createRoom", {"preset": "public_chat", "room_version": "10"}),
+                         f"{what}: createRoom")["room_id"]
+        early = [f"{what} h{i}" for i in range(30)]
+        for i, body in enumerate(early):
+            expect_ok(owner.put(f"/rooms/{q(room)}/send/m.room.message/h{i}", {"msgtype": "m.text", "body": body}))
+        expect_ok(owner.put(f"/rooms/{q(room)}/state/m.room.history_visibility/",
+                            {"history_visibility": "joined"}), f"{what}: joined visibility")
+        expect_ok(owner.put(f"/rooms/{q(room)}/send/m.room.message/secret", {"msgtype": "m.text", "body": "secret"}))
+        expect_ok(owner.put(f"/rooms/{q(room)}/state/m.room.history_visibility/",
+                            {"history_visibility": "shared"}), f"{what}: shared again")
+        expect_ok(owner.put(f"/rooms/{q(room)}/send/m.room.message/last", {"msgtype": "m.text", "body": "last"}))
+        got = expect_ok(joiner.post(f"/join/{q(room)}", {}, query={"server_name": owner_server.server_name}),
+                        f"{what}: join")
+        expect_eq(got["room_id"], room, f"{what}: joined")
+        events = page_back(joiner, room)
+        bodies = harness.timeline_bodies(events)
+        expect_eq([b for b in bodies if b in early], early, f"{what}: the early messages in order: {bodies}")
+        expect("secret" not in bodies, f"{what}: the members-only message stays hidden: {bodies}")
+        expect("last" in bodies, f"{what}: the message after it: {bodies}")
+        expect(any(e["type"] == "m.room.create" for e in events), f"{what}: back to the room's creation")
+
+
 SCENARIOS = [keys_through_each_others_notary, profiles_both_ways, to_device_both_ways, e2ee_keys_both_ways,
-             directories_both_ways, rooms_both_ways, invites_both_ways, typing_receipts_presence_both_ways, knocks_both_ways]
+             directories_both_ways, rooms_both_ways, invites_both_ways, typing_receipts_presence_both_ways, knocks_both_ways,
+             history_both_ways]
 
 
 def main():
