@@ -25,6 +25,7 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 namespace axon::federation {
 
@@ -40,6 +41,10 @@ constexpr size_t max_edus = 100;
 /// Room EDUs kept for one destination at most (memory only).
 constexpr size_t max_queued_edus = 5000;
 constexpr auto scan_interval = std::chrono::seconds(60);
+/// A local user who stays online is told to the servers sharing a room with
+/// them this often, so that they don't time the user out (Synapse's
+/// FEDERATION_PING_INTERVAL; their FEDERATION_TIMEOUT is 30 minutes).
+constexpr int64_t presence_ping_ms = 25LL * 60 * 1000;
 /// A transaction's answer is waited for this long (Synapse's client_timeout).
 constexpr int64_t txn_timeout_ms = 60 * 1000;
 /// Tries of one transaction before the destination backs off, and the wait
@@ -69,6 +74,9 @@ struct destination_state {
 
 struct federation_sender_state {
   federation_sender_deps deps;
+  /// When each local user's presence last went out (ms), for the pings.
+  std::unordered_map<std::string, int64_t> presence_sent;
+  int64_t started = 0;
   std::unique_ptr<storage::federation_store> store;
   std::unique_ptr<storage::presence_store> presence;
   std::unique_ptr<storage::e2e_keys_store> sharing; ///< who shares a room with whom
@@ -185,6 +193,69 @@ void scan(sender_pointer self) {
   }
 }
 
+/// m.presence for the local users of `users` (their current state) to
+/// every server sharing a room with them (Synapse's presence federation;
+/// memory only).
+void send_presence(sender_pointer self, const std::vector<std::string>& users) {
+  auto& st = self->state;
+  std::map<std::string, json> pushes; // destination -> push list
+  auto now = st.deps.env->now_ms();
+  try {
+    for (auto& user : users) {
+      if (matrix::server_of(user) != st.deps.server_name) continue; // others' users are their servers' to tell
+      auto p = st.presence->get(user);
+      if (!p) continue;
+      json entry = {{"user_id", user},
+                    {"presence", p->state},
+                    {"last_active_ago", std::max<int64_t>(0, now - p->last_active_ts)},
+                    {"currently_active", p->currently_active}};
+      if (!p->status_msg.empty()) entry["status_msg"] = p->status_msg;
+      std::set<std::string> servers;
+      for (auto& other : st.sharing->users_sharing_room(user)) {
+        auto s = matrix::server_of(other);
+        if (!s.empty() && s != st.deps.server_name) servers.insert(s);
+      }
+      for (auto& s : servers) pushes[s].push_back(entry);
+      if (p->state == "offline") st.presence_sent.erase(user);
+      else st.presence_sent[user] = now;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "federation sender: reading presence: " << e.what() << "\n";
+    return;
+  }
+  for (auto& [dest, push] : pushes) {
+    auto& d = st.destinations[dest];
+    d.edus.push_back({{"edu_type", "m.presence"}, {"content", {{"push", push}}}});
+    while (d.edus.size() > max_queued_edus) {
+      d.edus.pop_front();
+      if (d.edus_in_flight) --d.edus_in_flight;
+    }
+    send_queue(self, dest);
+  }
+}
+
+/// Local users online or unavailable whose presence went out more than
+/// presence_ping_ms ago (or not since this sender started): told again.
+void ping_presence(sender_pointer self) {
+  auto& st = self->state;
+  auto now = st.deps.env->now_ms();
+  std::vector<std::string> due;
+  try {
+    for (auto& r : st.presence->not_offline()) {
+      if (matrix::server_of(r.user_id) != st.deps.server_name) continue;
+      auto i = st.presence_sent.find(r.user_id);
+      // Since this sender started, its last word is known; before, the
+      // last change (last_active_ts at most) is the best guess.
+      auto last = i != st.presence_sent.end() ? i->second : std::max(st.started, r.last_active_ts);
+      if (now - last >= presence_ping_ms) due.push_back(r.user_id);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "federation sender: reading presence for pings: " << e.what() << "\n";
+    return;
+  }
+  if (!due.empty()) send_presence(self, due);
+}
+
 // ---- behavior ----------------------------------------------------------------------------
 
 federation_sender_actor::behavior_type federation_sender(sender_pointer self, federation_sender_deps deps) {
@@ -193,6 +264,7 @@ federation_sender_actor::behavior_type federation_sender(sender_pointer self, fe
   st.presence = std::make_unique<storage::presence_store>(*deps.pool);
   st.sharing = std::make_unique<storage::e2e_keys_store>(*deps.pool);
   st.next_txn = deps.env->now_ms();
+  st.started = deps.env->now_ms();
   st.deps = std::move(deps);
   try {
     for (auto& [dest, r] : st.store->retry_states()) {
@@ -261,39 +333,10 @@ federation_sender_actor::behavior_type federation_sender(sender_pointer self, fe
     // a room with them (Synapse's presence federation; memory only).
     [=](const msg::stream_advanced& adv) {
       if (adv.stream != static_cast<uint8_t>(stream_id::presence)) return;
-      auto& st = self->state;
-      std::map<std::string, json> pushes; // destination -> push list
-      try {
-        for (auto& row : adv.rows)
-          for (auto& user : row.user_ids) {
-            if (matrix::server_of(user) != st.deps.server_name) continue; // others' users are their servers' to tell
-            auto p = st.presence->get(user);
-            if (!p) continue;
-            json entry = {{"user_id", user},
-                          {"presence", p->state},
-                          {"last_active_ago", std::max<int64_t>(0, st.deps.env->now_ms() - p->last_active_ts)},
-                          {"currently_active", p->currently_active}};
-            if (!p->status_msg.empty()) entry["status_msg"] = p->status_msg;
-            std::set<std::string> servers;
-            for (auto& other : st.sharing->users_sharing_room(user)) {
-              auto s = matrix::server_of(other);
-              if (!s.empty() && s != st.deps.server_name) servers.insert(s);
-            }
-            for (auto& s : servers) pushes[s].push_back(entry);
-          }
-      } catch (const std::exception& e) {
-        std::cerr << "federation sender: reading presence: " << e.what() << "\n";
-        return;
-      }
-      for (auto& [dest, push] : pushes) {
-        auto& d = st.destinations[dest];
-        d.edus.push_back({{"edu_type", "m.presence"}, {"content", {{"push", push}}}});
-        while (d.edus.size() > max_queued_edus) {
-          d.edus.pop_front();
-          if (d.edus_in_flight) --d.edus_in_flight;
-        }
-        send_queue(self, dest);
-      }
+      std::vector<std::string> users;
+      for (auto& row : adv.rows)
+        for (auto& user : row.user_ids) users.push_back(user);
+      send_presence(self, users);
     },
     [=](txn_done_atom, std::string& dest, int64_t up_to, int status, std::string& error) {
       txn_done(self, dest, up_to, status, error);
@@ -301,6 +344,7 @@ federation_sender_actor::behavior_type federation_sender(sender_pointer self, fe
     [=](retry_atom, std::string& dest) { send_queue(self, dest); },
     [=](scan_atom) {
       scan(self);
+      ping_presence(self);
       self->delayed_send(self, scan_interval, scan_atom::value);
     },
   };
