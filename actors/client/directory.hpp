@@ -10,6 +10,11 @@
 
 namespace axon::client {
 
+/// A room as directories and /hierarchy show it, from its current state:
+/// room_id, name, topic, canonical_alias, avatar_url, num_joined_members,
+/// world_readable, guest_can_join, join_rule, room_type.
+json room_directory_entry(http::server_context& ctx, const std::string& room_id);
+
 struct public_rooms_query {
   std::optional<int64_t> limit;
   std::optional<std::string> since; ///< a next_batch/prev_batch token

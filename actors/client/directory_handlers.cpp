@@ -24,15 +24,16 @@ constexpr int64_t max_limit = 500;
 
 // ---- helpers -----------------------------------------------------------------------
 
-/// The directory entry of a room, from its current state.
-json room_chunk(request& req, const storage::room_row& room) {
-  json c = {{"room_id", room.room_id},
+} // namespace
+
+json room_directory_entry(http::server_context& ctx, const std::string& room_id) {
+  json c = {{"room_id", room_id},
             {"num_joined_members", 0},
             {"world_readable", false},
             {"guest_can_join", false},
             {"join_rule", "invite"}};
   int64_t joined = 0;
-  for (auto& ev : req.ctx->rooms->current_state(room.room_id)) {
+  for (auto& ev : ctx.rooms->current_state(room_id)) {
     auto type = ev.value("type", "");
     auto& content = ev["content"];
     if (!content.is_object()) continue;
@@ -65,6 +66,8 @@ json room_chunk(request& req, const storage::room_row& room) {
   return c;
 }
 
+namespace {
+
 bool matches(const json& chunk, const std::string& term) {
   if (term.empty()) return true;
   auto t = lower(term);
@@ -94,7 +97,7 @@ json public_rooms_page(request& req, std::optional<int64_t> limit, const std::op
   auto offset = since ? parse_since(*since) : 0;
   std::vector<json> all;
   for (auto& room : req.ctx->rooms->public_rooms()) {
-    auto c = room_chunk(req, room);
+    auto c = room_directory_entry(*req.ctx, room.room_id);
     if (matches(c, term)) all.push_back(std::move(c));
   }
   // Largest rooms first, then by id for a stable order across pages.

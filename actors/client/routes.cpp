@@ -18,6 +18,7 @@ std::vector<http::route> all_routes() {
   add_ephemeral_routes(out);
   add_to_device_routes(out);
   add_directory_routes(out);
+  add_hierarchy_routes(out);
   add_user_directory_routes(out);
   add_pusher_routes(out);
   add_account_security_routes(out);
@@ -34,6 +35,7 @@ std::vector<http::route> all_routes() {
   federation::add_event_routes(out);
   federation::add_user_routes(out);
   federation::add_directory_routes(out);
+  federation::add_hierarchy_routes(out);
   federation::add_openid_routes(out);
   federation::add_admin_routes(out);
   replication::add_replication_routes(out);

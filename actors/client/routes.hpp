@@ -24,6 +24,8 @@ void add_presence_routes(std::vector<http::route>& out);
 void add_ephemeral_routes(std::vector<http::route>& out);
 void add_to_device_routes(std::vector<http::route>& out);
 void add_directory_routes(std::vector<http::route>& out);
+/// GET /_matrix/client/v1/rooms/{roomId}/hierarchy (spaces).
+void add_hierarchy_routes(std::vector<http::route>& out);
 void add_user_directory_routes(std::vector<http::route>& out);
 void add_pusher_routes(std::vector<http::route>& out);
 void add_account_security_routes(std::vector<http::route>& out);

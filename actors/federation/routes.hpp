@@ -32,6 +32,9 @@ void add_admin_routes(std::vector<http::route>& out);
 /// /_matrix/federation/v1/query/*: profile.
 void add_query_routes(std::vector<http::route>& out);
 
+/// /_matrix/federation/v1/hierarchy/{roomId} (spaces).
+void add_hierarchy_routes(std::vector<http::route>& out);
+
 /// Joining rooms this server is in: make_join, send_join (v1, v2).
 void add_membership_routes(std::vector<http::route>& out);
 /// Reading rooms: /event, /state, /state_ids, /event_auth,

@@ -58,6 +58,7 @@ import test_federation  # noqa: E402,F401
 import test_federation_edus  # noqa: E402,F401
 import test_federation_rooms  # noqa: E402,F401
 import test_federation_history  # noqa: E402,F401
+import test_spaces  # noqa: E402,F401
 import test_federation_workers  # noqa: E402,F401
 
 

@@ -395,9 +395,26 @@ def history_both_ways(axon, syn):
         expect(any(e["type"] == "m.room.create" for e in events), f"{what}: back to the room's creation")
 
 
+def spaces_both_ways(axon, syn):
+    """A space with a public child room, both on one server, joined from the other: the joining
+    side's /hierarchy shows the child, summarised by the space's server (federation /hierarchy)."""
+    for owner_server, joiner_server, what in ((syn, axon, "Axon asks Synapse"), (axon, syn, "Synapse asks Axon")):
+        owner, joiner = register(owner_server.api), register(joiner_server.api)
+        space = expect_ok(owner.post("/createRoom", {"preset": "public_chat", "room_version": "10", "name": "space",
+                                                      "creation_content": {"type": "m.space"}}), "space")["room_id"]
+        child = expect_ok(owner.post("/createRoom", {"preset": "public_chat", "room_version": "10",
+                                                      "name": f"{what}: child"}), "child")["room_id"]
+        expect_ok(owner.put(f"/rooms/{q(space)}/state/m.space.child/{q(child)}", {"via": [owner_server.server_name]}))
+        expect_ok(joiner.post(f"/join/{q(space)}", {}, query={"server_name": owner_server.server_name}), f"{what}: join")
+        body = expect_ok(joiner.get(f"/_matrix/client/v1/rooms/{q(space)}/hierarchy"), f"{what}: hierarchy")
+        ids = [r["room_id"] for r in body["rooms"]]
+        expect_eq(ids, [space, child], f"{what}: the space and its child")
+        expect_eq(body["rooms"][1].get("name"), f"{what}: child", f"{what}: the child's summary")
+
+
 SCENARIOS = [keys_through_each_others_notary, profiles_both_ways, to_device_both_ways, e2ee_keys_both_ways,
              directories_both_ways, rooms_both_ways, invites_both_ways, typing_receipts_presence_both_ways, knocks_both_ways,
-             history_both_ways]
+             history_both_ways, spaces_both_ways]
 
 
 def main():
