@@ -1,9 +1,8 @@
 // actors/federation/admin_handlers.cpp -- Synapse's federation admin API
 // (docs/usage/administration/admin_api/federation.md): the destinations
 // this server sends to, their retry state, and resetting a backoff (the
-// answer to "a server came back and we still wait"). Server admins only.
-// The per-destination room list is not served (rooms do not federate yet:
-// M_UNRECOGNIZED).
+// answer to "a server came back and we still wait"), and the rooms a
+// destination shares with this server. Server admins only.
 #include "actors/federation/routes.hpp"
 
 #include "actors/client/common.hpp"
@@ -62,6 +61,25 @@ response get_destination(request& req) {
   return {200, entry(*d)};
 }
 
+response destination_rooms(request& req) {
+  require_admin(req);
+  auto& dest = req.params[0];
+  auto from = client::int_param(req, "from").value_or(0);
+  auto limit = client::int_param(req, "limit").value_or(100);
+  if (from < 0) http::fail(errc::invalid_param, "Query parameter from must be a string representing a positive integer.");
+  if (limit < 0) http::fail(errc::invalid_param, "Query parameter limit must be a string representing a positive integer.");
+  auto dir = req.query_param("dir").value_or("f");
+  if (dir != "f" && dir != "b") http::fail(errc::invalid_param, "Unknown direction: " + dir);
+  storage::federation_store store(*req.ctx->pool);
+  if (!store.destination(dest)) http::fail(errc::not_found, "Unknown destination");
+  auto [rows, total] = store.destination_rooms(dest, from, limit, dir == "b");
+  json rooms = json::array();
+  for (auto& [room, pos] : rows) rooms.push_back({{"room_id", room}, {"stream_ordering", pos}});
+  json out = {{"rooms", rooms}, {"total", total}};
+  if (from + static_cast<int64_t>(rows.size()) < total) out["next_token"] = std::to_string(from + static_cast<int64_t>(rows.size()));
+  return {200, out};
+}
+
 response reset_connection(request& req) {
   require_admin(req);
   auto& dest = req.params[0];
@@ -81,6 +99,7 @@ void add_admin_routes(std::vector<http::route>& out) {
   const char* a = "/_synapse/admin/v1";
   out.push_back({"GET", a, "/federation/destinations", true, "client", list_destinations});
   out.push_back({"GET", a, "/federation/destinations/{destination}", true, "client", get_destination});
+  out.push_back({"GET", a, "/federation/destinations/{destination}/rooms", true, "client", destination_rooms});
   out.push_back({"POST", a, "/federation/destinations/{destination}/reset_connection", true, "client",
                  reset_connection});
 }

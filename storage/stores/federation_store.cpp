@@ -182,3 +182,24 @@ void federation_store::forget_answers_before(int64_t before_ms) {
 }
 
 } // namespace axon::storage
+
+namespace axon::storage {
+
+std::pair<std::vector<std::pair<std::string, int64_t>>, int64_t>
+federation_store::destination_rooms(const std::string& destination, int64_t from, int64_t limit, bool backwards) {
+  auto c = pool_.acquire();
+  // Members whose id ends in ":<destination>".
+  const char* rooms = "SELECT DISTINCT room_id FROM current_state_events WHERE type = 'm.room.member' AND "
+                      "membership = 'join' AND length(state_key) > length($1) + 1 AND "
+                      "substr(state_key, length(state_key) - length($1)) = ':' || $1";
+  auto total = c->exec(std::string("SELECT COUNT(*) FROM (") + rooms + ") r", {destination}).rows.at(0).i64(0);
+  auto r = c->exec(std::string("SELECT r.room_id, (SELECT COALESCE(MAX(e.stream_ordering), 0) FROM events e WHERE "
+                               "e.room_id = r.room_id) FROM (") + rooms + ") r ORDER BY r.room_id " +
+                     (backwards ? "DESC" : "ASC") + " LIMIT $2 OFFSET $3",
+                   {destination, limit, from});
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (auto& row : r.rows) out.emplace_back(row.str(0), row.i64(1));
+  return {out, total};
+}
+
+} // namespace axon::storage

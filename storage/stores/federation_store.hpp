@@ -80,6 +80,11 @@ public:
   /// ordered by `order_by` (destination, retry_last_ts, retry_interval,
   /// failure_ts, last_successful_stream_ordering; the caller checks it),
   /// descending when `descending`; `from`..`from`+`limit`. Also the total.
+  /// The rooms `destination` has joined members in (current state), by
+  /// room id, each with the stream position of its newest event (Synapse's
+  /// destination_rooms), `limit` from `from`; and how many there are.
+  std::pair<std::vector<std::pair<std::string, int64_t>>, int64_t>
+  destination_rooms(const std::string& destination, int64_t from, int64_t limit, bool backwards);
   std::pair<std::vector<destination_row>, int64_t> destinations(int64_t from, int64_t limit, const std::string& filter,
                                                                 const std::string& order_by, bool descending);
   std::optional<destination_row> destination(const std::string& destination);

@@ -13,7 +13,7 @@ import time
 
 from fedlib import federating_server as fedlib_server
 from fedlib import federation_request, signing_key, test_ca, x_matrix
-from harness import e2e_test, expect, expect_eq, expect_error, expect_ok, q, register, unique, wait_until
+from harness import e2e_test, expect, expect_eq, expect_error, expect_ok, q, register, timeline_bodies, unique, wait_until
 from test_federation import pair
 from test_e2ee import device_keys, one_time_keys
 from test_to_device import send, to_device
@@ -284,7 +284,20 @@ def destinations_admin_api_shows_and_resets_a_backoff(ctx):
     expect_error(admin.get("/_synapse/admin/v1/federation/destinations/nowhere.example"), 404, "M_NOT_FOUND", "unknown")
     expect_error(admin.get("/_synapse/admin/v1/federation/destinations", query={"order_by": "x"}), 400,
                  "M_INVALID_PARAM", "bad order_by")
-    expect_error(admin.get(path + "/rooms"), 404, "M_UNRECOGNIZED", "rooms per destination: not served")
+    expect_eq(expect_ok(admin.get(path + "/rooms")), {"rooms": [], "total": 0}, "C shares no room with A")
+    expect_error(admin.get("/_synapse/admin/v1/federation/destinations/nowhere.example/rooms"), 404, "M_NOT_FOUND",
+                 "rooms of an unknown destination")
+    bob = register(b.api)
+    shared = alice.create_room(preset="public_chat", room_version="10")
+    bob.join(shared)
+    alice.send(shared, "for B")
+    wait_until(lambda: "for B" in timeline_bodies(bob.messages(shared)["chunk"]), timeout=10)
+    b_rooms = f"/_synapse/admin/v1/federation/destinations/{q(b.server_name)}/rooms"
+    rooms = expect_ok(admin.get(b_rooms, query={"limit": "1000"}), "B's rooms")
+    entry = next((r for r in rooms["rooms"] if r["room_id"] == shared), None)
+    expect(entry and entry["stream_ordering"] > 0 and rooms["total"] >= 1, f"the room shared with B: {rooms}")
+    one = expect_ok(admin.get(b_rooms, query={"limit": "1"}), "a page of one")
+    expect(len(one["rooms"]) == 1 and (rooms["total"] == 1 or one["next_token"] == "1"), f"paged: {one}")
     # C is back; the admin resets the backoff: A sends at once.
     c.start()
     c_since = carol.sync()["next_batch"]
