@@ -159,7 +159,11 @@ struct remote_run {
 
   /// A redaction `p` (of `ev`, authorised against `before`): applied to its
   /// target when the spec's rule allows, or kept for a target not known yet.
-  void redaction(storage::event_to_persist& p, const json& ev, const matrix::auth_state& before) {
+  /// A redaction from backfilled history (`history`) redacts only history:
+  /// the state it was checked against is what another server said, never
+  /// checked against the room's current state (step 6), so it may not
+  /// reach into the timeline this server lived.
+  void redaction(storage::event_to_persist& p, const json& ev, const matrix::auth_state& before, bool history) {
     const auto& v = *rc.version;
     std::string target_id = v.v11_rules ? ev.value("content", json::object()).value("redacts", "")
                                         : ev.value("redacts", "");
@@ -170,7 +174,9 @@ struct remote_run {
       p.pending_by_power = matrix::redaction_allowed(ev, json::object(), before);
       return;
     }
-    if ((t->place == storage::event_place::timeline || t->place == storage::event_place::backfilled) &&
+    bool target_ok = t->place == storage::event_place::backfilled ||
+                     (t->place == storage::event_place::timeline && !history);
+    if (target_ok &&
         t->rejected.empty() && t->json.value("room_id", "") == req.room_id &&
         matrix::redaction_allowed(ev, t->json, before)) {
       p.redacts = target_id;
@@ -182,12 +188,14 @@ struct remote_run {
     }
   }
 
-  /// `p` (of `ev`) stored redacted when a redaction of it came first.
-  void redacted_on_arrival(storage::event_to_persist& p, const json& ev) {
+  /// `p` (of `ev`) stored redacted when a redaction of it came first (one
+  /// from backfilled history only when `p` is history too).
+  void redacted_on_arrival(storage::event_to_persist& p, const json& ev, bool history) {
     auto i = pending.find(p.event_id);
     if (i == pending.end()) return;
     for (auto& r : i->second) {
       if (r.redaction.value("room_id", "") != req.room_id) continue;
+      if (r.position < 0 && !history) continue;
       auto a = matrix::server_of(r.redaction.value("sender", ""));
       if (!r.by_power && (a.empty() || a != matrix::server_of(ev.value("sender", "")))) continue;
       auto red = matrix::redact(ev, *rc.version);
@@ -315,8 +323,8 @@ struct remote_run {
     p.local_member = false;
     p.stream_ordering = pos;
     matrix::auth_state after = std::move(before);
-    if (p.type == "m.room.redaction") redaction(p, ev, after);
-    redacted_on_arrival(p, ev);
+    if (p.type == "m.room.redaction") redaction(p, ev, after, true);
+    redacted_on_arrival(p, ev, true);
     if (is_state) after[{p.type, *p.state_key}] = ev;
     int64_t group = 0;
     int chain = 0;
@@ -580,8 +588,8 @@ struct remote_run {
     }
     // Redactions apply when the spec's rule allows (the target is known),
     // or wait for their target.
-    if (p.type == "m.room.redaction") redaction(p, ev, *before);
-    redacted_on_arrival(p, ev);
+    if (p.type == "m.room.redaction") redaction(p, ev, *before, false);
+    redacted_on_arrival(p, ev, false);
     if (ctx.push) p.push_actions = ctx.push(ev, *before);
     p.prev_events = prevs;
     if (given_before) {

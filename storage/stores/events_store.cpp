@@ -141,7 +141,7 @@ std::vector<events_store::pending_redaction> events_store::pending_redactions(co
   if (ids.empty()) return out;
   sql_params params(ids.begin(), ids.end());
   auto c = pool_.acquire();
-  auto r = c->exec("SELECT p.redacts, p.by_power, e.json FROM pending_redactions p JOIN events e ON e.event_id = "
+  auto r = c->exec("SELECT p.redacts, p.by_power, e.json, e.stream_ordering FROM pending_redactions p JOIN events e ON e.event_id = "
                    "p.event_id WHERE p.redacts IN (" + placeholders(1, ids.size()) + ")",
                    params);
   for (auto& row : r.rows) {
@@ -149,6 +149,7 @@ std::vector<events_store::pending_redaction> events_store::pending_redactions(co
     p.redacts = row.str(0);
     p.by_power = row.i64(1) != 0;
     p.redaction = json::parse(row.str(2), nullptr, false);
+    p.position = row.i64(3);
     if (p.redaction.is_object()) out.push_back(std::move(p));
   }
   return out;

@@ -149,6 +149,7 @@ public:
     std::string redacts;      ///< the target
     nlohmann::json redaction; ///< the redaction event
     bool by_power = false;
+    int64_t position = 0;     ///< the redaction's (negative: backfilled)
   };
   /// The pending redactions of the events `ids`.
   std::vector<pending_redaction> pending_redactions(const std::vector<std::string>& ids);
