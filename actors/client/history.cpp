@@ -55,22 +55,30 @@ bool may_see_event(request& req, const std::string& room_id, const json& event, 
 
 bool history_filter::allows(const json& event, int64_t position) {
   if (position >= always_from_) return true;
-  if (position < 0) return allows_backfilled(event);
+  // History fetched from other servers has no place in the stream: only
+  // its state group says what the state was.
+  if (position < 0) return allows_by_group(event, false);
   if (!view_) view_ = history_view(req_, room_id_, upto_, peeking_);
-  return view_->allows(event, position);
+  if (!view_->allows(event, position)) return false;
+  // In a room whose history forked (other servers' events), the stream's
+  // order is not the DAG's: the newest history_visibility stored before an
+  // event may have lost a resolution. The event's state group holds the
+  // state after it as resolved; both must allow it.
+  return allows_by_group(event, true);
 }
 
 } // namespace axon::client
 
 namespace axon::client {
 
-bool history_filter::allows_backfilled(const json& event) {
+bool history_filter::allows_by_group(const json& event, bool if_none) {
   auto& store = *req_.ctx->events;
   auto id = event.value("event_id", "");
   auto found = store.dag_events({id});
   auto i = found.find(id);
-  // Without its state nothing says it may be seen.
-  if (i == found.end() || !i->second.state_group) return false;
+  // Without its state nothing more is known (backfilled: nothing says it
+  // may be seen).
+  if (i == found.end() || !i->second.state_group) return if_none;
   auto g = groups_.find(i->second.state_group);
   if (g == groups_.end()) {
     auto& user = req_.auth().user_id;

@@ -66,9 +66,9 @@ public:
   bool allows(const json& event, int64_t position);
 
 private:
-  /// For history fetched from other servers (negative positions): the
-  /// state after the event from its state group, not the stream.
-  bool allows_backfilled(const json& event);
+  /// The rule with the state after the event from its state group, not the
+  /// stream: `if_none` when the event has no group (stored before groups).
+  bool allows_by_group(const json& event, bool if_none);
 
   request& req_;
   std::string room_id_;

@@ -6,9 +6,11 @@ comes redacted, /sync never shows backfilled events, and a second user of B page
 history without B fetching it again.
 """
 
+import time
+
 from harness import e2e_test, expect, expect_eq, expect_ok, q, register, timeline_bodies, wait_until
 from test_federation import pair
-from test_federation_rooms import wait_for_bodies
+from test_federation_rooms import build_pdu, joined_pair_room, send_pdus, wait_for_bodies
 
 
 def page_back(user, room_id, limit=7):
@@ -98,3 +100,37 @@ def history_before_the_join_is_backfilled_for_clients(ctx):
                timeout=10)
     again = [e["event_id"] for e in page_back(carol, room, limit=20) if e["type"] == "m.room.message"]
     expect_eq(again[:len(want)], want, "carol's history is bob's")
+
+
+@e2e_test
+def visibility_follows_the_resolved_state_not_the_stream(ctx):
+    """A fork: B's user (power 100) sets world_readable on a branch beside alice's "joined",
+    with an earlier timestamp, so state resolution keeps "joined". A stores B's event after
+    alice's, so the newest history_visibility in A's stream is the losing one; the message after
+    both must still be hidden from a user who joined later, as the resolved state says."""
+    a, b, alice, bob, room = joined_pair_room(ctx)
+    carol = register(a.api)
+    pl = {e["type"]: e for e in alice.state(room)}["m.room.power_levels"]["content"]
+    pl["users"][bob.user_id] = 100
+    set_state(alice, room, "m.room.power_levels", pl)
+    before = alice.send(room, "before the fork")
+    wait_for_bodies(bob, room, ["before the fork"])
+    joined = set_state(alice, room, "m.room.history_visibility", {"history_visibility": "joined"})
+    state = {(e["type"], e["state_key"]): e for e in alice.state(room)}
+    depth = 10000  # deep enough; depth only orders
+    auth = [state[("m.room.create", "")]["event_id"], state[("m.room.power_levels", "")]["event_id"],
+            state[("m.room.member", bob.user_id)]["event_id"]]
+    pdu, fork = build_pdu(b, room, bob.user_id, [before], auth, {"history_visibility": "world_readable"}, depth,
+                          event_type="m.room.history_visibility", state_key="",
+                          ts=int(time.time() * 1000) - 60000)
+    results = send_pdus(b, a, [pdu])
+    expect_eq(results.get(fork), {}, f"B's branch is taken: {results}")
+    now = {(e["type"], e["state_key"]): e for e in alice.state(room)}
+    expect_eq(now[("m.room.history_visibility", "")]["event_id"], joined, "the resolution keeps alice's 'joined'")
+    after = alice.send(room, "after the fork")
+    expect_eq(carol.join(room), room, "carol joins later")
+    seen = [e["event_id"] for e in page_back(carol, room)]
+    expect(before in seen, f"carol sees what was shared: {seen}")
+    expect(after not in seen, f"but not the message under 'joined': {seen}")
+    r = carol.get(f"/rooms/{q(room)}/event/{q(after)}")
+    expect_eq(r.status, 404, f"nor by id: {r}")

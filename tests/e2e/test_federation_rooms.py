@@ -224,19 +224,24 @@ _KEEP = {"event_id", "type", "room_id", "sender", "state_key", "content", "hashe
 
 def _redacted(ev):
     out = {k: v for k, v in ev.items() if k in _KEEP}
-    if ev["type"] != "m.room.member":
+    if ev["type"] == "m.room.history_visibility":
+        out["content"] = {k: v for k, v in ev["content"].items() if k == "history_visibility"}
+    elif ev["type"] != "m.room.member":
         out["content"] = {}
     else:
         out["content"] = {k: v for k, v in ev["content"].items() if k in ("membership", "join_authorised_via_users_server")}
     return out
 
 
-def build_pdu(server, room_id, sender, prev, auth, content, depth, event_type="m.room.message", tamper=None):
+def build_pdu(server, room_id, sender, prev, auth, content, depth, event_type="m.room.message", tamper=None,
+              state_key=None, ts=None):
     """A v10 PDU from `server`'s user `sender`, hashed and signed with `server`'s key; `tamper`
     changes it after signing. Returns (pdu, event_id)."""
     ev = {"type": event_type, "room_id": room_id, "sender": sender, "content": content, "depth": depth,
-          "origin": server.server_name, "origin_server_ts": int(time.time() * 1000),
+          "origin": server.server_name, "origin_server_ts": ts if ts is not None else int(time.time() * 1000),
           "prev_events": prev, "auth_events": auth}
+    if state_key is not None:
+        ev["state_key"] = state_key
     hashed = {k: v for k, v in ev.items() if k not in ("unsigned", "signatures", "hashes")}
     ev["hashes"] = {"sha256": _b64(hashlib.sha256(canonical(hashed)).digest())}
     key_id, private = signing_key(server)
