@@ -136,6 +136,7 @@ room_cache* load_room(events_writer_state& st, const std::string& room_id) {
       rc.extremity_hashes.push_back(matrix::compute_reference_hash(ev->json, *rc.version));
     }
   rc.depth = snap->max_depth;
+  rc.pending_redactions = snap->pending_redactions;
   rc.group = snap->state_group;
   rc.chain = max_group_chain; // not known: the next state group is written whole
   rc.txns = std::make_shared<txn_map>();

@@ -151,6 +151,7 @@ struct remote_run {
   }
 
   void read_pending(const std::vector<json>& pdus) {
+    if (!rc.pending_redactions) return;
     std::vector<std::string> ids;
     for (auto& p : pdus)
       if (p.is_object()) ids.push_back(p.value("event_id", ""));
@@ -170,8 +171,11 @@ struct remote_run {
     if (target_id.empty()) return;
     auto t = known.find(target_id);
     if (!t) {
+      rc.pending_redactions = true;
       p.pending_redacts = target_id;
       p.pending_by_power = matrix::redaction_allowed(ev, json::object(), before);
+      // The target may come later in this same request.
+      pending[target_id].push_back({target_id, ev, p.pending_by_power, p.stream_ordering});
       return;
     }
     bool target_ok = t->place == storage::event_place::backfilled ||

@@ -53,6 +53,9 @@ struct room_cache {
   /// destinations); recomputed when `servers_stale`.
   std::vector<std::string> servers;
   bool servers_stale = true;
+  /// Whether a redaction of the room waits for its target (only then are
+  /// arriving events looked up in pending_redactions).
+  bool pending_redactions = false;
   /// Transaction ids of the last day ("user\ndevice\ntxn" -> event id): the
   /// writer is the only one writing this room, so memory is authoritative.
   std::shared_ptr<txn_map> txns;

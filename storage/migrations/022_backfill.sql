@@ -28,3 +28,4 @@ CREATE TABLE pending_redactions (
   by_power INTEGER NOT NULL,
   PRIMARY KEY (redacts, event_id)
 );
+CREATE INDEX pending_redactions_room ON pending_redactions (room_id);

@@ -475,6 +475,7 @@ std::optional<room_snapshot> events_store::load_room(const std::string& room_id)
   }
   auto d = c->exec("SELECT COALESCE(MAX(depth), 0) FROM events WHERE room_id = $1", {room_id});
   s.max_depth = d.rows[0].i64(0);
+  s.pending_redactions = !c->exec("SELECT 1 FROM pending_redactions WHERE room_id = $1 LIMIT 1", {room_id}).empty();
   return s;
 }
 

@@ -28,6 +28,8 @@ struct room_snapshot {
   /// The state group of the current state, when one is known to equal it
   /// (one extremity, stored with its group); else 0.
   int64_t state_group = 0;
+  /// Whether any redaction of the room waits for its target.
+  bool pending_redactions = false;
 };
 
 /// What an event means for one local user's notifications (migration 012).
