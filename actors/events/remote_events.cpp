@@ -136,6 +136,23 @@ struct remote_run {
   /// The groups (and chain lengths) of this request's events.
   std::map<std::string, std::pair<int64_t, int>> groups;
 
+  /// Everything `pdus` name, read at once (a request's events mostly name
+  /// each other and the same few auth events), and the redactions waiting
+  /// for them.
+  void read_named(const std::vector<json>& pdus) {
+    std::vector<std::string> named;
+    for (auto& p : pdus) {
+      if (!p.is_object()) continue;
+      named.push_back(p.value("event_id", ""));
+      for (auto* key : {"prev_events", "auth_events"})
+        for (auto& id : ref_ids(p, key)) named.push_back(id);
+    }
+    std::sort(named.begin(), named.end());
+    named.erase(std::unique(named.begin(), named.end()), named.end());
+    known.prefetch(named);
+    read_pending(pdus);
+  }
+
   /// The state after prev events this server lacks, as the request gives it.
   void read_prev_states() {
     for (auto& text : req.prev_states) {
@@ -695,19 +712,7 @@ std::optional<std::pair<errc, std::string>> accept_remote(remote_context& ctx, c
   std::optional<matrix::auth_state> given;
   std::vector<json> pdus;
   for (auto& t : req.pdus) pdus.push_back(json::parse(t, nullptr, false));
-  // Everything the pdus name, read at once (a transaction's events mostly
-  // name each other and the same few auth events).
-  std::vector<std::string> named;
-  for (auto& p : pdus) {
-    if (!p.is_object()) continue;
-    named.push_back(p.value("event_id", ""));
-    for (auto* key : {"prev_events", "auth_events"})
-      for (auto& id : ref_ids(p, key)) named.push_back(id);
-  }
-  std::sort(named.begin(), named.end());
-  named.erase(std::unique(named.begin(), named.end()), named.end());
-  run.known.prefetch(named);
-  run.read_pending(pdus);
+  run.read_named(pdus);
   if (req.new_room) {
     auto create = join_state.find({"m.room.create", ""});
     if (create == join_state.end())
@@ -754,17 +759,7 @@ std::optional<std::pair<errc, std::string>> accept_backfill(remote_context& ctx,
     auto db = pdus[b].is_object() ? pdus[b].value("depth", int64_t{0}) : 0;
     return da < db;
   });
-  std::vector<std::string> named;
-  for (auto& p : pdus) {
-    if (!p.is_object()) continue;
-    named.push_back(p.value("event_id", ""));
-    for (auto* key : {"prev_events", "auth_events"})
-      for (auto& id : ref_ids(p, key)) named.push_back(id);
-  }
-  std::sort(named.begin(), named.end());
-  named.erase(std::unique(named.begin(), named.end()), named.end());
-  run.known.prefetch(named);
-  run.read_pending(pdus);
+  run.read_named(pdus);
   auto positions = pdus.empty() ? std::vector<int64_t>{} : ctx.backfill_positions(pdus.size());
   out.reply.pdu_errors.assign(pdus.size(), "");
   size_t next = 0;
