@@ -58,9 +58,9 @@ bool server_sees(request& req, const json& ev, bool joined_now) {
   auto& store = *req.ctx->events;
   auto state = store.state_after(ev.value("event_id", ""));
   if (!state) return false;
-  // The visibility and memberships before the event count; a state event
-  // changing them applies from the next event, as for clients.
-  auto self = ev.value("event_id", "");
+  // The state after the event counts, the event itself included, as
+  // Synapse's filter_events_for_server and as for clients: a server sees
+  // its user's join, and a history_visibility event by its own value.
   std::vector<std::string> ids;
   auto hv = state->find({"m.room.history_visibility", ""});
   if (hv != state->end()) ids.push_back(hv->second);
@@ -70,7 +70,6 @@ bool server_sees(request& req, const json& ev, bool joined_now) {
   std::string visibility = "shared";
   bool joined = false, invited = false;
   for (auto& [id, e] : found) {
-    if (id == self) continue;
     auto content = e.json.value("content", json::object());
     if (e.json.value("type", "") == "m.room.history_visibility") {
       visibility = content.value("history_visibility", "shared");

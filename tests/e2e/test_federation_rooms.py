@@ -506,6 +506,10 @@ def servers_read_only_what_their_users_may_see(ctx):
     expect("after B joined" in bodies, f"backfill has the visible one: {bodies}")
     r = signed_get(b, a, f"/_matrix/federation/v1/event/{q(after)}")
     expect_eq(r.status, 200, f"the later event: {r}")
+    # Its own user's join is B's to see (the state after it counts, the join included).
+    join = {(e["type"], e["state_key"]): e for e in alice.state(room)}[("m.room.member", bob.user_id)]
+    r = signed_get(b, a, f"/_matrix/federation/v1/event/{q(join['event_id'])}")
+    expect_eq(r.json["pdus"][0]["content"], join["content"], f"bob's join, whole: {r.json}")
     # And B's client sees nothing from before the join.
     expect("before B was here" not in timeline(bob, room), "not in B's /messages")
     r = bob.get(f"/rooms/{q(room)}/event/{q(secret)}")
