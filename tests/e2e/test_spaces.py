@@ -5,6 +5,8 @@ room only the other server is in is asked of it (/_matrix/federation/v1/hierarch
 for what the asking server may see.
 """
 
+import time
+
 from harness import e2e_test, expect, expect_eq, expect_error, expect_ok, q, register, wait_until
 from test_federation import pair
 from test_federation_rooms import signed_get
@@ -17,6 +19,7 @@ def make_space(user, **extra):
 def add_child(user, space, child, server, **content):
     expect_ok(user.put(f"/rooms/{q(space)}/state/m.space.child/{q(child)}", {"via": [server], **content}),
               "m.space.child")
+    time.sleep(0.005)  # children without `order` go by their event's timestamp: distinct ones
 
 
 def hierarchy(user, space, **query):
