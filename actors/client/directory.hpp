@@ -14,6 +14,8 @@ namespace axon::client {
 /// room_id, name, topic, canonical_alias, avatar_url, num_joined_members,
 /// world_readable, guest_can_join, join_rule, room_type.
 json room_directory_entry(http::server_context& ctx, const std::string& room_id);
+/// The same from `state`, the room's current state events already read.
+json room_directory_entry(const std::string& room_id, const std::vector<json>& state);
 
 struct public_rooms_query {
   std::optional<int64_t> limit;

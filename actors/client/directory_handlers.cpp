@@ -27,16 +27,21 @@ constexpr int64_t max_limit = 500;
 } // namespace
 
 json room_directory_entry(http::server_context& ctx, const std::string& room_id) {
+  return room_directory_entry(room_id, ctx.rooms->current_state(room_id));
+}
+
+json room_directory_entry(const std::string& room_id, const std::vector<json>& state) {
   json c = {{"room_id", room_id},
             {"num_joined_members", 0},
             {"world_readable", false},
             {"guest_can_join", false},
             {"join_rule", "invite"}};
   int64_t joined = 0;
-  for (auto& ev : ctx.rooms->current_state(room_id)) {
+  for (auto& ev : state) {
     auto type = ev.value("type", "");
-    auto& content = ev["content"];
-    if (!content.is_object()) continue;
+    auto ci = ev.find("content");
+    if (ci == ev.end() || !ci->is_object()) continue;
+    auto& content = *ci;
     auto str = [&](const char* k) -> std::optional<std::string> {
       auto i = content.find(k);
       if (i == content.end() || !i->is_string()) return std::nullopt;

@@ -11,6 +11,7 @@
 #include "actors/client/common.hpp"
 #include "actors/client/routes.hpp"
 #include "actors/federation/hierarchy.hpp"
+#include "actors/federation/pdu_intake.hpp"
 #include "config/homeserver_config.hpp"
 
 #include <charconv>

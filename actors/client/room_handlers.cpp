@@ -5,6 +5,7 @@
 #include "actors/client/history.hpp"
 #include "actors/client/routes.hpp"
 #include "actors/federation/federation_client.hpp"
+#include "actors/federation/pdu_intake.hpp"
 #include "actors/federation/remote_membership.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/auth_rules.hpp"
@@ -206,10 +207,7 @@ std::vector<std::string> servers_for(request& req, const std::string& room_id, c
 /// Whether a user of this server is joined: the room can be joined here
 /// (else through another server, over federation).
 bool host_in_room(request& req, const std::string& room_id) {
-  if (!req.ctx->rooms->get_room(room_id)) return false;
-  for (auto& user : req.ctx->rooms->joined_users(room_id))
-    if (matrix::server_of(user) == server_name(req)) return true;
-  return false;
+  return req.ctx->rooms->get_room(room_id) && federation::server_in_room(*req.ctx, room_id, server_name(req));
 }
 
 /// The room a /join or /knock names ({roomIdOrAlias}), and the servers

@@ -347,10 +347,14 @@ built_request build_remote(events_writer_state& st, const msg::send_events& req,
     return std::move(out);
   };
   room_cache fresh;
+  remote_context ctx{*st.store, st.deps.server_name, [&st] { return next_position(st); },
+                     [&st](const json& ev, const matrix::auth_state& before) {
+                       return st.push->evaluate(ev, before);
+                     },
+                     st.deps.env->now_ms(),
+                     [&st](size_t n) { return st.store->allocate_backfill_positions(n); }};
   if (req.backfill) {
     if (!rc) return fail(errc::not_found, "Unknown room " + req.room_id);
-    remote_context ctx{*st.store, st.deps.server_name, [&st] { return next_position(st); }, {}, st.deps.env->now_ms()};
-    ctx.backfill_positions = [&st](size_t n) { return st.store->allocate_backfill_positions(n); };
     if (auto err = accept_backfill(ctx, req, *rc, out)) return fail(err->first, err->second);
     out.reply.stream_pos = st.pos;
     return out;
@@ -361,7 +365,6 @@ built_request build_remote(events_writer_state& st, const msg::send_events& req,
         if (key.first == "m.room.member" && matrix::server_of(key.second) == st.deps.server_name &&
             ev.value("content", json::object()).value("membership", "") == "join")
           return fail(errc::bad_state, "This server is in the room: memberships go through the room");
-    remote_context ctx{*st.store, st.deps.server_name, [&st] { return next_position(st); }, {}, st.deps.env->now_ms()};
     if (auto err = accept_out_of_band(ctx, req, out)) return fail(err->first, err->second);
     st.rooms.erase(req.room_id); // its current state moved without the cache
     if (out.rows.empty()) out.reply.stream_pos = st.pos;
@@ -375,11 +378,6 @@ built_request build_remote(events_writer_state& st, const msg::send_events& req,
     fresh.txns = std::make_shared<txn_map>();
     rc = &fresh;
   }
-  remote_context ctx{*st.store, st.deps.server_name, [&st] { return next_position(st); },
-                     [&st](const json& ev, const matrix::auth_state& before) {
-                       return st.push->evaluate(ev, before);
-                     },
-                     st.deps.env->now_ms()};
   std::optional<std::pair<errc, std::string>> err;
   try {
     err = accept_remote(ctx, req, *rc, out);

@@ -304,13 +304,8 @@ struct remote_run {
     auto id = p.event_id;
     after_states[id] = state_ids(after);
     groups[id] = {group, chain};
-    dag_event d;
-    d.json = ev;
-    d.place = storage::event_place::join_state;
-    d.state_group = group;
-    known.add(id, std::move(d));
     out.reply.event_ids.push_back(id); // new in the timeline
-    out.events.push_back(std::move(p));
+    keep(ev, std::move(p));
   }
 
   /// One event of history (backfill): steps 4-5, then stored at `pos`.
@@ -353,14 +348,8 @@ struct remote_run {
     after_states[id] = state_ids(after);
     groups[id] = {group, chain};
     p.prev_events = prevs;
-    dag_event d;
-    d.json = ev;
-    d.place = storage::event_place::backfilled;
-    d.stream_ordering = pos;
-    d.state_group = p.state_group;
-    known.add(id, std::move(d));
     out.reply.event_ids.push_back(id);
-    out.events.push_back(std::move(p));
+    keep(ev, std::move(p));
     return "";
   }
 
@@ -408,6 +397,26 @@ struct remote_run {
     return matrix::check_auth(ev, by_auth, *rc.version);
   }
 
+  /// `p` (built from `ev`) goes into the request's writes, and is known as
+  /// such to the rest of the request. An event stored before that only
+  /// gains its group keeps its position.
+  void keep(const json& ev, storage::event_to_persist p) {
+    dag_event d;
+    d.json = ev;
+    d.place = p.place;
+    d.rejected = p.rejected;
+    d.soft_failed = p.soft_failed;
+    d.state_group = p.state_group;
+    if (p.only_group) {
+      auto had = known.find(p.event_id);
+      d.stream_ordering = had ? had->stream_ordering : 0;
+    } else if (p.place != storage::event_place::outlier) {
+      d.stream_ordering = p.stream_ordering;
+    }
+    known.add(p.event_id, std::move(d));
+    out.events.push_back(std::move(p));
+  }
+
   /// Stores `ev` as an outlier, rejected for `why` (or not, when empty).
   void store_outlier(const json& ev, const std::string& why) {
     storage::event_to_persist p;
@@ -419,12 +428,7 @@ struct remote_run {
     p.origin_server_ts = ctx.now_ms;
     p.rejected = why;
     p.json = ev.dump();
-    dag_event d;
-    d.json = ev;
-    d.place = storage::event_place::outlier;
-    d.rejected = why;
-    known.add(p.event_id, std::move(d));
-    out.events.push_back(std::move(p));
+    keep(ev, std::move(p));
   }
 
   storage::event_to_persist base(const json& ev) {
@@ -502,13 +506,8 @@ struct remote_run {
         p.place = storage::event_place::join_state;
         p.stream_ordering = ctx.next_position();
         if (p.type == "m.room.create" && p.state_key && p.state_key->empty()) p.room_version = rc.version->id;
-        dag_event d;
-        d.json = ev;
-        d.place = storage::event_place::join_state;
-        d.stream_ordering = p.stream_ordering;
-        known.add(id, std::move(d));
         join_state[{ev.value("type", ""), ev.value("state_key", "")}] = ev;
-        out.events.push_back(std::move(p));
+        keep(ev, std::move(p));
       }
       if (later.size() == pending.size()) {
         // Their auth events never came: refused, not stored (they may come
@@ -597,13 +596,7 @@ struct remote_run {
         after_states[id] = state_ids(after);
         p.place = storage::event_place::outlier;
         p.soft_failed = true;
-        dag_event d;
-        d.json = ev;
-        d.place = storage::event_place::outlier;
-        d.soft_failed = true;
-        d.state_group = p.state_group;
-        known.add(id, std::move(d));
-        out.events.push_back(std::move(p));
+        keep(ev, std::move(p));
         return "soft-failed: " + *why;
       }
     }
@@ -685,18 +678,12 @@ struct remote_run {
       for (auto& s : joined_servers(rc.state, ctx.server_name))
         if (s != req.origin) p.destinations.push_back(s);
     }
-    dag_event d;
-    d.json = ev;
-    d.place = storage::event_place::timeline;
-    d.stream_ordering = p.stream_ordering;
-    d.state_group = p.state_group;
-    known.add(id, std::move(d));
     msg::events_row row{p.stream_ordering, id, req.room_id, p.type, is_state, p.state_key.value_or(""),
                         p.membership};
     out.rows.push_back(std::move(row));
     out.reply.event_ids.push_back(id);
     out.reply.stream_pos = p.stream_ordering;
-    out.events.push_back(std::move(p));
+    keep(ev, std::move(p));
     return "";
   }
 };

@@ -98,7 +98,7 @@ struct remote_context {
   std::function<std::vector<storage::push_action>(const nlohmann::json&, const matrix::auth_state&)> push;
   int64_t now_ms = 0;
   /// `n` negative positions for backfilled history (lowest first).
-  std::function<std::vector<int64_t>(size_t)> backfill_positions = {};
+  std::function<std::vector<int64_t>(size_t)> backfill_positions;
 };
 
 /// Places the events of a request from another server (send_events.pdus,

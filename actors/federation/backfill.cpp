@@ -5,7 +5,6 @@
 #include "actors/federation/pdu_intake.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/identifiers.hpp"
-#include "matrix/event_hash.hpp"
 #include "matrix/pdu_checks.hpp"
 #include "storage/stores/events_store.hpp"
 #include "storage/stores/rooms_store.hpp"
@@ -26,12 +25,6 @@ constexpr size_t max_servers = 3;
 constexpr size_t max_limit = 100;
 /// Prev events whose state one backfill fetches (each a /state_ids).
 constexpr int max_prev_states = 3;
-
-std::vector<std::string> refs(const json& ev, const char* key) {
-  auto a = ev.find(key);
-  if (a == ev.end() || !a->is_array()) return {};
-  return matrix::referenced_event_ids(*a);
-}
 
 /// The room's other servers, those with the most joined members first.
 std::vector<std::string> servers_of(http::server_context& ctx, const std::string& room_id) {
@@ -82,7 +75,7 @@ size_t backfill_room(http::server_context& ctx, const std::string& room_id, size
     std::vector<std::string> named(ids.begin(), ids.end());
     for (auto& p : pdus)
       for (auto* key : {"prev_events", "auth_events"})
-        for (auto& id : refs(p, key)) named.push_back(id);
+        for (auto& id : event_refs(p, key)) named.push_back(id);
     std::sort(named.begin(), named.end());
     named.erase(std::unique(named.begin(), named.end()), named.end());
     auto stored = ctx.events->dag_events(named);
@@ -95,7 +88,7 @@ size_t backfill_room(http::server_context& ctx, const std::string& room_id, size
     std::set<std::string> asked;
     int fetches = 0;
     for (auto& p : pdus)
-      for (auto& id : refs(p, "prev_events")) {
+      for (auto& id : event_refs(p, "prev_events")) {
         if (!asked.insert(id).second) continue;
         // Among them: its state comes from its own prev events (the writer
         // works it out), also for one this server has as join state.

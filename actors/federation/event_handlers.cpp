@@ -37,19 +37,13 @@ using nlohmann::json;
 /// The most events one /backfill or /get_missing_events answer carries.
 constexpr int64_t max_events = 100;
 
-bool server_joined_now(request& req, const std::string& room_id, const std::string& server) {
-  for (auto& user : req.ctx->rooms->joined_users(room_id))
-    if (matrix::server_of(user) == server) return true;
-  return false;
-}
-
 /// The room's version; 404 unknown room, 403 when `origin` is refused (ACL)
 /// or, with `need_member`, has nobody in the room.
 const matrix::room_version& readable_room(request& req, const std::string& room_id, bool need_member) {
   auto* v = room_version_of(*req.ctx, room_id);
   if (!v) http::fail(errc::not_found, "Unknown room " + room_id);
   if (!acl_allows(*req.ctx, room_id, req.origin)) http::fail(errc::forbidden, "Server is banned from room");
-  if (need_member && !server_joined_now(req, room_id, req.origin)) http::fail(errc::forbidden, "Host not in room.");
+  if (need_member && !server_in_room(*req.ctx, room_id, req.origin)) http::fail(errc::forbidden, "Host not in room.");
   return *v;
 }
 
@@ -102,7 +96,7 @@ response get_event(request& req) {
   auto& v = readable_room(req, room_id, false);
   // A server in the room gets an event it may not see redacted (Synapse's
   // get_persisted_pdu); one with nobody in it, nothing.
-  bool joined_now = server_joined_now(req, room_id, req.origin);
+  bool joined_now = server_in_room(*req.ctx, room_id, req.origin);
   bool sees = server_sees(req, i->second.json, joined_now);
   if (!sees && !joined_now) http::fail(errc::not_found, "Event not found");
   return {200,
@@ -174,7 +168,7 @@ std::vector<json> walk_back(request& req, const matrix::room_version& v, const s
   auto& store = *req.ctx->events;
   std::set<std::string> seen(stop.begin(), stop.end());
   std::vector<json> out;
-  bool joined_now = server_joined_now(req, room_id, req.origin);
+  bool joined_now = server_in_room(*req.ctx, room_id, req.origin);
   std::vector<std::string> frontier;
   if (include_from) {
     frontier = from;

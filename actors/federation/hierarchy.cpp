@@ -72,12 +72,6 @@ bool user_joined(http::server_context& ctx, const std::string& user_id, const st
 
 } // namespace
 
-bool server_in_room(http::server_context& ctx, const std::string& room_id, const std::string& server) {
-  for (auto& u : ctx.rooms->joined_users(room_id))
-    if (matrix::server_of(u) == server) return true;
-  return false;
-}
-
 bool local_room_accessible(http::server_context& ctx, const std::string& room_id, const std::string& user_id,
                            const std::string& origin) {
   auto state = ctx.rooms->current_state(room_id);
@@ -115,9 +109,10 @@ bool local_room_accessible(http::server_context& ctx, const std::string& room_id
 
 json local_room_entry(http::server_context& ctx, const std::string& room_id, bool for_federation, bool suggested_only,
                       bool with_children) {
-  auto entry = client::room_directory_entry(ctx, room_id);
+  auto state = ctx.rooms->current_state(room_id);
+  auto entry = client::room_directory_entry(room_id, state);
   std::vector<json> children;
-  for (auto& ev : ctx.rooms->current_state(room_id)) {
+  for (auto& ev : state) {
     auto type = ev.value("type", "");
     if (for_federation && type == "m.room.join_rules") {
       auto allowed = allowed_rooms(ev);

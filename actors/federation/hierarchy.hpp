@@ -17,9 +17,6 @@
 
 namespace axon::federation {
 
-/// Whether this server has a joined member in the room.
-bool server_in_room(http::server_context& ctx, const std::string& room_id, const std::string& server);
-
 /// Whether the room (one this server has the state of) may be shown to
 /// `user_id` (a client request) or to server `origin` (federation; pass an
 /// empty user): public or knock join rules, world_readable history, the

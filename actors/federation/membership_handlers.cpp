@@ -296,10 +296,7 @@ json take_invite(request& req, const json& event, const std::string& version, co
   signed_ev.erase("unsigned");
   if (v->format != matrix::event_format::v1) signed_ev.erase("event_id");
   matrix::sign_event(signed_ev, req.ctx->cfg->server_name, *req.ctx->key, *v);
-  auto joined = req.ctx->rooms->joined_users(room_id);
-  bool here = std::any_of(joined.begin(), joined.end(), [&](const std::string& u) {
-    return matrix::server_of(u) == req.ctx->cfg->server_name;
-  });
+  bool here = server_in_room(*req.ctx, room_id, req.ctx->cfg->server_name);
   if (!here) {
     // Out of band: no state to check it against; kept with what the
     // inviting server says of the room (at most 50 stripped events).

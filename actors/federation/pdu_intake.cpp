@@ -6,6 +6,7 @@
 #include "config/homeserver_config.hpp"
 #include "matrix/auth_rules.hpp"
 #include "matrix/event_hash.hpp"
+#include "matrix/identifiers.hpp"
 #include "matrix/pdu_checks.hpp"
 #include "matrix/server_acl.hpp"
 #include "storage/stores/events_store.hpp"
@@ -32,13 +33,19 @@ constexpr size_t max_state_ids = 200000;
 /// Unknown events of a state fetched one by one (/event); beyond, /state.
 constexpr size_t max_single_fetches = 20;
 
-std::vector<std::string> refs(const json& ev, const char* key) {
+} // namespace
+
+std::vector<std::string> event_refs(const json& ev, const char* key) {
   auto a = ev.find(key);
   if (a == ev.end() || !a->is_array()) return {};
   return matrix::referenced_event_ids(*a);
 }
 
-} // namespace
+bool server_in_room(http::server_context& ctx, const std::string& room_id, const std::string& server) {
+  for (auto& u : ctx.rooms->joined_users(room_id))
+    if (matrix::server_of(u) == server) return true;
+  return false;
+}
 
 json wire_pdu(json ev, const matrix::room_version& v, int64_t now_ms) {
   if (v.format != matrix::event_format::v1) ev.erase("event_id");
@@ -144,7 +151,7 @@ std::vector<std::string> fetch_auth_chains(http::server_context& ctx, const std:
   int asked = 0;
   for (auto& p : pdus) {
     bool missing = false;
-    for (auto& a : refs(p, "auth_events"))
+    for (auto& a : event_refs(p, "auth_events"))
       if (!have_ids.count(a) && !known.count(a) && !fetched.count(a)) missing = true;
     if (!missing) continue;
     // A few auth chains per request; events still lacking theirs are
@@ -191,13 +198,23 @@ remote_state_after(http::server_context& ctx, const std::string& origin, const s
   auto state_ids = id_list(r.body, "pdu_ids");
   auto chain_ids = id_list(r.body, "auth_chain_ids");
   if (!state_ids || !chain_ids) return std::nullopt;
-  // The event itself: its own key is in the state after it.
-  auto e = ctx.federation->request(origin, "GET", base + std::string("event/") + escape(event_id));
-  if (!e.ok() || !e.body.contains("pdus") || !e.body["pdus"].is_array() || e.body["pdus"].size() != 1)
-    return std::nullopt;
-  std::string why;
-  auto self = check_received_pdu(ctx, e.body["pdus"][0], v, room_id, &why);
-  if (!self || self->value("event_id", "") != event_id) return std::nullopt;
+  // The event itself: its own key is in the state after it (asked for
+  // only when this server lacks it).
+  std::optional<json> self;
+  bool have_self = false;
+  for (auto& [id, d] : ctx.events->dag_events({event_id}))
+    if (d.rejected.empty() && d.json.is_object()) {
+      self = d.json;
+      have_self = true;
+    }
+  if (!self) {
+    auto e = ctx.federation->request(origin, "GET", base + std::string("event/") + escape(event_id));
+    if (!e.ok() || !e.body.contains("pdus") || !e.body["pdus"].is_array() || e.body["pdus"].size() != 1)
+      return std::nullopt;
+    std::string why;
+    self = check_received_pdu(ctx, e.body["pdus"][0], v, room_id, &why);
+    if (!self || self->value("event_id", "") != event_id) return std::nullopt;
+  }
 
   std::vector<std::string> all = *state_ids;
   all.insert(all.end(), chain_ids->begin(), chain_ids->end());
@@ -245,7 +262,7 @@ remote_state_after(http::server_context& ctx, const std::string& origin, const s
   if (self->value("state_key", json()).is_string()) {
     out[{self->value("type", ""), (*self)["state_key"].get<std::string>()}] = event_id;
   }
-  if (!events.count(event_id)) fetched->push_back(*self);
+  if (!have_self && !events.count(event_id)) fetched->push_back(*self);
   return out;
 }
 
@@ -269,7 +286,7 @@ std::map<std::string, std::string> take_pdus(http::request& req, const std::stri
   std::vector<std::string> wanted, named;
   for (auto& p : pdus)
     for (auto* key : {"prev_events", "auth_events"})
-      for (auto& id : refs(p, key))
+      for (auto& id : event_refs(p, key))
         if (!have_ids.count(id)) {
           named.push_back(id);
           if (key[0] == 'p') wanted.push_back(id);

@@ -89,6 +89,12 @@ nlohmann::json checked_stripped_state(const nlohmann::json& given);
 nlohmann::json stripped_state(const std::map<std::pair<std::string, std::string>, nlohmann::json>& state,
                               const std::string& sender);
 
+/// Whether `server` has a user joined to the room (its current state).
+bool server_in_room(http::server_context& ctx, const std::string& room_id, const std::string& server);
+
+/// The ids an event's `key` ("prev_events", "auth_events") names.
+std::vector<std::string> event_refs(const nlohmann::json& ev, const char* key);
+
 /// The room's version when this server has the room, else nullptr.
 const matrix::room_version* room_version_of(http::server_context& ctx, const std::string& room_id);
 
