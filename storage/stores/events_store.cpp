@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace axon::storage {
 
@@ -245,22 +246,84 @@ std::vector<stored_event> events_store::room_events(const std::string& room_id, 
   return out;
 }
 
+namespace {
+
+/// The state of a room at a position as "the newest of each key", over the
+/// timeline and the resolution deltas (migration 023) together: a key's
+/// delta wins over a timeline event at the same position or before it.
+/// `filter` narrows the keys; it is written for the alias X, replaced by the
+/// alias of each half. Rows: the chosen event's JSON, ordered by its place.
+std::vector<json> merged_state(connection& c, const std::string& room_id, int64_t pos,
+                               const std::string& filter, sql_params extra) {
+  auto on = [&](const std::string& alias) {
+    std::string f = filter;
+    for (size_t i = f.find("X."); i != std::string::npos; i = f.find("X.", i + alias.size()))
+      f.replace(i, 1, alias);
+    return f;
+  };
+  sql_params params{room_id, pos};
+  params.insert(params.end(), extra.begin(), extra.end());
+  auto r = c.exec(
+    "SELECT e.stream_ordering, 0, e.type, e.state_key, e.event_id, e.json, e.stream_ordering "
+    "FROM events e WHERE e.room_id = $1 AND e.state_key IS NOT NULL" + on("e") +
+      " AND e.stream_ordering = (SELECT MAX(e2.stream_ordering) FROM events e2 WHERE e2.room_id = "
+      "$1 AND e2.type = e.type AND e2.state_key = e.state_key AND e2.stream_ordering <= $2) "
+      "UNION ALL SELECT d.stream_ordering, 1, d.type, d.state_key, d.event_id, COALESCE(ev.json, "
+      "eo.json), COALESCE(ev.stream_ordering, d.stream_ordering) FROM room_state_deltas d LEFT "
+      "JOIN events ev ON ev.event_id = d.event_id LEFT JOIN event_outliers eo ON eo.event_id = "
+      "d.event_id WHERE d.room_id = $1" + on("d") +
+      " AND d.stream_ordering = (SELECT MAX(d2.stream_ordering) FROM room_state_deltas d2 WHERE "
+      "d2.room_id = $1 AND d2.type = d.type AND d2.state_key = d.state_key AND "
+      "d2.stream_ordering <= $2)",
+    params);
+  struct pick {
+    int64_t pos = 0;
+    bool delta = false;
+    const row* r = nullptr;
+  };
+  std::map<std::pair<std::string, std::string>, pick> best;
+  for (auto& rw : r.rows) {
+    pick p{rw.i64(0), rw.i64(1) != 0, &rw};
+    auto [it, fresh] = best.try_emplace({rw.str(2), rw.str(3)}, p);
+    if (!fresh && std::tie(p.pos, p.delta) > std::tie(it->second.pos, it->second.delta))
+      it->second = p;
+  }
+  std::vector<std::pair<int64_t, const row*>> chosen;
+  for (auto& [key, p] : best)
+    if (!p.r->str(4).empty() && !p.r->is_null(5)) chosen.push_back({p.r->i64(6), p.r});
+  std::sort(chosen.begin(), chosen.end(),
+            [](auto& a, auto& b) { return a.first < b.first; });
+  std::vector<json> out;
+  out.reserve(chosen.size());
+  for (auto& [order, rw] : chosen) out.push_back(json::parse(rw->str(5)));
+  return out;
+}
+
+} // namespace
+
 std::vector<json> events_store::state_at(const std::string& room_id, int64_t pos) {
   auto c = pool_.acquire();
-  auto r = c->exec(
-    "SELECT e.json FROM events e WHERE e.room_id = $1 AND e.state_key IS NOT NULL AND "
-    "e.stream_ordering = (SELECT MAX(e2.stream_ordering) FROM events e2 WHERE e2.room_id = $1 "
-    "AND e2.type = e.type AND e2.state_key = e.state_key AND e2.stream_ordering <= $2) "
-    "ORDER BY e.stream_ordering",
-    {room_id, pos});
-  std::vector<json> out;
-  for (auto& row : r.rows) out.push_back(json::parse(row.str(0)));
-  return out;
+  return merged_state(*c, room_id, pos, "", {});
 }
 
 std::vector<json> events_store::state_changes(const std::string& room_id, int64_t from,
                                               int64_t to) {
   auto c = pool_.acquire();
+  auto forks = c->exec("SELECT 1 FROM room_state_deltas WHERE room_id = $1 AND stream_ordering > "
+                       "$2 AND stream_ordering <= $3 LIMIT 1",
+                       {room_id, from, to});
+  if (!forks.empty()) {
+    // A resolution settled keys in the range: compare the two states whole.
+    std::map<std::pair<std::string, std::string>, std::string> before;
+    for (auto& e : merged_state(*c, room_id, from, "", {}))
+      before[{e.value("type", ""), e.value("state_key", "")}] = e.value("event_id", "");
+    std::vector<json> out;
+    for (auto& e : merged_state(*c, room_id, to, "", {})) {
+      auto it = before.find({e.value("type", ""), e.value("state_key", "")});
+      if (it == before.end() || it->second != e.value("event_id", "")) out.push_back(std::move(e));
+    }
+    return out;
+  }
   auto r = c->exec(
     "SELECT e.json FROM events e WHERE e.room_id = $1 AND e.state_key IS NOT NULL AND "
     "e.stream_ordering > $2 AND e.stream_ordering = (SELECT MAX(e2.stream_ordering) FROM events "
@@ -274,31 +337,31 @@ std::vector<json> events_store::state_changes(const std::string& room_id, int64_
 
 std::vector<json> events_store::members_at(const std::string& room_id,
                                           const std::vector<std::string>& user_ids, int64_t pos) {
-  std::vector<json> out;
-  if (user_ids.empty()) return out;
-  sql_params params{room_id, pos};
-  params.insert(params.end(), user_ids.begin(), user_ids.end());
+  if (user_ids.empty()) return {};
   auto c = pool_.acquire();
-  auto r = c->exec(
-    "SELECT e.json FROM events e WHERE e.room_id = $1 AND e.type = 'm.room.member' AND "
-    "e.state_key IN (" + placeholders(3, user_ids.size()) + ") AND e.stream_ordering = (SELECT MAX(e2.stream_ordering) FROM "
-    "events e2 WHERE e2.room_id = $1 AND e2.type = 'm.room.member' AND e2.state_key = "
-    "e.state_key AND e2.stream_ordering <= $2) ORDER BY e.stream_ordering",
-    params);
-  for (auto& row : r.rows) out.push_back(json::parse(row.str(0)));
-  return out;
+  return merged_state(*c, room_id, pos,
+                      " AND X.type = 'm.room.member' AND X.state_key IN (" +
+                        placeholders(3, user_ids.size()) + ")",
+                      sql_params(user_ids.begin(), user_ids.end()));
 }
 
 std::vector<visibility_row> events_store::visibility_history(const std::string& room_id,
                                                             const std::string& user_id,
                                                             int64_t upto) {
-  // Two index range scans (events_room_state), one per kind of change.
+  // Two index range scans (events_room_state), one per kind of change, and
+  // the keys resolutions settled (a delta after the event at its position;
+  // NULL JSON: the key left the state).
   auto c = pool_.acquire();
   auto r = c->exec(
-    "SELECT stream_ordering, 1, json FROM events WHERE room_id = $1 AND type = "
+    "SELECT stream_ordering, 1, json, 0 FROM events WHERE room_id = $1 AND type = "
     "'m.room.history_visibility' AND state_key = '' AND stream_ordering > 0 AND stream_ordering <= $3 "
-    "UNION ALL SELECT stream_ordering, 0, membership FROM events WHERE room_id = $1 AND type = "
-    "'m.room.member' AND state_key = $2 AND stream_ordering > 0 AND stream_ordering <= $3 ORDER BY 1",
+    "UNION ALL SELECT stream_ordering, 0, membership, 0 FROM events WHERE room_id = $1 AND type = "
+    "'m.room.member' AND state_key = $2 AND stream_ordering > 0 AND stream_ordering <= $3 "
+    "UNION ALL SELECT d.stream_ordering, CASE WHEN d.type = 'm.room.member' THEN 0 ELSE 1 END, "
+    "COALESCE(ev.json, eo.json), 1 FROM room_state_deltas d LEFT JOIN events ev ON ev.event_id = "
+    "d.event_id LEFT JOIN event_outliers eo ON eo.event_id = d.event_id WHERE d.room_id = $1 AND "
+    "((d.type = 'm.room.history_visibility' AND d.state_key = '') OR (d.type = 'm.room.member' AND "
+    "d.state_key = $2)) AND d.stream_ordering > 0 AND d.stream_ordering <= $3 ORDER BY 1, 4",
     {room_id, user_id, upto});
   std::vector<visibility_row> out;
   out.reserve(r.rows.size());
@@ -306,9 +369,12 @@ std::vector<visibility_row> events_store::visibility_history(const std::string& 
     visibility_row v;
     v.stream_ordering = row.i64(0);
     v.is_visibility = row.i64(1) != 0;
-    if (v.is_visibility) {
-      auto ev = json::parse(row.str(2), nullptr, false);
-      if (ev.is_object()) v.content = ev.value("content", json());
+    bool delta = row.i64(3) != 0;
+    if (v.is_visibility || delta) {
+      auto ev = row.is_null(2) ? json() : json::parse(row.str(2), nullptr, false);
+      auto content = ev.is_object() ? ev.value("content", json()) : json();
+      if (v.is_visibility) v.content = std::move(content);
+      else if (content.is_object()) v.membership = content.value("membership", "");
     } else {
       v.membership = row.str_or(2, "");
     }
@@ -541,6 +607,24 @@ void events_store::persist(const std::vector<event_to_persist>& events,
                     "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                     {d, e.stream_ordering, e.event_id}});
     if (e.current_state) {
+      // Resolved forks: each key the resolution settled is a delta at this
+      // position (migration 023), this event's own key too when it lost it.
+      bool own_key_settled = false;
+      for (auto& ch : *e.current_state) {
+        bool own_key = e.state_key && ch.type == e.type && ch.state_key == *e.state_key;
+        own_key_settled = own_key_settled || own_key;
+        if (own_key && ch.event_id == e.event_id) continue; // as the timeline says
+        st.push_back({"INSERT INTO room_state_deltas (room_id, stream_ordering, type, state_key, event_id) "
+                      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room_id, type, state_key, stream_ordering) "
+                      "DO UPDATE SET event_id = excluded.event_id",
+                      {e.room_id, e.stream_ordering, ch.type, ch.state_key, ch.event_id}});
+      }
+      if (e.state_key && !own_key_settled)
+        st.push_back({"INSERT INTO room_state_deltas (room_id, stream_ordering, type, state_key, event_id) "
+                      "VALUES ($1, $2, $3, $4, COALESCE((SELECT event_id FROM current_state_events WHERE "
+                      "room_id = $1 AND type = $3 AND state_key = $4), '')) ON CONFLICT (room_id, type, "
+                      "state_key, stream_ordering) DO NOTHING",
+                      {e.room_id, e.stream_ordering, e.type, *e.state_key}});
       for (auto& ch : *e.current_state) {
         sql_value cm = ch.membership.empty() ? sql_value{nullptr} : sql_value{ch.membership};
         if (ch.event_id.empty()) {

@@ -83,13 +83,30 @@ std::optional<membership_row> rooms_store::membership(const std::string& user_id
 std::optional<membership_row> rooms_store::membership_at(const std::string& user_id,
                                                          const std::string& room_id, int64_t pos) {
   auto c = pool_.acquire();
-  auto r = c->exec("SELECT room_id, membership, event_id, stream_ordering FROM events WHERE "
-                   "room_id = $1 AND type = 'm.room.member' AND state_key = $2 AND "
-                   "stream_ordering <= $3 ORDER BY stream_ordering DESC LIMIT 1",
+  // The newest of the timeline's member event and a resolution's delta
+  // (migration 023; the delta wins at its position, '' means no membership).
+  auto r = c->exec("SELECT * FROM (SELECT membership, event_id, stream_ordering, stream_ordering, 0, "
+                   "NULL FROM events WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2 "
+                   "AND stream_ordering <= $3 ORDER BY stream_ordering DESC LIMIT 1) t UNION ALL "
+                   "SELECT * FROM (SELECT ev.membership, d.event_id, COALESCE(ev.stream_ordering, "
+                   "d.stream_ordering), d.stream_ordering, 1, eo.json FROM room_state_deltas d "
+                   "LEFT JOIN events ev ON ev.event_id = d.event_id LEFT JOIN event_outliers eo ON "
+                   "eo.event_id = d.event_id WHERE d.room_id = $1 AND d.type = "
+                   "'m.room.member' AND d.state_key = $2 AND d.stream_ordering <= $3 ORDER BY "
+                   "d.stream_ordering DESC LIMIT 1) u",
                    {room_id, user_id, pos});
-  if (r.empty()) return std::nullopt;
-  auto& row = r.rows[0];
-  return membership_row{row.str(0), row.str_or(1, ""), row.str(2), row.i64(3), false};
+  const row* best = nullptr;
+  for (auto& rw : r.rows)
+    if (!best || std::make_pair(rw.i64(3), rw.i64(4)) > std::make_pair(best->i64(3), best->i64(4)))
+      best = &rw;
+  if (!best || best->str(1).empty()) return std::nullopt;
+  auto membership = best->str_or(0, "");
+  if (best->is_null(0) && !best->is_null(5)) { // the winner is known only as an outlier
+    auto ev = json::parse(best->str(5), nullptr, false);
+    if (ev.is_object() && ev["content"].is_object())
+      membership = ev["content"].value("membership", "");
+  }
+  return membership_row{room_id, membership, best->str(1), best->i64(2), false};
 }
 
 statement rooms_store::memberships_query(const std::string& user_id) {

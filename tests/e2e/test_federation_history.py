@@ -134,3 +134,50 @@ def visibility_follows_the_resolved_state_not_the_stream(ctx):
     expect(after not in seen, f"but not the message under 'joined': {seen}")
     r = carol.get(f"/rooms/{q(room)}/event/{q(after)}")
     expect_eq(r.status, 404, f"nor by id: {r}")
+
+
+@e2e_test
+def past_state_follows_the_resolved_state(ctx):
+    """A fork's m.room.name that loses state resolution (earlier timestamp, same power mainline)
+    is in A's timeline after alice's name, yet the room's state at every later position is the
+    resolved one: an initial /sync with a short timeline, an incremental /sync over the fork,
+    /context and /members?at all give alice's name, never the fork's."""
+    a, b, alice, bob, room = joined_pair_room(ctx)
+    pl = {e["type"]: e for e in alice.state(room)}["m.room.power_levels"]["content"]
+    pl["users"][bob.user_id] = 100
+    set_state(alice, room, "m.room.power_levels", pl)
+    before = alice.send(room, "before the fork")
+    wait_for_bodies(bob, room, ["before the fork"])
+    named = set_state(alice, room, "m.room.name", {"name": "Alice's name"})
+    since = alice.sync()["next_batch"]
+    state = {(e["type"], e["state_key"]): e for e in alice.state(room)}
+    auth = [state[("m.room.create", "")]["event_id"], state[("m.room.power_levels", "")]["event_id"],
+            state[("m.room.member", bob.user_id)]["event_id"]]
+    pdu, fork = build_pdu(b, room, bob.user_id, [before], auth, {"name": "Fork"}, 10000,
+                          event_type="m.room.name", state_key="", ts=int(time.time() * 1000) - 60000)
+    results = send_pdus(b, a, [pdu])
+    expect_eq(results.get(fork), {}, f"B's branch is taken: {results}")
+    now = {(e["type"], e["state_key"]): e for e in alice.state(room)}
+    expect_eq(now[("m.room.name", "")]["event_id"], named, "the resolution keeps alice's name")
+    after = alice.send(room, "after the fork")
+    short = {"room": {"timeline": {"limit": 1}}}
+
+    def name_in(room_body):
+        names = [e["event_id"] for e in room_body["state"]["events"] if e["type"] == "m.room.name"]
+        expect(fork not in [e["event_id"] for e in room_body["state"]["events"]],
+               f"the losing event is not state: {room_body['state']}")
+        return names
+
+    first = alice.sync(filter=short)["rooms"]["join"][room]
+    expect_eq([e["event_id"] for e in first["timeline"]["events"]], [after], "a timeline of one")
+    expect_eq(name_in(first), [named], "initial sync: the resolved name")
+    incremental = alice.sync(since=since, filter=short)["rooms"]["join"][room]
+    expect(incremental["timeline"]["limited"], f"limited: {incremental['timeline']}")
+    expect_eq(name_in(incremental), [], "incremental sync: the name did not change since the token")
+    ctx_body = expect_ok(alice.get(f"/rooms/{q(room)}/context/{q(after)}", query={"limit": "0"}), "/context")
+    ctx_names = [e["event_id"] for e in ctx_body["state"] if e["type"] == "m.room.name"]
+    expect_eq(ctx_names, [named], "/context state: the resolved name")
+    token = alice.sync()["next_batch"]
+    at = expect_ok(alice.get(f"/rooms/{q(room)}/members", query={"at": token}), "/members?at")
+    expect_eq(sorted(e["state_key"] for e in at["chunk"]), sorted([alice.user_id, bob.user_id]),
+              "/members?at after the fork")

@@ -625,6 +625,66 @@ TEST_CASE_TEMPLATE("events_store: state at positions and state changes", DB, sql
     CHECK(ch[i - 1]["depth"].get<int64_t>() < ch[i]["depth"].get<int64_t>());
 }
 
+TEST_CASE_TEMPLATE("events_store: past state follows resolved forks (room_state_deltas)", DB,
+                   sqlite_db, pg_db) {
+  AXON_STORES_OR_SKIP(DB);
+  events_store es(p);
+  rooms_store rooms(p);
+  persist_all(es);
+  using s = std::set<std::string>;
+  const std::string member = "m.room.member", name = "m.room.name", topic = "m.room.topic",
+                    hv = "m.room.history_visibility";
+  // 15: a fork's name event that loses its key: the state keeps "Second" (8).
+  auto lost = ev(15, room_a, name, alice, "", {{"name", "Fork"}}, 5, {eid(4)});
+  lost.current_state = std::vector<current_state_change>{};
+  es.persist({lost}, "w1", 15);
+  // 16: a fork's topic that wins, and the resolution takes the name back to
+  // "First" (7) and dave out of the room.
+  auto won = ev(16, room_a, topic, alice, "", {{"topic", "T"}}, 13, {eid(15), eid(11)});
+  won.current_state = std::vector<current_state_change>{
+    {topic, "", eid(16), "", 16}, {name, "", eid(7), "", 7}, {member, dave, "", "", 0, true}};
+  es.persist({won}, "w1", 16);
+  // 17: a history_visibility fork that loses; the room had none before.
+  auto hidden = ev(17, room_a, hv, alice, "", {{"history_visibility", "joined"}}, 14, {eid(16)});
+  hidden.current_state = std::vector<current_state_change>{};
+  es.persist({hidden}, "w1", 17);
+
+  s before = {sk("m.room.create", "", 1), sk(member, alice, 2), sk("m.room.power_levels", "", 3),
+              sk(name, "", 8), sk(member, dave, 9), sk(member, bob, 11)};
+  CHECK(state_set(es.state_at(room_a, 14)) == before);
+  CHECK(state_set(es.state_at(room_a, 15)) == before); // the loser is in the timeline only
+  s after = {sk("m.room.create", "", 1), sk(member, alice, 2), sk("m.room.power_levels", "", 3),
+             sk(name, "", 7), sk(member, bob, 11), sk(topic, "", 16)};
+  CHECK(state_set(es.state_at(room_a, 16)) == after);
+  CHECK(state_set(es.state_at(room_a, 17)) == after);
+  // Earlier positions are as they were.
+  CHECK(state_set(es.state_at(room_a, 8)).count(sk(name, "", 8)) == 1);
+
+  CHECK(es.state_changes(room_a, 11, 15).empty());
+  CHECK(state_set(es.state_changes(room_a, 11, 16)) == s{sk(name, "", 7), sk(topic, "", 16)});
+  CHECK(state_set(es.state_changes(room_a, 15, 17)) == s{sk(name, "", 7), sk(topic, "", 16)});
+  CHECK(es.state_changes(room_a, 16, 17).empty());
+
+  CHECK(state_set(es.members_at(room_a, {dave, bob}, 15)) ==
+        s{sk(member, dave, 9), sk(member, bob, 11)});
+  CHECK(state_set(es.members_at(room_a, {dave, bob}, 16)) == s{sk(member, bob, 11)});
+
+  REQUIRE(rooms.membership_at(dave, room_a, 15));
+  CHECK(rooms.membership_at(dave, room_a, 15)->membership == "join");
+  CHECK_FALSE(rooms.membership_at(dave, room_a, 16));
+  CHECK(rooms.membership_at(bob, room_a, 16)->membership == "leave");
+
+  // The history-visibility view: the lost "joined" is followed, at its own
+  // position, by the resolved state (no event: the default).
+  auto vh = es.visibility_history(room_a, dave, 17);
+  REQUIRE(vh.size() == 4);
+  CHECK((!vh[0].is_visibility && vh[0].stream_ordering == 9 && vh[0].membership == "join"));
+  CHECK((!vh[1].is_visibility && vh[1].stream_ordering == 16 && vh[1].membership.empty()));
+  CHECK((vh[2].is_visibility && vh[2].stream_ordering == 17 &&
+         vh[2].content.value("history_visibility", "") == "joined"));
+  CHECK((vh[3].is_visibility && vh[3].stream_ordering == 17 && vh[3].content.is_null()));
+}
+
 TEST_CASE_TEMPLATE("events_store: load_room gives state, extremities and depth", DB, sqlite_db,
                    pg_db) {
   AXON_STORES_OR_SKIP(DB);
