@@ -101,6 +101,41 @@ struct user_directory_config {
                                   ///< Default: false.
 };
 
+/// One of `thumbnail_sizes`: a thumbnail made at upload.
+struct thumbnail_spec {
+  int width = 0;
+  int height = 0;
+  std::string method; ///< "crop" or "scale"
+};
+
+/// One of `media_upload_limits`: at most `max_size` bytes uploaded by a
+/// user within `time_period_ms`.
+struct media_upload_limit {
+  int64_t time_period_ms = 0;
+  int64_t max_size = 0;
+};
+
+/// The media repository's keys (Synapse's config/repository.py names and
+/// defaults).
+struct media_config {
+  /// Default: Synapse's 32x32 crop, 96x96 crop, 320x240 scale, 640x480
+  /// scale, 800x600 scale.
+  std::vector<thumbnail_spec> thumbnail_sizes = {
+    {32, 32, "crop"}, {96, 96, "crop"}, {320, 240, "scale"}, {640, 480, "scale"}, {800, 600, "scale"}};
+  bool dynamic_thumbnails = false;             ///< exact sizes on request. Default: false.
+  int64_t max_image_pixels = 32 * 1024 * 1024; ///< larger images get no thumbnail. Default: 32M.
+  int64_t max_pending_media_uploads = 5;       ///< per user (POST /create). Default: 5.
+  int64_t unused_expiration_time_ms = 24 * 3600 * 1000; ///< a created id's life. Default: 24h.
+  /// Media uploaded while true is served only by the authenticated
+  /// (/_matrix/client/v1/media) routes, as Synapse since 1.120. Default: true.
+  bool enable_authenticated_media = true;
+  std::vector<media_upload_limit> upload_limits; ///< `media_upload_limits`. Default: none.
+  /// Remote media: per requester address, a leaky bucket of bytes.
+  int64_t remote_media_download_burst_count = 500 * 1024 * 1024; ///< Default: 500M.
+  int64_t remote_media_download_per_second = 87 * 1024;          ///< Default: 87K.
+  std::vector<std::string> prevent_media_downloads_from;         ///< server names. Default: none.
+};
+
 /// `http`: limits of Axon's HTTP listeners (each listener has its own of
 /// each). Synapse, on Twisted, has no such keys.
 struct http_config {
@@ -218,7 +253,9 @@ struct homeserver_config {
                                            ///< enabled). Default: true.
   int64_t max_upload_size = 50 * 1024 * 1024; ///< bytes; "50M" style. Default: 50M.
   int64_t max_event_size = 65536;          ///< internal, not read from YAML: the spec's limit.
-  bool enable_media_repo = true;           ///< main runs the media repository. Default: true.
+  bool enable_media_repo = true;           ///< this instance may hold the media repository
+                                           ///< (serves_media). Default: true.
+  media_config media;                      ///< thumbnails, limits, authenticated media.
   rc_config rc;                            ///< rate limits.
   user_directory_config user_directory;    ///< `user_directory`.
   http_config http;                        ///< `http`.
@@ -294,6 +331,10 @@ struct homeserver_config {
                           ///< it (only for default file names); "" when loaded from strings.
 
   bool is_worker() const { return !worker_app.empty(); }
+  /// Whether this instance holds the media repository (Synapse's
+  /// can_load_media_repo): enable_media_repo as this instance reads it (a
+  /// worker's own file may set it), or a media_repository worker.
+  bool serves_media() const { return enable_media_repo || worker_app == "media_repository"; }
   /// The name other instances know this one by: worker_name, or "main".
   std::string instance_name() const { return is_worker() ? worker_name : "main"; }
   /// The listeners this instance opens: worker_listeners on a worker, else listeners.

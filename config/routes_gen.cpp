@@ -150,6 +150,9 @@ route_plan plan_routes(const homeserver_config& shared, const std::vector<homese
 
   std::vector<instance> instances{{"main", &shared.listeners}};
   std::set<std::string> names{"main"};
+  // Who holds the media repository: main with enable_media_repo, media_repository workers.
+  std::vector<std::string> media_holders;
+  if (shared.serves_media()) media_holders.push_back("main");
   for (auto& w : workers) {
     if (!w.is_worker()) {
       errors.push_back("a worker config has no worker_app (is it the main process's file?)");
@@ -160,6 +163,7 @@ route_plan plan_routes(const homeserver_config& shared, const std::vector<homese
       continue;
     }
     instances.push_back({w.worker_name, &w.worker_listeners});
+    if (w.serves_media()) media_holders.push_back(w.worker_name);
   }
 
   auto add_pool = [&](const std::string& name, balance how, std::vector<pool_server> servers) {
@@ -202,7 +206,12 @@ route_plan plan_routes(const homeserver_config& shared, const std::vector<homese
   // (prefix rules win over regexes in nginx; listed first for haproxy).
   plan.rules.push_back({location_rule::prefix, "/_axon/", "", "replication: never exposed"});
   plan.rules.push_back({location_rule::prefix, "/_synapse/replication/", "", "replication: never exposed"});
-  if (auto media = servers_for(instances, "media"); !media.empty()) {
+  // Media: to the holders' `media` listeners, else main's client listeners
+  // (main serves media on `client` too, as Synapse's does; workers only on `media`).
+  auto media = servers_for(instances, "media", &media_holders);
+  std::vector<std::string> main_only{"main"};
+  if (media.empty() && shared.serves_media()) media = servers_for(instances, "client", &main_only);
+  if (!media.empty()) {
     add_pool(media_pool, balance::round_robin, media);
     for (const char* p : {"/_matrix/client/v1/media/", "/_matrix/federation/v1/media/", "/_matrix/media/"})
       plan.rules.push_back({location_rule::prefix, p, media_pool, "media repository"});

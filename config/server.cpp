@@ -129,6 +129,79 @@ void read_rate_limit(const merged_doc& doc, const std::string& top,
   read_rate_limit_at(r, doc.get(top), top, path, 0, out);
 }
 
+/// The media repository's keys (Synapse's config/repository.py).
+void read_media(const merged_doc& doc, media_config& m) {
+  if (doc.has("thumbnail_sizes")) {
+    const std::string key = "thumbnail_sizes";
+    reader r = doc.at(key);
+    auto n = doc.get(key);
+    if (r.expect_sequence(n, key)) {
+      std::vector<thumbnail_spec> sizes;
+      for (size_t i = 0; i < n.size(); ++i) {
+        auto k = key + "[" + std::to_string(i) + "]";
+        if (!r.expect_map(n[i], k)) continue;
+        thumbnail_spec t;
+        t.method = "scale";
+        if (!r.read(n[i]["width"], k + ".width", t.width, 1, 10000) ||
+            !r.read(n[i]["height"], k + ".height", t.height, 1, 10000)) {
+          r.error(k, "needs a width and a height between 1 and 10000" + line_of(n[i]));
+          continue;
+        }
+        r.read(n[i]["method"], k + ".method", t.method);
+        if (t.method != "crop" && t.method != "scale") {
+          r.error(k + ".method", "must be crop or scale" + line_of(n[i]["method"]));
+          continue;
+        }
+        sizes.push_back(t);
+      }
+      m.thumbnail_sizes = std::move(sizes);
+    }
+  }
+  doc.at("dynamic_thumbnails").read(doc.get("dynamic_thumbnails"), "dynamic_thumbnails", m.dynamic_thumbnails);
+  doc.at("enable_authenticated_media")
+    .read(doc.get("enable_authenticated_media"), "enable_authenticated_media", m.enable_authenticated_media);
+  for (auto [key, field] : {std::pair{"max_image_pixels", &m.max_image_pixels},
+                            {"remote_media_download_burst_count", &m.remote_media_download_burst_count},
+                            {"remote_media_download_per_second", &m.remote_media_download_per_second}}) {
+    reader r = doc.at(key);
+    if (r.read_size(doc.get(key), key, *field) && *field <= 0) r.error(key, "must be larger than 0");
+  }
+  {
+    reader r = doc.at("max_pending_media_uploads");
+    if (r.read(doc.get("max_pending_media_uploads"), "max_pending_media_uploads", m.max_pending_media_uploads) &&
+        m.max_pending_media_uploads < 0)
+      r.error("max_pending_media_uploads", "must not be negative");
+  }
+  {
+    reader r = doc.at("unused_expiration_time");
+    if (r.read_duration(doc.get("unused_expiration_time"), "unused_expiration_time", m.unused_expiration_time_ms) &&
+        m.unused_expiration_time_ms <= 0)
+      r.error("unused_expiration_time", "must be larger than 0");
+  }
+  doc.at("prevent_media_downloads_from")
+    .read_list(doc.get("prevent_media_downloads_from"), "prevent_media_downloads_from",
+               m.prevent_media_downloads_from);
+  if (doc.has("media_upload_limits")) {
+    const std::string key = "media_upload_limits";
+    reader r = doc.at(key);
+    auto n = doc.get(key);
+    if (r.expect_sequence(n, key)) {
+      for (size_t i = 0; i < n.size(); ++i) {
+        auto k = key + "[" + std::to_string(i) + "]";
+        if (!r.expect_map(n[i], k)) continue;
+        media_upload_limit l;
+        if (!r.read_duration(n[i]["time_period"], k + ".time_period", l.time_period_ms) ||
+            !r.read_size(n[i]["max_size"], k + ".max_size", l.max_size) || l.time_period_ms <= 0 ||
+            l.max_size < 0) {
+          r.error(k, "needs a time_period (a duration) and a max_size (a size)" + line_of(n[i]));
+          continue;
+        }
+        m.upload_limits.push_back(l);
+      }
+    }
+  }
+}
+
 } // namespace
 void parse_server(const merged_doc& doc, homeserver_config& cfg) {
   {
@@ -238,6 +311,7 @@ void parse_server(const merged_doc& doc, homeserver_config& cfg) {
         cfg.max_upload_size <= 0)
       r.error("max_upload_size", "must be larger than 0");
   }
+  read_media(doc, cfg.media);
   {
     // `presence.enabled` (true, false or "untracked"); legacy `use_presence`.
     reader r = doc.at("presence");

@@ -37,6 +37,10 @@ errc_info info(errc e) {
     case errc::incompatible_room_version: return {"M_INCOMPATIBLE_ROOM_VERSION", 400};
     case errc::unable_to_authorise_join: return {"M_UNABLE_TO_AUTHORISE_JOIN", 400};
     case errc::unable_to_grant_join: return {"M_UNABLE_TO_GRANT_JOIN", 400};
+    case errc::cannot_overwrite_media: return {"M_CANNOT_OVERWRITE_MEDIA", 409};
+    case errc::not_yet_uploaded: return {"M_NOT_YET_UPLOADED", 504};
+    case errc::resource_limit_exceeded: return {"M_RESOURCE_LIMIT_EXCEEDED", 400};
+    case errc::too_large_remote: return {"M_TOO_LARGE", 502};
   }
   return {"M_UNKNOWN", 500};
 }

@@ -46,7 +46,11 @@ enum class errc : uint8_t {
   incompatible_room_version, ///< M_INCOMPATIBLE_ROOM_VERSION 400 (a join: the server lacks the room's version)
   unable_to_authorise_join,  ///< M_UNABLE_TO_AUTHORISE_JOIN 400 (restricted room: no allowed membership)
   unable_to_grant_join,      ///< M_UNABLE_TO_GRANT_JOIN 400 (restricted room: nobody here may let them in)
-  last = unable_to_grant_join,
+  cannot_overwrite_media,    ///< M_CANNOT_OVERWRITE_MEDIA 409 (an id made by /create has its content)
+  not_yet_uploaded,          ///< M_NOT_YET_UPLOADED 504 (an id made by /create, still empty)
+  resource_limit_exceeded,   ///< M_RESOURCE_LIMIT_EXCEEDED 400 (media_upload_limits)
+  too_large_remote,          ///< M_TOO_LARGE 502 (remote media over the size limit)
+  last = too_large_remote,
 };
 
 struct errc_info {

@@ -27,6 +27,7 @@
 #include "storage/stores/account_data_store.hpp"
 #include "storage/stores/accounts_store.hpp"
 #include "storage/stores/client_ips_store.hpp"
+#include "actors/media/media_repository.hpp"
 #include "storage/stores/cross_signing_store.hpp"
 #include "storage/stores/e2e_keys_store.hpp"
 #include "storage/stores/events_store.hpp"
@@ -98,6 +99,7 @@ struct instance::impl {
   http::rate_limiter limiter;
   std::unique_ptr<http::uia_sessions> uia;
   std::unique_ptr<storage::client_ips> client_ips;
+  std::unique_ptr<media::media_repository> media;
   std::shared_ptr<replication::txn_memory> replication_txns = replication::make_txn_memory();
   http::server_context ctx;
   std::vector<http::route> routes;
@@ -425,6 +427,10 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   ctx.client_ips = client_ips.get();
   ctx.env = env;
   ctx.replication_txns = replication_txns.get();
+  if (cfg.serves_media()) {
+    media = std::make_unique<media::media_repository>(cfg, pool, *env);
+    ctx.media = media.get();
+  }
   routes = client::all_routes();
 }
 

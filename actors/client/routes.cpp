@@ -1,6 +1,7 @@
 #include "actors/client/routes.hpp"
 
 #include "actors/federation/routes.hpp"
+#include "actors/media/routes.hpp"
 #include "actors/replication/replication_handler.hpp"
 
 namespace axon::client {
@@ -38,6 +39,7 @@ std::vector<http::route> all_routes() {
   federation::add_hierarchy_routes(out);
   federation::add_openid_routes(out);
   federation::add_admin_routes(out);
+  media::add_media_routes(out);
   replication::add_replication_routes(out);
   return out;
 }

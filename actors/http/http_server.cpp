@@ -18,6 +18,8 @@
 
 #include <iostream>
 
+#include <unistd.h>
+
 namespace axon::http {
 
 using nlohmann::json;
@@ -146,11 +148,18 @@ response serve(const router& rt, server_context* ctx, const incoming& in) {
   req.user_agent = in.user_agent;
   req.request_id = in.request_id;
   req.authorization = in.authorization;
+  req.content_type = in.content_type;
+  req.range = in.range;
   if (in.authorization.rfind("Bearer ", 0) == 0) req.access_token = in.authorization.substr(7);
   if (req.access_token.empty())
     if (auto t = req.query_param("access_token")) req.access_token = *t;
-  if (in.read_body) in.read_body(req.body);
-  if (req.body.size() > body_limit_for(uri)) fail(errc::too_large, "Request body too large");
+  if (m.r->file_body) {
+    req.body_file = in.body_file;
+    req.body_size = in.body_size;
+  } else {
+    if (in.read_body) in.read_body(req.body);
+    if (req.body.size() > body_limit_for(uri)) fail(errc::too_large, "Request body too large");
+  }
   // Server routes take no access token: X-Matrix where they need auth
   // (openid's ?access_token= is an OpenID token, its handler's).
   bool server_route = std::string_view(m.r->resource) == "federation" || std::string_view(m.r->resource) == "openid";
@@ -204,8 +213,7 @@ msg::wait_for_updates wait_of(const deferred& d) {
 /// so on until an answer. A client that went away meanwhile (wait_link)
 /// gets none: its wait is cancelled, or its resumption skipped.
 void continue_async(std::shared_ptr<deferred> later, server_context* ctx, std::shared_ptr<incoming> in,
-                    std::function<void(std::function<void()>)> post,
-                    std::function<void(int, json)> done) {
+                    std::function<void(std::function<void()>)> post, answer_fn done) {
   auto w = wait_of(*later);
   auto park = in->link ? in->link->begin_park() : 0;
   auto id = ctx->transport->wait_for_updates_async(
@@ -215,13 +223,21 @@ void continue_async(std::shared_ptr<deferred> later, server_context* ctx, std::s
         if (in->link && in->link->gone()) return;
         auto r = guarded(*in, [&] { return later->resume(std::move(positions)); });
         if (r.later) continue_async(std::move(r.later), ctx, in, post, done);
-        else done(r.status, std::move(r.body));
+        else done(r.status, std::move(r.body), std::move(r.raw));
       });
     });
   if (in->link) in->link->parked(park, ctx->transport, id);
 }
 
 } // namespace
+
+open_file::~open_file() {
+  if (fd >= 0) ::close(fd);
+}
+
+std::shared_ptr<void> temp_file_guard(std::string path) {
+  return std::shared_ptr<void>(nullptr, [path = std::move(path)](void*) { ::unlink(path.c_str()); });
+}
 
 uint64_t wait_link::begin_park() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -283,10 +299,9 @@ std::pair<int, json> dispatch(const router& rt, server_context* ctx, const incom
 }
 
 void dispatch_async(const router& rt, server_context* ctx, std::shared_ptr<incoming> in,
-                    std::function<void(std::function<void()>)> post,
-                    std::function<void(int, json)> done) {
+                    std::function<void(std::function<void()>)> post, answer_fn done) {
   auto r = guarded(*in, [&] { return serve(rt, ctx, *in); });
-  if (!r.later) return done(r.status, std::move(r.body));
+  if (!r.later) return done(r.status, std::move(r.body), std::move(r.raw));
   continue_async(std::move(r.later), ctx, std::move(in), std::move(post), std::move(done));
 }
 

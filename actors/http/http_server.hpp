@@ -72,6 +72,13 @@ struct incoming {
   std::string remote_addr;   ///< the client (X-Forwarded-For already applied)
   std::string authorization; ///< the Authorization header, if any
   std::string user_agent;    ///< the User-Agent header, if any
+  std::string content_type;  ///< the Content-Type header, if any
+  std::string range;         ///< the Range header, if any
+  /// A file_body route's body, already read to this temporary file; it is
+  /// deleted when the last holder of `body_file_guard` goes.
+  std::string body_file;
+  uint64_t body_size = 0;
+  std::shared_ptr<void> body_file_guard;
   std::string request_id;    ///< e.g. "GET-42": in every log line the request causes
   /// Reads the body into its argument; called once the route is known, and
   /// may raise matrix_error (too_large).
@@ -85,15 +92,20 @@ struct incoming {
 /// Matrix error's status and JSON body. The only place errors become
 /// responses.
 /// A deferred answer (a long-poll) is waited for here, blocking the caller:
-/// for the placement simulation and tests.
+/// for the placement simulation and tests. A raw (media) body is dropped.
 std::pair<int, nlohmann::json> dispatch(const router& r, server_context* ctx, const incoming& in);
+
+/// The answer to a request: status and JSON, or a raw body (media).
+using answer_fn = std::function<void(int, nlohmann::json, std::shared_ptr<raw_body>)>;
 
 /// The same without blocking on waits: call it on a request thread; a
 /// deferred answer parks on the notifier and resumes through `post` (which
 /// runs its argument on a request thread); `done` gets the answer.
 void dispatch_async(const router& r, server_context* ctx, std::shared_ptr<incoming> in,
-                    std::function<void(std::function<void()>)> post,
-                    std::function<void(int, nlohmann::json)> done);
+                    std::function<void(std::function<void()>)> post, answer_fn done);
+
+/// A temporary file that is deleted when this goes (a streamed body).
+std::shared_ptr<void> temp_file_guard(std::string path);
 
 /// A listener's overload figures (the metrics endpoint comes later).
 struct listener_figures {

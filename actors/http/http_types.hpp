@@ -43,6 +43,7 @@ class origin_limiter;
 } // namespace axon::federation
 
 namespace axon::replication { class txn_memory; }
+namespace axon::media { class media_repository; }
 
 namespace axon::http {
 
@@ -91,6 +92,9 @@ struct server_context {
   federation::origin_limiter* federation_limiter = nullptr;
   /// The clock and randomness requests use (a simulation injects its own).
   matrix::environment* env = &matrix::system_environment();
+  /// This instance's media repository (null: it holds no media role, and
+  /// its listeners serve no media routes).
+  media::media_repository* media = nullptr;
 };
 
 struct auth_user {
@@ -111,6 +115,13 @@ struct request {
   std::string request_id;          ///< "GET-42", from accept to response, for log lines
   std::string access_token;        ///< from the header or ?access_token=
   std::string authorization;       ///< the Authorization header as sent ("" when absent)
+  std::string content_type;        ///< the Content-Type header ("" when absent)
+  std::string range;               ///< the Range header ("" when absent)
+  /// A route that takes its body as a file (route::file_body): where it is,
+  /// whole (`body` stays empty). The handler may move it away; what is left
+  /// there when the request ends is deleted.
+  std::string body_file;
+  uint64_t body_size = 0;          ///< the length of body_file's body
   /// The server that signed the request (X-Matrix), for federation routes
   /// that require auth; "" otherwise.
   std::string origin;
@@ -129,11 +140,36 @@ private:
 
 struct deferred;
 
+/// An open file a response sends from (closed with the last holder).
+struct open_file {
+  explicit open_file(int f) : fd(f) {}
+  ~open_file();
+  open_file(const open_file&) = delete;
+  open_file& operator=(const open_file&) = delete;
+  int fd = -1;
+};
+
+/// A response body that is not JSON (media): bytes in memory, or a range of
+/// an open file that the listener sends without copying it through user
+/// space where it can (sendfile on plain sockets).
+struct raw_body {
+  std::string content_type;
+  /// More headers (Content-Disposition, Content-Range, ...), as sent.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string bytes;                 ///< the body; with a file, what comes before it
+  std::shared_ptr<open_file> file;   ///< when set: [offset, offset + length) of it
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  std::string trailer;               ///< with a file: what comes after it (multipart)
+};
+
 struct response {
   response(int s = 200, nlohmann::json b = nlohmann::json::object(), std::shared_ptr<deferred> l = nullptr)
     : status(s), body(std::move(b)), later(std::move(l)) {}
   int status = 200;
   nlohmann::json body = nlohmann::json::object();
+  /// Set for a body that is not JSON; `body` is then unused.
+  std::shared_ptr<raw_body> raw;
   /// Set when the answer must wait for the streams (a long-poll): the
   /// listener parks the request without a thread and finishes it with
   /// `later->resume` once the notifier answers; status and body are unused.
@@ -182,6 +218,10 @@ struct route {
   /// "" for any instance with the resource. Efficiency only: every instance
   /// with the resource serves the route correctly. Default: "".
   const char* owner = "";
+  /// The body is streamed to a temporary file (request::body_file), up to
+  /// max_upload_size, instead of held in memory under the JSON limit: media
+  /// uploads. Default: false.
+  bool file_body = false;
 };
 
 /// Convenience errors for handlers.

@@ -13,6 +13,7 @@
 #include "actors/http/http_server.hpp"
 
 #include "actors/http/router.hpp"
+#include "actors/media/media_repository.hpp"
 #include "config/homeserver_config.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -27,6 +28,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -34,7 +36,9 @@
 #include <iostream>
 #include <mutex>
 #include <cerrno>
+#include <cstring>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <thread>
@@ -160,11 +164,15 @@ private:
     method_ = std::string(h.method_string());
     // A declared body over the limit is refused unread (reading megabytes
     // only to discard them would be the attack), and the connection closes.
-    auto limit = body_limit_for(std::string_view(h.target().data(), h.target().size()));
+    auto target = std::string_view(h.target().data(), h.target().size());
+    auto limit = body_limit_for(target);
+    bool to_file = streams_to_file(target);
+    if (to_file) limit = core_->ctx && core_->ctx->cfg ? static_cast<uint64_t>(core_->ctx->cfg->max_upload_size) : 0;
     if (auto len = parser_->content_length(); len && *len > limit)
       return answer(413, error_json("M_TOO_LARGE", "Request body too large"), true);
     parser_->body_limit(limit);
     if (parser_->is_done()) return run();
+    if (to_file && !start_file_body(limit)) return;
     auto expect = h[bhttp::field::expect];
     if (beast::iequals(expect, "100-continue")) {
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, h.version());
@@ -179,10 +187,58 @@ private:
 
   void read_body() {
     lowest().expires_after(std::chrono::milliseconds(core_->limits.body_timeout_ms));
+    if (file_parser_) {
+      bhttp::async_read(stream_, buffer_, *file_parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+        if (ec) {
+          self->file_parser_.reset();
+          self->file_guard_.reset(); // the partial file goes
+          return self->bad_input(ec);
+        }
+        self->run();
+      });
+      return;
+    }
     bhttp::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->bad_input(ec);
       self->run();
     });
+  }
+
+  /// Whether the request's route takes its body as a file (a media upload).
+  bool streams_to_file(std::string_view target) const {
+    if (!core_->ctx || !core_->ctx->media) return false;
+    auto path = std::string(target.substr(0, target.find('?')));
+    auto m = core_->rt->find(method_, path);
+    return m.result == router::outcome::found && m.r->file_body;
+  }
+
+  /// Moves the request (its head read) to a parser that writes the body to
+  /// a temporary file under the media store; false when that file cannot be
+  /// made (answered).
+  bool start_file_body(uint64_t limit) {
+    auto dir = core_->ctx->media->upload_dir();
+    std::string path = dir + "/upload-XXXXXX";
+    int fd = ::mkstemp(path.data());
+    if (fd < 0) {
+      std::cerr << "http: cannot create an upload file in " << dir << ": " << std::strerror(errno) << "\n";
+      answer(500, error_json("M_UNKNOWN", "Internal server error"), true);
+      return false;
+    }
+    ::close(fd);
+    file_guard_ = temp_file_guard(path);
+    file_path_ = path;
+    file_parser_.emplace(std::move(*parser_));
+    parser_.reset();
+    file_parser_->body_limit(limit);
+    beast::error_code ec;
+    file_parser_->get().body().open(path.c_str(), beast::file_mode::write, ec);
+    if (ec) {
+      file_parser_.reset();
+      file_guard_.reset();
+      answer(500, error_json("M_UNKNOWN", "Internal server error"), true);
+      return false;
+    }
+    return true;
   }
 
   /// A read that failed: the peer went away or timed out (close), or sent
@@ -202,12 +258,29 @@ private:
 
   /// The request is complete: run it on a request thread.
   void run() {
+    auto in = std::make_shared<incoming>();
+    if (file_parser_) {
+      auto req = file_parser_->release();
+      file_parser_.reset();
+      req.body().close();
+      struct stat st {};
+      if (::stat(file_path_.c_str(), &st) == 0) in->body_size = static_cast<uint64_t>(st.st_size);
+      in->body_file = std::exchange(file_path_, {});
+      in->body_file_guard = std::move(file_guard_);
+      return run(std::move(in), req);
+    }
     auto req = parser_->release();
     parser_.reset(); // read_head makes the next one
+    auto body = std::make_shared<std::string>(std::move(req.body()));
+    in->read_body = [body](std::string& out) { out = std::move(*body); };
+    run(std::move(in), req);
+  }
+
+  template <class Message>
+  void run(std::shared_ptr<incoming> in, Message& req) {
     // A parked request keeps its connection: give back the read buffer's
     // memory when nothing of a next request is in it yet.
     if (buffer_.size() == 0) buffer_.shrink_to_fit();
-    auto in = std::make_shared<incoming>();
     in->method = std::string(req.method_string());
     static std::atomic<uint64_t> requests{0};
     in->request_id = in->method + "-" + std::to_string(++requests);
@@ -219,8 +292,8 @@ private:
     }
     in->authorization = std::string(req[bhttp::field::authorization]);
     in->user_agent = std::string(req[bhttp::field::user_agent]);
-    auto body = std::make_shared<std::string>(std::move(req.body()));
-    in->read_body = [body](std::string& out) { out = std::move(*body); };
+    in->content_type = std::string(req[bhttp::field::content_type]);
+    in->range = std::string(req[bhttp::field::range]);
     auto self = this->shared_from_this();
     auto core = core_;
     // A parked request: watch the connection, so that a client that goes
@@ -241,7 +314,13 @@ private:
     to_workers(core, [self, core, in, counted] {
       dispatch_async(
         *core->rt, core->ctx, in, [core](std::function<void()> fn) { to_workers(core, std::move(fn)); },
-        [self, counted](int status, json body) {
+        [self, counted](int status, json body, std::shared_ptr<raw_body> raw) {
+          if (raw) {
+            net::post(self->stream_.get_executor(), [self, status, raw = std::move(raw)]() mutable {
+              self->answer_raw(status, std::move(raw));
+            });
+            return;
+          }
           // Serialised here, on the request thread (many long-polls woken at
           // once share one event loop); written on the connection's loop.
           auto text = serialise(body);
@@ -286,21 +365,135 @@ private:
 
   void answer(int status, const json& body, bool close_after) { answer_text(status, serialise(body), close_after); }
 
-  void answer_text(int status, std::string text, bool close_after) {
+  /// Stops watching a parked request's connection: its answer is here.
+  /// False when the client is gone.
+  bool end_serving() {
     serving_ = false;
     if (watching_) {
       // Only the watch is outstanding now (no read before the answer).
       beast::error_code ignored;
       lowest().socket().cancel(ignored);
     }
-    if (!lowest().socket().is_open()) return;
+    return lowest().socket().is_open();
+  }
+
+  template <class Fields>
+  static void common_headers(Fields& res, int status) {
+    res.version(11);
+    res.result(static_cast<unsigned>(status));
+    res.set(bhttp::field::date, http_date());
+    res.set(bhttp::field::access_control_allow_origin, "*");
+    res.set(bhttp::field::access_control_allow_methods, "GET, HEAD, POST, PUT, DELETE, OPTIONS");
+    res.set(bhttp::field::access_control_allow_headers, "X-Requested-With, Content-Type, Authorization, Date");
+  }
+
+  /// A body that is not JSON: bytes, or a range of an open file sent after
+  /// the head (sendfile on plain sockets; read and written through TLS).
+  void answer_raw(int status, std::shared_ptr<raw_body> raw) {
+    if (!end_serving()) return;
+    bool keep = keep_alive_;
+    if (!raw->file) {
+      auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+      common_headers(*res, status);
+      if (!raw->content_type.empty()) res->set(bhttp::field::content_type, raw->content_type);
+      for (auto& [k, v] : raw->headers) res->set(k, v);
+      if (method_ == "HEAD") {
+        res->content_length(raw->bytes.size());
+      } else {
+        res->body() = std::move(raw->bytes);
+        res->prepare_payload();
+      }
+      res->keep_alive(keep);
+      lowest().expires_after(write_timeout);
+      bhttp::async_write(stream_, *res, [self = this->shared_from_this(), res, keep](beast::error_code ec, size_t) {
+        if (ec || !keep) return self->close();
+        self->read_head();
+      });
+      return;
+    }
+    auto res = std::make_shared<bhttp::response<bhttp::empty_body>>();
+    common_headers(*res, status);
+    if (!raw->content_type.empty()) res->set(bhttp::field::content_type, raw->content_type);
+    for (auto& [k, v] : raw->headers) res->set(k, v);
+    res->content_length(raw->bytes.size() + raw->length + raw->trailer.size());
+    res->keep_alive(keep);
+    auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
+    lowest().expires_after(write_timeout);
+    bhttp::async_write_header(stream_, *sr, [self = this->shared_from_this(), res, sr, raw, keep](beast::error_code ec, size_t) {
+      if (ec) return self->close();
+      if (self->method_ == "HEAD") {
+        if (!keep) return self->close();
+        return self->read_head();
+      }
+      if (raw->bytes.empty()) return self->send_file(raw, raw->offset, raw->offset + raw->length, keep);
+      net::async_write(self->stream_, net::buffer(raw->bytes), [self, raw, keep](beast::error_code ec, size_t) {
+        if (ec) return self->close();
+        self->send_file(raw, raw->offset, raw->offset + raw->length, keep);
+      });
+    });
+  }
+
+  /// After the file: the trailer, if any, then the next request.
+  void after_file(std::shared_ptr<raw_body> raw, bool keep) {
+    auto done = [self = this->shared_from_this(), keep] {
+      if (!keep) return self->close();
+      self->read_head();
+    };
+    if (raw->trailer.empty()) return done();
+    lowest().expires_after(write_timeout);
+    net::async_write(stream_, net::buffer(raw->trailer), [self = this->shared_from_this(), raw, done](beast::error_code ec, size_t) {
+      if (ec) return self->close();
+      done();
+    });
+  }
+
+  /// Sends [pos, end) of the file, then goes on with the connection.
+  void send_file(std::shared_ptr<raw_body> raw, uint64_t pos, uint64_t end, bool keep) {
+    auto self = this->shared_from_this();
+    if constexpr (!is_tls) {
+      // The page cache straight to the socket (no copy through user space).
+      auto& sock = lowest().socket();
+      beast::error_code ignored;
+      sock.native_non_blocking(true, ignored);
+      while (pos < end) {
+        off_t off = static_cast<off_t>(pos);
+        auto n = ::sendfile(sock.native_handle(), raw->file->fd, &off,
+                            static_cast<size_t>(std::min<uint64_t>(end - pos, 1 << 20)));
+        if (n > 0) {
+          pos = static_cast<uint64_t>(off);
+          continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+          lowest().expires_after(write_timeout);
+          sock.async_wait(net::socket_base::wait_write, [self, raw, pos, end, keep](beast::error_code ec) {
+            if (ec) return self->close();
+            self->send_file(raw, pos, end, keep);
+          });
+          return;
+        }
+        return close(); // the file shrank or the peer went away
+      }
+      return after_file(std::move(raw), keep);
+    } else {
+      // Through TLS: read a chunk, write it, again.
+      if (pos >= end) return after_file(std::move(raw), keep);
+      if (!chunk_) chunk_ = std::make_unique<std::array<char, 65536>>();
+      auto want = static_cast<size_t>(std::min<uint64_t>(end - pos, chunk_->size()));
+      auto n = ::pread(raw->file->fd, chunk_->data(), want, static_cast<off_t>(pos));
+      if (n <= 0) return close();
+      lowest().expires_after(write_timeout);
+      net::async_write(stream_, net::buffer(chunk_->data(), static_cast<size_t>(n)),
+                       [self, raw, pos, end, keep](beast::error_code ec, size_t written) {
+                         if (ec) return self->close();
+                         self->send_file(raw, pos + written, end, keep);
+                       });
+    }
+  }
+
+  void answer_text(int status, std::string text, bool close_after) {
+    if (!end_serving()) return;
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
-    res->version(11);
-    res->result(static_cast<unsigned>(status));
-    res->set(bhttp::field::date, http_date());
-    res->set(bhttp::field::access_control_allow_origin, "*");
-    res->set(bhttp::field::access_control_allow_methods, "GET, HEAD, POST, PUT, DELETE, OPTIONS");
-    res->set(bhttp::field::access_control_allow_headers, "X-Requested-With, Content-Type, Authorization, Date");
+    common_headers(*res, status);
     res->set(bhttp::field::content_type, "application/json");
     res->set(bhttp::field::cache_control, "no-cache, no-store, must-revalidate");
     if (method_ == "HEAD") {
@@ -349,6 +542,11 @@ private:
   std::string peer_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  /// A file_body route's request after its head: the body goes to file_path_.
+  std::optional<bhttp::request_parser<bhttp::file_body>> file_parser_;
+  std::string file_path_;
+  std::shared_ptr<void> file_guard_; ///< deletes file_path_ unless a request took it
+  std::unique_ptr<std::array<char, 65536>> chunk_; ///< file bytes on their way through TLS
   bool keep_alive_ = true;
   std::string method_;
   std::shared_ptr<wait_link> link_; ///< this connection's side of its parked requests
@@ -435,6 +633,13 @@ public:
     std::vector<std::string> resources;
     for (auto& r : lc.resources)
       for (auto& n : r.names) resources.push_back(n);
+    // Media routes: where this instance holds the media repository, on its
+    // `media` listeners, and on main's client and federation listeners too
+    // (Synapse's homeserver.py); nowhere else.
+    auto has = [&](const char* n) { return std::find(resources.begin(), resources.end(), n) != resources.end(); };
+    bool main = ctx->cfg && !ctx->cfg->is_worker();
+    if (!ctx->media) resources.erase(std::remove(resources.begin(), resources.end(), "media"), resources.end());
+    else if (main && (has("client") || has("federation")) && !has("media")) resources.push_back("media");
     core_->rt = std::make_shared<router>(routes, resources);
     core_->ctx = ctx;
     if (ctx->cfg) core_->limits = ctx->cfg->http;

@@ -27,6 +27,7 @@ import test_http  # noqa: E402,F401  (registers tests)
 import test_rooms  # noqa: E402,F401
 import test_errors  # noqa: E402,F401
 import test_nio  # noqa: E402,F401
+import test_media  # noqa: E402,F401
 import test_account_data  # noqa: E402,F401
 import test_to_device  # noqa: E402,F401
 import test_presence  # noqa: E402,F401

@@ -1047,3 +1047,56 @@ TEST_CASE("well-known documents: serve_server_wellknown, public_baseurl, extra_w
                  {"extra_well_known_client_content:\n  m.homeserver: {}\n", "extra_well_known_client_content"},
                  {"serve_server_wellknown: perhaps\n", "serve_server_wellknown"}});
 }
+
+TEST_CASE("media keys, with Synapse's defaults") {
+  const std::string base = "server_name: example.com\n";
+  SUBCASE("defaults") {
+    const auto r = load_one(base);
+    REQUIRE_MESSAGE(r.config, all_errors(r));
+    auto& m = r.config->media;
+    REQUIRE(m.thumbnail_sizes.size() == 5);
+    CHECK((m.thumbnail_sizes[0].width == 32 && m.thumbnail_sizes[0].method == "crop"));
+    CHECK((m.thumbnail_sizes[4].width == 800 && m.thumbnail_sizes[4].height == 600 &&
+           m.thumbnail_sizes[4].method == "scale"));
+    CHECK_FALSE(m.dynamic_thumbnails);
+    CHECK(m.max_image_pixels == 32 * 1024 * 1024);
+    CHECK(m.max_pending_media_uploads == 5);
+    CHECK(m.unused_expiration_time_ms == 24 * 3600 * 1000);
+    CHECK(m.enable_authenticated_media);
+    CHECK(m.upload_limits.empty());
+    CHECK(r.config->serves_media());
+  }
+  SUBCASE("set") {
+    const auto r = load_one(base +
+                            "thumbnail_sizes:\n  - {width: 64, height: 64, method: crop}\n"
+                            "  - {width: 200, height: 100}\n"
+                            "dynamic_thumbnails: true\nmax_image_pixels: 10M\nmax_pending_media_uploads: 2\n"
+                            "unused_expiration_time: 1h\nenable_authenticated_media: false\n"
+                            "media_upload_limits:\n  - {time_period: 1d, max_size: 100M}\n"
+                            "prevent_media_downloads_from: [evil.example]\nenable_media_repo: false\n");
+    REQUIRE_MESSAGE(r.config, all_errors(r));
+    CHECK_MESSAGE(r.warnings.size() == 1, all_warnings(r)); // trusted_key_servers only
+    auto& m = r.config->media;
+    REQUIRE(m.thumbnail_sizes.size() == 2);
+    CHECK(m.thumbnail_sizes[1].method == "scale"); // Synapse's default method
+    CHECK(m.dynamic_thumbnails);
+    CHECK(m.max_image_pixels == 10 * 1024 * 1024);
+    CHECK(m.max_pending_media_uploads == 2);
+    CHECK(m.unused_expiration_time_ms == 3600 * 1000);
+    CHECK_FALSE(m.enable_authenticated_media);
+    REQUIRE(m.upload_limits.size() == 1);
+    CHECK(m.upload_limits[0].max_size == 100 * 1024 * 1024);
+    CHECK(m.upload_limits[0].time_period_ms == 86400 * 1000);
+    CHECK(m.prevent_media_downloads_from == std::vector<std::string>{"evil.example"});
+    CHECK_FALSE(r.config->serves_media());
+  }
+  SUBCASE("invalid values name their key") {
+    check_refused({{"thumbnail_sizes:\n  - {width: 64, height: 64, method: stretch}\n", "thumbnail_sizes[0].method"},
+                   {"thumbnail_sizes:\n  - {width: 64}\n", "thumbnail_sizes[0]"},
+                   {"thumbnail_sizes: 3\n", "thumbnail_sizes"},
+                   {"max_image_pixels: lots\n", "max_image_pixels"},
+                   {"unused_expiration_time: 0\n", "unused_expiration_time"},
+                   {"media_upload_limits:\n  - {max_size: 1M}\n", "media_upload_limits[0]"},
+                   {"enable_authenticated_media: perhaps\n", "enable_authenticated_media"}});
+  }
+}

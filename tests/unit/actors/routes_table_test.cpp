@@ -106,6 +106,12 @@ TEST_CASE("every endpoint of the table is routed by its own rule to its owner") 
       continue;
     }
     REQUIRE_MESSAGE(hit, path);
+    if (e.resource == "media" || path.rfind("/_matrix/federation/v1/media/", 0) == 0) {
+      // The media prefixes, to the instance holding the media repository (main here).
+      CHECK(hit->kind == config::location_rule::prefix);
+      CHECK(hit->pool == "axon_media");
+      continue;
+    }
     if (e.resource == "federation" || e.resource == "keys" || e.resource == "openid") {
       // Whole prefixes to the federation listeners (keys included).
       CHECK(hit->kind == config::location_rule::prefix);

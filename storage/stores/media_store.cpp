@@ -1,0 +1,112 @@
+#include "storage/stores/media_store.hpp"
+
+namespace axon::storage {
+
+namespace {
+
+const char* const local_columns =
+  "media_id, media_type, media_length, created_ts, upload_name, user_id, quarantined_by, "
+  "safe_from_quarantine, authenticated, sha256";
+
+local_media to_local(const row& r) {
+  local_media m;
+  m.media_id = r.str(0);
+  m.media_type = r.str_or(1, "");
+  if (!r.is_null(2)) m.media_length = r.i64(2);
+  m.created_ts = r.i64(3);
+  m.upload_name = r.str_or(4, "");
+  m.user_id = r.str_or(5, "");
+  m.quarantined_by = r.str_or(6, "");
+  m.safe_from_quarantine = r.i64_or(7, 0) != 0;
+  m.authenticated = r.i64_or(8, 0) != 0;
+  m.sha256 = r.str_or(9, "");
+  return m;
+}
+
+sql_value text_or_null(const std::string& s) { return s.empty() ? sql_value{nullptr} : sql_value{s}; }
+
+} // namespace
+
+std::optional<local_media> media_store::get_local(const std::string& media_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec(std::string("SELECT ") + local_columns + " FROM local_media_repository WHERE media_id = $1",
+                   {media_id});
+  if (r.empty()) return std::nullopt;
+  return to_local(r.rows[0]);
+}
+
+void media_store::create_pending(const std::string& media_id, const std::string& user_id, int64_t now_ms,
+                                 bool authenticated) {
+  auto c = pool_.acquire();
+  c->exec("INSERT INTO local_media_repository (media_id, created_ts, user_id, authenticated) VALUES ($1, $2, "
+          "$3, $4)",
+          {media_id, now_ms, user_id, int64_t{authenticated ? 1 : 0}});
+}
+
+int64_t media_store::pending_count(const std::string& user_id, int64_t since_ms) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT COUNT(*) FROM local_media_repository WHERE user_id = $1 AND media_length IS NULL AND "
+                   "created_ts > $2",
+                   {user_id, since_ms});
+  return r.rows[0].i64(0);
+}
+
+bool media_store::store_upload(const local_media& m, bool pending) {
+  auto c = pool_.acquire();
+  sql_value len{m.media_length.value_or(0)};
+  if (pending) {
+    auto r = c->exec("UPDATE local_media_repository SET media_type = $2, media_length = $3, upload_name = $4, "
+                     "sha256 = $5 WHERE media_id = $1 AND media_length IS NULL",
+                     {m.media_id, m.media_type, len, text_or_null(m.upload_name), m.sha256});
+    return r.affected == 1;
+  }
+  c->exec("INSERT INTO local_media_repository (media_id, media_type, media_length, created_ts, upload_name, "
+          "user_id, authenticated, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+          {m.media_id, m.media_type, len, m.created_ts, text_or_null(m.upload_name), m.user_id,
+           int64_t{m.authenticated ? 1 : 0}, m.sha256});
+  return true;
+}
+
+int64_t media_store::uploaded_since(const std::string& user_id, int64_t since_ms) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT COALESCE(SUM(media_length), 0) FROM local_media_repository WHERE user_id = $1 AND "
+                   "created_ts > $2 AND media_length IS NOT NULL",
+                   {user_id, since_ms});
+  return r.rows[0].i64_or(0, 0);
+}
+
+std::optional<std::string> media_store::same_content(const std::string& sha256, const std::string& not_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT media_id FROM local_media_repository WHERE sha256 = $1 AND media_id <> $2 AND "
+                   "media_length IS NOT NULL LIMIT 1",
+                   {sha256, not_id});
+  if (r.empty()) return std::nullopt;
+  return r.rows[0].str(0);
+}
+
+void media_store::touch(const std::string& media_id, int64_t now_ms) {
+  auto c = pool_.acquire();
+  c->exec("UPDATE local_media_repository SET last_access_ts = $2 WHERE media_id = $1", {media_id, now_ms});
+}
+
+std::vector<media_thumbnail> media_store::thumbnails(const std::string& media_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT thumbnail_width, thumbnail_height, thumbnail_type, thumbnail_method, "
+                   "thumbnail_length FROM local_media_repository_thumbnails WHERE media_id = $1",
+                   {media_id});
+  std::vector<media_thumbnail> out;
+  for (auto& row : r.rows)
+    out.push_back({static_cast<int>(row.i64(0)), static_cast<int>(row.i64(1)), row.str(2), row.str(3),
+                   row.i64(4)});
+  return out;
+}
+
+void media_store::add_thumbnail(const std::string& media_id, const media_thumbnail& t) {
+  auto c = pool_.acquire();
+  c->exec("INSERT INTO local_media_repository_thumbnails (media_id, thumbnail_width, thumbnail_height, "
+          "thumbnail_type, thumbnail_method, thumbnail_length) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT "
+          "DO NOTHING",
+          {media_id, int64_t{t.width}, int64_t{t.height}, t.type, t.method, t.length});
+}
+
+} // namespace axon::storage

@@ -1,0 +1,64 @@
+// storage/stores/media_store.hpp -- the media repository's metadata
+// (migration 024, Synapse's table names): local uploads, ids made ahead of
+// their upload, thumbnails, and remote media kept here.
+#pragma once
+
+#include "storage/database.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace axon::storage {
+
+/// One local media item. `media_length` unset: created, not uploaded yet.
+struct local_media {
+  std::string media_id;
+  std::string media_type;
+  std::optional<int64_t> media_length;
+  int64_t created_ts = 0;
+  std::string upload_name;
+  std::string user_id;
+  std::string quarantined_by;
+  bool safe_from_quarantine = false;
+  bool authenticated = false;
+  std::string sha256;
+};
+
+struct media_thumbnail {
+  int width = 0;
+  int height = 0;
+  std::string type;   ///< its content type
+  std::string method; ///< "crop" or "scale"
+  int64_t length = 0;
+};
+
+class media_store {
+public:
+  explicit media_store(pool& p) : pool_(p) {}
+
+  std::optional<local_media> get_local(const std::string& media_id);
+  /// An id made by POST /create (no content yet).
+  void create_pending(const std::string& media_id, const std::string& user_id, int64_t now_ms,
+                      bool authenticated);
+  /// How many of `user_id`'s created ids are still waiting for content,
+  /// counting those made after `since_ms`.
+  int64_t pending_count(const std::string& user_id, int64_t since_ms);
+  /// Stores an upload's metadata: a new row, or the content of a pending
+  /// one (false when that one has content already: never overwritten).
+  bool store_upload(const local_media& m, bool pending);
+  /// Bytes `user_id` uploaded since `since_ms` (media_upload_limits).
+  int64_t uploaded_since(const std::string& user_id, int64_t since_ms);
+  /// Another uploaded item with the same content (its id), for sharing the file.
+  std::optional<std::string> same_content(const std::string& sha256, const std::string& not_id);
+  void touch(const std::string& media_id, int64_t now_ms);
+
+  std::vector<media_thumbnail> thumbnails(const std::string& media_id);
+  void add_thumbnail(const std::string& media_id, const media_thumbnail& t);
+
+private:
+  pool& pool_;
+};
+
+} // namespace axon::storage
