@@ -247,6 +247,8 @@ route_plan plan_routes(const homeserver_config& shared, const std::vector<homese
   std::stable_sort(order.begin(), order.end(), more_specific);
 
   std::map<std::string, std::string> resource_pools{{"client", client_pool}};
+  // The media admin API (resource media, outside the media prefixes) goes where media does.
+  if (plan.find(media_pool)) resource_pools["media"] = media_pool;
   auto pool_for_resource = [&](const std::string& resource) -> std::string {
     if (auto it = resource_pools.find(resource); it != resource_pools.end()) return it->second;
     std::string name;

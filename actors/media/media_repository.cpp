@@ -175,6 +175,16 @@ storage::local_media media_repository::store_upload(const std::string& temp_path
   return m;
 }
 
+void media_repository::delete_local(const std::string& media_id) {
+  auto thumbs = local_thumbnail_path(media_id, 0, 0, "x/y", "scale");
+  auto dir = thumbs.substr(0, thumbs.rfind('/'));
+  for (auto& t : store_.thumbnails(media_id))
+    ::unlink(local_thumbnail_path(media_id, t.width, t.height, t.type, t.method).c_str());
+  ::rmdir(dir.c_str());
+  ::unlink(local_path(media_id).c_str());
+  store_.delete_local(media_id);
+}
+
 std::optional<storage::local_media> media_repository::wait_uploaded(const std::string& media_id,
                                                                     int64_t timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

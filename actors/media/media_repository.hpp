@@ -54,6 +54,10 @@ public:
                                     const std::string& upload_name, const std::string& user_id,
                                     std::string media_id, bool authenticated);
 
+  /// Deletes an item: its row, its thumbnails, its file (the content
+  /// stays while another id links to it).
+  void delete_local(const std::string& media_id);
+
   /// Waits at most `timeout_ms` for a created id's content; the row as it
   /// is then (still without content when the time ran out).
   std::optional<storage::local_media> wait_uploaded(const std::string& media_id, int64_t timeout_ms);

@@ -6,7 +6,7 @@ namespace {
 
 const char* const local_columns =
   "media_id, media_type, media_length, created_ts, upload_name, user_id, quarantined_by, "
-  "safe_from_quarantine, authenticated, sha256";
+  "safe_from_quarantine, authenticated, sha256, last_access_ts";
 
 local_media to_local(const row& r) {
   local_media m;
@@ -20,6 +20,7 @@ local_media to_local(const row& r) {
   m.safe_from_quarantine = r.i64_or(7, 0) != 0;
   m.authenticated = r.i64_or(8, 0) != 0;
   m.sha256 = r.str_or(9, "");
+  if (!r.is_null(10)) m.last_access_ts = r.i64(10);
   return m;
 }
 
@@ -107,6 +108,90 @@ void media_store::add_thumbnail(const std::string& media_id, const media_thumbna
           "thumbnail_type, thumbnail_method, thumbnail_length) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT "
           "DO NOTHING",
           {media_id, int64_t{t.width}, int64_t{t.height}, t.type, t.method, t.length});
+}
+
+void media_store::delete_local(const std::string& media_id) {
+  auto c = pool_.acquire();
+  c->exec_transaction({{"DELETE FROM local_media_repository_thumbnails WHERE media_id = $1", {media_id}},
+                       {"DELETE FROM local_media_repository WHERE media_id = $1", {media_id}}});
+}
+
+std::vector<local_media> media_store::user_media(const std::string& user_id, int64_t from, int64_t limit,
+                                                 const std::string& order_by, bool ascending) {
+  auto c = pool_.acquire();
+  // order_by is one of the column names (checked by the caller); ties by id.
+  auto r = c->exec(std::string("SELECT ") + local_columns + " FROM local_media_repository WHERE user_id = $1 "
+                   "ORDER BY " + order_by + (ascending ? " ASC" : " DESC") + ", media_id ASC LIMIT $2 OFFSET $3",
+                   {user_id, limit, from});
+  std::vector<local_media> out;
+  for (auto& row : r.rows) out.push_back(to_local(row));
+  return out;
+}
+
+int64_t media_store::user_media_count(const std::string& user_id) {
+  auto c = pool_.acquire();
+  return c->exec("SELECT COUNT(*) FROM local_media_repository WHERE user_id = $1", {user_id}).rows[0].i64(0);
+}
+
+std::vector<std::string> media_store::stale_local(int64_t before_ts, int64_t size_gt, int64_t limit) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT media_id FROM local_media_repository WHERE COALESCE(last_access_ts, created_ts) < $1 "
+                   "AND media_length IS NOT NULL AND media_length > $2 AND safe_from_quarantine = 0 AND "
+                   "url_cache IS NULL ORDER BY created_ts LIMIT $3",
+                   {before_ts, size_gt, limit});
+  std::vector<std::string> out;
+  for (auto& row : r.rows) out.push_back(row.str(0));
+  return out;
+}
+
+bool media_store::set_quarantined(const std::string& media_id, const std::string& by, bool force) {
+  auto c = pool_.acquire();
+  sql_value v = by.empty() ? sql_value{nullptr} : sql_value{by};
+  auto r = c->exec(force || by.empty()
+                     ? "UPDATE local_media_repository SET quarantined_by = $2 WHERE media_id = $1"
+                     : "UPDATE local_media_repository SET quarantined_by = $2 WHERE media_id = $1 AND "
+                       "safe_from_quarantine = 0",
+                   {media_id, v});
+  return r.affected == 1;
+}
+
+int64_t media_store::quarantine_user(const std::string& user_id, const std::string& by) {
+  auto c = pool_.acquire();
+  return c->exec("UPDATE local_media_repository SET quarantined_by = $2 WHERE user_id = $1 AND "
+                 "safe_from_quarantine = 0",
+                 {user_id, by})
+    .affected;
+}
+
+bool media_store::set_protected(const std::string& media_id, bool safe) {
+  auto c = pool_.acquire();
+  return c->exec("UPDATE local_media_repository SET safe_from_quarantine = $2 WHERE media_id = $1",
+                 {media_id, int64_t{safe ? 1 : 0}})
+           .affected == 1;
+}
+
+std::vector<std::string> media_store::room_event_json(const std::string& room_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT json FROM events WHERE room_id = $1 AND json LIKE '%mxc://%'", {room_id});
+  std::vector<std::string> out;
+  for (auto& row : r.rows) out.push_back(row.str(0));
+  return out;
+}
+
+bool media_store::used_as_avatar(const std::string& mxc) {
+  auto c = pool_.acquire();
+  if (!c->exec("SELECT 1 FROM profiles WHERE avatar_url = $1 LIMIT 1", {mxc}).empty()) return true;
+  // Room avatars: the current m.room.avatar events that name it.
+  std::string pattern = "%";
+  for (char ch : mxc) {
+    if (ch == '%' || ch == '_' || ch == '!') pattern += '!';
+    pattern += ch;
+  }
+  pattern += '%';
+  auto r = c->exec("SELECT e.json FROM current_state_events c JOIN events e ON e.event_id = c.event_id WHERE "
+                   "c.type = 'm.room.avatar' AND c.state_key = '' AND e.json LIKE $1 ESCAPE '!'",
+                   {pattern});
+  return !r.empty();
 }
 
 } // namespace axon::storage

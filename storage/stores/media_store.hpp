@@ -18,6 +18,7 @@ struct local_media {
   std::string media_type;
   std::optional<int64_t> media_length;
   int64_t created_ts = 0;
+  std::optional<int64_t> last_access_ts;
   std::string upload_name;
   std::string user_id;
   std::string quarantined_by;
@@ -56,6 +57,28 @@ public:
 
   std::vector<media_thumbnail> thumbnails(const std::string& media_id);
   void add_thumbnail(const std::string& media_id, const media_thumbnail& t);
+
+  // ---- admin (Synapse's media admin API) ----
+  /// Forgets an item and its thumbnails (the caller removes the files).
+  void delete_local(const std::string& media_id);
+  /// A user's uploads, newest first unless `ascending`, ordered by
+  /// `order_by` (one of Synapse's columns, checked by the caller).
+  std::vector<local_media> user_media(const std::string& user_id, int64_t from, int64_t limit,
+                                      const std::string& order_by, bool ascending);
+  int64_t user_media_count(const std::string& user_id);
+  /// Local items last used (or, never used, made) before `before_ts`, larger
+  /// than `size_gt`, not protected; at most `limit`.
+  std::vector<std::string> stale_local(int64_t before_ts, int64_t size_gt, int64_t limit);
+  /// Sets (or clears, `by` empty) quarantined_by; protected items stay
+  /// unless `force`. Whether a row changed.
+  bool set_quarantined(const std::string& media_id, const std::string& by, bool force = false);
+  /// Quarantines every unprotected upload of `user_id`: how many.
+  int64_t quarantine_user(const std::string& user_id, const std::string& by);
+  bool set_protected(const std::string& media_id, bool safe);
+  /// The JSON of the room's events that name an mxc URI.
+  std::vector<std::string> room_event_json(const std::string& room_id);
+  /// Whether `mxc` is some user's avatar or some room's avatar now.
+  bool used_as_avatar(const std::string& mxc);
 
 private:
   pool& pool_;

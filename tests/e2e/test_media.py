@@ -306,3 +306,61 @@ async def nio_uploads_and_downloads(ctx):
         if client:
             await close_all(client)
         server.stop()
+
+
+@e2e_test
+def media_admin_api(ctx):
+    """Synapse's media admin API: metadata, quarantine (404 for all but admins), protection,
+    listing and deleting a user's media, a room's media, deletion by age keeping avatars."""
+    from test_federation_edus import admin_of
+    admin, alice, bob = admin_of(ctx.server), register(ctx.api), register(ctx.api)
+    a = "/_synapse/admin/v1"
+    server, one = upload(alice, b"first", "text/plain", "one.txt")
+    _, two = upload(alice, b"second", "text/plain")
+    _, avatar = upload(alice, image_bytes("PNG", (40, 40)), "image/png")
+    expect_ok(alice.put(f"/profile/{q(alice.user_id)}/avatar_url", {"avatar_url": f"mxc://{server}/{avatar}"}),
+              "avatar")
+    expect_error(alice.get(f"{a}/media/{server}/{one}"), 403, "M_FORBIDDEN", "not an admin")
+    info = expect_ok(admin.get(f"{a}/media/{server}/{one}"), "metadata")["media_info"]
+    expect_eq((info["media_id"], info["user_id"], info["media_length"], info["upload_name"], info["quarantined_by"]),
+              (one, alice.user_id, 5, "one.txt", None), "metadata")
+    # Quarantine: gone for users, still there for admins; protected media cannot be quarantined.
+    expect_ok(admin.post(f"{a}/media/quarantine/{server}/{one}", {}), "quarantine")
+    expect_error(bob.get(f"{V1}/download/{server}/{one}"), 404, "M_NOT_FOUND", "quarantined")
+    expect_eq(admin.get(f"{V1}/download/{server}/{one}").body, b"first", "an admin still downloads it")
+    expect_ok(admin.post(f"{a}/media/unquarantine/{server}/{one}", {}), "unquarantine")
+    expect_eq(bob.get(f"{V1}/download/{server}/{one}").body, b"first", "back")
+    expect_ok(admin.post(f"{a}/media/protect/{two}", {}), "protect")
+    got = expect_ok(admin.post(f"{a}/user/{q(alice.user_id)}/media/quarantine", {}), "quarantine a user's media")
+    expect_eq(got["num_quarantined"], 2, "all but the protected one")
+    expect_eq(bob.get(f"{V1}/download/{server}/{two}").body, b"second", "protected stays")
+    expect_error(bob.get(f"{V1}/download/{server}/{one}"), 404, "M_NOT_FOUND", "quarantined with the user's")
+    expect_ok(admin.post(f"{a}/media/unquarantine/{server}/{one}", {}), "unquarantine")
+    expect_ok(admin.post(f"{a}/media/unquarantine/{server}/{avatar}", {}), "unquarantine")
+    # A room's media.
+    room = alice.create_room()
+    expect_ok(alice.post(f"/rooms/{q(room)}/send/m.room.message",
+                         {"msgtype": "m.file", "body": "one.txt", "url": f"mxc://{server}/{one}"}), "send")
+    listed = expect_ok(admin.get(f"{a}/room/{q(room)}/media"), "room media")
+    expect_eq(listed, {"local": [f"mxc://{server}/{one}"], "remote": []}, "the room's media")
+    expect_eq(expect_ok(admin.post(f"{a}/room/{q(room)}/media/quarantine", {}))["num_quarantined"], 1, "room")
+    expect_ok(admin.post(f"{a}/media/unquarantine/{server}/{one}", {}), "unquarantine")
+    # A user's media, paged.
+    page = expect_ok(admin.get(f"/_synapse/admin/v1/users/{q(alice.user_id)}/media", query={"limit": "2"}), "list")
+    expect_eq((page["total"], len(page["media"]), page["next_token"]), (3, 2, 2), "first page")
+    expect_error(admin.get(f"{a}/users/{q(alice.user_id)}/media", query={"order_by": "nonsense"}), 400,
+                 "M_INVALID_PARAM", "order_by")
+    # Delete by age: the protected item and the avatar stay.
+    future = int(time.time() * 1000) + 60000
+    gone = expect_ok(admin.post(f"{a}/media/delete", {}, query={"before_ts": str(future)}), "delete old")
+    expect(one in gone["deleted_media"] and two not in gone["deleted_media"] and avatar not in gone["deleted_media"],
+           f"what went: {gone}")
+    expect_error(alice.get(f"{V1}/download/{server}/{one}"), 404, "M_NOT_FOUND", "deleted")
+    expect_eq(alice.get(f"{V1}/download/{server}/{avatar}").status, 200, "the avatar stays")
+    expect_ok(admin.post(f"{a}/media/unprotect/{two}", {}), "unprotect")
+    expect_eq(expect_ok(admin.delete(f"{a}/media/{server}/{two}"), "delete one"),
+              {"deleted_media": [two], "total": 1}, "deleted one")
+    expect_error(admin.delete(f"{a}/media/{server}/{two}"), 404, "M_NOT_FOUND", "already gone")
+    expect_error(admin.delete(f"{a}/media/other.example/{two}"), 400, "M_UNKNOWN", "remote media")
+    expect_eq(expect_ok(admin.post(f"{a}/purge_media_cache", {}, query={"before_ts": str(future)})),
+              {"deleted": 0}, "no remote media kept")

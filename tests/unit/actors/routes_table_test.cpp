@@ -107,8 +107,10 @@ TEST_CASE("every endpoint of the table is routed by its own rule to its owner") 
     }
     REQUIRE_MESSAGE(hit, path);
     if (e.resource == "media" || path.rfind("/_matrix/federation/v1/media/", 0) == 0) {
-      // The media prefixes, to the instance holding the media repository (main here).
-      CHECK(hit->kind == config::location_rule::prefix);
+      // To the instance holding the media repository (main here): the media
+      // prefixes, and the media admin API by its own rules.
+      CHECK(hit->kind == (path.rfind("/_synapse/", 0) == 0 ? config::location_rule::regex
+                                                             : config::location_rule::prefix));
       CHECK(hit->pool == "axon_media");
       continue;
     }
