@@ -463,6 +463,10 @@ namespace {
 /// every actor, waited for (they use the stores and services).
 void stop_all(instance::impl& i) {
   i.pubsub.reset();
+  // Requests to other servers still out (a destination that is down) end
+  // now: their callbacks hold actors, which would otherwise outlive the
+  // actor system's wait for its detached threads.
+  if (i.http_client) i.http_client->stop();
   auto all = i.actors();
   caf::scoped_actor self{i.sys};
   for (auto& a : all) {

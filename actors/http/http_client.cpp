@@ -821,6 +821,11 @@ http_client::http_client(http_client_options options) : impl_(std::make_shared<i
   impl_->loop_id = impl_->loop.get_id();
 }
 
+void http_client::stop() {
+  if (impl_->stopping.exchange(true)) return;
+  net::post(impl_->io, [core = impl_] { core->shutdown(); });
+}
+
 http_client::~http_client() {
   impl_->stopping = true;
   net::post(impl_->io, [core = impl_] { core->shutdown(); });

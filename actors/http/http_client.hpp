@@ -99,6 +99,10 @@ public:
   /// Fails what is still queued or running ("http client stopped") and
   /// joins the event loop.
   ~http_client();
+  /// Fails what is queued or running and refuses what comes next, without
+  /// waiting: at shutdown, so that no pending answer keeps what its
+  /// callback holds (actors, the client itself) alive.
+  void stop();
 
   /// Sends `req`; `done` runs once, on the event loop thread (keep it
   /// short, never call `call` from it), with the answer or the failure.
