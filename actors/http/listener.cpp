@@ -206,7 +206,9 @@ private:
 
   /// Whether the request's route takes its body as a file (a media upload).
   bool streams_to_file(std::string_view target) const {
-    if (!core_->ctx || !core_->ctx->media) return false;
+    // Every file_body route is an upload under /_matrix/media/: other
+    // requests skip the route lookup here (dispatch does it once anyway).
+    if (!core_->ctx || !core_->ctx->media || target.rfind("/_matrix/media/", 0) != 0) return false;
     auto path = std::string(target.substr(0, target.find('?')));
     auto m = core_->rt->find(method_, path);
     return m.result == router::outcome::found && m.r->file_body;

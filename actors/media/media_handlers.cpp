@@ -164,12 +164,18 @@ std::string upload_name(request& req) {
   return name;
 }
 
-response upload(request& req) {
-  auto& r = repo(req);
-  if (req.body_size > static_cast<uint64_t>(r.cfg().max_upload_size))
+/// What both upload routes check of the body and the user; the file name.
+std::string checked_upload(request& req) {
+  if (req.body_size > static_cast<uint64_t>(repo(req).cfg().max_upload_size))
     fail(errc::too_large, "Upload request body is too large");
   auto name = upload_name(req);
   check_upload_limits(req, req.body_size);
+  return name;
+}
+
+response upload(request& req) {
+  auto& r = repo(req);
+  auto name = checked_upload(req);
   auto m = r.store_upload(req.body_file, req.body_size, req.content_type, name, req.auth().user_id, "",
                           r.cfg().media.enable_authenticated_media);
   return {200, {{"content_uri", mxc(req, m.media_id)}}};
@@ -203,10 +209,7 @@ response upload_to(request& req) {
     fail(errc::not_found, "Not found");
   if (m->user_id != req.auth().user_id) fail(errc::forbidden, "You may not upload to this media ID");
   if (m->media_length) fail(errc::cannot_overwrite_media, "Media ID already has content");
-  if (req.body_size > static_cast<uint64_t>(r.cfg().max_upload_size))
-    fail(errc::too_large, "Upload request body is too large");
-  auto name = upload_name(req);
-  check_upload_limits(req, req.body_size);
+  auto name = checked_upload(req);
   r.store_upload(req.body_file, req.body_size, req.content_type, name, req.auth().user_id, id, m->authenticated);
   return {200, json::object()};
 }
@@ -228,7 +231,7 @@ response download(request& req, bool authenticated_route) {
   auto f = open_read(r.local_path(id), size);
   if (!f) fail(errc::not_found, "Not found");
   auto name = req.params.size() > 2 ? req.params[2] : m.upload_name;
-  r.store().touch(id, client::now_ms(req));
+  r.accessed(id);
   return file_answer(req, std::move(f), size, m.media_type, content_disposition(m.media_type, name));
 }
 
@@ -307,7 +310,7 @@ response thumbnail_of(request& req, const std::string& server, const std::string
   uint64_t size = 0;
   auto f = open_read(r.local_thumbnail_path(id, t->width, t->height, t->type, t->method), size);
   if (!f) fail(errc::not_found, "Not found");
-  r.store().touch(id, client::now_ms(req));
+  r.accessed(id);
   return file_answer(req, std::move(f), size, t->type, content_disposition(t->type, "thumbnail"));
 }
 

@@ -123,10 +123,25 @@ std::string media_repository::local_path(const std::string& id) const {
   return root_ + "/local_content/" + id.substr(0, 2) + "/" + id.substr(2, 2) + "/" + id.substr(4);
 }
 
+std::string media_repository::local_thumbnail_dir(const std::string& id) const {
+  return root_ + "/local_thumbnails/" + id.substr(0, 2) + "/" + id.substr(2, 2) + "/" + id.substr(4);
+}
+
 std::string media_repository::local_thumbnail_path(const std::string& id, int w, int h, const std::string& type,
                                                    const std::string& method) const {
-  return root_ + "/local_thumbnails/" + id.substr(0, 2) + "/" + id.substr(2, 2) + "/" + id.substr(4) + "/" +
-         thumbnail_name(w, h, type, method);
+  return local_thumbnail_dir(id) + "/" + thumbnail_name(w, h, type, method);
+}
+
+void media_repository::accessed(const std::string& media_id) {
+  auto now = env_.now_ms();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& written = access_written_[media_id];
+    if (written && now - written < 60000) return;
+    written = now;
+    if (access_written_.size() > 100000) access_written_.clear(); // bounded; a few writes again
+  }
+  store_.touch(media_id, now);
 }
 
 storage::local_media media_repository::store_upload(const std::string& temp_path, uint64_t size,
@@ -176,11 +191,9 @@ storage::local_media media_repository::store_upload(const std::string& temp_path
 }
 
 void media_repository::delete_local(const std::string& media_id) {
-  auto thumbs = local_thumbnail_path(media_id, 0, 0, "x/y", "scale");
-  auto dir = thumbs.substr(0, thumbs.rfind('/'));
   for (auto& t : store_.thumbnails(media_id))
     ::unlink(local_thumbnail_path(media_id, t.width, t.height, t.type, t.method).c_str());
-  ::rmdir(dir.c_str());
+  ::rmdir(local_thumbnail_dir(media_id).c_str());
   ::unlink(local_path(media_id).c_str());
   store_.delete_local(media_id);
 }
@@ -220,6 +233,12 @@ bool write_file(const std::string& path, const std::string& bytes, const std::st
 
 thumb_method method_of(const std::string& m) { return m == "crop" ? thumb_method::crop : thumb_method::scale; }
 
+thumbnail_limits limits_of(const config::homeserver_config& cfg) {
+  thumbnail_limits lim;
+  lim.max_image_pixels = cfg.media.max_image_pixels;
+  return lim;
+}
+
 } // namespace
 
 void media_repository::keep_thumbnail(const std::string& media_id, const thumbnail& t, const std::string& method,
@@ -233,8 +252,7 @@ void media_repository::keep_thumbnail(const std::string& media_id, const thumbna
 
 void media_repository::make_thumbnails(const storage::local_media& m) {
   if (!thumbnailable(m.media_type) || cfg_.media.thumbnail_sizes.empty()) return;
-  thumbnail_limits lim;
-  lim.max_image_pixels = cfg_.media.max_image_pixels;
+  auto lim = limits_of(cfg_);
   std::vector<thumbnail_request> want;
   for (auto& spec : cfg_.media.thumbnail_sizes) want.push_back({spec.width, spec.height, method_of(spec.method)});
   try {
@@ -250,8 +268,7 @@ void media_repository::make_thumbnails(const storage::local_media& m) {
 std::optional<storage::media_thumbnail> media_repository::make_thumbnail(const storage::local_media& m, int w, int h,
                                                                          const std::string& method, bool animated) {
   if (!thumbnailable(m.media_type)) return std::nullopt;
-  thumbnail_limits lim;
-  lim.max_image_pixels = cfg_.media.max_image_pixels;
+  auto lim = limits_of(cfg_);
   std::optional<storage::media_thumbnail> out;
   try {
     auto t = media::make_thumbnail(local_path(m.media_id), w, h, method_of(method), animated, lim);

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace axon::config { struct homeserver_config; }
@@ -42,8 +43,15 @@ public:
   const std::string& upload_dir() const { return upload_dir_; }
 
   std::string local_path(const std::string& media_id) const;
+  /// The directory of an item's thumbnails.
+  std::string local_thumbnail_dir(const std::string& media_id) const;
   std::string local_thumbnail_path(const std::string& media_id, int w, int h, const std::string& type,
                                    const std::string& method) const;
+
+  /// A download or thumbnail of `media_id` was served: its last_access_ts,
+  /// written at most once a minute per item (off the download path, as
+  /// Synapse batches it).
+  void accessed(const std::string& media_id);
 
   /// Stores the upload in `temp_path` (moved away) as `media_id` (a new id
   /// when empty; else an id made by /create, `pending`): hashes it, shares
@@ -81,6 +89,7 @@ private:
   std::string upload_dir_;
   std::mutex mu_;
   std::condition_variable uploaded_;
+  std::unordered_map<std::string, int64_t> access_written_; ///< id -> when last_access_ts was written (mu_)
 };
 
 /// The Content-Disposition of a download: inline for the spec's safe
