@@ -45,16 +45,24 @@ struct outbound_request {
   /// filter apply (federation_custom_ca_list, ip_range_blocklist, ...), on
   /// connections of their own. Default: false.
   bool federation = false;
+  /// When set, a 2xx answer's body is written to this new file (created,
+  /// never replaced) instead of `outbound_response::body`, never whole in
+  /// memory: media fetched from other servers. Other answers stay in
+  /// `body`. A failed or cut-short answer leaves no file. Default: none.
+  std::string body_file;
+  /// The largest answer body taken; 0: `http_client.max_response_size`.
+  /// Beyond it the request fails with `too_large`. Default: 0.
+  int64_t max_response_size = 0;
   static constexpr const char* wire_name = "outbound_request";
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, outbound_request& x) {
   return f(caf::meta::type_name("outbound_request"), x.method, x.url, x.headers, x.body, x.timeout_ms,
-           x.tls_server_name, x.retry, x.federation);
+           x.tls_server_name, x.retry, x.federation, x.body_file, x.max_response_size);
 }
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(outbound_request, method, url, headers, body, timeout_ms, tls_server_name,
-                                   retry, federation)
+                                   retry, federation, body_file, max_response_size)
 
 /// The answer to an outbound_request: an HTTP response (any status), or a
 /// transport failure in `error`.
@@ -67,6 +75,8 @@ struct outbound_response {
   std::string error;
   /// The request's timeout passed, queued or waiting for the answer.
   bool timed_out = false;
+  /// The answer's body was larger than the request's limit.
+  bool too_large = false;
   static constexpr const char* wire_name = "outbound_response";
 
   /// The first header named `name` (case-insensitive), or "".
@@ -84,8 +94,9 @@ struct outbound_response {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, outbound_response& x) {
-  return f(caf::meta::type_name("outbound_response"), x.status, x.headers, x.body, x.error, x.timed_out);
+  return f(caf::meta::type_name("outbound_response"), x.status, x.headers, x.body, x.error, x.timed_out,
+           x.too_large);
 }
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(outbound_response, status, headers, body, error, timed_out)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(outbound_response, status, headers, body, error, timed_out, too_large)
 
 } // namespace axon::msg

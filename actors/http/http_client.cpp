@@ -42,6 +42,7 @@
 #include <set>
 #include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 #include <unordered_set>
 
 namespace axon::http {
@@ -483,14 +484,55 @@ private:
     });
   }
 
+  uint64_t body_limit() const {
+    auto own = current->req.max_response_size;
+    return static_cast<uint64_t>(own > 0 ? own : core_->opt.max_response_size);
+  }
+
   void read() {
     parser_.emplace();
     parser_->header_limit(max_response_header);
-    parser_->body_limit(static_cast<uint64_t>(core_->opt.max_response_size));
+    parser_->body_limit(body_limit());
     if (current->wire->method() == bhttp::verb::head) parser_->skip(true);
-    bhttp::async_read(stream_, buffer_, *parser_, [self = self()](beast::error_code ec, size_t) {
+    if (current->req.body_file.empty() || current->wire->method() == bhttp::verb::head) {
+      bhttp::async_read(stream_, buffer_, *parser_, [self = self()](beast::error_code ec, size_t) {
+        if (ec) return self->fail_io(ec);
+        self->answered();
+      });
+      return;
+    }
+    // The head first: a 2xx body goes to the file, any other stays text.
+    bhttp::async_read_header(stream_, buffer_, *parser_, [self = self()](beast::error_code ec, size_t) {
       if (ec) return self->fail_io(ec);
-      self->answered();
+      self->read_body();
+    });
+  }
+
+  void read_body() {
+    auto status = parser_->get().result_int();
+    if (status < 200 || status >= 300 || parser_->is_done()) {
+      bhttp::async_read(stream_, buffer_, *parser_, [self = self()](beast::error_code ec, size_t) {
+        if (ec) return self->fail_io(ec);
+        self->answered();
+      });
+      return;
+    }
+    file_parser_.emplace(std::move(*parser_));
+    parser_.reset();
+    file_parser_->body_limit(body_limit());
+    beast::error_code ec;
+    file_parser_->get().body().open(current->req.body_file.c_str(), beast::file_mode::write_new, ec);
+    if (ec) {
+      file_parser_.reset();
+      exchange_result r;
+      r.response = failure("cannot create " + current->req.body_file + ": " + ec.message());
+      abort(); // the answer is left unread: the connection goes
+      return end(std::move(r));
+    }
+    file_open_ = true;
+    bhttp::async_read(stream_, buffer_, *file_parser_, [self = self()](beast::error_code e, size_t) {
+      if (e) return self->fail_io(e);
+      self->answered_to_file();
     });
   }
 
@@ -506,17 +548,42 @@ private:
     end(std::move(r));
   }
 
+  void answered_to_file() {
+    auto res = file_parser_->release();
+    exchange_result r;
+    r.response.status = static_cast<int>(res.result_int());
+    for (auto& f : res) r.response.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    r.reusable = !res.need_eof() && buffer_.size() == 0;
+    res.body().close();
+    file_parser_.reset();
+    file_open_ = false;
+    end(std::move(r));
+  }
+
+  /// A half-written body file goes.
+  void drop_file() {
+    if (!file_open_) return;
+    file_parser_.reset();
+    file_open_ = false;
+    ::unlink(current->req.body_file.c_str());
+  }
+
   void fail_io(beast::error_code ec) {
     exchange_result r;
-    bool some = (parser_ && parser_->got_some()) || buffer_.size() > 0;
-    if (ec == bhttp::error::body_limit)
-      r.response = failure("the answer of " + dest->key + " is larger than http_client.max_response_size (" +
-                           std::to_string(core_->opt.max_response_size) + " bytes)");
-    else
+    bool some = (parser_ && parser_->got_some()) || file_parser_ || buffer_.size() > 0;
+    if (ec == bhttp::error::body_limit) {
+      r.response = failure("the answer of " + dest->key + " is larger than " +
+                           (current->req.max_response_size > 0 ? "the request's limit"
+                                                                 : "http_client.max_response_size") +
+                           " (" + std::to_string(body_limit()) + " bytes)");
+      r.response.too_large = true;
+    } else {
       r.response = failure("connection to " + dest->key + " failed" + (some ? " during the answer: " : ": ") +
                            ec.message());
+    }
     r.retryable = reused_ && !some;
     parser_.reset();
+    drop_file();
     end(std::move(r));
   }
 
@@ -528,6 +595,8 @@ private:
   net::steady_timer connect_timer_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::response_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::response_parser<bhttp::file_body>> file_parser_; ///< a 2xx body to body_file
+  bool file_open_ = false;
   bool established_ = false;
   bool reused_ = false; ///< this request is not the connection's first
   bool connect_timed_out_ = false;

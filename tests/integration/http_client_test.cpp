@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -435,6 +436,47 @@ TEST_CASE("http client: an answer over max_response_size fails") {
   auto r = client.call(post);
   CHECK(r.error.find("max_response_size") != std::string::npos);
   CHECK(r.status == 0);
+}
+
+TEST_CASE("http client: body_file takes a 2xx body to a new file; errors stay text; too large leaves no file") {
+  server s;
+  http::http_client client(small_limits());
+  auto dir = std::filesystem::temp_directory_path() / ("axon-body-file-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto post = get(s.url("/_test/echo"));
+  post.method = "POST";
+  post.body = std::string(300000, 'z');
+  post.body_file = (dir / "one").string();
+  auto r = client.call(post);
+  REQUIRE_MESSAGE(r.error.empty(), r.error);
+  CHECK(r.status == 200);
+  CHECK(r.body.empty());
+  REQUIRE(std::filesystem::exists(post.body_file));
+  std::ifstream in(post.body_file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(json::parse(text)["body"] == post.body);
+  // The file is never replaced: a second answer to the same name fails.
+  r = client.call(post);
+  CHECK(r.status == 0);
+  CHECK(r.error.find("cannot create") != std::string::npos);
+  // A 404 keeps its body in memory, no file is made.
+  auto missing = get(s.url("/_test/nothing-here"));
+  missing.body_file = (dir / "two").string();
+  r = client.call(missing);
+  CHECK(r.status == 404);
+  CHECK(json::parse(r.body)["errcode"] == "M_UNRECOGNIZED");
+  CHECK_FALSE(std::filesystem::exists(missing.body_file));
+  // Over the request's own limit: too_large, and the half file is gone.
+  post.body_file = (dir / "three").string();
+  post.max_response_size = 1000;
+  r = client.call(post);
+  CHECK(r.status == 0);
+  CHECK(r.too_large);
+  CHECK_FALSE(std::filesystem::exists(post.body_file));
+  // The connection pool still works after all that.
+  r = client.call(get(s.url("/_test/echo")));
+  CHECK(r.status == 200);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("http client: unix socket") {
