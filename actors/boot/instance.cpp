@@ -428,7 +428,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   ctx.env = env;
   ctx.replication_txns = replication_txns.get();
   if (cfg.serves_media()) {
-    media = std::make_unique<media::media_repository>(cfg, pool, *env);
+    media = std::make_unique<media::media_repository>(cfg, pool, *env, federation.get());
     ctx.media = media.get();
   }
   routes = client::all_routes();

@@ -457,4 +457,66 @@ void federation_client::request_async(const std::string& destination, const std:
   enqueue(std::move(job));
 }
 
+namespace {
+
+remote_file file_answer_of(const msg::outbound_response& r) {
+  remote_file out;
+  out.status = r.status;
+  out.headers = r.headers;
+  out.error = r.error;
+  out.too_large = r.too_large;
+  if (r.status && (r.status < 200 || r.status >= 300)) {
+    out.body = json::parse(r.body, nullptr, false);
+    if (out.body.is_discarded()) out.body = nullptr;
+  }
+  return out;
+}
+
+} // namespace
+
+std::string remote_file::header(const std::string& name) const {
+  msg::outbound_response r;
+  r.headers = headers;
+  return r.header(name);
+}
+
+std::string remote_file::errcode() const {
+  if (body.is_object() && body.contains("errcode") && body["errcode"].is_string()) return body["errcode"];
+  return {};
+}
+
+remote_file federation_client::download(const std::string& destination, const std::string& path,
+                                        const std::string& file, int64_t max_size, int64_t timeout_ms) {
+  remote_file out;
+  if (relay_) {
+    out.error = "media is not fetched through outbound_federation_restricted_to: this instance must be listed";
+    return out;
+  }
+  auto requests = wire_requests(destination, "GET", path, nullptr, true, timeout_ms, out.error);
+  for (auto& req : requests) {
+    req.body_file = file;
+    req.max_response_size = max_size;
+    auto r = http_->call(std::move(req));
+    if (r.status == 0 && !r.too_large) {
+      out.error = r.error;
+      continue; // the next target
+    }
+    return file_answer_of(r);
+  }
+  return out;
+}
+
+remote_file federation_client::download_url(const std::string& url, const std::string& file, int64_t max_size,
+                                            int64_t timeout_ms) {
+  msg::outbound_request req;
+  req.method = "GET";
+  req.url = url;
+  req.body_file = file;
+  req.max_response_size = max_size;
+  req.timeout_ms = timeout_ms;
+  req.retry = true;
+  req.federation = true;
+  return file_answer_of(http_->call(std::move(req)));
+}
+
 } // namespace axon::federation

@@ -52,6 +52,20 @@ struct remote_response {
   std::string errcode() const;
 };
 
+/// Another server's answer written to a file (media): the head, the body
+/// in the file when the status is 2xx, else in `body` as JSON (null when
+/// not JSON).
+struct remote_file {
+  int status = 0;      ///< 0: no HTTP answer (unreachable, refused, timed out, too large)
+  std::vector<std::pair<std::string, std::string>> headers;
+  nlohmann::json body; ///< a non-2xx answer's JSON
+  std::string error;   ///< why there is no answer
+  bool too_large = false;
+  /// The first header named `name` (case-insensitive), or "".
+  std::string header(const std::string& name) const;
+  std::string errcode() const;
+};
+
 /// For a client request answered by another server: the body of `r` when
 /// a 200 JSON object came. Otherwise it throws the error the client gets:
 /// the other server's own (errcode and message) when it is one of ours
@@ -101,6 +115,16 @@ public:
   void request_async(const std::string& destination, const std::string& method, const std::string& path,
                      nlohmann::json content, bool sign, int64_t timeout_ms,
                      std::function<void(remote_response)> done);
+
+  /// GETs `path` from `destination`, signed, with its 2xx body written to
+  /// the new file `file` (at most `max_size` bytes, else too_large and no
+  /// file). Not relayed: with outbound_federation_restricted_to this
+  /// instance must be listed, else it fails.
+  remote_file download(const std::string& destination, const std::string& path, const std::string& file,
+                       int64_t max_size, int64_t timeout_ms);
+  /// GETs `url` (where another server redirected a download), unsigned,
+  /// under the federation address policy, into the new file `file`.
+  remote_file download_url(const std::string& url, const std::string& file, int64_t max_size, int64_t timeout_ms);
 
   /// Where requests for `server_name` go, in order (cached lookups).
   std::vector<matrix::federation_target> resolve(const std::string& server_name);

@@ -14,9 +14,27 @@ constexpr size_t max_buckets = 100000;
 } // namespace
 
 int64_t rate_limiter::take(const std::string& action, const std::string& key, double per_second,
-                           double burst_count) {
+                           double burst_count, double n, bool update) {
   auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> g(mu_);
+  auto& b = refilled(action, key, per_second, burst_count, now);
+  if (b.tokens >= n) {
+    if (update) b.tokens -= n;
+    return 0;
+  }
+  if (per_second <= 0) return 60 * 1000;
+  return static_cast<int64_t>(std::ceil((n - b.tokens) / per_second * 1000.0));
+}
+
+void rate_limiter::spend(const std::string& action, const std::string& key, double per_second, double burst_count,
+                         double n) {
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> g(mu_);
+  refilled(action, key, per_second, burst_count, now).tokens -= n;
+}
+
+rate_limiter::bucket& rate_limiter::refilled(const std::string& action, const std::string& key, double per_second,
+                                             double burst_count, std::chrono::steady_clock::time_point now) {
   auto k = action + '\n' + key;
   if (buckets_.size() > max_buckets) {
     // Bounded memory: with this many keys, forget those idle for ten
@@ -30,12 +48,7 @@ int64_t rate_limiter::take(const std::string& action, const std::string& key, do
   double elapsed = std::chrono::duration<double>(now - b.at).count();
   b.tokens = std::min(burst_count, b.tokens + elapsed * per_second);
   b.at = now;
-  if (b.tokens >= 1.0) {
-    b.tokens -= 1.0;
-    return 0;
-  }
-  if (per_second <= 0) return 60 * 1000;
-  return static_cast<int64_t>(std::ceil((1.0 - b.tokens) / per_second * 1000.0));
+  return b;
 }
 
 std::optional<cached_token> token_cache::get(const std::string& token_hash) {

@@ -22,15 +22,24 @@ namespace axon::http {
 /// `burst_count` actions at once, refilled at `per_second`.
 class rate_limiter {
 public:
-  /// 0 when allowed (and counted), else milliseconds until it would be.
+  /// 0 when allowed (and counted, unless `update` is false), else
+  /// milliseconds until it would be. `n`: how many actions (bytes, for
+  /// remote_media_download_*).
   int64_t take(const std::string& action, const std::string& key, double per_second,
-               double burst_count);
+               double burst_count, double n = 1.0, bool update = true);
+  /// Counts `n` actions done, allowed or not (what a download turned out
+  /// to weigh): the bucket may go below zero and refills from there.
+  void spend(const std::string& action, const std::string& key, double per_second, double burst_count,
+             double n);
 
 private:
   struct bucket {
     double tokens;
     std::chrono::steady_clock::time_point at;
   };
+  /// The bucket of (action, key), refilled up to now (mu_ held).
+  bucket& refilled(const std::string& action, const std::string& key, double per_second, double burst_count,
+                   std::chrono::steady_clock::time_point now);
   std::mutex mu_;
   std::unordered_map<std::string, bucket> buckets_;
 };

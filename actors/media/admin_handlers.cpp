@@ -87,21 +87,25 @@ response delete_old(request& req) {
   return {200, {{"deleted_media", deleted}, {"total", deleted.size()}}};
 }
 
-response quarantine_one(request& req) {
+/// Quarantines (`by`) or releases (`by` empty) one item, local or kept
+/// from another server (Synapse's quarantine_media_by_id does both).
+response set_quarantine(request& req, const std::string& by) {
   auto& r = admin_repo(req);
-  auto id = local_id(req, req.params[0], req.params[1], "Can only quarantine local media");
-  if (!r.store().get_local(id)) fail(errc::not_found, "Unknown media");
-  r.store().set_quarantined(id, req.auth().user_id);
+  auto& server = req.params[0];
+  auto& id = req.params[1];
+  if (!matrix::valid_server_name(server)) fail(errc::invalid_param, "Invalid server name");
+  if (!valid_media_id(id)) fail(errc::invalid_param, "Invalid media ID");
+  if (server == client::server_name(req)) {
+    if (!r.store().get_local(id)) fail(errc::not_found, "Unknown media");
+    r.store().set_quarantined(id, by); // protected media stays unquarantined
+  } else if (!r.store().set_remote_quarantined(server, id, by)) {
+    fail(errc::not_found, "Unknown media");
+  }
   return {200, json::object()};
 }
 
-response unquarantine_one(request& req) {
-  auto& r = admin_repo(req);
-  auto id = local_id(req, req.params[0], req.params[1], "Can only unquarantine local media");
-  if (!r.store().get_local(id)) fail(errc::not_found, "Unknown media");
-  r.store().set_quarantined(id, "");
-  return {200, json::object()};
-}
+response quarantine_one(request& req) { return set_quarantine(req, req.auth().user_id); }
+response unquarantine_one(request& req) { return set_quarantine(req, ""); }
 
 response protect(request& req, bool safe) {
   auto& r = admin_repo(req);
@@ -150,6 +154,10 @@ response quarantine_room(request& req) {
   auto prefix = "mxc://" + client::server_name(req) + "/";
   for (auto& uri : local)
     if (r.store().set_quarantined(uri.substr(prefix.size()), req.auth().user_id)) ++n;
+  for (auto& uri : remote) {
+    auto slash = uri.find('/', 6);
+    if (r.store().set_remote_quarantined(uri.substr(6, slash - 6), uri.substr(slash + 1), req.auth().user_id)) ++n;
+  }
   return {200, {{"num_quarantined", n}}};
 }
 
@@ -195,11 +203,14 @@ response user_media(request& req) {
   return {200, out};
 }
 
-/// Remote media kept here: none is fetched yet, so nothing to purge.
+/// Other servers' media kept here and not used since `before_ts`: files,
+/// thumbnails and rows go (fetched again when asked for).
 response purge_media_cache(request& req) {
-  admin_repo(req);
-  if (!client::int_param(req, "before_ts")) fail(errc::missing_param, "Missing integer query parameter 'before_ts'");
-  return {200, {{"deleted", 0}}};
+  auto& r = admin_repo(req);
+  auto before = client::int_param(req, "before_ts");
+  if (!before) fail(errc::missing_param, "Missing integer query parameter 'before_ts'");
+  if (*before < 0) fail(errc::invalid_param, "Query parameter before_ts must be a positive integer.");
+  return {200, {{"deleted", r.purge_remote(*before)}}};
 }
 
 } // namespace

@@ -10,6 +10,7 @@
 #include "actors/media/routes.hpp"
 
 #include "actors/client/common.hpp"
+#include "actors/federation/federation_client.hpp"
 #include "actors/media/media_repository.hpp"
 #include "actors/media/thumbnailer.hpp"
 #include "config/homeserver_config.hpp"
@@ -47,12 +48,10 @@ media_repository& repo(request& req) {
 
 std::string mxc(request& req, const std::string& id) { return "mxc://" + client::server_name(req) + "/" + id; }
 
-/// The server and id of a path, checked; only this server's media is here.
-void check_ids(request& req, const std::string& server, const std::string& id) {
+/// The server and id of a path, checked.
+void check_ids(const std::string& server, const std::string& id) {
   if (!matrix::valid_server_name(server)) fail(errc::invalid_param, "Invalid server name");
   if (!valid_media_id(id)) fail(errc::invalid_param, "Invalid media ID");
-  if (server != client::server_name(req))
-    fail(errc::not_found, "Media from other servers is not fetched by this server yet");
 }
 
 /// A `timeout_ms` query parameter, capped.
@@ -71,6 +70,37 @@ storage::local_media find_uploaded(request& req, const std::string& id, bool aut
   if (m->authenticated && !authenticated_route) fail(errc::not_found, "Not found");
   if (!m->media_length) fail(errc::not_yet_uploaded, "Media has not been uploaded yet");
   return *m;
+}
+
+/// What a download or thumbnail serves: a local upload or a remote item.
+struct item {
+  media_ref ref;
+  std::string media_type;
+  std::string upload_name;
+};
+
+/// The item a client asks for, local or (fetched when needed) remote.
+item find_item(request& req, const std::string& server, const std::string& id, bool authenticated_route) {
+  check_ids(server, id);
+  auto& r = repo(req);
+  if (server == client::server_name(req)) {
+    auto m = find_uploaded(req, id, authenticated_route);
+    return {media_ref::local(id), m.media_type, m.upload_name};
+  }
+  if (req.ctx->federation) req.ctx->federation->require_allowed(server);
+  auto allow = req.query_param("allow_remote").value_or("true");
+  if (allow != "true" && allow != "false") fail(errc::invalid_param, "allow_remote must be true or false");
+  bool fetch = allow == "true";
+  // The freeze: the legacy routes fetch nothing new, and serve only what
+  // was kept before it.
+  if (r.cfg().media.enable_authenticated_media && !authenticated_route) {
+    auto kept = r.store().get_remote(server, id);
+    if (!kept || kept->authenticated) fail(errc::not_found, "Not found");
+  }
+  auto m = r.get_remote(server, id, wait_ms(req), req.remote_addr, fetch);
+  if (!m.quarantined_by.empty() && !is_admin(req)) fail(errc::not_found, "Not found");
+  if (m.authenticated && !authenticated_route) fail(errc::not_found, "Not found");
+  return {media_ref::remote(m), m.media_type, m.upload_name};
 }
 
 std::shared_ptr<http::open_file> open_read(const std::string& path, uint64_t& size) {
@@ -223,15 +253,12 @@ response config(request& req) {
 
 response download(request& req, bool authenticated_route) {
   auto& r = repo(req);
-  auto& server = req.params[0];
-  auto& id = req.params[1];
-  check_ids(req, server, id);
-  auto m = find_uploaded(req, id, authenticated_route);
+  auto m = find_item(req, req.params[0], req.params[1], authenticated_route);
   uint64_t size = 0;
-  auto f = open_read(r.local_path(id), size);
+  auto f = open_read(r.content_path(m.ref), size);
   if (!f) fail(errc::not_found, "Not found");
   auto name = req.params.size() > 2 ? req.params[2] : m.upload_name;
-  r.accessed(id);
+  r.accessed(m.ref);
   return file_answer(req, std::move(f), size, m.media_type, content_disposition(m.media_type, name));
 }
 
@@ -271,16 +298,16 @@ std::optional<storage::media_thumbnail> select_thumbnail(const std::vector<stora
 
 /// The size a thumbnail of `m` made for w x h would have (from the image's
 /// header); nullopt when it is not an image libvips reads.
-std::optional<std::pair<int, int>> thumbnail_size_of(media_repository& r, const storage::local_media& m, int w, int h,
+std::optional<std::pair<int, int>> thumbnail_size_of(media_repository& r, const media_ref& ref, int w, int h,
                                                      const std::string& method) {
-  auto info = probe(r.local_path(m.media_id));
+  auto info = probe(r.content_path(ref));
   if (!info) return std::nullopt;
   return thumbnail_size(info->width, info->height, w, h, method == "crop" ? thumb_method::crop : thumb_method::scale);
 }
 
 response thumbnail_of(request& req, const std::string& server, const std::string& id, bool authenticated_route) {
   auto& r = repo(req);
-  check_ids(req, server, id);
+  check_ids(server, id);
   auto w = client::int_param(req, "width");
   auto h = client::int_param(req, "height");
   if (!w || !h) fail(errc::missing_param, "width and height are required");
@@ -292,25 +319,25 @@ response thumbnail_of(request& req, const std::string& server, const std::string
   if (animated_text != "true" && animated_text != "false")
     fail(errc::invalid_param, "animated must be true or false");
   bool animated = animated_text == "true";
-  auto m = find_uploaded(req, id, authenticated_route);
+  auto m = find_item(req, server, id, authenticated_route);
   auto iw = static_cast<int>(*w), ih = static_cast<int>(*h);
   std::optional<storage::media_thumbnail> t;
   if (animated || r.cfg().media.dynamic_thumbnails) {
     // Exactly what was asked: kept once made. (Still images asked for
     // animated get the still thumbnail: the spec lets the server decide.)
-    auto want = thumbnail_size_of(r, m, iw, ih, method);
-    for (auto& have : r.store().thumbnails(id))
+    auto want = thumbnail_size_of(r, m.ref, iw, ih, method);
+    for (auto& have : r.thumbnails(m.ref))
       if (want && have.width == want->first && have.height == want->second && have.method == method &&
           (animated == (have.type == "image/webp")))
         t = have;
-    if (!t) t = r.make_thumbnail(m, iw, ih, method, animated);
+    if (!t) t = r.make_thumbnail(m.ref, m.media_type, iw, ih, method, animated);
   }
-  if (!t) t = select_thumbnail(r.store().thumbnails(id), iw, ih, method);
+  if (!t) t = select_thumbnail(r.thumbnails(m.ref), iw, ih, method);
   if (!t) fail(errc::not_found, "Not found");
   uint64_t size = 0;
-  auto f = open_read(r.local_thumbnail_path(id, t->width, t->height, t->type, t->method), size);
+  auto f = open_read(r.thumbnail_path(m.ref, t->width, t->height, t->type, t->method), size);
   if (!f) fail(errc::not_found, "Not found");
-  r.accessed(id);
+  r.accessed(m.ref);
   return file_answer(req, std::move(f), size, t->type, content_disposition(t->type, "thumbnail"));
 }
 

@@ -19,13 +19,12 @@
 
 namespace axon::media {
 
-namespace {
-
-/// mkdir -p, of the directories above `path`.
 void make_parents(const std::string& path) {
   for (size_t i = path.find('/', 1); i != std::string::npos; i = path.find('/', i + 1))
     ::mkdir(path.substr(0, i).c_str(), 0750);
 }
+
+namespace {
 
 std::string absolute(const std::string& p) {
   if (!p.empty() && p[0] == '/') return p;
@@ -42,29 +41,6 @@ std::string hex(const unsigned char* b, size_t n) {
     out += digits[b[i] & 15];
   }
   return out;
-}
-
-/// The sha256 of a file, read in 1 MiB blocks; "" when it cannot be read.
-std::string file_sha256(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  std::vector<unsigned char> buf(1 << 20);
-  for (;;) {
-    auto n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return {};
-    }
-    if (n == 0) break;
-    crypto_hash_sha256_update(&st, buf.data(), static_cast<size_t>(n));
-  }
-  ::close(fd);
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, out);
-  return hex(out, sizeof out);
 }
 
 /// "image/jpeg; charset=..." -> "image/jpeg", lower case.
@@ -90,6 +66,30 @@ std::string thumbnail_name(int w, int h, const std::string& type, const std::str
 
 } // namespace
 
+/// The sha256 of a file, read in 1 MiB blocks; "" when it cannot be read.
+std::string file_sha256(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  std::vector<unsigned char> buf(1 << 20);
+  for (;;) {
+    auto n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return {};
+    }
+    if (n == 0) break;
+    crypto_hash_sha256_update(&st, buf.data(), static_cast<size_t>(n));
+  }
+  ::close(fd);
+  unsigned char out[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&st, out);
+  return hex(out, sizeof out);
+}
+
+
 bool valid_media_id(const std::string& id) {
   if (id.empty() || id.size() > 255) return false;
   return std::all_of(id.begin(), id.end(),
@@ -97,8 +97,8 @@ bool valid_media_id(const std::string& id) {
 }
 
 media_repository::media_repository(const config::homeserver_config& cfg, storage::pool& pool,
-                                   matrix::environment& env)
-  : cfg_(cfg), store_(pool), env_(env), root_(absolute(cfg.media_store_path)) {
+                                   matrix::environment& env, federation::federation_client* federation)
+  : cfg_(cfg), store_(pool), env_(env), root_(absolute(cfg.media_store_path)), federation_(federation) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
   upload_dir_ = root_ + "/tmp";
   make_parents(upload_dir_ + "/x");
@@ -118,30 +118,43 @@ media_repository::media_repository(const config::homeserver_config& cfg, storage
   init_image_library();
 }
 
-std::string media_repository::local_path(const std::string& id) const {
-  // Synapse: local_content/<id[0:2]>/<id[2:4]>/<id[4:]>; ids here are >= 5 characters.
-  return root_ + "/local_content/" + id.substr(0, 2) + "/" + id.substr(2, 2) + "/" + id.substr(4);
+namespace {
+
+/// Synapse's split of an id into directories: aa/bb/rest (ids here are >= 5 characters).
+std::string split_id(const std::string& id) { return id.substr(0, 2) + "/" + id.substr(2, 2) + "/" + id.substr(4); }
+
+} // namespace
+
+std::string media_repository::content_path(const media_ref& ref) const {
+  if (ref.is_local()) return root_ + "/local_content/" + split_id(ref.media_id);
+  return root_ + "/remote_content/" + ref.origin + "/" + split_id(ref.file_id);
 }
 
-std::string media_repository::local_thumbnail_dir(const std::string& id) const {
-  return root_ + "/local_thumbnails/" + id.substr(0, 2) + "/" + id.substr(2, 2) + "/" + id.substr(4);
+std::string media_repository::thumbnail_dir(const media_ref& ref) const {
+  if (ref.is_local()) return root_ + "/local_thumbnails/" + split_id(ref.media_id);
+  return root_ + "/remote_thumbnail/" + ref.origin + "/" + split_id(ref.file_id);
 }
 
-std::string media_repository::local_thumbnail_path(const std::string& id, int w, int h, const std::string& type,
-                                                   const std::string& method) const {
-  return local_thumbnail_dir(id) + "/" + thumbnail_name(w, h, type, method);
+std::string media_repository::thumbnail_path(const media_ref& ref, int w, int h, const std::string& type,
+                                             const std::string& method) const {
+  return thumbnail_dir(ref) + "/" + thumbnail_name(w, h, type, method);
 }
 
-void media_repository::accessed(const std::string& media_id) {
+std::vector<storage::media_thumbnail> media_repository::thumbnails(const media_ref& ref) {
+  return ref.is_local() ? store_.thumbnails(ref.media_id) : store_.remote_thumbnails(ref.origin, ref.media_id);
+}
+
+void media_repository::accessed(const media_ref& ref) {
   auto now = env_.now_ms();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto& written = access_written_[media_id];
+    auto& written = access_written_[ref.origin + "/" + ref.media_id];
     if (written && now - written < 60000) return;
     written = now;
     if (access_written_.size() > 100000) access_written_.clear(); // bounded; a few writes again
   }
-  store_.touch(media_id, now);
+  if (ref.is_local()) store_.touch(ref.media_id, now);
+  else store_.touch_remote(ref.origin, ref.media_id, now);
 }
 
 storage::local_media media_repository::store_upload(const std::string& temp_path, uint64_t size,
@@ -186,14 +199,14 @@ storage::local_media media_repository::store_upload(const std::string& temp_path
   if (!store_.store_upload(m, pending))
     throw matrix_error(errc::cannot_overwrite_media, "Media ID already has content");
   uploaded_.notify_all(); // a waiter that misses it looks again within 500 ms
-  make_thumbnails(m);
+  make_thumbnails(media_ref::local(media_id), m.media_type);
   return m;
 }
 
 void media_repository::delete_local(const std::string& media_id) {
   for (auto& t : store_.thumbnails(media_id))
     ::unlink(local_thumbnail_path(media_id, t.width, t.height, t.type, t.method).c_str());
-  ::rmdir(local_thumbnail_dir(media_id).c_str());
+  ::rmdir(thumbnail_dir(media_ref::local(media_id)).c_str());
   ::unlink(local_path(media_id).c_str());
   store_.delete_local(media_id);
 }
@@ -241,41 +254,43 @@ thumbnail_limits limits_of(const config::homeserver_config& cfg) {
 
 } // namespace
 
-void media_repository::keep_thumbnail(const std::string& media_id, const thumbnail& t, const std::string& method,
+void media_repository::keep_thumbnail(const media_ref& ref, const thumbnail& t, const std::string& method,
                                       std::optional<storage::media_thumbnail>* out) {
-  auto path = local_thumbnail_path(media_id, t.width, t.height, t.content_type, method);
+  auto path = thumbnail_path(ref, t.width, t.height, t.content_type, method);
   if (!write_file(path, t.bytes, matrix::random_string(6, env_))) return;
   storage::media_thumbnail row{t.width, t.height, t.content_type, method, static_cast<int64_t>(t.bytes.size())};
-  store_.add_thumbnail(media_id, row);
+  if (ref.is_local()) store_.add_thumbnail(ref.media_id, row);
+  else store_.add_remote_thumbnail(ref.origin, ref.media_id, ref.file_id, row);
   if (out) *out = row;
 }
 
-void media_repository::make_thumbnails(const storage::local_media& m) {
-  if (!thumbnailable(m.media_type) || cfg_.media.thumbnail_sizes.empty()) return;
+void media_repository::make_thumbnails(const media_ref& ref, const std::string& media_type) {
+  if (!thumbnailable(media_type) || cfg_.media.thumbnail_sizes.empty()) return;
   auto lim = limits_of(cfg_);
   std::vector<thumbnail_request> want;
   for (auto& spec : cfg_.media.thumbnail_sizes) want.push_back({spec.width, spec.height, method_of(spec.method)});
   try {
     // One decode for all of them (thumbnailer.hpp).
-    auto made = media::make_thumbnails(local_path(m.media_id), want, lim);
+    auto made = media::make_thumbnails(content_path(ref), want, lim);
     for (size_t i = 0; i < made.size() && i < cfg_.media.thumbnail_sizes.size(); ++i)
-      keep_thumbnail(m.media_id, made[i], cfg_.media.thumbnail_sizes[i].method, nullptr);
+      keep_thumbnail(ref, made[i], cfg_.media.thumbnail_sizes[i].method, nullptr);
   } catch (const std::exception& e) {
-    std::cerr << "media: no thumbnails of " << m.media_id << ": " << e.what() << "\n";
+    std::cerr << "media: no thumbnails of " << ref.origin << "/" << ref.media_id << ": " << e.what() << "\n";
   }
 }
 
-std::optional<storage::media_thumbnail> media_repository::make_thumbnail(const storage::local_media& m, int w, int h,
+std::optional<storage::media_thumbnail> media_repository::make_thumbnail(const media_ref& ref,
+                                                                         const std::string& media_type, int w, int h,
                                                                          const std::string& method, bool animated) {
-  if (!thumbnailable(m.media_type)) return std::nullopt;
+  if (!thumbnailable(media_type)) return std::nullopt;
   auto lim = limits_of(cfg_);
   std::optional<storage::media_thumbnail> out;
   try {
-    auto t = media::make_thumbnail(local_path(m.media_id), w, h, method_of(method), animated, lim);
-    keep_thumbnail(m.media_id, t, method, &out);
+    auto t = media::make_thumbnail(content_path(ref), w, h, method_of(method), animated, lim);
+    keep_thumbnail(ref, t, method, &out);
   } catch (const std::exception& e) {
-    std::cerr << "media: no " << w << "x" << h << " " << method << " thumbnail of " << m.media_id << ": " << e.what()
-              << "\n";
+    std::cerr << "media: no " << w << "x" << h << " " << method << " thumbnail of " << ref.origin << "/"
+              << ref.media_id << ": " << e.what() << "\n";
   }
   return out;
 }

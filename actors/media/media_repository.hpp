@@ -11,9 +11,11 @@
 // file goes only when its last id is deleted (the link count).
 #pragma once
 
+#include "actors/http/services.hpp"
 #include "storage/stores/media_store.hpp"
 
 #include <condition_variable>
+#include <memory>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -23,6 +25,7 @@
 
 namespace axon::config { struct homeserver_config; }
 namespace axon::matrix { class environment; }
+namespace axon::federation { class federation_client; }
 
 namespace axon::media {
 
@@ -32,9 +35,23 @@ struct thumbnail; // thumbnailer.hpp
 /// most 255 of them (nothing a path could be made of).
 bool valid_media_id(const std::string& id);
 
+/// Where an item's files are: a local upload (`origin` empty; its files
+/// are named by its media id) or another server's item kept here (its
+/// files are named by `file_id`, its filesystem_id, under the origin).
+struct media_ref {
+  std::string origin;
+  std::string media_id;
+  std::string file_id;
+  static media_ref local(const std::string& id) { return {"", id, id}; }
+  static media_ref remote(const storage::remote_media& m) { return {m.media_origin, m.media_id, m.filesystem_id}; }
+  bool is_local() const { return origin.empty(); }
+};
+
 class media_repository {
 public:
-  media_repository(const config::homeserver_config& cfg, storage::pool& pool, matrix::environment& env);
+  /// `federation` fetches other servers' media (null: none is fetched).
+  media_repository(const config::homeserver_config& cfg, storage::pool& pool, matrix::environment& env,
+                   federation::federation_client* federation = nullptr);
 
   const config::homeserver_config& cfg() const { return cfg_; }
   storage::media_store& store() { return store_; }
@@ -42,16 +59,23 @@ public:
   /// Where uploads are streamed to before they are stored (same file system).
   const std::string& upload_dir() const { return upload_dir_; }
 
-  std::string local_path(const std::string& media_id) const;
-  /// The directory of an item's thumbnails.
-  std::string local_thumbnail_dir(const std::string& media_id) const;
+  std::string local_path(const std::string& media_id) const { return content_path(media_ref::local(media_id)); }
   std::string local_thumbnail_path(const std::string& media_id, int w, int h, const std::string& type,
-                                   const std::string& method) const;
+                                   const std::string& method) const {
+    return thumbnail_path(media_ref::local(media_id), w, h, type, method);
+  }
+  /// Synapse's layout: local_content/aa/bb/rest, remote_content/<origin>/aa/bb/rest.
+  std::string content_path(const media_ref& ref) const;
+  /// The directory of an item's thumbnails (local_thumbnails/..., remote_thumbnail/<origin>/...).
+  std::string thumbnail_dir(const media_ref& ref) const;
+  std::string thumbnail_path(const media_ref& ref, int w, int h, const std::string& type,
+                             const std::string& method) const;
+  std::vector<storage::media_thumbnail> thumbnails(const media_ref& ref);
 
   /// A download or thumbnail of `media_id` was served: its last_access_ts,
   /// written at most once a minute per item (off the download path, as
   /// Synapse batches it).
-  void accessed(const std::string& media_id);
+  void accessed(const media_ref& ref);
 
   /// Stores the upload in `temp_path` (moved away) as `media_id` (a new id
   /// when empty; else an id made by /create, `pending`): hashes it, shares
@@ -72,15 +96,33 @@ public:
 
   /// The configured thumbnails of an image (errors only logged: the
   /// upload stands without them).
-  void make_thumbnails(const storage::local_media& m);
+  void make_thumbnails(const media_ref& ref, const std::string& media_type);
   /// Makes (and keeps) one thumbnail now: dynamic_thumbnails, animated.
-  std::optional<storage::media_thumbnail> make_thumbnail(const storage::local_media& m, int w, int h,
-                                                         const std::string& method, bool animated);
+  std::optional<storage::media_thumbnail> make_thumbnail(const media_ref& ref, const std::string& media_type, int w,
+                                                         int h, const std::string& method, bool animated);
+
+  // ---- other servers' media (remote_media.cpp) ----
+
+  /// `origin`'s item, kept here: fetched over federation when it is not
+  /// (unless `allow_fetch` is false), once however many ask at a time
+  /// (the others wait for that fetch). Raises what the client gets: 404
+  /// (unknown there, prevent_media_downloads_from, quarantined but for
+  /// admins), 429 (remote_media_download_* for `requester_ip`), 502
+  /// (unreachable, malformed, M_TOO_LARGE past max_upload_size).
+  storage::remote_media get_remote(const std::string& origin, const std::string& media_id, int64_t wait_ms,
+                                   const std::string& requester_ip, bool allow_fetch);
+  /// Forgets a kept item: its row, thumbnails and files.
+  void delete_remote(const storage::remote_media& m);
+  /// Forgets every kept item not used since `before_ts`: how many.
+  int64_t purge_remote(int64_t before_ts);
 
 private:
   /// Writes a thumbnail made for `method` to its file and its row (and `out`).
-  void keep_thumbnail(const std::string& media_id, const thumbnail& t, const std::string& method,
+  void keep_thumbnail(const media_ref& ref, const thumbnail& t, const std::string& method,
                       std::optional<storage::media_thumbnail>* out);
+  /// The fetch itself (get_remote's single flight).
+  storage::remote_media fetch_remote(const std::string& origin, const std::string& media_id, int64_t wait_ms,
+                                     const std::string& requester_ip);
 
   const config::homeserver_config& cfg_;
   storage::media_store store_;
@@ -90,7 +132,21 @@ private:
   std::mutex mu_;
   std::condition_variable uploaded_;
   std::unordered_map<std::string, int64_t> access_written_; ///< id -> when last_access_ts was written (mu_)
+
+  federation::federation_client* federation_;
+  http::rate_limiter download_limits_; ///< remote_media_download_*, per requester address
+  struct flight;                       ///< one fetch of a remote item, and who waits for it
+  std::mutex flights_mu_;
+  std::unordered_map<std::string, std::shared_ptr<flight>> flights_; ///< "origin/id" -> its fetch
 };
+
+/// mkdir -p of the directories above `path`.
+void make_parents(const std::string& path);
+/// The hex sha256 of a file, read in 1 MiB blocks; "" when it cannot be read.
+std::string file_sha256(const std::string& path);
+/// The file name a Content-Disposition header gives (RFC 6266: filename*
+/// in RFC 5987's UTF-8 form first, else filename), or "".
+std::string disposition_filename(const std::string& header);
 
 /// The Content-Disposition of a download: inline for the spec's safe
 /// types, attachment otherwise, with the file name when there is one.

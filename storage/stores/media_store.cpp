@@ -26,6 +26,34 @@ local_media to_local(const row& r) {
 
 sql_value text_or_null(const std::string& s) { return s.empty() ? sql_value{nullptr} : sql_value{s}; }
 
+const char* const remote_columns =
+  "media_origin, media_id, media_type, media_length, created_ts, last_access_ts, upload_name, filesystem_id, "
+  "quarantined_by, authenticated, sha256";
+
+remote_media to_remote(const row& r) {
+  remote_media m;
+  m.media_origin = r.str(0);
+  m.media_id = r.str(1);
+  m.media_type = r.str_or(2, "");
+  m.media_length = r.i64(3);
+  m.created_ts = r.i64(4);
+  if (!r.is_null(5)) m.last_access_ts = r.i64(5);
+  m.upload_name = r.str_or(6, "");
+  m.filesystem_id = r.str(7);
+  m.quarantined_by = r.str_or(8, "");
+  m.authenticated = r.i64_or(9, 0) != 0;
+  m.sha256 = r.str_or(10, "");
+  return m;
+}
+
+std::vector<media_thumbnail> to_thumbnails(const result& r) {
+  std::vector<media_thumbnail> out;
+  for (auto& row : r.rows)
+    out.push_back({static_cast<int>(row.i64(0)), static_cast<int>(row.i64(1)), row.str(2), row.str(3),
+                   row.i64(4)});
+  return out;
+}
+
 } // namespace
 
 std::optional<local_media> media_store::get_local(const std::string& media_id) {
@@ -95,11 +123,7 @@ std::vector<media_thumbnail> media_store::thumbnails(const std::string& media_id
   auto r = c->exec("SELECT thumbnail_width, thumbnail_height, thumbnail_type, thumbnail_method, "
                    "thumbnail_length FROM local_media_repository_thumbnails WHERE media_id = $1",
                    {media_id});
-  std::vector<media_thumbnail> out;
-  for (auto& row : r.rows)
-    out.push_back({static_cast<int>(row.i64(0)), static_cast<int>(row.i64(1)), row.str(2), row.str(3),
-                   row.i64(4)});
-  return out;
+  return to_thumbnails(r);
 }
 
 void media_store::add_thumbnail(const std::string& media_id, const media_thumbnail& t) {
@@ -192,6 +216,76 @@ bool media_store::used_as_avatar(const std::string& mxc) {
                    "c.type = 'm.room.avatar' AND c.state_key = '' AND e.json LIKE $1 ESCAPE '!'",
                    {pattern});
   return !r.empty();
+}
+
+// ---- remote media kept here ----
+
+std::optional<remote_media> media_store::get_remote(const std::string& origin, const std::string& media_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec(std::string("SELECT ") + remote_columns +
+                     " FROM remote_media_cache WHERE media_origin = $1 AND media_id = $2",
+                   {origin, media_id});
+  if (r.empty()) return std::nullopt;
+  return to_remote(r.rows[0]);
+}
+
+bool media_store::store_remote(const remote_media& m) {
+  auto c = pool_.acquire();
+  auto r = c->exec("INSERT INTO remote_media_cache (media_origin, media_id, media_type, media_length, created_ts, "
+                   "last_access_ts, upload_name, filesystem_id, authenticated, sha256) VALUES ($1, $2, $3, $4, $5, "
+                   "$5, $6, $7, $8, $9) ON CONFLICT (media_origin, media_id) DO NOTHING",
+                   {m.media_origin, m.media_id, m.media_type, m.media_length, m.created_ts,
+                    text_or_null(m.upload_name), m.filesystem_id, int64_t{m.authenticated ? 1 : 0}, m.sha256});
+  return r.affected == 1;
+}
+
+void media_store::touch_remote(const std::string& origin, const std::string& media_id, int64_t now_ms) {
+  auto c = pool_.acquire();
+  c->exec("UPDATE remote_media_cache SET last_access_ts = $3 WHERE media_origin = $1 AND media_id = $2",
+          {origin, media_id, now_ms});
+}
+
+std::vector<media_thumbnail> media_store::remote_thumbnails(const std::string& origin, const std::string& media_id) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT thumbnail_width, thumbnail_height, thumbnail_type, thumbnail_method, thumbnail_length "
+                   "FROM remote_media_cache_thumbnails WHERE media_origin = $1 AND media_id = $2",
+                   {origin, media_id});
+  return to_thumbnails(r);
+}
+
+void media_store::add_remote_thumbnail(const std::string& origin, const std::string& media_id,
+                                       const std::string& file_id, const media_thumbnail& t) {
+  auto c = pool_.acquire();
+  c->exec("INSERT INTO remote_media_cache_thumbnails (media_origin, media_id, thumbnail_width, thumbnail_height, "
+          "thumbnail_method, thumbnail_type, thumbnail_length, filesystem_id) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+          "$8) ON CONFLICT DO NOTHING",
+          {origin, media_id, int64_t{t.width}, int64_t{t.height}, t.method, t.type, t.length, file_id});
+}
+
+void media_store::delete_remote(const std::string& origin, const std::string& media_id) {
+  auto c = pool_.acquire();
+  c->exec_transaction(
+    {{"DELETE FROM remote_media_cache_thumbnails WHERE media_origin = $1 AND media_id = $2", {origin, media_id}},
+     {"DELETE FROM remote_media_cache WHERE media_origin = $1 AND media_id = $2", {origin, media_id}}});
+}
+
+std::vector<remote_media> media_store::stale_remote(int64_t before_ts, int64_t limit) {
+  auto c = pool_.acquire();
+  auto r = c->exec(std::string("SELECT ") + remote_columns +
+                     " FROM remote_media_cache WHERE COALESCE(last_access_ts, created_ts) < $1 "
+                     "ORDER BY COALESCE(last_access_ts, created_ts) LIMIT $2",
+                   {before_ts, limit});
+  std::vector<remote_media> out;
+  for (auto& row : r.rows) out.push_back(to_remote(row));
+  return out;
+}
+
+bool media_store::set_remote_quarantined(const std::string& origin, const std::string& media_id,
+                                         const std::string& by) {
+  auto c = pool_.acquire();
+  auto r = c->exec("UPDATE remote_media_cache SET quarantined_by = $3 WHERE media_origin = $1 AND media_id = $2",
+                   {origin, media_id, text_or_null(by)});
+  return r.affected == 1;
 }
 
 } // namespace axon::storage

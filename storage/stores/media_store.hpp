@@ -35,6 +35,22 @@ struct media_thumbnail {
   int64_t length = 0;
 };
 
+/// Another server's media item kept here (remote_media_cache): its file is
+/// remote_content/<origin>/<filesystem_id split as Synapse does>.
+struct remote_media {
+  std::string media_origin;
+  std::string media_id;
+  std::string media_type;
+  int64_t media_length = 0;
+  int64_t created_ts = 0;
+  std::optional<int64_t> last_access_ts;
+  std::string upload_name;
+  std::string filesystem_id;
+  std::string quarantined_by;
+  bool authenticated = false;
+  std::string sha256;
+};
+
 class media_store {
 public:
   explicit media_store(pool& p) : pool_(p) {}
@@ -79,6 +95,23 @@ public:
   std::vector<std::string> room_event_json(const std::string& room_id);
   /// Whether `mxc` is some user's avatar or some room's avatar now.
   bool used_as_avatar(const std::string& mxc);
+
+  // ---- remote media kept here ----
+  std::optional<remote_media> get_remote(const std::string& origin, const std::string& media_id);
+  /// Keeps a fetched item; false when another fetch (another media
+  /// worker) kept it first: the caller then uses that one.
+  bool store_remote(const remote_media& m);
+  void touch_remote(const std::string& origin, const std::string& media_id, int64_t now_ms);
+  std::vector<media_thumbnail> remote_thumbnails(const std::string& origin, const std::string& media_id);
+  void add_remote_thumbnail(const std::string& origin, const std::string& media_id, const std::string& file_id,
+                            const media_thumbnail& t);
+  /// Forgets a kept item and its thumbnails (the caller removes the files).
+  void delete_remote(const std::string& origin, const std::string& media_id);
+  /// Kept items last used (or, never used, fetched) before `before_ts`, at
+  /// most `limit` (purge_media_cache, media_retention.remote_media_lifetime).
+  std::vector<remote_media> stale_remote(int64_t before_ts, int64_t limit);
+  /// Sets (or clears, `by` empty) a kept item's quarantined_by; whether a row changed.
+  bool set_remote_quarantined(const std::string& origin, const std::string& media_id, const std::string& by);
 
 private:
   pool& pool_;
