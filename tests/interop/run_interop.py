@@ -412,9 +412,42 @@ def spaces_both_ways(axon, syn):
         expect_eq(body["rooms"][1].get("name"), f"{what}: child", f"{what}: the child's summary")
 
 
+def media_both_ways(axon, syn):
+    """A Synapse user's upload downloaded and thumbnailed by an Axon user: Axon asks Synapse 1.67's
+    federation media route, gets M_UNRECOGNIZED and falls back to /_matrix/media/v3/download with
+    allow_remote=false. The other way, Synapse 1.67 only knows the legacy route, where Axon (as
+    current Synapse with enable_authenticated_media) serves no media uploaded under the freeze."""
+    import io
+    from PIL import Image
+    im = Image.new("RGB", (400, 300), (200, 40, 90))
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    data = buf.getvalue()
+    sam, alice = register(syn.api), register(axon.api)
+    r = sam.request("POST", "/_matrix/media/v3/upload", raw=data, query={"filename": "red.png"},
+                    headers={"Content-Type": "image/png"})
+    uri = expect_ok(r, "upload to Synapse")["content_uri"]
+    server, media_id = uri[len("mxc://"):].split("/", 1)
+    r = alice.get(f"/_matrix/client/v1/media/download/{server}/{media_id}")
+    expect_eq(r.status, 200, f"Axon fetches Synapse's media: {r}")
+    expect_eq(r.body, data, "the same bytes")
+    expect_eq(r.header("content-type"), "image/png", "Synapse's content type")
+    expect("red.png" in (r.header("content-disposition") or ""), f"file name: {r.headers}")
+    r = alice.get(f"/_matrix/client/v1/media/thumbnail/{server}/{media_id}",
+                  query={"width": 96, "height": 96, "method": "crop"})
+    expect_eq(r.status, 200, f"Axon's thumbnail of Synapse's media: {r}")
+    expect_eq(Image.open(io.BytesIO(r.body)).size, (96, 96), "crop size")
+    # Axon's media on Synapse 1.67: frozen behind the authenticated routes it does not know.
+    r = alice.request("POST", "/_matrix/media/v3/upload", raw=b"from axon", headers={"Content-Type": "text/plain"})
+    uri = expect_ok(r, "upload to Axon")["content_uri"]
+    server, media_id = uri[len("mxc://"):].split("/", 1)
+    r = sam.get(f"/_matrix/media/v3/download/{server}/{media_id}")
+    expect_eq(r.status, 404, f"Synapse 1.67 cannot fetch media Axon serves only authenticated: {r}")
+
+
 SCENARIOS = [keys_through_each_others_notary, profiles_both_ways, to_device_both_ways, e2ee_keys_both_ways,
              directories_both_ways, rooms_both_ways, invites_both_ways, typing_receipts_presence_both_ways, knocks_both_ways,
-             history_both_ways, spaces_both_ways]
+             history_both_ways, spaces_both_ways, media_both_ways]
 
 
 def main():
