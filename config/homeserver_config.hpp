@@ -134,6 +134,11 @@ struct media_config {
   int64_t remote_media_download_burst_count = 500 * 1024 * 1024; ///< Default: 500M.
   int64_t remote_media_download_per_second = 87 * 1024;          ///< Default: 87K.
   std::vector<std::string> prevent_media_downloads_from;         ///< server names. Default: none.
+  /// `media_retention`: media not used for this long is deleted by the
+  /// media background jobs (local: not avatars, protected or quarantined
+  /// media; remote: not quarantined). Default: none (kept).
+  std::optional<int64_t> retention_local_ms;
+  std::optional<int64_t> retention_remote_ms;
 };
 
 /// `http`: limits of Axon's HTTP listeners (each listener has its own of
@@ -335,6 +340,13 @@ struct homeserver_config {
   /// can_load_media_repo): enable_media_repo as this instance reads it (a
   /// worker's own file may set it), or a media_repository worker.
   bool serves_media() const { return enable_media_repo || worker_app == "media_repository"; }
+  /// Whether this instance runs the media background jobs (retention, URL
+  /// preview expiry): it serves media and is media_instance_running_background_jobs,
+  /// or that is unset (Synapse: then one instance serves media).
+  bool runs_media_jobs() const {
+    return serves_media() && (media_instance_running_background_jobs.empty() ||
+                              media_instance_running_background_jobs == worker_name);
+  }
   /// The name other instances know this one by: worker_name, or "main".
   std::string instance_name() const { return is_worker() ? worker_name : "main"; }
   /// The listeners this instance opens: worker_listeners on a worker, else listeners.

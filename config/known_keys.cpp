@@ -123,7 +123,6 @@ const risk risks[] = {
     {"jwt_config", "JWT login is not available"},
     {"limit_usage_by_mau", "monthly active user limits are not enforced"},
     {"matrix_authentication_service", "authentication is not delegated"},
-    {"media_retention", "old media is not purged"},
     {"modules", "modules are not loaded"},
     {"oidc_providers", "OpenID Connect login is not available"},
     {"password_config", "password login settings (enabled, policy, pepper) are not applied"},

@@ -181,6 +181,23 @@ void read_media(const merged_doc& doc, media_config& m) {
   doc.at("prevent_media_downloads_from")
     .read_list(doc.get("prevent_media_downloads_from"), "prevent_media_downloads_from",
                m.prevent_media_downloads_from);
+  if (doc.has("media_retention")) {
+    const std::string key = "media_retention";
+    reader r = doc.at(key);
+    auto n = doc.get(key);
+    if (!n.IsNull() && r.expect_map(n, key)) {
+      for (auto [name, field] : {std::pair{"local_media_lifetime", &m.retention_local_ms},
+                                 {"remote_media_lifetime", &m.retention_remote_ms}}) {
+        if (!n[name] || n[name].IsNull()) continue;
+        int64_t ms = 0;
+        auto k = key + "." + name;
+        if (r.read_duration(n[name], k, ms)) {
+          if (ms <= 0) r.error(k, "must be larger than 0");
+          else *field = ms;
+        }
+      }
+    }
+  }
   if (doc.has("media_upload_limits")) {
     const std::string key = "media_upload_limits";
     reader r = doc.at(key);

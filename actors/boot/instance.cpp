@@ -20,6 +20,7 @@
 #include "actors/streams/receipts_writer.hpp"
 #include "actors/streams/to_device_writer.hpp"
 #include "actors/streams/typing_writer.hpp"
+#include "actors/media/media_jobs.hpp"
 #include "actors/user_directory/user_directory_updater.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/crypto.hpp"
@@ -84,6 +85,7 @@ struct instance::impl {
   writer_liveness_actor liveness;
   notifier_shortcut shortcut; ///< for the pub/sub thread (actors/notifier)
   caf::actor bus, directory_updater;
+  caf::actor media_jobs; ///< media_retention (runs_media_jobs, when configured)
   std::unique_ptr<transport::pubsub_wire> pubsub;
   /// Outbound HTTP (replication now; federation, pushers, appservices next).
   std::shared_ptr<http::http_client> http_client;
@@ -430,6 +432,8 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   if (cfg.serves_media()) {
     media = std::make_unique<media::media_repository>(cfg, pool, *env, federation.get());
     ctx.media = media.get();
+    if (cfg.runs_media_jobs() && (cfg.media.retention_local_ms || cfg.media.retention_remote_ms))
+      media_jobs = media::spawn_media_jobs(sys, media.get());
   }
   routes = client::all_routes();
 }
@@ -443,6 +447,7 @@ std::vector<caf::actor> instance::impl::actors() const {
   add(liveness);
   add(bus);
   add(directory_updater);
+  add(media_jobs);
   add(outbound);
   for (auto& w : roles.events_writers) add(w);
   add(roles.presence_writer);

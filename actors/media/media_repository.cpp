@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <iostream>
+#include <set>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -293,6 +294,33 @@ std::optional<storage::media_thumbnail> media_repository::make_thumbnail(const m
               << ref.media_id << ": " << e.what() << "\n";
   }
   return out;
+}
+
+int64_t media_repository::apply_retention() {
+  auto now = env_.now_ms();
+  int64_t n = 0;
+  if (cfg_.media.retention_remote_ms) n += purge_remote(now - *cfg_.media.retention_remote_ms, false);
+  if (cfg_.media.retention_local_ms) {
+    auto prefix = "mxc://" + cfg_.server_name + "/";
+    // Batches until one is left with only what stays (avatars).
+    for (std::set<std::string> kept;;) {
+      auto batch = store_.stale_local(now - *cfg_.media.retention_local_ms, -1, 500 + kept.size(), false);
+      auto limit = 500 + kept.size();
+      size_t changed = 0;
+      for (auto& id : batch) {
+        if (kept.count(id)) continue;
+        ++changed;
+        if (store_.used_as_avatar(prefix + id)) {
+          kept.insert(id);
+          continue;
+        }
+        delete_local(id);
+        ++n;
+      }
+      if (batch.size() < limit || changed == 0) break;
+    }
+  }
+  return n;
 }
 
 bool inline_type(const std::string& content_type) {

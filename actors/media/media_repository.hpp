@@ -113,8 +113,13 @@ public:
                                    const std::string& requester_ip, bool allow_fetch);
   /// Forgets a kept item: its row, thumbnails and files.
   void delete_remote(const storage::remote_media& m);
-  /// Forgets every kept item not used since `before_ts`: how many.
-  int64_t purge_remote(int64_t before_ts);
+  /// Forgets every kept item not used since `before_ts` (but quarantined
+  /// ones unless `with_quarantined`): how many.
+  int64_t purge_remote(int64_t before_ts, bool with_quarantined = true);
+  /// media_retention, once: deletes local media (not avatars, protected or
+  /// quarantined) and kept remote media (not quarantined) unused for the
+  /// configured lifetimes. How many items went.
+  int64_t apply_retention();
 
 private:
   /// Writes a thumbnail made for `method` to its file and its row (and `out`).

@@ -360,10 +360,10 @@ void media_repository::delete_remote(const storage::remote_media& m) {
   store_.delete_remote(m.media_origin, m.media_id);
 }
 
-int64_t media_repository::purge_remote(int64_t before_ts) {
+int64_t media_repository::purge_remote(int64_t before_ts, bool with_quarantined) {
   int64_t n = 0;
   for (;;) {
-    auto batch = store_.stale_remote(before_ts, 500);
+    auto batch = store_.stale_remote(before_ts, 500, with_quarantined);
     for (auto& m : batch) delete_remote(m);
     n += static_cast<int64_t>(batch.size());
     if (batch.size() < 500) return n;

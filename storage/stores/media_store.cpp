@@ -157,11 +157,13 @@ int64_t media_store::user_media_count(const std::string& user_id) {
   return c->exec("SELECT COUNT(*) FROM local_media_repository WHERE user_id = $1", {user_id}).rows[0].i64(0);
 }
 
-std::vector<std::string> media_store::stale_local(int64_t before_ts, int64_t size_gt, int64_t limit) {
+std::vector<std::string> media_store::stale_local(int64_t before_ts, int64_t size_gt, int64_t limit,
+                                                  bool with_quarantined) {
   auto c = pool_.acquire();
-  auto r = c->exec("SELECT media_id FROM local_media_repository WHERE COALESCE(last_access_ts, created_ts) < $1 "
-                   "AND media_length IS NOT NULL AND media_length > $2 AND safe_from_quarantine = 0 AND "
-                   "url_cache IS NULL ORDER BY created_ts LIMIT $3",
+  auto r = c->exec(std::string("SELECT media_id FROM local_media_repository WHERE COALESCE(last_access_ts, "
+                               "created_ts) < $1 AND media_length IS NOT NULL AND media_length > $2 AND "
+                               "safe_from_quarantine = 0 AND url_cache IS NULL") +
+                     (with_quarantined ? "" : " AND quarantined_by IS NULL") + " ORDER BY created_ts LIMIT $3",
                    {before_ts, size_gt, limit});
   std::vector<std::string> out;
   for (auto& row : r.rows) out.push_back(row.str(0));
@@ -269,11 +271,12 @@ void media_store::delete_remote(const std::string& origin, const std::string& me
      {"DELETE FROM remote_media_cache WHERE media_origin = $1 AND media_id = $2", {origin, media_id}}});
 }
 
-std::vector<remote_media> media_store::stale_remote(int64_t before_ts, int64_t limit) {
+std::vector<remote_media> media_store::stale_remote(int64_t before_ts, int64_t limit, bool with_quarantined) {
   auto c = pool_.acquire();
   auto r = c->exec(std::string("SELECT ") + remote_columns +
-                     " FROM remote_media_cache WHERE COALESCE(last_access_ts, created_ts) < $1 "
-                     "ORDER BY COALESCE(last_access_ts, created_ts) LIMIT $2",
+                     " FROM remote_media_cache WHERE COALESCE(last_access_ts, created_ts) < $1" +
+                     (with_quarantined ? "" : " AND quarantined_by IS NULL") +
+                     " ORDER BY COALESCE(last_access_ts, created_ts) LIMIT $2",
                    {before_ts, limit});
   std::vector<remote_media> out;
   for (auto& row : r.rows) out.push_back(to_remote(row));

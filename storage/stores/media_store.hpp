@@ -83,8 +83,10 @@ public:
                                       const std::string& order_by, bool ascending);
   int64_t user_media_count(const std::string& user_id);
   /// Local items last used (or, never used, made) before `before_ts`, larger
-  /// than `size_gt`, not protected; at most `limit`.
-  std::vector<std::string> stale_local(int64_t before_ts, int64_t size_gt, int64_t limit);
+  /// than `size_gt`, not protected (nor quarantined, unless
+  /// `with_quarantined`); at most `limit`.
+  std::vector<std::string> stale_local(int64_t before_ts, int64_t size_gt, int64_t limit,
+                                       bool with_quarantined = true);
   /// Sets (or clears, `by` empty) quarantined_by; protected items stay
   /// unless `force`. Whether a row changed.
   bool set_quarantined(const std::string& media_id, const std::string& by, bool force = false);
@@ -109,7 +111,7 @@ public:
   void delete_remote(const std::string& origin, const std::string& media_id);
   /// Kept items last used (or, never used, fetched) before `before_ts`, at
   /// most `limit` (purge_media_cache, media_retention.remote_media_lifetime).
-  std::vector<remote_media> stale_remote(int64_t before_ts, int64_t limit);
+  std::vector<remote_media> stale_remote(int64_t before_ts, int64_t limit, bool with_quarantined = true);
   /// Sets (or clears, `by` empty) a kept item's quarantined_by; whether a row changed.
   bool set_remote_quarantined(const std::string& origin, const std::string& media_id, const std::string& by);
 

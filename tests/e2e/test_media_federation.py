@@ -193,3 +193,38 @@ def remote_media_admin_quarantine_and_purge(ctx):
     r = bob.get(f"{V1}/download/{server}/{media_id}")
     expect_eq(r.status, 200, f"fetched again after the purge: {r}")
     expect_eq(r.body, data, "the same bytes")
+
+
+@e2e_test
+def media_retention_deletes_unused_media_at_its_lifetimes(ctx):
+    """media_retention on D (local and remote lifetimes of 1 s): at D's next run of the media
+    jobs (at start, then hourly) unused local uploads and kept remote media go, files included;
+    avatars and quarantined media stay (Synapse's rules)."""
+    a, _ = pair(ctx)
+    d = federating_server(ctx, "fed-d", media_retention={"local_media_lifetime": "1s",
+                                                          "remote_media_lifetime": "1s"})
+    d.start()
+    alice, dave, admin = register(a.api), register(d.api), admin_of(d)
+    _, plain = upload(dave, b"an old file", "text/plain")
+    _, avatar = upload(dave, image_bytes("PNG", (64, 64)), "image/png")
+    _, quarantined = upload(dave, b"quarantined", "text/plain")
+    expect_ok(dave.put(f"/profile/{dave.user_id}/avatar_url", {"avatar_url": f"mxc://{d.server_name}/{avatar}"}),
+              "avatar")
+    expect_ok(admin.post(f"/_synapse/admin/v1/media/quarantine/{d.server_name}/{quarantined}", {}), "quarantine")
+    _, remote = upload(alice, b"from A", "text/plain")
+    expect_eq(dave.get(f"{V1}/download/{a.server_name}/{remote}").status, 200, "D keeps A's item")
+    expect(remote_files(d, a.server_name), "a kept remote file")
+    time.sleep(1.5)
+    d.stop()
+    d.start()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if dave.get(f"{V1}/download/{d.server_name}/{plain}").status == 404 and not remote_files(d, a.server_name):
+            break
+        time.sleep(0.2)
+    expect_error(dave.get(f"{V1}/download/{d.server_name}/{plain}"), 404, "M_NOT_FOUND", "unused local media deleted")
+    expect_eq(remote_files(d, a.server_name), [], "kept remote media deleted")
+    expect_eq(dave.get(f"{V1}/download/{d.server_name}/{avatar}").status, 200, "the avatar stays")
+    expect_eq(admin.get(f"{V1}/download/{d.server_name}/{quarantined}").status, 200, "quarantined media stays")
+    # Asked for again, the remote item is fetched again.
+    expect_eq(dave.get(f"{V1}/download/{a.server_name}/{remote}").body, b"from A", "fetched again")

@@ -1065,6 +1065,8 @@ TEST_CASE("media keys, with Synapse's defaults") {
     CHECK(m.enable_authenticated_media);
     CHECK(m.upload_limits.empty());
     CHECK(r.config->serves_media());
+    CHECK(r.config->runs_media_jobs());
+    CHECK_FALSE(m.retention_local_ms);
   }
   SUBCASE("set") {
     const auto r = load_one(base +
@@ -1073,7 +1075,8 @@ TEST_CASE("media keys, with Synapse's defaults") {
                             "dynamic_thumbnails: true\nmax_image_pixels: 10M\nmax_pending_media_uploads: 2\n"
                             "unused_expiration_time: 1h\nenable_authenticated_media: false\n"
                             "media_upload_limits:\n  - {time_period: 1d, max_size: 100M}\n"
-                            "prevent_media_downloads_from: [evil.example]\nenable_media_repo: false\n");
+                            "prevent_media_downloads_from: [evil.example]\nenable_media_repo: false\n"
+                            "media_retention:\n  local_media_lifetime: 90d\n");
     REQUIRE_MESSAGE(r.config, all_errors(r));
     CHECK_MESSAGE(r.warnings.size() == 1, all_warnings(r)); // trusted_key_servers only
     auto& m = r.config->media;
@@ -1088,7 +1091,10 @@ TEST_CASE("media keys, with Synapse's defaults") {
     CHECK(m.upload_limits[0].max_size == 100 * 1024 * 1024);
     CHECK(m.upload_limits[0].time_period_ms == 86400 * 1000);
     CHECK(m.prevent_media_downloads_from == std::vector<std::string>{"evil.example"});
+    CHECK(m.retention_local_ms == int64_t{90} * 86400 * 1000);
+    CHECK_FALSE(m.retention_remote_ms);
     CHECK_FALSE(r.config->serves_media());
+    CHECK_FALSE(r.config->runs_media_jobs());
   }
   SUBCASE("invalid values name their key") {
     check_refused({{"thumbnail_sizes:\n  - {width: 64, height: 64, method: stretch}\n", "thumbnail_sizes[0].method"},
@@ -1097,6 +1103,8 @@ TEST_CASE("media keys, with Synapse's defaults") {
                    {"max_image_pixels: lots\n", "max_image_pixels"},
                    {"unused_expiration_time: 0\n", "unused_expiration_time"},
                    {"media_upload_limits:\n  - {max_size: 1M}\n", "media_upload_limits[0]"},
-                   {"enable_authenticated_media: perhaps\n", "enable_authenticated_media"}});
+                   {"enable_authenticated_media: perhaps\n", "enable_authenticated_media"},
+                   {"media_retention:\n  remote_media_lifetime: soon\n", "media_retention.remote_media_lifetime"},
+                   {"media_retention: 3\n", "media_retention"}});
   }
 }
