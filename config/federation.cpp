@@ -18,10 +18,6 @@
 
 namespace axon::config::detail {
 
-namespace {
-
-/// Reads a list of CIDR ranges under whichever of `names` is given (an
-/// error when more than one is: they are the same setting).
 bool read_ranges(const merged_doc& doc, std::initializer_list<const char*> names,
                  std::vector<std::string>& out) {
   const char* given = nullptr;
@@ -58,6 +54,9 @@ bool read_ranges(const merged_doc& doc, std::initializer_list<const char*> names
   out = std::move(ranges);
   return true;
 }
+
+namespace {
+
 
 /// True when `pem` holds at least one X.509 certificate that OpenSSL reads.
 bool has_certificate(const std::string& pem) {

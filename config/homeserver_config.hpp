@@ -139,6 +139,23 @@ struct media_config {
   /// media; remote: not quarantined). Default: none (kept).
   std::optional<int64_t> retention_local_ms;
   std::optional<int64_t> retention_remote_ms;
+
+  // URL previews (preview_url), Synapse's keys.
+  bool url_preview_enabled = false; ///< Default: false.
+  /// Addresses never fetched (`url_preview_ip_range_blacklist`, or
+  /// `..._blocklist`): required when previews are enabled; 0.0.0.0 and ::
+  /// are always added (Synapse's rule).
+  std::vector<std::string> url_preview_ip_range_blocklist;
+  /// Fetched even though blocked (`url_preview_ip_range_whitelist`, or `..._allowlist`). Default: none.
+  std::vector<std::string> url_preview_ip_range_allowlist;
+  /// URLs never fetched (`url_preview_url_blacklist`, or `..._blocklist`):
+  /// each entry maps parts of the URL (scheme, netloc, hostname, port,
+  /// path, query, fragment, username, password) to a glob, or a regular
+  /// expression when it starts with ^; a URL matching all of an entry's
+  /// parts is refused. Default: none.
+  std::vector<std::vector<std::pair<std::string, std::string>>> url_preview_url_blocklist;
+  int64_t max_spider_size = 10 * 1024 * 1024;                    ///< Default: 10M.
+  std::vector<std::string> url_preview_accept_language{"en"};   ///< Default: [en].
 };
 
 /// `http`: limits of Axon's HTTP listeners (each listener has its own of

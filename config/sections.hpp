@@ -2,6 +2,7 @@
 // parsers of each group of keys. Not for use outside config/.
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <string_view>
@@ -52,6 +53,9 @@ void parse_keys(const merged_doc& doc, homeserver_config& cfg);
 /// ip_range_blocklist/allowlist (and Synapse 1.67's *_blacklist/*_whitelist),
 /// federation_ip_range_blacklist, federation_domain_whitelist.
 void parse_federation(const merged_doc& doc, homeserver_config& cfg);
+/// Reads a list of CIDR ranges under whichever of `names` is given (an
+/// error when more than one is: they are the same setting). Whether one was.
+bool read_ranges(const merged_doc& doc, std::initializer_list<const char*> names, std::vector<std::string>& out);
 /// `database` (and legacy `database_path`).
 void parse_database(const merged_doc& doc, database_config& db);
 /// `rc_*` rate limits.

@@ -3,6 +3,9 @@
 #include <fstream>
 
 #include "config/sections.hpp"
+
+#include <regex>
+#include <set>
 #include "matrix/room_version.hpp"
 
 #include <nlohmann/json.hpp>
@@ -198,6 +201,61 @@ void read_media(const merged_doc& doc, media_config& m) {
       }
     }
   }
+  doc.at("url_preview_enabled").read(doc.get("url_preview_enabled"), "url_preview_enabled", m.url_preview_enabled);
+  {
+    bool given = read_ranges(doc, {"url_preview_ip_range_blocklist", "url_preview_ip_range_blacklist"},
+                             m.url_preview_ip_range_blocklist);
+    if (m.url_preview_enabled && !given)
+      doc.at("url_preview_ip_range_blacklist")
+        .error("url_preview_ip_range_blacklist",
+               "is required when url_preview_enabled is true: for security, list the addresses previews must "
+               "never fetch (private ranges at least)");
+    m.url_preview_ip_range_blocklist.push_back("0.0.0.0");
+    m.url_preview_ip_range_blocklist.push_back("::");
+    read_ranges(doc, {"url_preview_ip_range_allowlist", "url_preview_ip_range_whitelist"},
+                m.url_preview_ip_range_allowlist);
+  }
+  for (const char* key : {"url_preview_url_blocklist", "url_preview_url_blacklist"}) {
+    if (!doc.has(key)) continue;
+    reader r = doc.at(key);
+    auto n = doc.get(key);
+    if (!r.expect_sequence(n, key)) continue;
+    static const std::set<std::string> parts{"scheme", "netloc", "hostname", "port", "path",
+                                             "query", "fragment", "username", "password"};
+    for (size_t i = 0; i < n.size(); ++i) {
+      auto k = std::string(key) + "[" + std::to_string(i) + "]";
+      if (!r.expect_map(n[i], k)) continue;
+      std::vector<std::pair<std::string, std::string>> entry;
+      for (auto it = n[i].begin(); it != n[i].end(); ++it) {
+        auto part = it->first.as<std::string>("");
+        std::string pattern;
+        if (!parts.count(part)) {
+          r.error(k, "'" + part + "' is not a part of a URL (scheme, netloc, hostname, port, path, query, "
+                     "fragment, username, password)");
+          continue;
+        }
+        if (!r.read(it->second, k + "." + part, pattern)) continue;
+        if (!pattern.empty() && pattern[0] == '^') {
+          try {
+            std::regex check(pattern);
+          } catch (const std::regex_error&) {
+            r.error(k + "." + part, "is not a valid regular expression: '" + pattern + "'");
+            continue;
+          }
+        }
+        entry.emplace_back(part, pattern);
+      }
+      m.url_preview_url_blocklist.push_back(std::move(entry));
+    }
+  }
+  {
+    reader r = doc.at("max_spider_size");
+    if (r.read_size(doc.get("max_spider_size"), "max_spider_size", m.max_spider_size) && m.max_spider_size <= 0)
+      r.error("max_spider_size", "must be larger than 0");
+  }
+  if (doc.has("url_preview_accept_language"))
+    doc.at("url_preview_accept_language")
+      .read_list(doc.get("url_preview_accept_language"), "url_preview_accept_language", m.url_preview_accept_language);
   if (doc.has("media_upload_limits")) {
     const std::string key = "media_upload_limits";
     reader r = doc.at(key);

@@ -41,6 +41,7 @@ errc_info info(errc e) {
     case errc::not_yet_uploaded: return {"M_NOT_YET_UPLOADED", 504};
     case errc::resource_limit_exceeded: return {"M_RESOURCE_LIMIT_EXCEEDED", 400};
     case errc::too_large_remote: return {"M_TOO_LARGE", 502};
+    case errc::url_blocked: return {"M_UNKNOWN", 403};
   }
   return {"M_UNKNOWN", 500};
 }

@@ -50,7 +50,8 @@ enum class errc : uint8_t {
   not_yet_uploaded,          ///< M_NOT_YET_UPLOADED 504 (an id made by /create, still empty)
   resource_limit_exceeded,   ///< M_RESOURCE_LIMIT_EXCEEDED 400 (media_upload_limits)
   too_large_remote,          ///< M_TOO_LARGE 502 (remote media over the size limit)
-  last = too_large_remote,
+  url_blocked,               ///< M_UNKNOWN 403 (URL previews: url_preview_url_blocklist, as Synapse)
+  last = url_blocked,
 };
 
 struct errc_info {

@@ -432,7 +432,8 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
   if (cfg.serves_media()) {
     media = std::make_unique<media::media_repository>(cfg, pool, *env, federation.get());
     ctx.media = media.get();
-    if (cfg.runs_media_jobs() && (cfg.media.retention_local_ms || cfg.media.retention_remote_ms))
+    if (cfg.runs_media_jobs() &&
+        (cfg.media.retention_local_ms || cfg.media.retention_remote_ms || cfg.media.url_preview_enabled))
       media_jobs = media::spawn_media_jobs(sys, media.get());
   }
   routes = client::all_routes();

@@ -13,6 +13,7 @@
 #include "actors/federation/federation_client.hpp"
 #include "actors/media/media_repository.hpp"
 #include "actors/media/thumbnailer.hpp"
+#include "actors/media/url_previewer.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/identifiers.hpp"
 
@@ -85,7 +86,7 @@ item find_item(request& req, const std::string& server, const std::string& id, b
   auto& r = repo(req);
   if (server == client::server_name(req)) {
     auto m = find_uploaded(req, id, authenticated_route);
-    return {media_ref::local(id), m.media_type, m.upload_name};
+    return {media_ref::of(m), m.media_type, m.upload_name};
   }
   if (req.ctx->federation) req.ctx->federation->require_allowed(server);
   auto allow = req.query_param("allow_remote").value_or("true");
@@ -344,8 +345,18 @@ response thumbnail_of(request& req, const std::string& server, const std::string
 response thumbnail_v1(request& req) { return thumbnail_of(req, req.params[0], req.params[1], true); }
 response thumbnail_legacy(request& req) { return thumbnail_of(req, req.params[0], req.params[1], false); }
 
-/// Not built yet: answered as the spec says for what a server does not do.
-response preview_url(request&) { fail(errc::unrecognized, "URL previews are not enabled on this server"); }
+/// GET preview_url?url&ts: the page's Open Graph data (url_previewer.hpp).
+/// Without url_preview_enabled the endpoint is unknown, as on Synapse.
+response preview_url(request& req) {
+  auto& r = repo(req);
+  if (!r.previews()) fail(errc::unrecognized, "URL previews are not enabled on this server");
+  auto url = req.query_param("url");
+  if (!url) fail(errc::missing_param, "Missing string query parameter 'url'");
+  auto ts = client::int_param(req, "ts").value_or(client::now_ms(req));
+  auto og = json::parse(r.previews()->preview(*url, req.auth().user_id, ts), nullptr, false);
+  if (!og.is_object()) fail(errc::unknown, "The preview could not be made");
+  return {200, og};
+}
 
 // ---- federation ------------------------------------------------------------------------
 
@@ -371,7 +382,7 @@ response federation_download(request& req) {
   if (!valid_media_id(id)) fail(errc::invalid_param, "Invalid media ID");
   auto m = find_uploaded(req, id, true);
   uint64_t size = 0;
-  auto f = open_read(r.local_path(id), size);
+  auto f = open_read(r.content_path(media_ref::of(m)), size);
   if (!f) fail(errc::not_found, "Not found");
   return multipart_answer(std::move(f), size, m.media_type, content_disposition(m.media_type, m.upload_name),
                           r.env());

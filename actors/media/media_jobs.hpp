@@ -1,7 +1,8 @@
 // actors/media/media_jobs.hpp -- the media repository's background jobs, on
 // the instance that runs them (homeserver_config::runs_media_jobs:
-// media_instance_running_background_jobs, as in Synapse): media_retention
-// now, at start and then every hour (Synapse's MEDIA_RETENTION_CHECK_PERIOD).
+// media_instance_running_background_jobs, as in Synapse): media_retention at
+// start and then every hour (Synapse's MEDIA_RETENTION_CHECK_PERIOD), and
+// the URL preview cache's expiry every 10 s (as Synapse's).
 #pragma once
 
 #include "messages/caf_types.hpp"

@@ -1,6 +1,7 @@
 #include "actors/media/media_repository.hpp"
 
 #include "actors/media/thumbnailer.hpp"
+#include "actors/media/url_previewer.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/environment.hpp"
 #include "messages/errors.hpp"
@@ -117,7 +118,10 @@ media_repository::media_repository(const config::homeserver_config& cfg, storage
     ::closedir(d);
   }
   init_image_library();
+  if (cfg.media.url_preview_enabled) previews_ = std::make_unique<url_previewer>(*this);
 }
+
+media_repository::~media_repository() = default;
 
 namespace {
 
@@ -126,12 +130,19 @@ std::string split_id(const std::string& id) { return id.substr(0, 2) + "/" + id.
 
 } // namespace
 
+/// Synapse's url_cache split: the date, then the rest.
+static std::string split_url_id(const std::string& id) {
+  return id.size() > 11 ? id.substr(0, 10) + "/" + id.substr(11) : "short/" + id;
+}
+
 std::string media_repository::content_path(const media_ref& ref) const {
+  if (ref.url_cache) return root_ + "/url_cache/" + split_url_id(ref.media_id);
   if (ref.is_local()) return root_ + "/local_content/" + split_id(ref.media_id);
   return root_ + "/remote_content/" + ref.origin + "/" + split_id(ref.file_id);
 }
 
 std::string media_repository::thumbnail_dir(const media_ref& ref) const {
+  if (ref.url_cache) return root_ + "/url_cache_thumbnails/" + split_url_id(ref.media_id);
   if (ref.is_local()) return root_ + "/local_thumbnails/" + split_id(ref.media_id);
   return root_ + "/remote_thumbnail/" + ref.origin + "/" + split_id(ref.file_id);
 }
@@ -205,10 +216,12 @@ storage::local_media media_repository::store_upload(const std::string& temp_path
 }
 
 void media_repository::delete_local(const std::string& media_id) {
+  auto m = store_.get_local(media_id);
+  auto ref = m ? media_ref::of(*m) : media_ref::local(media_id);
   for (auto& t : store_.thumbnails(media_id))
-    ::unlink(local_thumbnail_path(media_id, t.width, t.height, t.type, t.method).c_str());
-  ::rmdir(thumbnail_dir(media_ref::local(media_id)).c_str());
-  ::unlink(local_path(media_id).c_str());
+    ::unlink(thumbnail_path(ref, t.width, t.height, t.type, t.method).c_str());
+  ::rmdir(thumbnail_dir(ref).c_str());
+  ::unlink(content_path(ref).c_str());
   store_.delete_local(media_id);
 }
 

@@ -30,6 +30,7 @@ namespace axon::federation { class federation_client; }
 namespace axon::media {
 
 struct thumbnail; // thumbnailer.hpp
+class url_previewer; // url_previewer.hpp
 
 /// Whether `id` can be a media id here: letters, digits, '_' and '-', at
 /// most 255 of them (nothing a path could be made of).
@@ -42,8 +43,13 @@ struct media_ref {
   std::string origin;
   std::string media_id;
   std::string file_id;
-  static media_ref local(const std::string& id) { return {"", id, id}; }
-  static media_ref remote(const storage::remote_media& m) { return {m.media_origin, m.media_id, m.filesystem_id}; }
+  bool url_cache = false; ///< local, fetched by a URL preview: under url_cache/ (Synapse's layout)
+  static media_ref local(const std::string& id) { return {"", id, id, false}; }
+  static media_ref url(const std::string& id) { return {"", id, id, true}; }
+  static media_ref of(const storage::local_media& m) { return m.url_cache.empty() ? local(m.media_id) : url(m.media_id); }
+  static media_ref remote(const storage::remote_media& m) {
+    return {m.media_origin, m.media_id, m.filesystem_id, false};
+  }
   bool is_local() const { return origin.empty(); }
 };
 
@@ -52,6 +58,12 @@ public:
   /// `federation` fetches other servers' media (null: none is fetched).
   media_repository(const config::homeserver_config& cfg, storage::pool& pool, matrix::environment& env,
                    federation::federation_client* federation = nullptr);
+  ~media_repository();
+  media_repository(const media_repository&) = delete;
+  media_repository& operator=(const media_repository&) = delete;
+
+  /// URL previews; null unless url_preview_enabled.
+  url_previewer* previews() { return previews_.get(); }
 
   const config::homeserver_config& cfg() const { return cfg_; }
   storage::media_store& store() { return store_; }
@@ -64,7 +76,8 @@ public:
                                    const std::string& method) const {
     return thumbnail_path(media_ref::local(media_id), w, h, type, method);
   }
-  /// Synapse's layout: local_content/aa/bb/rest, remote_content/<origin>/aa/bb/rest.
+  /// Synapse's layout: local_content/aa/bb/rest, remote_content/<origin>/aa/bb/rest,
+  /// url_cache/<date>/<rest> (preview ids are "<date>_<random>").
   std::string content_path(const media_ref& ref) const;
   /// The directory of an item's thumbnails (local_thumbnails/..., remote_thumbnail/<origin>/...).
   std::string thumbnail_dir(const media_ref& ref) const;
@@ -139,6 +152,7 @@ private:
   std::unordered_map<std::string, int64_t> access_written_; ///< id -> when last_access_ts was written (mu_)
 
   federation::federation_client* federation_;
+  std::unique_ptr<url_previewer> previews_;
   http::rate_limiter download_limits_; ///< remote_media_download_*, per requester address
   struct flight;                       ///< one fetch of a remote item, and who waits for it
   std::mutex flights_mu_;

@@ -6,7 +6,7 @@ namespace {
 
 const char* const local_columns =
   "media_id, media_type, media_length, created_ts, upload_name, user_id, quarantined_by, "
-  "safe_from_quarantine, authenticated, sha256, last_access_ts";
+  "safe_from_quarantine, authenticated, sha256, last_access_ts, url_cache";
 
 local_media to_local(const row& r) {
   local_media m;
@@ -21,6 +21,7 @@ local_media to_local(const row& r) {
   m.authenticated = r.i64_or(8, 0) != 0;
   m.sha256 = r.str_or(9, "");
   if (!r.is_null(10)) m.last_access_ts = r.i64(10);
+  m.url_cache = r.str_or(11, "");
   return m;
 }
 
@@ -218,6 +219,63 @@ bool media_store::used_as_avatar(const std::string& mxc) {
                    "c.type = 'm.room.avatar' AND c.state_key = '' AND e.json LIKE $1 ESCAPE '!'",
                    {pattern});
   return !r.empty();
+}
+
+// ---- URL previews ----
+
+std::optional<url_cache_entry> media_store::get_url_cache(const std::string& url, int64_t ts) {
+  auto c = pool_.acquire();
+  const char* columns = "SELECT response_code, etag, expires_ts, og, media_id, download_ts FROM "
+                        "local_media_repository_url_cache WHERE url = $1 AND download_ts ";
+  auto r = c->exec(std::string(columns) + "<= $2 ORDER BY download_ts DESC LIMIT 1", {url, ts});
+  if (r.empty()) r = c->exec(std::string(columns) + "> $2 ORDER BY download_ts ASC LIMIT 1", {url, ts});
+  if (r.empty()) return std::nullopt;
+  auto& row = r.rows[0];
+  url_cache_entry e;
+  e.url = url;
+  e.response_code = static_cast<int>(row.i64(0));
+  e.etag = row.str_or(1, "");
+  e.expires_ts = row.i64(2);
+  e.og = row.str(3);
+  e.media_id = row.str(4);
+  e.download_ts = row.i64(5);
+  return e;
+}
+
+void media_store::store_url_cache(const url_cache_entry& e) {
+  auto c = pool_.acquire();
+  c->exec("INSERT INTO local_media_repository_url_cache (url, response_code, etag, expires_ts, og, media_id, "
+          "download_ts) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+          {e.url, int64_t{e.response_code}, text_or_null(e.etag), e.expires_ts, e.og, e.media_id, e.download_ts});
+}
+
+void media_store::store_url_media(const local_media& m) {
+  auto c = pool_.acquire();
+  c->exec("INSERT INTO local_media_repository (media_id, media_type, media_length, created_ts, upload_name, "
+          "user_id, url_cache, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+          {m.media_id, m.media_type, m.media_length.value_or(0), m.created_ts, text_or_null(m.upload_name),
+           m.user_id, m.url_cache, m.sha256});
+}
+
+std::vector<std::string> media_store::take_expired_url_cache(int64_t now) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT media_id FROM local_media_repository_url_cache WHERE expires_ts < $1 LIMIT 1000", {now});
+  std::vector<std::string> out;
+  for (auto& row : r.rows) {
+    out.push_back(row.str(0));
+    c->exec("DELETE FROM local_media_repository_url_cache WHERE media_id = $1", {row.str(0)});
+  }
+  return out;
+}
+
+std::vector<std::string> media_store::url_media_before(int64_t before_ts, int64_t limit) {
+  auto c = pool_.acquire();
+  auto r = c->exec("SELECT media_id FROM local_media_repository WHERE url_cache IS NOT NULL AND created_ts < $1 "
+                   "ORDER BY created_ts LIMIT $2",
+                   {before_ts, limit});
+  std::vector<std::string> out;
+  for (auto& row : r.rows) out.push_back(row.str(0));
+  return out;
 }
 
 // ---- remote media kept here ----

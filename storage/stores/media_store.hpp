@@ -25,6 +25,18 @@ struct local_media {
   bool safe_from_quarantine = false;
   bool authenticated = false;
   std::string sha256;
+  std::string url_cache; ///< the URL a URL preview fetched this from; "" for uploads
+};
+
+/// A URL preview made (local_media_repository_url_cache).
+struct url_cache_entry {
+  std::string url;
+  int response_code = 0;
+  std::string etag;
+  int64_t expires_ts = 0;
+  std::string og; ///< the Open Graph answer, JSON text
+  std::string media_id;
+  int64_t download_ts = 0;
 };
 
 struct media_thumbnail {
@@ -97,6 +109,18 @@ public:
   std::vector<std::string> room_event_json(const std::string& room_id);
   /// Whether `mxc` is some user's avatar or some room's avatar now.
   bool used_as_avatar(const std::string& mxc);
+
+  // ---- URL previews ----
+  /// The preview of `url` made last at or before `ts`, else the first after
+  /// it (Synapse's history-aware get_url_cache).
+  std::optional<url_cache_entry> get_url_cache(const std::string& url, int64_t ts);
+  void store_url_cache(const url_cache_entry& e);
+  /// Keeps what a preview fetched as a local item (its url_cache set).
+  void store_url_media(const local_media& m);
+  /// Previews expired before `now`: their media ids, and the rows gone.
+  std::vector<std::string> take_expired_url_cache(int64_t now);
+  /// Media fetched for previews before `before_ts` (ids).
+  std::vector<std::string> url_media_before(int64_t before_ts, int64_t limit);
 
   // ---- remote media kept here ----
   std::optional<remote_media> get_remote(const std::string& origin, const std::string& media_id);

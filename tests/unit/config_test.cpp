@@ -561,6 +561,7 @@ TEST_CASE("unknown keys are warnings; Synapse's known keys are silent") {
                           "trusted_key_servers: [{server_name: matrix.org}]\n"
                           "suppress_key_server_warning: true\n"
                           "url_preview_enabled: true\n"
+                          "url_preview_ip_range_blacklist: [10.0.0.0/8]\n"
                           "experimental_features: {}\n"
                           "registration_requires_token: false\n",
                           "hs.yaml");
@@ -1076,7 +1077,10 @@ TEST_CASE("media keys, with Synapse's defaults") {
                             "unused_expiration_time: 1h\nenable_authenticated_media: false\n"
                             "media_upload_limits:\n  - {time_period: 1d, max_size: 100M}\n"
                             "prevent_media_downloads_from: [evil.example]\nenable_media_repo: false\n"
-                            "media_retention:\n  local_media_lifetime: 90d\n");
+                            "media_retention:\n  local_media_lifetime: 90d\n"
+                            "url_preview_enabled: true\nurl_preview_ip_range_blacklist: [10.0.0.0/8]\n"
+                            "url_preview_url_blacklist:\n  - {netloc: 'example.com', path: '/private/*'}\n"
+                            "max_spider_size: 1M\n");
     REQUIRE_MESSAGE(r.config, all_errors(r));
     CHECK_MESSAGE(r.warnings.size() == 1, all_warnings(r)); // trusted_key_servers only
     auto& m = r.config->media;
@@ -1093,6 +1097,11 @@ TEST_CASE("media keys, with Synapse's defaults") {
     CHECK(m.prevent_media_downloads_from == std::vector<std::string>{"evil.example"});
     CHECK(m.retention_local_ms == int64_t{90} * 86400 * 1000);
     CHECK_FALSE(m.retention_remote_ms);
+    CHECK(m.url_preview_enabled);
+    CHECK(m.url_preview_ip_range_blocklist == std::vector<std::string>{"10.0.0.0/8", "0.0.0.0", "::"});
+    REQUIRE(m.url_preview_url_blocklist.size() == 1);
+    CHECK(m.url_preview_url_blocklist[0].size() == 2);
+    CHECK(m.max_spider_size == 1024 * 1024);
     CHECK_FALSE(r.config->serves_media());
     CHECK_FALSE(r.config->runs_media_jobs());
   }
@@ -1105,6 +1114,12 @@ TEST_CASE("media keys, with Synapse's defaults") {
                    {"media_upload_limits:\n  - {max_size: 1M}\n", "media_upload_limits[0]"},
                    {"enable_authenticated_media: perhaps\n", "enable_authenticated_media"},
                    {"media_retention:\n  remote_media_lifetime: soon\n", "media_retention.remote_media_lifetime"},
-                   {"media_retention: 3\n", "media_retention"}});
+                   {"media_retention: 3\n", "media_retention"},
+                   {"url_preview_enabled: true\n", "url_preview_ip_range_blacklist"},
+                   {"url_preview_enabled: true\nurl_preview_ip_range_blacklist: [300.1.1.1]\n",
+                    "url_preview_ip_range_blacklist[0]"},
+                   {"url_preview_url_blacklist:\n  - {path: '^(unclosed'}\n", "url_preview_url_blacklist[0].path"},
+                   {"url_preview_url_blacklist:\n  - {host: x}\n", "url_preview_url_blacklist[0]"},
+                   {"max_spider_size: 0\n", "max_spider_size"}});
   }
 }
