@@ -75,3 +75,67 @@ def outbound_federation_restricted_to_main(ctx):
                 s.stop()
         c.stop()
         redis.stop()
+
+
+@layout_test
+def remote_media_through_a_media_worker(ctx):
+    """A layout whose media is served by a media_repository worker (enable_media_repo: false
+    on main, as the workers page says): the worker fetches another server's media itself, keeps
+    it in the shared media store and serves it and its thumbnails; main's client listener does
+    not serve media."""
+    import io
+    from PIL import Image
+    from harness import Api
+    from test_media import V1, upload
+    redis = Redis(os.path.join(ctx.server.directory, "..", "fed-media-redis"))
+    redis.start()
+    c = federating_server(ctx, "fedm-c")
+    c.start()
+    main = media = None
+    try:
+        layout = workers_layout("127.0.0.1", redis.port, writer_of=[])
+        ca, crt, key = test_ca()
+        fed_port = free_port()
+        overrides = {k: v for k, v in layout.items() if not k.startswith("_")}
+        overrides.update({
+            "server_name": f"localhost:{fed_port}", "tls_certificate_path": crt, "tls_private_key_path": key,
+            "federation_custom_ca_list": [ca], "ip_range_whitelist": ["127.0.0.0/8", "::1/128"],
+            "enable_media_repo": False, "media_instance_running_background_jobs": "media1",
+        })
+        main = ctx.make_server("fedm-main", overrides)
+        main.config.pop("federation_domain_whitelist", None)
+        main.config["listeners"] += [
+            {"port": layout["_replication_listener"], "bind_addresses": ["127.0.0.1"], "type": "http",
+             "resources": [{"names": ["replication"]}]},
+            {"port": fed_port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": True,
+             "resources": [{"names": ["federation"]}]},
+        ]
+        main.rewrite()
+        media_port = free_port()
+        media = ctx.make_worker(main, "fedm-media1", {
+            "worker_app": "media_repository", "worker_name": "media1",
+            "worker_listeners": [{"port": media_port, "bind_addresses": ["127.0.0.1"], "type": "http",
+                                  "resources": [{"names": ["media"]}]}]})
+        main.start()
+        media.start()
+        out = io.BytesIO()
+        Image.new("RGB", (640, 480), (30, 160, 90)).save(out, "JPEG")
+        data = out.getvalue()
+        server, media_id = upload(register(c.api), data, "image/jpeg")
+        bob = register(main.api)
+        expect_eq(bob.get(f"{V1}/download/{server}/{media_id}").status, 404, "main serves no media")
+        bob.api = Api(f"http://127.0.0.1:{media_port}")
+        r = bob.get(f"{V1}/download/{server}/{media_id}")
+        expect_eq(r.status, 200, f"C's media through the media worker: {r}")
+        expect_eq(r.body, data, "the same bytes")
+        r = bob.get(f"{V1}/thumbnail/{server}/{media_id}", query={"width": 320, "height": 240})
+        expect_eq(r.status, 200, f"its thumbnail: {r}")
+        expect_eq(Image.open(io.BytesIO(r.body)).size, (320, 240), "thumbnail size")
+        kept = os.path.join(main.config["media_store_path"], "remote_content", server)
+        expect(os.path.isdir(kept), "kept in the shared store, Synapse's layout")
+    finally:
+        for s in (media, main):
+            if s:
+                s.stop()
+        c.stop()
+        redis.stop()
