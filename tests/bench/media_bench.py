@@ -7,9 +7,15 @@
   small:      downloads per second of a 100 KiB file, --clients connections at once in
               --procs client processes, keep-alive, for --seconds.
 
-    media_bench.py --binary build/axon [--clients 20] [--procs 4] [--seconds 5] [--runs 3]
+  thumbnails: the upload of a 4000x3000 JPEG as image/jpeg minus the same bytes as
+              application/octet-stream: the time the server spends making its thumbnails at
+              upload (both Axon and Synapse make them before answering);
 
-The thumbnails of a 4000x3000 JPEG are timed apart (build/axon-thumbnail-bench).
+    media_bench.py --binary build/axon [--clients 20] [--procs 4] [--seconds 5] [--runs 3]
+    media_bench.py --synapse /opt/synapse-1.67 [...]   the same scenarios on Synapse 1.67
+                                                       (legacy routes; ../shared/tools/synapse)
+
+The thumbnails alone are also timed in-process (build/axon-thumbnail-bench).
 """
 import argparse
 import multiprocessing
@@ -74,10 +80,10 @@ def connect(url):
     return s
 
 
-def upload(url, token, data):
+def upload(url, token, data, content_type="application/octet-stream"):
     s = connect(url)
     head = (f"POST /_matrix/media/v3/upload?filename=bench.bin HTTP/1.1\r\nHost: bench\r\n"
-            f"Authorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {len(data)}\r\n\r\n").encode()
     t0 = time.perf_counter()
     s.sendall(head)
@@ -136,18 +142,44 @@ def small_worker(args):
     return done
 
 
+def photo_jpeg():
+    """A 4000x3000 JPEG with a photo's detail (noise over a gradient), as a camera makes."""
+    import io
+    from PIL import Image
+    w, h = 4000, 3000
+    im = Image.linear_gradient("L").resize((w, h)).convert("RGB")
+    noise = Image.effect_noise((w, h), 40).convert("RGB")
+    im = Image.blend(im, noise, 0.5)
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--binary", required=True)
+    ap.add_argument("--binary")
+    ap.add_argument("--synapse", help="Synapse's SYN_ROOT: bench it instead of Axon")
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--procs", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
+    if not args.binary and not args.synapse:
+        ap.error("--binary or --synapse")
     tmp = tempfile.mkdtemp(prefix="axon-media-bench-")
-    db = {"name": "sqlite3", "args": {"database": os.path.join(tmp, "hs.db")}}
-    server = harness.Server(args.binary, os.path.join(tmp, "hs"), db,
-                            {"max_upload_size": "100M", "enable_authenticated_media": True}, name="media")
+    if args.synapse:
+        sys.path.insert(0, os.path.join(HERE, "..", "interop"))
+        from run_interop import Synapse
+        server = Synapse(args.synapse, os.path.join(tmp, "synapse"))
+        server.config["max_upload_size"] = "100M"
+        with open(server.config_path, "w") as f:
+            f.write(harness.to_yaml(server.config) + "\n")
+        download_prefix = "/_matrix/media/v3/download"  # Synapse 1.67 has no authenticated media
+    else:
+        db = {"name": "sqlite3", "args": {"database": os.path.join(tmp, "hs.db")}}
+        server = harness.Server(args.binary, os.path.join(tmp, "hs"), db,
+                                {"max_upload_size": "100M", "enable_authenticated_media": True}, name="media")
+        download_prefix = "/_matrix/client/v1/media/download"
     server.start()
     try:
         user = harness.register(server.api)
@@ -172,16 +204,24 @@ def main():
                 t.join()
                 speeds.append(len(data) / seconds / 1e6)
                 peaks.append((peak[0] - before) / 1024)
-            path = f"/_matrix/client/v1/media/download/{media}"
+            path = f"{download_prefix}/{media}"
             down = [download_speed(server.url, user.token, path, len(data), max(1, 200 // mib))
                     for _ in range(args.runs)]
             print(f"{mib} MiB: upload {statistics.median(speeds):.0f} MB/s "
                   f"(runs {', '.join(f'{s:.0f}' for s in speeds)}), RSS +{max(peaks):.1f} MiB at most; "
                   f"download {statistics.median(down):.0f} MB/s (runs {', '.join(f'{s:.0f}' for s in down)})",
                   flush=True)
+        jpeg = photo_jpeg()
+        made = []
+        for _ in range(args.runs):
+            _, plain = upload(server.url, user.token, jpeg)
+            _, image = upload(server.url, user.token, jpeg, "image/jpeg")
+            made.append((image - plain) * 1000)
+        print(f"thumbnails of a 4000x3000 JPEG ({len(jpeg) >> 10} KiB) at upload: "
+              f"{statistics.median(made):.0f} ms (runs {', '.join(f'{m:.0f}' for m in made)})", flush=True)
         data = os.urandom(100 << 10)
         media, _ = upload(server.url, user.token, data)
-        path = f"/_matrix/client/v1/media/download/{media}"
+        path = f"{download_prefix}/{media}"
         per = [args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)]
         for _ in range(args.runs):
             with multiprocessing.Pool(args.procs) as pool:

@@ -63,6 +63,7 @@ import test_spaces  # noqa: E402,F401
 import test_federation_workers  # noqa: E402,F401
 import test_media_federation  # noqa: E402,F401
 import test_url_preview  # noqa: E402,F401
+import test_js_sdk  # noqa: E402,F401
 
 
 def parse_conninfo(conninfo):
