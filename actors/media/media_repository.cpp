@@ -35,16 +35,6 @@ std::string absolute(const std::string& p) {
   return std::string(buf) + "/" + p;
 }
 
-std::string hex(const unsigned char* b, size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += digits[b[i] >> 4];
-    out += digits[b[i] & 15];
-  }
-  return out;
-}
-
 /// "image/jpeg; charset=..." -> "image/jpeg", lower case.
 std::string bare_type(const std::string& t) {
   auto s = t.substr(0, t.find(';'));
@@ -68,7 +58,16 @@ std::string thumbnail_name(int w, int h, const std::string& type, const std::str
 
 } // namespace
 
-/// The sha256 of a file, read in 1 MiB blocks; "" when it cannot be read.
+std::string to_hex(const unsigned char* b, size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    out += digits[b[i] >> 4];
+    out += digits[b[i] & 15];
+  }
+  return out;
+}
+
 std::string file_sha256(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {};
@@ -88,7 +87,7 @@ std::string file_sha256(const std::string& path) {
   ::close(fd);
   unsigned char out[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_final(&st, out);
-  return hex(out, sizeof out);
+  return to_hex(out, sizeof out);
 }
 
 

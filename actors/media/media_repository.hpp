@@ -161,6 +161,8 @@ private:
 
 /// mkdir -p of the directories above `path`.
 void make_parents(const std::string& path);
+/// Lower-case hex of `n` bytes.
+std::string to_hex(const unsigned char* b, size_t n);
 /// The hex sha256 of a file, read in 1 MiB blocks; "" when it cannot be read.
 std::string file_sha256(const std::string& path);
 /// The file name a Content-Disposition header gives (RFC 6266: filename*

@@ -67,16 +67,6 @@ struct file_guard {
   }
 };
 
-std::string hex(const unsigned char* b, size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += digits[b[i] >> 4];
-    out += digits[b[i] & 15];
-  }
-  return out;
-}
-
 [[noreturn]] void fetch_failed(const std::string& origin, const std::string& id, const std::string& why) {
   std::cerr << "media: fetching " << origin << "/" << id << " failed: " << why << "\n";
   throw matrix_error(errc::bad_gateway, "Failed to fetch remote media");
@@ -136,7 +126,7 @@ bool copy_hashed(std::istream& in, const std::string& out_path, int64_t max_size
   }
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_final(&st, digest);
-  f.sha256 = hex(digest, sizeof digest);
+  f.sha256 = to_hex(digest, sizeof digest);
   f.length = total;
   return true;
 }

@@ -11,6 +11,30 @@ from harness import expect, expect_eq, expect_ok, free_port, layout_test, q, reg
 from test_faults import Redis
 
 
+def federating_main(ctx, name, redis, **extra):
+    """The main process of a federating layout (main + worker1 over `redis`): named
+    localhost:PORT with a TLS federation listener on PORT, `extra` in its homeserver.yaml; not
+    started. Returns it and workers_layout's keys."""
+    layout = workers_layout("127.0.0.1", redis.port, writer_of=[])
+    ca, crt, key = test_ca()
+    fed_port = free_port()
+    overrides = {k: v for k, v in layout.items() if not k.startswith("_")}
+    overrides.update({
+        "server_name": f"localhost:{fed_port}", "tls_certificate_path": crt, "tls_private_key_path": key,
+        "federation_custom_ca_list": [ca], "ip_range_whitelist": ["127.0.0.0/8", "::1/128"], **extra,
+    })
+    main = ctx.make_server(name, overrides)
+    main.config.pop("federation_domain_whitelist", None)
+    main.config["listeners"] += [
+        {"port": layout["_replication_listener"], "bind_addresses": ["127.0.0.1"], "type": "http",
+         "resources": [{"names": ["replication"]}]},
+        {"port": fed_port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": True,
+         "resources": [{"names": ["federation"]}]},
+    ]
+    main.rewrite()
+    return main, layout
+
+
 @layout_test
 def outbound_federation_restricted_to_main(ctx):
     redis = Redis(os.path.join(ctx.server.directory, "..", "fed-workers-redis"))
@@ -19,24 +43,7 @@ def outbound_federation_restricted_to_main(ctx):
     c.start()
     main = worker = None
     try:
-        layout = workers_layout("127.0.0.1", redis.port, writer_of=[])
-        ca, crt, key = test_ca()
-        fed_port = free_port()
-        overrides = {k: v for k, v in layout.items() if not k.startswith("_")}
-        overrides.update({
-            "server_name": f"localhost:{fed_port}", "tls_certificate_path": crt, "tls_private_key_path": key,
-            "federation_custom_ca_list": [ca], "ip_range_whitelist": ["127.0.0.0/8", "::1/128"],
-            "outbound_federation_restricted_to": ["main"],
-        })
-        main = ctx.make_server("fedw-main", overrides)
-        main.config.pop("federation_domain_whitelist", None)
-        main.config["listeners"] += [
-            {"port": layout["_replication_listener"], "bind_addresses": ["127.0.0.1"], "type": "http",
-             "resources": [{"names": ["replication"]}]},
-            {"port": fed_port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": True,
-             "resources": [{"names": ["federation"]}]},
-        ]
-        main.rewrite()
+        main, layout = federating_main(ctx, "fedw-main", redis, outbound_federation_restricted_to=["main"])
         worker = ctx.make_worker(main, "fedw-worker1", dict(layout["_worker1"], ip_range_whitelist=[]))
         main.start()
         worker.start()
@@ -93,24 +100,8 @@ def remote_media_through_a_media_worker(ctx):
     c.start()
     main = media = None
     try:
-        layout = workers_layout("127.0.0.1", redis.port, writer_of=[])
-        ca, crt, key = test_ca()
-        fed_port = free_port()
-        overrides = {k: v for k, v in layout.items() if not k.startswith("_")}
-        overrides.update({
-            "server_name": f"localhost:{fed_port}", "tls_certificate_path": crt, "tls_private_key_path": key,
-            "federation_custom_ca_list": [ca], "ip_range_whitelist": ["127.0.0.0/8", "::1/128"],
-            "enable_media_repo": False, "media_instance_running_background_jobs": "media1",
-        })
-        main = ctx.make_server("fedm-main", overrides)
-        main.config.pop("federation_domain_whitelist", None)
-        main.config["listeners"] += [
-            {"port": layout["_replication_listener"], "bind_addresses": ["127.0.0.1"], "type": "http",
-             "resources": [{"names": ["replication"]}]},
-            {"port": fed_port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": True,
-             "resources": [{"names": ["federation"]}]},
-        ]
-        main.rewrite()
+        main, _ = federating_main(ctx, "fedm-main", redis, enable_media_repo=False,
+                                  media_instance_running_background_jobs="media1")
         media_port = free_port()
         media = ctx.make_worker(main, "fedm-media1", {
             "worker_app": "media_repository", "worker_name": "media1",
