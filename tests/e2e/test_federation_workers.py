@@ -86,10 +86,10 @@ def outbound_federation_restricted_to_main(ctx):
 
 @layout_test
 def remote_media_through_a_media_worker(ctx):
-    """A layout whose media is served by a media_repository worker (enable_media_repo: false
-    on main, as the workers page says): the worker fetches another server's media itself, keeps
-    it in the shared media store and serves it and its thumbnails; main's client listener does
-    not serve media."""
+    """A layout whose media is served by two media_repository workers (enable_media_repo: false
+    on main, as the workers page says): a worker fetches another server's media itself, keeps it
+    in the shared media store and serves it and its thumbnails; the other serves that kept copy
+    and the first one's uploads; main's client listener serves no media."""
     import io
     from PIL import Image
     from harness import Api
@@ -98,7 +98,7 @@ def remote_media_through_a_media_worker(ctx):
     redis.start()
     c = federating_server(ctx, "fedm-c")
     c.start()
-    main = media = None
+    main = media = media2 = None
     try:
         main, _ = federating_main(ctx, "fedm-main", redis, enable_media_repo=False,
                                   media_instance_running_background_jobs="media1")
@@ -107,8 +107,14 @@ def remote_media_through_a_media_worker(ctx):
             "worker_app": "media_repository", "worker_name": "media1",
             "worker_listeners": [{"port": media_port, "bind_addresses": ["127.0.0.1"], "type": "http",
                                   "resources": [{"names": ["media"]}]}]})
+        media2_port = free_port()
+        media2 = ctx.make_worker(main, "fedm-media2", {
+            "worker_app": "media_repository", "worker_name": "media2",
+            "worker_listeners": [{"port": media2_port, "bind_addresses": ["127.0.0.1"], "type": "http",
+                                  "resources": [{"names": ["media"]}]}]})
         main.start()
         media.start()
+        media2.start()
         out = io.BytesIO()
         Image.new("RGB", (640, 480), (30, 160, 90)).save(out, "JPEG")
         data = out.getvalue()
@@ -124,8 +130,22 @@ def remote_media_through_a_media_worker(ctx):
         expect_eq(Image.open(io.BytesIO(r.body)).size, (320, 240), "thumbnail size")
         kept = os.path.join(main.config["media_store_path"], "remote_content", server)
         expect(os.path.isdir(kept), "kept in the shared store, Synapse's layout")
+        files = [os.path.join(d, f) for d, _, fs in os.walk(kept) for f in fs]
+        # Two media workers share the store: media2 serves what media1 fetched (no second
+        # fetch: still one file) and what media1 took as an upload.
+        other = Api(f"http://127.0.0.1:{media2_port}")
+        bob.api = other
+        r = bob.get(f"{V1}/download/{server}/{media_id}")
+        expect_eq((r.status, r.body == data), (200, True), f"media2 serves media1's kept copy: {r}")
+        expect_eq(len([os.path.join(d, f) for d, _, fs in os.walk(kept) for f in fs]), len(files),
+                  "not fetched again")
+        bob.api = Api(f"http://127.0.0.1:{media_port}")
+        mine_server, mine = upload(bob, b"uploaded through media1", "text/plain")
+        bob.api = other
+        r = bob.get(f"{V1}/download/{mine_server}/{mine}")
+        expect_eq((r.status, r.body), (200, b"uploaded through media1"), f"media1's upload through media2: {r}")
     finally:
-        for s in (media, main):
+        for s in (media2, media, main):
             if s:
                 s.stop()
         c.stop()
