@@ -139,7 +139,10 @@ private:
     parser_->header_limit(static_cast<uint32_t>(core_->limits.max_header_size));
     // The largest limit of any target: Beast checks a declared length against
     // it at the end of the head; on_head then applies the target's own.
-    parser_->body_limit(max_transaction_body);
+    // No limit until the head is read (Beast would check a declared length
+    // against it there, before the target is known): on_head applies the
+    // target's own, a media upload's max_upload_size included.
+    parser_->body_limit(boost::none);
     if (buffer_.size() > 0) return read_rest_of_head();
     lowest().expires_after(std::chrono::milliseconds(core_->limits.keep_alive_timeout_ms));
     stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
@@ -172,10 +175,12 @@ private:
       return answer(413, error_json("M_TOO_LARGE", "Request body too large"), true);
     parser_->body_limit(limit);
     if (parser_->is_done()) return run();
+    // Read before start_file_body moves the parser (and `h`) away.
+    bool wants_continue = beast::iequals(h[bhttp::field::expect], "100-continue");
+    auto version = h.version();
     if (to_file && !start_file_body(limit)) return;
-    auto expect = h[bhttp::field::expect];
-    if (beast::iequals(expect, "100-continue")) {
-      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, h.version());
+    if (wants_continue) {
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, version);
       bhttp::async_write(stream_, *cont, [self = this->shared_from_this(), cont](beast::error_code ec, size_t) {
         if (ec) return self->close();
         self->read_body();

@@ -364,3 +364,34 @@ def media_admin_api(ctx):
     expect_error(admin.delete(f"{a}/media/other.example/{two}"), 400, "M_UNKNOWN", "remote media")
     expect_eq(expect_ok(admin.post(f"{a}/purge_media_cache", {}, query={"before_ts": str(future)})),
               {"deleted": 0}, "no remote media kept")
+
+
+@e2e_test
+def large_upload_with_expect_100_continue(ctx):
+    """A 20 MiB upload (over the 12 MiB a federation transaction may have, under the default
+    max_upload_size of 50M) sent as curl sends large bodies: `Expect: 100-continue`, the body
+    only after the server's 100 Continue, which must come at once (not after curl's 1 s wait)."""
+    alice = register(ctx.api)
+    data = os.urandom(20 << 20)
+    parts = urllib.parse.urlsplit(ctx.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as s:
+        s.sendall((f"POST {LEGACY}/upload?filename=big.bin HTTP/1.1\r\nHost: x\r\n"
+                   f"Authorization: Bearer {alice.token}\r\nContent-Type: application/octet-stream\r\n"
+                   f"Content-Length: {len(data)}\r\nExpect: 100-continue\r\n\r\n").encode())
+        s.settimeout(1.0)
+        first = s.recv(4096)
+        expect(first.startswith(b"HTTP/1.1 100"), f"100 Continue at once: {first[:100]!r}")
+        s.settimeout(30)
+        s.sendall(data)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    expect(head.startswith(b"HTTP/1.1 200"), f"upload answered: {answer[:300]!r}")
+    import json
+    server, media_id = json.loads(body)["content_uri"][len("mxc://"):].split("/", 1)
+    r = alice.get(f"{V1}/download/{server}/{media_id}")
+    expect_eq((r.status, len(r.body), r.body == data), (200, len(data), True), "the 20 MiB came back")
