@@ -6,7 +6,7 @@
 #include "matrix/environment.hpp"
 #include "messages/errors.hpp"
 
-#include <sodium.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -68,11 +68,28 @@ std::string to_hex(const unsigned char* b, size_t n) {
   return out;
 }
 
+sha256_hasher::sha256_hasher() : ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("cannot start SHA-256");
+}
+
+sha256_hasher::~sha256_hasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+void sha256_hasher::update(const void* data, size_t n) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, n);
+}
+
+std::string sha256_hasher::hex() {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), out, &n);
+  return to_hex(out, n);
+}
+
 std::string file_sha256(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {};
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
+  sha256_hasher h;
   std::vector<unsigned char> buf(1 << 20);
   for (;;) {
     auto n = ::read(fd, buf.data(), buf.size());
@@ -82,12 +99,10 @@ std::string file_sha256(const std::string& path) {
       return {};
     }
     if (n == 0) break;
-    crypto_hash_sha256_update(&st, buf.data(), static_cast<size_t>(n));
+    h.update(buf.data(), static_cast<size_t>(n));
   }
   ::close(fd);
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, out);
-  return to_hex(out, sizeof out);
+  return h.hex();
 }
 
 

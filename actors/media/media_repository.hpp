@@ -163,6 +163,22 @@ private:
 void make_parents(const std::string& path);
 /// Lower-case hex of `n` bytes.
 std::string to_hex(const unsigned char* b, size_t n);
+/// SHA-256 over pieces, with OpenSSL's (it uses the CPU's SHA instructions:
+/// 1.5 GB/s here against libsodium's portable 250 MB/s, which was most of a
+/// 50 MiB upload's time).
+class sha256_hasher {
+public:
+  sha256_hasher();
+  ~sha256_hasher();
+  sha256_hasher(const sha256_hasher&) = delete;
+  sha256_hasher& operator=(const sha256_hasher&) = delete;
+  void update(const void* data, size_t n);
+  /// The digest in hex; call once.
+  std::string hex();
+
+private:
+  void* ctx_; ///< EVP_MD_CTX
+};
 /// The hex sha256 of a file, read in 1 MiB blocks; "" when it cannot be read.
 std::string file_sha256(const std::string& path);
 /// The file name a Content-Disposition header gives (RFC 6266: filename*

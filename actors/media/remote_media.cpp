@@ -29,7 +29,6 @@
 #include <Poco/Net/MessageHeader.h>
 #include <Poco/Net/MultipartReader.h>
 
-#include <sodium.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -100,8 +99,7 @@ bool copy_hashed(std::istream& in, const std::string& out_path, int64_t max_size
     why = "cannot create " + out_path;
     return false;
   }
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
+  sha256_hasher hash;
   std::vector<char> buf(64 * 1024);
   int64_t total = 0;
   while (in) {
@@ -115,7 +113,7 @@ bool copy_hashed(std::istream& in, const std::string& out_path, int64_t max_size
       ::unlink(out_path.c_str());
       return false;
     }
-    crypto_hash_sha256_update(&st, reinterpret_cast<unsigned char*>(buf.data()), static_cast<size_t>(n));
+    hash.update(buf.data(), static_cast<size_t>(n));
     out.write(buf.data(), n);
   }
   out.close();
@@ -124,9 +122,7 @@ bool copy_hashed(std::istream& in, const std::string& out_path, int64_t max_size
     ::unlink(out_path.c_str());
     return false;
   }
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, digest);
-  f.sha256 = to_hex(digest, sizeof digest);
+  f.sha256 = hash.hex();
   f.length = total;
   return true;
 }
