@@ -157,6 +157,16 @@ void require_room_id(const std::string& room_id) {
   if (!matrix::valid_room_id(room_id)) fail(errc::invalid_param, "Invalid room id " + room_id);
 }
 
+bool is_server_admin(request& req) {
+  if (!req.user) return false;
+  auto row = req.ctx->accounts->get_user(req.user->user_id);
+  return row && row->admin;
+}
+
+void require_server_admin(request& req) {
+  if (!is_server_admin(req)) fail(errc::forbidden, "You are not a server admin");
+}
+
 void require_joined(request& req, const std::string& room_id) {
   require_room_id(room_id);
   if (membership_of(req, req.auth().user_id, room_id) != "join")

@@ -63,6 +63,10 @@ std::string membership_of(request& req, const std::string& user_id, const std::s
 void require_joined(request& req, const std::string& room_id);
 /// M_NOT_FOUND / M_INVALID_PARAM for a malformed or unknown room id.
 void require_room_id(const std::string& room_id);
+/// Whether the requesting user (if any) has the server admin flag.
+bool is_server_admin(request& req);
+/// 403 M_FORBIDDEN "You are not a server admin" unless is_server_admin.
+void require_server_admin(request& req);
 
 /// Sends one event through the room's writer. Applies rc_message for
 /// non-state events. Returns the event id.

@@ -107,10 +107,7 @@ response whois(request& req) {
   auto parsed = matrix::parse_user_id(target);
   if (!parsed) fail(errc::invalid_param, "Invalid user id " + target);
   auto& me = req.auth().user_id;
-  if (target != me) {
-    auto row = req.ctx->accounts->get_user(me);
-    if (!row || !row->admin) fail(errc::forbidden, "You are not a server admin");
-  }
+  if (target != me) require_server_admin(req);
   if (parsed->server != server_name(req))
     fail(errc::invalid_param, "Can only whois a local user");
   json connections = json::array();

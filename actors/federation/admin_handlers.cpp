@@ -6,7 +6,6 @@
 #include "actors/federation/routes.hpp"
 
 #include "actors/client/common.hpp"
-#include "storage/stores/accounts_store.hpp"
 #include "storage/stores/federation_store.hpp"
 #include "transport/transport.hpp"
 
@@ -20,11 +19,6 @@ using http::request;
 using http::response;
 using nlohmann::json;
 
-void require_admin(request& req) {
-  auto row = req.ctx->accounts->get_user(req.auth().user_id);
-  if (!row || !row->admin) http::fail(errc::forbidden, "You are not a server admin");
-}
-
 json entry(const storage::destination_row& d) {
   return {{"destination", d.destination},
           {"retry_last_ts", d.retry_last_ts},
@@ -35,7 +29,7 @@ json entry(const storage::destination_row& d) {
 }
 
 response list_destinations(request& req) {
-  require_admin(req);
+  client::require_server_admin(req);
   auto from = client::int_param(req, "from").value_or(0);
   auto limit = client::int_param(req, "limit").value_or(100);
   auto order_by = req.query_param("order_by").value_or("destination");
@@ -55,14 +49,14 @@ response list_destinations(request& req) {
 }
 
 response get_destination(request& req) {
-  require_admin(req);
+  client::require_server_admin(req);
   auto d = storage::federation_store(*req.ctx->pool).destination(req.params[0]);
   if (!d) http::fail(errc::not_found, "Unknown destination");
   return {200, entry(*d)};
 }
 
 response destination_rooms(request& req) {
-  require_admin(req);
+  client::require_server_admin(req);
   auto& dest = req.params[0];
   auto from = client::int_param(req, "from").value_or(0);
   auto limit = client::int_param(req, "limit").value_or(100);
@@ -81,7 +75,7 @@ response destination_rooms(request& req) {
 }
 
 response reset_connection(request& req) {
-  require_admin(req);
+  client::require_server_admin(req);
   auto& dest = req.params[0];
   auto d = storage::federation_store(*req.ctx->pool).destination(dest);
   if (!d) http::fail(errc::not_found, "Unknown destination");

@@ -25,7 +25,7 @@ using http::response;
 
 media_repository& admin_repo(request& req) {
   if (!req.ctx->media) fail(errc::unrecognized, "Unrecognized request");
-  if (!is_admin(req)) fail(errc::forbidden, "You are not a server admin");
+  client::require_server_admin(req);
   return *req.ctx->media;
 }
 
@@ -214,12 +214,6 @@ response purge_media_cache(request& req) {
 }
 
 } // namespace
-
-bool is_admin(request& req) {
-  if (!req.user) return false;
-  auto row = req.ctx->accounts->get_user(req.user->user_id);
-  return row && row->admin;
-}
 
 void add_media_admin_routes(std::vector<http::route>& out) {
   const char* a = "/_synapse/admin/v1";

@@ -67,7 +67,7 @@ storage::local_media find_uploaded(request& req, const std::string& id, bool aut
   auto& r = repo(req);
   auto m = r.store().get_local(id);
   if (m && !m->media_length) m = r.wait_uploaded(id, wait_ms(req));
-  if (!m || (!m->quarantined_by.empty() && !is_admin(req))) fail(errc::not_found, "Not found");
+  if (!m || (!m->quarantined_by.empty() && !client::is_server_admin(req))) fail(errc::not_found, "Not found");
   if (m->authenticated && !authenticated_route) fail(errc::not_found, "Not found");
   if (!m->media_length) fail(errc::not_yet_uploaded, "Media has not been uploaded yet");
   return *m;
@@ -99,7 +99,7 @@ item find_item(request& req, const std::string& server, const std::string& id, b
     if (!kept || kept->authenticated) fail(errc::not_found, "Not found");
   }
   auto m = r.get_remote(server, id, wait_ms(req), req.remote_addr, fetch);
-  if (!m.quarantined_by.empty() && !is_admin(req)) fail(errc::not_found, "Not found");
+  if (!m.quarantined_by.empty() && !client::is_server_admin(req)) fail(errc::not_found, "Not found");
   if (m.authenticated && !authenticated_route) fail(errc::not_found, "Not found");
   return {media_ref::remote(m), m.media_type, m.upload_name};
 }

@@ -16,7 +16,4 @@ void add_media_routes(std::vector<http::route>& out);
 /// Synapse's media admin API (admin_handlers.cpp).
 void add_media_admin_routes(std::vector<http::route>& out);
 
-/// Whether the request's user is a server admin.
-bool is_admin(http::request& req);
-
 } // namespace axon::media
