@@ -80,7 +80,11 @@ struct outbound_response {
   static constexpr const char* wire_name = "outbound_response";
 
   /// The first header named `name` (case-insensitive), or "".
-  std::string header(const std::string& name) const {
+  std::string header(const std::string& name) const { return header_of(headers, name); }
+
+  /// The first of `headers` named `name` (case-insensitive), or "".
+  static std::string header_of(const std::vector<std::pair<std::string, std::string>>& headers,
+                               const std::string& name) {
     for (auto& [k, v] : headers) {
       if (k.size() != name.size()) continue;
       bool same = true;

@@ -474,17 +474,6 @@ remote_file file_answer_of(const msg::outbound_response& r) {
 
 } // namespace
 
-std::string remote_file::header(const std::string& name) const {
-  msg::outbound_response r;
-  r.headers = headers;
-  return r.header(name);
-}
-
-std::string remote_file::errcode() const {
-  if (body.is_object() && body.contains("errcode") && body["errcode"].is_string()) return body["errcode"];
-  return {};
-}
-
 remote_file federation_client::download(const std::string& destination, const std::string& path,
                                         const std::string& file, int64_t max_size, int64_t timeout_ms) {
   remote_file out;

@@ -54,16 +54,13 @@ struct remote_response {
 
 /// Another server's answer written to a file (media): the head, the body
 /// in the file when the status is 2xx, else in `body` as JSON (null when
-/// not JSON).
-struct remote_file {
-  int status = 0;      ///< 0: no HTTP answer (unreachable, refused, timed out, too large)
+/// not JSON). `status` 0 also when the answer was too large.
+struct remote_file : remote_response {
   std::vector<std::pair<std::string, std::string>> headers;
-  nlohmann::json body; ///< a non-2xx answer's JSON
-  std::string error;   ///< why there is no answer
   bool too_large = false;
   /// The first header named `name` (case-insensitive), or "".
-  std::string header(const std::string& name) const;
-  std::string errcode() const;
+  std::string header(const std::string& name) const { return msg::outbound_response::header_of(headers, name); }
+  bool ok() const = delete; ///< a 2xx body is in the file, not in `body`
 };
 
 /// For a client request answered by another server: the body of `r` when

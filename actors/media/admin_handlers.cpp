@@ -24,15 +24,14 @@ using http::request;
 using http::response;
 
 media_repository& admin_repo(request& req) {
-  if (!req.ctx->media) fail(errc::unrecognized, "Unrecognized request");
+  auto& r = repo_of(req);
   client::require_server_admin(req);
-  return *req.ctx->media;
+  return r;
 }
 
 /// A local id of the path (server, id), checked.
 std::string local_id(request& req, const std::string& server, const std::string& id, const char* remote_error) {
-  if (!matrix::valid_server_name(server)) fail(errc::invalid_param, "Invalid server name");
-  if (!valid_media_id(id)) fail(errc::invalid_param, "Invalid media ID");
+  check_media_ids(server, id);
   if (server != client::server_name(req)) fail(errc::bad_request, remote_error);
   return id;
 }
@@ -93,8 +92,7 @@ response set_quarantine(request& req, const std::string& by) {
   auto& r = admin_repo(req);
   auto& server = req.params[0];
   auto& id = req.params[1];
-  if (!matrix::valid_server_name(server)) fail(errc::invalid_param, "Invalid server name");
-  if (!valid_media_id(id)) fail(errc::invalid_param, "Invalid media ID");
+  check_media_ids(server, id);
   if (server == client::server_name(req)) {
     if (!r.store().get_local(id)) fail(errc::not_found, "Unknown media");
     r.store().set_quarantined(id, by); // protected media stays unquarantined

@@ -42,18 +42,7 @@ constexpr const char* media_csp =
 constexpr int64_t default_wait_ms = 20000;
 constexpr int64_t max_wait_ms = 60000;
 
-media_repository& repo(request& req) {
-  if (!req.ctx->media) fail(errc::unrecognized, "Unrecognized request");
-  return *req.ctx->media;
-}
-
 std::string mxc(request& req, const std::string& id) { return "mxc://" + client::server_name(req) + "/" + id; }
-
-/// The server and id of a path, checked.
-void check_ids(const std::string& server, const std::string& id) {
-  if (!matrix::valid_server_name(server)) fail(errc::invalid_param, "Invalid server name");
-  if (!valid_media_id(id)) fail(errc::invalid_param, "Invalid media ID");
-}
 
 /// A `timeout_ms` query parameter, capped.
 int64_t wait_ms(request& req) {
@@ -64,7 +53,7 @@ int64_t wait_ms(request& req) {
 /// The item, with its content: waits for a created id's upload; 404 when
 /// unknown, quarantined or (legacy routes) frozen; 504 when still empty.
 storage::local_media find_uploaded(request& req, const std::string& id, bool authenticated_route) {
-  auto& r = repo(req);
+  auto& r = repo_of(req);
   auto m = r.store().get_local(id);
   if (m && !m->media_length) m = r.wait_uploaded(id, wait_ms(req));
   if (!m || (!m->quarantined_by.empty() && !client::is_server_admin(req))) fail(errc::not_found, "Not found");
@@ -82,8 +71,8 @@ struct item {
 
 /// The item a client asks for, local or (fetched when needed) remote.
 item find_item(request& req, const std::string& server, const std::string& id, bool authenticated_route) {
-  check_ids(server, id);
-  auto& r = repo(req);
+  check_media_ids(server, id);
+  auto& r = repo_of(req);
   if (server == client::server_name(req)) {
     auto m = find_uploaded(req, id, authenticated_route);
     return {media_ref::of(m), m.media_type, m.upload_name};
@@ -91,13 +80,9 @@ item find_item(request& req, const std::string& server, const std::string& id, b
   if (req.ctx->federation) req.ctx->federation->require_allowed(server);
   auto allow = req.query_param("allow_remote").value_or("true");
   if (allow != "true" && allow != "false") fail(errc::invalid_param, "allow_remote must be true or false");
-  bool fetch = allow == "true";
   // The freeze: the legacy routes fetch nothing new, and serve only what
-  // was kept before it.
-  if (r.cfg().media.enable_authenticated_media && !authenticated_route) {
-    auto kept = r.store().get_remote(server, id);
-    if (!kept || kept->authenticated) fail(errc::not_found, "Not found");
-  }
+  // was kept before it (authenticated items are refused below).
+  bool fetch = allow == "true" && (authenticated_route || !r.cfg().media.enable_authenticated_media);
   auto m = r.get_remote(server, id, wait_ms(req), req.remote_addr, fetch);
   if (!m.quarantined_by.empty() && !client::is_server_admin(req)) fail(errc::not_found, "Not found");
   if (m.authenticated && !authenticated_route) fail(errc::not_found, "Not found");
@@ -179,7 +164,7 @@ response file_answer(request& req, std::shared_ptr<http::open_file> f, uint64_t 
 /// media_upload_limits: 400 M_RESOURCE_LIMIT_EXCEEDED when `size` more
 /// would pass one of them (Synapse's check).
 void check_upload_limits(request& req, uint64_t size) {
-  auto& r = repo(req);
+  auto& r = repo_of(req);
   auto now = client::now_ms(req);
   for (auto& l : r.cfg().media.upload_limits)
     if (r.store().uploaded_since(req.auth().user_id, now - l.time_period_ms) + static_cast<int64_t>(size) >
@@ -190,14 +175,13 @@ void check_upload_limits(request& req, uint64_t size) {
 std::string upload_name(request& req) {
   auto name = req.query_param("filename").value_or("");
   if (name.size() > 255) fail(errc::invalid_param, "filename is too long");
-  if (std::any_of(name.begin(), name.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
-    fail(errc::invalid_param, "filename must not contain control characters");
+  if (!plain_field(name)) fail(errc::invalid_param, "filename must not contain control characters");
   return name;
 }
 
 /// What both upload routes check of the body and the user; the file name.
 std::string checked_upload(request& req) {
-  if (req.body_size > static_cast<uint64_t>(repo(req).cfg().max_upload_size))
+  if (req.body_size > static_cast<uint64_t>(repo_of(req).cfg().max_upload_size))
     fail(errc::too_large, "Upload request body is too large");
   auto name = upload_name(req);
   check_upload_limits(req, req.body_size);
@@ -205,7 +189,7 @@ std::string checked_upload(request& req) {
 }
 
 response upload(request& req) {
-  auto& r = repo(req);
+  auto& r = repo_of(req);
   auto name = checked_upload(req);
   auto m = r.store_upload(req.body_file, req.body_size, req.content_type, name, req.auth().user_id, "",
                           r.cfg().media.enable_authenticated_media);
@@ -213,7 +197,7 @@ response upload(request& req) {
 }
 
 response create(request& req) {
-  auto& r = repo(req);
+  auto& r = repo_of(req);
   auto now = client::now_ms(req);
   auto& media = r.cfg().media;
   auto pending = r.store().pending_count(req.auth().user_id, now - media.unused_expiration_time_ms);
@@ -228,11 +212,10 @@ response create(request& req) {
 }
 
 response upload_to(request& req) {
-  auto& r = repo(req);
+  auto& r = repo_of(req);
   auto& server = req.params[0];
   auto& id = req.params[1];
-  if (!matrix::valid_server_name(server)) fail(errc::invalid_param, "Invalid server name");
-  if (!valid_media_id(id)) fail(errc::invalid_param, "Invalid media ID");
+  check_media_ids(server, id);
   if (server != client::server_name(req)) fail(errc::not_found, "Not found");
   auto m = r.store().get_local(id);
   auto now = client::now_ms(req);
@@ -246,14 +229,14 @@ response upload_to(request& req) {
 }
 
 response config(request& req) {
-  auto& r = repo(req);
+  auto& r = repo_of(req);
   return {200, {{"m.upload.size", r.cfg().max_upload_size}}};
 }
 
 // ---- downloads -------------------------------------------------------------------------
 
 response download(request& req, bool authenticated_route) {
-  auto& r = repo(req);
+  auto& r = repo_of(req);
   auto m = find_item(req, req.params[0], req.params[1], authenticated_route);
   uint64_t size = 0;
   auto f = open_read(r.content_path(m.ref), size);
@@ -306,9 +289,17 @@ std::optional<std::pair<int, int>> thumbnail_size_of(media_repository& r, const 
   return thumbnail_size(info->width, info->height, w, h, method == "crop" ? thumb_method::crop : thumb_method::scale);
 }
 
-response thumbnail_of(request& req, const std::string& server, const std::string& id, bool authenticated_route) {
-  auto& r = repo(req);
-  check_ids(server, id);
+/// A thumbnail chosen (or made) for the request's width, height, method
+/// and animated, and the item it belongs to.
+struct chosen_thumbnail {
+  media_ref ref;
+  storage::media_thumbnail t;
+};
+
+chosen_thumbnail choose_thumbnail(request& req, const std::string& server, const std::string& id,
+                                  bool authenticated_route) {
+  auto& r = repo_of(req);
+  check_media_ids(server, id);
   auto w = client::int_param(req, "width");
   auto h = client::int_param(req, "height");
   if (!w || !h) fail(errc::missing_param, "width and height are required");
@@ -335,11 +326,23 @@ response thumbnail_of(request& req, const std::string& server, const std::string
   }
   if (!t) t = select_thumbnail(r.thumbnails(m.ref), iw, ih, method);
   if (!t) fail(errc::not_found, "Not found");
-  uint64_t size = 0;
-  auto f = open_read(r.thumbnail_path(m.ref, t->width, t->height, t->type, t->method), size);
+  return {m.ref, *t};
+}
+
+/// The chosen thumbnail's file, opened; 404 when it is gone.
+std::shared_ptr<http::open_file> open_thumbnail(request& req, const chosen_thumbnail& c, uint64_t& size) {
+  auto& r = repo_of(req);
+  auto f = open_read(r.thumbnail_path(c.ref, c.t.width, c.t.height, c.t.type, c.t.method), size);
   if (!f) fail(errc::not_found, "Not found");
-  r.accessed(m.ref);
-  return file_answer(req, std::move(f), size, t->type, content_disposition(t->type, "thumbnail"));
+  r.accessed(c.ref);
+  return f;
+}
+
+response thumbnail_of(request& req, const std::string& server, const std::string& id, bool authenticated_route) {
+  auto c = choose_thumbnail(req, server, id, authenticated_route);
+  uint64_t size = 0;
+  auto f = open_thumbnail(req, c, size);
+  return file_answer(req, std::move(f), size, c.t.type, content_disposition(c.t.type, "thumbnail"));
 }
 
 response thumbnail_v1(request& req) { return thumbnail_of(req, req.params[0], req.params[1], true); }
@@ -348,7 +351,7 @@ response thumbnail_legacy(request& req) { return thumbnail_of(req, req.params[0]
 /// GET preview_url?url&ts: the page's Open Graph data (url_previewer.hpp).
 /// Without url_preview_enabled the endpoint is unknown, as on Synapse.
 response preview_url(request& req) {
-  auto& r = repo(req);
+  auto& r = repo_of(req);
   if (!r.previews()) fail(errc::unrecognized, "URL previews are not enabled on this server");
   auto url = req.query_param("url");
   if (!url) fail(errc::missing_param, "Missing string query parameter 'url'");
@@ -377,7 +380,7 @@ response multipart_answer(std::shared_ptr<http::open_file> f, uint64_t size, con
 }
 
 response federation_download(request& req) {
-  auto& r = repo(req);
+  auto& r = repo_of(req);
   auto& id = req.params[0];
   if (!valid_media_id(id)) fail(errc::invalid_param, "Invalid media ID");
   auto m = find_uploaded(req, id, true);
@@ -389,19 +392,27 @@ response federation_download(request& req) {
 }
 
 response federation_thumbnail(request& req) {
-  auto& r = repo(req);
+  auto& r = repo_of(req);
   auto& id = req.params[0];
   if (!valid_media_id(id)) fail(errc::invalid_param, "Invalid media ID");
   // The same choice as for clients, answered as multipart.
-  auto local = thumbnail_of(req, client::server_name(req), id, true);
-  auto& raw = *local.raw;
-  std::string disposition;
-  for (auto& [k, v] : raw.headers)
-    if (k == "Content-Disposition") disposition = v;
-  return multipart_answer(raw.file, raw.length, raw.content_type, disposition, r.env());
+  auto c = choose_thumbnail(req, client::server_name(req), id, true);
+  uint64_t size = 0;
+  auto f = open_thumbnail(req, c, size);
+  return multipart_answer(std::move(f), size, c.t.type, content_disposition(c.t.type, "thumbnail"), r.env());
 }
 
 } // namespace
+
+media_repository& repo_of(request& req) {
+  if (!req.ctx->media) fail(errc::unrecognized, "Unrecognized request");
+  return *req.ctx->media;
+}
+
+void check_media_ids(const std::string& server, const std::string& id) {
+  if (!matrix::valid_server_name(server)) fail(errc::invalid_param, "Invalid server name");
+  if (!valid_media_id(id)) fail(errc::invalid_param, "Invalid media ID");
+}
 
 void add_media_routes(std::vector<http::route>& out) {
   using http::route;

@@ -106,6 +106,10 @@ std::string file_sha256(const std::string& path) {
 }
 
 
+bool plain_field(const std::string& s) {
+  return s.size() <= 255 && std::none_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
 bool valid_media_id(const std::string& id) {
   if (id.empty() || id.size() > 255) return false;
   return std::all_of(id.begin(), id.end(),
@@ -229,13 +233,15 @@ storage::local_media media_repository::store_upload(const std::string& temp_path
   return m;
 }
 
-void media_repository::delete_local(const std::string& media_id) {
-  auto m = store_.get_local(media_id);
-  auto ref = m ? media_ref::of(*m) : media_ref::local(media_id);
-  for (auto& t : store_.thumbnails(media_id))
-    ::unlink(thumbnail_path(ref, t.width, t.height, t.type, t.method).c_str());
+void media_repository::remove_files(const media_ref& ref) {
+  for (auto& t : thumbnails(ref)) ::unlink(thumbnail_path(ref, t.width, t.height, t.type, t.method).c_str());
   ::rmdir(thumbnail_dir(ref).c_str());
   ::unlink(content_path(ref).c_str());
+}
+
+void media_repository::delete_local(const std::string& media_id) {
+  auto m = store_.get_local(media_id);
+  remove_files(m ? media_ref::of(*m) : media_ref::local(media_id));
   store_.delete_local(media_id);
 }
 

@@ -135,6 +135,9 @@ public:
   int64_t apply_retention();
 
 private:
+  /// Removes an item's files: its thumbnails (as its rows list them), their
+  /// directory, its content (which stays while another id links to it).
+  void remove_files(const media_ref& ref);
   /// Writes a thumbnail made for `method` to its file and its row (and `out`).
   void keep_thumbnail(const media_ref& ref, const thumbnail& t, const std::string& method,
                       std::optional<storage::media_thumbnail>* out);
@@ -159,6 +162,9 @@ private:
   std::unordered_map<std::string, std::shared_ptr<flight>> flights_; ///< "origin/id" -> its fetch
 };
 
+/// Whether `s` may be stored as a name or type a client is shown: at most
+/// 255 bytes, no control characters.
+bool plain_field(const std::string& s);
 /// mkdir -p of the directories above `path`.
 void make_parents(const std::string& path);
 /// Lower-case hex of `n` bytes.

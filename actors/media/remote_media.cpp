@@ -21,6 +21,7 @@
 #include "actors/media/media_repository.hpp"
 
 #include "actors/federation/federation_client.hpp"
+#include "actors/http/http_server.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/environment.hpp"
 #include "messages/errors.hpp"
@@ -29,6 +30,7 @@
 #include <Poco/Net/MessageHeader.h>
 #include <Poco/Net/MultipartReader.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -58,14 +60,6 @@ constexpr int64_t fetch_slack_ms = 30000;
 /// this much left in the requester's bucket.
 constexpr double min_download_balance = 1024 * 1024;
 
-/// A file removed when the guard goes, unless kept.
-struct file_guard {
-  std::string path;
-  ~file_guard() {
-    if (!path.empty()) ::unlink(path.c_str());
-  }
-};
-
 [[noreturn]] void fetch_failed(const std::string& origin, const std::string& id, const std::string& why) {
   std::cerr << "media: fetching " << origin << "/" << id << " failed: " << why << "\n";
   throw matrix_error(errc::bad_gateway, "Failed to fetch remote media");
@@ -90,15 +84,13 @@ struct fetched {
   std::string sha256;
 };
 
-/// Copies `in` to the new file `out_path`, hashing and counting; false
-/// past `max_size` bytes or on a write error (no file then).
-bool copy_hashed(std::istream& in, const std::string& out_path, int64_t max_size, fetched& f, std::string& why) {
+/// Copies the media part `in` to the new file `out_path`, hashing and
+/// counting. Past `max_size` bytes: too_large; a write error: runtime_error
+/// (no file is left either way).
+void copy_hashed(std::istream& in, const std::string& out_path, int64_t max_size, fetched& f) {
   make_parents(out_path);
   std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
-  if (!out) {
-    why = "cannot create " + out_path;
-    return false;
-  }
+  if (!out) throw std::runtime_error("cannot create " + out_path);
   sha256_hasher hash;
   std::vector<char> buf(64 * 1024);
   int64_t total = 0;
@@ -108,23 +100,31 @@ bool copy_hashed(std::istream& in, const std::string& out_path, int64_t max_size
     if (n <= 0) break;
     total += n;
     if (total > max_size) {
-      why = "larger than max_upload_size";
       out.close();
       ::unlink(out_path.c_str());
-      return false;
+      throw too_large(max_size);
     }
     hash.update(buf.data(), static_cast<size_t>(n));
     out.write(buf.data(), n);
   }
   out.close();
   if (in.bad() || !out) {
-    why = "cannot copy the media part";
     ::unlink(out_path.c_str());
-    return false;
+    throw std::runtime_error("cannot copy the media part");
   }
   f.sha256 = hash.hex();
   f.length = total;
-  return true;
+}
+
+/// Moves a whole answer's file (the media itself: the legacy route, a
+/// redirect) to `out_path` and hashes it there; false when it can't.
+bool place_whole(const std::string& answer_path, const std::string& out_path, fetched& f) {
+  make_parents(out_path);
+  struct stat st {};
+  if (::rename(answer_path.c_str(), out_path.c_str()) != 0 || ::stat(out_path.c_str(), &st) != 0) return false;
+  f.sha256 = file_sha256(out_path);
+  f.length = static_cast<int64_t>(st.st_size);
+  return !f.sha256.empty();
 }
 
 } // namespace
@@ -227,25 +227,25 @@ storage::remote_media media_repository::fetch_remote(const std::string& origin, 
   m.filesystem_id = matrix::random_string(24, env_);
   auto ref = media_ref::remote(m);
   auto final_path = content_path(ref);
-  file_guard answer{upload_dir_ + "/remote-" + matrix::random_string(16, env_)};
+  auto answer_path = upload_dir_ + "/remote-" + matrix::random_string(16, env_);
+  auto answer_guard = http::temp_file_guard(answer_path);
   fetched got;
-  std::string why;
 
   auto wait = std::to_string(wait_ms);
   auto r = federation_->download(origin, "/_matrix/federation/v1/media/download/" + federation::escape(media_id) +
                                            "?timeout_ms=" + wait,
-                                 answer.path, max_size + multipart_overhead, timeout);
+                                 answer_path, max_size + multipart_overhead, timeout);
   bool legacy = false;
   if (unknown_endpoint(r)) {
     legacy = true;
     r = federation_->download(origin, "/_matrix/media/v3/download/" + federation::escape(origin) + "/" +
                                         federation::escape(media_id) + "?allow_remote=false&allow_redirect=true&timeout_ms=" +
                                         wait,
-                              answer.path, max_size, timeout);
+                              answer_path, max_size, timeout);
     // Matrix 1.7 lets the legacy route redirect.
     if ((r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 || r.status == 308) &&
         !r.header("Location").empty())
-      r = federation_->download_url(r.header("Location"), answer.path, max_size, timeout);
+      r = federation_->download_url(r.header("Location"), answer_path, max_size, timeout);
   }
   if (r.too_large)
     throw too_large(max_size);
@@ -256,8 +256,7 @@ storage::remote_media media_repository::fetch_remote(const std::string& origin, 
   if (legacy) {
     got.media_type = r.header("Content-Type");
     got.upload_name = disposition_filename(r.header("Content-Disposition"));
-    std::ifstream in(answer.path, std::ios::binary);
-    if (!copy_hashed(in, final_path, max_size, got, why)) fetch_failed(origin, media_id, why);
+    if (!place_whole(answer_path, final_path, got)) fetch_failed(origin, media_id, "cannot keep " + final_path);
   } else {
     // multipart/mixed: the metadata (JSON), then the bytes or a Location.
     std::string boundary;
@@ -269,7 +268,7 @@ storage::remote_media media_repository::fetch_remote(const std::string& origin, 
     if (boundary.empty())
       fetch_failed(origin, media_id, "expected Content-Type multipart/mixed with a boundary, got \"" +
                                        r.header("Content-Type") + "\"");
-    std::ifstream in(answer.path, std::ios::binary);
+    std::ifstream in(answer_path, std::ios::binary);
     try {
       Poco::Net::MultipartReader reader(in, boundary);
       Poco::Net::MessageHeader head;
@@ -283,8 +282,9 @@ storage::remote_media media_repository::fetch_remote(const std::string& origin, 
       reader.nextPart(head);
       auto location = head.get("Location", "");
       if (!location.empty()) {
-        file_guard moved{answer.path + "-loc"};
-        auto again = federation_->download_url(location, moved.path, max_size, timeout);
+        auto moved = answer_path + "-loc";
+        auto moved_guard = http::temp_file_guard(moved);
+        auto again = federation_->download_url(location, moved, max_size, timeout);
         if (again.too_large)
           throw too_large(max_size);
         if (again.status < 200 || again.status >= 300)
@@ -292,32 +292,23 @@ storage::remote_media media_repository::fetch_remote(const std::string& origin, 
                                            (again.status ? "HTTP " + std::to_string(again.status) : again.error));
         got.media_type = again.header("Content-Type");
         got.upload_name = disposition_filename(again.header("Content-Disposition"));
-        std::ifstream moved_in(moved.path, std::ios::binary);
-        if (!copy_hashed(moved_in, final_path, max_size, got, why)) fetch_failed(origin, media_id, why);
+        if (!place_whole(moved, final_path, got)) fetch_failed(origin, media_id, "cannot keep " + final_path);
       } else {
         got.media_type = head.get("Content-Type", "");
         got.upload_name = disposition_filename(head.get("Content-Disposition", ""));
-        if (!copy_hashed(reader.stream(), final_path, max_size, got, why)) {
-          if (why == "larger than max_upload_size")
-            throw too_large(max_size);
-          fetch_failed(origin, media_id, why);
-        }
+        copy_hashed(reader.stream(), final_path, max_size, got);
       }
     } catch (const matrix_error&) {
       ::unlink(final_path.c_str());
       throw;
     } catch (const std::exception& e) {
       ::unlink(final_path.c_str());
-      fetch_failed(origin, media_id, std::string("malformed multipart answer: ") + e.what());
+      fetch_failed(origin, media_id, std::string("the multipart answer: ") + e.what());
     }
   }
   // What a client is told of the item: sane values only.
-  if (got.media_type.empty() || got.media_type.size() > 255 ||
-      std::any_of(got.media_type.begin(), got.media_type.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
-    got.media_type = "application/octet-stream";
-  if (got.upload_name.size() > 255 ||
-      std::any_of(got.upload_name.begin(), got.upload_name.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
-    got.upload_name.clear();
+  if (got.media_type.empty() || !plain_field(got.media_type)) got.media_type = "application/octet-stream";
+  if (!plain_field(got.upload_name)) got.upload_name.clear();
   download_limits_.spend("remote_media_download", requester_ip, per_second, burst, static_cast<double>(got.length));
 
   m.media_type = got.media_type;
@@ -338,11 +329,7 @@ storage::remote_media media_repository::fetch_remote(const std::string& origin, 
 }
 
 void media_repository::delete_remote(const storage::remote_media& m) {
-  auto ref = media_ref::remote(m);
-  for (auto& t : store_.remote_thumbnails(m.media_origin, m.media_id))
-    ::unlink(thumbnail_path(ref, t.width, t.height, t.type, t.method).c_str());
-  ::rmdir(thumbnail_dir(ref).c_str());
-  ::unlink(content_path(ref).c_str());
+  remove_files(media_ref::remote(m));
   store_.delete_remote(m.media_origin, m.media_id);
 }
 

@@ -16,4 +16,12 @@ void add_media_routes(std::vector<http::route>& out);
 /// Synapse's media admin API (admin_handlers.cpp).
 void add_media_admin_routes(std::vector<http::route>& out);
 
+class media_repository;
+
+/// The instance's media repository; M_UNRECOGNIZED where it holds none.
+media_repository& repo_of(http::request& req);
+/// The server name and media id of a path: 400 M_INVALID_PARAM unless both
+/// are valid (nothing a file path could be made of).
+void check_media_ids(const std::string& server, const std::string& id);
+
 } // namespace axon::media

@@ -1,6 +1,8 @@
 #include "actors/media/url_previewer.hpp"
 
+#include "actors/client/common.hpp"
 #include "actors/http/http_client.hpp"
+#include "actors/http/http_server.hpp"
 #include "actors/media/media_repository.hpp"
 #include "actors/media/open_graph.hpp"
 #include "actors/media/thumbnailer.hpp"
@@ -38,10 +40,7 @@ constexpr size_t og_value_max = 1000;
 /// Answers remembered in memory at most (then the expired ones go).
 constexpr size_t max_answers = 10000;
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
+using client::lower;
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
@@ -227,10 +226,7 @@ url_previewer::fetched url_previewer::fetch(const std::string& start_url, const 
   }();
   auto ref = media_ref::url(f.media_id);
   auto temp = repo_.upload_dir() + "/preview-" + matrix::random_string(16, repo_.env());
-  struct cleanup {
-    std::string path;
-    ~cleanup() { ::unlink(path.c_str()); }
-  } guard{temp};
+  auto guard = http::temp_file_guard(temp);
   msg::outbound_response r;
   for (int hop = 0;; ++hop) {
     if (blocked(url)) refuse(errc::url_blocked, "URL blocked by url pattern blocklist entry");
@@ -349,7 +345,7 @@ std::string url_previewer::make_preview(const std::string& url, const std::strin
   e.url = url;
   e.response_code = page.status;
   e.etag = page.etag;
-  e.expires_ts = page.created_ts + std::min(one_hour_ms, one_day_ms);
+  e.expires_ts = page.created_ts + one_hour_ms; // Synapse's: an hour, whatever the page's headers say
   e.og = text;
   e.media_id = page.media_id;
   e.download_ts = page.created_ts;

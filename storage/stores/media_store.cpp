@@ -259,12 +259,9 @@ void media_store::store_url_media(const local_media& m) {
 
 std::vector<std::string> media_store::take_expired_url_cache(int64_t now) {
   auto c = pool_.acquire();
-  auto r = c->exec("SELECT media_id FROM local_media_repository_url_cache WHERE expires_ts < $1 LIMIT 1000", {now});
+  auto r = c->exec("DELETE FROM local_media_repository_url_cache WHERE expires_ts < $1 RETURNING media_id", {now});
   std::vector<std::string> out;
-  for (auto& row : r.rows) {
-    out.push_back(row.str(0));
-    c->exec("DELETE FROM local_media_repository_url_cache WHERE media_id = $1", {row.str(0)});
-  }
+  for (auto& row : r.rows) out.push_back(row.str(0));
   return out;
 }
 
