@@ -191,9 +191,9 @@ bool validate_condition(const json& c, push_rule_error* err) {
 
 // ---- evaluation helpers -----------------------------------------------------
 
-const json* lookup(const json& event, const std::string& key) {
+const json* lookup_path(const json& event, const std::vector<std::string>& path) {
   const json* cur = &event;
-  for (const std::string& seg : split_event_field(key)) {
+  for (const std::string& seg : path) {
     if (!cur->is_object())
       return nullptr;
     auto it = cur->find(seg);
@@ -211,14 +211,22 @@ std::optional<std::string> string_field(const json& j, const char* key) {
   return it->get<std::string>();
 }
 
-bool member_count_matches(const std::string& is, int64_t count) {
+// A room_member_count `is` ("2", "==2", "<10", ">=3", ...): its operator
+// ("==" for none) and number; false when malformed.
+bool parse_member_count(const std::string& is, std::string* op, int64_t* n) {
   size_t digits = is.find_first_not_of("=<>");
   if (digits == std::string::npos || digits == is.size() || is.size() - digits > 18 ||
       is.find_first_not_of("0123456789", digits) != std::string::npos)
     return false;
-  std::string op = is.substr(0, digits);
-  int64_t n = std::stoll(is.substr(digits));
-  if (op.empty() || op == "==")
+  *op = is.substr(0, digits);
+  if (op->empty())
+    *op = "==";
+  *n = std::stoll(is.substr(digits));
+  return *op == "==" || *op == "<" || *op == ">" || *op == "<=" || *op == ">=";
+}
+
+bool member_count_compare(const std::string& op, int64_t n, int64_t count) {
+  if (op == "==")
     return count == n;
   if (op == "<")
     return count < n;
@@ -326,12 +334,17 @@ bool is_word(char32_t c) {
          c == U'_';
 }
 
-} // namespace
-
-bool push_glob_matches(std::string_view pattern_utf8, std::string_view value_utf8, bool words) {
-  std::u32string p = decode_utf8(pattern_utf8), s = decode_utf8(value_utf8);
+// Code points of `s`, case-folded (a pattern as the matcher wants it).
+std::u32string folded(std::string_view s) {
+  std::u32string p = decode_utf8(s);
   for (char32_t& c : p)
     c = fold(c);
+  return p;
+}
+
+// push_glob_matches with the pattern already folded().
+bool glob_matches_folded(const std::u32string& p, std::string_view value_utf8, bool words) {
+  std::u32string s = decode_utf8(value_utf8);
   const size_t m = p.size(), n = s.size();
   // A boundary before s[i] (start) or after s[j-1] (end), as Synapse's
   // (?:^|\b|\W)glob(?:\b|\W|$): no boundary only between two word characters.
@@ -371,6 +384,121 @@ bool push_glob_matches(std::string_view pattern_utf8, std::string_view value_utf
     close(next);
     live.swap(next);
   }
+}
+
+// `value` equals the lower-case ASCII `pattern`, ASCII letters compared
+// without case. Exactly what the glob match decides for such a pattern: a
+// byte of 0x80 or above starts a non-ASCII code point, which folds to a
+// non-ASCII one and so never equals a pattern character.
+bool ascii_equal_folded(std::string_view value, std::string_view pattern) {
+  if (value.size() != pattern.size())
+    return false;
+  for (size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+    if (c != pattern[i])
+      return false;
+  }
+  return true;
+}
+
+using condition_kind = compiled_push_condition::kind_t;
+
+compiled_push_condition compile_condition(const json& c) {
+  compiled_push_condition out; // never matches unless well-formed
+  if (!c.is_object())
+    return out;
+  auto kind = string_field(c, "kind");
+  if (!kind)
+    return out;
+  if (*kind == "event_match") {
+    auto key = string_field(c, "key");
+    auto pattern = string_field(c, "pattern");
+    if (!key || !pattern)
+      return out;
+    out.kind = condition_kind::event_match;
+    out.path = split_event_field(*key);
+    out.words = *key == "content.body";
+    out.pattern = folded(*pattern);
+    bool plain = !out.words && std::all_of(pattern->begin(), pattern->end(), [](char ch) {
+      return static_cast<unsigned char>(ch) < 0x80 && ch != '*' && ch != '?';
+    });
+    if (plain) {
+      std::string lower = *pattern;
+      for (char& ch : lower)
+        if (ch >= 'A' && ch <= 'Z')
+          ch = static_cast<char>(ch - 'A' + 'a');
+      out.ascii_literal = std::move(lower);
+    }
+  } else if (*kind == "event_property_is" || *kind == "event_property_contains") {
+    auto key = string_field(c, "key");
+    if (!key || !c.contains("value"))
+      return out;
+    out.kind = *kind == "event_property_is" ? condition_kind::property_is : condition_kind::property_contains;
+    out.path = split_event_field(*key);
+    out.value = c["value"];
+  } else if (*kind == "contains_display_name") {
+    out.kind = condition_kind::display_name;
+  } else if (*kind == "room_member_count") {
+    auto is = string_field(c, "is");
+    if (is && parse_member_count(*is, &out.op, &out.count))
+      out.kind = condition_kind::member_count;
+  } else if (*kind == "sender_notification_permission") {
+    auto key = string_field(c, "key");
+    if (!key)
+      return out;
+    out.kind = condition_kind::sender_permission;
+    out.key = *key;
+  }
+  return out; // unrecognised conditions never match (spec "Conditions")
+}
+
+bool condition_matches(const compiled_push_condition& c, const json& ev, const push_context& ctx) {
+  switch (c.kind) {
+  case condition_kind::event_match: {
+    const json* v = lookup_path(ev, c.path);
+    // Absent or non-string values never match, not even '*' (spec).
+    if (!v || !v->is_string())
+      return false;
+    auto& text = v->get_ref<const std::string&>();
+    return c.ascii_literal ? ascii_equal_folded(text, *c.ascii_literal) : glob_matches_folded(c.pattern, text, c.words);
+  }
+  case condition_kind::property_is: {
+    const json* v = lookup_path(ev, c.path);
+    return v && simple_equal(*v, c.value);
+  }
+  case condition_kind::property_contains: {
+    const json* v = lookup_path(ev, c.path);
+    return v && v->is_array() &&
+           std::any_of(v->begin(), v->end(), [&](const json& item) { return simple_equal(item, c.value); });
+  }
+  case condition_kind::display_name: {
+    static const std::vector<std::string> body_path{"content", "body"};
+    const json* body = lookup_path(ev, body_path);
+    return !ctx.user_display_name.empty() && body && body->is_string() &&
+           push_glob_matches(ctx.user_display_name, body->get_ref<const std::string&>(), true);
+  }
+  case condition_kind::member_count:
+    return member_count_compare(c.op, c.count, ctx.room_member_count);
+  case condition_kind::sender_permission: {
+    if (!ctx.sender_power_level)
+      return false;
+    auto it = ctx.notification_power_levels.find(c.key);
+    int64_t required =
+        it == ctx.notification_power_levels.end() ? default_notification_level : it->second;
+    return *ctx.sender_power_level >= required;
+  }
+  case condition_kind::never:
+    return false;
+  }
+  return false;
+}
+
+} // namespace
+
+bool push_glob_matches(std::string_view pattern_utf8, std::string_view value_utf8, bool words) {
+  return glob_matches_folded(folded(pattern_utf8), value_utf8, words);
 }
 
 
@@ -591,65 +719,16 @@ std::optional<push_rule_error> set_push_rule_actions(user_push_rules& user, push
 bool push_condition_matches(const json& c, const push_context& ctx) {
   if (!ctx.event || !ctx.event->is_object() || !c.is_object())
     return false;
-  const json& ev = *ctx.event;
-  auto kind = string_field(c, "kind");
-  if (!kind)
-    return false;
-  if (*kind == "event_match") {
-    auto key = string_field(c, "key");
-    auto pattern = string_field(c, "pattern");
-    if (!key || !pattern)
-      return false;
-    const json* v = lookup(ev, *key);
-    // Absent or non-string values never match, not even '*' (spec).
-    if (!v || !v->is_string())
-      return false;
-    return push_glob_matches(*pattern, v->get_ref<const std::string&>(), *key == "content.body");
-  }
-  if (*kind == "event_property_is" || *kind == "event_property_contains") {
-    auto key = string_field(c, "key");
-    if (!key || !c.contains("value"))
-      return false;
-    const json* v = lookup(ev, *key);
-    if (!v)
-      return false;
-    if (*kind == "event_property_is")
-      return simple_equal(*v, c["value"]);
-    return v->is_array() && std::any_of(v->begin(), v->end(), [&](const json& item) {
-             return simple_equal(item, c["value"]);
-           });
-  }
-  if (*kind == "contains_display_name") {
-    const json* body = lookup(ev, "content.body");
-    return !ctx.user_display_name.empty() && body && body->is_string() &&
-           push_glob_matches(ctx.user_display_name, body->get_ref<const std::string&>(), true);
-  }
-  if (*kind == "room_member_count") {
-    auto is = string_field(c, "is");
-    return is && member_count_matches(*is, ctx.room_member_count);
-  }
-  if (*kind == "sender_notification_permission") {
-    auto key = string_field(c, "key");
-    if (!key || !ctx.sender_power_level)
-      return false;
-    auto it = ctx.notification_power_levels.find(*key);
-    int64_t required =
-        it == ctx.notification_power_levels.end() ? default_notification_level : it->second;
-    return *ctx.sender_power_level >= required;
-  }
-  return false; // unrecognised conditions never match (spec "Conditions")
+  return condition_matches(compile_condition(c), *ctx.event, ctx);
 }
 
-push_result evaluate_push_rules(const json& ruleset, const push_context& ctx) {
-  push_result res;
-  if (!ctx.event || !ctx.event->is_object() || !ruleset.is_object())
-    return res;
-  if (string_field(*ctx.event, "sender") == ctx.user_id)
-    return res; // never notify users of their own events
+compiled_push_rules compile_push_rules(const json& ruleset) {
+  compiled_push_rules out;
+  if (!ruleset.is_object())
+    return out;
   auto global = ruleset.find("global");
   if (global == ruleset.end() || !global->is_object())
-    return res;
-  const bool mentions = has_mentions(*ctx.event);
+    return out;
   for (push_rule_kind kind : all_kinds) {
     auto rules = global->find(std::string(to_string(kind)));
     if (rules == global->end() || !rules->is_array())
@@ -660,18 +739,15 @@ push_result evaluate_push_rules(const json& ruleset, const push_context& ctx) {
       auto id = string_field(r, "rule_id");
       if (!id || (r.contains("enabled") && r["enabled"] != true))
         continue;
-      bool is_default = r.contains("default") && r["default"] == true;
-      // v1.7: the legacy mention rules apply only to events without m.mentions.
-      if (mentions && is_default && is_legacy_mention_rule(*id))
-        continue;
       json conditions = rule_conditions(kind, r);
       if (!conditions.is_array())
         continue;
-      bool all = std::all_of(conditions.begin(), conditions.end(),
-                             [&](const json& c) { return push_condition_matches(c, ctx); });
-      if (!all)
-        continue;
-      res.rule_id = *id;
+      compiled_push_rule rule;
+      rule.rule_id = *id;
+      // v1.7: the legacy mention rules apply only to events without m.mentions.
+      rule.legacy_mention = r.contains("default") && r["default"] == true && is_legacy_mention_rule(*id);
+      for (const json& c : conditions)
+        rule.conditions.push_back(compile_condition(c));
       push_rule_error ignored;
       auto actions = parse_push_actions(r.contains("actions") ? r["actions"] : json(), &ignored);
       if (!actions) {
@@ -683,12 +759,40 @@ push_result evaluate_push_rules(const json& ruleset, const push_context& ctx) {
               for (const json& kept : *one)
                 actions->push_back(kept);
       }
-      res.actions = std::move(*actions);
-      derive_flags(res);
-      return res;
+      rule.result.rule_id = *id;
+      rule.result.actions = std::move(*actions);
+      derive_flags(rule.result);
+      rule.actions_text = rule.result.actions.dump();
+      out.rules.push_back(std::move(rule));
     }
   }
-  return res;
+  return out;
+}
+
+const compiled_push_rule* first_matching_rule(const compiled_push_rules& rules, const push_context& ctx) {
+  if (!ctx.event || !ctx.event->is_object())
+    return nullptr;
+  const json& ev = *ctx.event;
+  auto sender = ev.find("sender");
+  if (sender != ev.end() && sender->is_string() && sender->get_ref<const std::string&>() == ctx.user_id)
+    return nullptr; // never notify users of their own events
+  const bool mentions = has_mentions(ev);
+  for (const auto& r : rules.rules) {
+    if (mentions && r.legacy_mention)
+      continue;
+    if (std::all_of(r.conditions.begin(), r.conditions.end(),
+                    [&](const compiled_push_condition& c) { return condition_matches(c, ev, ctx); }))
+      return &r;
+  }
+  return nullptr;
+}
+
+push_result evaluate_push_rules(const json& ruleset, const push_context& ctx) {
+  if (!ctx.event || !ctx.event->is_object() || !ruleset.is_object())
+    return {};
+  auto compiled = compile_push_rules(ruleset);
+  auto* r = first_matching_rule(compiled, ctx);
+  return r ? r->result : push_result{};
 }
 
 } // namespace axon::matrix

@@ -159,6 +159,47 @@ struct push_result {
 /// never notify (spec "Push Rules"): the result is empty. Never throws.
 push_result evaluate_push_rules(const nlohmann::json& ruleset, const push_context& ctx);
 
+/// A ruleset (GET /pushrules/ format, from merge_push_rules) made ready for
+/// evaluation: its enabled, well-formed rules in kind order, key paths
+/// split, patterns decoded and case-folded, each rule's result worked out.
+/// evaluate_push_rules is compile_push_rules then first_matching_rule; the
+/// events writer keeps one of these per user, so an event costs no JSON
+/// walk of the rules (Synapse moved the same work to Rust for the same
+/// reason: it runs for every local member of a room, for every event).
+struct compiled_push_condition {
+  enum class kind_t { event_match, property_is, property_contains, display_name, member_count,
+                      sender_permission, never };
+  kind_t kind = kind_t::never;
+  std::vector<std::string> path; ///< event_match, property_*: the key, split
+  std::u32string pattern;        ///< event_match: code points, case-folded
+  /// event_match: the pattern lower-cased when it is ASCII without a
+  /// wildcard and the match is whole-value: compared byte by byte.
+  std::optional<std::string> ascii_literal;
+  bool words = false;            ///< event_match on content.body: word boundaries
+  nlohmann::json value;          ///< property_*
+  std::string op;                ///< member_count: "==", "<", ">", "<=", ">="
+  int64_t count = 0;             ///< member_count
+  std::string key;               ///< sender_permission: the notification key
+};
+
+struct compiled_push_rule {
+  std::string rule_id;
+  bool legacy_mention = false;   ///< a default mention rule (skipped with m.mentions)
+  std::vector<compiled_push_condition> conditions;
+  push_result result;            ///< what matching this rule gives
+  std::string actions_text;      ///< result.actions, serialised
+};
+
+struct compiled_push_rules {
+  std::vector<compiled_push_rule> rules;
+};
+
+compiled_push_rules compile_push_rules(const nlohmann::json& ruleset);
+
+/// The first rule of `rules` that matches ctx.event, as evaluate_push_rules
+/// decides; nullptr when none does (or the event is the user's own).
+const compiled_push_rule* first_matching_rule(const compiled_push_rules& rules, const push_context& ctx);
+
 /// One condition against ctx (exposed for tests and for clients' previews).
 /// Unknown kinds and malformed conditions do not match.
 bool push_condition_matches(const nlohmann::json& condition, const push_context& ctx);

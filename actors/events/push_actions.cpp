@@ -1,7 +1,7 @@
 // actors/events/push_actions.cpp
 //
 // Rulesets are the recipients' stored rules merged onto the server defaults,
-// kept in memory by user. A change of anyone's push rules moves the
+// compiled (matrix::compile_push_rules) and kept in memory by user. A change of anyone's push rules moves the
 // push_rules stream; the cache is dropped whenever that position differs
 // from the one it was filled at, which is cheap (rule changes are rare) and
 // needs no subscription. The position is read once per batch, and only when
@@ -33,7 +33,7 @@ struct push_evaluator::impl {
   storage::push_rules_store store;
   std::string server_name;
   std::function<int64_t()> position;
-  std::unordered_map<std::string, json> rulesets;
+  std::unordered_map<std::string, matrix::compiled_push_rules> rulesets;
   int64_t cached_at = -1; ///< push_rules position the cache was filled at
   bool checked = false;   ///< the position was read in this batch
 
@@ -49,7 +49,7 @@ push_evaluator::~push_evaluator() = default;
 
 void push_evaluator::begin_batch() { impl_->checked = false; }
 
-const json& push_evaluator::ruleset(const std::string& user_id) {
+const matrix::compiled_push_rules& push_evaluator::ruleset(const std::string& user_id) {
   auto& m = *impl_;
   if (!m.checked) {
     auto now = m.position ? m.position() : -1;
@@ -61,7 +61,8 @@ const json& push_evaluator::ruleset(const std::string& user_id) {
   if (i != m.rulesets.end()) return i->second;
   // Bounded: a writer serving very many users re-reads rather than grows.
   if (m.rulesets.size() >= 100000) m.rulesets.clear();
-  return m.rulesets.emplace(user_id, matrix::merge_push_rules(user_id, m.store.get(user_id)))
+  return m.rulesets
+    .emplace(user_id, matrix::compile_push_rules(matrix::merge_push_rules(user_id, m.store.get(user_id))))
     .first->second;
 }
 
@@ -129,9 +130,9 @@ std::vector<storage::push_action> push_evaluator::evaluate(const json& event,
   for (auto& [user, name] : users) {
     ctx.user_id = user;
     ctx.user_display_name = name;
-    auto r = matrix::evaluate_push_rules(ruleset(user), ctx);
-    if (!r.notify && !r.highlight) continue;
-    out.push_back({user, thread, r.notify, r.highlight, r.actions.dump()});
+    auto* r = matrix::first_matching_rule(ruleset(user), ctx);
+    if (!r || (!r->result.notify && !r->result.highlight)) continue;
+    out.push_back({user, thread, r->result.notify, r->result.highlight, r->actions_text});
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "matrix/auth_rules.hpp"
+#include "matrix/push_rules.hpp"
 #include "messages/streams.hpp"
 #include "storage/database.hpp"
 #include "storage/stores/events_store.hpp"
@@ -45,7 +46,7 @@ public:
                                              const matrix::auth_state& state);
 
 private:
-  const nlohmann::json& ruleset(const std::string& user_id);
+  const matrix::compiled_push_rules& ruleset(const std::string& user_id);
 
   struct impl;
   std::unique_ptr<impl> impl_;

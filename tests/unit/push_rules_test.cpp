@@ -323,6 +323,54 @@ TEST_CASE("push_rules: glob matcher") {
   CHECK_FALSE(push_glob_matches("under", "an under_score", true)); // '_' is a word character
 }
 
+TEST_CASE("push_rules: whole-value ASCII patterns (compared without the glob matcher)") {
+  fixture f(state("m.room.topic", "", {{"topic", "Lunch"}}));
+  json c = {{"kind", "event_match"}, {"key", "content.topic"}, {"pattern", "LuNcH"}};
+  for (auto [topic, ok] : std::vector<std::pair<std::string, bool>>{
+           {"lunch", true}, {"LUNCH", true}, {"lunch ", false}, {"lunc", false}, {"", false},
+           {"lunçh", false}, {"l\xffnch", false}, {"\xc3\x8cunch", false}}) {
+    f.event["content"]["topic"] = json::parse(json(topic).dump(-1, ' ', false, json::error_handler_t::replace));
+    CHECK_MESSAGE(f.matches(c) == ok, topic);
+    CHECK_MESSAGE(push_glob_matches("LuNcH", f.event["content"]["topic"].get<std::string>(), false) == ok, topic);
+  }
+  json empty = {{"kind", "event_match"}, {"key", "content.topic"}, {"pattern", ""}};
+  f.event["content"]["topic"] = "";
+  CHECK(f.matches(empty));
+  f.event["content"]["topic"] = "x";
+  CHECK_FALSE(f.matches(empty));
+}
+
+TEST_CASE("push_rules: a compiled ruleset decides as evaluate_push_rules") {
+  user_push_rules user;
+  REQUIRE_FALSE(put_user_push_rule(user, push_rule_kind::content,
+                                   parse_ok(push_rule_kind::content, "cake",
+                                            {{"pattern", "cake*lie"}, {"actions", {"notify"}}}),
+                                   "", ""));
+  REQUIRE_FALSE(set_push_rule_enabled(user, push_rule_kind::underride, ".m.rule.message", false));
+  json ruleset = merge_push_rules(me, user);
+  auto compiled = compile_push_rules(ruleset);
+  for (auto ev : {message("the cake is a lie"), message("hello"), message("Alice Liddell, hi"),
+                  message("@room look", {{"m.mentions", json::object()}}), state("m.room.member", me,
+                                                                                 {{"membership", "invite"}})}) {
+    for (int64_t members : {2, 5}) {
+      fixture f(ev, members);
+      auto expected = f.eval(ruleset);
+      auto* r = first_matching_rule(compiled, f.ctx);
+      CAPTURE(ev.dump());
+      CHECK((r ? r->rule_id : "") == expected.rule_id);
+      if (r) {
+        CHECK(r->result.actions == expected.actions);
+        CHECK(r->actions_text == expected.actions.dump());
+        CHECK(r->result.notify == expected.notify);
+        CHECK(r->result.highlight == expected.highlight);
+      }
+    }
+  }
+  fixture own(message("the cake is a lie"));
+  own.event["sender"] = me;
+  CHECK(first_matching_rule(compiled, own.ctx) == nullptr);
+}
+
 TEST_CASE("push_rules: event_property_is types") {
   json ev = {{"type", "m.room.create"},
              {"sender", "@bob:x"},
