@@ -711,6 +711,74 @@ TEST_CASE_TEMPLATE("writer: push actions are stored with each event; unread coun
   CHECK(store.unread(bob, room, to).empty());
 }
 
+TEST_CASE_TEMPLATE("writer: many unread notifications are counted from a summary, as exactly", DB, sqlite_db,
+                   pg_db) {
+  AXON_WRITER_ENV_OR_SKIP(e);
+  auto w = e.spawn_writer();
+  const std::string room = "!many:test";
+  auto create = new_room(room);
+  create.drafts[3] = draft(alice, "m.room.join_rules", {{"join_rule", "public"}}, "");
+  REQUIRE(e.send(w, create).reply);
+  REQUIRE(e.send(w, one(room, draft(bob, "m.room.member", {{"membership", "join"}}, bob))).reply);
+  json in_thread = {{"msgtype", "m.text"},
+                    {"body", "threaded"},
+                    {"m.relates_to", {{"rel_type", "m.thread"}, {"event_id", "$root"}}}};
+  // 150 in the main timeline, 60 in a thread, in batches of 30.
+  std::vector<std::string> ids;
+  for (int batch = 0; batch < 7; ++batch) {
+    msg::send_events req;
+    req.room_id = room;
+    for (int i = 0; i < 30; ++i)
+      req.drafts.push_back(batch < 5 ? text(alice, "m" + std::to_string(batch * 30 + i))
+                                     : draft(alice, "m.room.message", in_thread));
+    auto r = e.send(w, req);
+    REQUIRE(r.reply);
+    for (auto& id : r.reply->event_ids) ids.push_back(id);
+  }
+  storage::push_actions_store store(*e.pool);
+  storage::events_store events(*e.pool);
+  auto summaries = [&] {
+    return e.pool->acquire()->exec("SELECT upto FROM event_push_summary WHERE user_id = $1", {bob}).rows;
+  };
+  auto pos_of = [&](const std::string& id) { return events.dag_events({id}).at(id).stream_ordering; };
+  auto mid = pos_of(ids[99]);
+
+  // An older position first: counted whole, and kept as the summary.
+  auto at_mid = store.unread(bob, room, mid);
+  CHECK(at_mid["main"].notifications == 100);
+  CHECK(at_mid.count("$root") == 0);
+  REQUIRE(summaries().size() == 1);
+  CHECK(summaries()[0].i64(0) == mid);
+  // Later: the summary and the 110 after it.
+  auto to = e.max_pos();
+  auto now = store.unread(bob, room, to);
+  CHECK(now["main"].notifications == 150);
+  CHECK(now["$root"].notifications == 60);
+  CHECK(summaries()[0].i64(0) == to);
+  // Positions before the summary's are counted whole again.
+  CHECK(store.unread(bob, room, mid)["main"].notifications == 100);
+  // A few more: summary plus those.
+  REQUIRE(e.send(w, one(room, text(alice, "one more"))).reply);
+  CHECK(store.unread(bob, room, e.max_pos())["main"].notifications == 151);
+
+  // Receipts: the summary no longer counts, the counts follow them.
+  storage::receipts_store receipts(*e.pool);
+  auto rpos = receipts.max_stream_id();
+  REQUIRE(receipts.put({room, "m.read", bob, "", ids[99], "{}", rpos + 1}));
+  now = store.unread(bob, room, e.max_pos());
+  CHECK(now["main"].notifications == 51);
+  CHECK(now["$root"].notifications == 60);
+  REQUIRE(receipts.put({room, "m.read", bob, "$root", ids[179], "{}", rpos + 2}));
+  now = store.unread(bob, room, e.max_pos());
+  CHECK(now["main"].notifications == 51);
+  CHECK(now["$root"].notifications == 30);
+  // A private receipt for the last event reads everything.
+  REQUIRE(receipts.put({room, "m.read.private", bob, "", ids.back(), "{}", rpos + 3}));
+  now = store.unread(bob, room, e.max_pos());
+  CHECK(now["main"].notifications == 1); // "one more" came after it
+  CHECK(now.count("$root") == 0);
+}
+
 TEST_CASE_TEMPLATE("writer: 200 concurrent requests over several rooms", DB, sqlite_db, pg_db) {
   AXON_WRITER_ENV_OR_SKIP(e);
   auto w = e.spawn_writer();
