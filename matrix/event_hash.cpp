@@ -149,6 +149,12 @@ std::string compute_event_id(const json& event, const room_version& version) {
   return hash_event_id(sha256(reference_bytes(event, version)), version);
 }
 
+std::string event_id_from_reference_bytes(const json& event, std::string_view bytes,
+                                          const room_version& version) {
+  if (version.format == event_format::v1) return compute_event_id(event, version);
+  return hash_event_id(sha256(bytes), version);
+}
+
 void sign_event(json& event, const std::string& server_name,
                 const signing_key& key, const room_version& version) {
   if (!event.is_object()) return;

@@ -50,6 +50,12 @@ std::string compute_reference_hash(const nlohmann::json& event,
 std::string compute_event_id(const nlohmann::json& event,
                              const room_version& version);
 
+/// compute_event_id when the bytes of the reference hash are at hand
+/// (check_pdu_signatures gives them: signatures cover the same bytes), so
+/// they are not made again.
+std::string event_id_from_reference_bytes(const nlohmann::json& event, std::string_view bytes,
+                                          const room_version& version);
+
 /// Signs the redacted form of `event` as `server_name` and stores the
 /// signature in event.signatures (other signatures kept). Call
 /// `add_content_hash` first: the signature covers `hashes`. In v1/v2 the

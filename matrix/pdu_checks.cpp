@@ -252,7 +252,7 @@ std::vector<required_signature> required_signatures(const json& pdu, const room_
 }
 
 std::optional<std::string> check_pdu_signatures(const json& pdu, const room_version& v,
-                                                const key_lookup& keys) {
+                                                const key_lookup& keys, std::string* signed_bytes_out) {
   std::vector<required_signature> required;
   if (auto why = collect_signers(pdu, v, required)) return why;
   if (!keys) return "no key lookup given";
@@ -264,7 +264,7 @@ std::optional<std::string> check_pdu_signatures(const json& pdu, const room_vers
   json signatures = redacted.value("signatures", json());
   redacted.erase("signatures");
   if (!signatures.is_object()) return "'signatures' is missing or not an object";
-  const std::string signed_bytes = canonical_json(redacted);
+  std::string signed_bytes = canonical_json(redacted);
 
   for (const auto& need : required) {
     auto by_key = signatures.find(need.server);
@@ -283,6 +283,7 @@ std::optional<std::string> check_pdu_signatures(const json& pdu, const room_vers
     }
     if (!verified) return "no signature by a known key of " + need.server;
   }
+  if (signed_bytes_out) *signed_bytes_out = std::move(signed_bytes);
   return std::nullopt;
 }
 

@@ -99,9 +99,12 @@ using key_lookup = std::function<std::optional<std::string>(
 /// skipped; every remaining one must verify, and at least one must remain
 /// (Synapse's Keyring.process_request). Only ed25519 key ids are looked up.
 /// Redacting first means a redacted copy passes as well as the full event.
+/// `signed_bytes`, when given, receives the bytes the signatures cover,
+/// which are those of the reference hash (event_id_from_reference_bytes).
 std::optional<std::string> check_pdu_signatures(const nlohmann::json& pdu,
                                                 const room_version& v,
-                                                const key_lookup& keys);
+                                                const key_lookup& keys,
+                                                std::string* signed_bytes = nullptr);
 
 /// The event to process further after step 3.
 struct hash_result {

@@ -72,9 +72,10 @@ std::optional<json> check_received_pdu(http::server_context& ctx, const json& pd
   auto keys = [&ctx](const std::string& server, const std::string& key_id, int64_t valid_at) {
     return ctx.keyring->verify_key(server, key_id, valid_at ? valid_at : 0, nullptr);
   };
-  if (auto bad = matrix::check_pdu_signatures(pdu, v, keys)) return fail(*bad);
+  std::string signed_bytes;
+  if (auto bad = matrix::check_pdu_signatures(pdu, v, keys, &signed_bytes)) return fail(*bad);
   auto checked = matrix::check_pdu_hash(pdu, v);
-  auto id = matrix::compute_event_id(pdu, v);
+  auto id = matrix::event_id_from_reference_bytes(pdu, signed_bytes, v);
   if (id.empty()) return fail("the event has no id");
   checked.event["event_id"] = id;
   return std::move(checked.event);

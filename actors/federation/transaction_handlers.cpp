@@ -83,18 +83,21 @@ json pdu_results(request& req, const std::string& origin, const json& pdus) {
     if (vi == versions.end()) vi = versions.emplace(room_id, room_version_of(*req.ctx, room_id)).first;
     auto* version = vi->second;
     if (!version) continue;
-    auto id = matrix::compute_event_id(pdu, *version);
-    if (id.empty()) continue;
+    // The id of a refused PDU, for its entry (a PDU without one has none).
+    auto refuse = [&](std::string why) {
+      auto id = matrix::compute_event_id(pdu, *version);
+      if (!id.empty()) results[id] = {{"error", std::move(why)}};
+    };
     auto ai = acl.find(room_id);
     if (ai == acl.end()) ai = acl.emplace(room_id, acl_allows(*req.ctx, room_id, origin)).first;
     if (!ai->second) {
-      results[id] = {{"error", "Server is banned from room"}};
+      refuse("Server is banned from room");
       continue;
     }
     std::string why;
     auto ev = check_received_pdu(*req.ctx, pdu, *version, room_id, &why);
     if (!ev) {
-      results[id] = {{"error", why}};
+      refuse(why);
       continue;
     }
     by_room[room_id].push_back(std::move(*ev));

@@ -577,6 +577,23 @@ TEST_CASE("pdu checks: v5+ need the key valid at origin_server_ts, v4 takes any 
   CHECK(reason(check_pdu_signatures(signed_message(ver("5")), ver("5"), keys.lookup())) == "");
 }
 
+TEST_CASE("pdu checks: the signed bytes give the event id") {
+  for (const room_version* v : all_versions()) {
+    CAPTURE(v->id);
+    json e = signed_message(*v);
+    key_store keys;
+    std::string bytes = "untouched";
+    // A refused event leaves them as they were.
+    json forged = e;
+    forged["sender"] = "@mallory:origin.test";
+    REQUIRE(check_pdu_signatures(forged, *v, keys.lookup(), &bytes));
+    CHECK(bytes == "untouched");
+    REQUIRE(reason(check_pdu_signatures(e, *v, keys.lookup(), &bytes)) == "");
+    CHECK(event_id_from_reference_bytes(e, bytes, *v) == compute_event_id(e, *v));
+    CHECK_FALSE(compute_event_id(e, *v).empty());
+  }
+}
+
 TEST_CASE("pdu checks: a content hash mismatch gives the redacted event") {
   for (const room_version* v : all_versions()) {
     CAPTURE(v->id);
