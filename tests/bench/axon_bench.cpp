@@ -6,11 +6,18 @@
 //   (c) send-to-sync wake-up latency: one client long-polls /sync (timeout 30000) on its own
 //       connection while another sends; latency = from just before the send request to the /sync
 //       response that carries the message;
-//   (d) the server's resident memory (VmRSS / VmHWM from /proc/<pid>/status), when --pid is given.
+//   (d) the server's resident memory (VmRSS / VmHWM from /proc/<pid>/status), when --pid is given;
+//   (f) federation, with --remote URL (a second server federating with --hs): a user of --hs sends
+//       --messages messages with --senders requests in flight into a room a user of --remote
+//       joined, as fast as --hs takes them and then paced at --rate a second; events/s from the
+//       first send to the last arrival in the remote user's /sync, and each message's latency
+//       from just before its send to the remote /sync response carrying it (p50, p99).
+//       tests/bench/federation_bench.py starts the two servers and runs this.
 // A 429 is waited out (retry_after_ms) and counted: a rate-limited server gives meaningless numbers.
 //
 // Usage: axon-bench --hs http://127.0.0.1:8008 [--pid PID] [--messages 2000] [--clients 20]
 //                   [--per-client 500] [--samples 200] [--only abcd] [--wait SECONDS]
+//                   [--remote http://127.0.0.1:8009 --only f --senders 8 --rate 1000]
 
 #include "percent_encode.hpp"
 
@@ -27,6 +34,7 @@
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -62,6 +70,9 @@ struct options {
   int samples = 200;        ///< (c) wake-up samples
   std::string only = "abcd";///< which measurements to run
   int wait_s = 0;           ///< wait this long for /versions before starting
+  std::string remote;       ///< (f) the federating server the messages go to
+  int senders = 8;          ///< (f) send requests in flight
+  int rate = 1000;          ///< (f) messages/s of the paced run
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -69,7 +80,8 @@ struct options {
     std::fprintf(stderr, "axon-bench: %s\n", why);
   std::fprintf(stderr,
                "usage: axon-bench --hs http://HOST:PORT [--pid PID] [--messages N] [--clients N]\n"
-               "                  [--per-client N] [--samples N] [--only abcd] [--wait SECONDS]\n");
+               "                  [--per-client N] [--samples N] [--only abcd] [--wait SECONDS]\n"
+               "                  [--remote http://HOST:PORT --only f [--senders N] [--rate N]]\n");
   std::exit(2);
 }
 
@@ -98,11 +110,18 @@ options parse_options(int argc, char** argv) {
     else if (a == "--samples") o.samples = number();
     else if (a == "--only") o.only = value();
     else if (a == "--wait") o.wait_s = number();
+    else if (a == "--remote") o.remote = value();
+    else if (a == "--senders") o.senders = number();
+    else if (a == "--rate") o.rate = number();
     else if (a == "-h" || a == "--help") usage(nullptr);
     else usage(("unknown argument " + a).c_str());
   }
   if (o.hs.empty())
     usage("--hs is required");
+  if ((o.only.find('f') != std::string::npos) != !o.remote.empty())
+    usage("--only f and --remote go together");
+  if (o.senders < 1 || o.rate < 1)
+    usage("--senders and --rate must be positive");
   return o;
 }
 
@@ -304,17 +323,19 @@ account register_user(http_client& c, const std::string& localpart) {
   return {second.body.value("user_id", ""), second.body.value("access_token", "")};
 }
 
-std::string create_room(http_client& c, const account& a, const std::string& preset) {
+std::string create_room(http_client& c, const account& a, const std::string& preset,
+                        const json& extra = json::object()) {
   json body = {{"preset", preset}, {"name", "axon-bench"}};
+  body.update(extra);
   reply r = call(c, "POST", std::string(client_api) + "/createRoom", &body, a.token);
   if (r.status != 200)
     die("createRoom", r);
   return r.body.value("room_id", "");
 }
 
-void join_room(http_client& c, const account& a, const std::string& room) {
+void join_room(http_client& c, const account& a, const std::string& room, const std::string& query = {}) {
   json body = json::object();
-  reply r = call(c, "POST", std::string(client_api) + "/join/" + enc(room), &body, a.token);
+  reply r = call(c, "POST", std::string(client_api) + "/join/" + enc(room) + query, &body, a.token);
   if (r.status != 200)
     die("join", r);
 }
@@ -543,6 +564,138 @@ latency_result wake_up_latency(const server_address& addr, int samples, const st
   return res;
 }
 
+// (f) federation: messages from a user of one server to a user of another.
+
+struct federation_result {
+  int messages = 0;
+  double send_rate = 0;    ///< messages/s the sending server took
+  double events_per_s = 0; ///< from the first send to the last arrival
+  std::vector<double> ms;  ///< per message, send to its arrival in the remote /sync
+  std::string error;
+};
+
+/// The remote user's /sync, long-polled until every message arrived (or
+/// `stop`): arrival times by message number.
+struct arrivals {
+  std::mutex m;
+  std::condition_variable cv;
+  std::map<int, bench_clock::time_point> at;
+  bool stop = false;
+  std::string error;
+};
+
+void follow(http_client& c, const account& a, const std::string& room, std::string since,
+            const std::string& prefix, int messages, arrivals& got) {
+  const std::string filter = R"({"room":{"timeline":{"limit":1000}},"presence":{"not_types":["*"]}})";
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(got.m);
+      if (got.stop || static_cast<int>(got.at.size()) >= messages)
+        return;
+    }
+    reply r = c.request("GET", std::string(client_api) + "/sync?timeout=5000&since=" + enc(since)
+                                 + "&filter=" + enc(filter), nullptr, a.token);
+    auto now = bench_clock::now();
+    std::lock_guard<std::mutex> lock(got.m);
+    if (r.status != 200 || !r.body.is_object() || !r.body.contains("next_batch")) {
+      if (!got.stop)
+        got.error = "remote sync: HTTP " + std::to_string(r.status) + " " + r.text.substr(0, 200);
+      got.stop = true;
+      got.cv.notify_all();
+      return;
+    }
+    since = r.body["next_batch"].get<std::string>();
+    const json* events = find_path(r.body, {"rooms", "join", room, "timeline", "events"});
+    if (events && events->is_array())
+      for (auto& e : *events) {
+        const json* text = find_path(e, {"content", "body"});
+        if (text && text->is_string() && text->get_ref<const std::string&>().rfind(prefix, 0) == 0)
+          got.at.emplace(std::atoi(text->get_ref<const std::string&>().c_str() + prefix.size()), now);
+      }
+    got.cv.notify_all();
+  }
+}
+
+federation_result federation_run(const server_address& local, const server_address& remote, int messages,
+                                 int senders, int rate, const std::string& tag) {
+  http_client lc(local.host, local.port, 60);
+  http_client rc(remote.host, remote.port, 60);
+  account alice = register_user(lc, "bench_fed_a_" + tag);
+  account bob = register_user(rc, "bench_fed_b_" + tag);
+  // Room version 10: what Synapse 1.67 knows too.
+  std::string room = create_room(lc, alice, "public_chat", {{"room_version", "10"}});
+  auto server = alice.user_id.substr(alice.user_id.find(':') + 1);
+  // server_name: Synapse needs to be told where the room is (Axon also tries the room id's server).
+  join_room(rc, bob, room, "?server_name=" + enc(server));
+  // The sending side knows the remote member before the first message.
+  for (auto deadline = bench_clock::now() + std::chrono::seconds(20);;) {
+    reply r = call(lc, "GET", std::string(client_api) + "/rooms/" + enc(room) + "/joined_members", nullptr,
+                   alice.token);
+    if (r.status == 200 && r.body.contains("joined") && r.body["joined"].size() == 2)
+      break;
+    if (bench_clock::now() > deadline)
+      die("the remote join reaching the sending server", r);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  reply first = call(rc, "GET", std::string(client_api) + "/sync?timeout=0", nullptr, bob.token);
+  if (first.status != 200)
+    die("remote initial sync", first);
+
+  federation_result res;
+  res.messages = messages;
+  const std::string prefix = "bench " + tag + " ";
+  arrivals got;
+  http_client follower_conn(remote.host, remote.port, 60);
+  std::thread follower(follow, std::ref(follower_conn), std::cref(bob), std::cref(room),
+                       first.body.value("next_batch", ""), std::cref(prefix), messages, std::ref(got));
+
+  std::vector<bench_clock::time_point> sent_at(static_cast<size_t>(messages));
+  std::atomic<int> next{0};
+  std::atomic<bool> failed{false};
+  auto t0 = bench_clock::now();
+  std::vector<std::thread> pool;
+  for (int s = 0; s < senders; ++s)
+    pool.emplace_back([&] {
+      http_client c(local.host, local.port, 60);
+      for (int i; (i = next++) < messages && !failed;) {
+        if (rate > 0)
+          std::this_thread::sleep_until(t0 + std::chrono::microseconds(1000000LL * i / rate));
+        sent_at[static_cast<size_t>(i)] = bench_clock::now();
+        if (!send_text(c, alice, room, "f" + tag + "_" + std::to_string(i), prefix + std::to_string(i)))
+          failed = true;
+      }
+    });
+  for (auto& t : pool)
+    t.join();
+  auto sent_all = bench_clock::now();
+  {
+    std::unique_lock<std::mutex> lock(got.m);
+    got.cv.wait_for(lock, std::chrono::seconds(120),
+                    [&] { return got.stop || static_cast<int>(got.at.size()) >= messages; });
+    if (failed)
+      res.error = "a send failed";
+    else if (!got.error.empty())
+      res.error = got.error;
+    else if (static_cast<int>(got.at.size()) < messages)
+      res.error = "only " + std::to_string(got.at.size()) + " of " + std::to_string(messages)
+                  + " messages arrived in the remote /sync";
+    got.stop = true;
+  }
+  // The follower's poll ends within its 5 s timeout.
+  follower.join();
+  if (!res.error.empty())
+    return res;
+  res.send_rate = messages / std::chrono::duration<double>(sent_all - t0).count();
+  auto last = t0;
+  for (auto& [i, at] : got.at) {
+    last = std::max(last, at);
+    if (i >= 0 && i < messages)
+      res.ms.push_back(ms_between(sent_at[static_cast<size_t>(i)], at));
+  }
+  res.events_per_s = messages / std::chrono::duration<double>(last - t0).count();
+  return res;
+}
+
 // ---- report ---------------------------------------------------------------------------------
 
 void row(const std::string& what, const std::string& result) {
@@ -612,6 +765,23 @@ int main(int argc, char** argv) {
     if (!l.error.empty()) {
       row("(c) FAILED", l.error);
       status = 1;
+    }
+  }
+  if (wants('f')) {
+    auto remote = parse_hs(o.remote);
+    for (int rate : {0, o.rate}) {
+      auto f = federation_run(addr, remote, o.messages, o.senders, rate, tag + (rate ? "p" : "u"));
+      std::string what = "(f) to " + o.remote + ", " + std::to_string(o.messages) + " messages, "
+                         + std::to_string(o.senders) + " in flight, "
+                         + (rate ? "paced at " + std::to_string(rate) + "/s" : std::string("unpaced"));
+      if (!f.error.empty()) {
+        row(what, "FAILED: " + f.error);
+        status = 1;
+        break;
+      }
+      row(what, fmt("%.0f events/s arrived (sent at %.0f/s); send -> remote /sync p50 %.1f ms, p99 %.1f ms",
+                    f.events_per_s, f.send_rate, percentile(f.ms, 50), percentile(f.ms, 99)));
+      std::fflush(stdout);
     }
   }
   if (wants('d')) {

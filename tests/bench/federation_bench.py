@@ -10,10 +10,16 @@
               that shows the room.
 
     federation_bench.py --binary build/axon [--messages 2000] [--senders 8] [--members 1000]
+
+The throughput runs are driven by axon-bench (`--only f`, next to --binary): the C++ client's
+sends and /syncs cost a fraction of what this script's threads do, and on two cores that CPU
+would otherwise be taken from the servers (at 1,000 messages/s the Python client used about half
+a core). `--python` runs them from here instead.
 Needs AXON_TEST_PG (a libpq conninfo), as scripts/bench --federation provides. Both servers are
 named localhost:PORT and talk TLS with a CA made here (tests/e2e/fedlib.py), all on loopback.
 """
 import argparse
+import subprocess
 import concurrent.futures
 import os
 import shutil
@@ -163,6 +169,7 @@ def main():
     ap.add_argument("--state", type=int, default=100)
     ap.add_argument("--only", default="tj", help="t: throughput, j: join")
     ap.add_argument("--keep", action="store_true", help="keep the servers' folder (logs)")
+    ap.add_argument("--python", action="store_true", help="throughput from this script, not axon-bench")
     args = ap.parse_args()
     pg = Postgres(os.environ["AXON_TEST_PG"])
     tmp = tempfile.mkdtemp(prefix="axon-fedbench-")
@@ -176,7 +183,14 @@ def main():
     try:
         a.start()
         b.start()
-        if "t" in args.only:
+        if "t" in args.only and not args.python:
+            bench = os.path.join(os.path.dirname(os.path.abspath(args.binary)), "axon-bench")
+            r = subprocess.run([bench, "--hs", a.url, "--remote", b.url, "--only", "f",
+                                "--messages", str(args.messages), "--senders", str(args.senders),
+                                "--rate", str(int(args.rate))])
+            if r.returncode != 0:
+                raise RuntimeError(f"axon-bench exited with {r.returncode}")
+        if "t" in args.only and args.python:
             t = throughput(a, b, args.messages, args.senders)
             print(f"federation throughput A -> B, unpaced: {t['messages']} messages, {args.senders} in flight: "
                   f"{t['events_per_s']:.0f} events/s from send to B's /sync (A took them at "
