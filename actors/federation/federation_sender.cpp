@@ -99,17 +99,22 @@ bool backing_off(const federation_sender_state& st, const destination_state& d) 
 }
 
 /// Sends the destination's queue if nothing is in flight and it isn't
-/// backing off.
-void send_queue(sender_pointer self, const std::string& destination) {
+/// backing off. `sent`: what its last transaction carried, deleted in the
+/// same round trip as the next one is read (txn_done).
+void send_queue(sender_pointer self, const std::string& destination,
+                storage::federation_store::sent_up_to sent = {0, 0}) {
   auto& st = self->state;
   auto& d = st.destinations[destination];
   if (d.in_flight || backing_off(st, d)) return;
   std::vector<storage::outbox_row> rows;
   std::vector<storage::federation_store::pdu_row> pdu_rows;
   try {
-    rows = st.store->outbox(destination, max_edus);
-    pdu_rows = st.store->pdu_outbox(destination, max_pdus);
+    auto next = st.store->next_transaction(destination, max_edus, max_pdus, sent);
+    rows = std::move(next.edus);
+    pdu_rows = std::move(next.pdus);
   } catch (const std::exception& e) {
+    // What was sent stays queued (the deletes were in the failed round
+    // trip): it goes again, and the destination drops what it has.
     std::cerr << "federation sender: reading the queue of " << destination << ": " << e.what() << "\n";
     return;
   }
@@ -153,8 +158,7 @@ void txn_done(sender_pointer self, const std::string& destination, int64_t up_to
   auto now = st.deps.env->now_ms();
   try {
     if (status == 200) {
-      if (up_to) st.store->delete_outbox_up_to(destination, up_to);
-      if (d.pdus_up_to) st.store->delete_pdu_outbox_up_to(destination, d.pdus_up_to);
+      storage::federation_store::sent_up_to sent{up_to, d.pdus_up_to};
       d.pdus_up_to = 0;
       d.edus.erase(d.edus.begin(), d.edus.begin() + std::min(d.edus_in_flight, d.edus.size()));
       d.edus_in_flight = 0;
@@ -162,7 +166,7 @@ void txn_done(sender_pointer self, const std::string& destination, int64_t up_to
       d.recorded = true;
       d.attempts = 0;
       d.retry_interval = 0;
-      return send_queue(self, destination);
+      return send_queue(self, destination, sent);
     }
     // Synapse's /send backs off on every error code, not just 5xx.
     std::cerr << "federation sender: transaction to " << destination << " failed: "

@@ -4,20 +4,64 @@
 
 namespace axon::storage {
 
-std::vector<outbox_row> federation_store::outbox(const std::string& destination, size_t limit) {
-  auto c = pool_.acquire();
-  auto r = c->exec("SELECT stream_id, message_id, messages_json FROM device_federation_outbox "
-                   "WHERE destination = $1 ORDER BY stream_id LIMIT $2",
-                   {destination, static_cast<int64_t>(limit)});
+namespace {
+
+statement outbox_query(const std::string& destination, size_t limit) {
+  return {"SELECT stream_id, message_id, messages_json FROM device_federation_outbox WHERE destination = $1 "
+          "ORDER BY stream_id LIMIT $2",
+          {destination, static_cast<int64_t>(limit)}};
+}
+
+std::vector<outbox_row> outbox_rows(const result& r) {
   std::vector<outbox_row> out;
   for (auto& row : r.rows) out.push_back({row.i64(0), row.str(1), row.str(2)});
   return out;
 }
 
+statement pdu_outbox_query(const std::string& destination, size_t limit) {
+  return {"SELECT o.stream_ordering, e.json, r.room_version FROM federation_pdu_outbox o JOIN events e ON "
+          "e.event_id = o.event_id JOIN rooms r ON r.room_id = e.room_id WHERE o.destination = $1 ORDER BY "
+          "o.stream_ordering LIMIT $2",
+          {destination, static_cast<int64_t>(limit)}};
+}
+
+std::vector<federation_store::pdu_row> pdu_outbox_rows(const result& r) {
+  std::vector<federation_store::pdu_row> out;
+  for (auto& row : r.rows) out.push_back({row.i64(0), row.str(1), row.str(2)});
+  return out;
+}
+
+/// Deletes what a destination acknowledged. Not waited for on disk: lost in
+/// a crash, it goes again, and the destination drops what it has (PDUs by
+/// event id, to-device messages by message_id).
+void add_deletes(std::vector<statement>& st, engine_kind kind, const std::string& destination,
+                 federation_store::sent_up_to sent) {
+  if (!sent.edus && !sent.pdus) return;
+  if (kind == engine_kind::postgres) st.push_back({"SET LOCAL synchronous_commit = off", {}});
+  if (sent.edus)
+    st.push_back({"DELETE FROM device_federation_outbox WHERE destination = $1 AND stream_id <= $2",
+                  {destination, sent.edus}});
+  if (sent.pdus) {
+    st.push_back({"DELETE FROM federation_pdu_outbox WHERE destination = $1 AND stream_ordering <= $2",
+                  {destination, sent.pdus}});
+    st.push_back({"INSERT INTO destinations (destination, last_successful_stream_ordering) VALUES ($1, $2) ON "
+                  "CONFLICT (destination) DO UPDATE SET last_successful_stream_ordering = "
+                  "excluded.last_successful_stream_ordering",
+                  {destination, sent.pdus}});
+  }
+}
+
+} // namespace
+
+std::vector<outbox_row> federation_store::outbox(const std::string& destination, size_t limit) {
+  auto q = outbox_query(destination, limit);
+  return outbox_rows(pool_.acquire()->exec(q.sql, q.params));
+}
+
 void federation_store::delete_outbox_up_to(const std::string& destination, int64_t stream_id) {
-  auto c = pool_.acquire();
-  c->exec("DELETE FROM device_federation_outbox WHERE destination = $1 AND stream_id <= $2",
-          {destination, stream_id});
+  std::vector<statement> st;
+  add_deletes(st, pool_.kind(), destination, {stream_id, 0});
+  pool_.acquire()->exec_transaction(st);
 }
 
 std::vector<std::string> federation_store::destinations_with_outbox() {
@@ -31,28 +75,26 @@ std::vector<std::string> federation_store::destinations_with_outbox() {
 
 std::vector<federation_store::pdu_row> federation_store::pdu_outbox(const std::string& destination,
                                                                    size_t limit) {
-  auto c = pool_.acquire();
-  auto r = c->exec("SELECT o.stream_ordering, e.json, r.room_version FROM federation_pdu_outbox o JOIN "
-                   "events e ON e.event_id = o.event_id JOIN rooms r ON r.room_id = e.room_id WHERE "
-                   "o.destination = $1 ORDER BY o.stream_ordering LIMIT $2",
-                   {destination, static_cast<int64_t>(limit)});
-  std::vector<pdu_row> out;
-  for (auto& row : r.rows) out.push_back({row.i64(0), row.str(1), row.str(2)});
-  return out;
+  auto q = pdu_outbox_query(destination, limit);
+  return pdu_outbox_rows(pool_.acquire()->exec(q.sql, q.params));
 }
 
 void federation_store::delete_pdu_outbox_up_to(const std::string& destination, int64_t stream_ordering) {
   std::vector<statement> st;
-  // Not waited for on disk: lost in a crash, the PDUs go again and the
-  // destination drops what it has (it dedupes by event id).
-  if (pool_.kind() == engine_kind::postgres) st.push_back({"SET LOCAL synchronous_commit = off", {}});
-  st.push_back({"DELETE FROM federation_pdu_outbox WHERE destination = $1 AND stream_ordering <= $2",
-                {destination, stream_ordering}});
-  st.push_back({"INSERT INTO destinations (destination, last_successful_stream_ordering) VALUES ($1, $2) ON "
-                "CONFLICT (destination) DO UPDATE SET last_successful_stream_ordering = "
-                "excluded.last_successful_stream_ordering",
-                {destination, stream_ordering}});
+  add_deletes(st, pool_.kind(), destination, {0, stream_ordering});
   pool_.acquire()->exec_transaction(st);
+}
+
+federation_store::next_rows federation_store::next_transaction(const std::string& destination, size_t max_edus,
+                                                               size_t max_pdus, sent_up_to sent) {
+  std::vector<statement> st;
+  add_deletes(st, pool_.kind(), destination, sent);
+  size_t reads = st.size();
+  st.push_back(outbox_query(destination, max_edus));
+  st.push_back(pdu_outbox_query(destination, max_pdus));
+  auto c = pool_.acquire();
+  auto r = reads ? c->exec_transaction(st) : c->exec_many(st);
+  return {outbox_rows(r.at(reads)), pdu_outbox_rows(r.at(reads + 1))};
 }
 
 std::pair<std::vector<std::string>, int64_t> federation_store::destinations_with_pdus_after(int64_t after) {

@@ -63,6 +63,20 @@ public:
   /// Drops the PDUs `destination` has up to `stream_ordering`, and records
   /// it as its last_successful_stream_ordering.
   void delete_pdu_outbox_up_to(const std::string& destination, int64_t stream_ordering);
+  /// What a destination's next transaction carries: its oldest queued EDUs
+  /// and PDUs (at most `max_edus` and `max_pdus`), read in the round trip
+  /// that deletes what its last transaction carried (`sent`, as
+  /// delete_outbox_up_to and delete_pdu_outbox_up_to do; 0: nothing).
+  struct sent_up_to {
+    int64_t edus; ///< device_federation_outbox stream_id
+    int64_t pdus; ///< federation_pdu_outbox stream_ordering
+  };
+  struct next_rows {
+    std::vector<outbox_row> edus;
+    std::vector<pdu_row> pdus;
+  };
+  next_rows next_transaction(const std::string& destination, size_t max_edus, size_t max_pdus,
+                             sent_up_to sent = {0, 0});
   /// Destinations with PDUs queued past `after`, and the newest position
   /// queued (`after` when none).
   std::pair<std::vector<std::string>, int64_t> destinations_with_pdus_after(int64_t after);

@@ -871,6 +871,21 @@ TEST_CASE_TEMPLATE("federation_store: the to-device outbox, retry state, answere
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].stream_id == 6);
   CHECK(fed.outbox("c.example:8448", 10).size() == 1);
+  // The next transaction read with the deletes of the last one, in one round trip.
+  td.add_messages("@a:hs", "DEV", "t3", {}, 8, "main", ts0, {{"b.example", "m4", R"({"message_id":"m4"})"}});
+  auto next = fed.next_transaction("b.example", 1, 50);
+  REQUIRE(next.edus.size() == 1);
+  CHECK(next.edus[0].stream_id == 6);
+  CHECK(next.pdus.empty());
+  next = fed.next_transaction("b.example", 10, 50, {6, 0});
+  REQUIRE(next.edus.size() == 1);
+  CHECK(next.edus[0].message_id == "m4");
+  CHECK_FALSE(fed.destination("b.example")); // no PDUs were acknowledged
+  next = fed.next_transaction("b.example", 10, 50, {8, 12});
+  CHECK(next.edus.empty());
+  REQUIRE(fed.destination("b.example"));
+  CHECK(fed.destination("b.example")->last_successful_stream_ordering == 12);
+  CHECK(fed.outbox("c.example:8448", 10).size() == 1); // other destinations untouched
 
   CHECK(fed.retry_states().empty());
   fed.set_retry("b.example", ts0, 600000);
