@@ -14,7 +14,9 @@
 #include "transport/transport.hpp"
 
 #include <algorithm>
+#include <mutex>
 #include <set>
+#include <unordered_map>
 
 namespace axon::federation {
 
@@ -32,6 +34,8 @@ constexpr int max_gap_states = 3;
 constexpr size_t max_state_ids = 200000;
 /// Unknown events of a state fetched one by one (/event); beyond, /state.
 constexpr size_t max_single_fetches = 20;
+/// Room versions kept in memory (room_version_of); beyond, they start over.
+constexpr size_t max_known_room_versions = 100000;
 
 } // namespace
 
@@ -133,8 +137,23 @@ event_template(http::server_context& ctx, const std::string& room_id, const matr
 }
 
 const matrix::room_version* room_version_of(http::server_context& ctx, const std::string& room_id) {
+  // A room's version is its create event's and never changes: a known one
+  // is kept for the process (a room this server doesn't have is asked for
+  // each time). Every transaction asked for it before.
+  static std::mutex mu;
+  static std::unordered_map<std::string, const matrix::room_version*> known;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto i = known.find(room_id); i != known.end()) return i->second;
+  }
   auto room = ctx.rooms->get_room(room_id);
-  return room ? matrix::find_room_version(room->room_version) : nullptr;
+  auto* v = room ? matrix::find_room_version(room->room_version) : nullptr;
+  if (v) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (known.size() >= max_known_room_versions) known.clear();
+    known.emplace(room_id, v);
+  }
+  return v;
 }
 
 bool acl_allows(http::server_context& ctx, const std::string& room_id, const std::string& server) {
