@@ -41,10 +41,12 @@ void authenticate_server(http::request& req) {
   // now (Synapse's _reset_retry_timings and notify_remote_server_up). One
   // primary-key read per request: a cached answer could miss the moment a
   // backoff began, and a server back after one may send us nothing else.
-  if (req.ctx->federation) {
-    auto d = storage::federation_store(*req.ctx->pool).destination(auth->origin);
-    if (d && d->retry_interval > 0) req.ctx->transport->wake_federation({{auth->origin}, true, {}});
-  }
+  // After the answer: the request doesn't wait for it.
+  if (req.ctx->federation)
+    req.after.push_back([ctx = req.ctx, origin = auth->origin] {
+      auto d = storage::federation_store(*ctx->pool).destination(origin);
+      if (d && d->retry_interval > 0) ctx->transport->wake_federation({{origin}, true, {}});
+    });
 }
 
 } // namespace axon::federation

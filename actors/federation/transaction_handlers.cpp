@@ -141,8 +141,14 @@ response send_transaction(request& req) {
     }
   json answer = {{"pdus", pdu_results(req, origin, *pdus)}};
   auto now = req.ctx->env->now_ms();
-  store.remember_answer(origin, txn_id, 200, answer.dump(), now);
-  if (req.ctx->env->uniform(cleanup_every) == 0) store.forget_answers_before(now - answer_lifetime_ms);
+  // Kept for a retry after the answer is on its way: a retry that comes
+  // before it is handled again, which repeats nothing (see remember_answer).
+  bool cleanup = req.ctx->env->uniform(cleanup_every) == 0;
+  req.after.push_back([pool = req.ctx->pool, origin, txn_id, text = answer.dump(), now, cleanup] {
+    storage::federation_store later(*pool);
+    later.remember_answer(origin, txn_id, 200, text, now);
+    if (cleanup) later.forget_answers_before(now - answer_lifetime_ms);
+  });
   return {200, answer};
 }
 

@@ -120,6 +120,26 @@ json error_body(const matrix_error& e) {
   return b;
 }
 
+/// Runs a request's `after` work (request::after), each failure logged.
+void run_after(const incoming& in, std::vector<std::function<void()>>& after) {
+  for (auto& fn : after) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      std::cerr << "[" << in.request_id << "] after the answer to " << in.method << " " << in.uri << ": "
+                << e.what() << "\n";
+    }
+  }
+  after.clear();
+}
+
+/// Hands `r` to `done`, then runs its `after` work.
+void finish(const incoming& in, response& r, const answer_fn& done) {
+  auto after = std::move(r.after);
+  done(r.status, std::move(r.body), std::move(r.raw));
+  run_after(in, after);
+}
+
 /// The route, the request and its handler's answer (guarded() catches). A
 /// deferred answer keeps the request alive until it resumes.
 response serve(const router& rt, server_context* ctx, const incoming& in) {
@@ -176,7 +196,15 @@ response serve(const router& rt, server_context* ctx, const incoming& in) {
       req.user.reset();
     }
   }
-  auto out = m.r->handler(req);
+  response out;
+  try {
+    out = m.r->handler(req);
+  } catch (...) {
+    run_after(in, req.after);
+    throw;
+  }
+  if (out.later) run_after(in, req.after); // its answer comes much later
+  for (auto& fn : req.after) out.after.push_back(std::move(fn));
   if (out.later) {
     auto inner = std::move(out.later->resume);
     out.later->resume = [held, inner = std::move(inner)](std::vector<int64_t> p) { return inner(std::move(p)); };
@@ -223,7 +251,7 @@ void continue_async(std::shared_ptr<deferred> later, server_context* ctx, std::s
         if (in->link && in->link->gone()) return;
         auto r = guarded(*in, [&] { return later->resume(std::move(positions)); });
         if (r.later) continue_async(std::move(r.later), ctx, in, post, done);
-        else done(r.status, std::move(r.body), std::move(r.raw));
+        else finish(*in, r, done);
       });
     });
   if (in->link) in->link->parked(park, ctx->transport, id);
@@ -295,13 +323,15 @@ std::pair<int, json> dispatch(const router& rt, server_context* ctx, const incom
       return later->resume(std::move(positions));
     });
   }
+  // Here the answer is the return value: the work after it comes first.
+  run_after(in, r.after);
   return {r.status, std::move(r.body)};
 }
 
 void dispatch_async(const router& rt, server_context* ctx, std::shared_ptr<incoming> in,
                     std::function<void(std::function<void()>)> post, answer_fn done) {
   auto r = guarded(*in, [&] { return serve(rt, ctx, *in); });
-  if (!r.later) return done(r.status, std::move(r.body), std::move(r.raw));
+  if (!r.later) return finish(*in, r, done);
   continue_async(std::move(r.later), ctx, std::move(in), std::move(post), std::move(done));
 }
 

@@ -127,6 +127,13 @@ struct request {
   std::string origin;
   std::optional<auth_user> user;   ///< set for routes that require auth
   server_context* ctx = nullptr;
+  /// Work that follows the answer and need not come before it (what keeps
+  /// a transaction's answer for a retry, say): it runs on the request
+  /// thread once the answer is handed to the connection, so the client is
+  /// not kept waiting for it. A handler that fails, or waits (a long-poll),
+  /// has it run before the answer instead. It must not refer to the
+  /// request (copy what it needs) and may throw (logged).
+  std::vector<std::function<void()>> after;
 
   /// The body as a JSON object: M_NOT_JSON when it isn't JSON, M_BAD_JSON
   /// when it isn't an object. An empty body counts as `{}`.
@@ -174,6 +181,8 @@ struct response {
   /// listener parks the request without a thread and finishes it with
   /// `later->resume` once the notifier answers; status and body are unused.
   std::shared_ptr<deferred> later;
+  /// The request's `after` work (serve() moves it here).
+  std::vector<std::function<void()>> after;
 };
 
 /// A long-poll's rest: wait as transport::wait_for_updates (these fields),

@@ -1,10 +1,14 @@
 // The router and the endpoint table (actors/http/router, actors/client/routes).
 #include "actors/client/routes.hpp"
+#include "actors/http/http_server.hpp"
 #include "actors/http/router.hpp"
 
 #include <doctest/doctest.h>
 
 #include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 using namespace axon;
 
@@ -54,4 +58,52 @@ TEST_CASE("the endpoint table has no duplicate endpoints") {
     CHECK(route.handler);
   }
   CHECK(seen.size() > 40);
+}
+
+TEST_CASE("a request's work after the answer runs once the answer is handed over; a failing handler's before") {
+  std::vector<std::string> order;
+  auto later = [&order](http::request& req, const char* what) {
+    req.after.push_back([&order, what] { order.push_back(what); });
+  };
+  http::router rt(
+    {{"GET", "/_matrix/client", "/ok", false, "client",
+      [&](http::request& req) {
+        later(req, "after");
+        req.after.push_back([] { throw std::runtime_error("logged, and the rest still runs"); });
+        later(req, "after 2");
+        order.push_back("handler");
+        return http::response{200, {{"ok", true}}};
+      }},
+     {"GET", "/_matrix/client", "/fail", false, "client",
+      [&](http::request& req) -> http::response {
+        later(req, "after");
+        throw matrix_error(errc::not_found, "nothing here");
+      }}},
+    {"client"});
+  http::server_context ctx;
+  auto run = [&](const char* uri) {
+    auto in = std::make_shared<http::incoming>();
+    in->method = "GET";
+    in->uri = uri;
+    in->request_id = "GET-1";
+    http::dispatch_async(
+      rt, &ctx, in, [](std::function<void()> fn) { fn(); },
+      [&order](int status, nlohmann::json, std::shared_ptr<http::raw_body>) {
+        order.push_back("answer " + std::to_string(status));
+      });
+  };
+  run("/_matrix/client/ok");
+  CHECK(order == std::vector<std::string>{"handler", "answer 200", "after", "after 2"});
+  order.clear();
+  run("/_matrix/client/fail");
+  CHECK(order == std::vector<std::string>{"after", "answer 404"});
+  // The simulation's dispatch returns the answer: the work comes first.
+  order.clear();
+  http::incoming in;
+  in.method = "GET";
+  in.uri = "/_matrix/client/ok";
+  auto [status, body] = http::dispatch(rt, &ctx, in);
+  CHECK(status == 200);
+  CHECK(body["ok"] == true);
+  CHECK(order == std::vector<std::string>{"handler", "after", "after 2"});
 }
