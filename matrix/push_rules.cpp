@@ -386,21 +386,16 @@ bool glob_matches_folded(const std::u32string& p, std::string_view value_utf8, b
   }
 }
 
+// fold() of an ASCII character.
+char ascii_fold(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
 // `value` equals the lower-case ASCII `pattern`, ASCII letters compared
 // without case. Exactly what the glob match decides for such a pattern: a
 // byte of 0x80 or above starts a non-ASCII code point, which folds to a
 // non-ASCII one and so never equals a pattern character.
 bool ascii_equal_folded(std::string_view value, std::string_view pattern) {
-  if (value.size() != pattern.size())
-    return false;
-  for (size_t i = 0; i < value.size(); ++i) {
-    char c = value[i];
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-    if (c != pattern[i])
-      return false;
-  }
-  return true;
+  return value.size() == pattern.size() &&
+         std::equal(value.begin(), value.end(), pattern.begin(), [](char v, char p) { return ascii_fold(v) == p; });
 }
 
 using condition_kind = compiled_push_condition::kind_t;
@@ -425,11 +420,8 @@ compiled_push_condition compile_condition(const json& c) {
       return static_cast<unsigned char>(ch) < 0x80 && ch != '*' && ch != '?';
     });
     if (plain) {
-      std::string lower = *pattern;
-      for (char& ch : lower)
-        if (ch >= 'A' && ch <= 'Z')
-          ch = static_cast<char>(ch - 'A' + 'a');
-      out.ascii_literal = std::move(lower);
+      out.ascii_literal = *pattern;
+      std::transform(pattern->begin(), pattern->end(), out.ascii_literal->begin(), ascii_fold);
     }
   } else if (*kind == "event_property_is" || *kind == "event_property_contains") {
     auto key = string_field(c, "key");

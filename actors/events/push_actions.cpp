@@ -1,11 +1,11 @@
 // actors/events/push_actions.cpp
 //
 // Rulesets are the recipients' stored rules merged onto the server defaults,
-// compiled (matrix::compile_push_rules) and kept in memory by user. A change of anyone's push rules moves the
-// push_rules stream; the cache is dropped whenever that position differs
-// from the one it was filled at, which is cheap (rule changes are rare) and
-// needs no subscription. The position is read once per batch, and only when
-// a batch has someone to evaluate for.
+// compiled (matrix::compile_push_rules) and kept in memory by user. A change
+// of anyone's push rules moves the push_rules stream; the cache is dropped
+// whenever that position differs from the one it was filled at, which is
+// cheap (rule changes are rare) and needs no subscription. The position is
+// read once per batch, and only when a batch has someone to evaluate for.
 #include "actors/events/push_actions.hpp"
 
 #include "matrix/identifiers.hpp"

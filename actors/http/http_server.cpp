@@ -204,7 +204,7 @@ response serve(const router& rt, server_context* ctx, const incoming& in) {
     throw;
   }
   if (out.later) run_after(in, req.after); // its answer comes much later
-  for (auto& fn : req.after) out.after.push_back(std::move(fn));
+  else out.after = std::move(req.after);
   if (out.later) {
     auto inner = std::move(out.later->resume);
     out.later->resume = [held, inner = std::move(inner)](std::vector<int64_t> p) { return inner(std::move(p)); };

@@ -31,13 +31,19 @@ std::vector<federation_store::pdu_row> pdu_outbox_rows(const result& r) {
   return out;
 }
 
+/// The transaction `st` starts is not waited for on disk (PostgreSQL; SQLite
+/// has no such setting).
+void without_waiting_for_disk(std::vector<statement>& st, engine_kind kind) {
+  if (kind == engine_kind::postgres) st.push_back({"SET LOCAL synchronous_commit = off", {}});
+}
+
 /// Deletes what a destination acknowledged. Not waited for on disk: lost in
 /// a crash, it goes again, and the destination drops what it has (PDUs by
 /// event id, to-device messages by message_id).
 void add_deletes(std::vector<statement>& st, engine_kind kind, const std::string& destination,
                  federation_store::sent_up_to sent) {
   if (!sent.edus && !sent.pdus) return;
-  if (kind == engine_kind::postgres) st.push_back({"SET LOCAL synchronous_commit = off", {}});
+  without_waiting_for_disk(st, kind);
   if (sent.edus)
     st.push_back({"DELETE FROM device_federation_outbox WHERE destination = $1 AND stream_id <= $2",
                   {destination, sent.edus}});
@@ -53,17 +59,6 @@ void add_deletes(std::vector<statement>& st, engine_kind kind, const std::string
 
 } // namespace
 
-std::vector<outbox_row> federation_store::outbox(const std::string& destination, size_t limit) {
-  auto q = outbox_query(destination, limit);
-  return outbox_rows(pool_.acquire()->exec(q.sql, q.params));
-}
-
-void federation_store::delete_outbox_up_to(const std::string& destination, int64_t stream_id) {
-  std::vector<statement> st;
-  add_deletes(st, pool_.kind(), destination, {stream_id, 0});
-  pool_.acquire()->exec_transaction(st);
-}
-
 std::vector<std::string> federation_store::destinations_with_outbox() {
   auto c = pool_.acquire();
   auto r = c->exec("SELECT destination FROM device_federation_outbox UNION SELECT destination FROM "
@@ -71,18 +66,6 @@ std::vector<std::string> federation_store::destinations_with_outbox() {
   std::vector<std::string> out;
   for (auto& row : r.rows) out.push_back(row.str(0));
   return out;
-}
-
-std::vector<federation_store::pdu_row> federation_store::pdu_outbox(const std::string& destination,
-                                                                   size_t limit) {
-  auto q = pdu_outbox_query(destination, limit);
-  return pdu_outbox_rows(pool_.acquire()->exec(q.sql, q.params));
-}
-
-void federation_store::delete_pdu_outbox_up_to(const std::string& destination, int64_t stream_ordering) {
-  std::vector<statement> st;
-  add_deletes(st, pool_.kind(), destination, {0, stream_ordering});
-  pool_.acquire()->exec_transaction(st);
 }
 
 federation_store::next_rows federation_store::next_transaction(const std::string& destination, size_t max_edus,
@@ -217,7 +200,7 @@ void federation_store::remember_answer(const std::string& origin, const std::str
   // fixed cost): lost in a crash, a retried transaction is handled again,
   // and that repeats nothing (PDUs are deduplicated by event id, to-device
   // messages by message_id; typing and receipts are idempotent).
-  if (pool_.kind() == engine_kind::postgres) st.push_back({"SET LOCAL synchronous_commit = off", {}});
+  without_waiting_for_disk(st, pool_.kind());
   st.push_back({"INSERT INTO received_transactions (transaction_id, origin, ts, response_code, response_json) "
                 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (transaction_id, origin) DO NOTHING",
                 {txn_id, origin, now_ms, static_cast<int64_t>(code), response_json}});

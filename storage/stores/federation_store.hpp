@@ -45,10 +45,6 @@ class federation_store {
 public:
   explicit federation_store(pool& p) : pool_(p) {}
 
-  /// The destination's queued EDUs, oldest first, at most `limit`.
-  std::vector<outbox_row> outbox(const std::string& destination, size_t limit);
-  /// Drops what `destination` acknowledged: its rows up to `stream_id`.
-  void delete_outbox_up_to(const std::string& destination, int64_t stream_id);
   /// Every destination with something queued.
   std::vector<std::string> destinations_with_outbox();
 
@@ -58,15 +54,12 @@ public:
     std::string json;
     std::string room_version;
   };
-  /// The destination's queued PDUs, oldest first, at most `limit`.
-  std::vector<pdu_row> pdu_outbox(const std::string& destination, size_t limit);
-  /// Drops the PDUs `destination` has up to `stream_ordering`, and records
-  /// it as its last_successful_stream_ordering.
-  void delete_pdu_outbox_up_to(const std::string& destination, int64_t stream_ordering);
   /// What a destination's next transaction carries: its oldest queued EDUs
-  /// and PDUs (at most `max_edus` and `max_pdus`), read in the round trip
-  /// that deletes what its last transaction carried (`sent`, as
-  /// delete_outbox_up_to and delete_pdu_outbox_up_to do; 0: nothing).
+  /// (device_federation_outbox) and PDUs (federation_pdu_outbox), at most
+  /// `max_edus` and `max_pdus`, read in the round trip that deletes what
+  /// its last transaction carried: the EDUs up to `sent.edus`, the PDUs up
+  /// to `sent.pdus` (recorded as its last_successful_stream_ordering); 0:
+  /// nothing.
   struct sent_up_to {
     int64_t edus; ///< device_federation_outbox stream_id
     int64_t pdus; ///< federation_pdu_outbox stream_ordering

@@ -856,21 +856,21 @@ TEST_CASE_TEMPLATE("federation_store: the to-device outbox, retry state, answere
   auto dests = fed.destinations_with_outbox();
   std::sort(dests.begin(), dests.end());
   CHECK(dests == std::vector<std::string>{"b.example", "c.example:8448"});
-  auto rows = fed.outbox("b.example", 10);
+  auto rows = fed.next_transaction("b.example", 10, 0).edus;
   REQUIRE(rows.size() == 2);
   CHECK(rows[0].stream_id == 5);
   CHECK(rows[0].message_id == "m1");
   CHECK(rows[1].messages_json == R"({"message_id":"m3"})");
-  CHECK(fed.outbox("b.example", 1).size() == 1);
+  CHECK(fed.next_transaction("b.example", 1, 0).edus.size() == 1);
   // The same transaction id again stores nothing (the writer finds it first;
   // here the insert itself is refused and nothing of it stays).
   CHECK_THROWS(td.add_messages("@a:hs", "DEV", "t1", {}, 7, "main", ts0, {{"b.example", "m9", "{}"}}));
-  CHECK(fed.outbox("b.example", 10).size() == 2);
-  fed.delete_outbox_up_to("b.example", 5);
-  rows = fed.outbox("b.example", 10);
+  CHECK(fed.next_transaction("b.example", 10, 0).edus.size() == 2);
+  fed.next_transaction("b.example", 0, 0, {5, 0});
+  rows = fed.next_transaction("b.example", 10, 0).edus;
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].stream_id == 6);
-  CHECK(fed.outbox("c.example:8448", 10).size() == 1);
+  CHECK(fed.next_transaction("c.example:8448", 10, 0).edus.size() == 1);
   // The next transaction read with the deletes of the last one, in one round trip.
   td.add_messages("@a:hs", "DEV", "t3", {}, 8, "main", ts0, {{"b.example", "m4", R"({"message_id":"m4"})"}});
   auto next = fed.next_transaction("b.example", 1, 50);
@@ -885,7 +885,7 @@ TEST_CASE_TEMPLATE("federation_store: the to-device outbox, retry state, answere
   CHECK(next.edus.empty());
   REQUIRE(fed.destination("b.example"));
   CHECK(fed.destination("b.example")->last_successful_stream_ordering == 12);
-  CHECK(fed.outbox("c.example:8448", 10).size() == 1); // other destinations untouched
+  CHECK(fed.next_transaction("c.example:8448", 10, 0).edus.size() == 1); // other destinations untouched
 
   CHECK(fed.retry_states().empty());
   fed.set_retry("b.example", ts0, 600000);
