@@ -91,6 +91,7 @@ using federation_sender_actor = caf::typed_actor<
   caf::reacts_to<msg::wake_federation>,
   caf::reacts_to<msg::events_advanced>,
   caf::reacts_to<msg::stream_advanced>,
+  caf::reacts_to<msg::stream_caught_up>,
   caf::reacts_to<txn_done_atom, std::string, int64_t, int, std::string>,
   caf::reacts_to<retry_atom, std::string>,
   caf::reacts_to<scan_atom>,

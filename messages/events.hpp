@@ -170,13 +170,16 @@ struct events_advanced {
   std::string instance;
   int64_t pos = 0;
   std::vector<events_row> rows;
+  /// Some of these events were queued for other servers
+  /// (federation_pdu_outbox): only then does a federation sender look.
+  bool pdus_queued = false;
   static constexpr const char* wire_name = "events_advanced";
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, events_advanced& x) {
-  return f(caf::meta::type_name("events_advanced"), x.instance, x.pos, x.rows);
+  return f(caf::meta::type_name("events_advanced"), x.instance, x.pos, x.rows, x.pdus_queued);
 }
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(events_advanced, instance, pos, rows)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(events_advanced, instance, pos, rows, pdus_queued)
 
 } // namespace axon::msg

@@ -329,6 +329,7 @@ bool wants(const bus_subscriber& s, const msg::stream_advanced& adv) {
 bool wants(const bus_subscriber& s, const msg::events_advanced& adv) {
   if (!s.only_instance.empty() && adv.instance != s.only_instance) return false;
   if (!s.skip_events_of.empty() && adv.instance == s.skip_events_of) return false;
+  if (s.pdus_only && !adv.pdus_queued) return false;
   if (s.event_types.empty()) return true;
   for (auto& r : adv.rows)
     if (std::find(s.event_types.begin(), s.event_types.end(), r.type) != s.event_types.end())
@@ -364,9 +365,10 @@ caf::behavior stream_bus(caf::stateful_actor<stream_bus_state>* self,
         if (wants(s, adv)) self->send(s.who, adv);
     },
     [=](subscribe_atom, caf::actor who, std::vector<std::string> event_types, bool streams,
-        std::string only_instance) {
+        std::string only_instance, bool pdus_only) {
       auto& st = self->state;
-      st.subscribers.push_back({std::move(who), std::move(event_types), streams, std::move(only_instance), ""});
+      st.subscribers.push_back(
+        {std::move(who), std::move(event_types), streams, std::move(only_instance), "", pdus_only});
       // A publisher subscribing after the writers started: where each one
       // is, without rows (its readers catch up on what they missed from
       // the database), so no writer's start announcement is lost to the
@@ -398,7 +400,7 @@ bool bus_wants(const bus_subscriber& s, const msg::stream_advanced& adv) { retur
 
 void subscribe_to_bus(const caf::actor& bus, bus_subscriber s) {
   caf::anon_send(bus, subscribe_atom::value, std::move(s.who), std::move(s.event_types), s.streams,
-                 std::move(s.only_instance));
+                 std::move(s.only_instance), s.pdus_only);
 }
 
 } // namespace axon::transport

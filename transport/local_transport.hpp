@@ -58,6 +58,9 @@ struct bus_subscriber {
   /// When set, not the events updates of this instance (its events writers
   /// tell the notifier themselves, actors/events/events_writer.hpp).
   std::string skip_events_of;
+  /// When set, only the events updates that queued PDUs for other servers
+  /// (the federation sender).
+  bool pdus_only = false;
 };
 
 caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<bus_subscriber> subscribers);

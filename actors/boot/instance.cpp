@@ -313,7 +313,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
     roles.federation_sender = federation::spawn_federation_sender(sys, std::move(fd));
     // Events written here or elsewhere may have queued PDUs for it; local
     // users' presence changes go out through it.
-    transport::subscribe_to_bus(bus, {caf::actor_cast<caf::actor>(roles.federation_sender), {}, true, "", ""});
+    transport::subscribe_to_bus(bus, {caf::actor_cast<caf::actor>(roles.federation_sender), {}, true, "", "", true});
   }
   auto& restricted = cfg.outbound_federation_restricted_to;
   if (restricted.empty() || hosts(restricted))
@@ -332,8 +332,10 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
         {caf::actor_cast<caf::actor>(roles.typing_writer), {"m.room.member"}, false, "", ""});
       rd.caught_up_too.push_back(caf::actor_cast<caf::actor>(roles.typing_writer));
     }
-    if (roles.federation_sender)
-      rd.subscribers.push_back({caf::actor_cast<caf::actor>(roles.federation_sender), {}, true, "", ""});
+    if (roles.federation_sender) {
+      rd.subscribers.push_back({caf::actor_cast<caf::actor>(roles.federation_sender), {}, true, "", "", true});
+      rd.caught_up_too.push_back(caf::actor_cast<caf::actor>(roles.federation_sender));
+    }
     if (several_events_writers)
       for (auto& w : roles.events_writers)
         if (w) {

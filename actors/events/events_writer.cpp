@@ -487,7 +487,10 @@ void flush(events_writer_state& st) {
       built.push_back(std::move(failed));
     }
     auto& b = built.back();
-    for (auto& e : b.events) all.push_back(std::move(e));
+    for (auto& e : b.events) {
+      adv.pdus_queued = adv.pdus_queued || (!e.destinations.empty() && e.place != storage::event_place::backfilled);
+      all.push_back(std::move(e));
+    }
     for (auto& r : b.rows) adv.rows.push_back(std::move(r));
   }
   if (st.shared) {

@@ -188,6 +188,13 @@ void txn_done(sender_pointer self, const std::string& destination, int64_t up_to
 }
 
 /// Every destination with a queue, and what the database says of backoffs.
+/// One look at the PDU queues once the mailbox's updates are read.
+void check_pdus_soon(sender_pointer self) {
+  if (self->state.pdu_check_pending) return;
+  self->state.pdu_check_pending = true;
+  self->send(self, pdu_check_atom::value);
+}
+
 void scan(sender_pointer self) {
   auto& st = self->state;
   try {
@@ -313,14 +320,18 @@ federation_sender_actor::behavior_type federation_sender(sender_pointer self, fe
         send_queue(self, dest);
       }
     },
-    // Events were written: PDUs may be queued (the writers queue them with
-    // the events, federation_pdu_outbox).
+    // Events were written and some queued for other servers (the writers
+    // queue them with the events, federation_pdu_outbox).
     // One look at the queues for all the updates waiting in the mailbox:
     // the check sent to itself comes after them.
     [=](const msg::events_advanced& adv) {
-      if (adv.rows.empty() || self->state.pdu_check_pending) return;
-      self->state.pdu_check_pending = true;
-      self->send(self, pdu_check_atom::value);
+      if (!adv.pdus_queued) return;
+      check_pdus_soon(self);
+    },
+    // Rows of the events stream were lost on the way (a pub/sub gap or
+    // reconnect): whether they queued PDUs is unknown, so look.
+    [=](const msg::stream_caught_up& up) {
+      if (up.stream == static_cast<uint8_t>(stream_id::events)) check_pdus_soon(self);
     },
     [=](pdu_check_atom) {
       auto& st = self->state;

@@ -6,6 +6,7 @@
 #include "matrix/event_hash.hpp"
 #include "matrix/room_version.hpp"
 #include "storage/stores/events_store.hpp"
+#include "storage/stores/federation_store.hpp"
 #include "storage/stores/push_actions_store.hpp"
 #include "storage/stores/receipts_store.hpp"
 #include "storage/stores/rooms_store.hpp"
@@ -709,6 +710,38 @@ TEST_CASE_TEMPLATE("writer: push actions are stored with each event; unread coun
   CHECK(store.read_up_to(bob, room, "$root") == notes[0].stream_ordering);
   REQUIRE(receipts.put({room, "m.read.private", bob, "", named.reply->event_ids[0], "{}", rpos + 3}));
   CHECK(store.unread(bob, room, to).empty());
+}
+
+TEST_CASE_TEMPLATE("writer: an update says whether it queued PDUs for other servers", DB, sqlite_db,
+                   pg_db) {
+  AXON_WRITER_ENV_OR_SKIP(e);
+  auto w = e.spawn_writer();
+  const std::string room = "!fed:test";
+  auto create = new_room(room);
+  create.drafts[3] = draft(alice, "m.room.join_rules", {{"join_rule", "public"}}, "");
+  REQUIRE(e.send(w, create).reply);
+  auto adv = e.next_published();
+  REQUIRE(adv);
+  CHECK_FALSE(adv->pdus_queued);
+  // Only this server's users: the federation sender has nothing to look at.
+  REQUIRE(e.send(w, one(room, text(alice, "local"))).reply);
+  adv = e.next_published();
+  REQUIRE(adv);
+  REQUIRE(adv->rows.size() == 1);
+  CHECK_FALSE(adv->pdus_queued);
+  storage::federation_store fed(*e.pool);
+  CHECK(fed.destinations_with_pdus_after(0).first.empty());
+  // A user of another server joins: from then on its server is sent each event.
+  const std::string carol = "@carol:elsewhere";
+  REQUIRE(e.send(w, one(room, draft(carol, "m.room.member", {{"membership", "join"}}, carol))).reply);
+  adv = e.next_published();
+  REQUIRE(adv);
+  CHECK(adv->pdus_queued);
+  REQUIRE(e.send(w, one(room, text(alice, "to both"))).reply);
+  adv = e.next_published();
+  REQUIRE(adv);
+  CHECK(adv->pdus_queued);
+  CHECK(fed.destinations_with_pdus_after(0).first == std::vector<std::string>{"elsewhere"});
 }
 
 TEST_CASE_TEMPLATE("writer: many unread notifications are counted from a summary, as exactly", DB, sqlite_db,

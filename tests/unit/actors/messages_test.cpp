@@ -36,7 +36,7 @@ bool operator==(const events_row& a, const events_row& b) {
          std::tie(b.pos, b.event_id, b.room_id, b.type, b.is_state, b.state_key, b.membership);
 }
 bool operator==(const events_advanced& a, const events_advanced& b) {
-  return std::tie(a.instance, a.pos, a.rows) == std::tie(b.instance, b.pos, b.rows);
+  return std::tie(a.instance, a.pos, a.rows, a.pdus_queued) == std::tie(b.instance, b.pos, b.rows, b.pdus_queued);
 }
 bool operator==(const put_account_data& a, const put_account_data& b) {
   return std::tie(a.user_id, a.room_id, a.type, a.content) ==
@@ -192,7 +192,7 @@ msg::send_events sample_send_events() {
 msg::send_events_reply sample_reply() { return {{"$a", "$b", "$c"}, 4711, {"", "rejected: no"}}; }
 
 msg::events_advanced sample_advanced() {
-  return {"event_persister1", 43, {sample_row(42), sample_row(43)}};
+  return {"event_persister1", 43, {sample_row(42), sample_row(43)}, true};
 }
 
 msg::put_account_data sample_put_account_data() {
