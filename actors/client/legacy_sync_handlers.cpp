@@ -250,7 +250,7 @@ stream_page event_stream(request& req, const std::vector<int64_t>& from,
 
   // The other streams, from the sections /sync builds.
   matrix::sync_filter filter;
-  sync_context c{req, filter, from, pos, false, joined, {}, {}, {}, {}};
+  sync_context c{req, filter, from, pos, false, joined, {}, {}, {}, {}, {}};
   json out = json::object();
   add_typing(c, out);
   add_receipts(c, out);
@@ -381,7 +381,7 @@ response initial_sync(request& req) {
   // Presence of everyone sharing a room and the joined rooms' receipts, as
   // an initial /sync has them.
   matrix::sync_filter filter;
-  sync_context c{req, filter, std::nullopt, pos, false, joined, joined, {}, {}, {}};
+  sync_context c{req, filter, std::nullopt, pos, false, joined, joined, {}, {}, {}, {}};
   json out = json::object();
   add_receipts(c, out);
   add_presence(c, out);
@@ -424,7 +424,7 @@ response room_initial_sync(request& req) {
     out["state"] = client_events(req, req.ctx->rooms->current_state(room_id));
     std::vector<std::string> rooms{room_id};
     matrix::sync_filter filter;
-    sync_context c{req, filter, std::nullopt, pos, false, rooms, rooms, {}, {}, {}};
+    sync_context c{req, filter, std::nullopt, pos, false, rooms, rooms, {}, {}, {}, {}};
     json sections = json::object();
     add_receipts(c, sections);
     json receipts = json::array();

@@ -91,7 +91,10 @@ void add_unread_counts(const sync_context& c, json& out) {
   bool by_thread = c.filter.room.timeline.unread_thread_notifications;
   for (auto& [room_id, entry] : join->items()) {
     auto to = room_position(c.req, c.pos, room_id);
-    auto unread = c.req.ctx->push_actions->unread(c.user_id(), room_id, to);
+    auto read = c.unread_rows.find(room_id);
+    auto unread = read != c.unread_rows.end()
+                    ? c.req.ctx->push_actions->unread_from(read->second, c.user_id(), room_id, to)
+                    : c.req.ctx->push_actions->unread(c.user_id(), room_id, to);
     storage::unread_count total;
     json threads = json::object();
     for (auto& [thread, u] : unread) {

@@ -6,6 +6,7 @@
 #include "actors/client/common.hpp"
 #include "matrix/filter.hpp"
 #include "messages/streams.hpp"
+#include "storage/database.hpp"
 
 #include <algorithm>
 #include <map>
@@ -31,6 +32,10 @@ struct sync_context {
   /// False when no m.room.member event lies in the events range (since, pos]:
   /// then no one started or stopped sharing a room with the user.
   std::optional<bool> memberships_moved;
+  /// The unread counts' rows, read with the timelines of the rooms shown
+  /// for their new events (sync_handler.cpp); add_unread_counts reads the
+  /// other rooms' itself.
+  std::map<std::string, storage::result> unread_rows;
 
   const std::string& user_id() const { return req.auth().user_id; }
   /// The client's position of `s` (0 for an initial sync). Events: the

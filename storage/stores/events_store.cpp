@@ -233,13 +233,21 @@ std::vector<json> events_store::auth_chain(const std::vector<std::string>& ids) 
 
 std::vector<stored_event> events_store::room_events(const std::string& room_id, int64_t from,
                                                     int64_t to, size_t limit, bool newest_first) {
-  auto c = pool_.acquire();
+  auto q = room_events_query(room_id, from, to, limit, newest_first);
+  return room_events_rows(pool_.acquire()->exec(q.sql, q.params));
+}
+
+statement events_store::room_events_query(const std::string& room_id, int64_t from, int64_t to,
+                                          size_t limit, bool newest_first) {
   auto sql = newest_first
                ? "SELECT timeline_ordering, json FROM events WHERE room_id = $1 AND timeline_ordering "
                  "> $2 AND timeline_ordering <= $3 ORDER BY timeline_ordering DESC LIMIT $4"
                : "SELECT timeline_ordering, json FROM events WHERE room_id = $1 AND timeline_ordering "
                  "> $2 AND timeline_ordering <= $3 ORDER BY timeline_ordering ASC LIMIT $4";
-  auto r = c->exec(sql, {room_id, from, to, static_cast<int64_t>(limit)});
+  return {sql, {room_id, from, to, static_cast<int64_t>(limit)}};
+}
+
+std::vector<stored_event> events_store::room_events_rows(const result& r) {
   std::vector<stored_event> out;
   out.reserve(r.rows.size());
   for (auto& row : r.rows) out.push_back({row.i64(0), json::parse(row.str(1))});

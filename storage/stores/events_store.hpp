@@ -178,6 +178,10 @@ public:
   /// oldest in ascending order.
   std::vector<stored_event> room_events(const std::string& room_id, int64_t from, int64_t to,
                                         size_t limit, bool newest_first);
+  /// room_events() as a statement for a batch, and its rows.
+  static statement room_events_query(const std::string& room_id, int64_t from, int64_t to,
+                                     size_t limit, bool newest_first);
+  static std::vector<stored_event> room_events_rows(const result& r);
   /// The room's state as of stream position `pos` (after the event at pos).
   std::vector<nlohmann::json> state_at(const std::string& room_id, int64_t pos);
   /// The newest state event per (type, state_key) among events in (from, to].

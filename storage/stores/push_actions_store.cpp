@@ -18,14 +18,20 @@ constexpr int64_t summary_after_rows = 100;
 std::map<std::string, unread_count> push_actions_store::unread(const std::string& user_id,
                                                                const std::string& room_id,
                                                                int64_t to) {
-  auto c = pool_.acquire();
+  auto q = unread_query(user_id, room_id, to);
+  auto r = pool_.acquire()->exec(q.sql, q.params);
+  return unread_from(r, user_id, room_id, to);
+}
+
+statement push_actions_store::unread_query(const std::string& user_id, const std::string& room_id,
+                                           int64_t to) {
   // One statement (one snapshot): the user's read receipts in the room
   // (their count and the sum of their positions: migration 026), the
   // summary made under those same receipts if there is one, and by thread
   // the notifications after the summary (or after the receipts). The
   // unthreaded receipt's subquery is computed once; the threads' receipts
   // are read once and joined by thread.
-  auto r = c->exec(
+  return {
     std::string("WITH f AS (SELECT COUNT(*) AS n, COALESCE(SUM(event_stream_ordering), 0) AS total FROM "
                 "receipts WHERE room_id = $2 AND user_id = $1 AND ") +
       read_types +
@@ -43,7 +49,13 @@ std::map<std::string, unread_count> push_actions_store::unread(const std::string
       "a.stream_ordering > COALESCE((SELECT MAX(event_stream_ordering) FROM receipts WHERE room_id = $2 "
       "AND user_id = $1 AND thread_id = '' AND " +
       read_types + "), 0) AND a.stream_ordering > COALESCE(t.read_to, 0) GROUP BY a.thread_id",
-    {user_id, room_id, to});
+    {user_id, room_id, to}};
+}
+
+std::map<std::string, unread_count> push_actions_store::unread_from(const result& r,
+                                                                    const std::string& user_id,
+                                                                    const std::string& room_id,
+                                                                    int64_t to) {
   std::map<std::string, unread_count> all;
   int64_t counted = 0, receipts_rows = 0, receipts_sum = 0;
   int64_t summary_upto = -1;
@@ -72,7 +84,7 @@ std::map<std::string, unread_count> push_actions_store::unread(const std::string
   if (counted >= summary_after_rows && to > summary_upto) {
     nlohmann::json counts = nlohmann::json::object();
     for (auto& [thread, u] : all) counts[thread] = {u.notifications, u.highlights};
-    c->exec("INSERT INTO event_push_summary (user_id, room_id, receipts_rows, receipts_sum, upto, counts) "
+    pool_.acquire()->exec("INSERT INTO event_push_summary (user_id, room_id, receipts_rows, receipts_sum, upto, counts) "
             "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, room_id) DO UPDATE SET "
             "receipts_rows = excluded.receipts_rows, receipts_sum = excluded.receipts_sum, "
             "upto = excluded.upto, counts = excluded.counts WHERE event_push_summary.upto < excluded.upto OR "

@@ -38,6 +38,11 @@ public:
   /// the event's thread when later. Threads with nothing unread are absent.
   std::map<std::string, unread_count> unread(const std::string& user_id,
                                              const std::string& room_id, int64_t to);
+  /// unread() as a statement for a batch, and the counts from its rows
+  /// (which may keep a summary of them: a write).
+  static statement unread_query(const std::string& user_id, const std::string& room_id, int64_t to);
+  std::map<std::string, unread_count> unread_from(const result& r, const std::string& user_id,
+                                                  const std::string& room_id, int64_t to);
 
   /// The user's notifications before stream position `before` (all when
   /// <= 0), newest first, at most `limit`; only highlights when asked.
