@@ -291,6 +291,11 @@ void wait_link::parked(uint64_t park, transport::transport* t, uint64_t id) {
   if (notify) notify();
 }
 
+uint64_t wait_link::parks() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return park_;
+}
+
 void wait_link::woken(uint64_t park) {
   std::lock_guard<std::mutex> lock(mu_);
   if (park != park_) return;

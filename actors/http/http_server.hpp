@@ -53,6 +53,8 @@ public:
   void woken(uint64_t park);
   void client_gone();
   bool gone() const;
+  /// How many times a request on this connection parked so far.
+  uint64_t parks() const;
 
 private:
   mutable std::mutex mu_;

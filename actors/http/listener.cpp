@@ -59,6 +59,9 @@ using nlohmann::json;
 // ---- constants ---------------------------------------------------------------------------
 
 constexpr auto write_timeout = std::chrono::seconds(60);
+/// The largest answer a request thread writes to its connection itself
+/// (session::answer_here); larger ones go through the event loop.
+constexpr size_t direct_answer_max = 64 * 1024;
 /// The read buffer of a connection while it reads a large body.
 constexpr size_t big_body_buffer = 128 * 1024;
 
@@ -333,15 +336,16 @@ private:
       };
     }
     in->link = link_;
+    auto parks_before = link_->parks();
     serving_ = true;
     // Counted until the last copy of the answer callback is gone: answered,
     // or dropped with a cancelled wait.
     ++core->in_flight;
     std::shared_ptr<void> counted(nullptr, [core](void*) { --core->in_flight; });
-    to_workers(core, [self, core, in, counted] {
+    to_workers(core, [self, core, in, counted, parks_before] {
       dispatch_async(
         *core->rt, core->ctx, in, [core](std::function<void()> fn) { to_workers(core, std::move(fn)); },
-        [self, counted](int status, json body, std::shared_ptr<raw_body> raw) {
+        [self, counted, parks_before](int status, json body, std::shared_ptr<raw_body> raw) {
           if (raw) {
             net::post(self->stream_.get_executor(), [self, status, raw = std::move(raw)]() mutable {
               self->answer_raw(status, std::move(raw));
@@ -351,6 +355,7 @@ private:
           // Serialised here, on the request thread (many long-polls woken at
           // once share one event loop); written on the connection's loop.
           auto text = serialise(body);
+          if (self->link_->parks() == parks_before && self->answer_here(status, text)) return;
           net::post(self->stream_.get_executor(), [self, status, text = std::move(text)]() mutable {
             self->answer_text(status, std::move(text), false);
           });
@@ -536,6 +541,73 @@ private:
       if (ec || !keep) return self->close();
       self->read_head();
     });
+  }
+
+  /// The answer to a request that never parked, written by the request
+  /// thread itself on a plain connection: the client's path skips the hop
+  /// to the event loop (the loop is told afterwards, to read the next
+  /// request). Only a small answer, in one non-blocking send: what the
+  /// socket does not take at once, the loop writes. The loop has nothing
+  /// of this connection in hand meanwhile (no read before the answer, no
+  /// watch without a park). False: nothing written, the loop answers.
+  bool answer_here(int status, std::string& text) {
+    if constexpr (is_tls) {
+      return false;
+    } else {
+      if (text.size() > direct_answer_max) return false;
+      serving_ = false;
+      bhttp::response<bhttp::string_body> res;
+      common_headers(res, status);
+      res.set(bhttp::field::content_type, "application/json");
+      res.set(bhttp::field::cache_control, "no-cache, no-store, must-revalidate");
+      if (method_ == "HEAD") {
+        res.content_length(text.size());
+      } else {
+        res.body() = std::move(text);
+        res.prepare_payload();
+      }
+      bool keep = keep_alive_;
+      res.keep_alive(keep);
+      auto wire = std::make_shared<std::string>(wire_text(res));
+      auto n = ::send(lowest().socket().native_handle(), wire->data(), wire->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->close(); });
+        return true;
+      }
+      size_t sent = n < 0 ? 0 : static_cast<size_t>(n);
+      net::post(stream_.get_executor(), [self = this->shared_from_this(), wire, sent, keep] {
+        if (sent == wire->size()) {
+          if (!keep) return self->close();
+          return self->read_head();
+        }
+        self->lowest().expires_after(write_timeout);
+        net::async_write(self->stream_, net::buffer(wire->data() + sent, wire->size() - sent),
+                         [self, wire, keep](beast::error_code ec, size_t) {
+                           if (ec || !keep) return self->close();
+                           self->read_head();
+                         });
+      });
+      return true;
+    }
+  }
+
+  /// A response as the bytes on the wire (head and body).
+  static std::string wire_text(bhttp::response<bhttp::string_body>& res) {
+    std::string out;
+    bhttp::response_serializer<bhttp::string_body> sr{res};
+    beast::error_code ec;
+    do {
+      sr.next(ec, [&](beast::error_code& ec2, const auto& buffers) {
+        ec2 = {};
+        size_t n = 0;
+        for (auto b : beast::buffers_range_ref(buffers)) {
+          out.append(static_cast<const char*>(b.data()), b.size());
+          n += b.size();
+        }
+        sr.consume(n);
+      });
+    } while (!ec && !sr.is_done());
+    return out;
   }
 
   void close() {
