@@ -187,7 +187,6 @@ void txn_done(sender_pointer self, const std::string& destination, int64_t up_to
   }
 }
 
-/// Every destination with a queue, and what the database says of backoffs.
 /// One look at the PDU queues once the mailbox's updates are read.
 void check_pdus_soon(sender_pointer self) {
   if (self->state.pdu_check_pending) return;
@@ -195,6 +194,7 @@ void check_pdus_soon(sender_pointer self) {
   self->send(self, pdu_check_atom::value);
 }
 
+/// Every destination with a queue, and what the database says of backoffs.
 void scan(sender_pointer self) {
   auto& st = self->state;
   try {

@@ -353,7 +353,8 @@ private:
             return;
           }
           // Serialised here, on the request thread (many long-polls woken at
-          // once share one event loop); written on the connection's loop.
+          // once share one event loop); written here too when it may be
+          // (answer_here), else on the connection's loop.
           auto text = serialise(body);
           if (self->link_->parks() == parks_before && self->answer_here(status, text)) return;
           net::post(self->stream_.get_executor(), [self, status, text = std::move(text)]() mutable {
@@ -522,20 +523,25 @@ private:
     }
   }
 
+  /// A JSON answer: its head (HEAD gets the length only) and body.
+  void json_response(bhttp::response<bhttp::string_body>& res, int status, std::string text, bool keep) {
+    common_headers(res, status);
+    res.set(bhttp::field::content_type, "application/json");
+    res.set(bhttp::field::cache_control, "no-cache, no-store, must-revalidate");
+    if (method_ == "HEAD") {
+      res.content_length(text.size());
+    } else {
+      res.body() = std::move(text);
+      res.prepare_payload();
+    }
+    res.keep_alive(keep);
+  }
+
   void answer_text(int status, std::string text, bool close_after) {
     if (!end_serving()) return;
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
-    common_headers(*res, status);
-    res->set(bhttp::field::content_type, "application/json");
-    res->set(bhttp::field::cache_control, "no-cache, no-store, must-revalidate");
-    if (method_ == "HEAD") {
-      res->content_length(text.size());
-    } else {
-      res->body() = std::move(text);
-      res->prepare_payload();
-    }
     bool keep = keep_alive_ && !close_after;
-    res->keep_alive(keep);
+    json_response(*res, status, std::move(text), keep);
     lowest().expires_after(write_timeout);
     bhttp::async_write(stream_, *res, [self = this->shared_from_this(), res, keep](beast::error_code ec, size_t) {
       if (ec || !keep) return self->close();
@@ -556,18 +562,9 @@ private:
     } else {
       if (text.size() > direct_answer_max) return false;
       serving_ = false;
-      bhttp::response<bhttp::string_body> res;
-      common_headers(res, status);
-      res.set(bhttp::field::content_type, "application/json");
-      res.set(bhttp::field::cache_control, "no-cache, no-store, must-revalidate");
-      if (method_ == "HEAD") {
-        res.content_length(text.size());
-      } else {
-        res.body() = std::move(text);
-        res.prepare_payload();
-      }
       bool keep = keep_alive_;
-      res.keep_alive(keep);
+      bhttp::response<bhttp::string_body> res;
+      json_response(res, status, std::move(text), keep);
       auto wire = std::make_shared<std::string>(wire_text(res));
       auto n = ::send(lowest().socket().native_handle(), wire->data(), wire->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {

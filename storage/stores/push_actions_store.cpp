@@ -84,13 +84,14 @@ std::map<std::string, unread_count> push_actions_store::unread_from(const result
   if (counted >= summary_after_rows && to > summary_upto) {
     nlohmann::json counts = nlohmann::json::object();
     for (auto& [thread, u] : all) counts[thread] = {u.notifications, u.highlights};
-    pool_.acquire()->exec("INSERT INTO event_push_summary (user_id, room_id, receipts_rows, receipts_sum, upto, counts) "
-            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, room_id) DO UPDATE SET "
-            "receipts_rows = excluded.receipts_rows, receipts_sum = excluded.receipts_sum, "
-            "upto = excluded.upto, counts = excluded.counts WHERE event_push_summary.upto < excluded.upto OR "
-            "event_push_summary.receipts_rows <> excluded.receipts_rows OR "
-            "event_push_summary.receipts_sum <> excluded.receipts_sum",
-            {user_id, room_id, receipts_rows, receipts_sum, to, counts.dump()});
+    pool_.acquire()->exec(
+      "INSERT INTO event_push_summary (user_id, room_id, receipts_rows, receipts_sum, upto, counts) "
+      "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, room_id) DO UPDATE SET "
+      "receipts_rows = excluded.receipts_rows, receipts_sum = excluded.receipts_sum, "
+      "upto = excluded.upto, counts = excluded.counts WHERE event_push_summary.upto < excluded.upto OR "
+      "event_push_summary.receipts_rows <> excluded.receipts_rows OR "
+      "event_push_summary.receipts_sum <> excluded.receipts_sum",
+      {user_id, room_id, receipts_rows, receipts_sum, to, counts.dump()});
   }
   std::map<std::string, unread_count> out;
   for (auto& [thread, u] : all)

@@ -170,6 +170,13 @@ msg::send_events new_room(const std::string& room_id, const std::string& version
   return req;
 }
 
+/// new_room() that anyone may join.
+msg::send_events public_room(const std::string& room_id) {
+  auto req = new_room(room_id);
+  req.drafts[3] = draft(alice, "m.room.join_rules", {{"join_rule", "public"}}, "");
+  return req;
+}
+
 msg::send_events one(const std::string& room_id, msg::event_draft d) {
   msg::send_events req;
   req.room_id = room_id;
@@ -653,9 +660,7 @@ TEST_CASE_TEMPLATE("writer: push actions are stored with each event; unread coun
   auto w = e.spawn_writer();
   const std::string room = "!push:test";
   const std::string carol = "@carol:elsewhere";
-  auto create = new_room(room);
-  create.drafts[3] = draft(alice, "m.room.join_rules", {{"join_rule", "public"}}, "");
-  REQUIRE(e.send(w, create).reply);
+  REQUIRE(e.send(w, public_room(room)).reply);
   REQUIRE(e.send(w, one(room, draft(bob, "m.room.member",
                                     {{"membership", "join"}, {"displayname", "Bobby"}}, bob)))
             .reply);
@@ -717,9 +722,7 @@ TEST_CASE_TEMPLATE("writer: an update says whether it queued PDUs for other serv
   AXON_WRITER_ENV_OR_SKIP(e);
   auto w = e.spawn_writer();
   const std::string room = "!fed:test";
-  auto create = new_room(room);
-  create.drafts[3] = draft(alice, "m.room.join_rules", {{"join_rule", "public"}}, "");
-  REQUIRE(e.send(w, create).reply);
+  REQUIRE(e.send(w, public_room(room)).reply);
   auto adv = e.next_published();
   REQUIRE(adv);
   CHECK_FALSE(adv->pdus_queued);
@@ -749,9 +752,7 @@ TEST_CASE_TEMPLATE("writer: many unread notifications are counted from a summary
   AXON_WRITER_ENV_OR_SKIP(e);
   auto w = e.spawn_writer();
   const std::string room = "!many:test";
-  auto create = new_room(room);
-  create.drafts[3] = draft(alice, "m.room.join_rules", {{"join_rule", "public"}}, "");
-  REQUIRE(e.send(w, create).reply);
+  REQUIRE(e.send(w, public_room(room)).reply);
   REQUIRE(e.send(w, one(room, draft(bob, "m.room.member", {{"membership", "join"}}, bob))).reply);
   json in_thread = {{"msgtype", "m.text"},
                     {"body", "threaded"},
