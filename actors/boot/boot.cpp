@@ -7,7 +7,7 @@
 #include "actors/boot/boot.hpp"
 
 #include "actors/boot/instance.hpp"
-#include "actors/http/http_server.hpp"
+#include "actors/http/listener_actor.hpp"
 #include "config/homeserver_config.hpp"
 #include "matrix/crypto.hpp"
 #include "storage/database.hpp"
@@ -119,16 +119,26 @@ int generate_keys(const options& opts) {
   return write_key(cfg->signing_key_path) ? 0 : 1;
 }
 
+/// Each listener actor's figures, asked in turn (a listener that does not
+/// answer within a second is left out).
+std::vector<http::listener_figures> figures_of(caf::scoped_actor& me,
+                                               const std::vector<http::listener_actor>& listeners) {
+  std::vector<http::listener_figures> out;
+  for (auto& l : listeners)
+    me->request(l, std::chrono::seconds(1), caf::get_atom::value)
+      .receive([&](const http::listener_figures& f) { out.push_back(f); }, [](const caf::error&) {});
+  return out;
+}
+
 /// What an admin needs to see overload: per listener the connections open,
-/// refused so far, requests in flight (queued for a request thread among
+/// refused so far, requests in flight (queued for a handler actor among
 /// them); the database pool's connections in use and requests waiting for
 /// one; the long-polls parked.
-std::string load_line(const std::vector<std::unique_ptr<http::listener>>& listeners, const storage::pool& pool,
+std::string load_line(const std::vector<http::listener_figures>& listeners, const storage::pool& pool,
                       const instance& self) {
   std::string out;
-  for (auto& l : listeners) {
-    auto f = l->figures();
-    out += "port " + std::to_string(l->port()) + ": " + std::to_string(f.open) + " connections, " +
+  for (auto& f : listeners) {
+    out += "port " + std::to_string(f.port) + ": " + std::to_string(f.open) + " connections, " +
            std::to_string(f.refused) + " refused, " + std::to_string(f.in_flight) + " requests (" +
            std::to_string(f.queued) + " queued); ";
   }
@@ -141,10 +151,20 @@ std::string load_line(const std::vector<std::unique_ptr<http::listener>>& listen
 constexpr int check_every_s = 2;
 
 /// Connections open and long-polls parked: what a burst of clients holds.
-int64_t held_now(const std::vector<std::unique_ptr<http::listener>>& listeners, const instance& self) {
+int64_t held_now(const std::vector<http::listener_figures>& listeners, const instance& self) {
   int64_t held = static_cast<int64_t>(self.long_polls_waiting());
-  for (auto& l : listeners) held += l->figures().open;
+  for (auto& f : listeners) held += f.open;
   return held;
+}
+
+/// Ends every listener actor and waits until each has (its server stopped).
+void stop_listeners(caf::scoped_actor& me, std::vector<http::listener_actor>& listeners) {
+  for (auto& l : listeners) {
+    me->monitor(l);
+    caf::anon_send_exit(l, caf::exit_reason::user_shutdown);
+  }
+  for (size_t n = 0; n < listeners.size(); ++n) me->receive([](const caf::down_msg&) {});
+  listeners.clear();
 }
 
 /// glibc keeps what a burst of connections and long-polls freed in its
@@ -228,18 +248,21 @@ int run(const options& opts) {
     return 1;
   }
   auto name = cfg.instance_name();
-  std::vector<std::unique_ptr<http::listener>> listeners;
+  // Each listener is an actor owning its server (DESIGN.md "HTTP in and out").
+  std::vector<http::listener_actor> listeners;
+  caf::scoped_actor me{sys};
   try {
     for (auto& lc : cfg.own_listeners()) {
       if (lc.type != "http") continue;
-      listeners.push_back(http::start_listener(lc, self->routes(), &self->context(),
+      listeners.push_back(http::spawn_listener(sys, lc, self->routes(), &self->context(),
                                                cfg.tls_certificate_path, cfg.tls_private_key_path));
-      std::cerr << "axon: " << name << " listening on port " << listeners.back()->port()
+      auto f = figures_of(me, {listeners.back()});
+      std::cerr << "axon: " << name << " listening on port " << (f.empty() ? 0 : f.front().port)
                 << (lc.tls ? " (TLS)" : "") << "\n";
     }
   } catch (const std::exception& e) {
     std::cerr << "axon: " << e.what() << "\n";
-    for (auto& l : listeners) l->stop();
+    stop_listeners(me, listeners);
     return 1;
   }
   write_pid(cfg.is_worker() ? cfg.worker_pid_file : cfg.pid_file);
@@ -255,15 +278,15 @@ int run(const options& opts) {
     timespec step{check_every_s, 0};
     sig = sigtimedwait(&sigs, nullptr, &step);
     if (sig > 0) break;
-    memory.check(held_now(listeners, *self));
+    auto figures = figures_of(me, listeners);
+    memory.check(held_now(figures, *self));
     if (tick % (60 / check_every_s) != 0) continue;
-    auto line = load_line(listeners, *pool, *self);
+    auto line = load_line(figures, *pool, *self);
     if (line != last_load) std::cerr << "axon: " << name << " load: " << line << "\n";
     last_load = std::move(line);
   }
   std::cerr << "axon: shutting down (signal " << sig << ")\n";
-  for (auto& l : listeners) l->stop();
-  listeners.clear();
+  stop_listeners(me, listeners);
   self.reset();
   if (auto& pf = cfg.is_worker() ? cfg.worker_pid_file : cfg.pid_file; !pf.empty())
     fs::remove(pf);

@@ -3,10 +3,12 @@
 // dispatching to the route table.
 //
 // Connections wait in the listener's event loop, not in threads. A parsed
-// request runs on the listener's bounded pool of request threads (not CAF's
+// request is a message to one of the listener's handler actors
+// (request_pool.hpp: a bounded pool of detached actors, not CAF's
 // scheduler), where handlers may block on the database and on transport
 // calls; a long-poll parks on the notifier without a thread (deferred in
-// http_types.hpp) and resumes on that pool.
+// http_types.hpp) and resumes as a message to a handler actor. The
+// listener actor that owns a server is in listener_actor.hpp.
 #pragma once
 
 #include <string_view>
@@ -21,6 +23,7 @@
 #include <vector>
 
 namespace axon::config { struct listener_config; }
+namespace caf { class actor_system; }
 
 namespace axon::http {
 
@@ -100,9 +103,9 @@ std::pair<int, nlohmann::json> dispatch(const router& r, server_context* ctx, co
 /// The answer to a request: status and JSON, or a raw body (media).
 using answer_fn = std::function<void(int, nlohmann::json, std::shared_ptr<raw_body>)>;
 
-/// The same without blocking on waits: call it on a request thread; a
+/// The same without blocking on waits: call it on a handler actor; a
 /// deferred answer parks on the notifier and resumes through `post` (which
-/// runs its argument on a request thread); `done` gets the answer.
+/// runs its argument on a handler actor); `done` gets the answer.
 void dispatch_async(const router& r, server_context* ctx, std::shared_ptr<incoming> in,
                     std::function<void(std::function<void()>)> post, answer_fn done);
 
@@ -113,8 +116,9 @@ std::shared_ptr<void> temp_file_guard(std::string path);
 struct listener_figures {
   int64_t open = 0;      ///< connections open now
   uint64_t refused = 0;  ///< connections refused so far (http.max_connections, out of descriptors)
-  int64_t in_flight = 0; ///< requests running, queued for a request thread, or parked
-  size_t queued = 0;     ///< of those, waiting for a request thread
+  int64_t in_flight = 0; ///< requests running, queued for a handler actor, or parked
+  size_t queued = 0;     ///< of those, waiting for a handler actor
+  int port = 0;          ///< the TCP port (0: a Unix socket)
 };
 
 class listener {
@@ -125,9 +129,9 @@ public:
   virtual listener_figures figures() const = 0;
 };
 
-/// Starts serving `lc` (HTTP or HTTPS per `lc.tls`); throws std::runtime_error
-/// naming the address when it cannot bind.
-std::unique_ptr<listener> start_listener(const config::listener_config& lc,
+/// Starts serving `lc` (HTTP or HTTPS per `lc.tls`), its handler actors in
+/// `sys`; throws std::runtime_error naming the address when it cannot bind.
+std::unique_ptr<listener> start_listener(caf::actor_system& sys, const config::listener_config& lc,
                                          const std::vector<route>& routes, server_context* ctx,
                                          const std::string& tls_cert, const std::string& tls_key);
 

@@ -4,13 +4,17 @@
 // socket and a few KiB, not a thread: connections wait in one event loop
 // (epoll) and Beast's parser reads requests there (no parsing by hand).
 //
-// A parsed request runs on the listener's bounded pool of request threads
-// (`http.request_threads`, dispatch_async); a long-poll parks on the notifier and resumes there; the
-// answer is written back on the event loop. Body limits, header limits and
+// A parsed request is a message to one of the listener's handler actors
+// (request_pool.hpp: `http.request_threads` detached actors, where
+// dispatch_async runs); a long-poll parks on the notifier and resumes as
+// another such message; the answer is written back on the event loop, or
+// by the handler when it may (answer_here). The listener actor
+// (listener_actor.cpp) owns this server. Body limits, header limits and
 // timeouts are enforced while reading: an oversize body is refused before it
 // is read and the connection closed, a client that sends its headers too
 // slowly (slowloris) is dropped, bad HTTP gets a 400 and a closed connection.
 #include "actors/http/http_server.hpp"
+#include "actors/http/request_pool.hpp"
 
 #include "actors/http/router.hpp"
 #include "actors/media/media_repository.hpp"
@@ -23,7 +27,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -59,7 +62,7 @@ using nlohmann::json;
 // ---- constants ---------------------------------------------------------------------------
 
 constexpr auto write_timeout = std::chrono::seconds(60);
-/// The largest answer a request thread writes to its connection itself
+/// The largest answer a handler actor writes to its connection itself
 /// (session::answer_here); larger ones go through the event loop.
 constexpr size_t direct_answer_max = 64 * 1024;
 /// The read buffer of a connection while it reads a large body.
@@ -97,15 +100,14 @@ struct listener_core {
   bool x_forwarded = false;
   config::http_config limits;
   net::io_context io{1};
-  std::unique_ptr<net::thread_pool> workers;
+  std::unique_ptr<request_pool> handlers;
   std::unique_ptr<ssl::context> tls;
   // Counters an admin needs to see overload (the metrics endpoint comes
   // later): open connections, refused ones, requests running, queued for
-  // a request thread or parked on the notifier.
+  // a handler actor (request_pool::queued) or parked on the notifier.
   std::atomic<int> open{0};
   std::atomic<uint64_t> refused{0};
   std::atomic<int> in_flight{0};
-  std::atomic<int64_t> queued{0}; ///< posted to the request threads, not started
 };
 
 // ---- one connection ----------------------------------------------------------------------
@@ -286,7 +288,7 @@ private:
     close();
   }
 
-  /// The request is complete: run it on a request thread.
+  /// The request is complete: send it to a handler actor.
   void run() {
     auto in = std::make_shared<incoming>();
     if (file_parser_) {
@@ -342,9 +344,9 @@ private:
     // or dropped with a cancelled wait.
     ++core->in_flight;
     std::shared_ptr<void> counted(nullptr, [core](void*) { --core->in_flight; });
-    to_workers(core, [self, core, in, counted, parks_before] {
+    to_handlers(core, [self, core, in, counted, parks_before] {
       dispatch_async(
-        *core->rt, core->ctx, in, [core](std::function<void()> fn) { to_workers(core, std::move(fn)); },
+        *core->rt, core->ctx, in, [core](std::function<void()> fn) { to_handlers(core, std::move(fn)); },
         [self, counted, parks_before](int status, json body, std::shared_ptr<raw_body> raw) {
           if (raw) {
             net::post(self->stream_.get_executor(), [self, status, raw = std::move(raw)]() mutable {
@@ -352,7 +354,7 @@ private:
             });
             return;
           }
-          // Serialised here, on the request thread (many long-polls woken at
+          // Serialised here, on the handler actor (many long-polls woken at
           // once share one event loop); written here too when it may be
           // (answer_here), else on the connection's loop.
           auto text = serialise(body);
@@ -364,14 +366,10 @@ private:
     });
   }
 
-  /// Runs `fn` on a request thread, counted as queued until it starts.
+  /// Runs `fn` on a handler actor.
   template <class Fn>
-  static void to_workers(const std::shared_ptr<listener_core>& core, Fn fn) {
-    ++core->queued;
-    net::post(*core->workers, [core, fn = std::move(fn)]() mutable {
-      --core->queued;
-      fn();
-    });
+  static void to_handlers(const std::shared_ptr<listener_core>& core, Fn fn) {
+    core->handlers->post(std::move(fn));
   }
 
   /// While its request is parked, the connection is read only to see the
@@ -724,8 +722,8 @@ private:
 
 class beast_listener final : public listener {
 public:
-  beast_listener(const config::listener_config& lc, const std::vector<route>& routes, server_context* ctx,
-                 const std::string& cert, const std::string& key)
+  beast_listener(caf::actor_system& sys, const config::listener_config& lc, const std::vector<route>& routes,
+                 server_context* ctx, const std::string& cert, const std::string& key)
     : core_(std::make_shared<listener_core>()) {
     std::vector<std::string> resources;
     for (auto& r : lc.resources)
@@ -740,7 +738,7 @@ public:
     core_->rt = std::make_shared<router>(routes, resources);
     core_->ctx = ctx;
     if (ctx->cfg) core_->limits = ctx->cfg->http;
-    core_->workers = std::make_unique<net::thread_pool>(static_cast<size_t>(core_->limits.request_threads));
+    core_->handlers = std::make_unique<request_pool>(sys, static_cast<size_t>(core_->limits.request_threads));
     raise_file_limit();
     core_->x_forwarded = lc.x_forwarded || !lc.path.empty();
     if (lc.tls) {
@@ -813,7 +811,7 @@ public:
       for (auto& a : unix_) a->stop();
     });
     // Requests running now finish; then the loop stops with whatever waits.
-    core_->workers->join();
+    core_->handlers->stop();
     core_->io.stop();
     io_thread_.join();
   }
@@ -822,7 +820,7 @@ public:
 
   listener_figures figures() const override {
     return {core_->open.load(), core_->refused.load(), core_->in_flight.load(),
-            static_cast<size_t>(std::max<int64_t>(0, core_->queued.load()))};
+            core_->handlers->queued(), port_};
   }
 
 private:
@@ -835,10 +833,10 @@ private:
 
 } // namespace
 
-std::unique_ptr<listener> start_listener(const config::listener_config& lc, const std::vector<route>& routes,
-                                         server_context* ctx, const std::string& tls_cert,
-                                         const std::string& tls_key) {
-  return std::make_unique<beast_listener>(lc, routes, ctx, tls_cert, tls_key);
+std::unique_ptr<listener> start_listener(caf::actor_system& sys, const config::listener_config& lc,
+                                         const std::vector<route>& routes, server_context* ctx,
+                                         const std::string& tls_cert, const std::string& tls_key) {
+  return std::make_unique<beast_listener>(sys, lc, routes, ctx, tls_cert, tls_key);
 }
 
 } // namespace axon::http

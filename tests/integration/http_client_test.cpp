@@ -70,6 +70,8 @@ struct gate {
 struct server {
   config::homeserver_config cfg;
   http::server_context ctx;
+  caf::actor_system_config sys_cfg;
+  caf::actor_system sys{sys_cfg}; ///< where the listener's handler actors run
   gate slow;
   std::vector<http::route> routes;
   std::unique_ptr<http::listener> listener;
@@ -99,7 +101,7 @@ struct server {
     lc.path = unix_path;
     lc.tls = tls;
     lc.resources.push_back({{"replication"}, false});
-    listener = http::start_listener(lc, routes, &ctx, cert, key);
+    listener = http::start_listener(sys, lc, routes, &ctx, cert, key);
     port = listener->port();
   }
   ~server() {

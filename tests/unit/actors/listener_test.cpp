@@ -59,7 +59,7 @@ struct listener_fixture {
     config::listener_config lc;
     lc.bind_addresses = {"127.0.0.1"};
     lc.resources = {{{"client"}, false}};
-    server = http::start_listener(lc, routes, &ctx, "", "");
+    server = http::start_listener(sys, lc, routes, &ctx, "", "");
   }
 
   ~listener_fixture() {
