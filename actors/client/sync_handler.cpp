@@ -99,19 +99,56 @@ sent_members_cache& lazy_members() {
 }
 
 struct sync_params {
-  matrix::sync_filter filter;
+  /// Shared by every request with the same filter text (shared_filter): a
+  /// parsed filter is over a KiB, and each parked poll holds its params.
+  std::shared_ptr<const matrix::sync_filter> filter;
   std::optional<std::vector<int64_t>> since; ///< token order, one per stream
   bool full_state = false;
   int64_t timeout_ms = 0;
 };
 
+/// The parsed filter of `text` (a filter's JSON; "" for none): one copy per
+/// distinct text while requests hold it, so ten thousand polls of clients
+/// that send the same filter (every Element sends the same one) hold one.
+/// A parse is a pure function of the text, so sharing changes no answer.
+std::shared_ptr<const matrix::sync_filter> shared_filter(const std::string& text) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::weak_ptr<const matrix::sync_filter>> by_text;
+  static size_t sweep_at = 1024; ///< entries whose filters went are dropped past this size
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    if (auto it = by_text.find(text); it != by_text.end())
+      if (auto held = it->second.lock()) return held;
+  }
+  std::shared_ptr<const matrix::sync_filter> made;
+  if (text.empty()) {
+    made = std::make_shared<const matrix::sync_filter>();
+  } else {
+    auto j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) fail(errc::not_json, "filter is not valid JSON");
+    std::string why;
+    auto parsed = matrix::parse_sync_filter(j, &why);
+    if (!parsed) fail(errc::bad_json, "Invalid filter: " + why);
+    made = std::make_shared<const matrix::sync_filter>(std::move(*parsed));
+  }
+  std::lock_guard<std::mutex> lk(mu);
+  if (by_text.size() >= sweep_at) {
+    for (auto it = by_text.begin(); it != by_text.end();)
+      it = it->second.expired() ? by_text.erase(it) : std::next(it);
+    sweep_at = std::max<size_t>(1024, 2 * by_text.size());
+  }
+  auto& slot = by_text[text];
+  if (auto held = slot.lock()) return held; // another request parsed it meanwhile
+  slot = made;
+  return made;
+}
+
 sync_params parse_params(request& req) {
   sync_params p;
+  std::string text; // the filter's JSON, inline or stored
   if (auto f = req.query_param("filter")) {
-    json j;
     if (!f->empty() && (*f)[0] == '{') {
-      j = json::parse(*f, nullptr, false);
-      if (j.is_discarded()) fail(errc::not_json, "filter is not valid JSON");
+      text = *f;
     } else {
       int64_t id = -1;
       try {
@@ -122,13 +159,11 @@ sync_params parse_params(request& req) {
       }
       auto stored = id < 0 ? std::nullopt : req.ctx->accounts->get_filter(req.auth().user_id, id);
       if (!stored) fail(errc::not_found, "No such filter: " + *f);
-      j = json::parse(*stored);
+      text = std::move(*stored);
     }
-    std::string why;
-    auto parsed = matrix::parse_sync_filter(j, &why);
-    if (!parsed) fail(errc::bad_json, "Invalid filter: " + why);
-    p.filter = std::move(*parsed);
+    if (text.empty()) text = "{}";
   }
+  p.filter = shared_filter(text);
   if (auto s = req.query_param("since")) {
     auto t = matrix::parse_stream_token(*s);
     if (!t) fail(errc::invalid_param, "Invalid since token");
@@ -149,7 +184,7 @@ public:
     if (p.since) since_ = (*p.since)[0];
     // Several events writers: each room is covered up to its writer's entry.
     top_ = events_top(positions_);
-    auto lim = p.filter.room.timeline.limit;
+    auto lim = p.filter->room.timeline.limit;
     limit_ = lim < 0 ? default_timeline_limit : std::min<int64_t>(lim, max_timeline_limit);
   }
 
@@ -157,7 +192,7 @@ public:
   bool build(json& out) {
     auto& me = req_.auth().user_id;
     // A sync without a token starts over: the client keeps nothing.
-    if (!since_ && p_.filter.room.state.lazy_load_members) lazy_members().forget(device_key());
+    if (!since_ && p_.filter->room.state.lazy_load_members) lazy_members().forget(device_key());
     json join = json::object(), invite = json::object(), leave = json::object(), knock = json::object();
     // The reads every response starts with, in one round trip (a pipeline
     // on PostgreSQL): ignored users, memberships, the device's keys, and
@@ -215,12 +250,12 @@ public:
       } else if (m.membership == "knock") {
         if (is_new || p_.full_state) knocked_room(knock, m);
       } else if (m.membership == "leave" || m.membership == "ban") {
-        bool show = since_ ? (is_new || (p_.full_state && p_.filter.room.include_leave))
-                             : p_.filter.room.include_leave;
+        bool show = since_ ? (is_new || (p_.full_state && p_.filter->room.include_leave))
+                             : p_.filter->room.include_leave;
         if (show) left_room(leave, m);
       }
     }
-    sync_context c{req_, p_.filter, p_.since, positions_, p_.full_state, {}, {}, {}, {}, {}, {}};
+    sync_context c{req_, *p_.filter, p_.since, positions_, p_.full_state, {}, {}, {}, {}, {}, {}};
     read_with_news(with_news, c.unread_rows);
     for (auto* m : with_news) joined_room(join, *m, room_since(m->room_id), false);
     for (auto& m : memberships)
@@ -263,7 +298,7 @@ private:
   }
 
   bool room_wanted(const std::string& room_id) const {
-    auto& rf = p_.filter.room;
+    auto& rf = p_.filter->room;
     if (rf.not_rooms && std::count(rf.not_rooms->begin(), rf.not_rooms->end(), room_id)) return false;
     if (rf.rooms && !std::count(rf.rooms->begin(), rf.rooms->end(), room_id)) return false;
     return true;
@@ -283,9 +318,9 @@ private:
   }
 
   json format(const json& ev) const {
-    if (p_.filter.event_format == "federation") return ev;
+    if (p_.filter->event_format == "federation") return ev;
     auto out = sync_event(ev, &req_.auth(), now_);
-    if (!p_.filter.event_fields.empty()) out = matrix::apply_event_fields(out, p_.filter.event_fields);
+    if (!p_.filter->event_fields.empty()) out = matrix::apply_event_fields(out, p_.filter->event_fields);
     return out;
   }
 
@@ -334,7 +369,7 @@ private:
   timeline load_timeline(const std::string& room_id, int64_t from, int64_t to,
                          history_filter& visible) {
     timeline t;
-    auto& tf = p_.filter.room.timeline;
+    auto& tf = p_.filter->room.timeline;
     auto fetch = static_cast<size_t>(limit_ + 1);
     const size_t max_skipped = static_cast<size_t>(limit_) * 4 + 100;
     size_t skipped = 0;
@@ -398,7 +433,7 @@ private:
   /// sent already unless include_redundant_members asks.
   json state_section(const std::string& room_id, std::vector<json> state, const timeline& t,
                      bool full) {
-    auto& sf = p_.filter.room.state;
+    auto& sf = p_.filter->room.state;
     std::unordered_set<std::string> in_timeline;
     for (auto& e : t.raw) in_timeline.insert(e.value("event_id", ""));
     if (sf.lazy_load_members) {
@@ -582,6 +617,14 @@ std::string share_key(request& req) {
   return key;
 }
 
+/// `j` as text, holding no more memory than its length (the serialiser
+/// grows its string by doubling; a parked poll keeps this for its timeout).
+std::string compact_text(const json& j) {
+  auto text = j.dump();
+  text.shrink_to_fit();
+  return text;
+}
+
 response sync(request& req) {
   auto p = parse_params(req);
   presence_on_sync(req, p.timeout_ms);
@@ -597,7 +640,7 @@ response sync(request& req) {
     // Identical polls woken together build their answer once (sync_share).
     auto share = shared_answers::instance().join(share_key(req));
     return http::wait_then(req.auth().user_id, pos, std::move(first.wait_rooms()), p.timeout_ms,
-                           [&req, p, pos, text = out.dump(), share](std::vector<int64_t> woke) -> response {
+                           [&req, p, pos, text = compact_text(out), share](std::vector<int64_t> woke) -> response {
                              if (woke == pos) return {200, json::parse(text)};
                              return shared_answers::instance().answer(*share, woke, [&]() -> response {
                                json again;

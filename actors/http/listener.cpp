@@ -65,6 +65,10 @@ constexpr auto write_timeout = std::chrono::seconds(60);
 /// The largest answer a handler actor writes to its connection itself
 /// (session::answer_here); larger ones go through the event loop.
 constexpr size_t direct_answer_max = 64 * 1024;
+/// The first read of a request: room for a request line and headers as
+/// clients send them (a few hundred bytes; Beast grows the buffer for
+/// more). Each idle keep-alive connection holds this much.
+constexpr size_t first_read = 2048;
 /// The read buffer of a connection while it reads a large body.
 constexpr size_t big_body_buffer = 128 * 1024;
 
@@ -152,7 +156,7 @@ private:
     parser_->body_limit(boost::none);
     if (buffer_.size() > 0) return read_rest_of_head();
     lowest().expires_after(std::chrono::milliseconds(core_->limits.keep_alive_timeout_ms));
-    stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+    stream_.async_read_some(buffer_.prepare(first_read), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
       if (ec) return self->close();
       self->buffer_.commit(n);
       self->read_rest_of_head();
@@ -334,7 +338,11 @@ private:
     if (!link_) {
       link_ = std::make_shared<wait_link>();
       link_->on_park = [weak = std::weak_ptr<session>(self)] {
-        if (auto s = weak.lock()) net::post(s->stream_.get_executor(), [s] { s->watch(); });
+        if (auto s = weak.lock())
+          net::post(s->stream_.get_executor(), [s] {
+            s->release_buffer();
+            s->watch();
+          });
       };
     }
     in->link = link_;
@@ -370,6 +378,13 @@ private:
   template <class Fn>
   static void to_handlers(const std::shared_ptr<listener_core>& core, Fn fn) {
     core->handlers->post(std::move(fn));
+  }
+
+  /// A parked request's connection reads nothing until the answer: its
+  /// read buffer (4 KiB, most of what a parked poll costs) goes meanwhile,
+  /// unless it holds bytes already read of a next request.
+  void release_buffer() {
+    if (buffer_.size() == 0) buffer_.shrink_to_fit();
   }
 
   /// While its request is parked, the connection is read only to see the
@@ -743,6 +758,10 @@ public:
     core_->x_forwarded = lc.x_forwarded || !lc.path.empty();
     if (lc.tls) {
       core_->tls = std::make_unique<ssl::context>(ssl::context::tls_server);
+      // OpenSSL frees a connection's record buffers (tens of KiB) while it
+      // has nothing to read or write: idle keep-alive connections and
+      // parked long-polls keep none (as nginx does).
+      SSL_CTX_set_mode(core_->tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
       try {
         core_->tls->use_certificate_chain_file(cert);
         core_->tls->use_private_key_file(key, ssl::context::pem);
