@@ -585,6 +585,15 @@ private:
         return true;
       }
       size_t sent = n < 0 ? 0 : static_cast<size_t>(n);
+      if (sent == wire->size() && keep) {
+        // All of it went: start reading the next request from here. The
+        // loop holds nothing of this connection, so this thread is its only
+        // user until the read completes, on the loop (Asio runs completions
+        // only there); posting it instead would wake the loop once more per
+        // request before the next request's bytes wake it anyway.
+        read_head();
+        return true;
+      }
       net::post(stream_.get_executor(), [self = this->shared_from_this(), wire, sent, keep] {
         if (sent == wire->size()) {
           if (!keep) return self->close();
