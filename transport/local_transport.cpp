@@ -339,46 +339,58 @@ bool wants(const bus_subscriber& s, const msg::events_advanced& adv) {
 
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 
-struct stream_bus_state {
+/// The bus's subscribers and the newest positions, shared by the bus actor
+/// and the events writers' shortcut (bus_shortcut). Every hand-over
+/// happens under `mu`, so each subscriber gets updates in one order
+/// whichever thread hands them over.
+struct bus_view {
+  std::mutex mu;
   std::vector<bus_subscriber> subscribers;
   /// The newest position each writer here reached: the events writers'
   /// per instance, the streams' per (stream, instance).
   std::map<std::string, int64_t> events_top;
   std::map<std::pair<uint8_t, std::string>, int64_t> stream_top;
+
+  void hand_over(const msg::events_advanced& adv) {
+    std::lock_guard<std::mutex> lk(mu);
+    auto& top = events_top[adv.instance];
+    top = std::max(top, adv.pos);
+    for (auto& s : subscribers)
+      if (wants(s, adv)) caf::anon_send(s.who, adv);
+  }
+};
+
+struct stream_bus_state {
+  std::shared_ptr<bus_view> view;
   static inline const char* name = "stream_bus";
 };
 
-caf::behavior stream_bus(caf::stateful_actor<stream_bus_state>* self,
-                         std::vector<bus_subscriber> subscribers) {
-  self->state.subscribers = std::move(subscribers);
+caf::behavior stream_bus(caf::stateful_actor<stream_bus_state>* self, std::shared_ptr<bus_view> view) {
+  self->state.view = view;
   return {
-    [=](const msg::events_advanced& adv) {
-      auto& top = self->state.events_top[adv.instance];
-      top = std::max(top, adv.pos);
-      for (auto& s : self->state.subscribers)
-        if (wants(s, adv)) self->send(s.who, adv);
-    },
+    [=](const msg::events_advanced& adv) { view->hand_over(adv); },
     [=](const msg::stream_advanced& adv) {
-      auto& top = self->state.stream_top[{adv.stream, adv.instance}];
+      std::lock_guard<std::mutex> lk(view->mu);
+      auto& top = view->stream_top[{adv.stream, adv.instance}];
       top = std::max(top, adv.pos);
-      for (auto& s : self->state.subscribers)
+      for (auto& s : view->subscribers)
         if (wants(s, adv)) self->send(s.who, adv);
     },
     [=](subscribe_atom, caf::actor who, std::vector<std::string> event_types, bool streams,
         std::string only_instance, bool pdus_only) {
-      auto& st = self->state;
-      st.subscribers.push_back(
+      std::lock_guard<std::mutex> lk(view->mu);
+      view->subscribers.push_back(
         {std::move(who), std::move(event_types), streams, std::move(only_instance), "", pdus_only});
       // A publisher subscribing after the writers started: where each one
       // is, without rows (its readers catch up on what they missed from
       // the database), so no writer's start announcement is lost to the
       // order in which they and the publisher came up.
-      auto& s = st.subscribers.back();
+      auto& s = view->subscribers.back();
       if (s.only_instance.empty()) return;
-      for (auto& [instance, pos] : st.events_top)
+      for (auto& [instance, pos] : view->events_top)
         if (instance == s.only_instance) self->send(s.who, msg::events_advanced{instance, pos, {}});
       if (s.streams)
-        for (auto& [key, pos] : st.stream_top)
+        for (auto& [key, pos] : view->stream_top)
           if (key.second == s.only_instance)
             self->send(s.who, msg::stream_advanced{key.first, key.second, pos, {}});
     },
@@ -391,8 +403,16 @@ std::unique_ptr<transport> make_local_transport(caf::actor_system& sys, local_ro
   return std::make_unique<local_transport>(sys, std::move(roles));
 }
 
-caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<bus_subscriber> subscribers) {
-  return sys.spawn(stream_bus, std::move(subscribers));
+stream_bus_handle spawn_stream_bus(caf::actor_system& sys, std::vector<bus_subscriber> subscribers) {
+  auto view = std::make_shared<bus_view>();
+  view->subscribers = std::move(subscribers);
+  stream_bus_handle out;
+  out.actor = sys.spawn(stream_bus, view);
+  out.publish_here = [view](const msg::events_advanced& adv) {
+    view->hand_over(adv);
+    return true;
+  };
+  return out;
 }
 
 bool bus_wants(const bus_subscriber& s, const msg::events_advanced& adv) { return wants(s, adv); }

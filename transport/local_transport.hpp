@@ -63,7 +63,18 @@ struct bus_subscriber {
   bool pdus_only = false;
 };
 
-caf::actor spawn_stream_bus(caf::actor_system& sys, std::vector<bus_subscriber> subscribers);
+struct stream_bus_handle {
+  caf::actor actor; ///< takes msg::events_advanced, msg::stream_advanced and subscriptions
+  /// The bus's shortcut for events updates: hands `adv` to the subscribers
+  /// that want it on the caller's thread (an events writer's), under the
+  /// lock the bus actor takes too, so every subscriber gets updates in one
+  /// order. The bus actor is then not woken for an update that most of the
+  /// time nobody wants (a message in a room nothing here follows). Always
+  /// true (the signature of events_writer_deps::publish_here).
+  std::function<bool(const msg::events_advanced&)> publish_here;
+};
+
+stream_bus_handle spawn_stream_bus(caf::actor_system& sys, std::vector<bus_subscriber> subscribers);
 
 /// Whether the bus hands `adv` to subscriber `s` (its filters).
 bool bus_wants(const bus_subscriber& s, const msg::events_advanced& adv);

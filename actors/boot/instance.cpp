@@ -217,7 +217,8 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
       {directory_updater, {"m.room.member", "m.room.join_rules", "m.room.history_visibility"}, false,
        "", ""});
   }
-  bus = transport::spawn_stream_bus(sys, subscribers);
+  auto bus_handle = transport::spawn_stream_bus(sys, subscribers);
+  bus = bus_handle.actor;
   actors::stream_writer_deps stream_deps{&pool, name, bus, env};
   if (hosts(cfg.stream_writers.account_data))
     roles.account_data_writer = actors::spawn_account_data_writer(
@@ -284,6 +285,7 @@ void instance::impl::start(const matrix::signing_key& key, instance_links links)
     d.key = key;
     d.instance_name = name;
     d.publisher = bus;
+    d.publish_here = bus_handle.publish_here;
     d.notifier = caf::actor_cast<caf::actor>(roles.notifier);
     d.notify_here = shortcut.own_events;
     d.start_pos = start_pos;

@@ -85,8 +85,11 @@ constexpr int64_t txn_retention_ms = 24 * 3600 * 1000;
 /// soon as the notifier has the position or has been sent it.
 void publish(events_writer_state& st, msg::events_advanced adv,
              const std::function<void()>& visible = [] {}) {
+  auto to_bus = [&] {
+    if (!(st.deps.publish_here && st.deps.publish_here(adv))) caf::anon_send(st.deps.publisher, std::move(adv));
+  };
   if (!st.deps.notifier) {
-    caf::anon_send(st.deps.publisher, std::move(adv));
+    to_bus();
     visible();
     return;
   }
@@ -94,7 +97,7 @@ void publish(events_writer_state& st, msg::events_advanced adv,
     caf::anon_send(st.deps.notifier, adv);
     visible();
   }
-  caf::anon_send(st.deps.publisher, std::move(adv));
+  to_bus();
 }
 
 int64_t next_position(events_writer_state& st) {

@@ -19,6 +19,10 @@ struct events_writer_deps {
   matrix::signing_key key;
   std::string instance_name;  ///< this writer's instance (rows name it)
   caf::actor publisher;       ///< receives msg::events_advanced (transport's stream bus)
+  /// The bus's shortcut (transport::stream_bus_handle::publish_here): hands
+  /// an update to the bus's subscribers on the writer's thread; when unset
+  /// or false, the update goes to `publisher` as a message.
+  std::function<bool(const msg::events_advanced&)> publish_here;
   /// This instance's notifier, told before the publisher and directly:
   /// `notify_here` applies the update on the writer's thread when that is
   /// safe (actors/notifier: it answers no response promise), otherwise it
