@@ -340,9 +340,9 @@ bool wants(const bus_subscriber& s, const msg::events_advanced& adv) {
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 
 /// The bus's subscribers and the newest positions, shared by the bus actor
-/// and the events writers' shortcut (bus_shortcut). Every hand-over
-/// happens under `mu`, so each subscriber gets updates in one order
-/// whichever thread hands them over.
+/// and the events writers (stream_bus_handle::publish_here). Every
+/// hand-over happens under `mu`, so each subscriber gets updates in one
+/// order whichever thread hands them over.
 struct bus_view {
   std::mutex mu;
   std::vector<bus_subscriber> subscribers;
@@ -351,9 +351,15 @@ struct bus_view {
   std::map<std::string, int64_t> events_top;
   std::map<std::pair<uint8_t, std::string>, int64_t> stream_top;
 
-  void hand_over(const msg::events_advanced& adv) {
+  int64_t& top_of(const msg::events_advanced& adv) { return events_top[adv.instance]; }
+  int64_t& top_of(const msg::stream_advanced& adv) { return stream_top[{adv.stream, adv.instance}]; }
+
+  /// Notes the writer's position and sends `adv` to every subscriber that
+  /// wants it.
+  template <class Advanced>
+  void hand_over(const Advanced& adv) {
     std::lock_guard<std::mutex> lk(mu);
-    auto& top = events_top[adv.instance];
+    auto& top = top_of(adv);
     top = std::max(top, adv.pos);
     for (auto& s : subscribers)
       if (wants(s, adv)) caf::anon_send(s.who, adv);
@@ -361,21 +367,13 @@ struct bus_view {
 };
 
 struct stream_bus_state {
-  std::shared_ptr<bus_view> view;
   static inline const char* name = "stream_bus";
 };
 
 caf::behavior stream_bus(caf::stateful_actor<stream_bus_state>* self, std::shared_ptr<bus_view> view) {
-  self->state.view = view;
   return {
     [=](const msg::events_advanced& adv) { view->hand_over(adv); },
-    [=](const msg::stream_advanced& adv) {
-      std::lock_guard<std::mutex> lk(view->mu);
-      auto& top = view->stream_top[{adv.stream, adv.instance}];
-      top = std::max(top, adv.pos);
-      for (auto& s : view->subscribers)
-        if (wants(s, adv)) self->send(s.who, adv);
-    },
+    [=](const msg::stream_advanced& adv) { view->hand_over(adv); },
     [=](subscribe_atom, caf::actor who, std::vector<std::string> event_types, bool streams,
         std::string only_instance, bool pdus_only) {
       std::lock_guard<std::mutex> lk(view->mu);

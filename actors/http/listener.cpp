@@ -381,8 +381,8 @@ private:
   }
 
   /// A parked request's connection reads nothing until the answer: its
-  /// read buffer (4 KiB, most of what a parked poll costs) goes meanwhile,
-  /// unless it holds bytes already read of a next request.
+  /// read buffer (`first_read` or more) goes meanwhile, unless it holds
+  /// bytes already read of a next request.
   void release_buffer() {
     if (buffer_.size() == 0) buffer_.shrink_to_fit();
   }
@@ -562,13 +562,16 @@ private:
     });
   }
 
-  /// The answer to a request that never parked, written by the request
-  /// thread itself on a plain connection: the client's path skips the hop
-  /// to the event loop (the loop is told afterwards, to read the next
-  /// request). Only a small answer, in one non-blocking send: what the
-  /// socket does not take at once, the loop writes. The loop has nothing
-  /// of this connection in hand meanwhile (no read before the answer, no
-  /// watch without a park). False: nothing written, the loop answers.
+  /// The answer to a request that never parked, written by the handler
+  /// actor itself on a plain connection: the client's path skips the hop
+  /// to the event loop. Only a small answer, in one non-blocking send: what
+  /// the socket does not take at once, the loop writes. The loop has
+  /// nothing of this connection in hand meanwhile (no read before the
+  /// answer, no watch without a park), so when all of it went this thread
+  /// also starts reading the next request (its completion runs on the
+  /// loop, where Asio runs them all): posting that would wake the loop once
+  /// more per request before the next request's bytes wake it anyway.
+  /// False: nothing written, the loop answers.
   bool answer_here(int status, std::string& text) {
     if constexpr (is_tls) {
       return false;
@@ -580,25 +583,14 @@ private:
       json_response(res, status, std::move(text), keep);
       auto wire = std::make_shared<std::string>(wire_text(res));
       auto n = ::send(lowest().socket().native_handle(), wire->data(), wire->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->close(); });
-        return true;
-      }
+      bool failed = n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
       size_t sent = n < 0 ? 0 : static_cast<size_t>(n);
-      if (sent == wire->size() && keep) {
-        // All of it went: start reading the next request from here. The
-        // loop holds nothing of this connection, so this thread is its only
-        // user until the read completes, on the loop (Asio runs completions
-        // only there); posting it instead would wake the loop once more per
-        // request before the next request's bytes wake it anyway.
+      if (!failed && sent == wire->size() && keep) {
         read_head();
         return true;
       }
-      net::post(stream_.get_executor(), [self = this->shared_from_this(), wire, sent, keep] {
-        if (sent == wire->size()) {
-          if (!keep) return self->close();
-          return self->read_head();
-        }
+      net::post(stream_.get_executor(), [self = this->shared_from_this(), wire, sent, keep, failed] {
+        if (failed || sent == wire->size()) return self->close();
         self->lowest().expires_after(write_timeout);
         net::async_write(self->stream_, net::buffer(wire->data() + sent, wire->size() - sent),
                          [self, wire, keep](beast::error_code ec, size_t) {
